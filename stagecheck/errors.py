@@ -1,0 +1,46 @@
+"""The small tree of errors stagecheck raises, and the exit codes they map to (DESIGN.md).
+
+Low-level exceptions (YAML, pydantic, OS, HTTP) are turned into these at one place each, so the
+CLI prints one line per problem and never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "EXIT_PASSED",
+    "EXIT_THRESHOLD_FAILED",
+    "EXIT_BAD_INPUT",
+    "EXIT_RUN_FAILED",
+    "StagecheckError",
+    "InputError",
+    "RunError",
+]
+
+EXIT_PASSED = 0
+EXIT_THRESHOLD_FAILED = 1  # a threshold failed (or a regression, for compare)
+EXIT_BAD_INPUT = 2  # scenario, dataset or arguments are wrong
+EXIT_RUN_FAILED = 3  # the run could not be carried out (endpoint unreachable, run invalid)
+
+
+class StagecheckError(Exception):
+    """Base class. ``problems`` holds one user-facing line per problem."""
+
+    exit_code = EXIT_RUN_FAILED
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class InputError(StagecheckError):
+    """Bad scenario, dataset or arguments: exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class RunError(StagecheckError):
+    """The run could not be carried out (endpoint unreachable, run invalid): exit code 3."""
+
+    exit_code = EXIT_RUN_FAILED
