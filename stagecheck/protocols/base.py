@@ -1,0 +1,189 @@
+"""The contract every protocol adapter fulfils, and the small helpers they share.
+
+An adapter maps one dataset row to one HTTP request (``prepare``, once per row at load time) and
+one HTTP answer back to a prediction (``parse`` / ``parse_stream_line`` + ``finish_stream``, once
+per request, on the hot path). Adapters know nothing about HTTP clients, auth headers or Locust.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "PreparedRequest",
+    "ResponseParseError",
+    "StreamDone",
+    "STREAM_DONE",
+    "ProtocolAdapter",
+    "AdapterOptions",
+    "encode_json",
+    "field_value",
+    "last_segment",
+    "render_template",
+    "MISSING",
+    "as_text",
+    "check_template",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """One request, fully built at load time so that the hot path only sends bytes."""
+
+    path: str  # path (+query) appended to the endpoint base URL, starts with "/"
+    body: bytes  # pre-encoded JSON (empty for GET)
+    method: str = "POST"
+    stream: bool = False  # the response is Server-Sent Events
+    content_type: str = "application/json"
+
+
+class ResponseParseError(Exception):
+    """The answer could not be read (bad JSON, missing field). ``str()`` is a short reason."""
+
+
+class StreamDone(enum.Enum):
+    """Type of the :data:`STREAM_DONE` sentinel (an enum so that type checkers narrow on it)."""
+
+    DONE = "done"
+
+
+STREAM_DONE = StreamDone.DONE
+"""Returned by ``parse_stream_line`` for the line that ends a stream (``data: [DONE]``)."""
+
+
+class AdapterOptions(BaseModel):
+    """Base of every adapter's options: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProtocolAdapter(ABC):
+    """Maps dataset rows to requests and responses to predictions for one wire protocol."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+    supports_stream: ClassVar[bool] = False
+
+    def __init__(self, *, model: str | None, inputs: Sequence[str], options: BaseModel) -> None:
+        if not isinstance(options, self.Options):
+            raise TypeError(
+                f"{type(self).__name__} needs {self.Options.__name__} options, "
+                f"got {type(options).__name__}"
+            )
+        self.model = model
+        self.inputs: tuple[str, ...] = tuple(inputs)
+        self.options = options
+
+    @property
+    def stream(self) -> bool:
+        """Whether requests ask for a streamed (SSE) answer (so TTFT and ITL are measured)."""
+        return False
+
+    def problems(self) -> list[str]:
+        """Configuration problems found before any load, as ``endpoint.options.x: ...`` lines."""
+        return []
+
+    @abstractmethod
+    def prepare(self, inputs: Mapping[str, Any], record: Mapping[str, Any]) -> PreparedRequest:
+        """Build the request for one row; ``ValueError`` if the row cannot become a request."""
+
+    @abstractmethod
+    def parse(self, body: bytes) -> Any:
+        """The prediction in a non-streaming response body; ``ResponseParseError`` if none."""
+
+    def parse_stream_line(self, line: bytes) -> str | None | StreamDone:
+        """One SSE line (no trailing newline) -> text delta, ``None`` (ignore) or STREAM_DONE."""
+        raise NotImplementedError(f"protocol {self.name!r} does not stream")
+
+    def finish_stream(self, text: str) -> Any:
+        """The prediction from the concatenated text deltas of a stream."""
+        raise NotImplementedError(f"protocol {self.name!r} does not stream")
+
+
+# --- helpers shared by the adapters (load-time only, never on the hot path) ---
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def _plain(obj: Any) -> Any:
+    # numpy scalars and arrays arrive from Parquet datasets.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; ``ValueError`` for values JSON cannot carry (NaN, objects)."""
+    try:
+        return json.dumps(
+            obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_plain
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the request body cannot be encoded as JSON: {exc}") from None
+
+
+def last_segment(field: str) -> str:
+    """``meta.text`` -> ``text``: the name a dotted input field is sent under by default."""
+    return field.rsplit(".", 1)[-1]
+
+
+def field_value(record: Mapping[str, Any], name: str) -> Any:
+    """Value of a (possibly dotted: ``a.b.0``) field of a row, or :data:`MISSING`."""
+    if name in record:
+        return record[name]
+    current: Any = record
+    for part in name.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return MISSING
+    return current
+
+
+def render_template(template: str, record: Mapping[str, Any], option: str) -> str:
+    """``str.format_map`` over the row, with a readable error naming the option."""
+    try:
+        return template.format_map(record)
+    except KeyError as exc:
+        raise ValueError(f"{option} refers to field {exc.args[0]!r}, which the row lacks") from None
+    except (IndexError, AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{option} cannot be filled from the row: {exc}") from None
+
+
+def check_template(template: str) -> str:
+    """Validate ``str.format`` syntax once (for option validators)."""
+    import string
+
+    try:
+        list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"not a valid template ({exc}); write {{{{ and }}}} for literal braces"
+        ) from None
+    return template
+
+
+def as_text(value: Any) -> str:
+    """The text an input value is sent as in a prompt: strings as is, other values as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
