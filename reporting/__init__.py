@@ -1,0 +1,120 @@
+"""stagecheck.reporting: a run folder's summary.json → reports, and compare two runs.
+
+Every report is a view of one summary model (:class:`~.model.Report`, built by
+:func:`build_report`): the terminal summary, ``summary.md``, ``report.html`` and ``junit.xml``.
+This package reads run folders only; it never imports Locust.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stagecheck.errors import InputError
+
+from .compare import Comparison, ComparisonRow, Tolerances, compare_runs
+from .compare_view import render_comparison, render_comparison_markdown
+from .console import render_console
+from .html import render_html
+from .junit import render_junit
+from .markdown import render_markdown
+from .model import Report
+from .read import build_report
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SUMMARY_FILE",
+    "HTML_FILE",
+    "MARKDOWN_FILE",
+    "JUNIT_FILE",
+    "load_summary",
+    "write_reports",
+    "build_report",
+    "Report",
+    "render_console",
+    "render_markdown",
+    "render_html",
+    "render_junit",
+    "compare_runs",
+    "Comparison",
+    "ComparisonRow",
+    "Tolerances",
+    "render_comparison",
+    "render_comparison_markdown",
+]
+
+#: The summary.json schema this package reads.
+SCHEMA_VERSION = 1
+SUMMARY_FILE = "summary.json"
+HTML_FILE = "report.html"
+MARKDOWN_FILE = "summary.md"
+JUNIT_FILE = "junit.xml"
+
+
+def _summary_path(run_dir: str | Path) -> Path:
+    path = Path(run_dir)
+    return path if path.suffix == ".json" and not path.is_dir() else path / SUMMARY_FILE
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    """Read and check ``summary.json`` of a run folder (or the path of a summary file itself).
+
+    Raises :class:`~stagecheck.errors.InputError` with one line naming the file when it is
+    missing, unreadable, not JSON, or of another schema version.
+    """
+    path = _summary_path(run_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        where = Path(run_dir)
+        if not where.exists():
+            raise InputError(f"{where}: no such run folder") from None
+        raise InputError(
+            f"{path}: no summary.json here (is this a stagecheck run folder?)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"{path}: cannot read the file: {reason}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        found = "no schema_version" if version is None else f"schema_version {version!r}"
+        raise InputError(f"{path}: {found}, this stagecheck reads schema_version {SCHEMA_VERSION}")
+    return data
+
+
+def write_reports(run_dir: str | Path, summary: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write ``report.html``, ``summary.md`` and ``junit.xml`` into ``run_dir``.
+
+    ``summary`` defaults to the folder's summary.json. Returns the paths written. Each file is
+    written to a temporary name first and renamed, so a reader never sees half a report.
+    """
+    folder = Path(run_dir)
+    data = load_summary(folder) if summary is None else summary
+    report = build_report(data)
+    outputs = {
+        HTML_FILE: render_html(report),
+        MARKDOWN_FILE: render_markdown(report),
+        JUNIT_FILE: render_junit(report),
+    }
+    written = []
+    for name, text in outputs.items():
+        target = folder / name
+        tmp = folder / f".{name}.tmp"
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
+        written.append(target)
+    return written

@@ -1,0 +1,225 @@
+"""The plain-text summary printed at the end of ``stagecheck run``.
+
+At most about 60 lines of at most 100 characters, no colour: long lists (classes, slices, stages)
+are cut to their worst entries and the cut is said, the full lists live in report.html.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import fmt
+from .model import ERROR_OUTCOMES, Report
+from .read import build_report
+
+__all__ = ["render_console", "WIDTH"]
+
+#: No line is longer than this.
+WIDTH = 100
+_MAX_CLASSES = 8
+_MAX_SLICES = 6
+_MAX_STAGES = 6
+_MAX_REASONS = 4
+
+
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+
+
+def _header(report: Report) -> list[str]:
+    run = report.run
+    endpoint = run.endpoint_url or fmt.MISSING
+    details = ", ".join(
+        part for part in (run.protocol, f"model {run.model}" if run.model else "") if part
+    )
+    load = f"{run.load_text()} for {fmt.seconds(run.duration_s)}"
+    if run.workers and run.workers > 1:
+        load += f" · {run.workers} workers"
+    dataset = [run.dataset_path or fmt.MISSING]
+    if run.dataset_rows is not None:
+        dataset.append(f"{run.dataset_rows:,} rows")
+    if run.order:
+        dataset.append(run.order + (f" (seed {run.seed})" if run.seed is not None else ""))
+    if run.scoring_kind:
+        dataset.append(f"scoring {run.scoring_kind}")
+    return [
+        f"stagecheck · {run.scenario}" + (f" · {run.id}" if run.id else ""),
+        f"endpoint  {endpoint}" + (f"  ({details})" if details else ""),
+        f"load      {load}",
+        f"dataset   {' · '.join(dataset)}",
+    ]
+
+
+def _verdict(report: Report) -> list[str]:
+    failed = report.failed_thresholds()
+    if report.verdict == "invalid" or not report.valid:
+        reasons = "; ".join(report.invalid_reasons) or "no reason given"
+        return [f"INVALID  the run is not valid: {reasons}"]
+    if report.verdict == "passed":
+        return [f"PASSED  all {len(report.thresholds)} thresholds passed"]
+    if failed:
+        names = ", ".join(t.expression for t in failed)
+        return [f"FAILED  {len(failed)} of {len(report.thresholds)} thresholds failed: {names}"]
+    return [f"{report.verdict.upper()}"]
+
+
+def _requests(report: Report) -> list[str]:
+    total = report.total_requests
+    line = (
+        f"Requests  {total:,} in {fmt.seconds(report.run.duration_s)}"
+        f" · {fmt.rate(report.requests_per_s)} · answers {fmt.rate(report.answers_per_s)}"
+        f" · error rate {fmt.percent(report.error_rate, 2)}"
+    )
+    if total == 0:
+        return [line, "  no requests were made"]
+    # Answers on the left, failures (no answer at all) on the right.
+    left: list[str] = []
+    right: list[str] = []
+    for name, n in report.outcomes.counts:
+        cell = f"{name:<17}{n:>8,} {fmt.percent(report.share(n)):>7}"
+        (right if name in ERROR_OUTCOMES else left).append(cell)
+    rows = max(len(left), len(right))
+    left += [""] * (rows - len(left))
+    right += [""] * (rows - len(right))
+    return [line] + [f"  {a:<36}    {b}".rstrip() for a, b in zip(left, right, strict=True)]
+
+
+def _latency(report: Report) -> list[str]:
+    if not report.latency:
+        return []
+    labels = [label for label, _ in report.latency[0].values()]
+    out = ["Latency (ms)  " + "".join(f"{label:>9}" for label in labels) + f"{'count':>10}"]
+    for lat in report.latency:
+        name = {"e2e": "end-to-end"}.get(lat.key, lat.key)
+        cells = "".join(f"{fmt.ms(us):>9}" for _, us in lat.values())
+        out.append(f"  {name:<12}{cells}{lat.count:>10,}")
+        if lat.out_of_range:
+            out.append(f"  ({lat.out_of_range:,} {name} values out of the histogram's range)")
+    return out
+
+
+def _quality(report: Report) -> list[str]:
+    q = report.quality
+    accuracy = report.accuracy
+    if accuracy is None:
+        return []
+    line = f"Quality   accuracy {fmt.fraction(accuracy)} ({fmt.percent(accuracy, 2)})"
+    if q is None or q.accuracy is None:
+        return [line + " · correct / answered"]
+    # Non-classification scoring (exact, regex, …) has accuracy but no F1.
+    if q.f1_macro is not None:
+        line += f" · macro-F1 {fmt.fraction(q.f1_macro)}"
+    if q.f1_weighted is not None:
+        line += f" · weighted-F1 {fmt.fraction(q.f1_weighted)}"
+    return [line + f" · {q.scored:,} scored"]
+
+
+def _classes(report: Report) -> list[str]:
+    classes = report.classes_worst_first()
+    if not classes:
+        return []
+    width = min(max(len(c.label) for c in classes), 30)
+    width = max(width, 5)
+    out = [
+        "Per class (worst F1 first)",
+        f"  {'label':<{width}} {'support':>8} {'precision':>10} {'recall':>8} {'F1':>8}",
+    ]
+    for c in classes[:_MAX_CLASSES]:
+        label = fmt.truncate(c.label, width)
+        out.append(
+            f"  {label:<{width}} {c.support:>8,} {fmt.fraction(c.precision):>10}"
+            f" {fmt.fraction(c.recall):>8} {fmt.fraction(c.f1):>8}"
+        )
+    if len(classes) > _MAX_CLASSES:
+        out.append(f"  … {len(classes) - _MAX_CLASSES} more classes in report.html")
+    return out
+
+
+def _slices(report: Report) -> list[str]:
+    slices = report.slices_worst_first()
+    if not slices:
+        return []
+    names = [fmt.truncate(f"{s.field}={s.value}", 40) for s in slices]
+    width = max(len(n) for n in names[:_MAX_SLICES])
+    out = ["Where it is worst (slices by accuracy, lowest first)"]
+    for name, s in list(zip(names, slices, strict=True))[:_MAX_SLICES]:
+        out.append(
+            f"  {name:<{width}}  accuracy {fmt.percent(s.accuracy, 2):>7}"
+            f"  error rate {fmt.percent(s.error_rate, 2):>7}  {s.requests:>8,} requests"
+        )
+    if len(slices) > _MAX_SLICES:
+        out.append(f"  … {len(slices) - _MAX_SLICES} more slices in report.html")
+    return out
+
+
+def _stages(report: Report) -> list[str]:
+    if len(report.stages) <= 1:
+        return []
+    out = ["Stages"]
+    for st in report.stages[:_MAX_STAGES]:
+        users = f"{st.users} users" if st.users is not None else "users n/a"
+        window = f"{fmt.seconds(st.start_s)}–{fmt.seconds(st.end_s)}"
+        p95 = fmt.ms(st.latency.p95_us) if st.latency else fmt.MISSING
+        out.append(
+            f"  {st.index} {fmt.truncate(st.name, 12):<12} {users:>10}  {window:<13}"
+            f" {fmt.rate(st.throughput_per_s):>9}  errors {fmt.percent(st.error_rate):>6}"
+            f"  accuracy {fmt.percent(st.accuracy):>6}  p95 {p95}ms"
+        )
+    if len(report.stages) > _MAX_STAGES:
+        out.append(f"  … {len(report.stages) - _MAX_STAGES} more stages in report.html")
+    return out
+
+
+def _thresholds(report: Report) -> list[str]:
+    if not report.thresholds:
+        return []
+    width = min(max(len(t.expression) for t in report.thresholds), 50)
+    out = ["Thresholds"]
+    for t in report.thresholds:
+        expression = fmt.truncate(t.expression, width)
+        observed = fmt.threshold_observed(t)
+        out.append(f"  {expression:<{width}}  observed {observed:<10}  {fmt.threshold_mark(t)}")
+    return out
+
+
+def _listed(title: str, items: tuple[str, ...]) -> list[str]:
+    out = [title] + [f"  - {fmt.truncate(item, WIDTH - 4)}" for item in items[:_MAX_REASONS]]
+    if len(items) > _MAX_REASONS:
+        out.append(f"  … {len(items) - _MAX_REASONS} more")
+    return out
+
+
+def _validity(report: Report) -> list[str]:
+    if report.valid or not report.invalid_reasons:
+        return []
+    return _listed("Why the run is invalid", report.invalid_reasons)
+
+
+def _notes(report: Report) -> list[str]:
+    return _listed("Notes", report.notes) if report.notes else []
+
+
+def render_console(summary: Mapping[str, Any] | Report) -> str:
+    """The end-of-run terminal summary of a summary.json dict (or an already built Report)."""
+    report = summary if isinstance(summary, Report) else build_report(summary)
+    blocks = [
+        _header(report),
+        _verdict(report),
+        _requests(report),
+        _latency(report),
+        _quality(report),
+        _classes(report),
+        _slices(report),
+        _stages(report),
+        _thresholds(report),
+        _validity(report),
+        _notes(report),
+    ]
+    lines: list[str] = []
+    for block in blocks:
+        if block:
+            if lines:
+                lines.append("")
+            lines.extend(_fit(line) for line in block)
+    return "\n".join(lines) + "\n"

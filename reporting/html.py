@@ -1,0 +1,288 @@
+"""``report.html``: one self-contained page (inline CSS and SVG, no script, no external URL).
+
+Every piece of text that comes from the run — labels, slice values, dataset inputs, model
+answers, error messages, URLs — goes through :func:`.html_parts.e` (``html.escape``): datasets
+may hold ``<script>``. A Content-Security-Policy meta tag forbids scripts and network loads, as a
+second line of defence and because the page is meant to open offline anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import fmt
+from .html_load import latency_section, requests_section, stages_section
+from .html_parts import e, empty, meter, section, table
+from .html_style import CSS
+from .model import Report
+from .read import build_report
+
+__all__ = ["render_html", "SECTION_IDS", "MAX_SAMPLES"]
+
+#: The ids of the main sections, for links and browser tests.
+SECTION_IDS = (
+    "verdict",
+    "thresholds",
+    "requests",
+    "latency",
+    "classes",
+    "confusion",
+    "slices",
+    "stages",
+    "samples",
+    "run",
+)
+#: Samples of wrong answers shown at most.
+MAX_SAMPLES = 100
+_INPUT_CHARS = 600
+_MAX_MATRIX = 40
+
+
+def _verdict(report: Report) -> str:
+    failed = report.failed_thresholds()
+    verdict = report.verdict if report.verdict in ("passed", "failed", "invalid") else "invalid"
+    if not report.valid:
+        verdict, sub = "invalid", "The run is not valid, so its figures cannot be trusted."
+    elif failed:
+        sub = f"{len(failed)} of {len(report.thresholds)} thresholds failed: " + ", ".join(
+            t.expression for t in failed
+        )
+    else:
+        sub = f"All {len(report.thresholds)} thresholds passed."
+    reasons = ""
+    if not report.valid:
+        items = report.invalid_reasons or ("no reason given",)
+        reasons = "<ul>" + "".join(f"<li>{e(r)}</li>" for r in items) + "</ul>"
+    q, e2e = report.quality, report.timing("e2e")
+    kpis = [
+        ("Requests", fmt.count(report.total_requests)),
+        ("Throughput", fmt.rate(report.requests_per_s)),
+        ("Error rate", fmt.percent(report.error_rate, 2)),
+        ("Accuracy", fmt.percent(report.accuracy, 2)),
+    ]
+    if q is not None and q.f1_macro is not None:
+        kpis.append(("Macro-F1", fmt.fraction(q.f1_macro, 3)))
+    if e2e is not None:
+        kpis.append(("p99 latency", f"{fmt.ms(e2e.p99_us)} ms"))
+    cards = "".join(
+        f'<div class="kpi"><div class="v">{e(v)}</div><div class="k">{e(k)}</div></div>'
+        for k, v in kpis
+    )
+    return (
+        f'<section id="verdict" class="banner {verdict}">\n'
+        f"<h1>{e(verdict.upper())}</h1>\n"
+        f'<p class="sub">{e(report.run.scenario)} · {e(sub)}</p>\n'
+        f'{reasons}<div class="kpis">{cards}</div>\n</section>'
+    )
+
+
+def _thresholds(report: Report) -> str:
+    if not report.thresholds:
+        return section("thresholds", "Thresholds", empty("The scenario sets no thresholds."))
+    rows = []
+    for t in report.thresholds:
+        if t.passed:
+            pill = '<span class="pill ok">✓ pass</span>'
+        elif t.observed is None:
+            pill = '<span class="pill na">✗ n/a</span>'
+        else:
+            pill = '<span class="pill bad">✗ fail</span>'
+        rows.append(
+            [
+                pill,
+                f"<code>{e(t.expression)}</code>",
+                e(fmt.threshold_observed(t)),
+                e(fmt.threshold_target(t)),
+            ]
+        )
+    passed = sum(t.passed for t in report.thresholds)
+    note = f"{passed} of {len(report.thresholds)} passed"
+    body = table(["", "Threshold", "Observed", "Target"], rows, numeric=(2, 3))
+    return section("thresholds", "Thresholds", body, note)
+
+
+def _classes(report: Report) -> str:
+    classes = report.classes_worst_first()
+    if not classes:
+        why = f"scoring kind {report.run.scoring_kind!r} is not a classification"
+        return section("classes", "Per class", empty(f"No per-class figures: {why}."))
+    rows = [
+        [
+            e(c.label),
+            f"{c.support:,}",
+            f"{c.predicted:,}",
+            e(fmt.fraction(c.precision)),
+            e(fmt.fraction(c.recall)),
+            meter(c.f1, fmt.fraction(c.f1)),
+        ]
+        for c in classes
+    ]
+    q = report.quality
+    note = "worst F1 first"
+    if q is not None:
+        note += (
+            f" · accuracy {fmt.fraction(q.accuracy)} · macro-F1 {fmt.fraction(q.f1_macro)}"
+            f" · weighted-F1 {fmt.fraction(q.f1_weighted)}"
+        )
+    header = ["Class", "Support", "Predicted", "Precision", "Recall", "F1"]
+    return section("classes", "Per class", table(header, rows, (1, 2, 3, 4, 5)), note)
+
+
+def _confusion(report: Report) -> str:
+    cm = report.confusion
+    if cm is None:
+        return section("confusion", "Confusion matrix", empty("No confusion matrix."))
+    if len(cm.labels) > _MAX_MATRIX:
+        text = f"{len(cm.labels)} labels are too many to draw; the matrix is in summary.json."
+        return section("confusion", "Confusion matrix", empty(text))
+    head = "".join(f"<th>{e(label)}</th>" for label in cm.labels)
+    body = []
+    for i, (label, row, fracs) in enumerate(
+        zip(cm.row_labels, cm.matrix, cm.row_fractions(), strict=False)
+    ):
+        cells = []
+        for j, (n, frac) in enumerate(zip(row, fracs, strict=False)):
+            rgb = "45,164,78" if i == j else "207,34,46"
+            alpha = 0.0 if n == 0 else 0.08 + 0.87 * frac
+            colour = "#fff" if alpha > 0.55 else "inherit"
+            cells.append(
+                f'<td style="background:rgba({rgb},{alpha:.2f});color:{colour}" '
+                f'title="expected {e(label)}, predicted {e(cm.labels[j])}: {n:,}">'
+                f"{n:,}<small>{frac * 100:.0f}%</small></td>"
+            )
+        body.append(
+            f'<tr><th class="rowh">{e(label)}</th>{"".join(cells)}'
+            f'<td class="num">{sum(row):,}</td></tr>'
+        )
+    table = (
+        '<div class="scroll"><table class="heat"><thead><tr><th>expected ↓ · predicted →</th>'
+        f"{head}<th>total</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+    note = "shading: share of the row (green: right, red: wrong)"
+    return section("confusion", "Confusion matrix", table, note)
+
+
+def _slices(report: Report) -> str:
+    slices = report.slices_worst_first()
+    if not slices:
+        return section("slices", "Where it is worst", empty("The dataset defines no slices."))
+    # Non-classification scoring has no F1: drop the column rather than fill it with n/a.
+    with_f1 = any(s.quality is not None and s.quality.f1_macro is not None for s in slices)
+    rows = []
+    for s in slices:
+        f1 = [e(fmt.fraction(s.quality.f1_macro if s.quality else None))] if with_f1 else []
+        rows.append(
+            [
+                e(s.field),
+                e(s.value),
+                f"{s.requests:,}",
+                meter(s.accuracy, fmt.percent(s.accuracy, 2)),
+                e(fmt.percent(s.error_rate, 2)),
+                *f1,
+                f"{s.outcomes.get('incorrect'):,}",
+            ]
+        )
+    header = ["Slice", "Value", "Requests", "Accuracy", "Error rate"]
+    header += ["Macro-F1", "Wrong"] if with_f1 else ["Wrong"]
+    body = table(header, rows, tuple(range(2, len(header))))
+    return section("slices", "Where it is worst", body, "slices by accuracy, lowest first")
+
+
+def _samples(report: Report) -> str:
+    samples = report.samples[:MAX_SAMPLES]
+    if not samples:
+        return section("samples", "Wrong answers and failures", empty("No samples were kept."))
+    rows = []
+    for s in samples:
+        got = e(s.got) if s.got is not None else ""
+        if s.error:
+            got += ("<br>" if got else "") + f'<span class="err">{e(s.error)}</span>'
+        slices = "<br>".join(f"{e(k)}={e(v)}" for k, v in s.slices)
+        pill = "ok" if s.outcome == "correct" else "bad"
+        rows.append(
+            [
+                ("" if s.row is None else str(s.row))
+                + (f"<br><small>{e(s.id)}</small>" if s.id else ""),
+                f'<span class="pill {pill}">{e(s.outcome)}</span>',
+                f'<div class="input">{e(fmt.truncate(s.input, _INPUT_CHARS))}</div>',
+                e(s.expected if s.expected is not None else ""),
+                got,
+                e(fmt.ms(s.latency_us)),
+                slices,
+            ]
+        )
+    header = ["Row", "Outcome", "Input", "Expected", "Got", "Latency ms", "Slices"]
+    note = f"{len(samples)} of {len(report.samples)} kept"
+    return section("samples", "Wrong answers and failures", table(header, rows, (0, 5)), note)
+
+
+def _run_details(report: Report) -> str:
+    run = report.run
+    items = [
+        ("Run", run.id),
+        ("Scenario", run.scenario),
+        ("Started", run.started_at),
+        ("Ended", run.ended_at),
+        ("Duration", fmt.seconds(run.duration_s)),
+        ("Endpoint", run.endpoint_url),
+        ("Protocol", run.protocol),
+        ("Model", run.model),
+        ("Load", run.load_text()),
+        ("Workers", "" if run.workers is None else str(run.workers)),
+        ("Dataset", run.dataset_path),
+        (
+            "Rows",
+            ""
+            if run.dataset_rows is None
+            else f"{run.dataset_rows:,} ({run.skipped_rows:,} skipped)",
+        ),
+        ("Order", run.order),
+        ("Seed", "" if run.seed is None else str(run.seed)),
+        ("Passes", "" if run.passes is None else str(run.passes)),
+        ("Scoring", run.scoring_kind),
+    ]
+    body = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items if v)
+    notes = ""
+    if report.notes:
+        notes = "<h3>Notes</h3><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>"
+    return section("run", "Run details", f'<dl class="details">{body}</dl>{notes}')
+
+
+def render_html(summary: Mapping[str, Any] | Report) -> str:
+    """``report.html`` for a summary.json dict (or an already built Report)."""
+    report = summary if isinstance(summary, Report) else build_report(summary)
+    run = report.run
+    sections = [
+        _verdict(report),
+        _thresholds(report),
+        requests_section(report),
+        latency_section(report),
+        _classes(report),
+        _confusion(report),
+        _slices(report),
+        stages_section(report),
+        _samples(report),
+        _run_details(report),
+    ]
+    title = f"stagecheck · {run.scenario} · {report.verdict.upper()}"
+    version = f" {run.tool_version}" if run.tool_version else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{e(title)}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<div class="top"><b>stagecheck report</b><span>{e(run.scenario)} · {e(run.id)} · \
+{e(run.started_at)}</span></div>
+<main>
+{chr(10).join(sections)}
+</main>
+<footer>stagecheck{e(version)} · built from summary.json</footer>
+</body>
+</html>
+"""

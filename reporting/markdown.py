@@ -1,0 +1,239 @@
+"""``summary.md``: GitHub-flavoured Markdown that fits a CI job summary.
+
+Every piece of text from the run (labels, slice values, dataset inputs, error messages) goes
+through :func:`md_cell`, so a ``|``, a newline or a ``<script>`` in a dataset cannot break a table
+or inject HTML into the page that renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from . import fmt
+from .model import Report
+from .read import build_report
+
+__all__ = ["render_markdown", "md_cell", "md_table", "MAX_SAMPLES", "INPUT_CHARS"]
+
+#: Sample errors shown at most.
+MAX_SAMPLES = 10
+#: Inputs are cut to about this many characters.
+INPUT_CHARS = 120
+_MAX_ROWS = 50
+
+_ICONS = {"passed": "✅", "failed": "❌", "invalid": "⚠️"}
+# Markdown punctuation that could start emphasis, code, links or headings inside a cell.
+_BACKSLASHED = "\\`*_[]#~|!"
+
+
+def md_cell(text: object, limit: int | None = None) -> str:
+    """Text made safe for a GFM table cell: one line, HTML and Markdown characters escaped."""
+    raw = "" if text is None else str(text)
+    flat = fmt.truncate(raw, limit) if limit else " ".join(raw.split())
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in _BACKSLASHED else ch for ch in flat)
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
+    """A GFM table; ``align`` has one letter per column (``l``/``r``), left by default.
+
+    Cells must already be escaped (:func:`md_cell`) or be trusted figures.
+    """
+    marks = {"l": ":---", "r": "---:"}
+    rule = [marks.get(align[i] if i < len(align) else "l", "---") for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _title(report: Report) -> list[str]:
+    icon = _ICONS.get(report.verdict, "❔")
+    run = report.run
+    failed = report.failed_thresholds()
+    if report.verdict == "invalid" or not report.valid:
+        why = "the run is not valid"
+    elif failed:
+        why = f"{len(failed)} of {len(report.thresholds)} thresholds failed"
+    else:
+        why = f"all {len(report.thresholds)} thresholds passed"
+    lines = [
+        f"## {icon} stagecheck · {md_cell(run.scenario)} — {md_cell(report.verdict.upper())}",
+        "",
+        f"{why} · {report.total_requests:,} requests in {fmt.seconds(run.duration_s)}"
+        f" · {md_cell(run.load_text())} · endpoint {md_cell(run.endpoint_url or fmt.MISSING)}"
+        + (f" ({md_cell(run.protocol)})" if run.protocol else ""),
+    ]
+    if not report.valid:
+        reasons = "; ".join(report.invalid_reasons) or "no reason given"
+        lines += ["", f"> **Run invalid:** {md_cell(reasons)}"]
+    if report.notes:
+        lines += ["", *(f"- {md_cell(note, 300)}" for note in report.notes[:10])]
+    return lines
+
+
+def _thresholds(report: Report) -> list[str]:
+    if not report.thresholds:
+        return []
+    rows = [
+        [
+            "✅" if t.passed else "❌",
+            md_cell(t.expression),
+            md_cell(fmt.threshold_observed(t)),
+            md_cell(fmt.threshold_target(t)),
+        ]
+        for t in report.thresholds
+    ]
+    return ["### Thresholds", "", *md_table(["", "Threshold", "Observed", "Target"], rows, "llrr")]
+
+
+def _key_figures(report: Report) -> list[str]:
+    e2e = report.timing("e2e")
+    q = report.quality
+    header = ["Requests", "Throughput", "Error rate", "Accuracy"]
+    row = [
+        f"{report.total_requests:,}",
+        fmt.rate(report.requests_per_s),
+        fmt.percent(report.error_rate, 2),
+        fmt.fraction(report.accuracy),
+    ]
+    if q is not None and q.f1_macro is not None:
+        header += ["Macro-F1", "Weighted-F1"]
+        row += [fmt.fraction(q.f1_macro), fmt.fraction(q.f1_weighted)]
+    if e2e is not None:
+        header += ["p50", "p95", "p99"]
+        row += [f"{fmt.ms(us)} ms" for us in (e2e.p50_us, e2e.p95_us, e2e.p99_us)]
+    return ["### Key figures", "", *md_table(header, [row], "r" * len(header))]
+
+
+def _outcomes(report: Report) -> list[str]:
+    if report.total_requests == 0:
+        return ["### Requests by outcome", "", "No requests were made."]
+    rows = [
+        [md_cell(name), f"{n:,}", fmt.percent(report.share(n))]
+        for name, n in report.outcomes.counts
+    ]
+    return ["### Requests by outcome", "", *md_table(["Outcome", "Requests", "Share"], rows, "lrr")]
+
+
+def _latency(report: Report) -> list[str]:
+    if not report.latency:
+        return []
+    labels = [label for label, _ in report.latency[0].values()]
+    rows = [
+        [md_cell(lat.name), *(fmt.ms(us) for _, us in lat.values()), f"{lat.count:,}"]
+        for lat in report.latency
+    ]
+    header = ["Timing (ms)", *labels, "count"]
+    return ["### Latency", "", *md_table(header, rows, "l" + "r" * (len(header) - 1))]
+
+
+def _classes(report: Report) -> list[str]:
+    classes = report.classes_worst_first()
+    if not classes:
+        return []
+    rows = [
+        [
+            md_cell(c.label, 60),
+            f"{c.support:,}",
+            fmt.fraction(c.precision),
+            fmt.fraction(c.recall),
+            fmt.fraction(c.f1),
+        ]
+        for c in classes[:_MAX_ROWS]
+    ]
+    lines = ["### Per class (worst F1 first)", ""]
+    lines += md_table(["Class", "Support", "Precision", "Recall", "F1"], rows, "lrrrr")
+    if len(classes) > _MAX_ROWS:
+        lines += ["", f"… and {len(classes) - _MAX_ROWS} more classes (see report.html)."]
+    return lines
+
+
+def _slices(report: Report) -> list[str]:
+    slices = report.slices_worst_first()
+    if not slices:
+        return []
+    rows = [
+        [
+            md_cell(s.field, 40),
+            md_cell(s.value, 60),
+            f"{s.requests:,}",
+            fmt.percent(s.accuracy, 2),
+            fmt.percent(s.error_rate, 2),
+        ]
+        for s in slices[:_MAX_ROWS]
+    ]
+    header = ["Slice", "Value", "Requests", "Accuracy", "Error rate"]
+    title = "### Where it is worst (slices, lowest accuracy first)"
+    return [title, "", *md_table(header, rows, "llrrr")]
+
+
+def _confusion(report: Report) -> list[str]:
+    cm = report.confusion
+    if cm is None or len(cm.labels) > 30:
+        return []
+    header = ["expected ↓ / predicted →", *(md_cell(label, 30) for label in cm.labels)]
+    rows = []
+    for i, (label, row) in enumerate(zip(cm.row_labels, cm.matrix, strict=False)):
+        cells = [f"**{n:,}**" if j == i else f"{n:,}" for j, n in enumerate(row)]
+        cells += [""] * (len(cm.labels) - len(cells))
+        rows.append([md_cell(label, 30), *cells[: len(cm.labels)]])
+    return [
+        "<details><summary>Confusion matrix</summary>",
+        "",
+        *md_table(header, rows, "l" + "r" * len(cm.labels)),
+        "",
+        "</details>",
+    ]
+
+
+def _samples(report: Report) -> list[str]:
+    samples = report.samples[:MAX_SAMPLES]
+    if not samples:
+        return []
+    rows = [
+        [
+            "" if s.row is None else str(s.row),
+            md_cell(s.outcome),
+            md_cell(s.input, INPUT_CHARS),
+            md_cell(s.expected if s.expected is not None else "", 60),
+            md_cell(s.got if s.got is not None else (s.error or ""), 60),
+            fmt.ms(s.latency_us),
+        ]
+        for s in samples
+    ]
+    shown = f"{len(samples)} of {len(report.samples)}"
+    header = ["Row", "Outcome", "Input", "Expected", "Got / error", "Latency (ms)"]
+    return [
+        f"<details><summary>Sample errors ({shown})</summary>",
+        "",
+        *md_table(header, rows, "rllllr"),
+        "",
+        "</details>",
+    ]
+
+
+def render_markdown(summary: Mapping[str, Any] | Report) -> str:
+    """``summary.md`` for a summary.json dict (or an already built Report)."""
+    report = summary if isinstance(summary, Report) else build_report(summary)
+    blocks = [
+        _title(report),
+        _thresholds(report),
+        _key_figures(report),
+        _outcomes(report),
+        _latency(report),
+        _classes(report),
+        _slices(report),
+        _confusion(report),
+        _samples(report),
+    ]
+    lines: list[str] = []
+    for block in blocks:
+        if block:
+            if lines:
+                lines.append("")
+            lines.extend(block)
+    run = report.run
+    version = f" {md_cell(run.tool_version)}" if run.tool_version else ""
+    lines += ["", f"<sub>stagecheck{version} · run {md_cell(run.id)}</sub>"]
+    return "\n".join(lines) + "\n"

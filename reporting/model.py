@@ -1,0 +1,325 @@
+"""The summary model every report is a view of.
+
+``summary.json`` (schema_version 1) is read once into these frozen dataclasses by
+:func:`stagecheck.reporting.read.build_report`; renderers (console, Markdown, HTML, JUnit) only
+read the model and never look at the raw dict, so each is a view of the same figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "OUTCOMES",
+    "ERROR_OUTCOMES",
+    "PERCENTILE_KEYS",
+    "TIMING_NAMES",
+    "Outcomes",
+    "Latency",
+    "Quality",
+    "ClassMetrics",
+    "Confusion",
+    "SliceMetrics",
+    "StageMetrics",
+    "ThresholdResult",
+    "Sample",
+    "RunInfo",
+    "Report",
+]
+
+#: Outcome names in the order reports show them (DESIGN.md, "summary.json figures").
+OUTCOMES: tuple[str, ...] = (
+    "correct",
+    "incorrect",
+    "unparseable",
+    "http_error",
+    "timeout",
+    "connection_error",
+)
+#: Outcomes where no answer came back at all (they count in ``error_rate``).
+ERROR_OUTCOMES: frozenset[str] = frozenset({"http_error", "timeout", "connection_error"})
+#: (label shown, key in a latency block) — all values are integer microseconds except the mean.
+PERCENTILE_KEYS: tuple[tuple[str, str], ...] = (
+    ("p50", "p50_us"),
+    ("p90", "p90_us"),
+    ("p95", "p95_us"),
+    ("p99", "p99_us"),
+    ("p99.9", "p99_9_us"),
+    ("max", "max_us"),
+    ("mean", "mean_us"),
+)
+#: Timing key in ``latency`` → human name.
+TIMING_NAMES: dict[str, str] = {
+    "e2e": "end-to-end",
+    "ttft": "time to first token",
+    "itl": "inter-token latency",
+}
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Request counts by outcome, in :data:`OUTCOMES` order then any unknown outcome."""
+
+    counts: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.counts)
+
+    def get(self, name: str) -> int:
+        return dict(self.counts).get(name, 0)
+
+    @property
+    def answered(self) -> int:
+        """Requests that got an answer to score: correct + incorrect + unparseable."""
+        return self.get("correct") + self.get("incorrect") + self.get("unparseable")
+
+    @property
+    def accuracy(self) -> float | None:
+        """correct / answered — the definition summary.json uses, for runs without ``quality``."""
+        return self.get("correct") / self.answered if self.answered else None
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One timing's distribution, in microseconds."""
+
+    key: str
+    count: int
+    min_us: float | None
+    mean_us: float | None
+    p50_us: float | None
+    p90_us: float | None
+    p95_us: float | None
+    p99_us: float | None
+    p99_9_us: float | None
+    max_us: float | None
+    out_of_range: int
+
+    @property
+    def name(self) -> str:
+        return TIMING_NAMES.get(self.key, self.key)
+
+    def values(self) -> list[tuple[str, float | None]]:
+        """(label, µs) for p50 p90 p95 p99 p99.9 max mean, in that order."""
+        return [(label, getattr(self, attr)) for label, attr in PERCENTILE_KEYS]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Classification figures of a run, slice or stage (all fractions 0..1)."""
+
+    scored: int
+    correct: int
+    accuracy: float | None
+    precision_macro: float | None
+    recall_macro: float | None
+    f1_macro: float | None
+    precision_weighted: float | None
+    recall_weighted: float | None
+    f1_weighted: float | None
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    """Per-class precision, recall and F1; ``support`` is how many rows expected this label."""
+
+    label: str
+    support: int
+    predicted: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Rows are expected labels, columns predicted labels (columns may add "(unparseable)")."""
+
+    labels: tuple[str, ...]
+    matrix: tuple[tuple[int, ...], ...]
+
+    @property
+    def row_labels(self) -> tuple[str, ...]:
+        return self.labels[: len(self.matrix)]
+
+    def row_fractions(self) -> list[list[float]]:
+        """Each cell divided by its row total (0 for an empty row)."""
+        out = []
+        for row in self.matrix:
+            total = sum(row)
+            out.append([cell / total if total else 0.0 for cell in row])
+        return out
+
+
+@dataclass(frozen=True)
+class SliceMetrics:
+    """Figures for the requests whose row has ``field == value``."""
+
+    field: str
+    value: str
+    requests: int
+    outcomes: Outcomes
+    error_rate: float | None
+    quality: Quality | None
+
+    @property
+    def accuracy(self) -> float | None:
+        if self.quality is not None and self.quality.accuracy is not None:
+            return self.quality.accuracy
+        return self.outcomes.accuracy
+
+
+@dataclass(frozen=True)
+class StageMetrics:
+    """Figures for one load stage."""
+
+    index: int
+    name: str
+    users: int | None
+    start_s: float | None
+    end_s: float | None
+    requests: int
+    outcomes: Outcomes
+    error_rate: float | None
+    throughput_per_s: float | None
+    quality: Quality | None
+    latency: Latency | None
+
+    @property
+    def accuracy(self) -> float | None:
+        if self.quality is not None and self.quality.accuracy is not None:
+            return self.quality.accuracy
+        return self.outcomes.accuracy
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """A threshold as checked; ``target``/``observed`` are in base units given by ``unit``."""
+
+    expression: str
+    metric: str
+    op: str
+    target: float | None
+    observed: float | None
+    unit: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One wrong answer or failure kept for error analysis."""
+
+    row: int | None
+    #: The dataset's own id of the row, when it has one.
+    id: str | None
+    input: str
+    expected: str | None
+    got: str | None
+    outcome: str
+    latency_us: float | None
+    slices: tuple[tuple[str, str], ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Who, what and how: the run's identity and set-up."""
+
+    id: str
+    scenario: str
+    started_at: str
+    ended_at: str
+    duration_s: float | None
+    endpoint_url: str
+    protocol: str
+    model: str
+    load_mode: str
+    users: int | None
+    spawn_rate: float | None
+    arrival_rate: float | None
+    load_duration_s: float | None
+    stage_count: int
+    dataset_path: str
+    dataset_rows: int | None
+    skipped_rows: int
+    order: str
+    seed: int | None
+    passes: int | None
+    scoring_kind: str
+    workers: int | None
+    tool_version: str
+
+    def load_text(self) -> str:
+        """``8 users (spawn 4/s)``, ``arrival rate 40/s`` or ``3 stages``."""
+        if self.load_mode == "arrival_rate" or (self.arrival_rate and not self.users):
+            return f"arrival rate {_short(self.arrival_rate)}/s"
+        if self.stage_count:
+            peak = f", up to {self.users} users" if self.users is not None else ""
+            return f"{self.stage_count} stages{peak}"
+        if self.users is not None:
+            spawn = f" (spawn {_short(self.spawn_rate)}/s)" if self.spawn_rate else ""
+            return f"{self.users} users{spawn}"
+        return self.load_mode or "n/a"
+
+
+def _short(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows, read from one summary.json."""
+
+    run: RunInfo
+    verdict: str
+    valid: bool
+    invalid_reasons: tuple[str, ...]
+    outcomes: Outcomes
+    total_requests: int
+    error_rate: float | None
+    unparseable_rate: float | None
+    requests_per_s: float | None
+    answers_per_s: float | None
+    latency: tuple[Latency, ...]
+    quality: Quality | None
+    classes: tuple[ClassMetrics, ...]
+    confusion: Confusion | None
+    slices: tuple[SliceMetrics, ...]
+    stages: tuple[StageMetrics, ...]
+    thresholds: tuple[ThresholdResult, ...]
+    samples: tuple[Sample, ...]
+    #: Remarks the run made about itself (e.g. what was adjusted or skipped).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def accuracy(self) -> float | None:
+        if self.quality is not None and self.quality.accuracy is not None:
+            return self.quality.accuracy
+        return self.outcomes.accuracy
+
+    def timing(self, key: str) -> Latency | None:
+        return next((lat for lat in self.latency if lat.key == key), None)
+
+    def share(self, count: int) -> float | None:
+        """``count`` as a fraction of all requests (None when there were none)."""
+        return count / self.total_requests if self.total_requests else None
+
+    def classes_worst_first(self) -> list[ClassMetrics]:
+        # Classes without an F1 (never expected nor predicted) go last: nothing to learn there.
+        return sorted(self.classes, key=lambda c: (c.f1 is None, c.f1 or 0.0, c.label))
+
+    def slices_worst_first(self) -> list[SliceMetrics]:
+        return sorted(
+            self.slices,
+            key=lambda s: (
+                s.accuracy is None,
+                s.accuracy if s.accuracy is not None else 0.0,
+                -(s.error_rate or 0.0),
+                s.field,
+                s.value,
+            ),
+        )
+
+    def failed_thresholds(self) -> list[ThresholdResult]:
+        return [t for t in self.thresholds if not t.passed]

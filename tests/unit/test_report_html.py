@@ -1,0 +1,196 @@
+"""report.html: self-contained (no script, no external URL), sections findable, text escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stagecheck.reporting import load_summary, render_html, write_reports
+from stagecheck.reporting.html import SECTION_IDS
+
+pytestmark = pytest.mark.unit
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "summary_example.json"
+REQUIRED_IDS = {"verdict", "thresholds", "latency", "classes", "confusion", "slices", "samples"}
+
+
+@pytest.fixture
+def summary() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+class _Page(HTMLParser):
+    """Collects what the checks need: ids, tags, resource attributes, text and cell styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: list[str] = []
+        self.tags: list[str] = []
+        self.resource_refs: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+        self.heat_cells: list[str] = []
+        self._in_heat = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.append(str(values["id"]))
+        for name in ("src", "href", "xlink:href", "action", "srcset", "poster", "data"):
+            if values.get(name) is not None:
+                self.resource_refs.append((tag, name, str(values[name])))
+        if tag == "table" and "heat" in (values.get("class") or ""):
+            self._in_heat = True
+        if self._in_heat and tag == "td":
+            self.heat_cells.append(values.get("style") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_heat = False
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Page:
+    parser = _Page()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _assert_self_contained(page: str, parsed: _Page) -> None:
+    assert "script" not in parsed.tags and "iframe" not in parsed.tags
+    assert "link" not in parsed.tags and "img" not in parsed.tags
+    assert parsed.resource_refs == []
+    # No external URL in CSS either (url(...) / @import).
+    style = page[page.index("<style>") : page.index("</style>")]
+    assert "url(" not in style and "@import" not in style
+
+
+def test_fixture_sections_and_self_contained(summary: dict[str, Any]) -> None:
+    page = render_html(summary)
+    parsed = _parse(page)
+    assert set(parsed.ids) >= REQUIRED_IDS
+    assert set(SECTION_IDS) <= set(parsed.ids)
+    assert len(parsed.ids) == len(set(parsed.ids))
+    _assert_self_contained(page, parsed)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Content-Security-Policy" in page
+    assert "<svg" in page  # percentile chart and outcome bar, inline
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+
+
+def test_fixture_content(summary: dict[str, Any]) -> None:
+    page = render_html(summary)
+    text = " ".join(_parse(page).text)
+    assert "FAILED" in text
+    for figure in ("109.2ms", "< 300ms", "0.8525", "83.2%", "42.00", "168.0", "0.8182", "71.03%"):
+        assert figure in text, figure
+    # Endpoint URL is shown as text, never as a link or resource.
+    assert "http://127.0.0.1:8000" in text
+    # Worst class and worst slice come first.
+    assert text.index("refund") < text.index("shipping")
+    assert text.index("complex") < text.index("simple")
+
+
+def test_confusion_heat_map_shades_by_row(summary: dict[str, Any]) -> None:
+    parsed = _parse(render_html(summary))
+    shades = [re.search(r"rgba\(([\d,]+),([\d.]+)\)", s) for s in parsed.heat_cells]
+    alphas = [(m.group(1), float(m.group(2))) for m in shades if m]
+    assert len(alphas) == 12  # 3 expected rows × 4 predicted columns
+    diagonal = [alphas[0], alphas[5], alphas[10]]
+    assert all(rgb == "45,164,78" for rgb, _ in diagonal)
+    # shipping row: 50 of 52 on the diagonal is the darkest cell; zero cells are not shaded.
+    assert alphas[10][1] == max(a for _, a in alphas)
+    assert alphas[3][1] == 0.0
+
+
+def test_malicious_text_is_escaped(summary: dict[str, Any]) -> None:
+    evil = '<script>alert("x")</script><img src=http://evil.example/x.png onerror=alert(1)>'
+    summary["samples"][0]["input"] = evil
+    summary["samples"][0]["got"] = "</td></tr></table><script>"
+    summary["samples"][0]["error"] = "<b>boom</b>"
+    summary["classes"][0]["label"] = '"><script>alert(2)</script>'
+    summary["confusion"]["labels"][0] = '"><script>alert(2)</script>'
+    summary["slices"][0]["value"] = "<iframe src=https://evil.example>"
+    summary["run"]["scenario"] = "<script>alert(3)</script>"
+    summary["thresholds"][0]["expression"] = "latency.p99 < 300ms <script>"
+    page = render_html(summary)
+    parsed = _parse(page)
+    _assert_self_contained(page, parsed)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert '<script>alert("x")</script>' in " ".join(parsed.text)
+
+
+def _bare_summary(**extra: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "schema_version": 1,
+        "run": {"scenario": "bare", "scoring": {"kind": "exact"}},
+        "verdict": "invalid",
+        "validity": {"valid": False, "reasons": ["only 0 requests (need 100)"]},
+        "requests": {"total": 0, "by_outcome": {}},
+        "throughput": {"requests_per_s": 0.0},
+        "latency": {"e2e": {"count": 0}},
+        "quality": None,
+        "classes": [],
+        "confusion": None,
+        "slices": [],
+        "stages": [],
+        "thresholds": [
+            {
+                "expression": "latency.p99 < 300ms",
+                "metric": "latency.p99",
+                "op": "<",
+                "target": 0.3,
+                "observed": None,
+                "unit": "s",
+                "passed": False,
+            },
+        ],
+        "samples": [],
+    }
+    summary.update(extra)
+    return summary
+
+
+def test_zero_requests_invalid_run_still_has_every_section() -> None:
+    page = render_html(_bare_summary())
+    parsed = _parse(page)
+    assert set(SECTION_IDS) <= set(parsed.ids)
+    _assert_self_contained(page, parsed)
+    text = " ".join(parsed.text)
+    assert "INVALID" in text and "only 0 requests (need 100)" in text
+    assert "No requests were made." in text
+    assert "not a classification" in text
+    assert 'class="banner invalid"' in page
+
+
+def test_no_streaming_and_several_stages(summary: dict[str, Any]) -> None:
+    del summary["latency"]["ttft"], summary["latency"]["itl"]
+    first = summary["stages"][0]
+    summary["stages"] = [dict(first, index=i, name=f"step{i}", users=8 * (i + 1)) for i in range(3)]
+    page = render_html(summary)
+    text = " ".join(_parse(page).text)
+    assert "time to first token" not in text
+    assert "Latency by stage" in page and "step2" in text
+
+
+def test_write_reports(tmp_path: Path, summary: dict[str, Any]) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    paths = write_reports(tmp_path)
+    assert [p.name for p in paths] == ["report.html", "summary.md", "junit.xml"]
+    assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert load_summary(tmp_path)["run"]["scenario"] == "support-intents-smoke"
+    assert "<!DOCTYPE html>" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_write_reports_with_a_given_summary(tmp_path: Path) -> None:
+    paths = write_reports(tmp_path, _bare_summary())
+    assert len(paths) == 3 and not (tmp_path / "summary.json").exists()
