@@ -1,0 +1,136 @@
+"""Turn dataset records into prepared rows: request bytes built and expected answers
+normalised once, at load time, so the per-request hot path only sends and scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stagecheck.datasets.reader import MISSING, detect_format, get_field, read_records
+from stagecheck.errors import InputError
+from stagecheck.protocols import PreparedRequest, ProtocolAdapter
+from stagecheck.scenario import LoadedScenario
+from stagecheck.scoring import Scorer
+
+__all__ = ["PreparedRow", "PreparedDataset", "load_dataset", "MAX_SHOWN_PROBLEMS"]
+
+MAX_SHOWN_PROBLEMS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    index: int  # position in the dataset (0-based), the key of results.jsonl's "row"
+    line: int  # line in the file (row number for Parquet)
+    row_id: str
+    request: PreparedRequest
+    expected: Any  # as the scorer wants it
+    expected_text: str  # for reports and the confusion matrix
+    slices: tuple[str, ...]  # values of dataset.slices, in order
+    input_text: str  # for error samples
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    path: str
+    rows: tuple[PreparedRow, ...]
+    slice_fields: tuple[str, ...]
+    skipped: int
+    skipped_problems: tuple[str, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({r.expected_text for r in self.rows})
+
+    def slice_values(self) -> dict[str, list[str]]:
+        return {
+            f: sorted({r.slices[i] for r in self.rows}) for i, f in enumerate(self.slice_fields)
+        }
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def _input_text(inputs: dict[str, Any]) -> str:
+    if len(inputs) == 1:
+        text = _as_text(next(iter(inputs.values())))
+    else:
+        text = " | ".join(f"{k}={_as_text(v)}" for k, v in inputs.items())
+    return text if len(text) <= 2000 else text[:2000] + "…"
+
+
+def load_dataset(
+    loaded: LoadedScenario, adapter: ProtocolAdapter, scorer: Scorer
+) -> PreparedDataset:
+    """Read and prepare every row; raise :class:`InputError` listing bad rows (with lines),
+    unless ``dataset.on_bad_row: skip``, which skips and counts them."""
+    cfg = loaded.scenario.dataset
+    path = loaded.resolve(cfg.path)
+    fmt = detect_format(path, cfg.format)
+    problems: list[str] = []
+    rows: list[PreparedRow] = []
+    for line, record in read_records(path, fmt, problems):
+        if cfg.limit is not None and len(rows) >= cfg.limit:
+            break
+        where = f"{path}:{line}"
+        row_problems = []
+        inputs = {name: get_field(record, name) for name in cfg.input}
+        for name, value in inputs.items():
+            if value is MISSING or value is None:
+                row_problems.append(f"{where}: input field '{name}' is missing")
+        raw_expected = get_field(record, cfg.expected)
+        if raw_expected is MISSING or raw_expected is None:
+            row_problems.append(f"{where}: expected field '{cfg.expected}' is missing")
+        slice_values = []
+        for name in cfg.slices:
+            value = get_field(record, name)
+            if value is MISSING or value is None:
+                row_problems.append(f"{where}: slice field '{name}' is missing")
+            slice_values.append(_as_text(value))
+        if row_problems:
+            problems += row_problems
+            continue
+        try:
+            request = adapter.prepare(inputs, record)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            problems.append(f"{where}: cannot build the request: {exc}")
+            continue
+        try:
+            expected = scorer.prepare_expected(raw_expected)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{where}: expected value {raw_expected!r} is unusable: {exc}")
+            continue
+        row_id = get_field(record, cfg.id) if cfg.id else MISSING
+        rows.append(
+            PreparedRow(
+                index=len(rows),
+                line=line,
+                row_id=_as_text(row_id) if row_id is not MISSING else str(line),
+                request=request,
+                expected=expected,
+                expected_text=_as_text(expected),
+                slices=tuple(slice_values),
+                input_text=_input_text(inputs),
+            )
+        )
+    if problems and cfg.on_bad_row == "fail":
+        shown = problems[:MAX_SHOWN_PROBLEMS]
+        if len(problems) > MAX_SHOWN_PROBLEMS:
+            shown.append(
+                f"{path}: … and {len(problems) - MAX_SHOWN_PROBLEMS} more bad rows "
+                "(set dataset.on_bad_row: skip to skip them)"
+            )
+        raise InputError(shown)
+    if not rows:
+        raise InputError(f"{path}: the dataset has no usable rows")
+    return PreparedDataset(
+        path=str(path),
+        rows=tuple(rows),
+        slice_fields=tuple(cfg.slices),
+        skipped=len(problems),
+        skipped_problems=tuple(problems[:MAX_SHOWN_PROBLEMS]),
+    )

@@ -1,0 +1,110 @@
+"""Read dataset records (JSONL, CSV, Parquet) with the line each came from."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stagecheck.errors import InputError
+
+__all__ = ["Record", "read_records", "detect_format", "get_field", "MISSING"]
+
+Record = tuple[int, dict[str, Any]]  # (line number, fields)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def detect_format(path: Path, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputError(
+        f"{path}: cannot tell the dataset format from the file name; set dataset.format "
+        "to jsonl, csv or parquet"
+    )
+
+
+def get_field(record: Any, path: str) -> Any:
+    """Value at a dotted path (``a.b.0.c``); :data:`MISSING` when absent."""
+    if isinstance(record, dict) and path in record:
+        return record[path]
+    current = record
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return MISSING
+    return current
+
+
+def _jsonl(path: Path, problems: list[str]) -> Iterator[Record]:
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path}:{n}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                problems.append(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
+                continue
+            yield n, obj
+
+
+def _csv(path: Path, problems: list[str]) -> Iterator[Record]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        for row in reader:
+            if None in row:
+                problems.append(f"{path}:{reader.line_num}: more values than header columns")
+                continue
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+
+
+def _parquet(path: Path) -> Iterator[Record]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+    for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
+        # Parquet has no lines: report the 1-based row number instead.
+        yield i, {str(k): (v.tolist() if hasattr(v, "tolist") else v) for k, v in rec.items()}
+
+
+def read_records(path: Path, fmt: str, problems: list[str]) -> Iterator[Record]:
+    """Yield (line, record); malformed lines are appended to ``problems``."""
+    if not path.is_file():
+        raise InputError(f"{path}: dataset file not found")
+    try:
+        if fmt == "jsonl":
+            yield from _jsonl(path, problems)
+        elif fmt == "csv":
+            yield from _csv(path, problems)
+        else:
+            yield from _parquet(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the dataset ({exc.strerror or exc})") from None

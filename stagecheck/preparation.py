@@ -1,0 +1,89 @@
+"""Everything checked and built before any load: scenario, adapter, scorer, prepared rows,
+and threshold names checked against the dataset (classes, slices) and the protocol (streams).
+
+No Locust import: ``stagecheck validate`` and the CLI's pre-flight use it as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stagecheck.datasets import PreparedDataset, load_dataset
+from stagecheck.errors import InputError
+from stagecheck.protocols import ProtocolAdapter, build_adapter
+from stagecheck.scenario import LoadedScenario, load_scenario
+from stagecheck.scoring import Scorer, build_scorer
+from stagecheck.thresholds import check_threshold_names, parse_threshold
+
+__all__ = ["PreparedScenario", "prepare_scenario", "prepare_loaded", "describe_scenario"]
+
+
+@dataclass(frozen=True)
+class PreparedScenario:
+    loaded: LoadedScenario
+    adapter: ProtocolAdapter
+    scorer: Scorer
+    dataset: PreparedDataset
+
+    @property
+    def streams(self) -> bool:
+        return self.dataset.rows[0].request.stream
+
+
+def prepare_loaded(loaded: LoadedScenario) -> PreparedScenario:
+    sc = loaded.scenario
+    ep = sc.endpoint
+    adapter = build_adapter(
+        ep.protocol, model=ep.model, inputs=sc.dataset.input, options=ep.options
+    )
+    scorer = build_scorer(sc.scoring)
+    dataset = load_dataset(loaded, adapter, scorer)
+    prepared = PreparedScenario(loaded, adapter, scorer, dataset)
+    problems = check_threshold_names(
+        [parse_threshold(t) for t in sc.thresholds],
+        classes=dataset.labels if scorer.classification else None,
+        classification=scorer.classification,
+        slices=dataset.slice_values(),
+        timings=("e2e", "ttft", "itl") if prepared.streams else ("e2e",),
+    )
+    if problems:
+        raise InputError([f"{loaded.path}: thresholds: {p}" for p in problems])
+    return prepared
+
+
+def prepare_scenario(path: str, overrides: Sequence[str] = ()) -> PreparedScenario:
+    """Load and check a scenario and its dataset; raise :class:`InputError` (exit code 2)."""
+    return prepare_loaded(load_scenario(path, overrides))
+
+
+def describe_scenario(p: PreparedScenario) -> str:
+    sc = p.loaded.scenario
+    ds = p.dataset
+    load = sc.load
+    if load.stages:
+        plan = f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
+    else:
+        plan = f"{load.users} users"
+    plan += f" for {load.total_duration:g}s"
+    if sc.dataset.passes is not None:
+        plan += f", exact pass ×{sc.dataset.passes} ({sc.dataset.passes * len(ds.rows)} requests)"
+    lines = [
+        f"scenario {sc.name}: OK",
+        f"  endpoint   {sc.endpoint.url} ({sc.endpoint.protocol}"
+        + (f", model {sc.endpoint.model})" if sc.endpoint.model else ")")
+        + (" streaming" if p.streams else ""),
+        f"  dataset    {ds.path}: {len(ds.rows)} rows"
+        + (f" ({ds.skipped} bad rows skipped)" if ds.skipped else "")
+        + (f", {len(ds.labels)} classes" if p.scorer.classification else ""),
+    ]
+    for name, values in ds.slice_values().items():
+        lines.append(
+            f"  slice      {name}: {', '.join(values[:8])}"
+            + (f" (+{len(values) - 8})" if len(values) > 8 else "")
+        )
+    lines.append(f"  scoring    {sc.scoring['kind']}")
+    lines.append(f"  load       {plan}")
+    for t in sc.thresholds:
+        lines.append(f"  threshold  {t}")
+    return "\n".join(lines)

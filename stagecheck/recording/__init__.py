@@ -1,0 +1,41 @@
+"""Recording: the hot-path recorder and the run's aggregate (no Locust import)."""
+
+from stagecheck.recording.aggregate import Aggregate, Sample, StageInfo
+from stagecheck.recording.recorder import (
+    ALL,
+    CONNECTION_ERROR,
+    CORRECT,
+    FAILURES,
+    HIGHEST_US,
+    HTTP_ERROR,
+    INCORRECT,
+    OUTCOMES,
+    TIMEOUT,
+    TIMINGS,
+    UNPARSEABLE,
+    Delta,
+    DeltaPayload,
+    Recorder,
+    new_histogram,
+)
+
+__all__ = [
+    "ALL",
+    "CONNECTION_ERROR",
+    "CORRECT",
+    "FAILURES",
+    "HIGHEST_US",
+    "HTTP_ERROR",
+    "INCORRECT",
+    "OUTCOMES",
+    "TIMEOUT",
+    "TIMINGS",
+    "UNPARSEABLE",
+    "Aggregate",
+    "Delta",
+    "DeltaPayload",
+    "Recorder",
+    "Sample",
+    "StageInfo",
+    "new_histogram",
+]

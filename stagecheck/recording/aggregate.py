@@ -1,0 +1,241 @@
+"""The run's aggregate: exact merge of recorder deltas, written out as it goes.
+
+Each merged delta appends one interval to ``latency.hlog`` and its requests to
+``results.jsonl`` at once, so nothing already measured is lost if the run is interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogWriter
+
+from stagecheck.datasets import PreparedRow
+from stagecheck.recording.recorder import (
+    ALL,
+    CORRECT,
+    OUTCOMES,
+    TIMINGS,
+    Delta,
+    new_histogram,
+)
+
+__all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP"]
+
+MAX_SAMPLES = 100
+MAX_SAMPLES_PER_GROUP = 5  # per (outcome, expected label): keeps samples diverse
+
+
+@dataclass
+class StageInfo:
+    index: int
+    name: str
+    users: int
+    start: float  # epoch seconds
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    row: int
+    row_id: str
+    input: str
+    expected: str
+    got: str | None
+    outcome: str
+    latency_us: int
+    slices: dict[str, str]
+    error: str | None
+
+
+class Aggregate:
+    """Totals of a run (one per run, on the master or the single process)."""
+
+    def __init__(
+        self,
+        rows: Sequence[PreparedRow],
+        slice_fields: Sequence[str],
+        run_dir: Path | None,
+        started: float,
+    ) -> None:
+        self.rows = rows
+        self.slice_fields = tuple(slice_fields)
+        self.started = started
+        self.ended = started
+        self.histograms: dict[tuple[int, str], HdrHistogram] = {}
+        self.out_of_range: Counter[tuple[int, str]] = Counter()
+        self.outcomes: Counter[tuple[int, int, str, int]] = Counter()
+        self.confusion: Counter[tuple[int, int, str, str, str]] = Counter()
+        self.samples: list[Sample] = []
+        self._sample_groups: Counter[tuple[int, str]] = Counter()
+        self.stages: list[StageInfo] = []
+        self.workers: set[str] = set()
+        self._results: IO[str] | None = None
+        self._hlog: IO[str] | None = None
+        if run_dir is not None:
+            self._open(run_dir, started)
+
+    def _open(self, run_dir: Path, started: float) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._results = (run_dir / "results.jsonl").open("a", encoding="utf-8")
+        self._hlog = (run_dir / "latency.hlog").open("a", encoding="utf-8")
+        writer = HistogramLogWriter(self._hlog)
+        writer.output_comment("[Logged with stagecheck: end-to-end latency in microseconds]")
+        writer.output_log_format_version()
+        # hdrh's own output_start_time is broken (it treats ms as s): write the line here.
+        iso = datetime.fromtimestamp(started, timezone.utc).isoformat()
+        self._hlog.write(f"#[StartTime: {started:.3f} (seconds since epoch), {iso}]\n")
+        self._hlog.write(f"#[BaseTime: {started:.3f} (seconds since epoch)]\n")
+        writer.output_legend()
+        self._hlog.flush()
+
+    # -- stages ------------------------------------------------------------------------------
+    def begin_stage(self, index: int, name: str, users: int, at: float) -> None:
+        if self.stages and self.stages[-1].end is None:
+            self.stages[-1].end = at
+        self.stages.append(StageInfo(index=index, name=name, users=users, start=at))
+
+    def users_at(self, t: float) -> int:
+        for stage in reversed(self.stages):
+            if stage.start <= t:
+                return stage.users
+        return self.stages[0].users if self.stages else 0
+
+    # -- merging -----------------------------------------------------------------------------
+    def merge(self, delta: Delta, worker: str = "local") -> None:
+        self.workers.add(worker)
+        self.ended = max(self.ended, delta.ended)
+        interval = new_histogram()
+        for key, h in delta.histograms.items():
+            total = self.histograms.get(key)
+            if total is None:
+                total = self.histograms[key] = new_histogram()
+            total.add(h)
+            if key[1] == "e2e":
+                interval.add(h)
+        self.out_of_range.update(delta.out_of_range)
+        self.outcomes.update(delta.outcomes)
+        self.confusion.update(delta.confusion)
+        self._write_results(delta)
+        if self._hlog is not None and interval.get_total_count():
+            HistogramLogWriter(self._hlog).output_interval_histogram(
+                interval,
+                start_time_stamp_sec=delta.started - self.started,
+                end_time_stamp_sec=max(delta.ended, delta.started + 1e-3) - self.started,
+                max_value_unit_ratio=1000.0,  # interval max column in milliseconds
+            )
+            self._hlog.flush()
+
+    def _write_results(self, delta: Delta) -> None:
+        lines = []
+        for started, index, outcome, got, latency_us, error, stage in delta.results:
+            row = self.rows[index]
+            slices = dict(zip(self.slice_fields, row.slices, strict=True))
+            name = OUTCOMES[outcome]
+            if outcome != CORRECT:
+                self._keep_sample(row, name, got, latency_us, slices, error)
+            if self._results is not None:
+                lines.append(
+                    json.dumps(
+                        {
+                            "t": round(started, 6),
+                            "row": index,
+                            "id": row.row_id,
+                            "outcome": name,
+                            "expected": row.expected_text,
+                            "got": got,
+                            "latency_us": latency_us,
+                            "slices": slices,
+                            "stage": stage,
+                            "users": self.users_at(started),
+                            "error": error,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+        if self._results is not None and lines:
+            self._results.write("\n".join(lines) + "\n")
+            self._results.flush()
+
+    def _keep_sample(
+        self,
+        row: PreparedRow,
+        outcome: str,
+        got: str | None,
+        latency_us: int,
+        slices: dict[str, str],
+        error: str | None,
+    ) -> None:
+        group = (OUTCOMES.index(outcome), row.expected_text)
+        if len(self.samples) >= MAX_SAMPLES or self._sample_groups[group] >= MAX_SAMPLES_PER_GROUP:
+            return
+        self._sample_groups[group] += 1
+        self.samples.append(
+            Sample(
+                row.index,
+                row.row_id,
+                row.input_text,
+                row.expected_text,
+                got,
+                outcome,
+                latency_us,
+                slices,
+                error,
+            )
+        )
+
+    def close(self) -> None:
+        for f in (self._results, self._hlog):
+            if f is not None:
+                f.close()
+        self._results = self._hlog = None
+
+    # -- queries (report time, never on the hot path) ------------------------------------------
+    def stage_indexes(self) -> list[int]:
+        return sorted({k[0] for k in self.outcomes} | {s.index for s in self.stages})
+
+    def histogram(self, timing: str, stage: int | None = None) -> HdrHistogram | None:
+        """Latency histogram of one timing for one stage or the whole run (None if empty)."""
+        total = new_histogram()
+        for (s, t), h in self.histograms.items():
+            if t == timing and (stage is None or s == stage):
+                total.add(h)
+        return total if total.get_total_count() else None
+
+    def out_of_range_count(self, timing: str, stage: int | None = None) -> int:
+        return sum(
+            n
+            for (s, t), n in self.out_of_range.items()
+            if t == timing and (stage is None or s == stage)
+        )
+
+    def outcome_counts(
+        self, slice_index: int = ALL, value: str = "", stage: int | None = None
+    ) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for (s, i, v, o), n in self.outcomes.items():
+            if i == slice_index and v == value and (stage is None or s == stage):
+                counts[OUTCOMES[o]] += n
+        return counts
+
+    def confusion_counts(
+        self, slice_index: int = ALL, value: str = "", stage: int | None = None
+    ) -> Counter[tuple[str, str]]:
+        out: Counter[tuple[str, str]] = Counter()
+        for (s, i, v, e, p), n in self.confusion.items():
+            if i == slice_index and v == value and (stage is None or s == stage):
+                out[(e, p)] += n
+        return out
+
+    def slice_values(self) -> list[tuple[int, str]]:
+        return sorted({(i, v) for (_, i, v, _) in self.outcomes if i != ALL})
+
+    def timings(self) -> list[str]:
+        return [t for t in TIMINGS if any(k[1] == t for k in self.histograms)]

@@ -1,0 +1,38 @@
+"""The run folder (DESIGN.md): ``runs/<UTC timestamp>-<scenario name>/``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from stagecheck.scenario import LoadedScenario, redacted_yaml
+
+__all__ = ["new_run_dir", "write_scenario_copy", "write_summary"]
+
+
+def new_run_dir(root: Path, scenario_name: str, now: float | None = None) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+    base = root / f"{stamp}-{scenario_name}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def write_scenario_copy(run_dir: Path, loaded: LoadedScenario) -> None:
+    header = f"# scenario as run (from {loaded.path}); secrets redacted\n"
+    if loaded.overrides:
+        header += "# overrides: " + " ".join(f"--set {o}" for o in loaded.overrides) + "\n"
+    (run_dir / "scenario.yaml").write_text(header + redacted_yaml(loaded.raw), encoding="utf-8")
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
+    path = run_dir / "summary.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,293 @@
+"""Load a scenario file: YAML with line numbers, ``--set`` overrides, ``${VAR}`` from the
+environment, validation into :class:`Scenario`, and one error line per problem.
+
+Problems are reported as ``<file>:<line>: <key.path>: <message>``; keys set with ``--set`` are
+reported as ``--set: <key.path>: <message>``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from stagecheck.errors import InputError
+from stagecheck.scenario.schema import Scenario
+
+__all__ = ["LoadedScenario", "load_scenario", "parse_overrides", "redacted_yaml"]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|cookie|password", re.I)
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario and where it came from."""
+
+    scenario: Scenario
+    path: Path
+    raw: dict[str, Any]  # as written plus overrides, ${VAR} NOT expanded: safe to save
+    overrides: tuple[str, ...] = field(default=())
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+class _Lines:
+    """Key path → line number (1-based), read from the YAML node tree."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Loc, int] = {}
+        self.duplicates: list[tuple[Loc, int]] = []
+        self.overridden: set[Loc] = set()
+
+    def walk(self, node: yaml.Node, loc: Loc = ()) -> None:
+        self.lines[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value
+                if key in seen:
+                    self.duplicates.append((loc + (key,), key_node.start_mark.line + 1))
+                seen.add(key)
+                self.lines[loc + (key,)] = key_node.start_mark.line + 1
+                self.walk(value_node, loc + (key,))
+                self.lines[loc + (key,)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.walk(item, loc + (i,))
+
+    def where(self, file: str, loc: Loc) -> str:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.overridden:
+                return "--set"
+            if loc[:n] in self.lines:
+                return f"{file}:{self.lines[loc[:n]]}"
+        return file
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_overrides(items: Iterable[str]) -> list[tuple[Loc, Any]]:
+    """``key.path=value`` strings → (loc, value); values are read as YAML scalars."""
+    out: list[tuple[Loc, Any]] = []
+    problems = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
+            problems.append(f"--set {item}: expected key.path=value, e.g. endpoint.url=http://…")
+            continue
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        loc: Loc = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
+        out.append((loc, parsed))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _apply_override(data: dict[str, Any], loc: Loc, value: Any) -> None:
+    target: Any = data
+    for part in loc[:-1]:
+        if isinstance(target, list) and isinstance(part, int) and part < len(target):
+            target = target[part]
+        elif isinstance(target, dict):
+            target = target.setdefault(part, {})
+        else:
+            raise InputError(f"--set {_dotted(loc)}: {_dotted(loc[:-1])} is not a mapping")
+    last = loc[-1]
+    if isinstance(target, list) and isinstance(last, int) and last < len(target):
+        target[last] = value
+    elif isinstance(target, dict):
+        target[last] = value
+    else:
+        raise InputError(f"--set {_dotted(loc)}: {_dotted(loc[:-1])} is not a mapping")
+
+
+def _interpolate(value: Any, loc: Loc, missing: list[Loc]) -> Any:
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+
+        def sub(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var not in os.environ:
+                missing.append(loc + (f"${{{var}}}",))
+                return ""
+            return os.environ[var]
+
+        escaped = value.replace("$${", "\0")
+        return _ENV_REF.sub(sub, escaped).replace("\0", "${")
+    if isinstance(value, dict):
+        return {k: _interpolate(v, loc + (k,), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, loc + (i,), missing) for i, v in enumerate(value)]
+    return value
+
+
+def _explain(error: Mapping[str, Any], model_fields: Iterable[str] | None) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        known = sorted(model_fields or [])
+        name = str(error["loc"][-1]) if error.get("loc") else ""
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown key{hint} (known: {', '.join(known)})" if known else "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(error.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str] | None:
+    """The keys a model accepts at ``loc[:-1]`` (for 'did you mean' hints)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return None
+        ann = info.annotation
+        args = getattr(ann, "__args__", ())
+        current = next(
+            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def _validation_lines(
+    exc: ValidationError, model: type[BaseModel], prefix: Loc, file: str, lines: _Lines
+) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        fields = _fields_at(model, tuple(err["loc"]))
+        out.append(f"{lines.where(file, loc)}: {_dotted(loc)}: {_explain(err, fields)}")
+    return out
+
+
+def _check_plugins(scenario: Scenario, file: str, lines: _Lines) -> list[str]:
+    """Protocol options and scoring options are validated by their own registries' models."""
+    from stagecheck.protocols import build_adapter, get_adapter_class
+    from stagecheck.scoring import build_scorer, get_scorer_class
+
+    problems: list[str] = []
+    ep = scenario.endpoint
+    try:
+        adapter = build_adapter(
+            ep.protocol, model=ep.model, inputs=scenario.dataset.input, options=ep.options
+        )
+    except ValidationError as exc:
+        options_model = get_adapter_class(ep.protocol).Options
+        problems += _validation_lines(exc, options_model, ("endpoint", "options"), file, lines)
+    except ValueError as exc:
+        problems.append(f"{lines.where(file, ('endpoint', 'protocol'))}: endpoint.protocol: {exc}")
+    else:
+        for p in adapter.problems():
+            problems.append(f"{lines.where(file, ('endpoint',))}: {p}")
+    try:
+        build_scorer(scenario.scoring)
+    except ValidationError as exc:
+        scorer_model = get_scorer_class(str(scenario.scoring["kind"])).Options
+        problems += _validation_lines(exc, scorer_model, ("scoring",), file, lines)
+    except ValueError as exc:
+        problems.append(f"{lines.where(file, ('scoring', 'kind'))}: scoring.kind: {exc}")
+    return problems
+
+
+def _check_thresholds(scenario: Scenario, file: str, lines: _Lines) -> list[str]:
+    from stagecheck.thresholds import parse_threshold
+
+    problems = []
+    for i, text in enumerate(scenario.thresholds):
+        try:
+            parse_threshold(text)
+        except ValueError as exc:
+            problems.append(f"{lines.where(file, ('thresholds', i))}: thresholds[{i}]: {exc}")
+    return problems
+
+
+def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> LoadedScenario:
+    """Read, override, interpolate and validate a scenario; raise :class:`InputError`."""
+    p = Path(path)
+    file = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read the scenario file ({exc.strerror or exc})") from None
+    lines = _Lines()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}" if mark is not None else file
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: not valid YAML: {problem}") from None
+    if node is not None:
+        lines.walk(node)
+    if not isinstance(data, dict):
+        raise InputError(f"{file}:1: the scenario must be a YAML mapping (name:, endpoint:, …)")
+    problems = [
+        f"{file}:{line}: {_dotted(loc)}: key appears twice" for loc, line in lines.duplicates
+    ]
+    for loc, value in parse_overrides(overrides):
+        _apply_override(data, loc, value)
+        lines.overridden.add(loc)
+    raw = copy.deepcopy(data)
+    missing: list[Loc] = []
+    data = _interpolate(data, (), missing)
+    for loc in missing:
+        problems.append(
+            f"{lines.where(file, loc[:-1])}: {_dotted(loc[:-1])}: environment variable "
+            f"{str(loc[-1])[2:-1]} is not set"
+        )
+    if problems:
+        raise InputError(problems)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_validation_lines(exc, Scenario, (), file, lines)) from None
+    problems = _check_plugins(scenario, file, lines) + _check_thresholds(scenario, file, lines)
+    if problems:
+        raise InputError(problems)
+    return LoadedScenario(scenario=scenario, path=p.resolve(), raw=raw, overrides=tuple(overrides))
+
+
+def redacted_yaml(raw: Mapping[str, Any]) -> str:
+    """The scenario as run, for the run folder: ``${VAR}`` references stay unexpanded and
+    literal values of secret-looking headers are replaced."""
+    data = copy.deepcopy(dict(raw))
+    headers = (data.get("endpoint") or {}).get("headers") or {}
+    if isinstance(headers, dict):
+        for key, value in headers.items():
+            parts = str(value).split()
+            if _SECRET_HEADER.search(str(key)) and not (parts and _ENV_REF.fullmatch(parts[-1])):
+                headers[key] = "<redacted>"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,149 @@
+"""The scenario format: pydantic models, frozen, unknown keys forbidden.
+
+Every field documents itself here, so this module is also the catalogue of scenario keys.
+Durations accept ``30s``/``300ms``/``1m``, rates ``40/s``; both are stored as floats in base
+units (seconds, per second).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from stagecheck.units import parse_duration, parse_rate
+
+__all__ = [
+    "Scenario",
+    "EndpointConfig",
+    "DatasetConfig",
+    "LoadConfig",
+    "LoadStage",
+    "ValidityConfig",
+    "Duration",
+    "Rate",
+]
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Rate = Annotated[float, BeforeValidator(parse_rate)]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointConfig(_Model):
+    url: str = Field(description="Base URL of the staging endpoint, e.g. http://127.0.0.1:8000")
+    protocol: str = Field(
+        description="openai-chat | openai-completions | kserve-v2 | mlflow | json"
+    )
+    model: str | None = Field(None, description="Model name sent to / addressed on the endpoint")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra headers; ${VAR} reads the environment"
+    )
+    timeout: Duration = Field(10.0, gt=0, description="Whole-request timeout")
+    connect_timeout: Duration = Field(5.0, gt=0, description="TCP/TLS connect timeout")
+    verify_tls: bool = Field(True, description="Verify the server's TLS certificate")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Protocol-specific options (see the protocol's docs)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"must be an http:// or https:// URL, got {v!r}")
+        return v.rstrip("/")
+
+
+class DatasetConfig(_Model):
+    path: str = Field(description="JSONL, CSV or Parquet file, relative to the scenario file")
+    format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
+    input: list[str] = Field(description="Field(s) sent to the model; dotted paths for nesting")
+    expected: str = Field(description="Field holding the expected answer")
+    id: str | None = Field(None, description="Field holding a row id (default: the row number)")
+    slices: list[str] = Field(default_factory=list, description="Fields to break metrics down by")
+    order: Literal["sequential", "shuffle"] = "sequential"
+    seed: int = Field(0, description="Seed of the shuffle order (recorded in the run)")
+    passes: int | None = Field(
+        None, ge=1, description="Send every row exactly this many times, then end the run"
+    )
+    limit: int | None = Field(None, ge=1, description="Use only the first N rows")
+    on_bad_row: Literal["fail", "skip"] = Field(
+        "fail", description="A malformed row stops validation (fail) or is skipped and counted"
+    )
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("name at least one input field")
+        return v
+
+
+class LoadStage(_Model):
+    duration: Duration = Field(gt=0)
+    users: int = Field(ge=0)
+    spawn_rate: float | None = Field(None, gt=0, description="Users started per second")
+    name: str | None = None
+
+
+class LoadConfig(_Model):
+    users: int = Field(1, ge=1, description="Concurrent users (closed loop)")
+    spawn_rate: float | None = Field(None, gt=0, description="Users started per second")
+    duration: Duration = Field(30.0, gt=0, description="Run length (exact-pass: a safety cap)")
+    stages: list[LoadStage] = Field(
+        default_factory=list, description="A load shape: users per stage (overrides users)"
+    )
+    wait: Duration = Field(0.0, ge=0, description="Pause of each user between its requests")
+
+    @property
+    def total_duration(self) -> float:
+        return sum(s.duration for s in self.stages) if self.stages else self.duration
+
+
+class ValidityConfig(_Model):
+    min_requests: int = Field(10, ge=0, description="Fewer requests than this: the run is invalid")
+    max_generator_cpu: float = Field(
+        90.0, gt=0, le=100, description="Load generator CPU % above which the run is invalid"
+    )
+
+
+class Scenario(_Model):
+    name: str = Field(description="Short name; used in the run folder name")
+    description: str | None = None
+    endpoint: EndpointConfig
+    dataset: DatasetConfig
+    scoring: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "label"},
+        description="kind (label | exact | contains | regex | json-field | numeric) + options",
+    )
+    load: LoadConfig = Field(default_factory=lambda: LoadConfig())
+    thresholds: list[str] = Field(default_factory=list)
+    validity: ValidityConfig = Field(default_factory=lambda: ValidityConfig())
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use letters, digits, '-', '_' or '.', at most 80 characters")
+        return v
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _empty_list(cls, v: Any) -> Any:
+        return [] if v is None else v  # "thresholds:" with nothing under it
+
+    @model_validator(mode="after")
+    def _scoring_kind(self) -> Scenario:
+        if "kind" not in self.scoring:
+            raise ValueError("scoring.kind is required")
+        return self

@@ -1,0 +1,69 @@
+"""Shared fixtures: scenario files written into tmp_path, a small dataset."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+SMALL_ROWS = [
+    {"id": f"r{i}", "text": text, "label": label, "complexity": cx, "channel": ch}
+    for i, (text, label, cx, ch) in enumerate(
+        [
+            ("where is my parcel", "shipping", "simple", "chat"),
+            ("I want my money back", "refund", "simple", "email"),
+            ("charged twice this month", "billing", "simple", "chat"),
+            ("package late and also refund please", "refund", "complex", "email"),
+            ("cannot log in to my account", "account_access", "simple", "chat"),
+            (
+                "the invoice shows a wrong amount and shipping was slow",
+                "billing",
+                "complex",
+                "email",
+            ),
+        ]
+    )
+]
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in SMALL_ROWS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path, small_dataset: Path) -> Callable[..., Path]:
+    """Write a scenario YAML (dedented) into tmp_path; ``{dataset}`` is the small dataset."""
+
+    def write(text: str, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(
+            textwrap.dedent(text).replace("{dataset}", str(small_dataset)), encoding="utf-8"
+        )
+        return path
+
+    return write
+
+
+BASIC_SCENARIO = """\
+name: basic
+endpoint:
+  url: http://127.0.0.1:9
+  protocol: openai-chat
+  model: m
+dataset:
+  path: {dataset}
+  input: text
+  expected: label
+  slices: [complexity, channel]
+load: {users: 2, duration: 5s}
+thresholds:
+  - accuracy >= 0.5
+"""

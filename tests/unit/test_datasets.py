@@ -1,0 +1,122 @@
+"""Datasets: formats, field mapping, bad rows with line numbers, seeded order, exact pass."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from stagecheck.datasets import RowFeeder, get_field, load_dataset
+from stagecheck.errors import InputError
+from stagecheck.protocols import build_adapter
+from stagecheck.scenario import load_scenario
+from stagecheck.scoring import build_scorer
+from tests.conftest import BASIC_SCENARIO, SMALL_ROWS
+
+pytestmark = pytest.mark.unit
+
+
+def prepare(path, overrides=()):
+    loaded = load_scenario(path, overrides)
+    sc = loaded.scenario
+    adapter = build_adapter(
+        sc.endpoint.protocol,
+        model=sc.endpoint.model,
+        inputs=sc.dataset.input,
+        options=sc.endpoint.options,
+    )
+    return load_dataset(loaded, adapter, build_scorer(sc.scoring))
+
+
+def test_jsonl_rows_are_prepared_once(write_scenario):
+    ds = prepare(write_scenario(BASIC_SCENARIO))
+    assert len(ds.rows) == len(SMALL_ROWS)
+    row = ds.rows[3]
+    assert row.line == 4
+    assert row.expected_text == "refund"
+    assert row.slices == ("complex", "email")
+    body = json.loads(row.request.body)
+    assert body["messages"][-1]["content"] == SMALL_ROWS[3]["text"]
+    assert ds.labels == ["account_access", "billing", "refund", "shipping"]
+    assert ds.slice_values() == {"complexity": ["complex", "simple"], "channel": ["chat", "email"]}
+
+
+def test_bad_rows_are_reported_with_their_lines(write_scenario, small_dataset):
+    lines = small_dataset.read_text().splitlines()
+    lines[1] = "{not json"
+    lines[4] = json.dumps({"text": "x", "complexity": "simple", "channel": "chat"})
+    small_dataset.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO))
+    problems = info.value.problems
+    assert problems == [
+        f"{small_dataset}:2: not valid JSON (Expecting property name enclosed in double quotes)",
+        f"{small_dataset}:5: expected field 'label' is missing",
+    ]
+
+
+def test_skip_mode_skips_and_counts(write_scenario, small_dataset):
+    with small_dataset.open("a") as f:
+        f.write('{"text": "no label", "complexity": "simple", "channel": "chat"}\n')
+        f.write("[1, 2]\n")
+    ds = prepare(write_scenario(BASIC_SCENARIO), ["dataset.on_bad_row=skip"])
+    assert len(ds.rows) == len(SMALL_ROWS)
+    assert ds.skipped == 2
+
+
+def test_csv_with_nested_path_and_missing_file(write_scenario, tmp_path):
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text(
+        "text,label,complexity,channel\nhello,billing,simple,chat\nbye,refund,complex,email,EXTRA\n"
+    )
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO), [f"dataset.path={csv_path}"])
+    assert info.value.problems == [f"{csv_path}:3: more values than header columns"]
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO), [f"dataset.path={tmp_path / 'nope.jsonl'}"])
+    assert info.value.problems == [f"{tmp_path / 'nope.jsonl'}: dataset file not found"]
+
+
+def test_get_field_dotted_paths():
+    record = {"a": {"b": [{"c": 1}, {"c": 2}]}, "x.y": 5}
+    assert get_field(record, "a.b.1.c") == 2
+    assert get_field(record, "x.y") == 5
+    assert repr(get_field(record, "a.z")) == "MISSING"
+
+
+class _Row:
+    def __init__(self, index):
+        self.index = index
+
+
+def _rows(n):
+    return [_Row(i) for i in range(n)]
+
+
+def test_feeder_sequential_cycles_and_shuffle_is_seeded():
+    feeder = RowFeeder(_rows(5))  # type: ignore[arg-type]
+    assert [feeder.next_row().index for _ in range(7)] == [0, 1, 2, 3, 4, 0, 1]
+    a = RowFeeder(_rows(50), order="shuffle", seed=3)  # type: ignore[arg-type]
+    b = RowFeeder(_rows(50), order="shuffle", seed=3)  # type: ignore[arg-type]
+    c = RowFeeder(_rows(50), order="shuffle", seed=4)  # type: ignore[arg-type]
+    first = [a.next_row().index for _ in range(100)]
+    assert first == [b.next_row().index for _ in range(100)]
+    assert first != [c.next_row().index for _ in range(100)]
+    assert sorted(first[:50]) == list(range(50)) and first[:50] != first[50:]
+
+
+def test_exact_pass_hands_out_every_row_exactly_n_times_across_shards():
+    handed: Counter[int] = Counter()
+    for shard in range(3):
+        feeder = RowFeeder(
+            _rows(10),
+            order="shuffle",
+            passes=2,
+            shard_index=shard,  # type: ignore[arg-type]
+            shard_count=3,
+        )
+        while (row := feeder.next_row()) is not None:
+            handed[row.index] += 1
+        assert feeder.exhausted
+    assert handed == Counter({i: 2 for i in range(10)})
