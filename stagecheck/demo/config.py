@@ -1,0 +1,67 @@
+"""Knobs of the demo staging endpoint. Every field is also a ``stagecheck demo-server`` flag."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["DemoConfig", "CHAT_STYLES"]
+
+CHAT_STYLES: tuple[str, ...] = ("label", "sentence")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """How the demo endpoint behaves; validated on construction (``ValueError`` names the knob)."""
+
+    latency_ms: float = 20
+    """Base service time of every inference request (the time to first token for streams)."""
+
+    jitter_ms: float = 10
+    """Uniform extra latency, 0..jitter_ms, drawn per request."""
+
+    error_rate: float = 0.0
+    """Fraction (0..1) of inference requests answered 503 after their latency."""
+
+    slowdown_ms_per_request: float = 2
+    """Extra latency for every *other* request in flight on arrival: load-dependent slow-down."""
+
+    token_delay_ms: float = 5
+    """Pause between streamed token chunks."""
+
+    chat_style: str = "label"
+    """OpenAI reply content: ``label`` (exactly the label) or ``sentence`` (the label in prose)."""
+
+    seed: int = 0
+    """Seed of the jitter and error-injection random generators (one generator each)."""
+
+    model_name: str = "intent-classifier"
+    """Name served on the OpenAI and KServe routes; other names get 404."""
+
+    complex_extra_ms: float = 2
+    """Extra latency per 10 words of input: real models are slower on longer input."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "latency_ms",
+            "jitter_ms",
+            "slowdown_ms_per_request",
+            "token_delay_ms",
+            "complex_extra_ms",
+        ):
+            value = getattr(self, name)
+            if not value >= 0:  # also rejects NaN
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not 0 <= self.error_rate <= 1:
+            raise ValueError(f"error_rate must be between 0 and 1, got {self.error_rate}")
+        if self.chat_style not in CHAT_STYLES:
+            raise ValueError(
+                f"chat_style {self.chat_style!r} is not known. "
+                f"Available styles: {list(CHAT_STYLES)}"
+            )
+        if not _MODEL_NAME.match(self.model_name):
+            raise ValueError(
+                f"model_name must be letters, digits, '_', '.', '-' (it goes in URLs), "
+                f"got {self.model_name!r}"
+            )
