@@ -15,6 +15,7 @@ from hdrh.histogram import HdrHistogram
 
 from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
+from stagecheck.loadplan import LoadPlan
 from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
@@ -40,6 +41,7 @@ class RunFacts:
 
     run_id: str
     classification: bool
+    load: dict[str, Any] | None = None  # LoadPlan.as_dict() of the plan actually run
     workers: int = 1
     generator_cpu_max: float = 0.0
     interrupted: bool = False
@@ -122,27 +124,6 @@ def _confusion(agg: Aggregate) -> dict[str, Any] | None:
         "labels": labels,
         "matrix": matrix,
         "note": "rows: expected label (classes sent); columns: predicted label",
-    }
-
-
-def _load_facts(loaded: LoadedScenario) -> dict[str, Any]:
-    load = loaded.scenario.load
-    stages = [
-        {
-            "name": s.name or f"stage {i + 1}",
-            "users": s.users,
-            "duration_s": s.duration,
-            "spawn_rate": s.spawn_rate,
-        }
-        for i, s in enumerate(load.stages)
-    ]
-    return {
-        "mode": "stages" if stages else "users",
-        "users": max((s.users for s in load.stages), default=load.users),
-        "spawn_rate": load.spawn_rate,
-        "duration_s": load.total_duration,
-        "arrival_rate": None,
-        "stages": stages,
     }
 
 
@@ -233,7 +214,9 @@ def build_summary(
                 "protocol": sc.endpoint.protocol,
                 "model": sc.endpoint.model,
             },
-            "load": _load_facts(loaded),
+            "load": facts.load
+            if facts.load is not None
+            else LoadPlan.from_scenario(loaded).as_dict(),
             "dataset": {
                 "path": sc.dataset.path,
                 "rows": len(dataset.rows),

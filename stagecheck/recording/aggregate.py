@@ -127,7 +127,8 @@ class Aggregate:
         if self._hlog is not None and interval.get_total_count():
             HistogramLogWriter(self._hlog).output_interval_histogram(
                 interval,
-                start_time_stamp_sec=delta.started - self.started,
+                # the first delta may begin a hair before the run's start stamp
+                start_time_stamp_sec=max(delta.started - self.started, 0.0),
                 end_time_stamp_sec=max(delta.ended, delta.started + 1e-3) - self.started,
                 max_value_unit_ratio=1000.0,  # interval max column in milliseconds
             )

@@ -117,12 +117,10 @@ def _apply_override(data: dict[str, Any], loc: Loc, value: Any) -> None:
         else:
             raise InputError(f"--set {_dotted(loc)}: {_dotted(loc[:-1])} is not a mapping")
     last = loc[-1]
-    if isinstance(target, list) and isinstance(last, int) and last < len(target):
-        target[last] = value
-    elif isinstance(target, dict):
-        target[last] = value
-    else:
+    in_list = isinstance(target, list) and isinstance(last, int) and last < len(target)
+    if not (in_list or isinstance(target, dict)):
         raise InputError(f"--set {_dotted(loc)}: {_dotted(loc[:-1])} is not a mapping")
+    target[last] = value
 
 
 def _interpolate(value: Any, loc: Loc, missing: list[Loc]) -> Any:

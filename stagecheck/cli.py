@@ -1,0 +1,212 @@
+"""``stagecheck`` command line: run, validate, report, compare, demo-server, demo.
+
+Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for compare) ·
+2 bad input · 3 the run could not be carried out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from stagecheck import __version__
+from stagecheck.errors import EXIT_BAD_INPUT, EXIT_THRESHOLD_FAILED, InputError, StagecheckError
+
+__all__ = ["main", "build_parser"]
+
+DEMO_SCENARIO = "scenarios/smoke.yaml"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2
+        self.print_usage(sys.stderr)
+        print(f"stagecheck: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stagecheck", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"stagecheck {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario against its endpoint (headless by default)")
+    run.add_argument("scenario", help="scenario file (YAML)")
+    _add_run_options(run)
+
+    validate = sub.add_parser("validate", help="check a scenario and its dataset; send no load")
+    validate.add_argument("scenario")
+    validate.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a scenario key",
+    )
+
+    report = sub.add_parser("report", help="(re)build the reports of a run folder")
+    report.add_argument("run_dir")
+
+    compare = sub.add_parser("compare", help="compare two runs: regression table and verdict")
+    compare.add_argument("base_run")
+    compare.add_argument("new_run")
+
+    demo_server = sub.add_parser(
+        "demo-server", help="serve the embedded demo staging endpoint", add_help=False
+    )
+    demo_server.add_argument("args", nargs=argparse.REMAINDER)
+
+    demo = sub.add_parser(
+        "demo", help="start the demo endpoint on a free port, run a scenario against it, stop it"
+    )
+    demo.add_argument(
+        "scenario",
+        nargs="?",
+        default=None,
+        help=f"scenario (default {DEMO_SCENARIO} of this checkout)",
+    )
+    _add_run_options(demo)
+    return parser
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs", help="folder for run folders (default: runs)")
+    p.add_argument("--users", type=int, help="concurrent users (overrides load.users)")
+    p.add_argument("--duration", help="run length, e.g. 30s (overrides load.duration)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override any scenario key",
+    )
+    p.add_argument("--web", action="store_true", help="serve Locust's web UI (127.0.0.1)")
+    p.add_argument("--web-port", type=int, default=8089)
+    p.add_argument("--quiet", action="store_true", help="less Locust logging")
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    out = list(args.overrides)
+    if args.users is not None:
+        if args.users < 1:
+            raise InputError(f"--users must be at least 1, got {args.users}")
+        out.append(f"load.users={args.users}")
+    if args.duration is not None:
+        out.append(f"load.duration={args.duration}")
+    return out
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from stagecheck.preparation import describe_scenario, prepare_scenario
+
+    print(describe_scenario(prepare_scenario(args.scenario, args.overrides)))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] = ()) -> int:
+    from stagecheck.endpoint import check_reachable
+    from stagecheck.preparation import prepare_scenario
+
+    overrides = [*_overrides(args), *extra_sets]
+    ep = prepare_scenario(scenario, overrides).loaded.scenario.endpoint
+    check_reachable(ep.url, ep.connect_timeout)
+    argv = [
+        "-f",
+        str(Path(__file__).parent / "locust" / "locustfile.py"),
+        "--scenario",
+        str(Path(scenario).resolve()),
+        "--runs-root",
+        args.out,
+        "--only-summary",
+    ]
+    for item in overrides:
+        argv += ["--scenario-set", item]
+    if args.web:
+        argv += ["--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--autostart"]
+    else:
+        argv += ["--headless"]
+    if args.quiet:
+        argv += ["--loglevel", "WARNING"]
+    return _locust_main(argv)
+
+
+def _locust_main(argv: list[str]) -> int:
+    import locust.main  # monkey-patches with gevent: only import it when running load
+
+    saved = sys.argv
+    sys.argv = ["stagecheck", *argv]
+    try:
+        locust.main.main()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+
+    scenario = args.scenario or DEMO_SCENARIO
+    if not Path(scenario).is_file():
+        raise InputError(
+            f"{scenario}: scenario not found (run from the checkout, or name a scenario)"
+        )
+    proc, url = start_demo_subprocess()
+    print(f"stagecheck demo: staging endpoint started at {url}", flush=True)
+    try:
+        return _cmd_run(args, scenario, [f"endpoint.url={url}"])
+    finally:
+        stop_demo_subprocess(proc)
+        print("stagecheck demo: staging endpoint stopped", flush=True)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from stagecheck.reporting import load_summary, render_console, write_reports
+
+    summary = load_summary(Path(args.run_dir))
+    for path in write_reports(Path(args.run_dir), summary):
+        print(f"wrote {path}")
+    print(render_console(summary))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from stagecheck.reporting import compare_runs, load_summary, render_comparison
+
+    comparison = compare_runs(load_summary(Path(args.base_run)), load_summary(Path(args.new_run)))
+    print(render_comparison(comparison))
+    return EXIT_THRESHOLD_FAILED if comparison.regressed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo-server"]:
+        from stagecheck.demo.server import main as demo_main
+
+        return demo_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _cmd_validate(args)
+        if args.command == "run":
+            return _cmd_run(args, args.scenario)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        return _cmd_compare(args)
+    except StagecheckError as exc:
+        for line in exc.problems:
+            print(f"stagecheck: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

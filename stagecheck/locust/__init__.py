@@ -1,0 +1,21 @@
+"""Locust glue: the replay user, the scenario load shape, the event listeners.
+
+Thin on purpose: scoring, recording, thresholds and reports are plain Python elsewhere.
+"""
+
+from stagecheck.loadplan import LoadPlan, Stage
+from stagecheck.locust.plugin import StagecheckPlugin, attach, install
+from stagecheck.locust.session import RunSession
+from stagecheck.locust.shape import ScenarioShape
+from stagecheck.locust.user import ValidationUser
+
+__all__ = [
+    "LoadPlan",
+    "RunSession",
+    "ScenarioShape",
+    "Stage",
+    "StagecheckPlugin",
+    "ValidationUser",
+    "attach",
+    "install",
+]

@@ -1,0 +1,106 @@
+"""One run's state inside one Locust process: scenario, prepared rows, recorder, aggregate.
+
+Plain Python apart from the type of the Locust environment it is attached to; the listeners
+that drive it live in :mod:`stagecheck.locust.plugin`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stagecheck.datasets import PreparedDataset, RowFeeder
+from stagecheck.loadplan import LoadPlan
+from stagecheck.preparation import prepare_loaded
+from stagecheck.protocols import ProtocolAdapter
+from stagecheck.recording import Aggregate, Recorder
+from stagecheck.scenario import LoadedScenario
+from stagecheck.scoring import Scorer
+
+__all__ = ["RunSession"]
+
+log = logging.getLogger("stagecheck")
+
+
+@dataclass
+class RunSession:
+    """Everything a process needs for the run. ``aggregate`` exists on the master (or the single
+    process) only; ``recorder``/``feeder`` exist where users run."""
+
+    loaded: LoadedScenario
+    adapter: ProtocolAdapter
+    scorer: Scorer
+    dataset: PreparedDataset
+    headers: dict[str, str]
+    request_name: str
+    plan: LoadPlan
+    run_dir: Path | None = None
+    recorder: Recorder | None = None
+    feeder: RowFeeder | None = None
+    aggregate: Aggregate | None = None
+    in_flight: int = 0
+    stage_index: int = -1
+    started: float = 0.0
+    finished: bool = False
+    generator_cpu_max: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    on_stage: Callable[[int], None] | None = None  # master: tell the workers
+
+    @classmethod
+    def prepare(cls, loaded: LoadedScenario, plan: LoadPlan) -> RunSession:
+        p = prepare_loaded(loaded)
+        first = p.dataset.rows[0].request
+        headers = {
+            "Content-Type": first.content_type,
+            "Accept": "text/event-stream" if first.stream else "application/json",
+        }
+        headers.update(loaded.scenario.endpoint.headers)
+        return cls(
+            loaded=loaded,
+            adapter=p.adapter,
+            scorer=p.scorer,
+            dataset=p.dataset,
+            headers=headers,
+            plan=plan,
+            request_name=f"{loaded.scenario.endpoint.protocol} {first.path.split('?')[0]}",
+        )
+
+    # -- run lifecycle ---------------------------------------------------------------------
+    def start_feeding(self, shard_index: int = 0, shard_count: int = 1) -> None:
+        ds = self.loaded.scenario.dataset
+        self.feeder = RowFeeder(
+            self.dataset.rows,
+            order=ds.order,
+            seed=ds.seed,
+            passes=ds.passes,
+            shard_index=shard_index,
+            shard_count=shard_count,
+        )
+        self.recorder = Recorder(len(self.dataset.slice_fields))
+        self.in_flight = 0
+        self.finished = False
+
+    def start_aggregate(self, started: float) -> Aggregate:
+        self.started = started
+        self.aggregate = Aggregate(
+            self.dataset.rows, self.dataset.slice_fields, self.run_dir, started
+        )
+        return self.aggregate
+
+    def set_stage(self, index: int) -> None:
+        """Called when the load shape enters a new stage (on every process)."""
+        self.stage_index = index
+        if self.on_stage is not None:
+            self.on_stage(index)
+        if self.recorder is not None:
+            self.recorder.stage = index
+        if self.aggregate is not None:
+            stage = self.plan.stages[index]
+            self.aggregate.begin_stage(index, stage.name, stage.users, time.time())
+
+    def done_feeding(self) -> bool:
+        """Exact pass: every row handed out and every answer in."""
+        return self.feeder is not None and self.feeder.exhausted and self.in_flight == 0
