@@ -1,0 +1,99 @@
+"""End-to-end fixtures: the real demo endpoint as a subprocess on a free loopback port, and a
+runner for the ``stagecheck`` CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "scenarios"
+# Fast demo knobs: short latency so exact passes over 480 rows take a few seconds.
+FAST = (
+    "--latency-ms",
+    "2",
+    "--jitter-ms",
+    "1",
+    "--slowdown-ms-per-request",
+    "0",
+    "--complex-extra-ms",
+    "0",
+    "--token-delay-ms",
+    "1",
+)
+
+
+@dataclass
+class Demo:
+    url: str
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as r:
+            return json.load(r)
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.url}/stats/reset", method="POST", data=b"")
+        urllib.request.urlopen(req, timeout=5).close()
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    proc, url = start_demo_subprocess(*FAST)
+    try:
+        yield Demo(url)
+    finally:
+        stop_demo_subprocess(proc)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+    out_dir: Path
+
+    @property
+    def run_dir(self) -> Path:
+        dirs = sorted(p for p in self.out_dir.iterdir() if p.is_dir())
+        assert len(dirs) == 1, dirs
+        return dirs[0]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.run_dir / "summary.json").read_text())
+
+    def results(self) -> list[dict[str, Any]]:
+        text = (self.run_dir / "results.jsonl").read_text()
+        return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., CliResult]:
+    def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> CliResult:
+        out = tmp_path / f"runs{len(list(tmp_path.glob('runs*')))}"
+        out.mkdir()
+        full = [sys.executable, "-m", "stagecheck.cli", *args]
+        if args and args[0] in ("run", "demo"):
+            full += ["--out", str(out), "--quiet"]
+        proc = subprocess.run(
+            full,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr, out)
+
+    return run

@@ -1,0 +1,241 @@
+"""The CLI as a user runs it: exit codes, run folder, nothing lost between client and server,
+exact pass equal to an offline evaluation."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from stagecheck.demo.model import load_default
+from tests.e2e.conftest import SCENARIOS
+
+pytestmark = pytest.mark.e2e
+
+RUN_FILES = {
+    "summary.json",
+    "report.html",
+    "summary.md",
+    "junit.xml",
+    "latency.hlog",
+    "results.jsonl",
+    "scenario.yaml",
+}
+
+
+def test_passing_run_exit_0_and_every_request_accounted_for(demo, cli):
+    demo.reset()
+    r = cli(
+        "run",
+        str(SCENARIOS / "smoke.yaml"),
+        "--set",
+        f"endpoint.url={demo.url}",
+        "--users",
+        "4",
+        "--duration",
+        "3s",
+    )
+    assert r.code == 0, r.stderr
+    assert {p.name for p in r.run_dir.iterdir()} >= RUN_FILES
+    s = r.summary
+    assert s["verdict"] == "passed"
+    total = s["requests"]["total"]
+    assert total > 50
+    # the endpoint's own count: nothing lost between client and server
+    assert demo.stats()["requests_total"] == total
+    assert len(r.results()) == total
+    assert Counter(x["outcome"] for x in r.results()) == {
+        k: v for k, v in s["requests"]["by_outcome"].items() if v
+    }
+    assert "PASSED" in r.stdout and str(r.run_dir.name) in r.stdout
+    assert s["run"]["load"]["users"] == 4
+
+
+def test_failing_threshold_exit_1_with_junit_failure(demo, cli):
+    r = cli(
+        "run",
+        str(SCENARIOS / "smoke.yaml"),
+        "--set",
+        f"endpoint.url={demo.url}",
+        "--set",
+        "thresholds=[accuracy >= 0.99, error_rate < 1%]",
+        "--duration",
+        "2s",
+    )
+    assert r.code == 1, r.stderr
+    junit = (r.run_dir / "junit.xml").read_text()
+    assert 'tests="2"' in junit and 'failures="1"' in junit
+    assert r.summary["verdict"] == "failed"
+    assert "FAILED" in r.stdout
+
+
+def test_bad_scenario_exit_2_names_key_and_line(tmp_path, cli):
+    bad = tmp_path / "bad.yaml"
+    text = (SCENARIOS / "smoke.yaml").read_text().replace("  timeout: 10s", "  timout: 10s")
+    text = text.replace("data/support_intents.jsonl", str(SCENARIOS / "data/support_intents.jsonl"))
+    bad.write_text(text)
+    r = cli("run", str(bad))
+    assert r.code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{bad}:9: endpoint.timout: unknown key; did you mean 'timeout'?" in lines[0]
+    assert "Traceback" not in r.stderr
+    r = cli("validate", str(bad))
+    assert r.code == 2 and "endpoint.timout" in r.stderr
+
+
+def test_unreachable_endpoint_exit_3_one_line(cli):
+    r = cli("run", str(SCENARIOS / "smoke.yaml"), "--set", "endpoint.url=http://127.0.0.1:9")
+    assert r.code == 3
+    assert r.stderr.strip() == (
+        "stagecheck: endpoint http://127.0.0.1:9 is unreachable: Connection refused"
+    )
+
+
+def test_exact_pass_sends_each_row_once_and_matches_offline_accuracy(demo, cli):
+    demo.reset()
+    r = cli("run", str(SCENARIOS / "exact-pass.yaml"), "--set", f"endpoint.url={demo.url}")
+    assert r.code == 0, r.stderr + r.stdout
+    rows = [
+        json.loads(x) for x in (SCENARIOS / "data/support_intents.jsonl").read_text().splitlines()
+    ]
+    assert demo.stats()["requests_total"] == len(rows)
+    results = r.results()
+    assert sorted(x["row"] for x in results) == list(range(len(rows)))
+    s = r.summary
+    assert s["validity"]["valid"] and s["requests"]["total"] == len(rows)
+    # the same predictions computed offline by the same model, number for number
+    model = load_default()
+    offline = sum(model.predict(row["text"])[0] == row["label"] for row in rows) / len(rows)
+    assert s["quality"]["accuracy"] == pytest.approx(offline, abs=1e-12)
+    from_results = sum(x["outcome"] == "correct" for x in results) / len(results)
+    assert s["quality"]["accuracy"] == pytest.approx(from_results, abs=1e-12)
+    complex_ = next(x for x in s["slices"] if x["value"] == "complex")
+    simple = next(x for x in s["slices"] if x["value"] == "simple")
+    assert complex_["quality"]["accuracy"] < simple["quality"]["accuracy"]
+
+
+@pytest.mark.parametrize("scenario", ["kserve-v2.yaml", "mlflow.yaml", "json-api.yaml"])
+def test_every_protocol_scores_the_same_model_the_same(demo, cli, scenario):
+    r = cli(
+        "run",
+        str(SCENARIOS / scenario),
+        "--set",
+        f"endpoint.url={demo.url}",
+        "--set",
+        "dataset.passes=1",
+        "--set",
+        "dataset.limit=120",
+        "--set",
+        "thresholds=[]",
+    )
+    assert r.code == 0, r.stderr + r.stdout
+    rows = [
+        json.loads(x) for x in (SCENARIOS / "data/support_intents.jsonl").read_text().splitlines()
+    ][:120]
+    model = load_default()
+    offline = sum(model.predict(row["text"])[0] == row["label"] for row in rows) / len(rows)
+    s = r.summary
+    assert s["requests"]["total"] == 120
+    assert s["quality"]["accuracy"] == pytest.approx(offline, abs=1e-12)
+
+
+def test_streaming_run_measures_ttft_and_itl(demo, cli):
+    r = cli(
+        "run",
+        str(SCENARIOS / "llm-chat-stream.yaml"),
+        "--set",
+        f"endpoint.url={demo.url}",
+        "--set",
+        "dataset.passes=1",
+        "--set",
+        "dataset.limit=80",
+        "--set",
+        "thresholds=[]",
+    )
+    assert r.code == 0, r.stderr + r.stdout
+    lat = r.summary["latency"]
+    assert lat["ttft"]["count"] == 80
+    assert lat["itl"]["count"] > 80  # several tokens per answer
+    assert lat["ttft"]["p50_us"] < lat["e2e"]["p50_us"]
+    # The demo paces tokens 1 ms apart: ITL must show that pacing, not bursts of chunks held
+    # back by Nagle's algorithm on the server (what a server without TCP_NODELAY produces).
+    assert 700 <= lat["itl"]["p50_us"] <= 20_000
+    assert r.summary["quality"]["accuracy"] > 0.5
+
+
+def test_failing_endpoint_never_crashes_and_errors_are_counted(cli):
+    from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+    from tests.e2e.conftest import FAST
+
+    proc, url = start_demo_subprocess(*FAST, "--error-rate", "0.3", "--seed", "3")
+    try:
+        r = cli(
+            "run",
+            str(SCENARIOS / "exact-pass.yaml"),
+            "--set",
+            f"endpoint.url={url}",
+            "--set",
+            "dataset.limit=200",
+        )
+    finally:
+        stop_demo_subprocess(proc)
+    assert r.code == 1, r.stderr + r.stdout  # error_rate < 1% fails
+    s = r.summary
+    by = s["requests"]["by_outcome"]
+    assert s["requests"]["total"] == 200
+    assert 30 < by["http_error"] < 90
+    assert s["requests"]["error_rate"] == pytest.approx(by["http_error"] / 200)
+    # transport failures are not answers: accuracy counts the answered requests only
+    assert s["quality"]["scored"] == 200 - by["http_error"]
+    assert any(x["error"] == "HTTP 503" for x in s["samples"])
+
+
+def test_timeouts_are_their_own_outcome(cli):
+    from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+
+    proc, url = start_demo_subprocess("--latency-ms", "400", "--jitter-ms", "0")
+    try:
+        r = cli(
+            "run",
+            str(SCENARIOS / "exact-pass.yaml"),
+            "--set",
+            f"endpoint.url={url}",
+            "--set",
+            "endpoint.timeout=100ms",
+            "--set",
+            "dataset.limit=16",
+        )
+    finally:
+        stop_demo_subprocess(proc)
+    s = r.summary
+    assert s["requests"]["by_outcome"]["timeout"] == 16, s["requests"]
+    assert r.code == 1
+
+
+def test_report_and_compare(demo, cli):
+    base = cli(
+        "run",
+        str(SCENARIOS / "smoke.yaml"),
+        "--set",
+        f"endpoint.url={demo.url}",
+        "--duration",
+        "2s",
+    )
+    new = cli(
+        "run",
+        str(SCENARIOS / "smoke.yaml"),
+        "--set",
+        f"endpoint.url={demo.url}",
+        "--duration",
+        "2s",
+    )
+    (base.run_dir / "report.html").unlink()
+    r = cli("report", str(base.run_dir))
+    assert r.code == 0 and (base.run_dir / "report.html").is_file()
+    r = cli("compare", str(base.run_dir), str(new.run_dir))
+    assert r.code in (0, 1)
+    assert "accuracy" in r.stdout
+    r = cli("report", str(base.out_dir / "nope"))
+    assert r.code == 2 and "nope" in r.stderr
