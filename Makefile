@@ -1,0 +1,31 @@
+# make demo  — set up, start the embedded staging endpoint, run the smoke scenario, stop it.
+# make test  — set up (test extras included) and run the whole test suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install install-test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+demo: install
+	$(BIN)/stagecheck demo
+
+test: install-test
+	$(BIN)/ruff check stagecheck reporting locustfiles tests benchmarks
+	$(BIN)/mypy stagecheck
+	$(BIN)/pytest -q
+
+bench: install-test
+	$(BIN)/python benchmarks/generator_cost.py
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
