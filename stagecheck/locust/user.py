@@ -79,6 +79,7 @@ class ValidationUser(FastHttpUser):
 
     def _send(self, session: RunSession, row: PreparedRow) -> None:
         req = row.request
+        stage = session.stage_index  # a request belongs to the stage it was sent in
         started = time.time()
         t0 = time.perf_counter_ns()
         predicted: str | None = None
@@ -117,6 +118,7 @@ class ValidationUser(FastHttpUser):
             outcome=outcome,
             latency_us=latency_us,
             started=started,
+            stage=stage,
             expected=row.expected_text if predicted is not None else None,
             predicted=predicted,
             got=got,
@@ -126,6 +128,7 @@ class ValidationUser(FastHttpUser):
     def _send_stream(self, session: RunSession, row: PreparedRow) -> None:
         req = row.request
         adapter = session.adapter
+        stage = session.stage_index  # a request belongs to the stage it was sent in
         started = time.time()
         t0 = time.perf_counter_ns()
         predicted: str | None = None
@@ -191,10 +194,11 @@ class ValidationUser(FastHttpUser):
             outcome=outcome,
             latency_us=latency_us,
             started=started,
+            stage=stage,
             expected=row.expected_text if predicted is not None else None,
             predicted=predicted,
             got=got,
             error=error,
         )
         if ttft_us is not None:
-            recorder.record_stream(ttft_us, gaps)  # type: ignore[union-attr]
+            recorder.record_stream(ttft_us, gaps, stage)  # type: ignore[union-attr]

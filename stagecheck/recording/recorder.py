@@ -130,19 +130,19 @@ class Recorder:
         self._delta = Delta(started=clock())
         self._hist: dict[tuple[int, str], HdrHistogram] = self._delta.histograms
 
-    def _histogram(self, timing: str) -> HdrHistogram:
-        key = (self.stage, timing)
+    def _histogram(self, timing: str, stage: int) -> HdrHistogram:
+        key = (stage, timing)
         h = self._hist.get(key)
         if h is None:
             h = self._hist[key] = new_histogram()
         return h
 
-    def _latency(self, timing: str, us: int) -> None:
+    def _latency(self, timing: str, us: int, stage: int) -> None:
         if us < 0 or us > HIGHEST_US:
             # hdrh drops out-of-range values silently: clamp, record and count them.
-            self._delta.out_of_range[(self.stage, timing)] += 1
+            self._delta.out_of_range[(stage, timing)] += 1
             us = 0 if us < 0 else HIGHEST_US
-        self._histogram(timing).record_value(us)
+        self._histogram(timing, stage).record_value(us)
 
     def record(
         self,
@@ -152,16 +152,19 @@ class Recorder:
         outcome: int,
         latency_us: int,
         started: float,
+        stage: int | None = None,
         expected: str | None = None,
         predicted: str | None = None,
         got: str | None = None,
         error: str | None = None,
     ) -> None:
-        """One request. ``expected``/``predicted`` are labels for the confusion matrix
-        (classification only); ``got`` is the answer text kept for error analysis."""
-        stage = self.stage
+        """One request. ``stage``: the load stage when the request was sent (default: now);
+        ``expected``/``predicted`` are labels for the confusion matrix (classification only);
+        ``got`` is the answer text kept for error analysis."""
+        if stage is None:
+            stage = self.stage
         d = self._delta
-        self._latency("e2e", latency_us)
+        self._latency("e2e", latency_us, stage)
         d.outcomes[(stage, ALL, "", outcome)] += 1
         for i in self._slice_range:
             d.outcomes[(stage, i, slices[i], outcome)] += 1
@@ -171,11 +174,13 @@ class Recorder:
                 d.confusion[(stage, i, slices[i], expected, predicted)] += 1
         d.results.append((started, row_index, outcome, got, latency_us, error, stage))
 
-    def record_stream(self, ttft_us: int, itl_us: Sequence[int]) -> None:
+    def record_stream(self, ttft_us: int, itl_us: Sequence[int], stage: int | None = None) -> None:
         """Streaming timings of one answer: time to first token and each inter-token gap."""
-        self._latency("ttft", ttft_us)
+        if stage is None:
+            stage = self.stage
+        self._latency("ttft", ttft_us, stage)
         for gap in itl_us:
-            self._latency("itl", gap)
+            self._latency("itl", gap, stage)
 
     def drain(self) -> Delta:
         """Hand over what was recorded since the last drain and start afresh."""
