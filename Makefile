@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test lint bench clean
+.PHONY: demo test install install-test bench schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python benchmarks/generator_cost.py
+
+schema: install
+	$(BIN)/python -c "import json; from stagecheck.scenario.schema import scenario_json_schema as s; \
+	print(json.dumps(s(), indent=2, ensure_ascii=False))" > scenarios/scenario.schema.json
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

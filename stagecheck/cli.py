@@ -87,6 +87,30 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web", action="store_true", help="serve Locust's web UI (127.0.0.1)")
     p.add_argument("--web-port", type=int, default=8089)
     p.add_argument("--quiet", action="store_true", help="less Locust logging")
+    dist = p.add_argument_group("distribution (Locust's own master/worker)")
+    mode = dist.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="run N Locust worker processes on this machine (-1: one per core)",
+    )
+    mode.add_argument("--master", action="store_true", help="be the master of remote workers")
+    mode.add_argument("--worker", action="store_true", help="be a worker of --master-host")
+    dist.add_argument(
+        "--expect-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="(--master) workers to wait for before starting (default 1)",
+    )
+    dist.add_argument("--master-host", default="127.0.0.1", help="(--worker) the master's host")
+    dist.add_argument("--master-port", type=int, default=5557)
+    dist.add_argument(
+        "--master-bind-host",
+        default="127.0.0.1",
+        help="(--master/--processes) interface to accept workers on",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -110,19 +134,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] = ()) -> int:
     from stagecheck.endpoint import check_reachable
     from stagecheck.preparation import prepare_scenario
+    from stagecheck.runfolder import new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
-    ep = prepare_scenario(scenario, overrides).loaded.scenario.endpoint
-    check_reachable(ep.url, ep.connect_timeout)
-    argv = [
-        "-f",
-        str(Path(__file__).parent / "locust" / "locustfile.py"),
-        "--scenario",
-        str(Path(scenario).resolve()),
-        "--runs-root",
-        args.out,
-        "--only-summary",
-    ]
+    sc = prepare_scenario(scenario, overrides).loaded.scenario
+    argv = ["-f", str(Path(__file__).parent / "locust" / "locustfile.py"),
+            "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
+            "--only-summary"]  # fmt: skip
+    if not args.worker:  # a worker takes the endpoint and overrides from its master
+        check_reachable(sc.endpoint.url, sc.endpoint.connect_timeout)
+        # Locust's own statistics go to the run folder rather than the terminal: its
+        # bucketed percentiles beside stagecheck's HDR ones would only confuse.
+        run_dir = new_run_dir(Path(args.out), sc.name)
+        argv += ["--run-dir", str(run_dir), "--json-file", str(run_dir / "locust_stats")]
     for item in overrides:
         argv += ["--scenario-set", item]
     if args.web:
@@ -131,7 +155,22 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
         argv += ["--headless"]
     if args.quiet:
         argv += ["--loglevel", "WARNING"]
-    return _locust_main(argv)
+    return _locust_main(argv + _distribution_argv(args))
+
+
+def _distribution_argv(args: argparse.Namespace) -> list[str]:
+    if args.worker:
+        return ["--worker", "--master-host", args.master_host,
+                "--master-port", str(args.master_port)]  # fmt: skip
+    # --processes forks workers that connect to --master-port: set it as well as the bind port.
+    bind = ["--master-bind-host", args.master_bind_host, "--master-bind-port",
+            str(args.master_port), "--master-port", str(args.master_port),
+            "--expect-workers-max-wait", "60"]  # fmt: skip
+    if args.processes:
+        return ["--processes", str(args.processes), *bind]
+    if args.master:
+        return ["--master", "--expect-workers", str(args.expect_workers), *bind]
+    return []
 
 
 def _locust_main(argv: list[str]) -> int:

@@ -45,6 +45,7 @@ class RunFacts:
     workers: int = 1
     generator_cpu_max: float = 0.0
     interrupted: bool = False
+    incomplete: list[str] = field(default_factory=list)  # reasons results may be missing
     notes: list[str] = field(default_factory=list)
 
 
@@ -199,6 +200,7 @@ def build_summary(
             reasons.append(f"exact pass incomplete: {total} of {expected_total} requests done")
     if facts.interrupted:
         reasons.append("the run was interrupted before its planned end")
+    reasons += facts.incomplete
 
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

@@ -1,14 +1,22 @@
-"""Locust event listeners that run a stagecheck scenario.
+"""Locust event listeners that run a stagecheck scenario, alone or distributed.
 
-Installed explicitly by a locustfile (``install(events)``), never at import time. The options it
-adds to Locust's command line are the catalogue below.
+Installed explicitly by a locustfile (``install(events)``), never at import time. Roles:
+
+- local (one process) and master: load and check the scenario at ``init`` (bad input exits 2,
+  an unreachable endpoint 3), own the run's :class:`Aggregate` and write the run folder;
+- worker: prepares the scenario at ``test_start`` (the master's options arrive with the spawn
+  message), feeds its shard of rows, ships its recorder's deltas in Locust's own worker reports
+  (``report_to_master``) and a last one when it stops (message ``stagecheck_final``);
+- the master tells workers when the load shape enters a new stage (message ``stagecheck_stage``).
+
+The options it adds to Locust's command line are listed on :class:`StagecheckPlugin`.
 """
 
 from __future__ import annotations
 
 import gevent
 from locust import constant
-from locust.runners import LocalRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 import logging
 import time
@@ -20,15 +28,22 @@ from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.loadplan import LoadPlan
 from stagecheck.locust.session import RunSession
 from stagecheck.locust.user import ValidationUser
+from stagecheck.recording import Delta
 from stagecheck.runfolder import new_run_dir, write_scenario_copy, write_summary
 from stagecheck.scenario import load_scenario
 from stagecheck.summary import RunFacts, build_summary
 
-__all__ = ["install", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
+__all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
 
 log = logging.getLogger("stagecheck")
 
-DRAIN_INTERVAL_S = 1.0  # recorder → aggregate (and one latency.hlog interval) every second
+DRAIN_INTERVAL_S = 1.0  # local recorder → aggregate (one latency.hlog interval) every second
+PAYLOAD_KEY = "stagecheck"
+MSG_STAGE = "stagecheck_stage"
+MSG_FINAL = "stagecheck_final"
+MSG_ERROR = "stagecheck_error"
+MSG_FLUSH = "stagecheck_flush"
+FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
 _EXIT_FOR_VERDICT = {"passed": 0, "failed": 1, "invalid": EXIT_RUN_FAILED}
 
 
@@ -39,6 +54,9 @@ class StagecheckPlugin:
     ``--scenario-set KEY=VALUE`` (repeatable): override a scenario key.
     ``--run-dir DIR``: the run folder (default: ``<runs-root>/<UTC time>-<scenario>``).
     ``--runs-root DIR``: where run folders are made (default ``runs``).
+
+    In a distributed run the scenario and its dataset must exist at the same path on every
+    worker machine (``--processes`` workers share the master's files).
     """
 
     def __init__(self, events: Any) -> None:
@@ -46,63 +64,166 @@ class StagecheckPlugin:
         self.summary: dict[str, Any] | None = None
         self._ticker: gevent.Greenlet | None = None
         self._run_dirs_used = 0
+        self._pending_stage: int | None = None
+        self._finals: set[str] = set()  # workers whose last results arrived (master)
         events.init_command_line_parser.add_listener(self._add_arguments)
         events.init.add_listener(self._on_init)
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
+        events.report_to_master.add_listener(self._on_report_to_master)
+        events.worker_report.add_listener(self._on_worker_report)
         events.usage_monitor.add_listener(self._on_usage)
         events.quit.add_listener(self._on_quit)
 
-    # -- listeners -------------------------------------------------------------------------
+    # -- options and preparation -------------------------------------------------------------
     @staticmethod
     def _add_arguments(parser: Any, **_: Any) -> None:
         if "--scenario" in parser._option_string_actions:  # fired again on every web UI GET /
             return
         group = parser.add_argument_group("stagecheck")
-        group.add_argument(
-            "--scenario",
-            env_var="STAGECHECK_SCENARIO",
-            default=None,
-            help="stagecheck scenario file (YAML)",
-        )
-        group.add_argument(
-            "--scenario-set",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a scenario key, e.g. endpoint.url=http://…",
-        )
+        group.add_argument("--scenario", env_var="STAGECHECK_SCENARIO", default=None,
+                           help="stagecheck scenario file (YAML)")  # fmt: skip
+        group.add_argument("--scenario-set", action="append", default=[], metavar="KEY=VALUE",
+                           help="override a scenario key, e.g. endpoint.url=http://…")  # fmt: skip
         group.add_argument("--run-dir", default=None, help="run folder to write")
         group.add_argument("--runs-root", default="runs", help="where run folders are made")
 
+    @staticmethod
+    def _prepare(environment: Any, *, preflight: bool) -> RunSession:
+        """Load, check and prepare the scenario; raise :class:`StagecheckError`."""
+        opts = environment.parsed_options
+        loaded = load_scenario(opts.scenario, opts.scenario_set or [])
+        plan = LoadPlan.from_scenario(
+            loaded, users=opts.num_users, spawn_rate=opts.spawn_rate, duration=opts.run_time
+        )
+        session = RunSession.prepare(loaded, plan)
+        if preflight:
+            ep = loaded.scenario.endpoint
+            check_reachable(ep.url, ep.connect_timeout)
+        attach(environment, session)
+        return session
+
+    # -- listeners: every role ---------------------------------------------------------------
     def _on_init(self, environment: Any, runner: Any, **_: Any) -> None:
         opts = environment.parsed_options
         if opts is None:  # library mode: the caller attaches environment.stagecheck itself
             return
-        if not isinstance(runner, LocalRunner):
-            log.error(
-                "stagecheck: distributed runs (--master/--worker/--processes) are not "
-                "supported yet; run without them"
-            )
-            raise SystemExit(EXIT_BAD_INPUT)
+        if isinstance(runner, WorkerRunner):
+            runner.register_message(MSG_STAGE, self._on_stage_message)
+            runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
+            return
         if not opts.scenario:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
             raise SystemExit(EXIT_BAD_INPUT)
         try:
-            loaded = load_scenario(opts.scenario, opts.scenario_set)
-            plan = LoadPlan.from_scenario(
-                loaded, users=opts.num_users, spawn_rate=opts.spawn_rate, duration=opts.run_time
-            )
-            session = RunSession.prepare(loaded, plan)
-            check_reachable(loaded.scenario.endpoint.url, loaded.scenario.endpoint.connect_timeout)
+            self.session = self._prepare(environment, preflight=True)
         except StagecheckError as exc:
             for line in exc.problems:
                 log.error(line)
             raise SystemExit(exc.exit_code) from None
-        attach(environment, session)
-        self.session = session
+        if isinstance(runner, MasterRunner):
+            self.session.on_stage = lambda index: runner.send_message(MSG_STAGE, {"stage": index})
+            runner.register_message(MSG_FINAL, self._on_final_message)
+            runner.register_message(MSG_ERROR, self._on_worker_error)
 
     def _on_test_start(self, environment: Any, **_: Any) -> None:
+        if isinstance(environment.runner, WorkerRunner):
+            self._start_worker(environment)
+        else:
+            self._start_run(environment)
+
+    def _on_test_stop(self, environment: Any, **_: Any) -> None:
+        runner = environment.runner
+        session = self.session
+        if isinstance(runner, WorkerRunner):
+            if session is not None and session.recorder is not None:
+                session.record_abandoned()
+                runner.send_message(MSG_FINAL, {"delta": session.recorder.drain().to_payload()})
+            return
+        if session is not None and session.aggregate is not None:
+            if isinstance(runner, MasterRunner):
+                self._collect_finals(environment, session)
+            self._finish_run(environment, session)
+
+    def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
+        if self.session is not None:
+            self.session.generator_cpu_max = max(self.session.generator_cpu_max, cpu_usage)
+
+    # -- worker side -------------------------------------------------------------------------
+    def _start_worker(self, environment: Any) -> None:
+        runner = environment.runner
+        if self.session is None:
+            try:
+                self.session = self._prepare(environment, preflight=False)
+            except StagecheckError as exc:
+                for line in exc.problems:
+                    log.error(line)
+                runner.send_message(MSG_ERROR, {"problems": exc.problems})
+                return
+        shards = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
+        self.session.start_feeding(shard_index=max(runner.worker_index, 0) % shards,
+                                   shard_count=shards)  # fmt: skip
+        if self._pending_stage is not None:
+            self.session.set_stage(self._pending_stage)
+
+    def _on_stage_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._pending_stage = int(msg.data["stage"])
+        if self.session is not None:
+            self.session.set_stage(self._pending_stage)
+
+    @staticmethod
+    def _on_flush_message(environment: Any, **_: Any) -> None:
+        # The master is finishing (a headless master quits without stopping its workers
+        # first): stop now, which sends the last results from our test_stop listener.
+        environment.runner.stop()
+
+    def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        session = self.session
+        if session is not None and session.recorder is not None:
+            data[PAYLOAD_KEY] = session.recorder.drain().to_payload()
+
+    # -- master side -------------------------------------------------------------------------
+    def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        payload = data.get(PAYLOAD_KEY)
+        if payload is not None:
+            self._merge(payload, client_id)
+
+    def _on_final_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._merge(msg.data["delta"], msg.node_id)
+        self._finals.add(msg.node_id)
+
+    def _collect_finals(self, environment: Any, session: RunSession) -> None:
+        """Wait until every connected worker has sent its last results (asking the ones still
+        running to stop); a worker that never does makes the run invalid."""
+        runner = environment.runner
+        expected = {c.id for c in runner.clients.all} | (
+            session.aggregate.workers if session.aggregate else set()
+        )
+        for client_id in expected - self._finals:
+            runner.send_message(MSG_FLUSH, {}, client_id=client_id)
+        deadline = time.monotonic() + (environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S
+        while expected - self._finals and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        missing = expected - self._finals
+        if missing:
+            session.incomplete.append(
+                f"{len(missing)} worker(s) did not send their last results in time: "
+                + ", ".join(sorted(missing))
+            )
+
+    def _merge(self, payload: Any, worker: str) -> None:
+        session = self.session
+        if session is not None and session.aggregate is not None:
+            session.aggregate.merge(Delta.from_payload(payload), worker=worker)
+
+    def _on_worker_error(self, environment: Any, msg: Any, **_: Any) -> None:
+        for line in msg.data["problems"]:
+            log.error("worker %s: %s", msg.node_id, line)
+        environment.process_exit_code = EXIT_BAD_INPUT
+        gevent.spawn(environment.runner.quit)
+
+    # -- local or master: the run ------------------------------------------------------------
+    def _start_run(self, environment: Any) -> None:
         session = self.session
         if session is None:
             return
@@ -114,60 +235,64 @@ class StagecheckPlugin:
         else:
             session.run_dir = new_run_dir(Path(opts.runs_root), session.loaded.scenario.name)
         write_scenario_copy(session.run_dir, session.loaded)
-        session.start_feeding()
+        self._finals = set()
         session.start_aggregate(time.time())
+        if not isinstance(environment.runner, MasterRunner):
+            session.start_feeding()
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
             session.set_stage(session.stage_index)
-        self._ticker = gevent.spawn(self._drain_loop, environment)
+        self._ticker = gevent.spawn(self._drain_loop, environment.runner, session)
         log.info("stagecheck: run folder %s", session.run_dir)
 
-    def _drain_loop(self, environment: Any) -> None:
-        session = self.session
-        assert session is not None
+    def _drain_loop(self, runner: Any, session: RunSession) -> None:
         while True:
             gevent.sleep(DRAIN_INTERVAL_S)
-            self._drain(session)
-            if session.loaded.scenario.dataset.passes is not None and session.done_feeding():
+            self._drain_local(session)
+            if isinstance(runner, MasterRunner):
+                for client in runner.clients.values():
+                    cpu = float(getattr(client, "cpu_usage", 0) or 0)
+                    session.generator_cpu_max = max(session.generator_cpu_max, cpu)
+            if session.all_answers_in():
                 session.finished = True  # the shape ends the run at its next tick
 
     @staticmethod
-    def _drain(session: RunSession) -> None:
+    def _drain_local(session: RunSession) -> None:
         if session.recorder is not None and session.aggregate is not None:
             session.aggregate.merge(session.recorder.drain())
 
-    def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
-        if self.session is not None:
-            self.session.generator_cpu_max = max(self.session.generator_cpu_max, cpu_usage)
-
-    def _on_test_stop(self, environment: Any, **_: Any) -> None:
-        session = self.session
-        if session is None or session.aggregate is None:
-            return
+    def _finish_run(self, environment: Any, session: RunSession) -> None:
         if self._ticker is not None:
             self._ticker.kill(block=True)
             self._ticker = None
-        self._drain(session)
+        session.record_abandoned()
+        self._drain_local(session)
         agg = session.aggregate
+        assert agg is not None and session.run_dir is not None
         agg.close()
         elapsed = agg.ended - agg.started
-        exact = session.plan.exact_pass
-        interrupted = (not session.done_feeding()) if exact else elapsed < session.plan.duration - 2
+        if session.plan.exact_pass:
+            interrupted = not session.all_answers_in()
+        else:
+            interrupted = elapsed < session.plan.duration - 2
         facts = RunFacts(
-            run_id=session.run_dir.name if session.run_dir else session.loaded.scenario.name,
-            load=session.plan.as_dict(),
+            run_id=session.run_dir.name,
             classification=session.scorer.classification,
+            load=session.plan.as_dict(),
+            workers=max(len(agg.workers), 1),
             generator_cpu_max=session.generator_cpu_max,
             interrupted=interrupted,
+            incomplete=list(session.incomplete),
             notes=list(session.notes),
         )
         summary = build_summary(session.loaded, session.dataset, agg, facts)
-        assert session.run_dir is not None
         write_summary(session.run_dir, summary)
         from stagecheck.reporting import write_reports
 
         write_reports(session.run_dir, summary)
         self.summary = summary
         environment.process_exit_code = _EXIT_FOR_VERDICT[summary["verdict"]]
+        log.info("stagecheck: %s; report %s", summary["verdict"].upper(),
+                 session.run_dir / "report.html")  # fmt: skip
         session.aggregate = None
 
     def _on_quit(self, exit_code: int, **_: Any) -> None:

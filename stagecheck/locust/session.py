@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stagecheck.datasets import PreparedDataset, RowFeeder
+from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import prepare_loaded
 from stagecheck.protocols import ProtocolAdapter
-from stagecheck.recording import Aggregate, Recorder
+from stagecheck.recording import CONNECTION_ERROR, Aggregate, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 
@@ -41,12 +41,14 @@ class RunSession:
     recorder: Recorder | None = None
     feeder: RowFeeder | None = None
     aggregate: Aggregate | None = None
-    in_flight: int = 0
     stage_index: int = -1
     started: float = 0.0
     finished: bool = False
     generator_cpu_max: float = 0.0
     notes: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # why results may be missing
+    # user id → (row, stage, start epoch s, start perf_counter ns) of its request in flight
+    pending: dict[int, tuple[PreparedRow, int, float, int]] = field(default_factory=dict)
     on_stage: Callable[[int], None] | None = None  # master: tell the workers
 
     @classmethod
@@ -80,7 +82,6 @@ class RunSession:
             shard_count=shard_count,
         )
         self.recorder = Recorder(len(self.dataset.slice_fields))
-        self.in_flight = 0
         self.finished = False
 
     def start_aggregate(self, started: float) -> Aggregate:
@@ -101,6 +102,25 @@ class RunSession:
             stage = self.plan.stages[index]
             self.aggregate.begin_stage(index, stage.name, stage.users, time.time())
 
-    def done_feeding(self) -> bool:
-        """Exact pass: every row handed out and every answer in."""
-        return self.feeder is not None and self.feeder.exhausted and self.in_flight == 0
+    def record_abandoned(self) -> int:
+        """Record the requests still in flight when users were killed (a run stopped without
+        waiting for them): sent, so counted, as connection errors. Returns how many."""
+        if self.recorder is None:
+            return 0
+        now = time.perf_counter_ns()
+        for row, stage, started, t0 in self.pending.values():
+            self.recorder.record(
+                row_index=row.index, slices=row.slices, outcome=CONNECTION_ERROR,
+                latency_us=(now - t0) // 1000, started=started, stage=stage,
+                error="the run stopped before the answer arrived",
+            )  # fmt: skip
+        count = len(self.pending)
+        self.pending.clear()
+        return count
+
+    def all_answers_in(self) -> bool:
+        """Exact pass (local or master): every planned request has been recorded."""
+        ds = self.loaded.scenario.dataset
+        if ds.passes is None or self.aggregate is None:
+            return False
+        return self.aggregate.requests >= ds.passes * len(self.dataset.rows)

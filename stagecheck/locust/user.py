@@ -45,6 +45,12 @@ def _error_text(exc: BaseException) -> str:
     return text[:200]
 
 
+def _unparseable_text(exc: Exception) -> str:
+    if isinstance(exc, ResponseParseError):
+        return f"unparseable: {exc}"[:200]
+    return f"unparseable: cannot read the answer ({_error_text(exc)})"[:200]
+
+
 class ValidationUser(FastHttpUser):
     """Replays rows of the scenario's dataset. Subclass it (non-abstract) in a locustfile."""
 
@@ -60,14 +66,15 @@ class ValidationUser(FastHttpUser):
         row = session.feeder.next_row()  # type: ignore[union-attr]
         if row is None:  # exact pass: every row handed out
             raise StopUser()
-        session.in_flight += 1
-        try:
-            if row.request.stream:
-                self._send_stream(session, row)
-            else:
-                self._send(session, row)
-        finally:
-            session.in_flight -= 1
+        # A request belongs to the stage it was sent in. It stays pending until recorded: if
+        # this greenlet is killed mid-request, the run still accounts for it (RunSession).
+        sent = (row, session.stage_index, time.time(), time.perf_counter_ns())
+        session.pending[id(self)] = sent
+        if row.request.stream:
+            self._send_stream(session, *sent)
+        else:
+            self._send(session, *sent)
+        del session.pending[id(self)]
 
     def _score(
         self, session: RunSession, row: PreparedRow, prediction: Any
@@ -77,11 +84,10 @@ class ValidationUser(FastHttpUser):
         got = label if label is not None else str(prediction)[:_GOT_LIMIT]
         return (CORRECT if correct else INCORRECT), label, got
 
-    def _send(self, session: RunSession, row: PreparedRow) -> None:
+    def _send(
+        self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
+    ) -> None:
         req = row.request
-        stage = session.stage_index  # a request belongs to the stage it was sent in
-        started = time.time()
-        t0 = time.perf_counter_ns()
         predicted: str | None = None
         got: str | None = None
         error: str | None = None
@@ -108,8 +114,8 @@ class ValidationUser(FastHttpUser):
                         session, row, session.adapter.parse(resp.content or b"")
                     )
                     resp.success()
-                except ResponseParseError as exc:
-                    outcome, error = UNPARSEABLE, f"unparseable: {exc}"[:200]
+                except Exception as exc:  # an odd answer must never crash a run
+                    outcome, error = UNPARSEABLE, _unparseable_text(exc)
                     predicted = UNPARSEABLE_LABEL if session.scorer.classification else None
                     resp.failure(error)
         session.recorder.record(  # type: ignore[union-attr]
@@ -125,12 +131,11 @@ class ValidationUser(FastHttpUser):
             error=error,
         )
 
-    def _send_stream(self, session: RunSession, row: PreparedRow) -> None:
+    def _send_stream(
+        self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
+    ) -> None:
         req = row.request
         adapter = session.adapter
-        stage = session.stage_index  # a request belongs to the stage it was sent in
-        started = time.time()
-        t0 = time.perf_counter_ns()
         predicted: str | None = None
         got: str | None = None
         error: str | None = None
@@ -177,12 +182,12 @@ class ValidationUser(FastHttpUser):
                         session, row, adapter.finish_stream("".join(pieces))
                     )
                     resp.success()
-                except ResponseParseError as exc:
-                    outcome, error = UNPARSEABLE, f"unparseable: {exc}"[:200]
-                    predicted = UNPARSEABLE_LABEL if session.scorer.classification else None
-                    resp.failure(error)
                 except OSError as exc:  # the stream broke or timed out mid-answer
                     outcome, error = classify_error(exc), _error_text(exc)
+                    resp.failure(error)
+                except Exception as exc:  # an odd answer must never crash a run
+                    outcome, error = UNPARSEABLE, _unparseable_text(exc)
+                    predicted = UNPARSEABLE_LABEL if session.scorer.classification else None
                     resp.failure(error)
             latency_us = (time.perf_counter_ns() - t0) // 1000
             # FastHttpUser reports time to headers for streams: report the whole answer.

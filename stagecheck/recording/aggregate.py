@@ -109,6 +109,10 @@ class Aggregate:
         return self.stages[0].users if self.stages else 0
 
     # -- merging -----------------------------------------------------------------------------
+    @property
+    def requests(self) -> int:
+        return sum(n for (_, i, _, _), n in self.outcomes.items() if i == ALL)
+
     def merge(self, delta: Delta, worker: str = "local") -> None:
         self.workers.add(worker)
         self.ended = max(self.ended, delta.ended)

@@ -83,10 +83,6 @@ class Delta:
     confusion: Counter[tuple[int, int, str, str, str]] = field(default_factory=Counter)
     results: list[Result] = field(default_factory=list)
 
-    @property
-    def requests(self) -> int:
-        return sum(n for (_, s, _, _), n in self.outcomes.items() if s == ALL)
-
     def to_payload(self) -> DeltaPayload:
         return {
             "started": self.started,

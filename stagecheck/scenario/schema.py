@@ -10,11 +10,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from stagecheck.units import parse_duration, parse_rate
+from stagecheck.units import parse_duration
 
 __all__ = [
+    "scenario_json_schema",
     "Scenario",
     "EndpointConfig",
     "DatasetConfig",
@@ -22,11 +31,16 @@ __all__ = [
     "LoadStage",
     "ValidityConfig",
     "Duration",
-    "Rate",
 ]
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Rate = Annotated[float, BeforeValidator(parse_rate)]
+# Editors see what users write (30s, 40/s); the models hold seconds and per-second floats.
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0},
+                              {"type": "string", "pattern": r"^(\d+(\.\d+)?\s*(us|µs|ms|s|m|h))+$",
+                               "examples": ["30s", "300ms", "1m30s"]}]}),
+]  # fmt: skip
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
@@ -62,7 +76,11 @@ class EndpointConfig(_Model):
 class DatasetConfig(_Model):
     path: str = Field(description="JSONL, CSV or Parquet file, relative to the scenario file")
     format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
-    input: list[str] = Field(description="Field(s) sent to the model; dotted paths for nesting")
+    input: Annotated[
+        list[str],
+        WithJsonSchema({"anyOf": [{"type": "string"},
+                                  {"type": "array", "items": {"type": "string"}, "minItems": 1}]}),
+    ] = Field(description="Field(s) sent to the model; dotted paths for nesting")  # fmt: skip
     expected: str = Field(description="Field holding the expected answer")
     id: str | None = Field(None, description="Field holding a row id (default: the row number)")
     slices: list[str] = Field(default_factory=list, description="Fields to break metrics down by")
@@ -147,3 +165,12 @@ class Scenario(_Model):
         if "kind" not in self.scoring:
             raise ValueError("scoring.kind is required")
         return self
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema of the scenario format, for editors (``scenarios/scenario.schema.json``)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "stagecheck scenario"
+    return schema
+

@@ -79,7 +79,8 @@ def test_bad_scenario_exit_2_names_key_and_line(tmp_path, cli):
     assert r.code == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert f"{bad}:9: endpoint.timout: unknown key; did you mean 'timeout'?" in lines[0]
+    line_no = text.splitlines().index("  timout: 10s") + 1
+    assert f"{bad}:{line_no}: endpoint.timout: unknown key; did you mean 'timeout'?" in lines[0]
     assert "Traceback" not in r.stderr
     r = cli("validate", str(bad))
     assert r.code == 2 and "endpoint.timout" in r.stderr

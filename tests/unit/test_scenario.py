@@ -121,3 +121,26 @@ def test_shipped_scenarios_validate():
 
     for path in sorted((REPO / "scenarios").glob("*.yaml")):
         load_scenario(path)
+
+
+def test_json_schema_file_is_current_and_accepts_the_shipped_scenarios():
+    import json
+
+    import jsonschema
+    import yaml
+
+    from stagecheck.scenario.schema import scenario_json_schema
+    from tests.conftest import REPO
+
+    path = REPO / "scenarios" / "scenario.schema.json"
+    schema = scenario_json_schema()
+    assert json.loads(path.read_text()) == schema, (
+        "scenarios/scenario.schema.json is stale: regenerate it with "
+        "make schema"
+    )
+    for scenario in sorted((REPO / "scenarios").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(scenario.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "x", "endpoint": {"url": "u", "protocol": "p"},
+                             "dataset": {"path": "d", "input": "t", "expected": "l"},
+                             "load": {"userz": 3}}, schema)  # fmt: skip

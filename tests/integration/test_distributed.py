@@ -1,0 +1,87 @@
+"""Distributed runs on Locust's own master/worker machinery: workers as separate processes,
+results merged exactly on the master, stage changes broadcast, exact pass sharded."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from stagecheck.demo.model import load_default
+from tests.e2e.conftest import REPO, SCENARIOS
+
+pytestmark = pytest.mark.integration
+
+ROWS = [json.loads(x) for x in (SCENARIOS / "data/support_intents.jsonl").read_text().splitlines()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stagecheck(*args: str) -> list[str]:
+    return [sys.executable, "-m", "stagecheck.cli", "run", *args, "--quiet"]
+
+
+def test_processes_exact_pass_sends_each_row_once(fast_demo, tmp_path):
+    fast_demo.reset()
+    proc = subprocess.run(
+        stagecheck(str(SCENARIOS / "exact-pass.yaml"), "--set", f"endpoint.url={fast_demo.url}",
+                   "--processes", "2", "--master-port", str(free_port()),
+                   "--out", str(tmp_path)),
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["run"]["workers"] == 2
+    assert fast_demo.stats()["requests_total"] == len(ROWS)
+    results = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert sorted(x["row"] for x in results) == list(range(len(ROWS)))
+    model = load_default()
+    offline = sum(model.predict(r["text"])[0] == r["label"] for r in ROWS) / len(ROWS)
+    assert summary["quality"]["accuracy"] == pytest.approx(offline, abs=1e-12)
+
+
+def test_master_and_separate_workers_merge_exactly_and_follow_stages(fast_demo, tmp_path):
+    fast_demo.reset()
+    port = str(free_port())
+    stages = "[{name: low, duration: 3s, users: 2}, {name: high, duration: 3s, users: 6}]"
+    master = subprocess.Popen(
+        stagecheck(str(SCENARIOS / "smoke.yaml"), "--set", f"endpoint.url={fast_demo.url}",
+                   "--set", f"load.stages={stages}", "--master", "--expect-workers", "2",
+                   "--master-port", port, "--out", str(tmp_path)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            stagecheck(str(SCENARIOS / "smoke.yaml"), "--worker", "--master-port", port),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    try:
+        out, err = master.communicate(timeout=90)
+        worker_errors = [w.communicate(timeout=30)[1] for w in workers]
+    finally:
+        for p in (master, *workers):
+            if p.poll() is None:
+                p.kill()
+    assert master.returncode == 0, err[-3000:] + "".join(worker_errors)[-2000:]
+    assert [w.returncode for w in workers] == [0, 0], worker_errors
+    (run_dir,) = tmp_path.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    total = summary["requests"]["total"]
+    assert summary["run"]["workers"] == 2
+    assert fast_demo.stats()["requests_total"] == total  # nothing lost on the way to the master
+    assert len((run_dir / "results.jsonl").read_text().splitlines()) == total
+    low, high = summary["stages"]
+    assert (low["users"], high["users"]) == (2, 6)
+    assert low["requests"] > 0 and high["requests"] > low["requests"]
+    assert low["requests"] + high["requests"] == total
+    assert summary["latency"]["e2e"]["count"] == total

@@ -1,0 +1,31 @@
+"""RunSession: requests in flight when users are killed are still accounted for."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stagecheck.loadplan import LoadPlan
+from stagecheck.locust.session import RunSession
+from stagecheck.recording import CONNECTION_ERROR, OUTCOMES, Aggregate
+from stagecheck.scenario import load_scenario
+from tests.conftest import BASIC_SCENARIO
+
+pytestmark = pytest.mark.unit
+
+
+def test_abandoned_requests_are_recorded_as_connection_errors(write_scenario):
+    loaded = load_scenario(write_scenario(BASIC_SCENARIO))
+    session = RunSession.prepare(loaded, LoadPlan.from_scenario(loaded))
+    session.start_feeding()
+    agg = Aggregate(session.dataset.rows, session.dataset.slice_fields, None, time.time())
+    row = session.feeder.next_row()  # type: ignore[union-attr]
+    assert row is not None
+    session.pending[1] = (row, 0, time.time(), time.perf_counter_ns())
+    assert session.record_abandoned() == 1
+    assert session.pending == {}
+    agg.merge(session.recorder.drain())  # type: ignore[union-attr]
+    assert agg.outcome_counts()[OUTCOMES[CONNECTION_ERROR]] == 1
+    (sample,) = agg.samples
+    assert sample.error == "the run stopped before the answer arrived"
