@@ -1,0 +1,254 @@
+"""report.html in a real browser, as a person reads it, from a real run folder.
+
+The module runs the demo endpoint and one exact pass over 200 rows through the CLI once (a few
+seconds), then every test opens the report afresh in its own offline browser context and reads
+what is displayed: figures are compared with summary.json as the page rounds them. The unit tests
+check the HTML text; these check what Chromium makes of it (layout, escaping, no network).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+from stagecheck.reporting import write_reports
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+    from .conftest import Visit
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+# Fast demo knobs: 200 rows at 8 users answer in about 2 s.
+FAST = (
+    "--latency-ms",
+    "2",
+    "--jitter-ms",
+    "1",
+    "--slowdown-ms-per-request",
+    "0",
+    "--complex-extra-ms",
+    "0",
+)
+SECTION_IDS = (
+    "verdict",
+    "thresholds",
+    "requests",
+    "latency",
+    "classes",
+    "confusion",
+    "slices",
+    "stages",
+    "samples",
+    "run",
+)
+PAYLOAD = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>"
+
+OpenPage = Callable[[Path], "Visit"]
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+    summary: dict[str, Any]
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    """One real run: demo endpoint subprocess + ``stagecheck run`` subprocess, exact pass."""
+    out = tmp_path_factory.mktemp("runs")
+    proc, url = start_demo_subprocess(*FAST)
+    try:
+        cmd = [
+            sys.executable,
+            "-m",
+            "stagecheck.cli",
+            "run",
+            "scenarios/exact-pass.yaml",
+            "--set",
+            f"endpoint.url={url}",
+            "--set",
+            "dataset.limit=200",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    finally:
+        stop_demo_subprocess(proc)
+    # 0 passed, 1 a threshold failed: both leave a full run folder to look at.
+    assert done.returncode in (0, 1), f"exit {done.returncode}\n{done.stderr[-3000:]}"
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return RunFolder(folder, summary)
+
+
+def _ms(us: float) -> str:
+    # As the report shows latencies: milliseconds, 2 decimals below 100 ms, 1 above.
+    value = us / 1000
+    return f"{value:.2f}" if value < 100 else f"{value:.1f}"
+
+
+def _frac(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _read_table(table: Locator) -> list[dict[str, str]]:
+    """Rows of a report table as {header: cell text}, using the DOM text (not CSS-uppercased)."""
+    header, rows = table.evaluate(
+        """(t) => [
+            [...t.querySelectorAll('thead th')].map((c) => c.textContent.trim()),
+            [...t.querySelectorAll('tbody tr')].map(
+                (r) => [...r.children].map((c) => c.textContent.trim())),
+        ]"""
+    )
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def _percent(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)%", text)
+    assert match, f"not a percentage: {text!r}"
+    return float(match.group(1))
+
+
+def _assert_clean(visit: Visit) -> None:
+    assert visit.requests == [], "the report requested something over the network"
+    assert visit.blocked == [], "the report tried to leave the machine"
+    assert visit.console_errors == []
+    assert visit.page_errors == []
+
+
+def test_title_and_verdict_banner(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    page, summary = visit.page, run_folder.summary
+    assert summary["run"]["scenario"] in page.title()
+    banner = page.locator("#verdict")
+    assert banner.is_visible()
+    assert banner.locator("h1").inner_text().strip().lower() == summary["verdict"]
+    assert summary["verdict"] in (banner.get_attribute("class") or "").split()
+    _assert_clean(visit)
+
+
+def test_every_threshold_shown_with_its_state(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    rows = _read_table(visit.page.locator("#thresholds table"))
+    shown = {row["Threshold"]: row[""] for row in rows}
+    expected = run_folder.summary["thresholds"]
+    assert len(rows) == len(expected)
+    for threshold in expected:
+        mark = shown[threshold["expression"]][0]
+        assert mark == ("✓" if threshold["passed"] else "✗"), threshold["expression"]
+    _assert_clean(visit)
+
+
+def test_class_table_matches_summary(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    rows = _read_table(visit.page.locator("#classes table"))
+    classes = run_folder.summary["classes"]
+    assert sorted(row["Class"] for row in rows) == sorted(c["label"] for c in classes)
+    # The worst class is the one a reader looks at first: check its figures as displayed.
+    worst = min(classes, key=lambda c: c["f1"] if c["f1"] is not None else -1.0)
+    (row,) = [r for r in rows if r["Class"] == worst["label"]]
+    assert row == {
+        "Class": worst["label"],
+        "Support": f"{worst['support']:,}",
+        "Predicted": f"{worst['predicted']:,}",
+        "Precision": _frac(worst["precision"]),
+        "Recall": _frac(worst["recall"]),
+        "F1": _frac(worst["f1"]),
+    }
+    _assert_clean(visit)
+
+
+def test_confusion_matrix_has_a_row_per_expected_label(
+    run_folder: RunFolder, open_page: OpenPage
+) -> None:
+    visit = open_page(run_folder.report)
+    matrix = visit.page.locator("#confusion table")
+    assert matrix.is_visible()
+    row_heads = matrix.locator("tbody tr th").all_text_contents()
+    expected_labels = [c["label"] for c in run_folder.summary["classes"]]
+    assert sorted(row_heads) == sorted(expected_labels)
+    # The diagonal holds the true positives of each class.
+    tp = {c["label"]: c["tp"] for c in run_folder.summary["classes"]}
+    for i, label in enumerate(row_heads):
+        cell = matrix.locator("tbody tr").nth(i).locator("td").nth(i)
+        assert cell.evaluate("(c) => c.firstChild.textContent") == f"{tp[label]:,}", label
+    _assert_clean(visit)
+
+
+def test_slices_show_complex_below_simple(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    rows = _read_table(visit.page.locator("#slices table"))
+    accuracy = {f"{r['Slice']}={r['Value']}": _percent(r["Accuracy"]) for r in rows}
+    assert accuracy["complexity=complex"] < accuracy["complexity=simple"]
+    # Lowest first, as the section says.
+    shown = [_percent(r["Accuracy"]) for r in rows]
+    assert shown == sorted(shown)
+    _assert_clean(visit)
+
+
+def test_latency_chart_and_p99(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    page = visit.page
+    chart = page.locator("#latency svg").first
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 100, box
+    rows = _read_table(page.locator("#latency table"))
+    (e2e,) = [r for r in rows if r["Timing (ms)"] == "end-to-end"]
+    assert e2e["p99"] == _ms(run_folder.summary["latency"]["e2e"]["p99_us"])
+    assert e2e["count"] == f"{run_folder.summary['latency']['e2e']['count']:,}"
+    _assert_clean(visit)
+
+
+def test_opens_offline_and_screenshots(
+    run_folder: RunFolder, open_page: OpenPage, tmp_path: Path
+) -> None:
+    visit = open_page(run_folder.report)
+    page: Page = visit.page
+    for sid in SECTION_IDS:
+        assert page.locator(f"section#{sid}").is_visible(), sid
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    _assert_clean(visit)
+
+
+def test_script_in_a_sample_is_shown_not_run(
+    run_folder: RunFolder, open_page: OpenPage, tmp_path: Path
+) -> None:
+    summary = json.loads(json.dumps(run_folder.summary))
+    assert summary["samples"], "the run kept no sample to tamper with"
+    summary["samples"][0]["input"] = PAYLOAD + " " + summary["samples"][0]["input"]
+    folder = tmp_path / run_folder.path.name
+    folder.mkdir()
+    shutil.copy(run_folder.path / "summary.json", folder / "summary.json")
+    write_reports(folder, summary)
+
+    visit = open_page(folder / "report.html")
+    page = visit.page
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+    # The page's CSP would stop the script even if escaping failed (and log a console error):
+    # the DOM itself shows the input was escaped, not just defused.
+    samples = page.locator("#samples")
+    assert samples.locator("script, img").count() == 0
+    shown = samples.get_by_text(PAYLOAD, exact=False)
+    assert shown.count() == 1
+    assert shown.is_visible()
+    _assert_clean(visit)
