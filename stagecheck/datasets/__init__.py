@@ -2,13 +2,12 @@
 
 from stagecheck.datasets.feeder import RowFeeder
 from stagecheck.datasets.prepared import PreparedDataset, PreparedRow, load_dataset
-from stagecheck.datasets.reader import get_field, read_records
+from stagecheck.datasets.reader import read_records
 
 __all__ = [
     "PreparedDataset",
     "PreparedRow",
     "RowFeeder",
-    "get_field",
     "load_dataset",
     "read_records",
 ]

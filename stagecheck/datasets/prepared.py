@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stagecheck.datasets.reader import MISSING, detect_format, get_field, read_records
+from stagecheck.datasets.reader import detect_format, read_records
 from stagecheck.errors import InputError
+from stagecheck.fields import MISSING, field_value
 from stagecheck.protocols import PreparedRequest, ProtocolAdapter
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
@@ -78,16 +79,16 @@ def load_dataset(
             break
         where = f"{path}:{line}"
         row_problems = []
-        inputs = {name: get_field(record, name) for name in cfg.input}
+        inputs = {name: field_value(record, name) for name in cfg.input}
         for name, value in inputs.items():
             if value is MISSING or value is None:
                 row_problems.append(f"{where}: input field '{name}' is missing")
-        raw_expected = get_field(record, cfg.expected)
+        raw_expected = field_value(record, cfg.expected)
         if raw_expected is MISSING or raw_expected is None:
             row_problems.append(f"{where}: expected field '{cfg.expected}' is missing")
         slice_values = []
         for name in cfg.slices:
-            value = get_field(record, name)
+            value = field_value(record, name)
             if value is MISSING or value is None:
                 row_problems.append(f"{where}: slice field '{name}' is missing")
             slice_values.append(_as_text(value))
@@ -104,7 +105,7 @@ def load_dataset(
         except (ValueError, TypeError) as exc:
             problems.append(f"{where}: expected value {raw_expected!r} is unusable: {exc}")
             continue
-        row_id = get_field(record, cfg.id) if cfg.id else MISSING
+        row_id = field_value(record, cfg.id) if cfg.id else MISSING
         rows.append(
             PreparedRow(
                 index=len(rows),

@@ -10,17 +10,9 @@ from typing import Any
 
 from stagecheck.errors import InputError
 
-__all__ = ["Record", "read_records", "detect_format", "get_field", "MISSING"]
+__all__ = ["Record", "read_records", "detect_format"]
 
 Record = tuple[int, dict[str, Any]]  # (line number, fields)
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 
 def detect_format(path: Path, declared: str = "auto") -> str:
@@ -37,21 +29,6 @@ def detect_format(path: Path, declared: str = "auto") -> str:
         f"{path}: cannot tell the dataset format from the file name; set dataset.format "
         "to jsonl, csv or parquet"
     )
-
-
-def get_field(record: Any, path: str) -> Any:
-    """Value at a dotted path (``a.b.0.c``); :data:`MISSING` when absent."""
-    if isinstance(record, dict) and path in record:
-        return record[path]
-    current = record
-    for part in path.split("."):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return MISSING
-    return current
 
 
 def _jsonl(path: Path, problems: list[str]) -> Iterator[Record]:

@@ -13,6 +13,7 @@ from locust import FastHttpUser, task
 from locust.exception import StopUser
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from stagecheck.datasets import PreparedRow
@@ -32,6 +33,9 @@ __all__ = ["ValidationUser", "classify_error"]
 
 _GOT_LIMIT = 300  # characters of an answer kept for error analysis
 
+# (outcome, predicted label or None, answer text or None, error or None)
+Verdict = tuple[int, "str | None", "str | None", "str | None"]
+
 
 def classify_error(exc: BaseException) -> int:
     """Transport failure → outcome code (timeout or connection error)."""
@@ -45,10 +49,35 @@ def _error_text(exc: BaseException) -> str:
     return text[:200]
 
 
-def _unparseable_text(exc: Exception) -> str:
-    if isinstance(exc, ResponseParseError):
-        return f"unparseable: {exc}"[:200]
-    return f"unparseable: cannot read the answer ({_error_text(exc)})"[:200]
+def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], Any]) -> Verdict:
+    """Outcome of one response; ``read()`` returns the prediction from its body. Marks the
+    response as a Locust success or failure."""
+    status = resp.status_code
+    if not status:
+        exc = resp.error or ConnectionError("no response")
+        verdict: Verdict = (classify_error(exc), None, None, _error_text(exc))
+    elif status < 200 or status >= 300:
+        verdict = (HTTP_ERROR, None, None, f"HTTP {status}")
+    else:
+        try:
+            prediction = read()
+            correct, label = session.scorer.score(prediction, row.expected)
+        except OSError as exc:  # a stream broke or timed out mid-answer
+            verdict = (classify_error(exc), None, None, _error_text(exc))
+        except Exception as exc:  # an odd answer must never crash a run
+            reason = (
+                str(exc)
+                if isinstance(exc, ResponseParseError)
+                else (f"cannot read the answer ({_error_text(exc)})")
+            )
+            label = UNPARSEABLE_LABEL if session.scorer.classification else None
+            verdict = (UNPARSEABLE, label, None, f"unparseable: {reason}"[:200])
+        else:
+            resp.success()
+            got = label if label is not None else str(prediction)[:_GOT_LIMIT]
+            return (CORRECT if correct else INCORRECT), label, got, None
+    resp.failure(verdict[3])
+    return verdict
 
 
 class ValidationUser(FastHttpUser):
@@ -76,21 +105,10 @@ class ValidationUser(FastHttpUser):
             self._send(session, *sent)
         del session.pending[id(self)]
 
-    def _score(
-        self, session: RunSession, row: PreparedRow, prediction: Any
-    ) -> tuple[int, str | None, str | None]:
-        """(outcome, predicted label or None, answer text)."""
-        correct, label = session.scorer.score(prediction, row.expected)
-        got = label if label is not None else str(prediction)[:_GOT_LIMIT]
-        return (CORRECT if correct else INCORRECT), label, got
-
     def _send(
         self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
     ) -> None:
         req = row.request
-        predicted: str | None = None
-        got: str | None = None
-        error: str | None = None
         with self.client.request(
             req.method,
             req.path,
@@ -100,24 +118,58 @@ class ValidationUser(FastHttpUser):
             catch_response=True,
         ) as resp:
             latency_us = (time.perf_counter_ns() - t0) // 1000
-            status = resp.status_code
-            if not status:
-                exc = resp.error or ConnectionError("no response")
-                outcome, error = classify_error(exc), _error_text(exc)
-                resp.failure(error)
-            elif status < 200 or status >= 300:
-                outcome, error = HTTP_ERROR, f"HTTP {status}"
-                resp.failure(error)
-            else:
-                try:
-                    outcome, predicted, got = self._score(
-                        session, row, session.adapter.parse(resp.content or b"")
-                    )
-                    resp.success()
-                except Exception as exc:  # an odd answer must never crash a run
-                    outcome, error = UNPARSEABLE, _unparseable_text(exc)
-                    predicted = UNPARSEABLE_LABEL if session.scorer.classification else None
-                    resp.failure(error)
+            verdict = _judge(session, row, resp, lambda: session.adapter.parse(resp.content or b""))
+        self._record(session, row, stage, started, latency_us, verdict)
+
+    def _send_stream(
+        self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
+    ) -> None:
+        req = row.request
+        adapter = session.adapter
+        token_times: list[int] = []  # perf_counter_ns of each text delta
+
+        def read() -> Any:
+            pieces: list[str] = []
+            raw = resp._response  # geventhttpclient response: readline sees each event
+            while line := raw.readline(b"\n"):  # SSE lines end in \n, not \r\n
+                piece = adapter.parse_stream_line(line.rstrip(b"\r\n"))
+                if piece is STREAM_DONE:
+                    break
+                if piece:
+                    token_times.append(time.perf_counter_ns())
+                    pieces.append(piece)  # type: ignore[arg-type]
+            return adapter.finish_stream("".join(pieces))
+
+        with self.client.request(
+            req.method,
+            req.path,
+            data=req.body,  # type: ignore[arg-type]  # bytes are sent as they are
+            headers=session.headers,
+            name=session.request_name,
+            catch_response=True,
+            stream=True,
+        ) as resp:
+            verdict = _judge(session, row, resp, read)
+            latency_us = (time.perf_counter_ns() - t0) // 1000
+            # FastHttpUser reports time to headers for streams: report the whole answer.
+            resp.request_meta["response_time"] = latency_us / 1000.0
+        self._record(session, row, stage, started, latency_us, verdict)
+        if token_times:
+            gaps = [(b - a) // 1000 for a, b in zip(token_times, token_times[1:], strict=False)]
+            session.recorder.record_stream(  # type: ignore[union-attr]
+                (token_times[0] - t0) // 1000, gaps, stage
+            )
+
+    @staticmethod
+    def _record(
+        session: RunSession,
+        row: PreparedRow,
+        stage: int,
+        started: float,
+        latency_us: int,
+        verdict: Verdict,
+    ) -> None:
+        outcome, predicted, got, error = verdict
         session.recorder.record(  # type: ignore[union-attr]
             row_index=row.index,
             slices=row.slices,
@@ -130,80 +182,3 @@ class ValidationUser(FastHttpUser):
             got=got,
             error=error,
         )
-
-    def _send_stream(
-        self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
-    ) -> None:
-        req = row.request
-        adapter = session.adapter
-        predicted: str | None = None
-        got: str | None = None
-        error: str | None = None
-        ttft_us: int | None = None
-        gaps: list[int] = []
-        with self.client.request(
-            req.method,
-            req.path,
-            data=req.body,  # type: ignore[arg-type]  # bytes are sent as they are
-            headers=session.headers,
-            name=session.request_name,
-            catch_response=True,
-            stream=True,
-        ) as resp:
-            status = resp.status_code
-            if not status:
-                exc = resp.error or ConnectionError("no response")
-                outcome, error = classify_error(exc), _error_text(exc)
-                resp.failure(error)
-            elif status < 200 or status >= 300:
-                outcome, error = HTTP_ERROR, f"HTTP {status}"
-                resp.failure(error)
-            else:
-                pieces: list[str] = []
-                last = 0
-                try:
-                    raw = resp._response  # geventhttpclient response: readline sees each event
-                    while True:
-                        line = raw.readline(b"\n")  # SSE lines end in \n, not \r\n
-                        if not line:
-                            break
-                        piece = adapter.parse_stream_line(line.rstrip(b"\r\n"))
-                        if piece is STREAM_DONE:
-                            break
-                        if piece:
-                            now = time.perf_counter_ns()
-                            if ttft_us is None:
-                                ttft_us = (now - t0) // 1000
-                            else:
-                                gaps.append((now - last) // 1000)
-                            last = now
-                            pieces.append(piece)  # type: ignore[arg-type]
-                    outcome, predicted, got = self._score(
-                        session, row, adapter.finish_stream("".join(pieces))
-                    )
-                    resp.success()
-                except OSError as exc:  # the stream broke or timed out mid-answer
-                    outcome, error = classify_error(exc), _error_text(exc)
-                    resp.failure(error)
-                except Exception as exc:  # an odd answer must never crash a run
-                    outcome, error = UNPARSEABLE, _unparseable_text(exc)
-                    predicted = UNPARSEABLE_LABEL if session.scorer.classification else None
-                    resp.failure(error)
-            latency_us = (time.perf_counter_ns() - t0) // 1000
-            # FastHttpUser reports time to headers for streams: report the whole answer.
-            resp.request_meta["response_time"] = latency_us / 1000.0
-        recorder = session.recorder
-        recorder.record(  # type: ignore[union-attr]
-            row_index=row.index,
-            slices=row.slices,
-            outcome=outcome,
-            latency_us=latency_us,
-            started=started,
-            stage=stage,
-            expected=row.expected_text if predicted is not None else None,
-            predicted=predicted,
-            got=got,
-            error=error,
-        )
-        if ttft_us is not None:
-            recorder.record_stream(ttft_us, gaps, stage)  # type: ignore[union-attr]

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from stagecheck.fields import MISSING, field_value
+
 __all__ = [
     "PreparedRequest",
     "ResponseParseError",
@@ -110,14 +112,6 @@ class ProtocolAdapter(ABC):
 # --- helpers shared by the adapters (load-time only, never on the hot path) ---
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-
-
 def _plain(obj: Any) -> Any:
     # numpy scalars and arrays arrive from Parquet datasets.
     if hasattr(obj, "tolist"):
@@ -138,21 +132,6 @@ def encode_json(obj: Any) -> bytes:
 def last_segment(field: str) -> str:
     """``meta.text`` -> ``text``: the name a dotted input field is sent under by default."""
     return field.rsplit(".", 1)[-1]
-
-
-def field_value(record: Mapping[str, Any], name: str) -> Any:
-    """Value of a (possibly dotted: ``a.b.0``) field of a row, or :data:`MISSING`."""
-    if name in record:
-        return record[name]
-    current: Any = record
-    for part in name.split("."):
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return MISSING
-    return current
 
 
 def render_template(template: str, record: Mapping[str, Any], option: str) -> str:

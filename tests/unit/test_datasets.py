@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from stagecheck.datasets import RowFeeder, get_field, load_dataset
+from stagecheck.datasets import RowFeeder, load_dataset
 from stagecheck.errors import InputError
+from stagecheck.fields import field_value
 from stagecheck.protocols import build_adapter
 from stagecheck.scenario import load_scenario
 from stagecheck.scoring import build_scorer
@@ -78,11 +79,11 @@ def test_csv_with_nested_path_and_missing_file(write_scenario, tmp_path):
     assert info.value.problems == [f"{tmp_path / 'nope.jsonl'}: dataset file not found"]
 
 
-def test_get_field_dotted_paths():
+def test_field_value_dotted_paths():
     record = {"a": {"b": [{"c": 1}, {"c": 2}]}, "x.y": 5}
-    assert get_field(record, "a.b.1.c") == 2
-    assert get_field(record, "x.y") == 5
-    assert repr(get_field(record, "a.z")) == "MISSING"
+    assert field_value(record, "a.b.1.c") == 2
+    assert field_value(record, "x.y") == 5
+    assert repr(field_value(record, "a.z")) == "MISSING"
 
 
 class _Row:
