@@ -129,7 +129,7 @@ def _warnings(base: Report, new: Report) -> list[str]:
         ("scenario", lambda r: r.run.scenario),
         ("dataset", lambda r: r.run.dataset_path),
         ("scoring", lambda r: r.run.scoring_kind),
-        ("load", lambda r: r.run.load_text()),
+        ("load", lambda r: r.run.load_summary()),
     ]
     for what, get in pairs:
         a, b = get(base), get(new)

@@ -18,6 +18,8 @@ __all__ = ["render_console", "WIDTH"]
 #: No line is longer than this.
 WIDTH = 100
 _MAX_CLASSES = 8
+# Up to this many classes all are listed: a dozen lines is worth not hiding any class.
+_ALL_CLASSES_UP_TO = 12
 _MAX_SLICES = 6
 _MAX_STAGES = 6
 _MAX_REASONS = 4
@@ -34,6 +36,8 @@ def _header(report: Report) -> list[str]:
         part for part in (run.protocol, f"model {run.model}" if run.model else "") if part
     )
     load = f"{run.load_text()} for {fmt.seconds(run.duration_s)}"
+    if run.exact_pass:
+        load += f" · {run.pass_text()}"
     if run.workers and run.workers > 1:
         load += f" · {run.workers} workers"
     dataset = [run.dataset_path or fmt.MISSING]
@@ -125,14 +129,15 @@ def _classes(report: Report) -> list[str]:
         "Per class (worst F1 first)",
         f"  {'label':<{width}} {'support':>8} {'precision':>10} {'recall':>8} {'F1':>8}",
     ]
-    for c in classes[:_MAX_CLASSES]:
+    shown = classes if len(classes) <= _ALL_CLASSES_UP_TO else classes[:_MAX_CLASSES]
+    for c in shown:
         label = fmt.truncate(c.label, width)
         out.append(
             f"  {label:<{width}} {c.support:>8,} {fmt.fraction(c.precision):>10}"
             f" {fmt.fraction(c.recall):>8} {fmt.fraction(c.f1):>8}"
         )
-    if len(classes) > _MAX_CLASSES:
-        out.append(f"  … {len(classes) - _MAX_CLASSES} more classes in report.html")
+    if len(classes) > len(shown):
+        out.append(f"  … {len(classes) - len(shown)} more classes in report.html")
     return out
 
 

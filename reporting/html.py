@@ -37,6 +37,9 @@ SECTION_IDS = (
 MAX_SAMPLES = 100
 _INPUT_CHARS = 600
 _MAX_MATRIX = 40
+# Above this many columns the matrix may not fit a laptop-wide card: say it scrolls.
+_WIDE_MATRIX = 14
+_HEAD_CHARS = 24
 
 
 def _verdict(report: Report) -> str:
@@ -129,6 +132,14 @@ def _classes(report: Report) -> str:
     return section("classes", "Per class", table(header, rows, (1, 2, 3, 4, 5)), note)
 
 
+def _abbreviate(label: str, limit: int) -> str:
+    """``label`` cut in the middle to ``limit`` characters: ends tell similar labels apart."""
+    if len(label) <= limit:
+        return label
+    tail = (limit - 1) // 2
+    return label[: limit - 1 - tail] + "…" + label[-tail:]
+
+
 def _confusion(report: Report) -> str:
     cm = report.confusion
     if cm is None:
@@ -136,7 +147,13 @@ def _confusion(report: Report) -> str:
     if len(cm.labels) > _MAX_MATRIX:
         text = f"{len(cm.labels)} labels are too many to draw; the matrix is in summary.json."
         return section("confusion", "Confusion matrix", empty(text))
-    head = "".join(f"<th>{e(label)}</th>" for label in cm.labels)
+    # Column heads are written vertically so ten or so labels fit the card; the full label is in
+    # the title when a long one is cut. Labels keep their case: "Refund" and "refund" differ.
+    head = "".join(
+        f'<th class="col" title="predicted {e(label)}"><span>'
+        f"{e(_abbreviate(label, _HEAD_CHARS))}</span></th>"
+        for label in cm.labels
+    )
     body = []
     for i, (label, row, fracs) in enumerate(
         zip(cm.row_labels, cm.matrix, cm.row_fractions(), strict=False)
@@ -146,9 +163,14 @@ def _confusion(report: Report) -> str:
             rgb = "45,164,78" if i == j else "207,34,46"
             alpha = 0.0 if n == 0 else 0.08 + 0.87 * frac
             colour = "#fff" if alpha > 0.55 else "inherit"
+            tip = f"expected {e(label)}, predicted {e(cm.labels[j])}: {n:,}"
+            style = f"background:rgba({rgb},{alpha:.2f});color:{colour}"
+            if n == 0:
+                # Blank (CSS draws a faint dot) so the few non-zero cells stand out.
+                cells.append(f'<td class="zero" style="{style}" title="{tip}"></td>')
+                continue
             cells.append(
-                f'<td style="background:rgba({rgb},{alpha:.2f});color:{colour}" '
-                f'title="expected {e(label)}, predicted {e(cm.labels[j])}: {n:,}">'
+                f'<td style="{style}" title="{tip} ({frac * 100:.0f}% of the row)">'
                 f"{n:,}<small>{frac * 100:.0f}%</small></td>"
             )
         body.append(
@@ -156,10 +178,14 @@ def _confusion(report: Report) -> str:
             f'<td class="num">{sum(row):,}</td></tr>'
         )
     table = (
-        '<div class="scroll"><table class="heat"><thead><tr><th>expected ↓ · predicted →</th>'
-        f"{head}<th>total</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        '<div class="scroll"><table class="heat"><thead><tr>'
+        '<th class="corner">expected ↓<br>predicted →</th>'
+        f'{head}<th class="col"><span>total</span></th></tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
-    note = "shading: share of the row (green: right, red: wrong)"
+    note = "shading: share of the row (green: right, red: wrong); empty cells are blank"
+    if len(cm.labels) > _WIDE_MATRIX:
+        note += f" · {len(cm.labels)} columns: scroll sideways for all of them"
     return section("confusion", "Confusion matrix", table, note)
 
 
@@ -190,31 +216,37 @@ def _slices(report: Report) -> str:
 
 
 def _samples(report: Report) -> str:
-    samples = report.samples[:MAX_SAMPLES]
+    ordered = report.samples_for_review()
+    samples = ordered[:MAX_SAMPLES]
     if not samples:
         return section("samples", "Wrong answers and failures", empty("No samples were kept."))
     rows = []
     for s in samples:
         got = e(s.got) if s.got is not None else ""
         if s.error:
-            got += ("<br>" if got else "") + f'<span class="err">{e(s.error)}</span>'
-        slices = "<br>".join(f"{e(k)}={e(v)}" for k, v in s.slices)
+            got += f'<span class="err">{e(s.error)}</span>'
+        # The dataset's id is what people search for; the 0-based row index only as a hint.
+        where = "" if s.row is None else f' title="row index {s.row} (0-based)" data-row="{s.row}"'
+        label = s.id or ("" if s.row is None else f"row {s.row}")
+        name = f'<span class="sid"{where}>{e(label)}</span>'
         pill = "ok" if s.outcome == "correct" else "bad"
+        slices = "".join(f'<span class="slice">{e(k)}=<wbr>{e(v)}</span>' for k, v in s.slices)
         rows.append(
             [
-                ("" if s.row is None else str(s.row))
-                + (f"<br><small>{e(s.id)}</small>" if s.id else ""),
-                f'<span class="pill {pill}">{e(s.outcome)}</span>',
-                f'<div class="input">{e(fmt.truncate(s.input, _INPUT_CHARS))}</div>',
+                f'{name}<span class="pill {pill}">{e(s.outcome)}</span>',
+                f'<div class="input">{e(fmt.truncate(s.input, _INPUT_CHARS))}</div>'
+                + (f'<div class="slices">{slices}</div>' if slices else ""),
                 e(s.expected if s.expected is not None else ""),
                 got,
                 e(fmt.ms(s.latency_us)),
-                slices,
             ]
         )
-    header = ["Row", "Outcome", "Input", "Expected", "Got", "Latency ms", "Slices"]
-    note = f"{len(samples)} of {len(report.samples)} kept"
-    return section("samples", "Wrong answers and failures", table(header, rows, (0, 5)), note)
+    header = ["Sample", "Input · slices", "Expected", "Got", "Latency ms"]
+    note = (
+        f"{len(samples)} of {len(report.samples)} kept · by outcome, then expected label, then id"
+    )
+    body = table(header, rows, (4,), css_class="samples")
+    return section("samples", "Wrong answers and failures", body, note)
 
 
 def _run_details(report: Report) -> str:
@@ -228,7 +260,7 @@ def _run_details(report: Report) -> str:
         ("Endpoint", run.endpoint_url),
         ("Protocol", run.protocol),
         ("Model", run.model),
-        ("Load", run.load_text()),
+        ("Load", run.load_summary()),
         ("Workers", "" if run.workers is None else str(run.workers)),
         ("Dataset", run.dataset_path),
         (
@@ -247,6 +279,14 @@ def _run_details(report: Report) -> str:
     if report.notes:
         notes = "<h3>Notes</h3><ul>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>"
     return section("run", "Run details", f'<dl class="details">{body}</dl>{notes}')
+
+
+def _run_name(report: Report) -> str:
+    """The run id, with the scenario in front only when the id does not already say it."""
+    run = report.run
+    if not run.id:
+        return run.scenario
+    return run.id if run.scenario in run.id else f"{run.scenario} · {run.id}"
 
 
 def render_html(summary: Mapping[str, Any] | Report) -> str:
@@ -277,7 +317,7 @@ def render_html(summary: Mapping[str, Any] | Report) -> str:
 <style>{CSS}</style>
 </head>
 <body>
-<div class="top"><b>stagecheck report</b><span>{e(run.scenario)} · {e(run.id)} · \
+<div class="top"><b>stagecheck report</b><span>{e(_run_name(report))} · \
 {e(run.started_at)}</span></div>
 <main>
 {chr(10).join(sections)}

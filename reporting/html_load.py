@@ -18,6 +18,16 @@ _NINES = {"p50": math.log10(2), "p90": 1.0, "p95": math.log10(20), "p99": 2.0, "
 _MAX_X = 3.6
 
 
+def _ms_tick(us: float) -> str:
+    """An axis tick (a round number of µs) in its shortest form: ``2.5 ms``."""
+    return f"{us / 1000:g} ms"
+
+
+def _ms_value(us: float) -> str:
+    """A measured latency, as the tables write it."""
+    return f"{fmt.ms(us)} ms"
+
+
 def requests_section(report: Report) -> str:
     """Outcome shares as a stacked bar with a legend of counts."""
     total = report.total_requests
@@ -53,15 +63,14 @@ def latency_section(report: Report) -> str:
     ]
     numeric = tuple(range(1, len(labels) + 2))
     grid = table(["Timing (ms)", *labels, "count"], rows, numeric)
+    # Points stay in µs so their labels go through fmt.ms, as the table's cells do.
     series = []
     for lat in report.latency:
         points = [
-            (_NINES[label], us / 1000)
-            for label, us in lat.values()
-            if label in _NINES and us is not None
+            (_NINES[label], us) for label, us in lat.values() if label in _NINES and us is not None
         ]
         if lat.max_us is not None:
-            points.append((_MAX_X, lat.max_us / 1000))
+            points.append((_MAX_X, lat.max_us))
         if points:
             colour = _TIMING_COLOURS.get(lat.key, "#57606a")
             series.append(Series(lat.name, colour, points, labelled=lat.key == "e2e"))
@@ -69,7 +78,8 @@ def latency_section(report: Report) -> str:
     chart = line_chart(
         series,
         x_ticks=ticks,
-        y_format=lambda v: f"{v:g} ms",
+        y_format=_ms_tick,
+        value_format=_ms_value,
         title="Latency by percentile",
         y_label="milliseconds",
     )
@@ -94,20 +104,21 @@ def _stage_charts(report: Report) -> str:
         ("p99", "p99_us", "#0a3069"),
     ):
         pts = [
-            (float(i), getattr(s.latency, attr) / 1000)
+            (float(i), getattr(s.latency, attr))
             for i, s in enumerate(stages)
             if s.latency is not None and getattr(s.latency, attr) is not None
         ]
         if pts:
             lat_series.append(Series(label, colour, pts))
-    acc = [(float(i), s.accuracy * 100) for i, s in enumerate(stages) if s.accuracy is not None]
-    err = [(float(i), s.error_rate * 100) for i, s in enumerate(stages) if s.error_rate is not None]
+    acc = [(float(i), s.accuracy) for i, s in enumerate(stages) if s.accuracy is not None]
+    err = [(float(i), s.error_rate) for i, s in enumerate(stages) if s.error_rate is not None]
     quality_series = [Series("accuracy %", "#2da44e", acc), Series("error rate %", "#cf222e", err)]
     charts = [
         line_chart(
             lat_series,
             x_ticks=ticks,
-            y_format=lambda v: f"{v:g} ms",
+            y_format=_ms_tick,
+            value_format=_ms_value,
             title="Latency by stage",
             width=520,
             height=280,
@@ -115,7 +126,8 @@ def _stage_charts(report: Report) -> str:
         line_chart(
             [s for s in quality_series if s.points],
             x_ticks=ticks,
-            y_format=lambda v: f"{v:g}%",
+            y_format=lambda v: f"{v * 100:g}%",
+            value_format=lambda v: fmt.percent(v, 2),
             title="Accuracy and errors by stage",
             width=520,
             height=280,

@@ -15,7 +15,13 @@ def e(text: object) -> str:
     return escape("" if text is None else str(text), quote=True)
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = ()) -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    numeric: Sequence[int] = (),
+    *,
+    css_class: str = "",
+) -> str:
     """A table; header and cells must already be HTML (escaped)."""
     head = "".join(
         f'<th class="num">{h}</th>' if i in numeric else f"<th>{h}</th>"
@@ -30,8 +36,9 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequenc
         + "</tr>"
         for row in rows
     )
+    attrs = f' class="{css_class}"' if css_class else ""
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll"><table{attrs}><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
 

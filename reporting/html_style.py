@@ -47,7 +47,7 @@ th, td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:left;
   vertical-align:top; }
 th { background:var(--soft); font-weight:600; font-size:12px; color:var(--muted);
   text-transform:uppercase; letter-spacing:.03em; }
-td.num, th.num { text-align:right; white-space:nowrap; }
+td.num, th.num { text-align:right; } td.num { white-space:nowrap; }
 tr:last-child td { border-bottom:none; }
 .pill { display:inline-block; padding:1px 9px; border-radius:999px; font-size:12px;
   font-weight:600; color:#fff; white-space:nowrap; }
@@ -68,14 +68,44 @@ code { font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 .chart { width:100%; height:auto; display:block; margin-top:12px; }
 .grid2 { display:grid; grid-template-columns:1fr 1fr; gap:18px; }
 @media (max-width:800px) { .grid2 { grid-template-columns:1fr; } }
-.scroll { overflow-x:auto; }
-table.heat td, table.heat th { text-align:center; border:1px solid #fff; }
-table.heat th.rowh { text-align:right; }
-table.heat td { min-width:64px; }
+@media (max-width:860px) { .meter { width:56px; } th, td { padding:6px 7px; } }
+/* Scroll cue: shadows at an edge with more content behind it. The "local" white covers move
+   with the content and hide a shadow once that edge is reached (no script needed). */
+.scroll { overflow-x:auto; background:
+  linear-gradient(to right, var(--card) 50%, rgba(255,255,255,0)) left / 40px 100% no-repeat local,
+  linear-gradient(to left, var(--card) 50%, rgba(255,255,255,0)) right / 40px 100% no-repeat local,
+  radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.3), rgba(0,0,0,0)) left / 16px 100%
+    no-repeat scroll,
+  radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.3), rgba(0,0,0,0)) right / 16px 100%
+    no-repeat scroll; }
+/* Labels are data: never change their case ("Refund" and "refund" are two labels). */
+/* Separate borders: collapsed ones stay behind when the sticky label column scrolls. */
+table.heat { width:auto; border-collapse:separate; border-spacing:0; }
+table.heat td, table.heat th { text-align:center; border:0 solid #fff; border-width:0 1px 1px 0;
+  padding:5px 6px; text-transform:none; letter-spacing:normal; }
+table.heat th { background:transparent; color:var(--ink); font-weight:600; }
+table.heat th.col { vertical-align:bottom; padding:6px 2px; }
+table.heat th.col span { writing-mode:vertical-rl; transform:rotate(180deg); white-space:nowrap;
+  display:inline-block; max-height:190px; }
+table.heat th.corner { text-align:left; vertical-align:bottom; color:var(--muted);
+  font-weight:normal; white-space:nowrap; position:sticky; left:0; z-index:2;
+  background:var(--card); }
+table.heat th.rowh { text-align:right; white-space:nowrap; position:sticky; left:0; z-index:1;
+  background:var(--soft); }
+table.heat td { min-width:46px; }
+table.heat td.zero::after { content:"·"; color:#afb8c1; }
 table.heat td small { display:block; font-size:11px; opacity:.85; }
-.input { white-space:pre-wrap; word-break:break-word; max-width:460px; }
-.err { color:var(--bad); }
+/* Samples: the input is what a reader studies, so it keeps at least 16em at any width. */
+table.samples td, table.samples th { padding:6px 8px; }
+table.samples th.num { white-space:normal; }
+table.samples .sid { display:block; margin-bottom:3px;
+  font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
+.input { white-space:pre-wrap; overflow-wrap:anywhere; min-width:16em; }
+.slices { display:flex; flex-wrap:wrap; gap:3px 6px; margin-top:5px; }
+.slice { font-size:12px; color:var(--muted); background:var(--soft); border:1px solid var(--line);
+  border-radius:4px; padding:0 5px; }
+.err { display:block; color:var(--bad); overflow-wrap:anywhere; min-width:8em; max-width:22em; }
 dl.details { display:grid; grid-template-columns:max-content 1fr; gap:6px 18px; margin:0; }
-dl.details dt { color:var(--muted); } dl.details dd { margin:0; word-break:break-all; }
+dl.details dt { color:var(--muted); } dl.details dd { margin:0; overflow-wrap:anywhere; }
 footer { text-align:center; color:var(--muted); font-size:12px; padding:0 0 30px; }
 """

@@ -61,7 +61,7 @@ def _title(report: Report) -> list[str]:
         f"## {icon} stagecheck · {md_cell(run.scenario)} — {md_cell(report.verdict.upper())}",
         "",
         f"{why} · {report.total_requests:,} requests in {fmt.seconds(run.duration_s)}"
-        f" · {md_cell(run.load_text())} · endpoint {md_cell(run.endpoint_url or fmt.MISSING)}"
+        f" · {md_cell(run.load_summary())} · endpoint {md_cell(run.endpoint_url or fmt.MISSING)}"
         + (f" ({md_cell(run.protocol)})" if run.protocol else ""),
     ]
     if not report.valid:
@@ -188,12 +188,12 @@ def _confusion(report: Report) -> list[str]:
 
 
 def _samples(report: Report) -> list[str]:
-    samples = report.samples[:MAX_SAMPLES]
+    samples = report.samples_for_review()[:MAX_SAMPLES]
     if not samples:
         return []
     rows = [
         [
-            "" if s.row is None else str(s.row),
+            md_cell(s.id) if s.id else ("" if s.row is None else str(s.row)),
             md_cell(s.outcome),
             md_cell(s.input, INPUT_CHARS),
             md_cell(s.expected if s.expected is not None else "", 60),
@@ -203,11 +203,13 @@ def _samples(report: Report) -> list[str]:
         for s in samples
     ]
     shown = f"{len(samples)} of {len(report.samples)}"
-    header = ["Row", "Outcome", "Input", "Expected", "Got / error", "Latency (ms)"]
+    header = ["Id", "Outcome", "Input", "Expected", "Got / error", "Latency (ms)"]
     return [
         f"<details><summary>Sample errors ({shown})</summary>",
         "",
-        *md_table(header, rows, "rllllr"),
+        "By outcome, then expected label, then id.",
+        "",
+        *md_table(header, rows, "lllllr"),
         "",
         "</details>",
     ]

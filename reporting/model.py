@@ -7,6 +7,7 @@ read the model and never look at the raw dict, so each is a view of the same fig
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -249,6 +250,19 @@ class RunInfo:
     scoring_kind: str
     workers: int | None
     tool_version: str
+    #: The load was one (or ``passes``) exact pass over the dataset: every row sent, then stop.
+    exact_pass: bool = False
+
+    def pass_text(self) -> str:
+        """``exact pass: every row once`` (or ``twice``, ``3 times``); empty for timed load."""
+        if not self.exact_pass:
+            return ""
+        times = {None: "once", 1: "once", 2: "twice"}.get(self.passes, f"{self.passes} times")
+        return f"exact pass: every row {times}"
+
+    def load_summary(self) -> str:
+        """:meth:`load_text` and, for an exact pass, :meth:`pass_text`, joined by `` · ``."""
+        return " · ".join(part for part in (self.load_text(), self.pass_text()) if part)
 
     def load_text(self) -> str:
         """``8 users (spawn 4/s)``, ``arrival rate 40/s`` or ``3 stages``."""
@@ -265,6 +279,29 @@ class RunInfo:
 
 def _short(value: float | None) -> str:
     return "n/a" if value is None else f"{value:g}"
+
+
+# Wrong answers first: they are what error analysis is about; "correct" only if a run keeps it.
+_REVIEW_RANK = {name: i for i, name in enumerate(o for o in OUTCOMES if o != "correct")}
+
+
+def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key reading digit runs as numbers, so ``v9`` < ``v10`` and ``row2`` < ``row11``."""
+    parts = re.split(r"(\d+)", text)
+    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts if p)
+
+
+def _review_key(s: Sample) -> tuple[object, ...]:
+    rank = _REVIEW_RANK.get(s.outcome, len(_REVIEW_RANK) + (s.outcome == "correct"))
+    return (
+        rank,
+        s.outcome,
+        s.expected is None,
+        s.expected or "",
+        s.id is None,
+        _natural(s.id or ""),
+        -1 if s.row is None else s.row,
+    )
 
 
 @dataclass(frozen=True)
@@ -320,6 +357,14 @@ class Report:
                 s.value,
             ),
         )
+
+    def samples_for_review(self) -> list[Sample]:
+        """Samples grouped for error analysis: by outcome, then expected label, then id.
+
+        Outcomes go wrong answers first (incorrect, unparseable), then failures in
+        :data:`OUTCOMES` order; ids compare as people read them (``v9`` before ``v10``).
+        """
+        return sorted(self.samples, key=_review_key)
 
     def failed_thresholds(self) -> list[ThresholdResult]:
         return [t for t in self.thresholds if not t.passed]

@@ -131,6 +131,7 @@ def _run_info(raw: Mapping[str, Any]) -> RunInfo:
         scoring_kind=_text(scoring.get("kind")),
         workers=None if _num(workers) is None else _int(workers),
         tool_version=_text(_map(raw.get("tool")).get("version")),
+        exact_pass=load.get("exact_pass") is True,
     )
 
 

@@ -54,8 +54,14 @@ def line_chart(
     y_label: str = "",
     width: int = 1000,
     height: int = 300,
+    value_format: Callable[[float], str] | None = None,
 ) -> str:
-    """A line chart with dots, a legend, y grid lines and labelled x positions."""
+    """A line chart with dots, a legend, y grid lines and labelled x positions.
+
+    ``y_format`` writes the axis ticks; ``value_format`` (default ``y_format``) writes each
+    point's label and tooltip, so a chart can show a value exactly as the table beside it does.
+    """
+    point_text = value_format or y_format
     left, right, top, bottom = 64, 40, 34, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for x, _ in x_ticks] + [x for s in series for x, _ in s.points]
@@ -112,13 +118,13 @@ def line_chart(
         for (x, y), (_, value) in zip(pts, s.points, strict=True):
             out.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#fff" stroke="{_e(s.color)}" '
-                f'stroke-width="2"><title>{_e(s.name)}: {_e(y_format(value))}</title></circle>'
+                f'stroke-width="2"><title>{_e(s.name)}: {_e(point_text(value))}</title></circle>'
             )
             if s.labelled:
                 out.append(
                     f'<text x="{x:.1f}" y="{y - 10:.1f}" text-anchor="middle" '
                     f'fill="{_e(s.color)}" style="{_FONT};font-weight:600">'
-                    f"{_e(y_format(value))}</text>"
+                    f"{_e(point_text(value))}</text>"
                 )
     lx = left
     for s in series:

@@ -252,3 +252,136 @@ def test_script_in_a_sample_is_shown_not_run(
     assert shown.count() == 1
     assert shown.is_visible()
     _assert_clean(visit)
+
+
+# What the review of a real report found, checked as the reader sees it.
+
+
+def _natural(text: str) -> list[tuple[int, int, str]]:
+    return [(1, int(p), "") if p.isdigit() else (0, 0, p) for p in re.split(r"(\d+)", text) if p]
+
+
+_REVIEW_ORDER = ("incorrect", "unparseable", "http_error", "timeout", "connection_error")
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_samples_table_gives_the_input_room(
+    run_folder: RunFolder, open_page: OpenPage, width: int
+) -> None:
+    visit = open_page(run_folder.report)
+    page = visit.page
+    page.set_viewport_size({"width": width, "height": 1000})
+    facts = page.locator("#samples table").evaluate(
+        """(t) => {
+            const box = (el) => el.getBoundingClientRect();
+            const scroller = t.parentElement;
+            const cells = (i) => [...t.querySelectorAll(`tbody tr > :nth-child(${i})`)];
+            return {
+                overflow: scroller.scrollWidth - scroller.clientWidth,
+                inputs: [...t.querySelectorAll('.input')].map((d) => box(d).width),
+                expected: Math.max(...cells(3).map((c) => box(c).width)),
+                right: box(scroller).right,
+                clipped: [...t.querySelectorAll('.slice')]
+                    .filter((s) => s.scrollWidth > s.clientWidth + 1
+                        || box(s).right > box(s.closest('td')).right + 1)
+                    .map((s) => s.textContent),
+            };
+        }"""
+    )
+    assert facts["overflow"] <= 0, facts
+    # At least 16em (224 px) even at 800 px, and the widest column of the table.
+    assert min(facts["inputs"]) >= 220, facts["inputs"]
+    assert min(facts["inputs"]) > facts["expected"]
+    assert facts["clipped"] == []
+    _assert_clean(visit)
+
+
+def test_samples_by_outcome_then_label_then_id(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    shown = visit.page.locator("#samples .sid").evaluate_all(
+        "(els) => els.map((e) => [e.textContent, e.dataset.row, e.title])"
+    )
+    samples = run_folder.summary["samples"]
+    expected = sorted(
+        samples,
+        key=lambda s: (_REVIEW_ORDER.index(s["outcome"]), s["expected"], _natural(s["id"])),
+    )
+    assert [text for text, _, _ in shown] == [s["id"] for s in expected]
+    # The 0-based row index is only a hint on the id, never shown as a number beside it.
+    assert [row for _, row, _ in shown] == [str(s["row"]) for s in expected]
+    assert all(title == f"row index {row} (0-based)" for _, row, title in shown)
+    assert not re.search(r"\brow \d", visit.page.locator("#samples tbody").inner_text())
+    _assert_clean(visit)
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_confusion_matrix_fits_and_keeps_labels_as_they_are(
+    run_folder: RunFolder, open_page: OpenPage, width: int
+) -> None:
+    visit = open_page(run_folder.report)
+    page = visit.page
+    page.set_viewport_size({"width": width, "height": 1000})
+    facts = page.locator("#confusion .scroll").evaluate(
+        """(s) => ({
+            overflow: s.scrollWidth - s.clientWidth,
+            rows: [...s.querySelectorAll('th.rowh')].map((c) => c.innerText),
+            cols: [...s.querySelectorAll('th.col[title]')].map((c) => [c.innerText, c.title]),
+            transforms: [...s.querySelectorAll('th')].map((c) => getComputedStyle(c).textTransform),
+            zeros: [...s.querySelectorAll('td[title$=": 0"]')].map((c) => c.innerText),
+            total: s.querySelector('thead th:last-child').getBoundingClientRect().right
+                <= s.getBoundingClientRect().right,
+        })"""
+    )
+    labels = run_folder.summary["confusion"]["labels"]
+    # Ten labels and the totals fit the card: nothing hidden past its edge.
+    assert facts["overflow"] <= 0 and facts["total"], facts
+    # innerText applies CSS text-transform: the labels read exactly as in summary.json.
+    assert facts["rows"] == labels[: len(facts["rows"])]
+    assert [title for _, title in facts["cols"]] == [f"predicted {label}" for label in labels]
+    assert [text for text, _ in facts["cols"]] == labels
+    assert set(facts["transforms"]) == {"none"}
+    # Empty cells are blank, so the few errors stand out.
+    assert facts["zeros"] and set(facts["zeros"]) == {""}
+    _assert_clean(visit)
+
+
+def test_latency_chart_labels_read_as_the_table(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    page = visit.page
+    rows = _read_table(page.locator("#latency table"))
+    (e2e,) = [r for r in rows if r["Timing (ms)"] == "end-to-end"]
+    labels = page.locator('#latency svg text[style*="font-weight:600"]').all_text_contents()
+    assert labels == [f"{e2e[k]} ms" for k in ("p50", "p90", "p95", "p99", "p99.9", "max")]
+    _assert_clean(visit)
+
+
+def test_top_bar_and_run_details(run_folder: RunFolder, open_page: OpenPage) -> None:
+    visit = open_page(run_folder.report)
+    page = visit.page
+    run = run_folder.summary["run"]
+    top = page.locator(".top").inner_text()
+    assert top.count(run["scenario"]) == 1 and run["id"] in top
+    details = page.locator("#run dl").evaluate(
+        "(dl) => Object.fromEntries([...dl.querySelectorAll('dt')].map("
+        "(dt) => [dt.textContent, dt.nextElementSibling.textContent]))"
+    )
+    assert run["load"]["exact_pass"] is True and run["dataset"]["passes"] == 1
+    assert details["Load"].endswith(" · exact pass: every row once"), details["Load"]
+    _assert_clean(visit)
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_table_is_cut_at_the_card_edge(
+    run_folder: RunFolder, open_page: OpenPage, width: int
+) -> None:
+    """A real run's tables (ten classes, two slice fields, one stage) fit a laptop-wide page."""
+    visit = open_page(run_folder.report)
+    page = visit.page
+    page.set_viewport_size({"width": width, "height": 1000})
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll('.scroll')]
+            .filter((s) => s.scrollWidth > s.clientWidth)
+            .map((s) => s.closest('section').id)"""
+    )
+    assert overflowing == []
+    _assert_clean(visit)

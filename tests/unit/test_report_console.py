@@ -128,3 +128,36 @@ def test_long_lists_are_cut(summary: dict[str, Any]) -> None:
     text = render_console(summary)
     _check_shape(text)
     assert "more classes in report.html" in text and "more slices in report.html" in text
+
+
+def _classes(n: int) -> list[dict[str, Any]]:
+    return [
+        {"label": f"class-{i:02d}", "support": 10, "precision": 0.9, "recall": 0.9, "f1": i / 20}
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [10, 12])
+def test_up_to_twelve_classes_are_all_listed(summary: dict[str, Any], n: int) -> None:
+    summary["classes"] = _classes(n)
+    text = render_console(summary)
+    _check_shape(text)
+    assert all(f"class-{i:02d}" in text for i in range(n))
+    assert "more classes" not in text
+
+
+def test_more_than_twelve_classes_are_cut_to_the_worst(summary: dict[str, Any]) -> None:
+    summary["classes"] = _classes(13)
+    text = render_console(summary)
+    _check_shape(text)
+    assert "class-07" in text and "class-08" not in text
+    assert "… 5 more classes in report.html" in text
+
+
+def test_exact_pass_in_the_load_line(summary: dict[str, Any]) -> None:
+    load = [line for line in render_console(summary).splitlines() if line.startswith("load")]
+    assert load == ["load      8 users (spawn 4/s) for 30.3s"]
+    summary["run"]["load"]["exact_pass"] = True
+    summary["run"]["dataset"]["passes"] = 1
+    load = [line for line in render_console(summary).splitlines() if line.startswith("load")]
+    assert load == ["load      8 users (spawn 4/s) for 30.3s · exact pass: every row once"]

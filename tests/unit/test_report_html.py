@@ -194,3 +194,121 @@ def test_write_reports(tmp_path: Path, summary: dict[str, Any]) -> None:
 def test_write_reports_with_a_given_summary(tmp_path: Path) -> None:
     paths = write_reports(tmp_path, _bare_summary())
     assert len(paths) == 3 and not (tmp_path / "summary.json").exists()
+
+
+def _sample(sid: str | None, row: int, outcome: str, expected: str | None) -> dict[str, Any]:
+    return {
+        "row": row,
+        "id": sid,
+        "input": f"input of {sid}",
+        "expected": expected,
+        "got": None if outcome in ("http_error", "timeout") else "other",
+        "outcome": outcome,
+        "latency_us": 1000,
+        "slices": {"channel": "voice_transcript"},
+        "error": "HTTP 503" if outcome == "http_error" else None,
+    }
+
+
+def _sample_ids(page: str) -> list[str]:
+    samples = page[page.index('<section id="samples">') :]
+    return re.findall(r'<span class="sid"[^>]*>([^<]*)</span>', samples)
+
+
+def test_samples_grouped_for_error_analysis_and_named_by_id(summary: dict[str, Any]) -> None:
+    summary["samples"] = [
+        _sample("v10", 9, "incorrect", "refund"),
+        _sample("v0231", 230, "http_error", "shipping"),
+        _sample("v9", 8, "incorrect", "refund"),
+        _sample("v3", 2, "unparseable", "billing"),
+        _sample("v7", 6, "incorrect", "billing"),
+        _sample("v2", 1, "timeout", "billing"),
+    ]
+    page = render_html(summary)
+    # incorrect (by expected label, then id as numbers read), unparseable, then failures.
+    assert _sample_ids(page) == ["v7", "v9", "v10", "v3", "v0231", "v2"]
+    samples = page[page.index('<section id="samples">') : page.index('<section id="run">')]
+    # The 0-based row index is kept as a hint, never shown next to the 1-based id.
+    assert 'title="row index 8 (0-based)" data-row="8">v9<' in samples
+    assert ">8<" not in samples and "Row" not in samples
+    assert "by outcome, then expected label, then id" in samples
+    # Slices wrap: each is its own chip, with a break allowed after "=".
+    assert '<span class="slice">channel=<wbr>voice_transcript</span>' in samples
+
+
+def test_samples_without_id_show_the_row_index() -> None:
+    bare = _bare_summary(
+        samples=[_sample(None, 4, "incorrect", "a"), _sample(None, 2, "incorrect", "a")]
+    )
+    assert _sample_ids(render_html(bare)) == ["row 2", "row 4"]
+
+
+def test_confusion_blank_zero_cells_and_labels_as_they_are(summary: dict[str, Any]) -> None:
+    summary["confusion"]["labels"][:2] = ["Billing", "billing"]
+    page = render_html(summary)
+    confusion = page[page.index('<section id="confusion">') : page.index('<section id="slices">')]
+    # Empty cells show nothing (CSS draws a faint dot); non-empty ones keep count and share.
+    assert "0<small>0%</small>" not in confusion
+    assert confusion.count('<td class="zero"') == 3  # billing→unparseable, shipping→refund/unp.
+    assert "45<small>90%</small>" in confusion
+    # Both spellings stay, in their own case, as row and column heads.
+    assert '<th class="rowh">Billing</th>' in confusion
+    assert '<th class="rowh">billing</th>' in confusion
+    assert '<th class="col" title="predicted Billing"><span>Billing</span></th>' in confusion
+    style = page[page.index("<style>") : page.index("</style>")]
+    heat_rules = [rule for rule in style.split("}") if "table.heat" in rule]
+    assert any("text-transform:none" in rule for rule in heat_rules)
+    assert not any("uppercase" in rule for rule in heat_rules)
+
+
+def test_confusion_long_labels_cut_in_the_middle_and_wide_matrix_says_it_scrolls(
+    summary: dict[str, Any],
+) -> None:
+    labels = [f"intent_category_number_{i:02d}" for i in range(20)]
+    summary["confusion"] = {
+        "labels": labels,
+        "matrix": [[5 if i == j else 0 for j in range(20)] for i in range(20)],
+    }
+    page = render_html(summary)
+    confusion = page[page.index('<section id="confusion">') : page.index('<section id="slices">')]
+    # The ends that tell the labels apart stay; the full label is in the title.
+    assert (
+        '<th class="col" title="predicted intent_category_number_07">'
+        "<span>intent_categ…y_number_07</span></th>"
+    ) in confusion
+    assert '<div class="scroll"><table class="heat">' in confusion
+    assert "20 columns: scroll sideways for all of them" in confusion
+    assert "scroll sideways" not in render_html(json.loads(FIXTURE.read_text(encoding="utf-8")))
+
+
+def test_latency_chart_labels_round_as_the_table(summary: dict[str, Any]) -> None:
+    summary["latency"]["e2e"].update(p50_us=11975, p99_us=109250)
+    page = render_html(summary)
+    latency = page[page.index('<section id="latency">') : page.index('<section id="classes">')]
+    chart = latency[latency.index("<svg") :]
+    table = latency[: latency.index("<svg")]
+    assert '<td class="num">11.97</td>' in table and "11.97 ms" in chart
+    assert "11.975" not in chart and "11.98" not in chart
+    assert "109.2 ms" in chart and "109.25" not in chart
+    # Axis ticks stay short round numbers.
+    assert re.search(r">50 ms</text>", chart)
+
+
+def test_top_bar_names_the_scenario_once(summary: dict[str, Any]) -> None:
+    top = re.search(r'<div class="top">(.*?)</div>', render_html(summary), re.S)
+    assert top is not None
+    assert top.group(1).count("support-intents-smoke") == 1
+    assert "20261127T010203Z-support-intents-smoke" in top.group(1)
+    summary["run"]["id"] = "run-42"
+    top = re.search(r'<div class="top">(.*?)</div>', render_html(summary), re.S)
+    assert top is not None and "support-intents-smoke · run-42" in top.group(1)
+
+
+def test_run_details_say_an_exact_pass(summary: dict[str, Any]) -> None:
+    assert "exact pass" not in render_html(summary)
+    summary["run"]["load"]["exact_pass"] = True
+    summary["run"]["dataset"]["passes"] = 1
+    page = render_html(summary)
+    assert "<dt>Load</dt><dd>8 users (spawn 4/s) · exact pass: every row once</dd>" in page
+    summary["run"]["dataset"]["passes"] = 3
+    assert "exact pass: every row 3 times" in render_html(summary)

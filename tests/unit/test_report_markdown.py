@@ -139,3 +139,23 @@ def test_zero_requests_invalid_run() -> None:
     assert "**Run invalid:** no request \\| completed" in text
     assert "No requests were made." in text
     _assert_tables_well_formed(text)
+
+
+def test_exact_pass_in_the_title_line(summary: dict[str, Any]) -> None:
+    assert "exact pass" not in render_markdown(summary)
+    summary["run"]["load"]["exact_pass"] = True
+    summary["run"]["dataset"]["passes"] = 2
+    text = render_markdown(summary)
+    assert " · 8 users (spawn 4/s) · exact pass: every row twice · endpoint " in text
+
+
+def test_samples_named_by_id_and_grouped_by_outcome(summary: dict[str, Any]) -> None:
+    incorrect, failed = summary["samples"]
+    summary["samples"] = [failed, dict(incorrect, id="v10", row=9), dict(incorrect, id="v9", row=8)]
+    text = render_markdown(summary)
+    _assert_tables_well_formed(text)
+    rows = [line for line in _section(text, "Sample errors").splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| Id | Outcome |")
+    # incorrect before failures; ids in the order people read them (v9 before v10).
+    assert [row.split(" | ")[0] for row in rows[2:]] == ["| v9", "| v10", "| v0231"]
+    assert "By outcome, then expected label, then id." in text
