@@ -38,6 +38,7 @@ __all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
 log = logging.getLogger("stagecheck")
 
 DRAIN_INTERVAL_S = 1.0  # local recorder → aggregate (one latency.hlog interval) every second
+PROGRESS_EVERY = 5  # drains between two progress lines
 PAYLOAD_KEY = "stagecheck"
 MSG_STAGE = "stagecheck_stage"
 MSG_FINAL = "stagecheck_final"
@@ -242,12 +243,16 @@ class StagecheckPlugin:
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
             session.set_stage(session.stage_index)
         self._ticker = gevent.spawn(self._drain_loop, environment.runner, session)
-        log.info("stagecheck: run folder %s", session.run_dir)
+        log.info("run folder %s", session.run_dir)
 
     def _drain_loop(self, runner: Any, session: RunSession) -> None:
+        ticks = 0
         while True:
             gevent.sleep(DRAIN_INTERVAL_S)
             self._drain_local(session)
+            ticks += 1
+            if ticks % PROGRESS_EVERY == 0 and session.aggregate is not None:
+                log.info(progress_line(session.aggregate))
             if isinstance(runner, MasterRunner):
                 for client in runner.clients.values():
                     cpu = float(getattr(client, "cpu_usage", 0) or 0)
@@ -291,7 +296,7 @@ class StagecheckPlugin:
         write_reports(session.run_dir, summary)
         self.summary = summary
         environment.process_exit_code = _EXIT_FOR_VERDICT[summary["verdict"]]
-        log.info("stagecheck: %s; report %s", summary["verdict"].upper(),
+        log.info("%s; report %s", summary["verdict"].upper(),
                  session.run_dir / "report.html")  # fmt: skip
         session.aggregate = None
 
@@ -302,6 +307,21 @@ class StagecheckPlugin:
 
         print(render_console(self.summary), flush=True)
         print(f"Run folder: {self.session.run_dir}", flush=True)
+
+
+def progress_line(agg: Any) -> str:
+    """One line on the run so far (off the hot path: every few seconds)."""
+    counts = agg.outcome_counts()
+    total = sum(counts.values())
+    elapsed = max(agg.ended - agg.started, 1e-9)
+    answered = counts["correct"] + counts["incorrect"] + counts["unparseable"]
+    failed = total - answered
+    h = agg.histogram("e2e")
+    p99 = f"{h.get_value_at_percentile(99) / 1000:.1f}ms" if h is not None else "-"
+    accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
+    errors = f"{failed / total:.1%}" if total else "-"
+    return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "
+            f"accuracy {accuracy}  errors {errors}  p99 {p99}")  # fmt: skip
 
 
 def attach(environment: Any, session: RunSession) -> None:
