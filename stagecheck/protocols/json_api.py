@@ -12,7 +12,6 @@ Response: ``prediction`` is a path into the JSON answer (``result.intent``,
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +31,7 @@ from stagecheck.protocols.base import (
     encode_json,
     field_value,
     last_segment,
+    loads,
     render_template,
 )
 from stagecheck.protocols.jsonpath import compile_path
@@ -140,7 +140,7 @@ class JSONAPIAdapter(ProtocolAdapter):
 
     def parse(self, body: bytes) -> Any:
         try:
-            obj = json.loads(body)
+            obj = loads(body)
         except (ValueError, UnicodeDecodeError):
             if self._whole:
                 try:

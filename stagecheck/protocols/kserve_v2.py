@@ -8,7 +8,6 @@ field. The prediction is the first scalar of the chosen output's ``data``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
@@ -23,6 +22,7 @@ from stagecheck.protocols.base import (
     ResponseParseError,
     encode_json,
     last_segment,
+    loads,
 )
 
 __all__ = ["KServeV2Adapter", "KServeV2Options", "KServeInput", "infer_tensor"]
@@ -222,7 +222,7 @@ class KServeV2Adapter(ProtocolAdapter):
 
     def parse(self, body: bytes) -> Any:
         try:
-            obj = json.loads(body)
+            obj = loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ResponseParseError("response is not JSON") from None
         try:

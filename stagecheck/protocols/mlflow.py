@@ -9,7 +9,6 @@ to its only value).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +21,7 @@ from stagecheck.protocols.base import (
     ResponseParseError,
     encode_json,
     last_segment,
+    loads,
 )
 
 __all__ = ["MLflowAdapter", "MLflowOptions"]
@@ -89,7 +89,7 @@ class MLflowAdapter(ProtocolAdapter):
 
     def parse(self, body: bytes) -> Any:
         try:
-            obj = json.loads(body)
+            obj = loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ResponseParseError("response is not JSON") from None
         if isinstance(obj, dict):

@@ -8,7 +8,6 @@ The messages come either whole from a row field (``messages_field``) or from an 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -20,6 +19,7 @@ from stagecheck.protocols.base import (
     as_text,
     check_template,
     field_value,
+    loads,
     render_template,
 )
 from stagecheck.protocols.openai_common import OpenAIAdapter, OpenAIOptions
@@ -60,7 +60,7 @@ class OpenAIChatOptions(OpenAIOptions):
 def _check_messages(value: Any) -> list[Any]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except ValueError:
             raise ValueError("messages_field holds text that is not a JSON list") from None
     if not isinstance(value, list) or not value:

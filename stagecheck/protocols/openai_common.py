@@ -8,7 +8,6 @@ lenient where the spec allows: ``data:`` with or without a space, CRLF line ends
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from typing import Any
 
@@ -21,6 +20,7 @@ from stagecheck.protocols.base import (
     ResponseParseError,
     StreamDone,
     encode_json,
+    loads,
 )
 
 __all__ = ["OpenAIOptions", "OpenAIAdapter"]
@@ -94,7 +94,7 @@ class OpenAIAdapter(ProtocolAdapter):
 
     def parse(self, body: bytes) -> Any:
         try:
-            obj = json.loads(body)
+            obj = loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ResponseParseError("response is not JSON") from None
         try:
@@ -116,7 +116,7 @@ class OpenAIAdapter(ProtocolAdapter):
         if not payload:
             return None
         try:
-            obj = json.loads(payload)
+            obj = loads(payload)
         except (ValueError, UnicodeDecodeError):
             raise ResponseParseError("stream line is not JSON") from None
         try:
