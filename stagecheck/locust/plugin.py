@@ -15,6 +15,7 @@ The options it adds to Locust's command line are listed on :class:`StagecheckPlu
 from __future__ import annotations
 
 import gevent
+import gevent.event
 from locust import constant
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -64,6 +65,7 @@ class StagecheckPlugin:
         self.session: RunSession | None = None
         self.summary: dict[str, Any] | None = None
         self._ticker: gevent.Greenlet | None = None
+        self._stop_ticker = gevent.event.Event()
         self._run_dirs_used = 0
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
@@ -215,7 +217,7 @@ class StagecheckPlugin:
     def _merge(self, payload: Any, worker: str) -> None:
         session = self.session
         if session is not None and session.aggregate is not None:
-            session.aggregate.merge(Delta.from_payload(payload), worker=worker)
+            session.aggregate.merge(Delta.from_payload(payload), worker=worker, pause=_pause)
 
     def _on_worker_error(self, environment: Any, msg: Any, **_: Any) -> None:
         for line in msg.data["problems"]:
@@ -242,13 +244,15 @@ class StagecheckPlugin:
             session.start_feeding()
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
             session.set_stage(session.stage_index)
-        self._ticker = gevent.spawn(self._drain_loop, environment.runner, session)
+        self._stop_ticker = gevent.event.Event()
+        self._ticker = gevent.spawn(
+            self._drain_loop, environment.runner, session, self._stop_ticker
+        )
         log.info("run folder %s", session.run_dir)
 
-    def _drain_loop(self, runner: Any, session: RunSession) -> None:
+    def _drain_loop(self, runner: Any, session: RunSession, stop: gevent.event.Event) -> None:
         ticks = 0
-        while True:
-            gevent.sleep(DRAIN_INTERVAL_S)
+        while not stop.wait(DRAIN_INTERVAL_S):
             self._drain_local(session)
             ticks += 1
             if ticks % PROGRESS_EVERY == 0 and session.aggregate is not None:
@@ -263,11 +267,13 @@ class StagecheckPlugin:
     @staticmethod
     def _drain_local(session: RunSession) -> None:
         if session.recorder is not None and session.aggregate is not None:
-            session.aggregate.merge(session.recorder.drain())
+            session.aggregate.merge(session.recorder.drain(), pause=_pause)
 
     def _finish_run(self, environment: Any, session: RunSession) -> None:
         if self._ticker is not None:
-            self._ticker.kill(block=True)
+            # Never kill it: a merge it has begun (it yields while merging) must complete.
+            self._stop_ticker.set()
+            self._ticker.join()
             self._ticker = None
         session.record_abandoned()
         self._drain_local(session)
@@ -307,6 +313,12 @@ class StagecheckPlugin:
 
         print(render_console(self.summary), flush=True)
         print(f"Run folder: {self.session.run_dir}", flush=True)
+
+
+def _pause() -> None:
+    """Let users' greenlets run while a delta is merged: keeps the merge from delaying the
+    requests in flight (which would inflate their measured latency)."""
+    gevent.sleep(0)
 
 
 def progress_line(agg: Any) -> str:

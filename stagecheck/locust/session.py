@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.loadplan import LoadPlan
@@ -20,7 +21,9 @@ from stagecheck.recording import CONNECTION_ERROR, Aggregate, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 
-__all__ = ["RunSession"]
+__all__ = ["RunSession", "SCORE_MEMO_SIZE"]
+
+SCORE_MEMO_SIZE = 65_536
 
 log = logging.getLogger("stagecheck")
 
@@ -47,6 +50,8 @@ class RunSession:
     generator_cpu_max: float = 0.0
     notes: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)  # why results may be missing
+    # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
+    score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
     # user id → (row, stage, start epoch s, start perf_counter ns) of its request in flight
     pending: dict[int, tuple[PreparedRow, int, float, int]] = field(default_factory=dict)
     on_stage: Callable[[int], None] | None = None  # master: tell the workers
@@ -81,7 +86,7 @@ class RunSession:
             shard_index=shard_index,
             shard_count=shard_count,
         )
-        self.recorder = Recorder(len(self.dataset.slice_fields))
+        self.recorder = Recorder()
         self.finished = False
 
     def start_aggregate(self, started: float) -> Aggregate:
@@ -102,6 +107,23 @@ class RunSession:
             stage = self.plan.stages[index]
             self.aggregate.begin_stage(index, stage.name, stage.users, time.time())
 
+    def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
+        """The scorer's verdict, memoised for string answers (1, 1.0 and True hash alike but
+        score differently, so other types are scored every time)."""
+        if type(prediction) is not str:
+            return self.scorer.score(prediction, expected)
+        key = (prediction, expected)
+        try:
+            verdict = self.score_memo.get(key)
+        except TypeError:  # an unhashable expected value (json-field)
+            return self.scorer.score(prediction, expected)
+        if verdict is None:
+            verdict = self.scorer.score(prediction, expected)
+            if len(self.score_memo) >= SCORE_MEMO_SIZE:
+                self.score_memo.clear()
+            self.score_memo[key] = verdict
+        return verdict
+
     def record_abandoned(self) -> int:
         """Record the requests still in flight when users were killed (a run stopped without
         waiting for them): sent, so counted, as connection errors. Returns how many."""
@@ -110,7 +132,7 @@ class RunSession:
         now = time.perf_counter_ns()
         for row, stage, started, t0 in self.pending.values():
             self.recorder.record(
-                row_index=row.index, slices=row.slices, outcome=CONNECTION_ERROR,
+                row_index=row.index, outcome=CONNECTION_ERROR,
                 latency_us=(now - t0) // 1000, started=started, stage=stage,
                 error="the run stopped before the answer arrived",
             )  # fmt: skip

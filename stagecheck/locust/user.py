@@ -61,7 +61,7 @@ def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], 
     else:
         try:
             prediction = read()
-            correct, label = session.scorer.score(prediction, row.expected)
+            correct, label = session.score(prediction, row.expected)
         except OSError as exc:  # a stream broke or timed out mid-answer
             verdict = (classify_error(exc), None, None, _error_text(exc))
         except Exception as exc:  # an odd answer must never crash a run
@@ -172,12 +172,10 @@ class ValidationUser(FastHttpUser):
         outcome, predicted, got, error = verdict
         session.recorder.record(  # type: ignore[union-attr]
             row_index=row.index,
-            slices=row.slices,
             outcome=outcome,
             latency_us=latency_us,
             started=started,
             stage=stage,
-            expected=row.expected_text if predicted is not None else None,
             predicted=predicted,
             got=got,
             error=error,

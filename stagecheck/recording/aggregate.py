@@ -7,7 +7,7 @@ Each merged delta appends one interval to ``latency.hlog`` and its requests to
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,9 +21,11 @@ from stagecheck.datasets import PreparedRow
 from stagecheck.recording.recorder import (
     ALL,
     CORRECT,
+    HIGHEST_US,
     OUTCOMES,
     TIMINGS,
     Delta,
+    Result,
     new_histogram,
 )
 
@@ -78,6 +80,7 @@ class Aggregate:
         self.stages: list[StageInfo] = []
         self.workers: set[str] = set()
         self._results: IO[bytes] | None = None
+        self._row_prefix: dict[int, bytes] = {}
         self._hlog: IO[str] | None = None
         if run_dir is not None:
             self._open(run_dir, started)
@@ -113,24 +116,54 @@ class Aggregate:
     def requests(self) -> int:
         return sum(n for (_, i, _, _), n in self.outcomes.items() if i == ALL)
 
-    def merge(self, delta: Delta, worker: str = "local") -> None:
+    def merge(
+        self, delta: Delta, worker: str = "local", pause: Callable[[], None] | None = None
+    ) -> None:
+        """Add a delta: latency histograms, counts, confusion, samples, and its lines of
+        results.jsonl and latency.hlog. ``pause`` is called every few hundred requests so that
+        a cooperative caller (gevent) does not hold up requests in flight while this runs."""
         self.workers.add(worker)
         self.ended = max(self.ended, delta.ended)
-        interval = new_histogram()
-        for key, h in delta.histograms.items():
+        interval: dict[tuple[int, str], HdrHistogram] = {}
+        lines: list[bytes] = []
+        rows = self.rows
+        outcomes = self.outcomes
+        confusion = self.confusion
+        for n, result in enumerate(delta.results, start=1):
+            started, index, outcome, predicted, got, latency_us, error, stage = result
+            row = rows[index]
+            self._latency(interval, stage, "e2e", latency_us)
+            outcomes[(stage, ALL, "", outcome)] += 1
+            for i, value in enumerate(row.slices):
+                outcomes[(stage, i, value, outcome)] += 1
+            if predicted is not None:
+                confusion[(stage, ALL, "", row.expected_text, predicted)] += 1
+                for i, value in enumerate(row.slices):
+                    confusion[(stage, i, value, row.expected_text, predicted)] += 1
+            if outcome != CORRECT:
+                self._keep_sample(row, outcome, got, latency_us, error)
+            if self._results is not None:
+                lines.append(self._result_line(result, row))
+            if pause is not None and n % 256 == 0:
+                pause()
+        for stage, ttft_us, gaps in delta.streams:
+            self._latency(interval, stage, "ttft", ttft_us)
+            for gap in gaps:
+                self._latency(interval, stage, "itl", gap)
+        e2e = new_histogram()
+        for key, h in interval.items():
             total = self.histograms.get(key)
             if total is None:
                 total = self.histograms[key] = new_histogram()
             total.add(h)
             if key[1] == "e2e":
-                interval.add(h)
-        self.out_of_range.update(delta.out_of_range)
-        self.outcomes.update(delta.outcomes)
-        self.confusion.update(delta.confusion)
-        self._write_results(delta)
-        if self._hlog is not None and interval.get_total_count():
+                e2e.add(h)
+        if self._results is not None and lines:
+            self._results.write(b"\n".join(lines) + b"\n")
+            self._results.flush()
+        if self._hlog is not None and e2e.get_total_count():
             HistogramLogWriter(self._hlog).output_interval_histogram(
-                interval,
+                e2e,
                 # the first delta may begin a hair before the run's start stamp
                 start_time_stamp_sec=max(delta.started - self.started, 0.0),
                 end_time_stamp_sec=max(delta.ended, delta.started + 1e-3) - self.started,
@@ -138,47 +171,36 @@ class Aggregate:
             )
             self._hlog.flush()
 
-    def _write_results(self, delta: Delta) -> None:
-        lines = []
-        for started, index, outcome, got, latency_us, error, stage in delta.results:
-            row = self.rows[index]
-            slices = dict(zip(self.slice_fields, row.slices, strict=True))
-            name = OUTCOMES[outcome]
-            if outcome != CORRECT:
-                self._keep_sample(row, name, got, latency_us, slices, error)
-            if self._results is not None:
-                # orjson: ~0.3 µs a line against ~7.6 µs for json.dumps (once per request).
-                lines.append(
-                    orjson.dumps(
-                        {
-                            "t": round(started, 6),
-                            "row": index,
-                            "id": row.row_id,
-                            "outcome": name,
-                            "expected": row.expected_text,
-                            "got": got,
-                            "latency_us": latency_us,
-                            "slices": slices,
-                            "stage": stage,
-                            "users": self.users_at(started),
-                            "error": error,
-                        }
-                    )
-                )
-        if self._results is not None and lines:
-            self._results.write(b"\n".join(lines) + b"\n")
-            self._results.flush()
+    def _latency(
+        self, interval: dict[tuple[int, str], HdrHistogram], stage: int, timing: str, us: int
+    ) -> None:
+        h = interval.get((stage, timing))
+        if h is None:
+            h = interval[(stage, timing)] = new_histogram()
+        if us < 0 or us > HIGHEST_US:
+            # hdrh drops out-of-range values silently: clamp, record and count them.
+            self.out_of_range[(stage, timing)] += 1
+            us = 0 if us < 0 else HIGHEST_US
+        h.record_value(us)
+
+    def _result_line(self, result: Result, row: PreparedRow) -> bytes:
+        """One line of results.jsonl; the row's own fields are encoded once per row."""
+        started, index, outcome, _, got, latency_us, error, stage = result
+        prefix = self._row_prefix.get(index)
+        if prefix is None:
+            fixed = {"row": index, "id": row.row_id, "expected": row.expected_text,
+                     "slices": dict(zip(self.slice_fields, row.slices, strict=True))}  # fmt: skip
+            prefix = self._row_prefix[index] = orjson.dumps(fixed)[:-1] + b","
+        return prefix + orjson.dumps({
+            "t": round(started, 6), "outcome": OUTCOMES[outcome], "got": got,
+            "latency_us": latency_us, "stage": stage, "users": self.users_at(started),
+            "error": error,
+        })[1:]  # fmt: skip
 
     def _keep_sample(
-        self,
-        row: PreparedRow,
-        outcome: str,
-        got: str | None,
-        latency_us: int,
-        slices: dict[str, str],
-        error: str | None,
+        self, row: PreparedRow, outcome: int, got: str | None, latency_us: int, error: str | None
     ) -> None:
-        group = (OUTCOMES.index(outcome), row.expected_text)
+        group = (outcome, row.expected_text)
         if len(self.samples) >= MAX_SAMPLES or self._sample_groups[group] >= MAX_SAMPLES_PER_GROUP:
             return
         self._sample_groups[group] += 1
@@ -189,9 +211,9 @@ class Aggregate:
                 row.input_text,
                 row.expected_text,
                 got,
-                outcome,
+                OUTCOMES[outcome],
                 latency_us,
-                slices,
+                dict(zip(self.slice_fields, row.slices, strict=True)),
                 error,
             )
         )

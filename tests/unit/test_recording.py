@@ -37,6 +37,7 @@ class FakeRow:
 
 
 ROWS = [FakeRow(i, ["a", "b", "c"][i % 3], (["simple", "complex"][i % 2],)) for i in range(30)]
+NO_SLICE_ROWS = [FakeRow(0, "a", ())]
 
 
 def record_some(rec: Recorder, rng: random.Random, n: int) -> list[int]:
@@ -46,28 +47,33 @@ def record_some(rec: Recorder, rng: random.Random, n: int) -> list[int]:
         us = rng.randrange(100, 200_000)
         latencies.append(us)
         outcome = rng.choice([CORRECT, CORRECT, INCORRECT, HTTP_ERROR])
-        predicted = (
-            None if outcome == HTTP_ERROR else (row.expected_text if outcome == CORRECT else "zzz")
-        )
-        rec.record(
-            row_index=row.index,
-            slices=row.slices,
-            outcome=outcome,
-            latency_us=us,
-            started=1000.0,
-            expected=row.expected_text if predicted else None,
-            predicted=predicted,
-            got=predicted,
-        )
+        predicted = None if outcome == HTTP_ERROR else (
+            row.expected_text if outcome == CORRECT else "zzz")  # fmt: skip
+        rec.record(row_index=row.index, outcome=outcome, latency_us=us, started=1000.0,
+                   predicted=predicted, got=predicted)  # fmt: skip
     return latencies
 
 
+def aggregate_of(rec: Recorder, rows=NO_SLICE_ROWS, fields=()) -> Aggregate:  # noqa: B006
+    agg = Aggregate(rows, fields, None, started=0.0)  # type: ignore[arg-type]
+    agg.merge(rec.drain())
+    return agg
+
+
+def test_recording_costs_one_append():
+    rec = Recorder()
+    rec.record(row_index=0, outcome=CORRECT, latency_us=5, started=0.0)
+    delta = rec.drain()
+    assert delta.results == [(0.0, 0, CORRECT, None, None, 5, None, 0)]
+    assert rec.drain().results == []
+
+
 def test_golden_percentiles_microsecond_values():
-    rec = Recorder(slice_count=0)
+    rec = Recorder()
     for us in range(1, 10_001):  # 1 µs .. 10 ms, uniform
-        rec.record(row_index=0, slices=(), outcome=CORRECT, latency_us=us, started=0.0)
-    h = rec.drain().histograms[(0, "e2e")]
-    assert h.get_total_count() == 10_000
+        rec.record(row_index=0, outcome=CORRECT, latency_us=us, started=0.0)
+    h = aggregate_of(rec).histogram("e2e")
+    assert h is not None and h.get_total_count() == 10_000
     # HDR at 3 significant digits: each value is exact to within 0.1 %.
     for pct, exact in [(50, 5000), (90, 9000), (99, 9900), (99.9, 9990), (100, 10_000)]:
         assert h.get_value_at_percentile(pct) == pytest.approx(exact, rel=1e-3)
@@ -75,25 +81,27 @@ def test_golden_percentiles_microsecond_values():
 
 
 def test_out_of_range_values_are_clamped_and_counted():
-    rec = Recorder(slice_count=0)
-    rec.record(row_index=0, slices=(), outcome=CORRECT, latency_us=HIGHEST_US * 2, started=0.0)
-    rec.record(row_index=0, slices=(), outcome=CORRECT, latency_us=-5, started=0.0)
-    delta = rec.drain()
-    assert delta.out_of_range[(0, "e2e")] == 2
-    assert delta.histograms[(0, "e2e")].get_total_count() == 2  # none silently dropped
+    rec = Recorder()
+    rec.record(row_index=0, outcome=CORRECT, latency_us=HIGHEST_US * 2, started=0.0)
+    rec.record(row_index=0, outcome=CORRECT, latency_us=-5, started=0.0)
+    agg = aggregate_of(rec)
+    assert agg.out_of_range_count("e2e") == 2
+    assert agg.histogram("e2e").get_total_count() == 2  # type: ignore[union-attr]
 
 
 def test_drained_deltas_merge_exactly_into_the_aggregate(tmp_path: Path):
     rng = random.Random(1)
-    rec = Recorder(slice_count=1)
+    rec = Recorder()
     agg = Aggregate(ROWS, ["complexity"], tmp_path, started=1000.0)  # type: ignore[arg-type]
     reference = HdrHistogram(1, HIGHEST_US, 3)
     all_latencies = []
+    pauses = []
     for stage in range(3):
         rec.stage = stage
         lat = record_some(rec, rng, 400)
         all_latencies += lat
-        agg.merge(rec.drain())
+        agg.merge(rec.drain(), pause=lambda: pauses.append(1))
+    assert len(pauses) == 3  # one pause every 256 requests merged
     for us in all_latencies:
         reference.record_value(us)
     agg.close()
@@ -109,6 +117,13 @@ def test_drained_deltas_merge_exactly_into_the_aggregate(tmp_path: Path):
     lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(lines) == 1200
     assert Counter(x["outcome"] for x in lines) == {k: v for k, v in counts.items() if v}
+    first = lines[0]
+    assert set(first) == {"row", "id", "expected", "slices", "t", "outcome", "got", "latency_us",
+                          "stage", "users", "error"}  # fmt: skip
+    assert first["id"] == ROWS[first["row"]].row_id
+    assert first["slices"] == {"complexity": ROWS[first["row"]].slices[0]}
+    confusion = agg.confusion_counts()
+    assert sum(confusion.values()) == counts["correct"] + counts["incorrect"]
     # latency.hlog is readable by HdrHistogram's own log reader and adds up to the total
     reader = HistogramLogReader(str(tmp_path / "latency.hlog"), HdrHistogram(1, HIGHEST_US, 3))
     summed = HdrHistogram(1, HIGHEST_US, 3)
@@ -121,22 +136,22 @@ def test_drained_deltas_merge_exactly_into_the_aggregate(tmp_path: Path):
     assert summed.get_value_at_percentile(99) == reference.get_value_at_percentile(99)
 
 
-def test_samples_are_bounded_and_diverse(tmp_path: Path):
-    rec = Recorder(slice_count=1)
-    agg = Aggregate(ROWS, ["complexity"], None, started=0.0)  # type: ignore[arg-type]
+def test_stream_timings_become_ttft_and_itl_histograms():
+    rec = Recorder()
+    rec.record(row_index=0, outcome=CORRECT, latency_us=900, started=0.0)
+    rec.record_stream(300, [100, 200, 300])
+    agg = aggregate_of(rec)
+    assert agg.timings() == ["e2e", "ttft", "itl"]
+    assert agg.histogram("itl").get_total_count() == 3  # type: ignore[union-attr]
+
+
+def test_samples_are_bounded_and_diverse():
+    rec = Recorder()
     for _ in range(50):
         for row in ROWS:
-            rec.record(
-                row_index=row.index,
-                slices=row.slices,
-                outcome=INCORRECT,
-                latency_us=10,
-                started=0.0,
-                expected=row.expected_text,
-                predicted="zzz",
-                got="zzz",
-            )
-    agg.merge(rec.drain())
+            rec.record(row_index=row.index, outcome=INCORRECT, latency_us=10, started=0.0,
+                       predicted="zzz", got="zzz")  # fmt: skip
+    agg = aggregate_of(rec, ROWS, ["complexity"])
     labels = [s.expected for s in agg.samples]
     assert len(labels) == 15  # 5 per (outcome, expected label), 3 labels
     assert set(labels) == {"a", "b", "c"}
@@ -146,14 +161,12 @@ def test_payload_round_trips_through_locusts_message_serializer():
     from locust.rpc.protocol import Message
 
     rng = random.Random(2)
-    rec = Recorder(slice_count=1)
+    rec = Recorder()
     record_some(rec, rng, 300)
     rec.record_stream(1234, [10, 20, 30])
     delta = rec.drain()
     wire = Message("stats", {"stagecheck": delta.to_payload()}, "worker-1").serialize()
     back = Delta.from_payload(Message.unserialize(wire).data["stagecheck"])
-    assert back.outcomes == delta.outcomes
-    assert back.confusion == delta.confusion
     assert back.results == delta.results
-    for key, h in delta.histograms.items():
-        assert back.histograms[key].equals(h)
+    assert back.streams == [(0, 1234, [10, 20, 30])]
+    assert (back.started, back.ended) == (delta.started, delta.ended)

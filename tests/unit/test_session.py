@@ -29,3 +29,15 @@ def test_abandoned_requests_are_recorded_as_connection_errors(write_scenario):
     assert agg.outcome_counts()[OUTCOMES[CONNECTION_ERROR]] == 1
     (sample,) = agg.samples
     assert sample.error == "the run stopped before the answer arrived"
+
+
+def test_score_memo_gives_the_scorers_verdicts(write_scenario):
+    loaded = load_scenario(write_scenario(BASIC_SCENARIO))
+    session = RunSession.prepare(loaded, LoadPlan.from_scenario(loaded))
+    for answer, expected in [("Refund", "refund"), ("refund ", "refund"), ("billing", "refund")]:
+        first = session.score(answer, expected)
+        assert first == session.scorer.score(answer, expected)
+        assert session.score(answer, expected) == first  # served from the memo
+    assert len(session.score_memo) == 3
+    assert session.score(1, "1") == session.scorer.score(1, "1")  # not memoised: not a str
+    assert len(session.score_memo) == 3

@@ -34,7 +34,7 @@ def run_summary(write_scenario, thresholds):
     rows = prepared.dataset.rows
     agg = Aggregate(rows, prepared.dataset.slice_fields, None, started=100.0)
     agg.begin_stage(0, "steady", 2, 100.0)
-    rec = Recorder(slice_count=2)
+    rec = Recorder()
     for i, row in enumerate(rows * 10):
         if i % 10 == 0:
             outcome, pred = HTTP_ERROR, None
@@ -46,11 +46,9 @@ def run_summary(write_scenario, thresholds):
             outcome, pred = CORRECT, row.expected_text
         rec.record(
             row_index=row.index,
-            slices=row.slices,
             outcome=outcome,
             latency_us=1000 + i * 10,
             started=100.0 + i * 0.01,
-            expected=row.expected_text if pred else None,
             predicted=pred,
             got=pred,
         )
