@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_duration", "parse_rate", "parse_percent_or_fraction", "format_duration"]
+__all__ = ["parse_duration", "parse_rate", "parse_percent_or_fraction"]
 
 _DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)")
@@ -74,14 +74,3 @@ def parse_percent_or_fraction(value: str | int | float) -> float:
     except ValueError:
         raise ValueError(f"expected a number or a percentage such as 1%, got {value!r}") from None
 
-
-def format_duration(seconds: float) -> str:
-    """Short human form: ``850µs``, ``12.3ms``, ``1.25s``, ``2m05s``."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f}µs"
-    if seconds < 1.0:
-        return f"{seconds * 1e3:.3g}ms" if seconds < 0.1 else f"{seconds * 1e3:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.3g}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{rest:02d}s"

@@ -230,9 +230,6 @@ class Aggregate:
         self._results = self._hlog = None
 
     # -- queries (report time, never on the hot path) ------------------------------------------
-    def stage_indexes(self) -> list[int]:
-        return sorted({k[0] for k in self.outcomes} | {s.index for s in self.stages})
-
     def histogram(self, timing: str, stage: int | None = None) -> HdrHistogram | None:
         """Latency histogram of one timing for one stage or the whole run (None if empty)."""
         total = new_histogram()
