@@ -103,6 +103,10 @@ def _latency(report: Report) -> list[str]:
     return out
 
 
+def _target(report: Report) -> list[str]:
+    return [f"Target    {report.target.describe()}"] if report.target is not None else []
+
+
 def _quality(report: Report) -> list[str]:
     q = report.quality
     accuracy = report.accuracy
@@ -213,6 +217,7 @@ def render_console(summary: Mapping[str, Any] | Report) -> str:
         _verdict(report),
         _requests(report),
         _latency(report),
+        _target(report),
         _quality(report),
         _classes(report),
         _slices(report),

@@ -88,6 +88,9 @@ def latency_section(report: Report) -> str:
         empty(f"{lat.out_of_range:,} {lat.name} values fell outside the histogram's range.")
         for lat in out_of_range
     )
+    if report.target is not None:
+        note += (f'<p id="target"><strong>Target resources</strong> '
+                 f"{e(report.target.describe())}</p>")  # fmt: skip
     return section("latency", "Latency", grid + chart + note, "percentile distribution")
 
 

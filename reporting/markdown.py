@@ -67,6 +67,8 @@ def _title(report: Report) -> list[str]:
     if not report.valid:
         reasons = "; ".join(report.invalid_reasons) or "no reason given"
         lines += ["", f"> **Run invalid:** {md_cell(reasons)}"]
+    if report.target is not None:
+        lines += ["", f"Target resources: {md_cell(report.target.describe())}"]
     if report.notes:
         lines += ["", *(f"- {md_cell(note, 300)}" for note in report.notes[:10])]
     return lines

@@ -305,6 +305,34 @@ def _review_key(s: Sample) -> tuple[object, ...]:
 
 
 @dataclass(frozen=True)
+class TargetUsage:
+    """The target's resource usage, sampled from its Prometheus endpoint during the run."""
+
+    metrics_url: str
+    samples: int
+    errors: int
+    last_error: str | None
+    cpu_percent_mean: float | None  # 100 = one core
+    cpu_percent_max: float | None
+    memory_bytes_mean: float | None
+    memory_bytes_max: float | None
+
+    def describe(self) -> str:
+        """One line: ``CPU 34% mean, 52% max (100% = one core) · memory 120 MB max``."""
+        parts = []
+        if self.cpu_percent_mean is not None:
+            peak = f", {self.cpu_percent_max:.0f}% max" if self.cpu_percent_max is not None else ""
+            parts.append(f"CPU {self.cpu_percent_mean:.0f}% mean{peak} (100% = one core)")
+        if self.memory_bytes_max is not None:
+            parts.append(f"memory {self.memory_bytes_max / 1e6:,.1f} MB max")
+        if not parts:
+            why = f": {self.last_error}" if self.last_error else ""
+            return f"no readings from {self.metrics_url} ({self.errors} failed{why})"
+        missed = f" · {self.errors} readings failed" if self.errors else ""
+        return " · ".join(parts) + f" · {self.samples} readings{missed}"
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a report shows, read from one summary.json."""
 
@@ -328,6 +356,8 @@ class Report:
     samples: tuple[Sample, ...]
     #: Remarks the run made about itself (e.g. what was adjusted or skipped).
     notes: tuple[str, ...] = ()
+    #: The target's CPU and memory during the run (scenario endpoint.metrics_url), if sampled.
+    target: TargetUsage | None = None
 
     @property
     def accuracy(self) -> float | None:

@@ -23,6 +23,7 @@ from .model import (
     Sample,
     SliceMetrics,
     StageMetrics,
+    TargetUsage,
     ThresholdResult,
 )
 
@@ -257,4 +258,20 @@ def build_report(summary: Mapping[str, Any]) -> Report:
         ),
         samples=tuple(_sample(s) for s in _list(summary.get("samples")) if isinstance(s, Mapping)),
         notes=tuple(_text(n) for n in _list(summary.get("notes"))),
+        target=_target(summary.get("target")),
+    )
+
+
+def _target(raw: Any) -> TargetUsage | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return TargetUsage(
+        metrics_url=_text(raw.get("metrics_url")),
+        samples=_int(raw.get("samples")),
+        errors=_int(raw.get("errors")),
+        last_error=_opt_text(raw.get("last_error")),
+        cpu_percent_mean=_num(raw.get("cpu_percent_mean")),
+        cpu_percent_max=_num(raw.get("cpu_percent_max")),
+        memory_bytes_mean=_num(raw.get("memory_bytes_mean")),
+        memory_bytes_max=_num(raw.get("memory_bytes_max")),
     )

@@ -46,6 +46,7 @@ class RunFacts:
     generator_cpu_max: float = 0.0
     interrupted: bool = False
     incomplete: list[str] = field(default_factory=list)  # reasons results may be missing
+    target: dict[str, Any] | None = None  # ResourceSampler.summary(): the target's CPU/memory
     notes: list[str] = field(default_factory=list)
 
 
@@ -240,6 +241,7 @@ def build_summary(
         },
         "throughput": {"requests_per_s": total / duration, "answers_per_s": answers / duration},
         "latency": latency,
+        "target": facts.target,
         "quality": _quality(agg, facts.classification),
         "classes": _classes(agg) if facts.classification else [],
         "confusion": _confusion(agg) if facts.classification else None,

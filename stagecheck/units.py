@@ -73,4 +73,3 @@ def parse_percent_or_fraction(value: str | int | float) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"expected a number or a percentage such as 1%, got {value!r}") from None
-

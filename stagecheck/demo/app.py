@@ -18,6 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar
 
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
+
 from stagecheck.demo import payloads
 from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.model import IntentClassifier, load_default
@@ -159,6 +166,8 @@ class DemoApp:
         self._jitter_rng = random.Random(f"{config.seed}/jitter")
         self._error_rng = random.Random(f"{config.seed}/errors")
         self._ids = itertools.count(1)
+        self._metrics = CollectorRegistry()
+        ProcessCollector(registry=self._metrics)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("GET", re.compile(r"/health"), self._health),
             ("GET", re.compile(r"/stats"), lambda environ: Reply(200, self.stats.snapshot())),
@@ -186,6 +195,13 @@ class DemoApp:
     # --- WSGI -------------------------------------------------------------------------------
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/metrics" and environ["REQUEST_METHOD"] == "GET":
+            # Prometheus process metrics (CPU seconds, resident memory), as real model servers
+            # expose them: what stagecheck samples for the target's resource usage.
+            body = generate_latest(self._metrics)
+            start_response(_STATUS[200], [("Content-Type", CONTENT_TYPE_LATEST),
+                                          ("Content-Length", str(len(body)))])  # fmt: skip
+            return [body]
         reply = self._dispatch(environ)
         if reply.stream is not None:
             headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]

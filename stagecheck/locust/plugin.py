@@ -33,6 +33,7 @@ from stagecheck.recording import Delta
 from stagecheck.runfolder import new_run_dir, write_scenario_copy, write_summary
 from stagecheck.scenario import load_scenario
 from stagecheck.summary import RunFacts, build_summary
+from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
 __all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
 
@@ -66,6 +67,7 @@ class StagecheckPlugin:
         self.summary: dict[str, Any] | None = None
         self._ticker: gevent.Greenlet | None = None
         self._stop_ticker = gevent.event.Event()
+        self._sampler: gevent.Greenlet | None = None
         self._run_dirs_used = 0
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
@@ -248,6 +250,10 @@ class StagecheckPlugin:
         self._ticker = gevent.spawn(
             self._drain_loop, environment.runner, session, self._stop_ticker
         )
+        ep = session.loaded.scenario.endpoint
+        if ep.metrics_url:
+            session.resources = ResourceSampler(resolve_metrics_url(ep.url, ep.metrics_url))
+            self._sampler = gevent.spawn(self._sample_loop, session.resources, self._stop_ticker)
         log.info("run folder %s", session.run_dir)
 
     def _drain_loop(self, runner: Any, session: RunSession, stop: gevent.event.Event) -> None:
@@ -265,6 +271,13 @@ class StagecheckPlugin:
                 session.finished = True  # the shape ends the run at its next tick
 
     @staticmethod
+    def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
+        sampler.sample()
+        while not stop.wait(SAMPLE_INTERVAL_S):
+            sampler.sample()
+        sampler.sample()  # the last reading, at the end of the run
+
+    @staticmethod
     def _drain_local(session: RunSession) -> None:
         if session.recorder is not None and session.aggregate is not None:
             session.aggregate.merge(session.recorder.drain(), pause=_pause)
@@ -275,6 +288,9 @@ class StagecheckPlugin:
             self._stop_ticker.set()
             self._ticker.join()
             self._ticker = None
+        if self._sampler is not None:
+            self._sampler.join(timeout=5)
+            self._sampler = None
         session.record_abandoned()
         self._drain_local(session)
         agg = session.aggregate
@@ -293,6 +309,7 @@ class StagecheckPlugin:
             generator_cpu_max=session.generator_cpu_max,
             interrupted=interrupted,
             incomplete=list(session.incomplete),
+            target=session.resources.summary() if session.resources is not None else None,
             notes=list(session.notes),
         )
         summary = build_summary(session.loaded, session.dataset, agg, facts)

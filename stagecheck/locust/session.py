@@ -20,6 +20,7 @@ from stagecheck.protocols import ProtocolAdapter
 from stagecheck.recording import CONNECTION_ERROR, Aggregate, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
+from stagecheck.target_resources import ResourceSampler
 
 __all__ = ["RunSession", "SCORE_MEMO_SIZE"]
 
@@ -50,6 +51,7 @@ class RunSession:
     generator_cpu_max: float = 0.0
     notes: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)  # why results may be missing
+    resources: ResourceSampler | None = None  # the target's CPU and memory, when it tells
     # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
     score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
     # user id → (row, stage, start epoch s, start perf_counter ns) of its request in flight

@@ -64,6 +64,11 @@ class EndpointConfig(_Model):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Protocol-specific options (see the protocol's docs)"
     )
+    metrics_url: str | None = Field(
+        None,
+        description="The target's Prometheus endpoint (/metrics: relative to url), sampled "
+        "during the run for its CPU and memory (process_* metrics)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -173,4 +178,3 @@ def scenario_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "stagecheck scenario"
     return schema
-

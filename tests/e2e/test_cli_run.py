@@ -50,6 +50,12 @@ def test_passing_run_exit_0_and_every_request_accounted_for(demo, cli):
     }
     assert "PASSED" in r.stdout and str(r.run_dir.name) in r.stdout
     assert s["run"]["load"]["users"] == 4
+    # the target's resource usage, sampled from the demo endpoint's real /metrics
+    target = s["target"]
+    assert target["errors"] == 0 and target["samples"] >= 2
+    assert 0 < target["cpu_percent_mean"] <= 200  # two cores at most
+    assert target["memory_bytes_max"] > 10_000_000
+    assert "Target    CPU" in r.stdout
 
 
 def test_failing_threshold_exit_1_with_junit_failure(demo, cli):

@@ -161,3 +161,28 @@ def test_exact_pass_in_the_load_line(summary: dict[str, Any]) -> None:
     summary["run"]["dataset"]["passes"] = 1
     load = [line for line in render_console(summary).splitlines() if line.startswith("load")]
     assert load == ["load      8 users (spawn 4/s) for 30.3s · exact pass: every row once"]
+
+
+def test_target_resources_line_and_its_absence() -> None:
+    import copy
+    import json
+    from pathlib import Path
+
+    from stagecheck.reporting import render_console, render_html, render_markdown
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "summary_example.json"
+    summary = json.loads(fixture.read_text())
+    text = render_console(summary)
+    assert "Target    CPU 41% mean, 55% max (100% = one core) · memory 63.1 MB max" in text
+    assert "memory 63.1 MB max" in render_markdown(summary)
+    assert 'id="target"' in render_html(summary)
+    without = copy.deepcopy(summary)
+    without["target"] = None
+    assert "Target" not in render_console(without)
+    failing = copy.deepcopy(summary)
+    failing["target"].update(samples=0, errors=3, last_error="URLError: refused",
+                             cpu_percent_mean=None, cpu_percent_max=None,
+                             memory_bytes_mean=None, memory_bytes_max=None)  # fmt: skip
+    assert "no readings from http://127.0.0.1:8000/metrics (3 failed: URLError: refused)" in (
+        render_console(failing)
+    )
