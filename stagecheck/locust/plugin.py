@@ -20,6 +20,7 @@ from locust import constant
 from locust.runners import MasterRunner, WorkerRunner
 
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,10 @@ class StagecheckPlugin:
         opts = environment.parsed_options
         if opts is None:  # library mode: the caller attaches environment.stagecheck itself
             return
+        # Ctrl-C raises KeyboardInterrupt in whatever greenlet runs at that instant: a user
+        # between send and record, or a merge half done, and measured requests are lost.
+        # Deliver it to the main greenlet only, where Locust waits and shuts down gracefully.
+        gevent.signal_handler(signal.SIGINT, _interrupt_main_greenlet)
         if isinstance(runner, WorkerRunner):
             runner.register_message(MSG_STAGE, self._on_stage_message)
             runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
@@ -330,6 +335,10 @@ class StagecheckPlugin:
 
         print(render_console(self.summary), flush=True)
         print(f"Run folder: {self.session.run_dir}", flush=True)
+
+
+def _interrupt_main_greenlet() -> None:
+    gevent.get_hub().parent.throw(KeyboardInterrupt)
 
 
 def _pause() -> None:
