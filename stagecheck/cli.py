@@ -76,6 +76,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs", help="folder for run folders (default: runs)")
     p.add_argument("--users", type=int, help="concurrent users (overrides load.users)")
     p.add_argument("--duration", help="run length, e.g. 30s (overrides load.duration)")
+    p.add_argument("--rate", help="open loop: arrival rate, e.g. 40/s (sets load.arrival_rate)")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -121,6 +122,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         out.append(f"load.users={args.users}")
     if args.duration is not None:
         out.append(f"load.duration={args.duration}")
+    if args.rate is not None:
+        out.append(f"load.arrival_rate={args.rate}")
     return out
 
 

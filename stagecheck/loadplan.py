@@ -23,6 +23,8 @@ class Stage:
 class LoadPlan:
     stages: tuple[Stage, ...]
     exact_pass: bool
+    arrival_rate: float | None = None  # open loop: requests per second (users are a pool)
+    arrivals: str = "constant"
 
     @property
     def duration(self) -> float:
@@ -55,17 +57,18 @@ class LoadPlan:
         n = users if users is not None else load.users
         rate = spawn_rate or load.spawn_rate or float(n)
         total = duration if duration is not None else load.duration
-        return cls((Stage("steady", n, rate, total),), exact)
+        return cls((Stage("steady", n, rate, total),), exact, load.arrival_rate, load.arrivals)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``run.load`` block of summary.json."""
         single = len(self.stages) == 1
         return {
-            "mode": "users" if single else "stages",
+            "mode": "arrival_rate" if self.arrival_rate else ("users" if single else "stages"),
             "users": max(s.users for s in self.stages),
             "spawn_rate": self.stages[0].spawn_rate if single else None,
             "duration_s": self.duration,
-            "arrival_rate": None,
+            "arrival_rate": self.arrival_rate,
+            "arrivals": self.arrivals if self.arrival_rate else None,
             "exact_pass": self.exact_pass,
             "stages": []
             if single

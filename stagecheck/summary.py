@@ -17,6 +17,7 @@ from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
 from stagecheck.loadplan import LoadPlan
 from stagecheck.recording import Aggregate
+from stagecheck.recording.aggregate import LATE_US
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
 from stagecheck.thresholds import evaluate_thresholds, parse_threshold
@@ -199,6 +200,11 @@ def build_summary(
         expected_total = sc.dataset.passes * len(dataset.rows)
         if total != expected_total:
             reasons.append(f"exact pass incomplete: {total} of {expected_total} requests done")
+    rate = (facts.load or {}).get("arrival_rate")
+    if rate and total and agg.late > 0.01 * total:
+        reasons.append(f"the arrival schedule was not kept: {agg.late} of {total} requests left "
+                       f"over {LATE_US // 1000} ms after their due time (too few users for the "
+                       "answers' latency: raise load.users)")  # fmt: skip
     if facts.interrupted:
         reasons.append("the run was interrupted before its planned end")
     reasons += facts.incomplete

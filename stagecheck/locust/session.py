@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stagecheck.arrivals import ArrivalSchedule
 from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import prepare_loaded
@@ -52,10 +53,12 @@ class RunSession:
     notes: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)  # why results may be missing
     resources: ResourceSampler | None = None  # the target's CPU and memory, when it tells
+    arrivals: ArrivalSchedule | None = None  # open loop: due times of the requests
     # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
     score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
-    # user id → (row, stage, start epoch s, start perf_counter ns) of its request in flight
-    pending: dict[int, tuple[PreparedRow, int, float, int]] = field(default_factory=dict)
+    # user id → (row, stage, start epoch s, start perf_counter ns, schedule lag µs) of its
+    # request in flight
+    pending: dict[int, tuple[PreparedRow, int, float, int, int]] = field(default_factory=dict)
     on_stage: Callable[[int], None] | None = None  # master: tell the workers
 
     @classmethod
@@ -89,6 +92,11 @@ class RunSession:
             shard_count=shard_count,
         )
         self.recorder = Recorder()
+        if self.plan.arrival_rate:
+            self.arrivals = ArrivalSchedule(
+                self.plan.arrival_rate, kind=self.plan.arrivals, seed=ds.seed,
+                shard_index=shard_index, shards=shard_count,
+            )  # fmt: skip
         self.finished = False
 
     def start_aggregate(self, started: float) -> Aggregate:
@@ -132,11 +140,11 @@ class RunSession:
         if self.recorder is None:
             return 0
         now = time.perf_counter_ns()
-        for row, stage, started, t0 in self.pending.values():
+        for row, stage, started, t0, lag_us in self.pending.values():
             self.recorder.record(
                 row_index=row.index, outcome=CONNECTION_ERROR,
                 latency_us=(now - t0) // 1000, started=started, stage=stage,
-                error="the run stopped before the answer arrived",
+                error="the run stopped before the answer arrived", lag_us=lag_us,
             )  # fmt: skip
         count = len(self.pending)
         self.pending.clear()

@@ -9,6 +9,7 @@ counted by stagecheck).
 
 from __future__ import annotations
 
+import gevent
 from locust import FastHttpUser, task
 from locust.exception import StopUser
 
@@ -92,12 +93,24 @@ class ValidationUser(FastHttpUser):
     @task
     def replay(self) -> None:
         session = self.session
+        if session.arrivals is not None:  # open loop: wait for the next due time
+            due = session.arrivals.next_due()
+            wait_ns = due - time.perf_counter_ns()
+            if wait_ns > 0:
+                gevent.sleep(wait_ns / 1e9)
         row = session.feeder.next_row()  # type: ignore[union-attr]
         if row is None:  # exact pass: every row handed out
             raise StopUser()
+        if session.arrivals is not None:
+            # Latency counts from the due time: waiting for a free user is part of it
+            # (no coordinated omission).
+            now_ns = time.perf_counter_ns()
+            t0, started, lag_us = due, time.time() - (now_ns - due) / 1e9, (now_ns - due) // 1000
+        else:
+            t0, started, lag_us = time.perf_counter_ns(), time.time(), 0
         # A request belongs to the stage it was sent in. It stays pending until recorded: if
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
-        sent = (row, session.stage_index, time.time(), time.perf_counter_ns())
+        sent = (row, session.stage_index, started, t0, lag_us)
         session.pending[id(self)] = sent
         if row.request.stream:
             self._send_stream(session, *sent)
@@ -106,7 +119,13 @@ class ValidationUser(FastHttpUser):
         del session.pending[id(self)]
 
     def _send(
-        self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
+        self,
+        session: RunSession,
+        row: PreparedRow,
+        stage: int,
+        started: float,
+        t0: int,
+        lag_us: int,
     ) -> None:
         req = row.request
         with self.client.request(
@@ -119,10 +138,16 @@ class ValidationUser(FastHttpUser):
         ) as resp:
             latency_us = (time.perf_counter_ns() - t0) // 1000
             verdict = _judge(session, row, resp, lambda: session.adapter.parse(resp.content or b""))
-        self._record(session, row, stage, started, latency_us, verdict)
+        self._record(session, row, stage, started, latency_us, lag_us, verdict)
 
     def _send_stream(
-        self, session: RunSession, row: PreparedRow, stage: int, started: float, t0: int
+        self,
+        session: RunSession,
+        row: PreparedRow,
+        stage: int,
+        started: float,
+        t0: int,
+        lag_us: int,
     ) -> None:
         req = row.request
         adapter = session.adapter
@@ -153,7 +178,7 @@ class ValidationUser(FastHttpUser):
             latency_us = (time.perf_counter_ns() - t0) // 1000
             # FastHttpUser reports time to headers for streams: report the whole answer.
             resp.request_meta["response_time"] = latency_us / 1000.0
-        self._record(session, row, stage, started, latency_us, verdict)
+        self._record(session, row, stage, started, latency_us, lag_us, verdict)
         if token_times:
             gaps = [(b - a) // 1000 for a, b in zip(token_times, token_times[1:], strict=False)]
             session.recorder.record_stream(  # type: ignore[union-attr]
@@ -167,6 +192,7 @@ class ValidationUser(FastHttpUser):
         stage: int,
         started: float,
         latency_us: int,
+        lag_us: int,
         verdict: Verdict,
     ) -> None:
         outcome, predicted, got, error = verdict
@@ -179,4 +205,5 @@ class ValidationUser(FastHttpUser):
             predicted=predicted,
             got=got,
             error=error,
+            lag_us=lag_us,
         )

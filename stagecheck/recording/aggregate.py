@@ -29,9 +29,10 @@ from stagecheck.recording.recorder import (
     new_histogram,
 )
 
-__all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP"]
+__all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US"]
 
 MAX_SAMPLES = 100
+LATE_US = 50_000  # an open-loop request leaving later than this after its due time is late
 MAX_SAMPLES_PER_GROUP = 5  # per (outcome, expected label): keeps samples diverse
 
 
@@ -81,6 +82,7 @@ class Aggregate:
         self.workers: set[str] = set()
         self._results: IO[bytes] | None = None
         self._row_prefix: dict[int, bytes] = {}
+        self.late = 0  # open loop: requests that left over LATE_US after their due time
         self._hlog: IO[str] | None = None
         if run_dir is not None:
             self._open(run_dir, started)
@@ -130,9 +132,11 @@ class Aggregate:
         outcomes = self.outcomes
         confusion = self.confusion
         for n, result in enumerate(delta.results, start=1):
-            started, index, outcome, predicted, got, latency_us, error, stage = result
+            started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result
             row = rows[index]
             self._latency(interval, stage, "e2e", latency_us)
+            if lag_us > LATE_US:
+                self.late += 1
             if outcome != CORRECT:
                 self._keep_sample(row, outcome, got, latency_us, error)
             if self._results is not None:
@@ -190,7 +194,7 @@ class Aggregate:
 
     def _result_line(self, result: Result, row: PreparedRow) -> bytes:
         """One line of results.jsonl; the row's own fields are encoded once per row."""
-        started, index, outcome, _, got, latency_us, error, stage = result
+        started, index, outcome, _, got, latency_us, error, stage, lag_us = result
         prefix = self._row_prefix.get(index)
         if prefix is None:
             fixed = {"row": index, "id": row.row_id, "expected": row.expected_text,
@@ -198,8 +202,8 @@ class Aggregate:
             prefix = self._row_prefix[index] = orjson.dumps(fixed)[:-1] + b","
         return prefix + orjson.dumps({
             "t": round(started, 6), "outcome": OUTCOMES[outcome], "got": got,
-            "latency_us": latency_us, "stage": stage, "users": self.users_at(started),
-            "error": error,
+            "latency_us": latency_us, "lag_us": lag_us, "stage": stage,
+            "users": self.users_at(started), "error": error,
         })[1:]  # fmt: skip
 
     def _keep_sample(

@@ -57,8 +57,9 @@ def new_histogram() -> HdrHistogram:
 
 # One request, as a plain tuple so that recording it costs next to nothing:
 # (start epoch s, row index, outcome code, predicted label or None, answer text or None,
-#  latency µs, error or None, stage). ``predicted`` is set for classification only.
-Result = tuple[float, int, int, "str | None", "str | None", int, "str | None", int]
+#  latency µs, error or None, stage, schedule lag µs). ``predicted`` is set for classification
+# only; the lag (how late an open-loop request left after its due time) is 0 in a closed loop.
+Result = tuple[float, int, int, "str | None", "str | None", int, "str | None", int, int]
 # Streaming timings of one answer: (stage, time to first token µs, inter-token gaps µs).
 StreamTiming = tuple[int, int, Sequence[int]]
 
@@ -118,13 +119,14 @@ class Recorder:
         predicted: str | None = None,
         got: str | None = None,
         error: str | None = None,
+        lag_us: int = 0,
     ) -> None:
         """One request. ``stage``: the load stage when it was sent (default: now);
         ``predicted``: its label for the confusion matrix (classification only); ``got``: the
         answer text kept for error analysis."""
         self._delta.results.append((
             started, row_index, outcome, predicted, got, latency_us, error,
-            self.stage if stage is None else stage,
+            self.stage if stage is None else stage, lag_us,
         ))  # fmt: skip
 
     def record_stream(self, ttft_us: int, itl_us: Sequence[int], stage: int | None = None) -> None:

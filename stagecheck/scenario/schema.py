@@ -7,6 +7,7 @@ units (seconds, per second).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -20,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from stagecheck.units import parse_duration
+from stagecheck.units import parse_duration, parse_rate
 
 __all__ = [
     "scenario_json_schema",
@@ -31,6 +32,7 @@ __all__ = [
     "LoadStage",
     "ValidityConfig",
     "Duration",
+    "Rate",
 ]
 
 # Editors see what users write (30s, 40/s); the models hold seconds and per-second floats.
@@ -40,6 +42,13 @@ Duration = Annotated[
     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0},
                               {"type": "string", "pattern": r"^(\d+(\.\d+)?\s*(us|µs|ms|s|m|h))+$",
                                "examples": ["30s", "300ms", "1m30s"]}]}),
+]  # fmt: skip
+Rate = Annotated[
+    float,
+    BeforeValidator(parse_rate),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0},
+                              {"type": "string", "pattern": r"^\d+(\.\d+)?\s*/\s*(s|m|h)$",
+                               "examples": ["40/s", "600/m"]}]}),
 ]  # fmt: skip
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
@@ -120,13 +129,33 @@ class LoadStage(_Model):
 
 
 class LoadConfig(_Model):
-    users: int = Field(1, ge=1, description="Concurrent users (closed loop)")
+    users: int = Field(
+        1, ge=1, description="Concurrent users (closed loop); with arrival_rate: the most "
+        "requests in flight at once (default: enough for 1 s answers at that rate)",
+    )  # fmt: skip
+    arrival_rate: Rate | None = Field(
+        None, gt=0, description="Open loop: requests start at this rate (40/s) whatever the "
+        "answers' latency; latency counts from each request's due time",
+    )  # fmt: skip
+    arrivals: Literal["constant", "poisson"] = Field(
+        "constant", description="Arrival process of arrival_rate (poisson: seeded, dataset.seed)"
+    )
     spawn_rate: float | None = Field(None, gt=0, description="Users started per second")
     duration: Duration = Field(30.0, gt=0, description="Run length (exact-pass: a safety cap)")
     stages: list[LoadStage] = Field(
         default_factory=list, description="A load shape: users per stage (overrides users)"
     )
     wait: Duration = Field(0.0, ge=0, description="Pause of each user between its requests")
+
+    @model_validator(mode="after")
+    def _open_loop(self) -> LoadConfig:
+        if self.arrival_rate is not None:
+            if self.stages:
+                raise ValueError("arrival_rate and stages cannot be combined yet")
+            if "users" not in self.model_fields_set:
+                # enough users that 1-second answers still leave the schedule on time
+                object.__setattr__(self, "users", max(8, min(1000, math.ceil(self.arrival_rate))))
+        return self
 
     @property
     def total_duration(self) -> float:

@@ -254,3 +254,45 @@ def test_report_and_compare(demo, cli):
     assert "accuracy" in r.stdout
     r = cli("report", str(base.out_dir / "nope"))
     assert r.code == 2 and "nope" in r.stderr
+
+
+def test_open_loop_counts_queueing_that_a_closed_loop_would_hide(cli):
+    """Coordinated omission guard: at 20/s against a 200 ms endpoint, 2 users can serve only
+    10/s. A closed loop would report ~200 ms; the open loop must report the queue building up
+    (latency from each request's due time) and mark the run invalid."""
+    from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+
+    knobs = ("--latency-ms", "200", "--jitter-ms", "0", "--slowdown-ms-per-request", "0",
+             "--complex-extra-ms", "0")  # fmt: skip
+    proc, url = start_demo_subprocess(*knobs)
+    try:
+        runs = {
+            users: cli(
+                "run",
+                str(SCENARIOS / "open-loop.yaml"),
+                "--set",
+                f"endpoint.url={url}",
+                "--rate",
+                "20/s",
+                "--users",
+                str(users),
+                "--duration",
+                "4s",
+                "--set",
+                "thresholds=[]",
+            )  # fmt: skip
+            for users in (20, 2)
+        }
+    finally:
+        stop_demo_subprocess(proc)
+    kept, starved = runs[20].summary, runs[2].summary
+    assert runs[20].code == 0, runs[20].stdout
+    assert kept["run"]["load"]["mode"] == "arrival_rate"
+    assert kept["throughput"]["requests_per_s"] == pytest.approx(20, rel=0.15)
+    assert 190_000 <= kept["latency"]["e2e"]["p50_us"] <= 300_000
+    assert runs[2].code == 3  # invalid: the rate was not kept
+    assert starved["throughput"]["requests_per_s"] < 12
+    assert starved["latency"]["e2e"]["p50_us"] > 600_000  # queueing counted
+    assert any("arrival schedule was not kept" in r for r in starved["validity"]["reasons"])
+    lags = [x["lag_us"] for x in runs[2].results()]
+    assert max(lags) > 500_000 and all(x["lag_us"] < 50_000 for x in runs[20].results())

@@ -61,7 +61,10 @@ def test_master_and_separate_workers_merge_exactly_and_follow_stages(fast_demo, 
     workers = [
         subprocess.Popen(
             stagecheck(str(SCENARIOS / "smoke.yaml"), "--worker", "--master-port", port),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
         )  # fmt: skip
         for _ in range(2)
     ]

@@ -58,7 +58,10 @@ def test_stages_are_recorded_with_their_users(fast_demo, tmp_path):
     stages = "[{name: low, duration: 2s, users: 2}, {name: high, duration: 2s, users: 6}]"
     proc = subprocess.run(
         locust_cmd(fast_demo.url, tmp_path / "runs", "--scenario-set", f"load.stages={stages}"),
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((only_run_dir(tmp_path / "runs") / "summary.json").read_text())
@@ -68,8 +71,10 @@ def test_stages_are_recorded_with_their_users(fast_demo, tmp_path):
     assert low["requests"] + high["requests"] == summary["requests"]["total"]
     assert high["start_s"] == pytest.approx(2.0, abs=1.2)
     assert low["latency"]["e2e"]["count"] == low["requests"]
-    results = [json.loads(x) for x in
-               (only_run_dir(tmp_path / "runs") / "results.jsonl").read_text().splitlines()]
+    results = [
+        json.loads(x)
+        for x in (only_run_dir(tmp_path / "runs") / "results.jsonl").read_text().splitlines()
+    ]
     assert {x["stage"] for x in results} == {0, 1}
     assert {x["users"] for x in results if x["stage"] == 1} == {6}
 
@@ -80,8 +85,9 @@ def test_interrupted_run_keeps_everything_it_measured(fast_demo, tmp_path):
     cmd = [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "smoke.yaml"),
            "--set", f"endpoint.url={fast_demo.url}", "--duration", "60s", "--out", str(out),
            "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=REPO)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
     deadline = time.monotonic() + 30
     results = None
     while time.monotonic() < deadline:  # wait until requests are being recorded

@@ -64,7 +64,7 @@ def test_recording_costs_one_append():
     rec = Recorder()
     rec.record(row_index=0, outcome=CORRECT, latency_us=5, started=0.0)
     delta = rec.drain()
-    assert delta.results == [(0.0, 0, CORRECT, None, None, 5, None, 0)]
+    assert delta.results == [(0.0, 0, CORRECT, None, None, 5, None, 0, 0)]
     assert rec.drain().results == []
 
 
@@ -119,7 +119,7 @@ def test_drained_deltas_merge_exactly_into_the_aggregate(tmp_path: Path):
     assert Counter(x["outcome"] for x in lines) == {k: v for k, v in counts.items() if v}
     first = lines[0]
     assert set(first) == {"row", "id", "expected", "slices", "t", "outcome", "got", "latency_us",
-                          "stage", "users", "error"}  # fmt: skip
+                          "lag_us", "stage", "users", "error"}  # fmt: skip
     assert first["id"] == ROWS[first["row"]].row_id
     assert first["slices"] == {"complexity": ROWS[first["row"]].slices[0]}
     confusion = agg.confusion_counts()

@@ -135,8 +135,7 @@ def test_json_schema_file_is_current_and_accepts_the_shipped_scenarios():
     path = REPO / "scenarios" / "scenario.schema.json"
     schema = scenario_json_schema()
     assert json.loads(path.read_text()) == schema, (
-        "scenarios/scenario.schema.json is stale: regenerate it with "
-        "make schema"
+        "scenarios/scenario.schema.json is stale: regenerate it with make schema"
     )
     for scenario in sorted((REPO / "scenarios").glob("*.yaml")):
         jsonschema.validate(yaml.safe_load(scenario.read_text()), schema)

@@ -22,7 +22,7 @@ def test_abandoned_requests_are_recorded_as_connection_errors(write_scenario):
     agg = Aggregate(session.dataset.rows, session.dataset.slice_fields, None, time.time())
     row = session.feeder.next_row()  # type: ignore[union-attr]
     assert row is not None
-    session.pending[1] = (row, 0, time.time(), time.perf_counter_ns())
+    session.pending[1] = (row, 0, time.time(), time.perf_counter_ns(), 0)
     assert session.record_abandoned() == 1
     assert session.pending == {}
     agg.merge(session.recorder.drain())  # type: ignore[union-attr]
