@@ -83,6 +83,8 @@ class Comparison:
     #: Reasons the two runs may not be comparable (other dataset, scenario, load, invalid run).
     warnings: tuple[str, ...]
     tolerances: Tolerances
+    #: Advice on reading the table (e.g. sampling noise between timed runs).
+    notes: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> tuple[ComparisonRow, ...]:
@@ -140,6 +142,15 @@ def _warnings(base: Report, new: Report) -> list[str]:
             reasons = "; ".join(report.invalid_reasons) or "no reason given"
             out.append(f"the {name} run is invalid: {reasons}")
     return out
+
+
+def _notes(base: Report, new: Report) -> list[str]:
+    if base.run.exact_pass and new.run.exact_pass:
+        return []
+    return [
+        "timed runs send different rows, so per-class and per-slice figures differ by sampling "
+        "alone; compare model quality on exact-pass runs (dataset.passes: 1)"
+    ]
 
 
 def _as_report(summary: Mapping[str, Any] | Report) -> Report:
@@ -218,5 +229,6 @@ def compare_runs(
         new_id=b.run.id or b.run.scenario,
         rows=tuple(rows),
         warnings=tuple(_warnings(a, b)),
+        notes=tuple(_notes(a, b)),
         tolerances=tol,
     )

@@ -62,6 +62,7 @@ def render_comparison(c: Comparison) -> str:
     """An aligned plain-text table, warnings first, the verdict line last."""
     lines = [f"compare  base {c.base_id}  →  new {c.new_id}", _tolerance_line(c)]
     lines += [f"warning: {w}" for w in c.warnings]
+    lines += [f"note: {n}" for n in c.notes]
     table = [("metric", "base", "new", "delta", "status")]
     table += [
         (
@@ -93,6 +94,9 @@ def render_comparison_markdown(c: Comparison) -> str:
     if c.warnings:
         lines.append("")
         lines += [f"> ⚠️ {md_cell(w)}  " for w in c.warnings]
+    if c.notes:
+        lines.append("")
+        lines += [f"> {md_cell(n)}  " for n in c.notes]
     rows = [
         [
             md_cell(row.metric),

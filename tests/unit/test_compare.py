@@ -175,3 +175,19 @@ def test_markdown_form(base: dict[str, Any], new: dict[str, Any]) -> None:
     assert md.startswith("## ❌ stagecheck compare")
     assert "| accuracy | 0.8525 | 0.8325 | -0.0200 | **REGRESSION** |" in md
     assert "f1\\[bill\\|ing\\]" in md
+
+
+def test_timed_runs_get_a_sampling_warning_exact_passes_do_not() -> None:
+    import copy
+    import json
+    from pathlib import Path
+
+    from stagecheck.reporting import compare_runs, render_comparison
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "summary_example.json"
+    timed = json.loads(fixture.read_text())
+    assert any("exact-pass" in n for n in compare_runs(timed, timed).notes)
+    assert "note: timed runs send different rows" in render_comparison(compare_runs(timed, timed))
+    exact = copy.deepcopy(timed)
+    exact["run"]["load"]["exact_pass"] = True
+    assert compare_runs(exact, exact).notes == ()
