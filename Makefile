@@ -21,7 +21,7 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check stagecheck reporting locustfiles tests benchmarks
-	$(BIN)/mypy stagecheck
+	$(BIN)/mypy stagecheck reporting
 	$(BIN)/pytest -q
 
 bench: install-test
