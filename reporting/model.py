@@ -81,6 +81,13 @@ class Outcomes:
         return self.get("correct") / self.answered if self.answered else None
 
 
+def accuracy_of(quality: Quality | None, outcomes: Outcomes) -> float | None:
+    """The summary's accuracy when it has one, else correct / answered from the outcomes."""
+    if quality is not None and quality.accuracy is not None:
+        return quality.accuracy
+    return outcomes.accuracy
+
+
 @dataclass(frozen=True)
 class Latency:
     """One timing's distribution, in microseconds."""
@@ -166,9 +173,7 @@ class SliceMetrics:
 
     @property
     def accuracy(self) -> float | None:
-        if self.quality is not None and self.quality.accuracy is not None:
-            return self.quality.accuracy
-        return self.outcomes.accuracy
+        return accuracy_of(self.quality, self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -189,9 +194,7 @@ class StageMetrics:
 
     @property
     def accuracy(self) -> float | None:
-        if self.quality is not None and self.quality.accuracy is not None:
-            return self.quality.accuracy
-        return self.outcomes.accuracy
+        return accuracy_of(self.quality, self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -361,9 +364,7 @@ class Report:
 
     @property
     def accuracy(self) -> float | None:
-        if self.quality is not None and self.quality.accuracy is not None:
-            return self.quality.accuracy
-        return self.outcomes.accuracy
+        return accuracy_of(self.quality, self.outcomes)
 
     def timing(self, key: str) -> Latency | None:
         return next((lat for lat in self.latency if lat.key == key), None)

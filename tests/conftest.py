@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO  # noqa: F401  (re-exported for the unit tests)
 
 SMALL_ROWS = [
     {"id": f"r{i}", "text": text, "label": label, "complexity": cx, "channel": ch}

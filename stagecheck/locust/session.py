@@ -23,7 +23,10 @@ from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 from stagecheck.target_resources import ResourceSampler
 
-__all__ = ["RunSession", "SCORE_MEMO_SIZE"]
+__all__ = ["RunSession", "Sent", "SCORE_MEMO_SIZE"]
+
+# A request as sent: (row, stage, start epoch s, start perf_counter ns, schedule lag µs)
+Sent = tuple[PreparedRow, int, float, int, int]
 
 SCORE_MEMO_SIZE = 65_536
 
@@ -56,9 +59,7 @@ class RunSession:
     arrivals: ArrivalSchedule | None = None  # open loop: due times of the requests
     # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
     score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
-    # user id → (row, stage, start epoch s, start perf_counter ns, schedule lag µs) of its
-    # request in flight
-    pending: dict[int, tuple[PreparedRow, int, float, int, int]] = field(default_factory=dict)
+    pending: dict[int, Sent] = field(default_factory=dict)  # user id → its request in flight
     on_stage: Callable[[int], None] | None = None  # master: tell the workers
 
     @classmethod

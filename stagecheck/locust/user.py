@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stagecheck.datasets import PreparedRow
-from stagecheck.locust.session import RunSession
+from stagecheck.locust.session import RunSession, Sent
 from stagecheck.protocols import STREAM_DONE, ResponseParseError
 from stagecheck.recording import (
     CONNECTION_ERROR,
@@ -110,23 +110,16 @@ class ValidationUser(FastHttpUser):
             t0, started, lag_us = time.perf_counter_ns(), time.time(), 0
         # A request belongs to the stage it was sent in. It stays pending until recorded: if
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
-        sent = (row, session.stage_index, started, t0, lag_us)
+        sent: Sent = (row, session.stage_index, started, t0, lag_us)
         session.pending[id(self)] = sent
         if row.request.stream:
-            self._send_stream(session, *sent)
+            self._send_stream(session, sent)
         else:
-            self._send(session, *sent)
+            self._send(session, sent)
         del session.pending[id(self)]
 
-    def _send(
-        self,
-        session: RunSession,
-        row: PreparedRow,
-        stage: int,
-        started: float,
-        t0: int,
-        lag_us: int,
-    ) -> None:
+    def _send(self, session: RunSession, sent: Sent) -> None:
+        row, stage, started, t0, lag_us = sent
         req = row.request
         with self.client.request(
             req.method,
@@ -140,15 +133,8 @@ class ValidationUser(FastHttpUser):
             verdict = _judge(session, row, resp, lambda: session.adapter.parse(resp.content or b""))
         self._record(session, row, stage, started, latency_us, lag_us, verdict)
 
-    def _send_stream(
-        self,
-        session: RunSession,
-        row: PreparedRow,
-        stage: int,
-        started: float,
-        t0: int,
-        lag_us: int,
-    ) -> None:
+    def _send_stream(self, session: RunSession, sent: Sent) -> None:
+        row, stage, started, t0, lag_us = sent
         req = row.request
         adapter = session.adapter
         token_times: list[int] = []  # perf_counter_ns of each text delta

@@ -22,6 +22,7 @@ import pytest
 
 from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
 from stagecheck.reporting import write_reports
+from tests.support import FAST, REPO
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -30,18 +31,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-# Fast demo knobs: 200 rows at 8 users answer in about 2 s.
-FAST = (
-    "--latency-ms",
-    "2",
-    "--jitter-ms",
-    "1",
-    "--slowdown-ms-per-request",
-    "0",
-    "--complex-extra-ms",
-    "0",
-)
 SECTION_IDS = (
     "verdict",
     "thresholds",

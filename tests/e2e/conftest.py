@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,35 +15,7 @@ from typing import Any
 import pytest
 
 from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
-
-REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = REPO / "scenarios"
-# Fast demo knobs: short latency so exact passes over 480 rows take a few seconds.
-FAST = (
-    "--latency-ms",
-    "2",
-    "--jitter-ms",
-    "1",
-    "--slowdown-ms-per-request",
-    "0",
-    "--complex-extra-ms",
-    "0",
-    "--token-delay-ms",
-    "1",
-)
-
-
-@dataclass
-class Demo:
-    url: str
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as r:
-            return json.load(r)
-
-    def reset(self) -> None:
-        req = urllib.request.Request(f"{self.url}/stats/reset", method="POST", data=b"")
-        urllib.request.urlopen(req, timeout=5).close()
+from tests.support import FAST, REPO, Demo
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from stagecheck.demo.model import load_default
-from tests.e2e.conftest import SCENARIOS
+from tests.support import SCENARIOS
 
 pytestmark = pytest.mark.e2e
 
@@ -150,7 +150,7 @@ def test_every_protocol_scores_the_same_model_the_same(demo, cli, scenario):
 
 def test_streaming_run_measures_ttft_and_itl(cli):
     from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
-    from tests.e2e.conftest import FAST
+    from tests.support import FAST
 
     # tokens 5 ms apart (FAST's 1 ms is too close to what a loaded machine blurs)
     proc, url = start_demo_subprocess(*FAST, "--token-delay-ms", "5")
@@ -182,7 +182,7 @@ def test_streaming_run_measures_ttft_and_itl(cli):
 
 def test_failing_endpoint_never_crashes_and_errors_are_counted(cli):
     from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
-    from tests.e2e.conftest import FAST
+    from tests.support import FAST
 
     proc, url = start_demo_subprocess(*FAST, "--error-rate", "0.3", "--seed", "3")
     try:

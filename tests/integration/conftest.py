@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
-from tests.e2e.conftest import FAST, Demo
+from tests.support import FAST, Demo
 
 
 @pytest.fixture(scope="module")

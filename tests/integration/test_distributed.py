@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from stagecheck.demo.model import load_default
-from tests.e2e.conftest import REPO, SCENARIOS
+from tests.support import REPO, SCENARIOS
 
 pytestmark = pytest.mark.integration
 

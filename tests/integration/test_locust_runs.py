@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, SCENARIOS
+from tests.support import REPO, SCENARIOS
 
 pytestmark = pytest.mark.integration
 
