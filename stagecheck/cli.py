@@ -10,10 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from stagecheck import __version__
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_THRESHOLD_FAILED, InputError, StagecheckError
+
+if TYPE_CHECKING:
+    from stagecheck.preparation import PreparedScenario
 
 __all__ = ["main", "build_parser"]
 
@@ -87,6 +90,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--web", action="store_true", help="serve Locust's web UI (127.0.0.1)")
     p.add_argument("--web-port", type=int, default=8089)
+    p.add_argument("--web-host", default="127.0.0.1", help="interface for --web")
+    obs = p.add_argument_group("Prometheus (the web UI also serves /metrics)")
+    obs.add_argument("--metrics-port", type=int, metavar="P",
+                     help="serve Prometheus metrics of the run on this port")  # fmt: skip
+    obs.add_argument("--metrics-host", default="127.0.0.1",
+                     help="interface for --metrics-port (default 127.0.0.1)")  # fmt: skip
+    obs.add_argument("--pushgateway", metavar="URL",
+                     help="push the run's final metrics to a Prometheus Pushgateway")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="less Locust logging")
     dist = p.add_argument_group("distribution (Locust's own master/worker)")
     mode = dist.add_mutually_exclusive_group()
@@ -140,12 +151,19 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
     from stagecheck.runfolder import new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
-    sc = prepare_scenario(scenario, overrides).loaded.scenario
+    prepared = prepare_scenario(scenario, overrides)
+    sc = prepared.loaded.scenario
     argv = ["-f", str(Path(__file__).parent / "locust" / "locustfile.py"),
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip
     if not args.worker:  # a worker takes the endpoint and overrides from its master
         check_reachable(sc.endpoint.url, sc.endpoint.connect_timeout)
+        if args.metrics_port is not None:
+            _check_listenable("--metrics-port", args.metrics_host, args.metrics_port)
+            argv += ["--metrics-port", str(args.metrics_port),
+                     "--metrics-host", args.metrics_host]  # fmt: skip
+        if args.pushgateway:
+            argv += ["--pushgateway", args.pushgateway]
         # Locust's own statistics go to the run folder rather than the terminal: its
         # bucketed percentiles beside stagecheck's HDR ones would only confuse.
         run_dir = new_run_dir(Path(args.out), sc.name)
@@ -153,12 +171,27 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
     for item in overrides:
         argv += ["--scenario-set", item]
     if args.web:
-        argv += ["--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--autostart"]
+        argv += ["--web-host", args.web_host, "--web-port", str(args.web_port), "--autostart"]
     else:
         argv += ["--headless"]
     if args.quiet:
         argv += ["--loglevel", "WARNING"]
-    return _locust_main(argv + _distribution_argv(args))
+    return _locust_main(argv + _distribution_argv(args), None if args.worker else prepared)
+
+
+def _check_listenable(option: str, host: str, port: int) -> None:
+    """One line and exit 2 for a port that is out of range or taken, before any load."""
+    import socket
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"{option} must be 0 to 65535, got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise InputError(f"{option} {port}: cannot listen on {host}:{port} "
+                         f"({exc.strerror or exc})") from None  # fmt: skip
 
 
 def _distribution_argv(args: argparse.Namespace) -> list[str]:
@@ -176,9 +209,14 @@ def _distribution_argv(args: argparse.Namespace) -> list[str]:
     return []
 
 
-def _locust_main(argv: list[str]) -> int:
+def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> int:
     import locust.main  # monkey-patches with gevent: only import it when running load
+    from locust import events
 
+    from stagecheck.locust import install
+
+    if prepared is not None:  # prepared and checked once, here: the plugin need not again
+        install(events).hand_over(prepared)
     saved = sys.argv
     sys.argv = ["stagecheck", *argv]
     try:

@@ -17,10 +17,10 @@ from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
 from stagecheck.loadplan import LoadPlan
 from stagecheck.recording import Aggregate
-from stagecheck.recording.aggregate import LATE_US
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
 from stagecheck.thresholds import evaluate_thresholds, parse_threshold
+from stagecheck.validity import ValidityInput, validity_reasons
 
 __all__ = ["SCHEMA_VERSION", "RunFacts", "build_summary", "metric_lookup", "latency_figures"]
 
@@ -131,8 +131,19 @@ def _confusion(agg: Aggregate) -> dict[str, Any] | None:
 
 
 def build_summary(
-    loaded: LoadedScenario, dataset: PreparedDataset, agg: Aggregate, facts: RunFacts
+    loaded: LoadedScenario,
+    dataset: PreparedDataset,
+    agg: Aggregate,
+    facts: RunFacts,
+    *,
+    final: bool = True,
+    pause: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """The summary of a finished run, or (``final=False``) of a run so far: then its verdict is
+    ``running`` unless it is already invalid, and only the validity rules that cannot be undone
+    apply. ``pause`` is called between the costlier sections (histogram queries) so that a
+    cooperative caller does not hold up the requests in flight."""
+    pause = pause or _no_pause
     sc = loaded.scenario
     duration = max(agg.ended - agg.started, 1e-9)
     by_outcome = agg.outcome_counts()
@@ -144,6 +155,7 @@ def build_summary(
         figures = latency_figures(agg.histogram(timing), agg.out_of_range_count(timing))
         if figures is not None:
             latency[timing] = figures
+        pause()
 
     slices = []
     for index, value in agg.slice_values():
@@ -162,6 +174,7 @@ def build_summary(
 
     stages = []
     for info in agg.stages:
+        pause()
         counts = agg.outcome_counts(stage=info.index)
         n, s_error, _ = _rates(counts)
         end = info.end if info.end is not None else agg.ended
@@ -186,28 +199,22 @@ def build_summary(
             }
         )
 
-    reasons = []
-    if total < sc.validity.min_requests:
-        reasons.append(
-            f"only {total} requests (validity.min_requests is {sc.validity.min_requests})"
-        )
-    if facts.generator_cpu_max > sc.validity.max_generator_cpu:
-        reasons.append(
-            f"load generator CPU reached {facts.generator_cpu_max:.0f}% (above "
-            f"{sc.validity.max_generator_cpu:.0f}%): latencies include its queueing"
-        )
-    if sc.dataset.passes is not None:
-        expected_total = sc.dataset.passes * len(dataset.rows)
-        if total != expected_total:
-            reasons.append(f"exact pass incomplete: {total} of {expected_total} requests done")
-    rate = (facts.load or {}).get("arrival_rate")
-    if rate and total and agg.late > 0.01 * total:
-        reasons.append(f"the arrival schedule was not kept: {agg.late} of {total} requests left "
-                       f"over {LATE_US // 1000} ms after their due time (too few users for the "
-                       "answers' latency: raise load.users)")  # fmt: skip
-    if facts.interrupted:
-        reasons.append("the run was interrupted before its planned end")
-    reasons += facts.incomplete
+    reasons = validity_reasons(
+        ValidityInput(
+            total=total,
+            min_requests=sc.validity.min_requests,
+            generator_cpu_max=facts.generator_cpu_max,
+            max_generator_cpu=sc.validity.max_generator_cpu,
+            late=agg.late,
+            arrival_rate=(facts.load or {}).get("arrival_rate"),
+            expected_total=None
+            if sc.dataset.passes is None
+            else sc.dataset.passes * len(dataset.rows),
+            interrupted=facts.interrupted,
+            incomplete=facts.incomplete,
+        ),
+        final=final,
+    )
 
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -295,9 +302,15 @@ def build_summary(
     ]
     if reasons:
         summary["verdict"] = "invalid"
+    elif not final:
+        summary["verdict"] = "running"
     elif not all(r.passed for r in results):
         summary["verdict"] = "failed"
     return summary
+
+
+def _no_pause() -> None:
+    pass
 
 
 _LATENCY_KEYS = {

@@ -64,6 +64,18 @@ class ResourceSampler:
             return
         self.samples.append((time.monotonic(), cpu, rss))
 
+    def latest(self) -> tuple[float | None, float | None]:
+        """CPU between the last two readings (percent of one core) and the last memory reading
+        (bytes): the live figures."""
+        cpu_points = [(t, c) for t, c, _ in self.samples[-2:] if c is not None]
+        cpu = None
+        if len(cpu_points) == 2:
+            (t0, c0), (t1, c1) = cpu_points
+            if t1 > t0 and c1 >= c0:
+                cpu = 100.0 * (c1 - c0) / (t1 - t0)
+        rss = self.samples[-1][2] if self.samples else None
+        return cpu, rss
+
     def summary(self) -> dict[str, Any]:
         cpu_points = [(t, c) for t, c, _ in self.samples if c is not None]
         rates = [

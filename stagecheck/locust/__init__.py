@@ -4,14 +4,13 @@ Thin on purpose: scoring, recording, thresholds and reports are plain Python els
 """
 
 from stagecheck.loadplan import LoadPlan, Stage
-from stagecheck.locust.plugin import StagecheckPlugin, attach, install
-from stagecheck.locust.session import RunSession
+from stagecheck.locust.plugin import RunOptions, StagecheckPlugin, attach, install
 from stagecheck.locust.shape import ScenarioShape
 from stagecheck.locust.user import ValidationUser
 
 __all__ = [
     "LoadPlan",
-    "RunSession",
+    "RunOptions",
     "ScenarioShape",
     "Stage",
     "StagecheckPlugin",

@@ -1,9 +1,12 @@
-"""Locust event listeners that run a stagecheck scenario, alone or distributed.
+"""Locust event listeners that connect a Locust run to stagecheck's run, alone or distributed.
 
-Installed explicitly by a locustfile (``install(events)``), never at import time. Roles:
+Installed explicitly by a locustfile (``install(events)``), never at import time. Thin glue:
+the run's totals and lifecycle are :class:`~stagecheck.run.RunController`'s, the load side is
+:class:`~stagecheck.run.RunSession`'s. Roles:
 
 - local (one process) and master: load and check the scenario at ``init`` (bad input exits 2,
-  an unreachable endpoint 3), own the run's :class:`Aggregate` and write the run folder;
+  an unreachable endpoint 3), start a :class:`RunController` at each ``test_start`` and end it at
+  ``test_stop``; serve the Prometheus metrics (``--metrics-port``, the web UI's ``/metrics``);
 - worker: prepares the scenario at ``test_start`` (the master's options arrive with the spawn
   message), feeds its shard of rows, ships its recorder's deltas in Locust's own worker reports
   (``report_to_master``) and a last one when it stops (message ``stagecheck_final``);
@@ -22,21 +25,23 @@ from locust.runners import MasterRunner, WorkerRunner
 import logging
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stagecheck.endpoint import check_reachable
-from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
+from stagecheck.errors import EXIT_BAD_INPUT, StagecheckError
+from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
-from stagecheck.locust.session import RunSession
 from stagecheck.locust.user import ValidationUser
+from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Delta
-from stagecheck.runfolder import new_run_dir, write_scenario_copy, write_summary
+from stagecheck.run import LiveView, RunController, RunSession
+from stagecheck.runfolder import new_run_dir
 from stagecheck.scenario import load_scenario
-from stagecheck.summary import RunFacts, build_summary
 from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
-__all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
+__all__ = ["install", "attach", "StagecheckPlugin", "RunOptions", "DRAIN_INTERVAL_S"]
 
 log = logging.getLogger("stagecheck")
 
@@ -48,7 +53,27 @@ MSG_FINAL = "stagecheck_final"
 MSG_ERROR = "stagecheck_error"
 MSG_FLUSH = "stagecheck_flush"
 FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
-_EXIT_FOR_VERDICT = {"passed": 0, "failed": 1, "invalid": EXIT_RUN_FAILED}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where a local or master run writes, and where its metrics go."""
+
+    runs_root: Path = Path("runs")
+    run_dir: Path | None = None  # the first run's folder (later runs get their own)
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    pushgateway: str | None = None
+
+    @classmethod
+    def from_parsed(cls, opts: Any) -> RunOptions:
+        return cls(
+            runs_root=Path(opts.runs_root),
+            run_dir=Path(opts.run_dir) if opts.run_dir else None,
+            metrics_port=opts.metrics_port,
+            metrics_host=opts.metrics_host,
+            pushgateway=opts.pushgateway,
+        )
 
 
 class StagecheckPlugin:
@@ -58,18 +83,24 @@ class StagecheckPlugin:
     ``--scenario-set KEY=VALUE`` (repeatable): override a scenario key.
     ``--run-dir DIR``: the run folder (default: ``<runs-root>/<UTC time>-<scenario>``).
     ``--runs-root DIR``: where run folders are made (default ``runs``).
+    ``--metrics-port P``: serve Prometheus metrics on ``--metrics-host`` (default 127.0.0.1).
+    ``--pushgateway URL``: push the final metrics to a Prometheus Pushgateway.
 
     In a distributed run the scenario and its dataset must exist at the same path on every
     worker machine (``--processes`` workers share the master's files).
     """
 
     def __init__(self, events: Any) -> None:
-        self.session: RunSession | None = None
-        self.summary: dict[str, Any] | None = None
-        self._ticker: gevent.Greenlet | None = None
-        self._stop_ticker = gevent.event.Event()
+        self.session: RunSession | None = None  # the load side in this process
+        self.controller: RunController | None = None  # local/master: the current run
+        self.prepared: PreparedScenario | None = None  # handed over (prepared once) or loaded
+        self.options = RunOptions()
+        self.exporter = MetricsExporter(self.live_view)
+        self.done = gevent.event.Event()  # set when a run has ended (summary written)
+        self._loop: gevent.Greenlet | None = None
+        self._stop_loop = gevent.event.Event()
         self._sampler: gevent.Greenlet | None = None
-        self._run_dirs_used = 0
+        self._runs = 0
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
         events.init_command_line_parser.add_listener(self._add_arguments)
@@ -93,26 +124,40 @@ class StagecheckPlugin:
                            help="override a scenario key, e.g. endpoint.url=http://…")  # fmt: skip
         group.add_argument("--run-dir", default=None, help="run folder to write")
         group.add_argument("--runs-root", default="runs", help="where run folders are made")
+        group.add_argument("--metrics-port", type=int, default=None,
+                           help="serve Prometheus metrics on this port")  # fmt: skip
+        group.add_argument("--metrics-host", default="127.0.0.1",
+                           help="interface for --metrics-port")  # fmt: skip
+        group.add_argument("--pushgateway", default=None, metavar="URL",
+                           help="push the final metrics to a Pushgateway")  # fmt: skip
 
-    @staticmethod
-    def _prepare(environment: Any, *, preflight: bool) -> RunSession:
-        """Load, check and prepare the scenario; raise :class:`StagecheckError`."""
+    def hand_over(self, prepared: PreparedScenario) -> None:
+        """The caller (the ``stagecheck`` CLI) has prepared and checked the scenario already:
+        use it rather than preparing it again."""
+        self.prepared = prepared
+
+    def _prepare(self, environment: Any) -> RunSession:
+        """Load, check and prepare the scenario (unless handed over); raise
+        :class:`StagecheckError`."""
         opts = environment.parsed_options
-        loaded = load_scenario(opts.scenario, opts.scenario_set or [])
-        plan = LoadPlan.from_scenario(
-            loaded, users=opts.num_users, spawn_rate=opts.spawn_rate, duration=opts.run_time
-        )
-        session = RunSession.prepare(loaded, plan)
-        if preflight:
-            ep = loaded.scenario.endpoint
+        prepared = self.prepared
+        if prepared is None:
+            prepared = prepare_loaded(load_scenario(opts.scenario, opts.scenario_set or []))
+            ep = prepared.loaded.scenario.endpoint
             check_reachable(ep.url, ep.connect_timeout)
+            self.prepared = prepared
+        plan = LoadPlan.from_scenario(
+            prepared.loaded, users=opts.num_users, spawn_rate=opts.spawn_rate,
+            duration=opts.run_time,
+        )  # fmt: skip
+        session = RunSession.from_prepared(prepared, plan)
         attach(environment, session)
         return session
 
     # -- listeners: every role ---------------------------------------------------------------
-    def _on_init(self, environment: Any, runner: Any, **_: Any) -> None:
+    def _on_init(self, environment: Any, runner: Any, web_ui: Any = None, **_: Any) -> None:
         opts = environment.parsed_options
-        if opts is None:  # library mode: the caller attaches environment.stagecheck itself
+        if opts is None:  # library mode: run_scenario() calls begin() itself
             return
         # Ctrl-C raises KeyboardInterrupt in whatever greenlet runs at that instant: a user
         # between send and record, or a merge half done, and measured requests are lost.
@@ -122,19 +167,46 @@ class StagecheckPlugin:
             runner.register_message(MSG_STAGE, self._on_stage_message)
             runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
             return
-        if not opts.scenario:
+        if not opts.scenario and self.prepared is None:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
             raise SystemExit(EXIT_BAD_INPUT)
         try:
-            self.session = self._prepare(environment, preflight=True)
+            session = self._prepare(environment)
+            self.begin(environment, session, RunOptions.from_parsed(opts), web_ui=web_ui)
         except StagecheckError as exc:
             for line in exc.problems:
                 log.error(line)
             raise SystemExit(exc.exit_code) from None
+
+    def begin(
+        self, environment: Any, session: RunSession, options: RunOptions, web_ui: Any = None
+    ) -> None:
+        """Local or master: be ready to run ``session`` (the library path calls this directly).
+        Raises :class:`StagecheckError` for a metrics port that cannot be served."""
+        runner = environment.runner
+        self.session = session
+        self.options = options
+        session.on_stage = lambda index: self._on_stage(runner, index)
         if isinstance(runner, MasterRunner):
-            self.session.on_stage = lambda index: runner.send_message(MSG_STAGE, {"stage": index})
             runner.register_message(MSG_FINAL, self._on_final_message)
             runner.register_message(MSG_ERROR, self._on_worker_error)
+        if options.metrics_port is not None:
+            port = self.exporter.serve(options.metrics_port, options.metrics_host)
+            log.info("metrics on http://%s:%d/metrics", options.metrics_host, port)
+        if web_ui is not None:
+            self._add_web_routes(web_ui)
+
+    def _add_web_routes(self, web_ui: Any) -> None:
+        from flask import Response
+
+        @web_ui.app.route("/metrics")
+        @web_ui.auth_required_if_enabled
+        def metrics() -> Response:
+            return Response(self.exporter.render(), mimetype="text/plain; version=0.0.4")
+
+    def live_view(self) -> LiveView | None:
+        """The current (or last) run as it stands; None before the first run."""
+        return self.controller.live() if self.controller is not None else None
 
     def _on_test_start(self, environment: Any, **_: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):
@@ -150,21 +222,24 @@ class StagecheckPlugin:
                 session.record_abandoned()
                 runner.send_message(MSG_FINAL, {"delta": session.recorder.drain().to_payload()})
             return
-        if session is not None and session.aggregate is not None:
+        controller = self.controller
+        if controller is not None and not controller.finished:
             if isinstance(runner, MasterRunner):
-                self._collect_finals(environment, session)
-            self._finish_run(environment, session)
+                self._collect_finals(environment, controller)
+            self._finish_run(environment, controller)
 
     def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
-        if self.session is not None:
-            self.session.generator_cpu_max = max(self.session.generator_cpu_max, cpu_usage)
+        if self.controller is not None:
+            self.controller.note_generator_cpu(cpu_usage)
 
     # -- worker side -------------------------------------------------------------------------
     def _start_worker(self, environment: Any) -> None:
         runner = environment.runner
         if self.session is None:
             try:
-                self.session = self._prepare(environment, preflight=False)
+                # A worker runs what its master says: never a scenario handed over locally.
+                self.prepared = None
+                self.session = self._prepare(environment)
             except StagecheckError as exc:
                 for line in exc.problems:
                     log.error(line)
@@ -193,22 +268,27 @@ class StagecheckPlugin:
             data[PAYLOAD_KEY] = session.recorder.drain().to_payload()
 
     # -- master side -------------------------------------------------------------------------
+    def _on_stage(self, runner: Any, index: int) -> None:
+        if self.controller is not None:
+            self.controller.begin_stage(index)
+        if isinstance(runner, MasterRunner):
+            runner.send_message(MSG_STAGE, {"stage": index})
+
     def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         payload = data.get(PAYLOAD_KEY)
-        if payload is not None:
-            self._merge(payload, client_id)
+        if payload is not None and self.controller is not None:
+            self.controller.merge(Delta.from_payload(payload), worker=client_id)
 
     def _on_final_message(self, environment: Any, msg: Any, **_: Any) -> None:
-        self._merge(msg.data["delta"], msg.node_id)
+        if self.controller is not None:
+            self.controller.merge(Delta.from_payload(msg.data["delta"]), worker=msg.node_id)
         self._finals.add(msg.node_id)
 
-    def _collect_finals(self, environment: Any, session: RunSession) -> None:
+    def _collect_finals(self, environment: Any, controller: RunController) -> None:
         """Wait until every connected worker has sent its last results (asking the ones still
         running to stop); a worker that never does makes the run invalid."""
         runner = environment.runner
-        expected = {c.id for c in runner.clients.all} | (
-            session.aggregate.workers if session.aggregate else set()
-        )
+        expected = {c.id for c in runner.clients.all} | controller.aggregate.workers
         for client_id in expected - self._finals:
             runner.send_message(MSG_FLUSH, {}, client_id=client_id)
         deadline = time.monotonic() + (environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S
@@ -216,15 +296,10 @@ class StagecheckPlugin:
             gevent.sleep(0.05)
         missing = expected - self._finals
         if missing:
-            session.incomplete.append(
+            controller.incomplete.append(
                 f"{len(missing)} worker(s) did not send their last results in time: "
                 + ", ".join(sorted(missing))
             )
-
-    def _merge(self, payload: Any, worker: str) -> None:
-        session = self.session
-        if session is not None and session.aggregate is not None:
-            session.aggregate.merge(Delta.from_payload(payload), worker=worker, pause=_pause)
 
     def _on_worker_error(self, environment: Any, msg: Any, **_: Any) -> None:
         for line in msg.data["problems"]:
@@ -234,107 +309,97 @@ class StagecheckPlugin:
 
     # -- local or master: the run ------------------------------------------------------------
     def _start_run(self, environment: Any) -> None:
-        session = self.session
-        if session is None:
+        session, prepared = self.session, self.prepared
+        if session is None or prepared is None:
             return
-        opts = environment.parsed_options
-        self._run_dirs_used += 1
-        if opts.run_dir and self._run_dirs_used == 1:
-            session.run_dir = Path(opts.run_dir)
-            session.run_dir.mkdir(parents=True, exist_ok=True)
+        opts = self.options
+        self._runs += 1
+        if opts.run_dir is not None and self._runs == 1:
+            run_dir = opts.run_dir
         else:
-            session.run_dir = new_run_dir(Path(opts.runs_root), session.loaded.scenario.name)
-        write_scenario_copy(session.run_dir, session.loaded)
+            run_dir = new_run_dir(opts.runs_root, prepared.loaded.scenario.name)
         self._finals = set()
-        session.start_aggregate(time.time())
-        if not isinstance(environment.runner, MasterRunner):
+        self.done.clear()
+        controller = self.controller = RunController(
+            prepared, session.plan, run_dir, started=time.time(), pause=_pause
+        )
+        is_master = isinstance(environment.runner, MasterRunner)
+        controller.distributed = is_master
+        if not is_master:
             session.start_feeding()
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
-            session.set_stage(session.stage_index)
-        self._stop_ticker = gevent.event.Event()
-        self._ticker = gevent.spawn(
-            self._drain_loop, environment.runner, session, self._stop_ticker
-        )
-        ep = session.loaded.scenario.endpoint
+            controller.begin_stage(session.stage_index)
+        self._stop_loop = gevent.event.Event()
+        self._loop = gevent.spawn(self._drain_loop, environment.runner, self._stop_loop)
+        ep = prepared.loaded.scenario.endpoint
         if ep.metrics_url:
-            session.resources = ResourceSampler(resolve_metrics_url(ep.url, ep.metrics_url))
-            self._sampler = gevent.spawn(self._sample_loop, session.resources, self._stop_ticker)
-        log.info("run folder %s", session.run_dir)
+            controller.resources = ResourceSampler(resolve_metrics_url(ep.url, ep.metrics_url))
+            self._sampler = gevent.spawn(_sample_loop, controller.resources, self._stop_loop)
+        log.info("run folder %s", run_dir)
 
-    def _drain_loop(self, runner: Any, session: RunSession, stop: gevent.event.Event) -> None:
+    def _drain_loop(self, runner: Any, stop: gevent.event.Event) -> None:
         ticks = 0
         while not stop.wait(DRAIN_INTERVAL_S):
-            self._drain_local(session)
+            controller, session = self.controller, self.session
+            if controller is None or session is None:
+                return
+            self._drain_local(controller)
+            controller.users = int(runner.user_count)
             ticks += 1
-            if ticks % PROGRESS_EVERY == 0 and session.aggregate is not None:
-                log.info(progress_line(session.aggregate))
+            if ticks % PROGRESS_EVERY == 0:
+                log.info(controller.progress_line())
             if isinstance(runner, MasterRunner):
                 for client in runner.clients.values():
-                    cpu = float(getattr(client, "cpu_usage", 0) or 0)
-                    session.generator_cpu_max = max(session.generator_cpu_max, cpu)
-            if session.all_answers_in():
+                    controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
+            if controller.all_answers_in():
                 session.finished = True  # the shape ends the run at its next tick
 
-    @staticmethod
-    def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
-        sampler.sample()
-        while not stop.wait(SAMPLE_INTERVAL_S):
-            sampler.sample()
-        sampler.sample()  # the last reading, at the end of the run
+    def _drain_local(self, controller: RunController) -> None:
+        session = self.session
+        if session is not None and session.recorder is not None:
+            controller.merge(session.recorder.drain())
 
-    @staticmethod
-    def _drain_local(session: RunSession) -> None:
-        if session.recorder is not None and session.aggregate is not None:
-            session.aggregate.merge(session.recorder.drain(), pause=_pause)
-
-    def _finish_run(self, environment: Any, session: RunSession) -> None:
-        if self._ticker is not None:
+    def _finish_run(self, environment: Any, controller: RunController) -> None:
+        if self._loop is not None:
             # Never kill it: a merge it has begun (it yields while merging) must complete.
-            self._stop_ticker.set()
-            self._ticker.join()
-            self._ticker = None
+            self._stop_loop.set()
+            self._loop.join()
+            self._loop = None
         if self._sampler is not None:
             self._sampler.join(timeout=5)
             self._sampler = None
-        session.record_abandoned()
-        self._drain_local(session)
-        agg = session.aggregate
-        assert agg is not None and session.run_dir is not None
-        agg.close()
-        elapsed = agg.ended - agg.started
-        if session.plan.exact_pass:
-            interrupted = not session.all_answers_in()
-        else:
-            interrupted = elapsed < session.plan.duration - 2
-        facts = RunFacts(
-            run_id=session.run_dir.name,
-            classification=session.scorer.classification,
-            load=session.plan.as_dict(),
-            workers=max(len(agg.workers), 1),
-            generator_cpu_max=session.generator_cpu_max,
-            interrupted=interrupted,
-            incomplete=list(session.incomplete),
-            target=session.resources.summary() if session.resources is not None else None,
-            notes=list(session.notes),
-        )
-        summary = build_summary(session.loaded, session.dataset, agg, facts)
-        write_summary(session.run_dir, summary)
-        from stagecheck.reporting import write_reports
-
-        write_reports(session.run_dir, summary)
-        self.summary = summary
-        environment.process_exit_code = _EXIT_FOR_VERDICT[summary["verdict"]]
-        log.info("%s; report %s", summary["verdict"].upper(),
-                 session.run_dir / "report.html")  # fmt: skip
-        session.aggregate = None
+        if self.session is not None:
+            self.session.record_abandoned()
+        self._drain_local(controller)
+        controller.users = 0
+        environment.process_exit_code = controller.finish()
+        if self.options.pushgateway:
+            problem = self.exporter.push(
+                self.options.pushgateway,
+                {"scenario": controller.live().scenario, "run_id": controller.run_id},
+            )
+            if problem:
+                log.error(problem)
+            else:
+                log.info("metrics pushed to the pushgateway")
+        self.done.set()
 
     def _on_quit(self, exit_code: int, **_: Any) -> None:
-        if self.summary is None or self.session is None:
+        controller = self.controller
+        self.exporter.stop()
+        if controller is None or controller.summary is None:
             return
         from stagecheck.reporting import render_console
 
-        print(render_console(self.summary), flush=True)
-        print(f"Run folder: {self.session.run_dir}", flush=True)
+        print(render_console(controller.summary), flush=True)
+        print(f"Run folder: {controller.run_dir}", flush=True)
+
+
+def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
+    sampler.sample()
+    while not stop.wait(SAMPLE_INTERVAL_S):
+        sampler.sample()
+    sampler.sample()  # the last reading, at the end of the run
 
 
 def _interrupt_main_greenlet() -> None:
@@ -345,21 +410,6 @@ def _pause() -> None:
     """Let users' greenlets run while a delta is merged: keeps the merge from delaying the
     requests in flight (which would inflate their measured latency)."""
     gevent.sleep(0)
-
-
-def progress_line(agg: Any) -> str:
-    """One line on the run so far (off the hot path: every few seconds)."""
-    counts = agg.outcome_counts()
-    total = sum(counts.values())
-    elapsed = max(agg.ended - agg.started, 1e-9)
-    answered = counts["correct"] + counts["incorrect"] + counts["unparseable"]
-    failed = total - answered
-    h = agg.histogram("e2e")
-    p99 = f"{h.get_value_at_percentile(99) / 1000:.1f}ms" if h is not None else "-"
-    accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
-    errors = f"{failed / total:.1%}" if total else "-"
-    return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "
-            f"accuracy {accuracy}  errors {errors}  p99 {p99}")  # fmt: skip
 
 
 def attach(environment: Any, session: RunSession) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
-from stagecheck.locust.session import RunSession
+from stagecheck.run import RunSession
 
 __all__ = ["ScenarioShape"]
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from stagecheck.datasets import PreparedRow
-from stagecheck.locust.session import RunSession, Sent
 from stagecheck.protocols import STREAM_DONE, ResponseParseError
 from stagecheck.recording import (
     CONNECTION_ERROR,
@@ -28,6 +27,7 @@ from stagecheck.recording import (
     TIMEOUT,
     UNPARSEABLE,
 )
+from stagecheck.run import RunSession, Sent
 from stagecheck.scoring import UNPARSEABLE_LABEL
 
 __all__ = ["ValidationUser", "classify_error"]

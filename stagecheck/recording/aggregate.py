@@ -6,7 +6,7 @@ Each merged delta appends one interval to ``latency.hlog`` and its requests to
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,11 +29,13 @@ from stagecheck.recording.recorder import (
     new_histogram,
 )
 
-__all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US"]
+__all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
+           "RECENT_S"]  # fmt: skip
 
 MAX_SAMPLES = 100
 LATE_US = 50_000  # an open-loop request leaving later than this after its due time is late
 MAX_SAMPLES_PER_GROUP = 5  # per (outcome, expected label): keeps samples diverse
+RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
 
 
 @dataclass
@@ -83,6 +85,11 @@ class Aggregate:
         self._results: IO[bytes] | None = None
         self._row_prefix: dict[int, bytes] = {}
         self.late = 0  # open loop: requests that left over LATE_US after their due time
+        # For the live view: requests and the largest schedule lag per start second, and each
+        # merged delta's latency histograms (per timing) for a while.
+        self.per_second: Counter[int] = Counter()
+        self.lag_max_per_second: dict[int, int] = {}
+        self.recent: deque[tuple[float, dict[str, HdrHistogram]]] = deque()
         self._hlog: IO[str] | None = None
         if run_dir is not None:
             self._open(run_dir, started)
@@ -135,8 +142,12 @@ class Aggregate:
             started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result
             row = rows[index]
             self._latency(interval, stage, "e2e", latency_us)
-            if lag_us > LATE_US:
-                self.late += 1
+            if lag_us > 0:
+                second = int(started)
+                if lag_us > self.lag_max_per_second.get(second, 0):
+                    self.lag_max_per_second[second] = lag_us
+                if lag_us > LATE_US:
+                    self.late += 1
             if outcome != CORRECT:
                 self._keep_sample(row, outcome, got, latency_us, error)
             if self._results is not None:
@@ -146,6 +157,7 @@ class Aggregate:
         # Counting goes by group (rows repeat within a delta): one C-speed pass to group, then
         # a handful of dict updates per group rather than per request.
         groups = Counter((r[7], r[1], r[2], r[3]) for r in delta.results)
+        self.per_second.update(int(r[0]) for r in delta.results)
         for (stage, index, outcome, predicted), count in groups.items():
             row = rows[index]
             outcomes[(stage, ALL, "", outcome)] += count
@@ -159,14 +171,17 @@ class Aggregate:
             self._latency(interval, stage, "ttft", ttft_us)
             for gap in gaps:
                 self._latency(interval, stage, "itl", gap)
-        e2e = new_histogram()
+        by_timing: dict[str, HdrHistogram] = {}
         for key, h in interval.items():
             total = self.histograms.get(key)
             if total is None:
                 total = self.histograms[key] = new_histogram()
             total.add(h)
-            if key[1] == "e2e":
-                e2e.add(h)
+            if key[1] not in by_timing:
+                by_timing[key[1]] = new_histogram()
+            by_timing[key[1]].add(h)
+        self._keep_recent(delta.ended, by_timing)
+        e2e = by_timing.get("e2e") or new_histogram()
         if self._results is not None and lines:
             self._results.write(b"\n".join(lines) + b"\n")
             self._results.flush()
@@ -179,6 +194,12 @@ class Aggregate:
                 max_value_unit_ratio=1000.0,  # interval max column in milliseconds
             )
             self._hlog.flush()
+
+    def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
+        if by_timing:
+            self.recent.append((ended, by_timing))
+        while self.recent and self.recent[0][0] < self.ended - RECENT_S:
+            self.recent.popleft()
 
     def _latency(
         self, interval: dict[tuple[int, str], HdrHistogram], stage: int, timing: str, us: int
@@ -241,6 +262,23 @@ class Aggregate:
             if t == timing and (stage is None or s == stage):
                 total.add(h)
         return total if total.get_total_count() else None
+
+    def recent_histogram(self, timing: str, window_s: float) -> HdrHistogram | None:
+        """Latency of one timing over the deltas that ended in the last ``window_s`` seconds."""
+        total = new_histogram()
+        for ended, by_timing in self.recent:
+            h = by_timing.get(timing)
+            if h is not None and ended > self.ended - window_s:
+                total.add(h)
+        return total if total.get_total_count() else None
+
+    def requests_started(self, first: int, last: int) -> int:
+        """Requests that started in the epoch seconds ``first`` to ``last`` (inclusive)."""
+        return sum(self.per_second.get(s, 0) for s in range(first, last + 1))
+
+    def lag_max(self, first: int, last: int) -> int:
+        """The largest schedule lag (µs) of the requests started in those seconds."""
+        return max((self.lag_max_per_second.get(s, 0) for s in range(first, last + 1)), default=0)
 
     def out_of_range_count(self, timing: str, stage: int | None = None) -> int:
         return sum(

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from stagecheck.loadplan import LoadPlan
-from stagecheck.locust.session import RunSession
 from stagecheck.recording import CONNECTION_ERROR, OUTCOMES, Aggregate
+from stagecheck.run import RunSession
 from stagecheck.scenario import load_scenario
 from tests.conftest import BASIC_SCENARIO
 

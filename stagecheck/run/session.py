@@ -1,27 +1,25 @@
-"""One run's state inside one Locust process: scenario, prepared rows, recorder, aggregate.
+"""The load side of a run, in each process where users run: prepared rows, row feeder,
+recorder, arrival schedule, requests in flight. No Locust import.
 
-Plain Python apart from the type of the Locust environment it is attached to; the listeners
-that drive it live in :mod:`stagecheck.locust.plugin`.
+The other side, the run's totals and lifecycle on the master (or the single process), is
+:class:`~stagecheck.run.controller.RunController`.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stagecheck.arrivals import ArrivalSchedule
 from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import prepare_loaded
+from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.protocols import ProtocolAdapter
-from stagecheck.recording import CONNECTION_ERROR, Aggregate, Recorder
+from stagecheck.recording import CONNECTION_ERROR, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
-from stagecheck.target_resources import ResourceSampler
 
 __all__ = ["RunSession", "Sent", "SCORE_MEMO_SIZE"]
 
@@ -30,13 +28,12 @@ Sent = tuple[PreparedRow, int, float, int, int]
 
 SCORE_MEMO_SIZE = 65_536
 
-log = logging.getLogger("stagecheck")
 
 
 @dataclass
 class RunSession:
-    """Everything a process needs for the run. ``aggregate`` exists on the master (or the single
-    process) only; ``recorder``/``feeder`` exist where users run."""
+    """What the users of one process share. ``recorder``/``feeder`` exist where users run
+    (a master has neither: it only follows the plan)."""
 
     loaded: LoadedScenario
     adapter: ProtocolAdapter
@@ -45,26 +42,23 @@ class RunSession:
     headers: dict[str, str]
     request_name: str
     plan: LoadPlan
-    run_dir: Path | None = None
     recorder: Recorder | None = None
     feeder: RowFeeder | None = None
-    aggregate: Aggregate | None = None
     stage_index: int = -1
-    started: float = 0.0
-    finished: bool = False
-    generator_cpu_max: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    incomplete: list[str] = field(default_factory=list)  # why results may be missing
-    resources: ResourceSampler | None = None  # the target's CPU and memory, when it tells
+    finished: bool = False  # exact pass: every answer is in (the shape then ends the run)
     arrivals: ArrivalSchedule | None = None  # open loop: due times of the requests
     # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
     score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
     pending: dict[int, Sent] = field(default_factory=dict)  # user id → its request in flight
-    on_stage: Callable[[int], None] | None = None  # master: tell the workers
+    on_stage: Callable[[int], None] | None = None  # local/master: the controller, the workers
 
     @classmethod
     def prepare(cls, loaded: LoadedScenario, plan: LoadPlan) -> RunSession:
-        p = prepare_loaded(loaded)
+        return cls.from_prepared(prepare_loaded(loaded), plan)
+
+    @classmethod
+    def from_prepared(cls, p: PreparedScenario, plan: LoadPlan) -> RunSession:
+        loaded = p.loaded
         first = p.dataset.rows[0].request
         headers = {
             "Content-Type": first.content_type,
@@ -100,13 +94,6 @@ class RunSession:
             )  # fmt: skip
         self.finished = False
 
-    def start_aggregate(self, started: float) -> Aggregate:
-        self.started = started
-        self.aggregate = Aggregate(
-            self.dataset.rows, self.dataset.slice_fields, self.run_dir, started
-        )
-        return self.aggregate
-
     def set_stage(self, index: int) -> None:
         """Called when the load shape enters a new stage (on every process)."""
         self.stage_index = index
@@ -114,9 +101,6 @@ class RunSession:
             self.on_stage(index)
         if self.recorder is not None:
             self.recorder.stage = index
-        if self.aggregate is not None:
-            stage = self.plan.stages[index]
-            self.aggregate.begin_stage(index, stage.name, stage.users, time.time())
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
         """The scorer's verdict, memoised for string answers (1, 1.0 and True hash alike but
@@ -150,10 +134,3 @@ class RunSession:
         count = len(self.pending)
         self.pending.clear()
         return count
-
-    def all_answers_in(self) -> bool:
-        """Exact pass (local or master): every planned request has been recorded."""
-        ds = self.loaded.scenario.dataset
-        if ds.passes is None or self.aggregate is None:
-            return False
-        return self.aggregate.requests >= ds.passes * len(self.dataset.rows)

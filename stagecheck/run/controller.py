@@ -1,0 +1,191 @@
+"""One run on the master or the single process: its totals, its life and its end.
+
+The controller owns the run's :class:`~stagecheck.recording.Aggregate` (merged from the
+recorders' deltas), the progress lines, the validity rules, the live view that the Prometheus
+exporter and the web UI read, and the end of the run: summary → reports → verdict → exit code.
+No Locust import: the glue in :mod:`stagecheck.locust.plugin` connects Locust's events to it,
+and tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
+from stagecheck.loadplan import LoadPlan
+from stagecheck.preparation import PreparedScenario
+from stagecheck.recording import Aggregate, Delta
+from stagecheck.run.live import LiveView, build_live_view
+from stagecheck.runfolder import write_scenario_copy, write_summary
+from stagecheck.summary import RunFacts, build_summary
+from stagecheck.target_resources import ResourceSampler
+
+__all__ = ["RunController", "EXIT_FOR_VERDICT", "exit_code_for", "progress_line"]
+
+log = logging.getLogger("stagecheck")
+
+EXIT_FOR_VERDICT = {"passed": 0, "failed": EXIT_THRESHOLD_FAILED, "invalid": EXIT_RUN_FAILED}
+LIVE_MAX_AGE_S = 1.0  # a live view is rebuilt at most this often, however often it is read
+INTERRUPT_SLACK_S = 2.0  # a timed run that ended this much before its plan was interrupted
+
+
+def exit_code_for(verdict: str) -> int:
+    """0 passed · 1 a threshold failed · 3 invalid (DESIGN.md). Anything else is invalid: a run
+    never exits 0 on a verdict it does not know."""
+    return EXIT_FOR_VERDICT.get(verdict, EXIT_RUN_FAILED)
+
+
+def _no_pause() -> None:
+    pass
+
+
+class RunController:
+    """The run's totals and lifecycle. ``pause`` is called while long work (a merge, a live
+    view) is under way so that a cooperative caller (gevent) keeps requests in flight moving."""
+
+    def __init__(
+        self,
+        prepared: PreparedScenario,
+        plan: LoadPlan,
+        run_dir: Path,
+        *,
+        started: float | None = None,
+        pause: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.prepared = prepared
+        self.plan = plan
+        self.run_dir = run_dir
+        self._pause = pause or _no_pause
+        self._clock = clock
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_scenario_copy(run_dir, prepared.loaded)
+        ds = prepared.dataset
+        self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock())
+        self.generator_cpu_max = 0.0
+        self.incomplete: list[str] = []  # why results may be missing (workers lost, …)
+        self.notes: list[str] = []
+        self.resources: ResourceSampler | None = None
+        self.users = 0  # users running now (the glue keeps it current)
+        self.stage_index = -1
+        self.distributed = False  # results arrive in workers' reports (a few seconds late)
+        self.summary: dict[str, Any] | None = None
+        self.exit_code: int | None = None
+        self._live: LiveView | None = None
+
+    # -- what the run is -----------------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def started(self) -> float:
+        return self.aggregate.started
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is not None
+
+    # -- while it runs -------------------------------------------------------------------------
+    def begin_stage(self, index: int, at: float | None = None) -> None:
+        """The load shape entered stage ``index`` of the plan."""
+        if index == self.stage_index:
+            return
+        self.stage_index = index
+        stage = self.plan.stages[index]
+        self.aggregate.begin_stage(index, stage.name, stage.users, at or self._clock())
+
+    def merge(self, delta: Delta, worker: str = "local") -> None:
+        if self.summary is None:  # a late report after the end changes nothing written
+            self.aggregate.merge(delta, worker=worker, pause=self._pause)
+
+    def note_generator_cpu(self, percent: float) -> None:
+        self.generator_cpu_max = max(self.generator_cpu_max, float(percent or 0.0))
+
+    def all_answers_in(self) -> bool:
+        """Exact pass: every planned request has been recorded."""
+        passes = self.prepared.loaded.scenario.dataset.passes
+        if passes is None:
+            return False
+        return self.aggregate.requests >= passes * len(self.prepared.dataset.rows)
+
+    def progress_line(self) -> str:
+        return progress_line(self.aggregate)
+
+    def facts(self, *, interrupted: bool = False) -> RunFacts:
+        agg = self.aggregate
+        return RunFacts(
+            run_id=self.run_id,
+            classification=self.prepared.scorer.classification,
+            load=self.plan.as_dict(),
+            workers=max(len(agg.workers), 1),
+            generator_cpu_max=self.generator_cpu_max,
+            interrupted=interrupted,
+            incomplete=list(self.incomplete),
+            target=self.resources.summary() if self.resources is not None else None,
+            notes=list(self.notes),
+        )
+
+    def live(self) -> LiveView:
+        """The run as it stands (read-only; rebuilt at most every second; after the end, the
+        final figures)."""
+        now = self._clock()
+        view = self._live
+        if view is None or (not view.finished and now - view.at >= LIVE_MAX_AGE_S):
+            view = self._live = self._build_live(now)
+        return view
+
+    def _build_live(self, now: float) -> LiveView:
+        summary = self.summary
+        if summary is None:
+            loaded, ds = self.prepared.loaded, self.prepared.dataset
+            summary = build_summary(loaded, ds, self.aggregate, self.facts(), final=False,
+                                    pause=self._pause)  # fmt: skip
+        return build_live_view(self, summary, now, pause=self._pause)
+
+    # -- the end -------------------------------------------------------------------------------
+    def finish(self, *, interrupted: bool | None = None, reason: str | None = None) -> int:
+        """End the run: write summary.json and every report, and return the exit code. Called
+        once; later calls return the same code. ``interrupted`` defaults to "ended before its
+        plan"; ``reason`` (a signal, a lost worker) is recorded among the validity reasons."""
+        if self.exit_code is not None:
+            return self.exit_code
+        agg = self.aggregate
+        agg.close()
+        if reason:
+            self.incomplete.append(reason)
+        if interrupted is None:
+            if self.plan.exact_pass:
+                interrupted = not self.all_answers_in()
+            else:
+                interrupted = agg.ended - agg.started < self.plan.duration - INTERRUPT_SLACK_S
+        loaded, ds = self.prepared.loaded, self.prepared.dataset
+        summary = build_summary(loaded, ds, agg, self.facts(interrupted=interrupted))
+        write_summary(self.run_dir, summary)
+        from stagecheck.reporting import write_reports  # report time only
+
+        write_reports(self.run_dir, summary)
+        self.summary = summary
+        self._live = None
+        self.exit_code = exit_code_for(summary["verdict"])
+        log.info("%s; report %s", summary["verdict"].upper(), self.run_dir / "report.html")
+        return self.exit_code
+
+
+def progress_line(agg: Aggregate) -> str:
+    """One line on the run so far (off the hot path: every few seconds)."""
+    counts = agg.outcome_counts()
+    total = sum(counts.values())
+    elapsed = max(agg.ended - agg.started, 1e-9)
+    answered = counts["correct"] + counts["incorrect"] + counts["unparseable"]
+    failed = total - answered
+    h = agg.histogram("e2e")
+    p99 = f"{h.get_value_at_percentile(99) / 1000:.1f}ms" if h is not None else "-"
+    accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
+    errors = f"{failed / total:.1%}" if total else "-"
+    return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "
+            f"accuracy {accuracy}  errors {errors}  p99 {p99}")  # fmt: skip

@@ -1,0 +1,52 @@
+"""Is the run valid? (MLPerf LoadGen's question, kept apart from "did it pass?").
+
+A run is invalid when it measured too little to judge, or measured the generator rather than
+the target. Some rules can only be judged at the end (enough requests, an exact pass complete,
+the planned duration reached); the others hold at any moment, so a live run says whether it is
+still valid so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stagecheck.recording.aggregate import LATE_US
+
+__all__ = ["ValidityInput", "validity_reasons"]
+
+
+@dataclass(frozen=True)
+class ValidityInput:
+    total: int  # requests recorded
+    min_requests: int
+    generator_cpu_max: float  # percent of one core
+    max_generator_cpu: float
+    late: int  # open-loop requests that left over LATE_US after their due time
+    arrival_rate: float | None
+    expected_total: int | None = None  # exact pass: passes × rows
+    interrupted: bool = False
+    incomplete: Sequence[str] = ()  # reasons results may be missing (workers lost, …)
+
+
+def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
+    """Why the run is invalid (empty: valid). ``final=False`` judges a run still going: only
+    the rules that cannot be undone later."""
+    reasons: list[str] = []
+    if final and v.total < v.min_requests:
+        reasons.append(f"only {v.total} requests (validity.min_requests is {v.min_requests})")
+    if v.generator_cpu_max > v.max_generator_cpu:
+        reasons.append(
+            f"load generator CPU reached {v.generator_cpu_max:.0f}% (above "
+            f"{v.max_generator_cpu:.0f}%): latencies include its queueing"
+        )
+    if final and v.expected_total is not None and v.total != v.expected_total:
+        reasons.append(f"exact pass incomplete: {v.total} of {v.expected_total} requests done")
+    if v.arrival_rate and v.total and v.late > 0.01 * v.total:
+        reasons.append(f"the arrival schedule was not kept: {v.late} of {v.total} requests left "
+                       f"over {LATE_US // 1000} ms after their due time (too few users for the "
+                       "answers' latency: raise load.users)")  # fmt: skip
+    if final and v.interrupted:
+        reasons.append("the run was interrupted before its planned end")
+    reasons += v.incomplete
+    return reasons

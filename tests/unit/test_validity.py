@@ -1,0 +1,41 @@
+"""Validity rules: final judgement, and the rules that hold while a run goes."""
+
+from __future__ import annotations
+
+import pytest
+
+from stagecheck.validity import ValidityInput, validity_reasons
+
+pytestmark = pytest.mark.unit
+
+OK = ValidityInput(total=100, min_requests=10, generator_cpu_max=50.0, max_generator_cpu=90.0,
+                   late=0, arrival_rate=None)  # fmt: skip
+
+
+def with_(**kw):
+    return ValidityInput(**{**OK.__dict__, **kw})
+
+
+def test_a_healthy_run_is_valid():
+    assert validity_reasons(OK) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words", "live_too"),
+    [
+        ({"total": 3}, "only 3 requests", False),
+        ({"generator_cpu_max": 97.0}, "generator CPU reached 97%", True),
+        ({"expected_total": 120}, "exact pass incomplete: 100 of 120", False),
+        ({"arrival_rate": 20.0, "late": 5}, "schedule was not kept: 5 of 100", True),
+        ({"interrupted": True}, "interrupted", False),
+        ({"incomplete": ["worker w1 lost"]}, "worker w1 lost", True),
+    ],
+)
+def test_each_rule(change, words, live_too):
+    (reason,) = validity_reasons(with_(**change))
+    assert words in reason
+    assert bool(validity_reasons(with_(**change), final=False)) is live_too
+
+
+def test_one_late_request_in_a_hundred_is_tolerated():
+    assert validity_reasons(with_(arrival_rate=20.0, late=1)) == []
