@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test bench schema clean
+.PHONY: demo test install install-test bench schema dashboards clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,8 @@ demo: install
 	$(BIN)/stagecheck demo
 
 test: install-test
-	$(BIN)/ruff check stagecheck reporting locustfiles tests benchmarks
+	$(BIN)/ruff check stagecheck reporting locustfiles tests benchmarks grafana
+	$(BIN)/python grafana/build_dashboards.py --check
 	$(BIN)/mypy stagecheck reporting
 	$(BIN)/pytest -q
 
@@ -30,6 +31,9 @@ bench: install-test
 schema: install
 	$(BIN)/python -c "import json; from stagecheck.scenario.schema import scenario_json_schema as s; \
 	print(json.dumps(s(), indent=2, ensure_ascii=False))" > scenarios/scenario.schema.json
+
+dashboards: install-test
+	$(BIN)/python grafana/build_dashboards.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -67,7 +67,8 @@ METRICS: tuple[MetricSpec, ...] = (
                "HDR latency percentiles of the whole run per timing (exact to 0.1 %, no "
                "bucket interpolation)", ("timing", "quantile")),
     MetricSpec("stagecheck_latency_interval_seconds", "gauge",
-               "HDR latency percentile per timing over the last interval (10 s)",
+               "HDR latency percentile per timing over the last interval (the last 10 s; the "
+               "run so far in its first 10 s)",
                ("timing", "percentile")),
     MetricSpec("stagecheck_latency_max_seconds", "gauge",
                "Largest latency per timing, whole run or the last interval",

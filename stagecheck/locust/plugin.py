@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from stagecheck.endpoint import check_reachable
 from stagecheck.errors import EXIT_BAD_INPUT, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
@@ -339,6 +341,10 @@ class StagecheckPlugin:
 
     def _drain_loop(self, runner: Any, stop: gevent.event.Event) -> None:
         ticks = 0
+        # This process's CPU over each 5 s: Locust's own usage event comes first after 10 s
+        # (and its first reading is always 0), too late for a short run's validity.
+        process = psutil.Process()
+        process.cpu_percent()
         while not stop.wait(DRAIN_INTERVAL_S):
             controller, session = self.controller, self.session
             if controller is None or session is None:
@@ -351,6 +357,8 @@ class StagecheckPlugin:
             if isinstance(runner, MasterRunner):
                 for client in runner.clients.values():
                     controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
+            elif ticks % PROGRESS_EVERY == 0:
+                controller.note_generator_cpu(process.cpu_percent())
             if controller.all_answers_in():
                 session.finished = True  # the shape ends the run at its next tick
 

@@ -50,8 +50,8 @@ def test_exact_pass_in_process_returns_the_summary(fast_demo, tmp_path):
 
 def test_timed_run_in_process_keeps_its_plan(fast_demo, tmp_path):
     fast_demo.reset()
-    out = run_program(str(SCENARIOS / "smoke.yaml"), str(tmp_path),
-                      f"endpoint.url={fast_demo.url}", "load.duration=3s", "load.users=2")  # fmt: skip
+    out = run_program(str(SCENARIOS / "smoke.yaml"), str(tmp_path), f"endpoint.url={fast_demo.url}",
+                      "load.duration=3s", "load.users=2")  # fmt: skip
     summary = json.loads((tmp_path / out["run_dir"] / "summary.json").read_text())
     assert summary["run"]["duration_s"] == pytest.approx(3.0, abs=1.5)
     assert out["total"] == fast_demo.stats()["requests_total"] > 20
