@@ -15,61 +15,62 @@ from locust.exception import StopUser
 
 import time
 from collections.abc import Callable
+from http.client import HTTPException
 from typing import Any
 
 from stagecheck.datasets import PreparedRow
-from stagecheck.protocols import STREAM_DONE, ResponseParseError
-from stagecheck.recording import (
-    CONNECTION_ERROR,
-    CORRECT,
-    HTTP_ERROR,
-    INCORRECT,
-    TIMEOUT,
-    UNPARSEABLE,
+from stagecheck.locust.transport import (
+    MAX_BODY_BYTES,
+    AnswerCut,
+    AnswerTooLarge,
+    RequestTimeout,
+    deadline,
+    failure_of,
+    sse_lines,
 )
+from stagecheck.protocols import STREAM_DONE, ResponseParseError
+from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, UNPARSEABLE
 from stagecheck.run import RunSession, Sent
 from stagecheck.scoring import UNPARSEABLE_LABEL
 
-__all__ = ["ValidationUser", "classify_error"]
+__all__ = ["ValidationUser"]
 
 _GOT_LIMIT = 300  # characters of an answer kept for error analysis
 
 # (outcome, predicted label or None, answer text or None, error or None)
 Verdict = tuple[int, "str | None", "str | None", "str | None"]
 
-
-def classify_error(exc: BaseException) -> int:
-    """Transport failure → outcome code (timeout or connection error)."""
-    if isinstance(exc, TimeoutError) or "timed out" in str(exc).lower():
-        return TIMEOUT
-    return CONNECTION_ERROR
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:200]
+# Raised while the answer is read: the transport failed (not the model). Anything else raised
+# while reading a complete answer makes it unparseable.
+_TRANSPORT_ERRORS = (OSError, HTTPException, AnswerTooLarge, gevent.Timeout)
 
 
 def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], Any]) -> Verdict:
     """Outcome of one response; ``read()`` returns the prediction from its body. Marks the
     response as a Locust success or failure."""
     status = resp.status_code
+    body_error = resp.request_meta.get("exception") if status else None
     if not status:
-        exc = resp.error or ConnectionError("no response")
-        verdict: Verdict = (classify_error(exc), None, None, _error_text(exc))
+        outcome, error = failure_of(resp.error or ConnectionError("no response"))
+        verdict: Verdict = (outcome, None, None, error)
+    elif body_error is not None and 200 <= status < 300:
+        # headers arrived, the body did not: the transport failed, not the model
+        outcome, error = failure_of(body_error, during_body=True)
+        verdict = (outcome, None, None, error)
     elif status < 200 or status >= 300:
         verdict = (HTTP_ERROR, None, None, f"HTTP {status}")
     else:
         try:
             prediction = read()
             correct, label = session.score(prediction, row.expected)
-        except OSError as exc:  # a stream broke or timed out mid-answer
-            verdict = (classify_error(exc), None, None, _error_text(exc))
+        except _TRANSPORT_ERRORS as exc:  # a stream broke, stalled or overflowed mid-answer
+            outcome, error = failure_of(exc, during_body=True)
+            verdict = (outcome, None, None, error)
         except Exception as exc:  # an odd answer must never crash a run
             reason = (
                 str(exc)
                 if isinstance(exc, ResponseParseError)
-                else (f"cannot read the answer ({_error_text(exc)})")
+                else (f"cannot read the answer ({type(exc).__name__}: {exc})")
             )
             label = UNPARSEABLE_LABEL if session.scorer.classification else None
             verdict = (UNPARSEABLE, label, None, f"unparseable: {reason}"[:200])
@@ -79,6 +80,13 @@ def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], 
             return (CORRECT if correct else INCORRECT), label, got, None
     resp.failure(verdict[3])
     return verdict
+
+
+def _body(resp: Any) -> bytes:
+    body = resp.content or b""
+    if len(body) > MAX_BODY_BYTES:
+        raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
+    return body
 
 
 class ValidationUser(FastHttpUser):
@@ -112,13 +120,24 @@ class ValidationUser(FastHttpUser):
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
         sent: Sent = (row, session.stage_index, started, t0, lag_us)
         session.pending[id(self)] = sent
-        if row.request.stream:
-            self._send_stream(session, sent)
-        else:
-            self._send(session, sent)
+        timer = deadline(session.loaded.scenario.endpoint.timeout)
+        try:
+            if row.request.stream:
+                self._send_stream(session, sent, timer)
+            else:
+                self._send(session, sent, timer)
+        except RequestTimeout as exc:
+            # The deadline struck outside the client's own error handling (between its steps):
+            # still one request, with its outcome.
+            latency_us = (time.perf_counter_ns() - t0) // 1000
+            outcome, error = failure_of(exc)
+            self._record(session, row, sent[1], started, latency_us, lag_us,
+                         (outcome, None, None, error))  # fmt: skip
+        finally:
+            timer.close()
         del session.pending[id(self)]
 
-    def _send(self, session: RunSession, sent: Sent) -> None:
+    def _send(self, session: RunSession, sent: Sent, timer: gevent.Timeout) -> None:
         row, stage, started, t0, lag_us = sent
         req = row.request
         with self.client.request(
@@ -129,11 +148,12 @@ class ValidationUser(FastHttpUser):
             name=session.request_name,
             catch_response=True,
         ) as resp:
+            timer.close()  # the whole answer is in (or failed): the deadline no longer applies
             latency_us = (time.perf_counter_ns() - t0) // 1000
-            verdict = _judge(session, row, resp, lambda: session.adapter.parse(resp.content or b""))
+            verdict = _judge(session, row, resp, lambda: session.adapter.parse(_body(resp)))
         self._record(session, row, stage, started, latency_us, lag_us, verdict)
 
-    def _send_stream(self, session: RunSession, sent: Sent) -> None:
+    def _send_stream(self, session: RunSession, sent: Sent, timer: gevent.Timeout) -> None:
         row, stage, started, t0, lag_us = sent
         req = row.request
         adapter = session.adapter
@@ -141,15 +161,16 @@ class ValidationUser(FastHttpUser):
 
         def read() -> Any:
             pieces: list[str] = []
-            raw = resp._response  # geventhttpclient response: readline sees each event
-            while line := raw.readline(b"\n"):  # SSE lines end in \n, not \r\n
-                piece = adapter.parse_stream_line(line.rstrip(b"\r\n"))
+            # each event as it arrives (geventhttpclient response), size-capped
+            for line in sse_lines(resp._response):
+                piece = adapter.parse_stream_line(line)
                 if piece is STREAM_DONE:
-                    break
+                    timer.close()
+                    return adapter.finish_stream("".join(pieces))
                 if piece:
                     token_times.append(time.perf_counter_ns())
                     pieces.append(piece)  # type: ignore[arg-type]
-            return adapter.finish_stream("".join(pieces))
+            raise AnswerCut("the stream ended before its end marker ([DONE])")
 
         with self.client.request(
             req.method,
@@ -161,6 +182,7 @@ class ValidationUser(FastHttpUser):
             stream=True,
         ) as resp:
             verdict = _judge(session, row, resp, read)
+            timer.close()
             latency_us = (time.perf_counter_ns() - t0) // 1000
             # FastHttpUser reports time to headers for streams: report the whole answer.
             resp.request_meta["response_time"] = latency_us / 1000.0

@@ -1,0 +1,133 @@
+"""What can go wrong on the wire, named once: the failure causes of a request, the whole-request
+deadline, and a bounded reader of server-sent-event lines.
+
+Every failure's error text starts with its cause (``"timeout: …"``, ``"HTTP 503"``, ``"cut: …"``)
+so that the aggregate can count failures by cause without a second field per request.
+"""
+
+from __future__ import annotations
+
+import gevent
+
+from collections.abc import Iterator
+from typing import Any
+
+from geventhttpclient.response import HTTPConnectionClosed
+
+from stagecheck.recording import CONNECTION_ERROR, TIMEOUT
+
+__all__ = [
+    "RequestTimeout",
+    "AnswerCut",
+    "AnswerTooLarge",
+    "failure_of",
+    "deadline",
+    "sse_lines",
+    "MAX_LINE_BYTES",
+    "MAX_BODY_BYTES",
+]
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a whole answer (non-streamed body, or a stream in all)
+MAX_LINE_BYTES = 8 * 1024 * 1024  # one SSE line
+_TEXT_LIMIT = 200
+
+
+class RequestTimeout(TimeoutError):
+    """The whole request (connect to last byte) took longer than ``endpoint.timeout``."""
+
+
+class AnswerCut(ConnectionError):
+    """The connection closed, or the stream ended, before the answer was complete."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer or a stream line exceeded its size cap."""
+
+
+def deadline(seconds: float) -> gevent.Timeout:
+    """A started timer that raises :class:`RequestTimeout` in this greenlet when it expires
+    (cancel it when the request is done). Per-read timeouts alone let a trickled body run on."""
+    timer = gevent.Timeout(seconds, RequestTimeout(f"no complete answer within {seconds:g}s"))
+    timer.start()
+    return timer
+
+
+def _detail(exc: BaseException) -> str:
+    # geventhttpclient's errors carry the URL in their text (credentials too, if it has them):
+    # keep only what they say about the failure.
+    text = str(getattr(exc, "text", None) or exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The error geventhttpclient wrapped (``RetriesExceeded(original=…)``)."""
+    for _ in range(5):
+        original = getattr(exc, "original", None)
+        if not isinstance(original, BaseException):
+            break
+        exc = original
+    return exc
+
+
+def failure_of(exc: BaseException, *, during_body: bool = False) -> tuple[int, str]:
+    """Outcome code and error text (``"cause: detail"``) of a transport failure."""
+    exc = _root(exc)
+    if isinstance(exc, AnswerTooLarge):
+        cause, outcome = "oversize", CONNECTION_ERROR
+    elif isinstance(exc, TimeoutError | gevent.Timeout) or "timed out" in str(exc).lower():
+        cause, outcome = "timeout", TIMEOUT
+    elif isinstance(exc, ConnectionRefusedError):
+        cause, outcome = "refused", CONNECTION_ERROR
+    elif isinstance(exc, AnswerCut) or during_body:
+        cause, outcome = "cut", CONNECTION_ERROR
+    elif isinstance(exc, ConnectionResetError | BrokenPipeError | HTTPConnectionClosed):
+        cause, outcome = "reset", CONNECTION_ERROR
+    else:
+        cause, outcome = "connection", CONNECTION_ERROR
+    where = "while reading the answer, " if during_body and cause != "oversize" else ""
+    return outcome, f"{cause}: {where}{_detail(exc)}"[:_TEXT_LIMIT]
+
+
+def sse_lines(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BODY_BYTES
+              ) -> Iterator[bytes]:  # fmt: skip
+    """The lines of a streamed body as they arrive (without their line end), from a
+    geventhttpclient response. Unlike its ``readline`` (which rescans the whole buffer after
+    every read: quadratic on long lines), each byte is scanned once, and a line or a body past
+    its cap raises :class:`AnswerTooLarge`. A body that ends without a line end yields its rest;
+    a connection that closes before the body's end raises :class:`AnswerCut`."""
+    buf: bytearray = raw._body_buffer  # parsed body bytes not yet consumed
+    scanned = 0  # bytes of buf known to hold no line end
+    total = 0
+    while True:
+        end = buf.find(b"\n", scanned)
+        if end >= 0:
+            line = bytes(buf[:end])
+            del buf[: end + 1]
+            scanned = 0
+            total += end + 1
+            if total > max_total:
+                raise AnswerTooLarge(f"the stream exceeded {max_total:,} bytes")
+            yield line[:-1] if line.endswith(b"\r") else line
+            continue
+        scanned = len(buf)
+        if scanned > max_line:
+            raise AnswerTooLarge(f"a stream line exceeded {max_line:,} bytes")
+        if raw.message_complete:
+            if buf:
+                rest = bytes(buf)
+                del buf[:]
+                yield rest
+            return
+        sock = raw._sock
+        if sock is None:
+            raise AnswerCut("the connection closed before the end of the stream")
+        try:
+            data = sock.recv(raw.block_size)
+            raw.feed(data)
+        except BaseException:
+            raw.release()
+            raise
+        if not data and not raw.message_complete:
+            raw.release()
+            raise AnswerCut("the connection closed before the end of the stream")
