@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from stagecheck.redact import redact_text
+
 from .model import (
     OUTCOMES,
     TIMING_NAMES,
@@ -114,7 +116,7 @@ def _run_info(raw: Mapping[str, Any]) -> RunInfo:
         started_at=_text(run.get("started_at")),
         ended_at=_text(run.get("ended_at")),
         duration_s=_num(run.get("duration_s")),
-        endpoint_url=_text(endpoint.get("url")),
+        endpoint_url=redact_text(_text(endpoint.get("url"))),  # again: older or edited files
         protocol=_text(endpoint.get("protocol")),
         model=_text(endpoint.get("model")),
         load_mode=_text(load.get("mode")),

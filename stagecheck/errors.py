@@ -16,6 +16,7 @@ __all__ = [
     "StagecheckError",
     "InputError",
     "RunError",
+    "one_line",
 ]
 
 EXIT_PASSED = 0
@@ -24,13 +25,30 @@ EXIT_BAD_INPUT = 2  # scenario, dataset or arguments are wrong
 EXIT_RUN_FAILED = 3  # the run could not be carried out (endpoint unreachable, run invalid)
 
 
+MAX_PROBLEM_CHARS = 500
+
+
+def one_line(text: str) -> str:
+    """A problem as one printable line of bounded length: line breaks and other control
+    characters escaped, lone surrogates (which no terminal encoding accepts) escaped."""
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(
+            c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+        )
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 1] + "…"
+
+
 class StagecheckError(Exception):
-    """Base class. ``problems`` holds one user-facing line per problem."""
+    """Base class. ``problems`` holds one user-facing line per problem (see :func:`one_line`)."""
 
     exit_code = EXIT_RUN_FAILED
 
     def __init__(self, problems: str | Iterable[str]) -> None:
-        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        items = [problems] if isinstance(problems, str) else list(problems)
+        self.problems: list[str] = [one_line(p) for p in items]
         super().__init__("\n".join(self.problems))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from stagecheck.datasets import PreparedDataset, load_dataset
 from stagecheck.errors import InputError
 from stagecheck.protocols import ProtocolAdapter, build_adapter
+from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario, load_scenario
 from stagecheck.scoring import Scorer, build_scorer
 from stagecheck.thresholds import check_threshold_names, parse_threshold
@@ -70,7 +71,7 @@ def describe_scenario(p: PreparedScenario) -> str:
         plan += f", exact pass ×{sc.dataset.passes} ({sc.dataset.passes * len(ds.rows)} requests)"
     lines = [
         f"scenario {sc.name}: OK",
-        f"  endpoint   {sc.endpoint.url} ({sc.endpoint.protocol}"
+        f"  endpoint   {redact_url(sc.endpoint.url)} ({sc.endpoint.protocol}"
         + (f", model {sc.endpoint.model})" if sc.endpoint.model else ")")
         + (" streaming" if p.streams else ""),
         f"  dataset    {ds.path}: {len(ds.rows)} rows"

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stagecheck.errors import one_line
+from stagecheck.redact import redact_override
 from stagecheck.scenario import LoadedScenario, redacted_yaml
 
 __all__ = ["new_run_dir", "write_scenario_copy", "write_summary"]
@@ -26,7 +28,8 @@ def new_run_dir(root: Path, scenario_name: str, now: float | None = None) -> Pat
 def write_scenario_copy(run_dir: Path, loaded: LoadedScenario) -> None:
     header = f"# scenario as run (from {loaded.path}); secrets redacted\n"
     if loaded.overrides:
-        header += "# overrides: " + " ".join(f"--set {o}" for o in loaded.overrides) + "\n"
+        shown = " ".join(f"--set {one_line(redact_override(o))}" for o in loaded.overrides)
+        header += f"# overrides: {shown}\n"
     (run_dir / "scenario.yaml").write_text(header + redacted_yaml(loaded.raw), encoding="utf-8")
 
 

@@ -241,6 +241,8 @@ def _value(text: str, metric: str, kind: _Kind) -> tuple[float, Literal["s", "%"
         if not _is_number(text):
             raise ValueError(f"{metric} takes a plain number, got '{text}'")
         count = float(text)
+        if not math.isfinite(count):
+            raise ValueError(f"{metric} target must be a finite number, got '{text}'")
         if count < 0:
             raise ValueError(f"{metric} target must not be negative, got {text}")
         return count, ""

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from stagecheck.datasets.reader import detect_format, read_records
+from stagecheck.datasets.values import value_problem
 from stagecheck.errors import InputError
 from stagecheck.fields import MISSING, field_value
 from stagecheck.protocols import PreparedRequest, ProtocolAdapter
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
+from stagecheck.units import shown as shown_value
 
 __all__ = ["PreparedRow", "PreparedDataset", "load_dataset", "MAX_SHOWN_PROBLEMS"]
 
@@ -92,18 +94,31 @@ def load_dataset(
             if value is MISSING or value is None:
                 row_problems.append(f"{where}: slice field '{name}' is missing")
             slice_values.append(_as_text(value))
+        used = [
+            *(("input", n, v) for n, v in inputs.items()),
+            ("expected", cfg.expected, raw_expected),
+            *(("slice", n, field_value(record, n)) for n in cfg.slices),
+        ]
+        if cfg.id:
+            used.append(("id", cfg.id, field_value(record, cfg.id)))
+        for role, name, value in used:
+            reason = None if value is MISSING else value_problem(value)
+            if reason:
+                row_problems.append(f"{where}: {role} field '{name}' {reason}")
         if row_problems:
             problems += row_problems
             continue
         try:
             request = adapter.prepare(inputs, record)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            problems.append(f"{where}: cannot build the request: {exc}")
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+            problems.append(f"{where}: cannot build the request: {str(exc)[:200]}")
             continue
         try:
             expected = scorer.prepare_expected(raw_expected)
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{where}: expected value {raw_expected!r} is unusable: {exc}")
+        except (ValueError, TypeError, OverflowError) as exc:
+            problems.append(
+                f"{where}: expected value {shown_value(raw_expected)} is unusable: {str(exc)[:200]}"
+            )
             continue
         row_id = field_value(record, cfg.id) if cfg.id else MISSING
         rows.append(

@@ -41,6 +41,13 @@ def _jsonl(path: Path, problems: list[str]) -> Iterator[Record]:
             except json.JSONDecodeError as exc:
                 problems.append(f"{path}:{n}: not valid JSON ({exc.msg})")
                 continue
+            except ValueError as exc:  # e.g. an integer of more than 4300 digits
+                reason = "integer too large" if "digits" in str(exc) else str(exc)[:100]
+                problems.append(f"{path}:{n}: not usable JSON ({reason})")
+                continue
+            except RecursionError:
+                problems.append(f"{path}:{n}: not usable JSON (nested too deeply)")
+                continue
             if not isinstance(obj, dict):
                 problems.append(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
                 continue
@@ -51,7 +58,19 @@ def _csv(path: Path, problems: list[str]) -> Iterator[Record]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
-        for row in reader:
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                # e.g. a field over csv.field_size_limit() (128 KiB): the file cannot be read
+                # on from there, so this one line ends it.
+                raise InputError(
+                    f"{path}:{reader.line_num}: not readable CSV ({exc}); rows from here on "
+                    "were not read"
+                ) from None
             if None in row:
                 problems.append(f"{path}:{reader.line_num}: more values than header columns")
                 continue
@@ -65,6 +84,9 @@ def _parquet(path: Path) -> Iterator[Record]:
         frame = pd.read_parquet(path)
     except ImportError:
         raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+    except Exception as exc:  # pyarrow's errors are many and undocumented: one line for all
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{path}: not a readable Parquet file ({reason})") from None
     for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
         # Parquet has no lines: report the 1-based row number instead.
         yield i, {str(k): (v.tolist() if hasattr(v, "tolist") else v) for k, v in rec.items()}

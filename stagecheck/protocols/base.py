@@ -33,6 +33,9 @@ __all__ = [
     "MISSING",
     "as_text",
     "check_template",
+    "bounded_answer",
+    "short_text",
+    "MAX_ANSWER_DEPTH",
 ]
 
 
@@ -134,6 +137,37 @@ def loads(data: bytes | str) -> Any:
     """Parse a JSON answer on the hot path: orjson is ~3x faster than the json module here
     (1.8 µs against 5.7 µs for a chat completion). Raises a ``ValueError`` subclass."""
     return orjson.loads(data)
+
+
+MAX_ANSWER_DEPTH = 64
+
+
+def short_text(value: Any, limit: int = 200) -> str:
+    """At most ``limit`` characters of ``str(value)`` for an error reason; a value nested too
+    deeply to print (``RecursionError``) is described instead."""
+    if isinstance(value, str):
+        return value[:limit]
+    try:
+        bounded_answer(value)
+        return str(value)[:limit]
+    except (ResponseParseError, RecursionError):
+        return f"(a {type(value).__name__} nested too deeply to show)"
+
+
+def bounded_answer(value: Any) -> Any:
+    """``value`` itself, unless it is a structure nested deeper than :data:`MAX_ANSWER_DEPTH`
+    (JSON allows ~1000 levels): printing or scoring such a value would overflow the stack, so it
+    is a :class:`ResponseParseError`. Scalars — the usual prediction — cost one isinstance."""
+    if not isinstance(value, (list, dict)):
+        return value
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_ANSWER_DEPTH:
+            raise ResponseParseError(f"the answer is nested more than {MAX_ANSWER_DEPTH} deep")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (list, dict)))
+    return value
 
 
 def last_segment(field: str) -> str:

@@ -27,6 +27,7 @@ from stagecheck.protocols.base import (
     ProtocolAdapter,
     ResponseParseError,
     as_text,
+    bounded_answer,
     check_template,
     encode_json,
     field_value,
@@ -148,4 +149,4 @@ class JSONAPIAdapter(ProtocolAdapter):
                 except UnicodeDecodeError:
                     pass
             raise ResponseParseError("response is not JSON") from None
-        return self._get(obj)
+        return bounded_answer(self._get(obj))

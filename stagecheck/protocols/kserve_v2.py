@@ -20,9 +20,11 @@ from stagecheck.protocols.base import (
     PreparedRequest,
     ProtocolAdapter,
     ResponseParseError,
+    bounded_answer,
     encode_json,
     last_segment,
     loads,
+    short_text,
 )
 
 __all__ = ["KServeV2Adapter", "KServeV2Options", "KServeInput", "infer_tensor"]
@@ -233,7 +235,7 @@ class KServeV2Adapter(ProtocolAdapter):
             else:
                 output = next((o for o in outputs if o.get("name") == wanted), None)
                 if output is None:
-                    names = ", ".join(str(o.get("name")) for o in outputs)
+                    names = ", ".join(short_text(o.get("name"), 60) for o in outputs[:20])
                     raise ResponseParseError(
                         f"no output named {wanted!r} in response (outputs: {names or 'none'})"
                     )
@@ -243,11 +245,11 @@ class KServeV2Adapter(ProtocolAdapter):
         except (KeyError, IndexError, TypeError, AttributeError):
             if isinstance(obj, dict) and "error" in obj:
                 raise ResponseParseError(
-                    f"the server answered with an error: {str(obj['error'])[:200]}"
+                    f"the server answered with an error: {short_text(obj['error'])}"
                 ) from None
             if self.options.output_name is None:
                 raise ResponseParseError("no outputs[0].data[0] in response") from None
             raise ResponseParseError(
                 f"no data[0] in output {self.options.output_name!r} of the response"
             ) from None
-        return value
+        return bounded_answer(value)

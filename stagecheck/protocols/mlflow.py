@@ -19,9 +19,11 @@ from stagecheck.protocols.base import (
     PreparedRequest,
     ProtocolAdapter,
     ResponseParseError,
+    bounded_answer,
     encode_json,
     last_segment,
     loads,
+    short_text,
 )
 
 __all__ = ["MLflowAdapter", "MLflowOptions"]
@@ -95,7 +97,7 @@ class MLflowAdapter(ProtocolAdapter):
         if isinstance(obj, dict):
             if "predictions" not in obj:
                 if "message" in obj or "error_code" in obj:
-                    reason = str(obj.get("message") or obj.get("error_code"))[:200]
+                    reason = short_text(obj.get("message") or obj.get("error_code"))
                     raise ResponseParseError(f"the server answered with an error: {reason}")
                 raise ResponseParseError("no predictions in response")
             predictions = obj["predictions"]
@@ -111,7 +113,7 @@ class MLflowAdapter(ProtocolAdapter):
             if key is not None:
                 if key not in prediction:
                     raise ResponseParseError(f"no predictions[0].{key} in response")
-                return prediction[key]
+                return bounded_answer(prediction[key])
             if len(prediction) == 1:
-                return next(iter(prediction.values()))
-        return prediction
+                return bounded_answer(next(iter(prediction.values())))
+        return bounded_answer(prediction)

@@ -21,6 +21,7 @@ from stagecheck.protocols.base import (
     StreamDone,
     encode_json,
     loads,
+    short_text,
 )
 
 __all__ = ["OpenAIOptions", "OpenAIAdapter"]
@@ -49,7 +50,7 @@ def _error_reason(obj: Any) -> str | None:
         err = obj["error"]
         if isinstance(err, dict):
             err = err.get("message", err)
-        return f"the server answered with an error: {str(err)[:200]}"
+        return f"the server answered with an error: {short_text(err)}"
     return None
 
 

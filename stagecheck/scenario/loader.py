@@ -11,7 +11,7 @@ import copy
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from stagecheck.errors import InputError
+from stagecheck.redact import redact_mapping, redact_override
 from stagecheck.scenario.schema import Scenario
+from stagecheck.scenario.yamlread import MAX_BYTES, YAMLProblem, read_yaml, yaml_value
 
 __all__ = ["LoadedScenario", "load_scenario", "parse_overrides", "redacted_yaml"]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|cookie|password", re.I)
+_MAX_OVERRIDE_PARTS = 32
+_INT_LIMIT = 2**63  # larger integers are no sane setting, and some cannot even be printed
 Loc = tuple[str | int, ...]
 
 
@@ -60,7 +63,7 @@ class _Lines:
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, value_node in node.value:
-                key = key_node.value
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
                 if key in seen:
                     self.duplicates.append((loc + (key,), key_node.start_mark.line + 1))
                 seen.add(key)
@@ -94,17 +97,21 @@ def parse_overrides(items: Iterable[str]) -> list[tuple[Loc, Any]]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
-            problems.append(f"--set {item}: expected key.path=value, e.g. endpoint.url=http://…")
+            problems.append(
+                f"--set {redact_override(item)}: expected key.path=value, "
+                "e.g. endpoint.url=http://…"
+            )
             continue
-        try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            parsed = value
-        loc: Loc = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
-        out.append((loc, parsed))
+        loc: Loc = tuple(_index_or_key(p) for p in key.strip().split("."))
+        out.append((loc, yaml_value(value)))
     if problems:
         raise InputError(problems)
     return out
+
+
+def _index_or_key(part: str) -> str | int:
+    """``0`` → list index 0; anything else (``²``, a 5000-digit number) stays a key."""
+    return int(part) if part.isascii() and part.isdigit() and len(part) <= 9 else part
 
 
 def _apply_override(data: dict[str, Any], loc: Loc, value: Any) -> None:
@@ -231,33 +238,90 @@ def _check_thresholds(scenario: Scenario, file: str, lines: _Lines) -> list[str]
     return problems
 
 
+def _text_problem(text: str) -> str | None:
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text holds a lone surrogate (not valid Unicode, e.g. \\udc00): not usable"
+    return None
+
+
+def _value_problems(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Values no setting can sensibly hold and that break printing or encoding later:
+    integers beyond 64 bits, text that is not valid Unicode."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -_INT_LIMIT <= value < _INT_LIMIT:
+            yield loc, f"integer too large (more than {len(str(_INT_LIMIT))} digits)"
+    elif isinstance(value, str):
+        reason = _text_problem(value)
+        if reason:
+            yield loc, reason
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, (str, int)) and not isinstance(k, bool):
+                key_problems = list(_value_problems(k, loc))
+                if key_problems:
+                    yield loc, f"a key: {key_problems[0][1]}"
+                    continue
+            yield from _value_problems(v, loc + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _value_problems(v, loc + (i,))
+    elif value is not None and not isinstance(value, float):
+        # !!binary, !!set, dates: pydantic would quietly turn some into text
+        kind = type(value).__name__
+        yield loc, f"a YAML {kind} value is not supported here (quote it to make it text)"
+
+
+def _read_text(p: Path, file: str) -> str:
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError(f"{file}: cannot read the scenario file ({reason})") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{file}: larger than {MAX_BYTES // 1024} KiB: not a scenario file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{file}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
 def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> LoadedScenario:
     """Read, override, interpolate and validate a scenario; raise :class:`InputError`."""
     p = Path(path)
     file = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read the scenario file ({exc.strerror or exc})") from None
+    text = _read_text(p, file)
     lines = _Lines()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark is not None else file
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{where}: not valid YAML: {problem}") from None
-    if node is not None:
-        lines.walk(node)
+        _, data = read_yaml(text, lines.walk)
+    except YAMLProblem as exc:
+        where = f"{file}:{exc.line}" if exc.line is not None else file
+        raise InputError(f"{where}: {exc.message}") from None
     if not isinstance(data, dict):
         raise InputError(f"{file}:1: the scenario must be a YAML mapping (name:, endpoint:, …)")
     problems = [
         f"{file}:{line}: {_dotted(loc)}: key appears twice" for loc, line in lines.duplicates
     ]
     for loc, value in parse_overrides(overrides):
+        if len(loc) > _MAX_OVERRIDE_PARTS:
+            raise InputError(f"--set {_dotted(loc[:3])}…: more than {_MAX_OVERRIDE_PARTS} keys")
         _apply_override(data, loc, value)
         lines.overridden.add(loc)
+    problems += [
+        f"{lines.where(file, loc)}: {_dotted(loc)}: {reason}"
+        for loc, reason in _value_problems(data)
+    ]
+    if problems:
+        raise InputError(problems)
     raw = copy.deepcopy(data)
     missing: list[Loc] = []
     data = _interpolate(data, (), missing)
@@ -279,13 +343,7 @@ def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
 
 
 def redacted_yaml(raw: Mapping[str, Any]) -> str:
-    """The scenario as run, for the run folder: ``${VAR}`` references stay unexpanded and
-    literal values of secret-looking headers are replaced."""
-    data = copy.deepcopy(dict(raw))
-    headers = (data.get("endpoint") or {}).get("headers") or {}
-    if isinstance(headers, dict):
-        for key, value in headers.items():
-            parts = str(value).split()
-            if _SECRET_HEADER.search(str(key)) and not (parts and _ENV_REF.fullmatch(parts[-1])):
-                headers[key] = "<redacted>"
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    """The scenario as run, for the run folder: ``${VAR}`` references stay unexpanded;
+    literal values of secret-looking keys (headers included), URL credentials and secret
+    query values are replaced (:mod:`stagecheck.redact`)."""
+    return yaml.safe_dump(redact_mapping(dict(raw)), sort_keys=False, allow_unicode=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -21,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from stagecheck.units import parse_duration, parse_rate
+from stagecheck.redact import redact_text, redact_url
+from stagecheck.units import MAX_RATE, parse_duration, parse_rate
 
 __all__ = [
     "scenario_json_schema",
@@ -54,8 +56,44 @@ Rate = Annotated[
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
+_MAX_USERS = 100_000
+# An HTTP header name is a token (RFC 9110); a value holds no line breaks or NUL.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE_BAD = re.compile(r"[\r\n\x00]")
+
+
+def check_http_url(v: str, what: str = "") -> str:
+    """An http(s) URL whose host and port can be connected to; ``ValueError`` (with the URL
+    redacted) otherwise. Ports out of range, non-numeric ports and broken IPv6 hosts are
+    refused here, before anything tries to connect."""
+    shown = redact_url(v)
+    shown = shown if len(shown or "") <= 120 else (shown or "")[:117] + "..."
+    if not re.match(r"^https?://[^/\s]+", v) or any(c in v for c in "\r\n\t\x00 "):
+        raise ValueError(f"must be an http:// or https:// URL{what}, got {shown!r}")
+    try:
+        parts = urlsplit(v)
+        port = parts.port
+        host = parts.hostname
+        user, password = parts.username, parts.password
+    except ValueError as exc:
+        raise ValueError(f"not a usable URL ({redact_text(str(exc))}): {shown!r}") from None
+    if not host:
+        raise ValueError(f"names no host: {shown!r}")
+    if port == 0:
+        raise ValueError(f"port 0 cannot be connected to: {shown!r}")
+    try:
+        if not host.isascii():
+            host.encode("idna")
+        for part in (user, password):  # sent as HTTP basic auth, which is latin-1
+            if part is not None:
+                unquote(part).encode("latin-1")
+    except UnicodeError:
+        raise ValueError(f"has a host or credentials that cannot be encoded: {shown!r}") from None
+    return v
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EndpointConfig(_Model):
@@ -82,9 +120,24 @@ class EndpointConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"must be an http:// or https:// URL, got {v!r}")
-        return v.rstrip("/")
+        return check_http_url(v).rstrip("/")
+
+    @field_validator("metrics_url")
+    @classmethod
+    def _metrics_url(cls, v: str | None) -> str | None:
+        if v is None or v.startswith("/"):
+            return v
+        return check_http_url(v, " or a path starting with /")
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name[:40]!r} is not a valid HTTP header name")
+            if _HEADER_VALUE_BAD.search(value):
+                raise ValueError(f"header {name}: a value must not hold line breaks or NUL")
+        return v
 
 
 class DatasetConfig(_Model):
@@ -101,7 +154,10 @@ class DatasetConfig(_Model):
     order: Literal["sequential", "shuffle"] = "sequential"
     seed: int = Field(0, description="Seed of the shuffle order (recorded in the run)")
     passes: int | None = Field(
-        None, ge=1, description="Send every row exactly this many times, then end the run"
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Send every row exactly this many times, then end the run",
     )
     limit: int | None = Field(None, ge=1, description="Use only the first N rows")
     on_bad_row: Literal["fail", "skip"] = Field(
@@ -123,14 +179,17 @@ class DatasetConfig(_Model):
 
 class LoadStage(_Model):
     duration: Duration = Field(gt=0)
-    users: int = Field(ge=0)
-    spawn_rate: float | None = Field(None, gt=0, description="Users started per second")
+    users: int = Field(ge=0, le=_MAX_USERS)
+    spawn_rate: float | None = Field(
+        None, gt=0, le=MAX_RATE, description="Users started per second"
+    )
     name: str | None = None
 
 
 class LoadConfig(_Model):
     users: int = Field(
-        1, ge=1, description="Concurrent users (closed loop); with arrival_rate: the most "
+        1, ge=1, le=_MAX_USERS,
+        description="Concurrent users (closed loop); with arrival_rate: the most "
         "requests in flight at once (default: enough for 1 s answers at that rate)",
     )  # fmt: skip
     arrival_rate: Rate | None = Field(
@@ -140,10 +199,14 @@ class LoadConfig(_Model):
     arrivals: Literal["constant", "poisson"] = Field(
         "constant", description="Arrival process of arrival_rate (poisson: seeded, dataset.seed)"
     )
-    spawn_rate: float | None = Field(None, gt=0, description="Users started per second")
+    spawn_rate: float | None = Field(
+        None, gt=0, le=MAX_RATE, description="Users started per second"
+    )
     duration: Duration = Field(30.0, gt=0, description="Run length (exact-pass: a safety cap)")
     stages: list[LoadStage] = Field(
-        default_factory=list, description="A load shape: users per stage (overrides users)"
+        default_factory=list,
+        max_length=1000,
+        description="A load shape: users per stage (overrides users)",
     )
     wait: Duration = Field(0.0, ge=0, description="Pause of each user between its requests")
 
