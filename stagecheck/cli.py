@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from stagecheck import __version__
-from stagecheck.errors import EXIT_BAD_INPUT, EXIT_THRESHOLD_FAILED, InputError, StagecheckError
+from stagecheck.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_RUN_FAILED,
+    EXIT_THRESHOLD_FAILED,
+    InputError,
+    StagecheckError,
+)
 
 if TYPE_CHECKING:
+    from stagecheck.locust.plugin import StagecheckPlugin
     from stagecheck.preparation import PreparedScenario
 
 __all__ = ["main", "build_parser"]
@@ -164,6 +171,8 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
                      "--metrics-host", args.metrics_host]  # fmt: skip
         if args.pushgateway:
             argv += ["--pushgateway", args.pushgateway]
+        if args.processes or args.master:
+            _check_listenable("--master-port", args.master_bind_host, args.master_port)
         # Locust's own statistics go to the run folder rather than the terminal: its
         # bucketed percentiles beside stagecheck's HDR ones would only confuse.
         run_dir = new_run_dir(Path(args.out), sc.name)
@@ -215,17 +224,33 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
 
     from stagecheck.locust import install
 
+    plugin = install(events)
     if prepared is not None:  # prepared and checked once, here: the plugin need not again
-        install(events).hand_over(prepared)
+        plugin.hand_over(prepared)
     saved = sys.argv
     sys.argv = ["stagecheck", *argv]
+    code = 0
     try:
         locust.main.main()
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         sys.argv = saved
-    return 0
+    return _honest_exit_code(code, plugin, worker=prepared is None)
+
+
+def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> int:
+    """A run's exit code says what its summary says; with no summary the run was not carried
+    out (exit 3), whatever Locust's own code (it exits 1 when no worker connects, 0 when its
+    quit path lost the end of the run)."""
+    if worker or code == EXIT_BAD_INPUT:
+        return code
+    controller = plugin.controller
+    if controller is None or controller.exit_code is None:
+        why = "it never started" if controller is None else "it did not end with a summary"
+        print(f"stagecheck: the run could not be carried out: {why}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return controller.exit_code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
 from stagecheck.loadplan import LoadPlan
 from stagecheck.recording import Aggregate
+from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
 from stagecheck.thresholds import evaluate_thresholds, parse_threshold
@@ -147,6 +148,7 @@ def build_summary(
     sc = loaded.scenario
     duration = max(agg.ended - agg.started, 1e-9)
     by_outcome = agg.outcome_counts()
+    by_cause = agg.cause_counts()
     total, error_rate, unparseable_rate = _rates(by_outcome)
     answers = sum(by_outcome[o] for o in ANSWER_OUTCOMES)
 
@@ -212,6 +214,8 @@ def build_summary(
             else sc.dataset.passes * len(dataset.rows),
             interrupted=facts.interrupted,
             incomplete=facts.incomplete,
+            answered=by_outcome["correct"] + by_outcome["incorrect"],
+            top_cause=next(iter(by_cause), None),
         ),
         final=final,
     )
@@ -226,7 +230,7 @@ def build_summary(
             "ended_at": _iso(agg.ended),
             "duration_s": round(duration, 3),
             "endpoint": {
-                "url": sc.endpoint.url,
+                "url": redact_url(sc.endpoint.url),  # the real one stays in memory only
                 "protocol": sc.endpoint.protocol,
                 "model": sc.endpoint.model,
             },
@@ -249,6 +253,7 @@ def build_summary(
         "requests": {
             "total": total,
             "by_outcome": by_outcome,
+            "by_cause": by_cause,
             "error_rate": error_rate,
             "unparseable_rate": unparseable_rate,
         },

@@ -27,6 +27,8 @@ class ValidityInput:
     expected_total: int | None = None  # exact pass: passes × rows
     interrupted: bool = False
     incomplete: Sequence[str] = ()  # reasons results may be missing (workers lost, …)
+    answered: int | None = None  # requests with a usable answer (correct or incorrect)
+    top_cause: str | None = None  # the most frequent reason requests got no usable answer
 
 
 def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
@@ -35,6 +37,10 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
     reasons: list[str] = []
     if final and v.total < v.min_requests:
         reasons.append(f"only {v.total} requests (validity.min_requests is {v.min_requests})")
+    if final and v.total and v.answered == 0:
+        # whatever the thresholds say: a run that scored nothing measured nothing of the model
+        why = f" (mostly {v.top_cause})" if v.top_cause else ""
+        reasons.append(f"none of the {v.total} requests got a usable answer{why}")
     if v.generator_cpu_max > v.max_generator_cpu:
         reasons.append(
             f"load generator CPU reached {v.generator_cpu_max:.0f}% (above "

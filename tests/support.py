@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
+import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,3 +31,21 @@ class Demo:
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.url}/stats/reset", method="POST", data=b"")
         urllib.request.urlopen(req, timeout=5).close()
+
+
+def free_master_port() -> int:
+    """A free port for a Locust master, below the kernel's ephemeral range: a port from that
+    range can be taken meanwhile by a worker's own outgoing connection (a TCP self-connect),
+    and then the master cannot bind it."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10_000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")

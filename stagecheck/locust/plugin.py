@@ -20,9 +20,10 @@ from __future__ import annotations
 import gevent
 import gevent.event
 from locust import constant
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import Any
 import psutil
 
 from stagecheck.endpoint import check_reachable
-from stagecheck.errors import EXIT_BAD_INPUT, StagecheckError
+from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
 from stagecheck.locust.user import ValidationUser
@@ -55,6 +56,9 @@ MSG_FINAL = "stagecheck_final"
 MSG_ERROR = "stagecheck_error"
 MSG_FLUSH = "stagecheck_flush"
 FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
+REAP_GRACE_S = 5.0  # forked workers still alive this long after the master's end are ended
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,12 @@ class StagecheckPlugin:
         self._runs = 0
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
+        self._lost: dict[str, float] = {}  # workers that stopped reporting → when (master)
+        self._finisher: gevent.Greenlet | None = None
+        self._signal: str | None = None  # the signal that stopped the run, if one did
+        self._signal_handlers: list[Any] = []
+        self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
+        os.register_at_fork(after_in_child=_die_with_parent)
         events.init_command_line_parser.add_listener(self._add_arguments)
         events.init.add_listener(self._on_init)
         events.test_start.add_listener(self._on_test_start)
@@ -112,6 +122,8 @@ class StagecheckPlugin:
         events.report_to_master.add_listener(self._on_report_to_master)
         events.worker_report.add_listener(self._on_worker_report)
         events.usage_monitor.add_listener(self._on_usage)
+        events.heartbeat_received.add_listener(self._on_heartbeat)
+        events.quitting.add_listener(self._on_quitting)
         events.quit.add_listener(self._on_quit)
 
     # -- options and preparation -------------------------------------------------------------
@@ -161,13 +173,11 @@ class StagecheckPlugin:
         opts = environment.parsed_options
         if opts is None:  # library mode: run_scenario() calls begin() itself
             return
-        # Ctrl-C raises KeyboardInterrupt in whatever greenlet runs at that instant: a user
-        # between send and record, or a merge half done, and measured requests are lost.
-        # Deliver it to the main greenlet only, where Locust waits and shuts down gracefully.
-        gevent.signal_handler(signal.SIGINT, _interrupt_main_greenlet)
+        self._install_signal_handlers()
         if isinstance(runner, WorkerRunner):
             runner.register_message(MSG_STAGE, self._on_stage_message)
             runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
+            gevent.spawn(self._watch_master, environment)
             return
         if not opts.scenario and self.prepared is None:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
@@ -179,6 +189,41 @@ class StagecheckPlugin:
             for line in exc.problems:
                 log.error(line)
             raise SystemExit(exc.exit_code) from None
+
+    def _install_signal_handlers(self) -> None:
+        """SIGINT and SIGTERM end the run the same way: through Locust's own graceful stop in
+        the main greenlet, which ends the run with a summary. (A signal raises in whatever
+        greenlet runs at that instant: a user between send and record, or a merge half done,
+        and measured requests would be lost; and Locust installs its SIGTERM handler only once a
+        headless run has ended.)"""
+        for handler in self._signal_handlers:
+            handler.cancel()
+        self._signal_handlers = [gevent.signal_handler(signum, self._on_signal, signum)
+                                 for signum in (signal.SIGINT, signal.SIGTERM)]  # fmt: skip
+
+    def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self._signal is None:
+            self._signal = name
+            log.warning("%s: stopping the run", name)
+        gevent.get_hub().parent.throw(KeyboardInterrupt)
+
+    def _on_heartbeat(self, **_: Any) -> None:
+        self._last_heartbeat = time.monotonic()
+
+    def _watch_master(self, environment: Any) -> None:
+        """Worker: stop when the master's heartbeats stop, rather than load the endpoint for a
+        minute unaccounted (Locust's own timeout). Workers forked by ``--processes`` also end
+        with the master's process (:func:`_die_with_parent`)."""
+        while True:
+            gevent.sleep(1.0)
+            heard = self._last_heartbeat
+            if heard is not None and time.monotonic() - heard > MASTER_SILENCE_S:
+                log.error("worker stopping: no heartbeat from the master for %gs",
+                          MASTER_SILENCE_S)  # fmt: skip
+                environment.process_exit_code = EXIT_RUN_FAILED
+                gevent.get_hub().parent.throw(KeyboardInterrupt)
+                return
 
     def begin(
         self, environment: Any, session: RunSession, options: RunOptions, web_ui: Any = None
@@ -213,8 +258,10 @@ class StagecheckPlugin:
     def _on_test_start(self, environment: Any, **_: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):
             self._start_worker(environment)
-        else:
-            self._start_run(environment)
+            return
+        if environment.parsed_options is not None:
+            self._install_signal_handlers()  # again: Locust's web mode installs its own first
+        self._start_run(environment)
 
     def _on_test_stop(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
@@ -225,10 +272,35 @@ class StagecheckPlugin:
                 runner.send_message(MSG_FINAL, {"delta": session.recorder.drain().to_payload()})
             return
         controller = self.controller
-        if controller is not None and not controller.finished:
-            if isinstance(runner, MasterRunner):
+        if controller is not None and not controller.finished and self._finisher is None:
+            # Locust's quit path can kill the greenlet this listener runs in (the heartbeat
+            # checker's, when the last worker is lost) while it waits for workers' results: the
+            # run ends in a greenlet of its own, which the quitting listener waits for.
+            self._finisher = gevent.spawn(self._end_run, environment, controller)
+        if self._finisher is not None:
+            self._finisher.join()
+
+    def _end_run(self, environment: Any, controller: RunController) -> None:
+        try:
+            if isinstance(environment.runner, MasterRunner):
                 self._collect_finals(environment, controller)
             self._finish_run(environment, controller)
+        except Exception:
+            log.exception("stagecheck: the run could not be ended cleanly")
+            environment.process_exit_code = EXIT_RUN_FAILED
+        finally:
+            self._finisher = None
+            self.done.set()
+
+    def _on_quitting(self, environment: Any, **_: Any) -> None:
+        """The process is about to exit: never before the run's summary is written."""
+        finisher = self._finisher
+        if finisher is not None:
+            limit = (environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S + 30
+            finisher.join(timeout=limit)
+        controller = self.controller
+        if controller is not None and not controller.finished and finisher is None:
+            self._end_run(environment, controller)  # stopped before Locust's test_stop fired
 
     def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
         if self.controller is not None:
@@ -290,18 +362,37 @@ class StagecheckPlugin:
         """Wait until every connected worker has sent its last results (asking the ones still
         running to stop); a worker that never does makes the run invalid."""
         runner = environment.runner
-        expected = {c.id for c in runner.clients.all} | controller.aggregate.workers
+        self._note_lost_workers(runner, controller)
+        expected = ({c.id for c in runner.clients.all} | controller.aggregate.workers) - set(
+            self._lost
+        )
         for client_id in expected - self._finals:
             runner.send_message(MSG_FLUSH, {}, client_id=client_id)
         deadline = time.monotonic() + (environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S
         while expected - self._finals and time.monotonic() < deadline:
             gevent.sleep(0.05)
+            self._note_lost_workers(runner, controller)
+            expected -= set(self._lost)
         missing = expected - self._finals
         if missing:
             controller.incomplete.append(
                 f"{len(missing)} worker(s) did not send their last results in time: "
                 + ", ".join(sorted(missing))
             )
+        for worker, at in sorted(self._lost.items(), key=lambda kv: kv[1]):
+            controller.incomplete.append(
+                f"worker {worker} was lost {at - controller.started:.1f}s into the run: its "
+                "requests in flight and since its last report (up to 3 s) are missing"
+            )
+
+    def _note_lost_workers(self, runner: Any, controller: RunController) -> None:
+        """Workers that stopped reporting (Locust marks them missing, then removes them)."""
+        present = {c.id: c.state for c in runner.clients.all}
+        for worker in controller.aggregate.workers | set(present):
+            gone = worker not in present or present[worker] == STATE_MISSING
+            if gone and worker not in self._lost and worker not in self._finals:
+                self._lost[worker] = time.time()
+                log.error("worker %s stopped reporting: its latest results are missing", worker)
 
     def _on_worker_error(self, environment: Any, msg: Any, **_: Any) -> None:
         for line in msg.data["problems"]:
@@ -321,6 +412,8 @@ class StagecheckPlugin:
         else:
             run_dir = new_run_dir(opts.runs_root, prepared.loaded.scenario.name)
         self._finals = set()
+        self._lost = {}
+        self._signal = None
         self.done.clear()
         controller = self.controller = RunController(
             prepared, session.plan, run_dir, started=time.time(), pause=_pause
@@ -355,6 +448,7 @@ class StagecheckPlugin:
             if ticks % PROGRESS_EVERY == 0:
                 log.info(controller.progress_line())
             if isinstance(runner, MasterRunner):
+                self._note_lost_workers(runner, controller)
                 for client in runner.clients.values():
                     controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
             elif ticks % PROGRESS_EVERY == 0:
@@ -380,7 +474,10 @@ class StagecheckPlugin:
             self.session.record_abandoned()
         self._drain_local(controller)
         controller.users = 0
-        environment.process_exit_code = controller.finish()
+        stopped_by = f"the run was stopped by {self._signal}" if self._signal else None
+        environment.process_exit_code = controller.finish(
+            interrupted=True if self._signal else None, reason=stopped_by
+        )
         if self.options.pushgateway:
             problem = self.exporter.push(
                 self.options.pushgateway,
@@ -390,11 +487,12 @@ class StagecheckPlugin:
                 log.error(problem)
             else:
                 log.info("metrics pushed to the pushgateway")
-        self.done.set()
 
     def _on_quit(self, exit_code: int, **_: Any) -> None:
         controller = self.controller
         self.exporter.stop()
+        if controller is not None and controller.distributed:
+            _reap_forked_workers(REAP_GRACE_S)  # they have been told to quit by now
         if controller is None or controller.summary is None:
             return
         from stagecheck.reporting import render_console
@@ -410,8 +508,36 @@ def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
     sampler.sample()  # the last reading, at the end of the run
 
 
-def _interrupt_main_greenlet() -> None:
-    gevent.get_hub().parent.throw(KeyboardInterrupt)
+def _die_with_parent() -> None:
+    """In a process forked from this one (Locust's ``--processes`` workers): receive SIGTERM
+    when the parent ends, however it ends (killed, or failed before its run began), so that no
+    worker is left behind loading the endpoint and holding the parent's pipes. Linux only."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    except (OSError, AttributeError):  # not Linux: Locust's heartbeat timeout still applies
+        return
+    if os.getppid() == 1:  # the parent ended before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _reap_forked_workers(grace_s: float) -> None:
+    """End the worker processes this master forked (``--processes``) that outlive it by more
+    than ``grace_s``: Locust's own clean-up of them does not wait (it treats a running child as
+    gone), and an orphaned worker holds its parent's pipes open."""
+    me = psutil.Process()
+    children = [c for c in me.children() if "python" in c.name().lower()]
+    if not children:
+        return
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        log.warning("worker process %d did not stop by itself: ending it", child.pid)
+        child.terminate()
+    _, alive = psutil.wait_procs(alive, timeout=2)
+    for child in alive:
+        child.kill()
 
 
 def _pause() -> None:

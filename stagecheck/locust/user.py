@@ -12,6 +12,7 @@ from __future__ import annotations
 import gevent
 from locust import FastHttpUser, task
 from locust.exception import StopUser
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 import time
 from collections.abc import Callable
@@ -105,7 +106,15 @@ class ValidationUser(FastHttpUser):
             due = session.arrivals.next_due()
             wait_ns = due - time.perf_counter_ns()
             if wait_ns > 0:
+                # Wait as Locust's own wait() does, as WAITING: stopping the run then ends this
+                # user here at once (nothing is in flight yet) instead of letting it sleep out
+                # its turn (the pool holds due times up to users/rate ahead) and send a request
+                # after the end of the plan.
+                self._state = LOCUST_STATE_WAITING
                 gevent.sleep(wait_ns / 1e9)
+                if self._state == LOCUST_STATE_STOPPING:
+                    raise StopUser()
+                self._state = LOCUST_STATE_RUNNING
         row = session.feeder.next_row()  # type: ignore[union-attr]
         if row is None:  # exact pass: every row handed out
             raise StopUser()

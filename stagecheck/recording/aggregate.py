@@ -78,6 +78,9 @@ class Aggregate:
         self.out_of_range: Counter[tuple[int, str]] = Counter()
         self.outcomes: Counter[tuple[int, int, str, int]] = Counter()
         self.confusion: Counter[tuple[int, int, str, str, str]] = Counter()
+        # (stage, cause) → requests without a usable answer; the cause is what an error text
+        # says before its first colon ("HTTP 503", "timeout", "cut", "unparseable", …)
+        self.causes: Counter[tuple[int, str]] = Counter()
         self.samples: list[Sample] = []
         self._sample_groups: Counter[tuple[int, str]] = Counter()
         self.stages: list[StageInfo] = []
@@ -150,6 +153,8 @@ class Aggregate:
                     self.late += 1
             if outcome != CORRECT:
                 self._keep_sample(row, outcome, got, latency_us, error)
+                if error is not None:
+                    self.causes[(stage, error.partition(":")[0])] += 1
             if self._results is not None:
                 lines.append(self._result_line(result, row))
             if pause is not None and n % 256 == 0:
@@ -304,6 +309,14 @@ class Aggregate:
             if i == slice_index and v == value and (stage is None or s == stage):
                 out[(e, p)] += n
         return out
+
+    def cause_counts(self, stage: int | None = None) -> dict[str, int]:
+        """Failed or unparseable requests by cause, most frequent first."""
+        out: Counter[str] = Counter()
+        for (s, cause), n in self.causes.items():
+            if stage is None or s == stage:
+                out[cause] += n
+        return dict(out.most_common())
 
     def slice_values(self) -> list[tuple[int, str]]:
         return sorted({(i, v) for (_, i, v, _) in self.outcomes if i != ALL})

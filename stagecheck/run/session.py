@@ -129,7 +129,7 @@ class RunSession:
             self.recorder.record(
                 row_index=row.index, outcome=CONNECTION_ERROR,
                 latency_us=(now - t0) // 1000, started=started, stage=stage,
-                error="the run stopped before the answer arrived", lag_us=lag_us,
+                error="stopped: the run ended before the answer arrived", lag_us=lag_us,
             )  # fmt: skip
         count = len(self.pending)
         self.pending.clear()

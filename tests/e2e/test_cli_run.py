@@ -226,7 +226,11 @@ def test_timeouts_are_their_own_outcome(cli):
         stop_demo_subprocess(proc)
     s = r.summary
     assert s["requests"]["by_outcome"]["timeout"] == 16, s["requests"]
-    assert r.code == 1
+    assert s["requests"]["by_cause"] == {"timeout": 16}
+    # nothing was answered: the run measured nothing of the model, whatever its thresholds
+    assert r.code == 3
+    reasons = s["validity"]["reasons"]
+    assert "none of the 16 requests got a usable answer (mostly timeout)" in reasons
 
 
 def test_report_and_compare(demo, cli):

@@ -28,7 +28,7 @@ def test_abandoned_requests_are_recorded_as_connection_errors(write_scenario):
     agg.merge(session.recorder.drain())  # type: ignore[union-attr]
     assert agg.outcome_counts()[OUTCOMES[CONNECTION_ERROR]] == 1
     (sample,) = agg.samples
-    assert sample.error == "the run stopped before the answer arrived"
+    assert sample.error == "stopped: the run ended before the answer arrived"
 
 
 def test_score_memo_gives_the_scorers_verdicts(write_scenario):
