@@ -236,7 +236,7 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         sys.argv = saved
-    return _honest_exit_code(code, plugin, worker=prepared is None)
+    return _honest_exit_code(code, plugin, worker=prepared is None or plugin.is_worker)
 
 
 def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> int:

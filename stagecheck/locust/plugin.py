@@ -57,6 +57,7 @@ MSG_ERROR = "stagecheck_error"
 MSG_FLUSH = "stagecheck_flush"
 FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
 _PR_SET_PDEATHSIG = 1  # prctl(2)
+QUIT_GRACE_S = 2.0  # for the last results of a worker that has quit to arrive
 MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
 REAP_GRACE_S = 5.0  # forked workers still alive this long after the master's end are ended
 
@@ -113,11 +114,14 @@ class StagecheckPlugin:
         self._finisher: gevent.Greenlet | None = None
         self._signal: str | None = None  # the signal that stopped the run, if one did
         self._signal_handlers: list[Any] = []
+        self._runner: Any = None
+        self._stopping = False  # the runner is stopping its users (once per run)
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
         os.register_at_fork(after_in_child=_die_with_parent)
         events.init_command_line_parser.add_listener(self._add_arguments)
         events.init.add_listener(self._on_init)
         events.test_start.add_listener(self._on_test_start)
+        events.test_stopping.add_listener(self._on_test_stopping)
         events.test_stop.add_listener(self._on_test_stop)
         events.report_to_master.add_listener(self._on_report_to_master)
         events.worker_report.add_listener(self._on_worker_report)
@@ -144,6 +148,11 @@ class StagecheckPlugin:
                            help="interface for --metrics-port")  # fmt: skip
         group.add_argument("--pushgateway", default=None, metavar="URL",
                            help="push the final metrics to a Pushgateway")  # fmt: skip
+
+    @property
+    def is_worker(self) -> bool:
+        """This process is a worker (forked by ``--processes`` or started with ``--worker``)."""
+        return isinstance(self._runner, WorkerRunner)
 
     def hand_over(self, prepared: PreparedScenario) -> None:
         """The caller (the ``stagecheck`` CLI) has prepared and checked the scenario already:
@@ -173,10 +182,15 @@ class StagecheckPlugin:
         opts = environment.parsed_options
         if opts is None:  # library mode: run_scenario() calls begin() itself
             return
+        self._runner = runner
         self._install_signal_handlers()
         if isinstance(runner, WorkerRunner):
             runner.register_message(MSG_STAGE, self._on_stage_message)
             runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
+            # Added after the runner's own quitting listener (which tells the master "quit"),
+            # so it runs before it (quitting runs listeners in reverse): stop first, which
+            # sends this worker's last results, then Locust says quit.
+            environment.events.quitting.add_listener(self._on_worker_quitting)
             gevent.spawn(self._watch_master, environment)
             return
         if not opts.scenario and self.prepared is None:
@@ -192,10 +206,10 @@ class StagecheckPlugin:
 
     def _install_signal_handlers(self) -> None:
         """SIGINT and SIGTERM end the run the same way: through Locust's own graceful stop in
-        the main greenlet, which ends the run with a summary. (A signal raises in whatever
-        greenlet runs at that instant: a user between send and record, or a merge half done,
-        and measured requests would be lost; and Locust installs its SIGTERM handler only once a
-        headless run has ended.)"""
+        the main greenlet, which ends the run with a summary. A signal would otherwise raise in
+        whatever greenlet runs at that instant (a user between send and record, a merge half
+        done: measured requests lost), and Locust handles SIGTERM only once a headless run has
+        ended (before that, it kills the process outright)."""
         for handler in self._signal_handlers:
             handler.cancel()
         self._signal_handlers = [gevent.signal_handler(signum, self._on_signal, signum)
@@ -206,7 +220,18 @@ class StagecheckPlugin:
         if self._signal is None:
             self._signal = name
             log.warning("%s: stopping the run", name)
+        if signum == signal.SIGTERM and self._locust_handles_sigterm():
+            return  # Locust's own handler shuts down gracefully (see _on_quitting)
         gevent.get_hub().parent.throw(KeyboardInterrupt)
+
+    def _locust_handles_sigterm(self) -> bool:
+        """Locust installs its SIGTERM handler (a graceful shutdown) right after ``init`` on
+        workers and with the web UI, and only once the run is over in a headless run."""
+        env = getattr(self._runner, "environment", None)
+        headless = bool(getattr(getattr(env, "parsed_options", None), "headless", False))
+        controller = self.controller
+        over = controller is None or controller.finished
+        return isinstance(self._runner, WorkerRunner) or not headless or over
 
     def _on_heartbeat(self, **_: Any) -> None:
         self._last_heartbeat = time.monotonic()
@@ -277,7 +302,11 @@ class StagecheckPlugin:
             # checker's, when the last worker is lost) while it waits for workers' results: the
             # run ends in a greenlet of its own, which the quitting listener waits for.
             self._finisher = gevent.spawn(self._end_run, environment, controller)
-        if self._finisher is not None:
+        current = gevent.getcurrent()
+        if self._finisher is not None and current in (_main_greenlet(), runner.shape_greenlet):
+            # Hold Locust's quit (which would stop receiving the workers' last results) until
+            # the run has ended. Not in the greenlet that receives messages or heartbeats (a
+            # stop because workers quit or were lost): it must go on; quitting waits instead.
             self._finisher.join()
 
     def _end_run(self, environment: Any, controller: RunController) -> None:
@@ -294,12 +323,17 @@ class StagecheckPlugin:
 
     def _on_quitting(self, environment: Any, **_: Any) -> None:
         """The process is about to exit: never before the run's summary is written."""
+        controller = self.controller
+        if controller is None or self.is_worker:
+            return
+        if not controller.finished and self._finisher is None and not self._stopping:
+            # Locust's SIGTERM shutdown quits before it stops the users: stop them first, so
+            # that their requests in flight are recorded before the run ends.
+            environment.runner.stop()
         finisher = self._finisher
         if finisher is not None:
-            limit = (environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S + 30
-            finisher.join(timeout=limit)
-        controller = self.controller
-        if controller is not None and not controller.finished and finisher is None:
+            finisher.join(timeout=(environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S + 30)
+        if not controller.finished:
             self._end_run(environment, controller)  # stopped before Locust's test_stop fired
 
     def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
@@ -319,6 +353,7 @@ class StagecheckPlugin:
                     log.error(line)
                 runner.send_message(MSG_ERROR, {"problems": exc.problems})
                 return
+        self._stopping = False
         shards = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
         self.session.start_feeding(shard_index=max(runner.worker_index, 0) % shards,
                                    shard_count=shards)  # fmt: skip
@@ -330,11 +365,19 @@ class StagecheckPlugin:
         if self.session is not None:
             self.session.set_stage(self._pending_stage)
 
-    @staticmethod
-    def _on_flush_message(environment: Any, **_: Any) -> None:
+    def _on_flush_message(self, environment: Any, **_: Any) -> None:
         # The master is finishing (a headless master quits without stopping its workers
-        # first): stop now, which sends the last results from our test_stop listener.
-        environment.runner.stop()
+        # first): stop now, which sends the last results from our test_stop listener. Only
+        # once: two concurrent stops of Locust's runner fail on users already stopping.
+        if not self._stopping:
+            environment.runner.stop()
+
+    def _on_test_stopping(self, **_: Any) -> None:
+        self._stopping = True
+
+    def _on_worker_quitting(self, environment: Any, **_: Any) -> None:
+        if not self._stopping and self.session is not None:
+            environment.runner.stop()
 
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         session = self.session
@@ -369,10 +412,19 @@ class StagecheckPlugin:
         for client_id in expected - self._finals:
             runner.send_message(MSG_FLUSH, {}, client_id=client_id)
         deadline = time.monotonic() + (environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S
+        quit_at: dict[str, float] = {}  # workers that quit (Locust removed them) → when seen
         while expected - self._finals and time.monotonic() < deadline:
             gevent.sleep(0.05)
             self._note_lost_workers(runner, controller)
             expected -= set(self._lost)
+            present = {c.id for c in runner.clients.all}
+            now = time.monotonic()
+            for worker in expected - self._finals - present:
+                quit_at.setdefault(worker, now)
+            # a worker that quit sent its last results before it did: give them a moment
+            gone = {w for w, t in quit_at.items() if now - t > QUIT_GRACE_S} - self._finals
+            if gone and gone >= expected - self._finals:
+                break
         missing = expected - self._finals
         if missing:
             controller.incomplete.append(
@@ -386,11 +438,12 @@ class StagecheckPlugin:
             )
 
     def _note_lost_workers(self, runner: Any, controller: RunController) -> None:
-        """Workers that stopped reporting (Locust marks them missing, then removes them)."""
-        present = {c.id: c.state for c in runner.clients.all}
-        for worker in controller.aggregate.workers | set(present):
-            gone = worker not in present or present[worker] == STATE_MISSING
-            if gone and worker not in self._lost and worker not in self._finals:
+        """Workers that stopped reporting: Locust marks them missing when their heartbeats stop
+        (a worker that quits is removed without that, and sends its last results)."""
+        for client in runner.clients.all:
+            worker = client.id
+            if (client.state == STATE_MISSING and worker not in self._lost
+                    and worker not in self._finals):  # fmt: skip
                 self._lost[worker] = time.time()
                 log.error("worker %s stopped reporting: its latest results are missing", worker)
 
@@ -414,6 +467,7 @@ class StagecheckPlugin:
         self._finals = set()
         self._lost = {}
         self._signal = None
+        self._stopping = False
         self.done.clear()
         controller = self.controller = RunController(
             prepared, session.plan, run_dir, started=time.time(), pause=_pause
@@ -521,6 +575,10 @@ def _die_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent ended before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _main_greenlet() -> Any:
+    return gevent.get_hub().parent
 
 
 def _reap_forked_workers(grace_s: float) -> None:

@@ -4,24 +4,17 @@ results merged exactly on the master, stage changes broadcast, exact pass sharde
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from stagecheck.demo.model import load_default
-from tests.support import REPO, SCENARIOS
+from tests.support import REPO, SCENARIOS, free_master_port
 
 pytestmark = pytest.mark.integration
 
 ROWS = [json.loads(x) for x in (SCENARIOS / "data/support_intents.jsonl").read_text().splitlines()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stagecheck(*args: str) -> list[str]:
@@ -32,7 +25,7 @@ def test_processes_exact_pass_sends_each_row_once(fast_demo, tmp_path):
     fast_demo.reset()
     proc = subprocess.run(
         stagecheck(str(SCENARIOS / "exact-pass.yaml"), "--set", f"endpoint.url={fast_demo.url}",
-                   "--processes", "2", "--master-port", str(free_port()),
+                   "--processes", "2", "--master-port", str(free_master_port()),
                    "--out", str(tmp_path)),
         capture_output=True, text=True, timeout=120, cwd=REPO,
     )  # fmt: skip
@@ -50,7 +43,7 @@ def test_processes_exact_pass_sends_each_row_once(fast_demo, tmp_path):
 
 def test_master_and_separate_workers_merge_exactly_and_follow_stages(fast_demo, tmp_path):
     fast_demo.reset()
-    port = str(free_port())
+    port = str(free_master_port())
     stages = "[{name: low, duration: 3s, users: 2}, {name: high, duration: 3s, users: 6}]"
     master = subprocess.Popen(
         stagecheck(str(SCENARIOS / "smoke.yaml"), "--set", f"endpoint.url={fast_demo.url}",

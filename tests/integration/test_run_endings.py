@@ -1,0 +1,141 @@
+"""Every way a run can end abnormally ends with a summary, an honest verdict and exit 3:
+SIGTERM or SIGINT (to the process, or to the whole process group) in single and distributed
+runs, one worker killed mid-run, every worker killed. What was measured before the end is
+kept; no worker outlives its master by more than a few seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support import REPO, SCENARIOS, free_master_port
+
+pytestmark = pytest.mark.integration
+
+END_WITHIN_S = 20  # from the signal to the process's exit, summary written
+
+
+def start(demo_url: str, out: Path, *extra: str, duration: str = "60s") -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "smoke.yaml"),
+           "--set", f"endpoint.url={demo_url}", "--set", "endpoint.metrics_url=null",
+           "--duration", duration, "--out", str(out), "--quiet", *extra]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, start_new_session=True)  # fmt: skip
+
+
+def wait_for_results(out: Path, size: int = 4000, timeout: float = 40) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(out.glob("*/results.jsonl"))
+        if found and found[0].stat().st_size > size:
+            return found[0].parent
+        time.sleep(0.2)
+    raise AssertionError("no results recorded")
+
+
+def workers_of(proc: subprocess.Popen[str]) -> list[psutil.Process]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        children = psutil.Process(proc.pid).children()
+        if len(children) == 2:
+            return children
+        time.sleep(0.2)
+    raise AssertionError("the workers did not start")
+
+
+def finish(proc: subprocess.Popen[str], run_dir: Path, timeout: float = END_WITHIN_S):
+    t0 = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    took = time.monotonic() - t0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lines = len((run_dir / "results.jsonl").read_text().splitlines())
+    return proc.returncode, summary, lines, took, out + err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_a_single_process_run(fast_demo, tmp_path, signum):
+    fast_demo.reset()
+    proc = start(fast_demo.url, tmp_path)
+    run_dir = wait_for_results(tmp_path)
+    proc.send_signal(signum)
+    code, summary, lines, took, output = finish(proc, run_dir)
+    assert code == 3, output[-3000:]
+    assert took < END_WITHIN_S
+    assert summary["verdict"] == "invalid"
+    assert f"the run was stopped by {signum.name}" in summary["validity"]["reasons"]
+    total = summary["requests"]["total"]
+    assert lines == total == fast_demo.stats()["requests_total"]  # nothing sent is lost
+    for name in ("report.html", "summary.md", "junit.xml"):
+        assert (run_dir / name).is_file()
+
+
+@pytest.mark.parametrize("target", ["master", "group"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_a_distributed_run(fast_demo, tmp_path, signum, target):
+    fast_demo.reset()
+    proc = start(fast_demo.url, tmp_path, "--processes", "2",
+                 "--master-port", str(free_master_port()))  # fmt: skip
+    workers = workers_of(proc)
+    run_dir = wait_for_results(tmp_path, size=20_000)
+    if target == "group":
+        os.killpg(proc.pid, signum)  # Ctrl-C in a terminal signals the whole group
+    else:
+        proc.send_signal(signum)
+    code, summary, lines, took, output = finish(proc, run_dir)
+    assert code == 3, output[-3000:]
+    assert took < END_WITHIN_S, output[-3000:]
+    assert summary["verdict"] == "invalid"
+    assert any("stopped by" in r for r in summary["validity"]["reasons"]), summary["validity"]
+    total = summary["requests"]["total"]
+    assert lines == total
+    # the workers' last results reached the master: what the endpoint served was recorded
+    assert total == fast_demo.stats()["requests_total"], summary["validity"]
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, "workers outlived their master"
+
+
+def test_a_worker_killed_mid_run_makes_it_partial_and_keeps_the_rest(fast_demo, tmp_path):
+    fast_demo.reset()
+    proc = start(fast_demo.url, tmp_path, "--processes", "2",
+                 "--master-port", str(free_master_port()), duration="14s")  # fmt: skip
+    first, second = workers_of(proc)
+    run_dir = wait_for_results(tmp_path, size=20_000)
+    second.kill()
+    code, summary, lines, took, output = finish(proc, run_dir, timeout=60)
+    assert code == 3, output[-3000:]
+    reasons = summary["validity"]["reasons"]
+    assert any("was lost" in r for r in reasons), reasons
+    total = summary["requests"]["total"]
+    assert lines == total > 0
+    served = fast_demo.stats()["requests_total"]
+    # only the dead worker's last seconds (since its last report) are missing
+    assert total <= served <= total + 3 * 2000, (total, served)
+    _, alive = psutil.wait_procs([first], timeout=5)
+    assert not alive
+
+
+def test_every_worker_killed_still_ends_with_a_summary(fast_demo, tmp_path):
+    fast_demo.reset()
+    proc = start(fast_demo.url, tmp_path, "--processes", "2",
+                 "--master-port", str(free_master_port()))  # fmt: skip
+    workers = workers_of(proc)
+    run_dir = wait_for_results(tmp_path, size=20_000)
+    for w in workers:
+        w.kill()
+    code, summary, lines, took, output = finish(proc, run_dir, timeout=60)
+    assert code == 3, output[-3000:]  # never 0
+    assert summary["verdict"] == "invalid"
+    assert any("was lost" in r for r in summary["validity"]["reasons"])
+    assert lines == summary["requests"]["total"] > 0
