@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import fmt
-from .model import ERROR_OUTCOMES, Report
+from .model import ERROR_OUTCOMES, Report, causes_text
 from .read import build_report
 
 __all__ = ["render_console", "WIDTH"]
@@ -86,7 +86,10 @@ def _requests(report: Report) -> list[str]:
     rows = max(len(left), len(right))
     left += [""] * (rows - len(left))
     right += [""] * (rows - len(right))
-    return [line] + [f"  {a:<36}    {b}".rstrip() for a, b in zip(left, right, strict=True)]
+    out = [line] + [f"  {a:<36}    {b}".rstrip() for a, b in zip(left, right, strict=True)]
+    if report.causes:
+        out.append(f"  no usable answer, by cause: {causes_text(report.causes)}")
+    return out
 
 
 def _latency(report: Report) -> list[str]:

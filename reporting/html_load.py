@@ -7,7 +7,7 @@ import math
 from . import fmt
 from .html_parts import e, empty, section, table
 from .html_style import OUTCOME_COLOURS
-from .model import Report
+from .model import Report, causes_text
 from .svg import Series, line_chart, stacked_bar
 
 __all__ = ["requests_section", "latency_section", "stages_section"]
@@ -49,6 +49,9 @@ def requests_section(report: Report) -> str:
         f" · throughput {e(fmt.rate(report.requests_per_s))}"
         f" (answers {e(fmt.rate(report.answers_per_s))})</p>"
     )
+    if report.causes:
+        body += f'<p class="note" id="causes">no usable answer, by cause: ' \
+                f"{e(causes_text(report.causes))}</p>"
     return section("requests", "Requests by outcome", body, f"{total:,} requests")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import fmt
-from .model import Report
+from .model import Report, causes_text
 from .read import build_report
 
 __all__ = ["render_markdown", "md_cell", "md_table", "MAX_SAMPLES", "INPUT_CHARS"]
@@ -115,7 +115,10 @@ def _outcomes(report: Report) -> list[str]:
         [md_cell(name), f"{n:,}", fmt.percent(report.share(n))]
         for name, n in report.outcomes.counts
     ]
-    return ["### Requests by outcome", "", *md_table(["Outcome", "Requests", "Share"], rows, "lrr")]
+    out = ["### Requests by outcome", "", *md_table(["Outcome", "Requests", "Share"], rows, "lrr")]
+    if report.causes:
+        out += ["", f"No usable answer, by cause: {md_cell(causes_text(report.causes))}"]
+    return out
 
 
 def _latency(report: Report) -> list[str]:

@@ -335,6 +335,14 @@ class TargetUsage:
         return " · ".join(parts) + f" · {self.samples} readings{missed}"
 
 
+def causes_text(causes: tuple[tuple[str, int], ...], limit: int = 6) -> str:
+    """``HTTP 503 ×18 · timeout ×3 · …`` (the most frequent first)."""
+    shown = [f"{cause} ×{n:,}" for cause, n in causes[:limit]]
+    if len(causes) > limit:
+        shown.append(f"+{len(causes) - limit} more")
+    return " · ".join(shown)
+
+
 @dataclass(frozen=True)
 class Report:
     """Everything a report shows, read from one summary.json."""
@@ -344,6 +352,8 @@ class Report:
     valid: bool
     invalid_reasons: tuple[str, ...]
     outcomes: Outcomes
+    #: Requests without a usable answer by cause ("HTTP 503", "timeout", "cut", …), most first.
+    causes: tuple[tuple[str, int], ...]
     total_requests: int
     error_rate: float | None
     unparseable_rate: float | None

@@ -229,6 +229,10 @@ def build_report(summary: Mapping[str, Any]) -> Report:
         valid=valid,
         invalid_reasons=tuple(_text(r) for r in _list(validity.get("reasons"))),
         outcomes=outcomes,
+        causes=tuple(
+            sorted(((_text(k), _int(v)) for k, v in _map(requests.get("by_cause")).items()),
+                   key=lambda kv: -kv[1])
+        ),  # fmt: skip
         total_requests=outcomes.total if _num(total) is None else _int(total),
         error_rate=_num(requests.get("error_rate")),
         unparseable_rate=_num(requests.get("unparseable_rate")),

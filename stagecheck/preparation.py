@@ -42,7 +42,7 @@ def prepare_loaded(loaded: LoadedScenario) -> PreparedScenario:
     dataset = load_dataset(loaded, adapter, scorer)
     prepared = PreparedScenario(loaded, adapter, scorer, dataset)
     problems = check_threshold_names(
-        [parse_threshold(t) for t in sc.thresholds],
+        [parse_threshold(t) for t in sc.gates],
         classes=dataset.labels if scorer.classification else None,
         classification=scorer.classification,
         slices=dataset.slice_values(),
@@ -85,6 +85,8 @@ def describe_scenario(p: PreparedScenario) -> str:
         )
     lines.append(f"  scoring    {sc.scoring['kind']}")
     lines.append(f"  load       {plan}")
-    for t in sc.thresholds:
-        lines.append(f"  threshold  {t}")
+    for t in sc.gates:
+        lines.append(f"  threshold  {t}" + ("  (default)" if sc.thresholds is None else ""))
+    if sc.gates_note:
+        lines.append(f"  note       {sc.gates_note}")
     return "\n".join(lines)

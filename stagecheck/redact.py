@@ -15,14 +15,17 @@ redacted by pattern instead of being parsed).
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
     "looks_secret",
     "redact_url",
+    "split_credentials",
     "redact_text",
     "redact_override",
     "redact_mapping",
@@ -149,3 +152,15 @@ def _mask_all(data: Any, depth: int) -> Any:
     if isinstance(data, list):
         return [_mask_all(v, depth + 1) for v in data]
     return _mask_value(data)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``http://user:key@host/x`` → (``http://host/x``, the Basic auth header value), so that a
+    URL that is shown (Locust's host) never carries them."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    plain = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return plain, "Basic " + base64.b64encode(secret).decode("ascii")

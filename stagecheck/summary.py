@@ -280,7 +280,7 @@ def build_summary(
             }
             for s in agg.samples
         ],
-        "notes": facts.notes,
+        "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
         "files": {
             "results": "results.jsonl",
             "latency_log": "latency.hlog",
@@ -291,7 +291,7 @@ def build_summary(
         },
     }
     results = evaluate_thresholds(
-        [parse_threshold(t) for t in sc.thresholds], metric_lookup(summary)
+        [parse_threshold(t) for t in sc.gates], metric_lookup(summary)
     )
     summary["thresholds"] = [
         {

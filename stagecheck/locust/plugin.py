@@ -39,6 +39,7 @@ from stagecheck.loadplan import LoadPlan
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Delta
+from stagecheck.redact import split_credentials
 from stagecheck.run import LiveView, RunController, RunSession
 from stagecheck.runfolder import new_run_dir
 from stagecheck.scenario import load_scenario
@@ -609,7 +610,11 @@ def attach(environment: Any, session: RunSession) -> None:
     ep = session.loaded.scenario.endpoint
     environment.stagecheck = session
     if not environment.host:
-        environment.host = ep.url
+        # Locust shows its host (web UI, logs): keep URL credentials out of it, and send them
+        # as the Basic auth header Locust would have made of them.
+        environment.host, auth = split_credentials(ep.url)
+        if auth and not any(k.lower() == "authorization" for k in session.headers):
+            session.headers["Authorization"] = auth
     # Let a stopping user finish (or time out) the request it has in flight, so every request
     # sent is accounted for.
     environment.stop_timeout = max(environment.stop_timeout or 0.0, ep.timeout + 1.0)

@@ -230,7 +230,7 @@ def _check_thresholds(scenario: Scenario, file: str, lines: _Lines) -> list[str]
     from stagecheck.thresholds import parse_threshold
 
     problems = []
-    for i, text in enumerate(scenario.thresholds):
+    for i, text in enumerate(scenario.thresholds or ()):
         try:
             parse_threshold(text)
         except ValueError as exc:

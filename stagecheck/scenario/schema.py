@@ -225,6 +225,11 @@ class LoadConfig(_Model):
         return sum(s.duration for s in self.stages) if self.stages else self.duration
 
 
+# Applied when a scenario names no thresholds: transport failures and answers that cannot be
+# read are what a first run against a new endpoint gets wrong (a route, a key, a protocol).
+DEFAULT_GATES = ("error_rate < 1%", "unparseable_rate < 5%")
+
+
 class ValidityConfig(_Model):
     min_requests: int = Field(10, ge=0, description="Fewer requests than this: the run is invalid")
     max_generator_cpu: float = Field(
@@ -242,7 +247,10 @@ class Scenario(_Model):
         description="kind (label | exact | contains | regex | json-field | numeric) + options",
     )
     load: LoadConfig = Field(default_factory=lambda: LoadConfig())
-    thresholds: list[str] = Field(default_factory=list)
+    thresholds: list[str] | None = Field(
+        None,
+        description="Pass/fail gates; omitted: the default gates (DEFAULT_GATES); [] for none",
+    )
     validity: ValidityConfig = Field(default_factory=lambda: ValidityConfig())
 
     @field_validator("name")
@@ -252,10 +260,22 @@ class Scenario(_Model):
             raise ValueError("use letters, digits, '-', '_' or '.', at most 80 characters")
         return v
 
-    @field_validator("thresholds", mode="before")
-    @classmethod
-    def _empty_list(cls, v: Any) -> Any:
-        return [] if v is None else v  # "thresholds:" with nothing under it
+    @property
+    def gates(self) -> list[str]:
+        """The thresholds the run is judged by: the scenario's, or the default gates when it
+        names none (``thresholds: []`` judges validity only)."""
+        return list(DEFAULT_GATES) if self.thresholds is None else list(self.thresholds)
+
+    @property
+    def gates_note(self) -> str | None:
+        """What a user should be told about the gates, when they are not the scenario's own."""
+        if self.thresholds is None:
+            gates = ", ".join(DEFAULT_GATES)
+            return (f"no thresholds in the scenario: judged by the default gates ({gates}); "
+                    "set thresholds: [] to judge validity only")  # fmt: skip
+        if not self.thresholds:
+            return "thresholds: [] — no gates: the verdict says only whether the run was valid"
+        return None
 
     @model_validator(mode="after")
     def _scoring_kind(self) -> Scenario:

@@ -116,6 +116,10 @@ def test_fault_outcome_cause_conservation_and_exit_code(fault_server, tmp_path, 
     assert requests["by_outcome"][outcome] == ROWS, requests
     assert requests["by_cause"] == {cause: ROWS}, requests
     assert {r["error"].partition(":")[0] for r in results} == {cause}
+    shown = f"by cause: {cause} ×{ROWS}"  # in every report, not only in summary.json
+    assert shown in proc.stdout
+    assert shown in (run_dir / "summary.md").read_text()
+    assert shown in (run_dir / "report.html").read_text()
     # nothing usable came back: invalid, whatever error_rate's threshold would say
     assert proc.returncode == 3, proc.stdout[-2000:]
     assert summary["verdict"] == "invalid"
