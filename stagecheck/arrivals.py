@@ -47,3 +47,13 @@ class ArrivalSchedule:
         self._next = due + gap
         self.handed_out += 1
         return int(due)
+
+    def missed_until(self, end_ns: int) -> int:
+        """How many requests were due before ``end_ns`` and never handed out (no user was free
+        to take them): dropped arrivals. Call once, when the run stops."""
+        missed = 0
+        while self._next < end_ns:
+            self.next_due()
+            missed += 1
+        self.handed_out -= missed
+        return missed

@@ -216,6 +216,7 @@ def build_summary(
             incomplete=facts.incomplete,
             answered=by_outcome["correct"] + by_outcome["incorrect"],
             top_cause=next(iter(by_cause), None),
+            dropped=agg.dropped,
         ),
         final=final,
     )
@@ -254,6 +255,7 @@ def build_summary(
             "total": total,
             "by_outcome": by_outcome,
             "by_cause": by_cause,
+            "dropped_arrivals": agg.dropped,
             "error_rate": error_rate,
             "unparseable_rate": unparseable_rate,
         },

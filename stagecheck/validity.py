@@ -29,6 +29,7 @@ class ValidityInput:
     incomplete: Sequence[str] = ()  # reasons results may be missing (workers lost, …)
     answered: int | None = None  # requests with a usable answer (correct or incorrect)
     top_cause: str | None = None  # the most frequent reason requests got no usable answer
+    dropped: int = 0  # open loop: arrivals due that no user was free to send
 
 
 def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
@@ -52,6 +53,9 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
         reasons.append(f"the arrival schedule was not kept: {v.late} of {v.total} requests left "
                        f"over {LATE_US // 1000} ms after their due time (too few users for the "
                        "answers' latency: raise load.users)")  # fmt: skip
+    if v.arrival_rate and v.dropped > 0.01 * (v.total + v.dropped):
+        reasons.append(f"{v.dropped} arrivals were due but never sent: no user was free "
+                       "(raise load.users)")  # fmt: skip
     if final and v.interrupted:
         reasons.append("the run was interrupted before its planned end")
     reasons += v.incomplete

@@ -117,6 +117,7 @@ class StagecheckPlugin:
         self._signal_handlers: list[Any] = []
         self._runner: Any = None
         self._stopping = False  # the runner is stopping its users (once per run)
+        self._stopping_ns = 0
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
         os.register_at_fork(after_in_child=_die_with_parent)
         events.init_command_line_parser.add_listener(self._add_arguments)
@@ -295,6 +296,7 @@ class StagecheckPlugin:
         if isinstance(runner, WorkerRunner):
             if session is not None and session.recorder is not None:
                 session.record_abandoned()
+                session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())
                 runner.send_message(MSG_FINAL, {"delta": session.recorder.drain().to_payload()})
             return
         controller = self.controller
@@ -375,6 +377,7 @@ class StagecheckPlugin:
 
     def _on_test_stopping(self, **_: Any) -> None:
         self._stopping = True
+        self._stopping_ns = time.perf_counter_ns()  # arrivals due after this are not dropped
 
     def _on_worker_quitting(self, environment: Any, **_: Any) -> None:
         if not self._stopping and self.session is not None:
@@ -527,6 +530,7 @@ class StagecheckPlugin:
             self._sampler = None
         if self.session is not None:
             self.session.record_abandoned()
+            self.session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())
         self._drain_local(controller)
         controller.users = 0
         stopped_by = f"the run was stopped by {self._signal}" if self._signal else None

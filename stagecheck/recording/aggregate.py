@@ -88,6 +88,7 @@ class Aggregate:
         self._results: IO[bytes] | None = None
         self._row_prefix: dict[int, bytes] = {}
         self.late = 0  # open loop: requests that left over LATE_US after their due time
+        self.dropped = 0  # open loop: arrivals due that no user was free to send
         # For the live view: requests and the largest schedule lag per start second, and each
         # merged delta's latency histograms (per timing) for a while.
         self.per_second: Counter[int] = Counter()
@@ -136,6 +137,7 @@ class Aggregate:
         a cooperative caller (gevent) does not hold up requests in flight while this runs."""
         self.workers.add(worker)
         self.ended = max(self.ended, delta.ended)
+        self.dropped += delta.dropped
         interval: dict[tuple[int, str], HdrHistogram] = {}
         lines: list[bytes] = []
         rows = self.rows

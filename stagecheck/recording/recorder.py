@@ -71,6 +71,7 @@ class DeltaPayload(TypedDict):
     ended: float
     results: list[list[Any]]
     streams: list[list[Any]]
+    dropped: int
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Delta:
     ended: float = 0.0
     results: list[Result] = field(default_factory=list)
     streams: list[StreamTiming] = field(default_factory=list)
+    dropped: int = 0  # open loop: arrivals due that no user was free to send (never sent)
 
     def to_payload(self) -> DeltaPayload:
         return {
@@ -88,6 +90,7 @@ class Delta:
             "ended": self.ended,
             "results": [list(r) for r in self.results],
             "streams": [[s, t, list(g)] for s, t, g in self.streams],
+            "dropped": self.dropped,
         }
 
     @classmethod
@@ -97,6 +100,7 @@ class Delta:
             ended=float(p["ended"]),
             results=[tuple(r) for r in p["results"]],  # type: ignore[misc]
             streams=[(int(s), int(t), list(g)) for s, t, g in p["streams"]],
+            dropped=int(p.get("dropped", 0)),
         )
 
 
@@ -132,6 +136,10 @@ class Recorder:
     def record_stream(self, ttft_us: int, itl_us: Sequence[int], stage: int | None = None) -> None:
         """Streaming timings of one answer: time to first token and each inter-token gap."""
         self._delta.streams.append((self.stage if stage is None else stage, ttft_us, itl_us))
+
+    def record_dropped(self, count: int) -> None:
+        """Open loop: ``count`` arrivals were due but no user was free to send them."""
+        self._delta.dropped += count
 
     def drain(self) -> Delta:
         """Hand over what was recorded since the last drain and start afresh."""

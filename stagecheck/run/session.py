@@ -119,6 +119,15 @@ class RunSession:
             self.score_memo[key] = verdict
         return verdict
 
+    def record_dropped_arrivals(self, stopped_ns: int) -> int:
+        """Open loop, when the run stops (``stopped_ns``: when stopping began): count the
+        arrivals that were due but found no free user. Returns how many."""
+        if self.arrivals is None or self.recorder is None or self.plan.exact_pass:
+            return 0  # an exact pass plans its rows, not a time: unsent rows make it incomplete
+        missed = self.arrivals.missed_until(stopped_ns)
+        self.recorder.record_dropped(missed)
+        return missed
+
     def record_abandoned(self) -> int:
         """Record the requests still in flight when users were killed (a run stopped without
         waiting for them): sent, so counted, as connection errors. Returns how many."""

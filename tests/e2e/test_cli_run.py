@@ -284,6 +284,8 @@ def test_open_loop_counts_queueing_that_a_closed_loop_would_hide(cli):
                 "4s",
                 "--set",
                 "thresholds=[]",
+                "--set",
+                "load.arrivals=constant",  # a known number of arrivals: each is accounted for
             )  # fmt: skip
             for users in (20, 2)
         }
@@ -298,5 +300,13 @@ def test_open_loop_counts_queueing_that_a_closed_loop_would_hide(cli):
     assert starved["throughput"]["requests_per_s"] < 12
     assert starved["latency"]["e2e"]["p50_us"] > 600_000  # queueing counted
     assert any("arrival schedule was not kept" in r for r in starved["validity"]["reasons"])
+    # every arrival of the plan is accounted for: sent, or due with no free user (dropped)
+    for summary in (kept, starved):
+        planned = 20 * summary["run"]["load"]["duration_s"]
+        sent_or_dropped = summary["requests"]["total"] + summary["requests"]["dropped_arrivals"]
+        assert sent_or_dropped == pytest.approx(planned, abs=3)
+    assert kept["requests"]["dropped_arrivals"] <= 1
+    assert starved["requests"]["dropped_arrivals"] >= 20
+    assert any("never sent" in r for r in starved["validity"]["reasons"])
     lags = [x["lag_us"] for x in runs[2].results()]
     assert max(lags) > 500_000 and all(x["lag_us"] < 50_000 for x in runs[20].results())

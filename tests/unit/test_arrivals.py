@@ -37,3 +37,13 @@ def test_shards_interleave_into_one_even_schedule():
 def test_rate_must_be_positive():
     with pytest.raises(ValueError):
         ArrivalSchedule(0.0)
+
+
+def test_arrivals_no_user_took_are_counted_as_dropped():
+    now = [0]
+    s = ArrivalSchedule(10.0, clock=lambda: now[0])  # one every 100 ms from t=0
+    for _ in range(3):
+        s.next_due()  # 0, 100, 200 ms handed out
+    # stopping at 650 ms: 300, 400, 500, 600 ms were due and never taken
+    assert s.missed_until(650_000_000) == 4
+    assert s.handed_out == 3
