@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "RunError",
     "one_line",
+    "unicode_problem",
 ]
 
 EXIT_PASSED = 0
@@ -62,3 +63,16 @@ class RunError(StagecheckError):
     """The run could not be carried out (endpoint unreachable, run invalid): exit code 3."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+def unicode_problem(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate, e.g. from JSON ``"\\udc00"``),
+    or None: such text passes checks, then fails where results are encoded."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds text that is not valid Unicode (a lone surrogate such as \\udc00)"
+    return None
+

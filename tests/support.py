@@ -7,6 +7,8 @@ import json
 import random
 import socket
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,3 +51,16 @@ def free_master_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+@contextmanager
+def running_demo(*knobs: str) -> Iterator[Demo]:
+    """The real demo endpoint as a subprocess on a free loopback port (fast knobs by default),
+    stopped on exit."""
+    from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
+
+    proc, url = start_demo_subprocess(*(knobs or FAST))
+    try:
+        yield Demo(url)
+    finally:
+        stop_demo_subprocess(proc)

@@ -7,20 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from stagecheck.errors import unicode_problem
+
 __all__ = ["MAX_DEPTH", "value_problem"]
 
 MAX_DEPTH = 32
 _INT_LIMIT = 2**63
-
-
-def _text_problem(text: str) -> str | None:
-    if text.isascii():
-        return None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "holds text that is not valid Unicode (a lone surrogate such as \\udc00)"
-    return None
 
 
 def value_problem(value: Any) -> str | None:
@@ -29,7 +21,7 @@ def value_problem(value: Any) -> str | None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            reason = _text_problem(item)
+            reason = unicode_problem(item)
             if reason:
                 return reason
         elif isinstance(item, bool) or item is None or isinstance(item, float):

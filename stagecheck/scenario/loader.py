@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from stagecheck.errors import InputError
+from stagecheck.errors import InputError, unicode_problem
 from stagecheck.redact import redact_mapping, redact_override
 from stagecheck.scenario.schema import Scenario
 from stagecheck.scenario.yamlread import MAX_BYTES, YAMLProblem, read_yaml, yaml_value
@@ -238,16 +238,6 @@ def _check_thresholds(scenario: Scenario, file: str, lines: _Lines) -> list[str]
     return problems
 
 
-def _text_problem(text: str) -> str | None:
-    if text.isascii():
-        return None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "text holds a lone surrogate (not valid Unicode, e.g. \\udc00): not usable"
-    return None
-
-
 def _value_problems(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
     """Values no setting can sensibly hold and that break printing or encoding later:
     integers beyond 64 bits, text that is not valid Unicode."""
@@ -257,7 +247,7 @@ def _value_problems(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
         if not -_INT_LIMIT <= value < _INT_LIMIT:
             yield loc, f"integer too large (more than {len(str(_INT_LIMIT))} digits)"
     elif isinstance(value, str):
-        reason = _text_problem(value)
+        reason = unicode_problem(value)
         if reason:
             yield loc, reason
     elif isinstance(value, dict):

@@ -14,17 +14,13 @@ from typing import Any
 
 import pytest
 
-from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
-from tests.support import FAST, REPO, Demo
+from tests.support import REPO, Demo, running_demo
 
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
-    proc, url = start_demo_subprocess(*FAST)
-    try:
-        yield Demo(url)
-    finally:
-        stop_demo_subprocess(proc)
+    with running_demo() as demo:
+        yield demo
 
 
 @dataclass

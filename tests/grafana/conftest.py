@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
 from tests.grafana import promserver
 from tests.grafana.promserver import Prometheus, Pushgateway
-from tests.support import FAST, Demo
+from tests.support import Demo, running_demo
 
 
 def require(binary: str, package: str) -> str:
@@ -63,8 +62,5 @@ def pushgateway(tmp_path: Path) -> Iterator[Pushgateway]:
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
-    proc, url = start_demo_subprocess(*FAST)
-    try:
-        yield Demo(url)
-    finally:
-        stop_demo_subprocess(proc)
+    with running_demo() as demo:
+        yield demo

@@ -6,14 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
-from tests.support import FAST, Demo
+from tests.support import Demo, running_demo
 
 
 @pytest.fixture(scope="module")
 def fast_demo() -> Iterator[Demo]:
-    proc, url = start_demo_subprocess(*FAST)
-    try:
-        yield Demo(url)
-    finally:
-        stop_demo_subprocess(proc)
+    with running_demo() as demo:
+        yield demo
