@@ -4,10 +4,10 @@ response object, exercised here on a small stand-in with the same attributes).""
 from __future__ import annotations
 
 import gevent
-from geventhttpclient.response import HTTPConnectionClosed
-from geventhttpclient.useragent import RetriesExceeded
 
 import pytest
+from geventhttpclient.response import HTTPConnectionClosed
+from geventhttpclient.useragent import RetriesExceeded
 
 from stagecheck.locust.transport import (
     AnswerCut,
