@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser"]
 
 DEMO_SCENARIO = "scenarios/smoke.yaml"
+WEB_QUIT_GRACE_S = 3  # --web without --keep-web: seconds the UI stays up after the run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +99,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web", action="store_true", help="serve Locust's web UI (127.0.0.1)")
     p.add_argument("--web-port", type=int, default=8089)
     p.add_argument("--web-host", default="127.0.0.1", help="interface for --web")
+    p.add_argument("--keep-web", action="store_true",
+                   help="(--web) keep the web UI up when the plan is done (new runs "
+                        "from the form; Ctrl-C quits); by default it exits")  # fmt: skip
+    p.add_argument("--web-login", action="store_true",
+                   help="(--web) require a login: Locust's --web-login, with the user and "
+                        "password from STAGECHECK_WEB_USER / STAGECHECK_WEB_PASSWORD")  # fmt: skip
     obs = p.add_argument_group("Prometheus (the web UI also serves /metrics)")
     obs.add_argument("--metrics-port", type=int, metavar="P",
                      help="serve Prometheus metrics of the run on this port")  # fmt: skip
@@ -181,6 +188,12 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
         argv += ["--scenario-set", item]
     if args.web:
         argv += ["--web-host", args.web_host, "--web-port", str(args.web_port), "--autostart"]
+        if not args.keep_web:
+            # Like a headless run, end with the plan (and its exit code); the grace lets an
+            # open page show the final verdict before the UI goes away.
+            argv += ["--autoquit", str(WEB_QUIT_GRACE_S)]
+        if args.web_login:
+            argv += ["--web-login"]
     else:
         argv += ["--headless"]
     if args.quiet:

@@ -273,6 +273,10 @@ class StagecheckPlugin:
     def _add_web_routes(self, web_ui: Any) -> None:
         from flask import Response
 
+        from stagecheck.locust.webui import install_web_ui
+
+        install_web_ui(web_ui, self)  # our tabs, the run folders' reports, starts from the form
+
         @web_ui.app.route("/metrics")
         @web_ui.auth_required_if_enabled
         def metrics() -> Response:
