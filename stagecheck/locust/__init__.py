@@ -4,7 +4,8 @@ Thin on purpose: scoring, recording, thresholds and reports are plain Python els
 """
 
 from stagecheck.loadplan import LoadPlan, Stage
-from stagecheck.locust.plugin import RunOptions, StagecheckPlugin, attach, install
+from stagecheck.locust.options import RunOptions
+from stagecheck.locust.plugin import StagecheckPlugin, attach, install
 from stagecheck.locust.shape import ScenarioShape
 from stagecheck.locust.user import ValidationUser
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from stagecheck.errors import RunError
 from stagecheck.loadplan import LoadPlan
-from stagecheck.locust.plugin import RunOptions, install
+from stagecheck.locust.options import RunOptions
+from stagecheck.locust.plugin import install
 from stagecheck.locust.shape import ScenarioShape
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario

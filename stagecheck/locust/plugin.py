@@ -26,8 +26,6 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -36,6 +34,8 @@ from stagecheck.endpoint import check_reachable
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
+from stagecheck.locust.options import RunOptions, add_arguments
+from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Delta
@@ -45,7 +45,7 @@ from stagecheck.runfolder import new_run_dir
 from stagecheck.scenario import load_scenario
 from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
-__all__ = ["install", "attach", "StagecheckPlugin", "RunOptions", "DRAIN_INTERVAL_S"]
+__all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
 
 log = logging.getLogger("stagecheck")
 
@@ -57,42 +57,13 @@ MSG_FINAL = "stagecheck_final"
 MSG_ERROR = "stagecheck_error"
 MSG_FLUSH = "stagecheck_flush"
 FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
-_PR_SET_PDEATHSIG = 1  # prctl(2)
 QUIT_GRACE_S = 2.0  # for the last results of a worker that has quit to arrive
 MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
 REAP_GRACE_S = 5.0  # forked workers still alive this long after the master's end are ended
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """Where a local or master run writes, and where its metrics go."""
-
-    runs_root: Path = Path("runs")
-    run_dir: Path | None = None  # the first run's folder (later runs get their own)
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
-    pushgateway: str | None = None
-
-    @classmethod
-    def from_parsed(cls, opts: Any) -> RunOptions:
-        return cls(
-            runs_root=Path(opts.runs_root),
-            run_dir=Path(opts.run_dir) if opts.run_dir else None,
-            metrics_port=opts.metrics_port,
-            metrics_host=opts.metrics_host,
-            pushgateway=opts.pushgateway,
-        )
-
-
 class StagecheckPlugin:
-    """Command-line options added to Locust:
-
-    ``--scenario FILE`` (env ``STAGECHECK_SCENARIO``): the scenario to run (required).
-    ``--scenario-set KEY=VALUE`` (repeatable): override a scenario key.
-    ``--run-dir DIR``: the run folder (default: ``<runs-root>/<UTC time>-<scenario>``).
-    ``--runs-root DIR``: where run folders are made (default ``runs``).
-    ``--metrics-port P``: serve Prometheus metrics on ``--metrics-host`` (default 127.0.0.1).
-    ``--pushgateway URL``: push the final metrics to a Prometheus Pushgateway.
+    """The listeners of one Locust process (its options: :mod:`stagecheck.locust.options`).
 
     In a distributed run the scenario and its dataset must exist at the same path on every
     worker machine (``--processes`` workers share the master's files).
@@ -118,9 +89,10 @@ class StagecheckPlugin:
         self._runner: Any = None
         self._stopping = False  # the runner is stopping its users (once per run)
         self._stopping_ns = 0
+        self._final_sent = gevent.event.Event()  # worker: this run's last results went out
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
-        os.register_at_fork(after_in_child=_die_with_parent)
-        events.init_command_line_parser.add_listener(self._add_arguments)
+        os.register_at_fork(after_in_child=die_with_parent)
+        events.init_command_line_parser.add_listener(add_arguments)
         events.init.add_listener(self._on_init)
         events.test_start.add_listener(self._on_test_start)
         events.test_stopping.add_listener(self._on_test_stopping)
@@ -132,25 +104,7 @@ class StagecheckPlugin:
         events.quitting.add_listener(self._on_quitting)
         events.quit.add_listener(self._on_quit)
 
-    # -- options and preparation -------------------------------------------------------------
-    @staticmethod
-    def _add_arguments(parser: Any, **_: Any) -> None:
-        if "--scenario" in parser._option_string_actions:  # fired again on every web UI GET /
-            return
-        group = parser.add_argument_group("stagecheck")
-        group.add_argument("--scenario", env_var="STAGECHECK_SCENARIO", default=None,
-                           help="stagecheck scenario file (YAML)")  # fmt: skip
-        group.add_argument("--scenario-set", action="append", default=[], metavar="KEY=VALUE",
-                           help="override a scenario key, e.g. endpoint.url=http://…")  # fmt: skip
-        group.add_argument("--run-dir", default=None, help="run folder to write")
-        group.add_argument("--runs-root", default="runs", help="where run folders are made")
-        group.add_argument("--metrics-port", type=int, default=None,
-                           help="serve Prometheus metrics on this port")  # fmt: skip
-        group.add_argument("--metrics-host", default="127.0.0.1",
-                           help="interface for --metrics-port")  # fmt: skip
-        group.add_argument("--pushgateway", default=None, metavar="URL",
-                           help="push the final metrics to a Pushgateway")  # fmt: skip
-
+    # -- preparation -------------------------------------------------------------------------
     @property
     def is_worker(self) -> bool:
         """This process is a worker (forked by ``--processes`` or started with ``--worker``)."""
@@ -302,6 +256,7 @@ class StagecheckPlugin:
                 session.record_abandoned()
                 session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())
                 runner.send_message(MSG_FINAL, {"delta": session.recorder.drain().to_payload()})
+            self._final_sent.set()
             return
         controller = self.controller
         if controller is not None and not controller.finished and self._finisher is None:
@@ -361,6 +316,7 @@ class StagecheckPlugin:
                 runner.send_message(MSG_ERROR, {"problems": exc.problems})
                 return
         self._stopping = False
+        self._final_sent.clear()
         shards = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
         self.session.start_feeding(shard_index=max(runner.worker_index, 0) % shards,
                                    shard_count=shards)  # fmt: skip
@@ -384,8 +340,12 @@ class StagecheckPlugin:
         self._stopping_ns = time.perf_counter_ns()  # arrivals due after this are not dropped
 
     def _on_worker_quitting(self, environment: Any, **_: Any) -> None:
-        if not self._stopping and self.session is not None:
-            environment.runner.stop()
+        if self.session is None:
+            return
+        if not self._stopping:
+            environment.runner.stop()  # sends the last results (test_stop) before it returns
+        else:  # a stop is under way (the master's flush): let it send them before we exit
+            self._final_sent.wait(timeout=(environment.stop_timeout or 0) + 5)
 
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         session = self.session
@@ -555,7 +515,7 @@ class StagecheckPlugin:
         controller = self.controller
         self.exporter.stop()
         if controller is not None and controller.distributed:
-            _reap_forked_workers(REAP_GRACE_S)  # they have been told to quit by now
+            reap_forked_workers(REAP_GRACE_S)  # they have been told to quit by now
         if controller is None or controller.summary is None:
             return
         from stagecheck.reporting import render_console
@@ -571,40 +531,8 @@ def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
     sampler.sample()  # the last reading, at the end of the run
 
 
-def _die_with_parent() -> None:
-    """In a process forked from this one (Locust's ``--processes`` workers): receive SIGTERM
-    when the parent ends, however it ends (killed, or failed before its run began), so that no
-    worker is left behind loading the endpoint and holding the parent's pipes. Linux only."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-    except (OSError, AttributeError):  # not Linux: Locust's heartbeat timeout still applies
-        return
-    if os.getppid() == 1:  # the parent ended before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def _main_greenlet() -> Any:
     return gevent.get_hub().parent
-
-
-def _reap_forked_workers(grace_s: float) -> None:
-    """End the worker processes this master forked (``--processes``) that outlive it by more
-    than ``grace_s``: Locust's own clean-up of them does not wait (it treats a running child as
-    gone), and an orphaned worker holds its parent's pipes open."""
-    me = psutil.Process()
-    children = [c for c in me.children() if "python" in c.name().lower()]
-    if not children:
-        return
-    _, alive = psutil.wait_procs(children, timeout=grace_s)
-    for child in alive:
-        log.warning("worker process %d did not stop by itself: ending it", child.pid)
-        child.terminate()
-    _, alive = psutil.wait_procs(alive, timeout=2)
-    for child in alive:
-        child.kill()
 
 
 def _pause() -> None:

@@ -1,0 +1,57 @@
+"""The options stagecheck adds to Locust's command line, and the run options they make.
+
+``--scenario FILE`` (env ``STAGECHECK_SCENARIO``): the scenario to run (required).
+``--scenario-set KEY=VALUE`` (repeatable): override a scenario key.
+``--run-dir DIR``: the run folder (default: ``<runs-root>/<UTC time>-<scenario>``).
+``--runs-root DIR``: where run folders are made (default ``runs``).
+``--metrics-port P``: serve Prometheus metrics on ``--metrics-host`` (default 127.0.0.1).
+``--pushgateway URL``: push the final metrics to a Prometheus Pushgateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunOptions", "add_arguments"]
+
+
+def add_arguments(parser: Any, **_: Any) -> None:
+    """Locust's ``init_command_line_parser`` listener: the options above."""
+    if "--scenario" in parser._option_string_actions:  # fired again on every web UI GET /
+        return
+    group = parser.add_argument_group("stagecheck")
+    group.add_argument("--scenario", env_var="STAGECHECK_SCENARIO", default=None,
+                       help="stagecheck scenario file (YAML)")  # fmt: skip
+    group.add_argument("--scenario-set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a scenario key, e.g. endpoint.url=http://…")  # fmt: skip
+    group.add_argument("--run-dir", default=None, help="run folder to write")
+    group.add_argument("--runs-root", default="runs", help="where run folders are made")
+    group.add_argument("--metrics-port", type=int, default=None,
+                       help="serve Prometheus metrics on this port")  # fmt: skip
+    group.add_argument("--metrics-host", default="127.0.0.1",
+                       help="interface for --metrics-port")  # fmt: skip
+    group.add_argument("--pushgateway", default=None, metavar="URL",
+                       help="push the final metrics to a Pushgateway")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where a local or master run writes, and where its metrics go."""
+
+    runs_root: Path = Path("runs")
+    run_dir: Path | None = None  # the first run's folder (later runs get their own)
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    pushgateway: str | None = None
+
+    @classmethod
+    def from_parsed(cls, opts: Any) -> RunOptions:
+        return cls(
+            runs_root=Path(opts.runs_root),
+            run_dir=Path(opts.run_dir) if opts.run_dir else None,
+            metrics_port=opts.metrics_port,
+            metrics_host=opts.metrics_host,
+            pushgateway=opts.pushgateway,
+        )
