@@ -7,6 +7,7 @@ Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -276,11 +277,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
     proc, url = start_demo_subprocess()
     print(f"stagecheck demo: staging endpoint started at {url}", flush=True)
+    owner = os.getpid()
     try:
         return _cmd_run(args, scenario, [f"endpoint.url={url}"])
     finally:
-        stop_demo_subprocess(proc)
-        print("stagecheck demo: staging endpoint stopped", flush=True)
+        # With --processes, Locust forks workers that return through here too: only the
+        # process that started the endpoint stops it.
+        if os.getpid() == owner:
+            stop_demo_subprocess(proc)
+            print("stagecheck demo: staging endpoint stopped", flush=True)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

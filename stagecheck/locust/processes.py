@@ -36,7 +36,10 @@ def reap_forked_workers(grace_s: float) -> None:
     than ``grace_s``: Locust's own clean-up of them does not wait (it treats a running child as
     gone), and an orphaned worker holds its parent's pipes open."""
     me = psutil.Process()
-    children = [c for c in me.children() if "python" in c.name().lower()]
+    # Forked workers carry this process's own command line; other children (an endpoint the
+    # CLI started, say) are not ours to end.
+    mine = me.cmdline()
+    children = [c for c in me.children() if _cmdline(c) == mine]
     if not children:
         return
     _, alive = psutil.wait_procs(children, timeout=grace_s)
@@ -46,3 +49,10 @@ def reap_forked_workers(grace_s: float) -> None:
     _, alive = psutil.wait_procs(alive, timeout=2)
     for child in alive:
         child.kill()
+
+
+def _cmdline(process: psutil.Process) -> list[str] | None:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # gone meanwhile, or not ours to read
+        return None

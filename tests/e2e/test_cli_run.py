@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from stagecheck.demo.model import load_default
-from tests.support import SCENARIOS
+from tests.support import SCENARIOS, free_master_port
 
 pytestmark = pytest.mark.e2e
 
@@ -310,3 +310,13 @@ def test_open_loop_counts_queueing_that_a_closed_loop_would_hide(cli):
     assert any("never sent" in r for r in starved["validity"]["reasons"])
     lags = [x["lag_us"] for x in runs[2].results()]
     assert max(lags) > 500_000 and all(x["lag_us"] < 50_000 for x in runs[20].results())
+
+
+def test_demo_with_worker_processes_stops_its_endpoint_once_and_ends_no_other_process(cli):
+    """Locust's forked workers return through the CLI too: only the process that started the
+    demo endpoint stops it, and the master reaps only its own forked workers."""
+    r = cli("demo", "--processes", "2", "--duration", "3s", "--master-port",
+            str(free_master_port()))  # fmt: skip
+    assert r.code == 0, r.stderr[-2000:]
+    assert r.stdout.count("staging endpoint stopped") == 1
+    assert "did not stop by itself" not in r.stderr
