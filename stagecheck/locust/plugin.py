@@ -115,15 +115,17 @@ class StagecheckPlugin:
         use it rather than preparing it again."""
         self.prepared = prepared
 
-    def _prepare(self, environment: Any) -> RunSession:
-        """Load, check and prepare the scenario (unless handed over); raise
-        :class:`StagecheckError`."""
+    def _prepare(self, environment: Any, *, preflight: bool) -> RunSession:
+        """Load, check and prepare the scenario (unless handed over), and with ``preflight``
+        check that the endpoint is reachable (the local process or the master: workers run
+        what their master checked); raise :class:`StagecheckError`."""
         opts = environment.parsed_options
         prepared = self.prepared
         if prepared is None:
             prepared = prepare_loaded(load_scenario(opts.scenario, opts.scenario_set or []))
-            ep = prepared.loaded.scenario.endpoint
-            check_reachable(ep.url, ep.connect_timeout)
+            if preflight:
+                ep = prepared.loaded.scenario.endpoint
+                check_reachable(ep.url, ep.connect_timeout)
             self.prepared = prepared
         plan = LoadPlan.from_scenario(
             prepared.loaded, users=opts.num_users, spawn_rate=opts.spawn_rate,
@@ -153,7 +155,7 @@ class StagecheckPlugin:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
             raise SystemExit(EXIT_BAD_INPUT)
         try:
-            session = self._prepare(environment)
+            session = self._prepare(environment, preflight=True)
             self.begin(environment, session, RunOptions.from_parsed(opts), web_ui=web_ui)
         except StagecheckError as exc:
             for line in exc.problems:
@@ -309,7 +311,7 @@ class StagecheckPlugin:
             try:
                 # A worker runs what its master says: never a scenario handed over locally.
                 self.prepared = None
-                self.session = self._prepare(environment)
+                self.session = self._prepare(environment, preflight=False)
             except StagecheckError as exc:
                 for line in exc.problems:
                     log.error(line)
