@@ -101,6 +101,7 @@ class Aggregate:
     def _open(self, run_dir: Path, started: float) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self._results = (run_dir / "results.jsonl").open("ab")
+        self._write_rows(run_dir / "rows.jsonl")
         self._hlog = (run_dir / "latency.hlog").open("a", encoding="utf-8")
         writer = HistogramLogWriter(self._hlog)
         writer.output_comment("[Logged with stagecheck: end-to-end latency in microseconds]")
@@ -111,6 +112,21 @@ class Aggregate:
         self._hlog.write(f"#[BaseTime: {started:.3f} (seconds since epoch)]\n")
         writer.output_legend()
         self._hlog.flush()
+
+    def _write_rows(self, path: Path) -> None:
+        """``rows.jsonl``: each dataset row once (its input, expected value and slices), so that
+        the error analysis joins results lines to their inputs without repeating them."""
+        if path.exists():  # a resumed or re-opened run folder keeps the rows it has
+            return
+        fields = self.slice_fields
+        with path.open("wb") as f:
+            for start in range(0, len(self.rows), 4096):
+                f.write(b"".join(
+                    orjson.dumps({"row": r.index, "id": r.row_id, "input": r.input_text,
+                                  "expected": r.expected_text,
+                                  "slices": dict(zip(fields, r.slices, strict=True))}) + b"\n"
+                    for r in self.rows[start : start + 4096]
+                ))  # fmt: skip
 
     # -- stages ------------------------------------------------------------------------------
     def begin_stage(self, index: int, name: str, users: int, at: float) -> None:
@@ -222,7 +238,7 @@ class Aggregate:
 
     def _result_line(self, result: Result, row: PreparedRow) -> bytes:
         """One line of results.jsonl; the row's own fields are encoded once per row."""
-        started, index, outcome, _, got, latency_us, error, stage, lag_us = result
+        started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result
         prefix = self._row_prefix.get(index)
         if prefix is None:
             fixed = {"row": index, "id": row.row_id, "expected": row.expected_text,
@@ -230,6 +246,7 @@ class Aggregate:
             prefix = self._row_prefix[index] = orjson.dumps(fixed)[:-1] + b","
         return prefix + orjson.dumps({
             "t": round(started, 6), "outcome": OUTCOMES[outcome], "got": got,
+            "predicted": predicted,
             "latency_us": latency_us, "lag_us": lag_us, "stage": stage,
             "users": self.users_at(started), "error": error,
         })[1:]  # fmt: skip

@@ -119,11 +119,17 @@ def test_drained_deltas_merge_exactly_into_the_aggregate(tmp_path: Path):
     assert Counter(x["outcome"] for x in lines) == {k: v for k, v in counts.items() if v}
     first = lines[0]
     assert set(first) == {"row", "id", "expected", "slices", "t", "outcome", "got", "latency_us",
-                          "lag_us", "stage", "users", "error"}  # fmt: skip
+                          "predicted", "lag_us", "stage", "users", "error"}  # fmt: skip
     assert first["id"] == ROWS[first["row"]].row_id
     assert first["slices"] == {"complexity": ROWS[first["row"]].slices[0]}
     confusion = agg.confusion_counts()
     assert sum(confusion.values()) == counts["correct"] + counts["incorrect"]
+    assert Counter((x["expected"], x["predicted"]) for x in lines if x["predicted"]) == confusion
+    # rows.jsonl holds each dataset row once: the inputs the results lines join to
+    rows = [json.loads(x) for x in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert [r["row"] for r in rows] == list(range(len(ROWS)))
+    assert rows[first["row"]]["input"] == ROWS[first["row"]].input_text
+    assert rows[first["row"]]["expected"] == first["expected"]
     # latency.hlog is readable by HdrHistogram's own log reader and adds up to the total
     reader = HistogramLogReader(str(tmp_path / "latency.hlog"), HdrHistogram(1, HIGHEST_US, 3))
     summed = HdrHistogram(1, HIGHEST_US, 3)
