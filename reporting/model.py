@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stagecheck.analysis.model import Analysis
+
 __all__ = [
     "OUTCOMES",
     "ERROR_OUTCOMES",
@@ -103,6 +105,8 @@ class Latency:
     p99_9_us: float | None
     max_us: float | None
     out_of_range: int
+    #: (percentile, µs) at "nines" levels (0, 50, 90, 99, 99.9 … 100) for the distribution plot.
+    distribution: tuple[tuple[float, float], ...] = ()
 
     @property
     def name(self) -> str:
@@ -371,6 +375,8 @@ class Report:
     notes: tuple[str, ...] = ()
     #: The target's CPU and memory during the run (scenario endpoint.metrics_url), if sampled.
     target: TargetUsage | None = None
+    #: The error analysis (summary.json ``analysis``), None for runs written before it.
+    analysis: Analysis | None = None
 
     @property
     def accuracy(self) -> float | None:

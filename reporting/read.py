@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from stagecheck.analysis.model import Analysis
 from stagecheck.redact import redact_text
 
 from .model import (
@@ -85,7 +86,18 @@ def _latency(key: str, raw: Any) -> Latency:
         p99_9_us=_num(data.get("p99_9_us")),
         max_us=_num(data.get("max_us")),
         out_of_range=_int(data.get("out_of_range")),
+        distribution=_distribution(data.get("distribution")),
     )
+
+
+def _distribution(raw: Any) -> tuple[tuple[float, float], ...]:
+    points = []
+    for point in _list(raw):
+        if isinstance(point, list) and len(point) == 2:
+            p, us = _num(point[0]), _num(point[1])
+            if p is not None and us is not None:
+                points.append((p, us))
+    return tuple(points)
 
 
 def _quality(raw: Any) -> Quality | None:
@@ -230,8 +242,10 @@ def build_report(summary: Mapping[str, Any]) -> Report:
         invalid_reasons=tuple(_text(r) for r in _list(validity.get("reasons"))),
         outcomes=outcomes,
         causes=tuple(
-            sorted(((_text(k), _int(v)) for k, v in _map(requests.get("by_cause")).items()),
-                   key=lambda kv: -kv[1])
+            sorted(
+                ((_text(k), _int(v)) for k, v in _map(requests.get("by_cause")).items()),
+                key=lambda kv: -kv[1],
+            )
         ),  # fmt: skip
         total_requests=outcomes.total if _num(total) is None else _int(total),
         error_rate=_num(requests.get("error_rate")),
@@ -265,6 +279,7 @@ def build_report(summary: Mapping[str, Any]) -> Report:
         samples=tuple(_sample(s) for s in _list(summary.get("samples")) if isinstance(s, Mapping)),
         notes=tuple(_text(n) for n in _list(summary.get("notes"))),
         target=_target(summary.get("target")),
+        analysis=Analysis.read(summary.get("analysis")),
     )
 
 

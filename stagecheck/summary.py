@@ -33,6 +33,8 @@ PERCENTILES = (
     ("p99_us", 99.0),
     ("p99_9_us", 99.9),
 )
+#: Percentiles of the "nines" distribution plot (HdrHistogram's percentile distribution).
+NINES = (0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0)
 FAILURE_OUTCOMES = ("http_error", "timeout", "connection_error")
 ANSWER_OUTCOMES = ("correct", "incorrect", "unparseable")
 
@@ -72,6 +74,7 @@ def latency_figures(h: HdrHistogram | None, out_of_range: int = 0) -> dict[str, 
         out[key] = h.get_value_at_percentile(p)
     out["max_us"] = h.get_max_value()
     out["out_of_range"] = out_of_range
+    out["distribution"] = [[p, h.get_value_at_percentile(p)] for p in NINES]
     return out
 
 
@@ -292,9 +295,7 @@ def build_summary(
             "junit": "junit.xml",
         },
     }
-    results = evaluate_thresholds(
-        [parse_threshold(t) for t in sc.gates], metric_lookup(summary)
-    )
+    results = evaluate_thresholds([parse_threshold(t) for t in sc.gates], metric_lookup(summary))
     summary["thresholds"] = [
         {
             "expression": r.threshold.expression,
