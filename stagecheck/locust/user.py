@@ -31,12 +31,15 @@ from stagecheck.locust.transport import (
 )
 from stagecheck.protocols import STREAM_DONE, ResponseParseError
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, UNPARSEABLE
+from stagecheck.redact import looks_secret, redact_text
 from stagecheck.run import RunSession, Sent
 from stagecheck.scoring import UNPARSEABLE_LABEL
 
 __all__ = ["ValidationUser"]
 
 _GOT_LIMIT = 300  # characters of an answer kept for error analysis
+
+_ERROR_EXCERPT = 160  # characters of an error answer's body kept in its error text
 
 # (outcome, predicted label or None, answer text or None, error or None)
 Verdict = tuple[int, "str | None", "str | None", "str | None"]
@@ -59,7 +62,7 @@ def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], 
         outcome, error = failure_of(body_error, during_body=True)
         verdict = (outcome, None, None, error)
     elif status < 200 or status >= 300:
-        verdict = (HTTP_ERROR, None, None, f"HTTP {status}")
+        verdict = (HTTP_ERROR, None, None, http_error_text(session, row, resp))
     else:
         try:
             prediction = read()
@@ -79,8 +82,39 @@ def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], 
             resp.success()
             got = label if label is not None else str(prediction)[:_GOT_LIMIT]
             return (CORRECT if correct else INCORRECT), label, got, None
-    resp.failure(verdict[3])
+    # Locust groups failures by their text: without the error body's excerpt (it may hold request
+    # ids), its failures table stays one row per cause and route.
+    resp.failure(verdict[3].partition(" → ")[0])  # type: ignore[union-attr]
     return verdict
+
+
+def http_error_text(session: RunSession, row: PreparedRow, resp: Any) -> str:
+    """``HTTP 404: POST /v1/chat/completions → {"detail":"Not Found"}``: the status (the cause,
+    before the colon), the route and the start of the server's error body, with URL credentials,
+    secret query values and the values of the request's secret headers masked."""
+    req = row.request
+    text = f"HTTP {resp.status_code}: {req.method} {redact_text(req.path)}"
+    excerpt = _error_excerpt(resp, row.request.stream)
+    if excerpt:
+        for name, value in session.headers.items():
+            if value and len(value) >= 6 and looks_secret(name):
+                excerpt = excerpt.replace(value, "***")
+                for part in value.split():  # "Bearer sk-…": the key alone, too
+                    if len(part) >= 6:
+                        excerpt = excerpt.replace(part, "***")
+        text += " → " + redact_text(excerpt)
+    return text
+
+
+def _error_excerpt(resp: Any, stream: bool) -> str:
+    """The first bytes of an error answer, on one line; "" when there are none or they cannot
+    be read (an error body never fails a request twice)."""
+    try:
+        raw = resp._response.read(_ERROR_EXCERPT) if stream else (resp.content or b"")
+    except Exception:  # noqa: BLE001 - the status is what matters; the body is a bonus
+        return ""
+    text = bytes(raw[:_ERROR_EXCERPT]).decode("utf-8", "replace")
+    return " ".join(text.split())[:_ERROR_EXCERPT]
 
 
 def _body(resp: Any) -> bytes:

@@ -116,6 +116,11 @@ def test_fault_outcome_cause_conservation_and_exit_code(fault_server, tmp_path, 
     assert requests["by_outcome"][outcome] == ROWS, requests
     assert requests["by_cause"] == {cause: ROWS}, requests
     assert {r["error"].partition(":")[0] for r in results} == {cause}
+    if name == "http_503":  # the route and the server's own words, not only the status
+        assert {r["error"] for r in results} == {
+            "HTTP 503: POST /fault/http_503/v1/chat/completions"
+            ' → {"error":{"message":"overloaded"}}'
+        }
     shown = f"by cause: {cause} ×{ROWS}"  # in every report, not only in summary.json
     assert shown in proc.stdout
     assert shown in (run_dir / "summary.md").read_text()
