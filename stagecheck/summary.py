@@ -6,7 +6,8 @@ The summary is the one model every report renders (HTML, Markdown, JUnit, consol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -20,10 +21,12 @@ from stagecheck.recording import Aggregate
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
+from stagecheck.stats import is_thin, percentile_interval, wilson
 from stagecheck.thresholds import evaluate_thresholds, parse_threshold
 from stagecheck.validity import ValidityInput, validity_reasons
 
-__all__ = ["SCHEMA_VERSION", "RunFacts", "build_summary", "metric_lookup", "latency_figures"]
+__all__ = ["SCHEMA_VERSION", "OTHER_LABEL", "RunFacts", "build_summary", "judge", "metric_lookup",
+           "interval_lookup", "latency_figures"]  # fmt: skip
 
 SCHEMA_VERSION = 1
 PERCENTILES = (
@@ -37,6 +40,8 @@ PERCENTILES = (
 NINES = (0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0)
 FAILURE_OUTCOMES = ("http_error", "timeout", "connection_error")
 ANSWER_OUTCOMES = ("correct", "incorrect", "unparseable")
+#: The confusion matrix's column for answers that are none of the dataset's labels.
+OTHER_LABEL = "(other)"
 
 
 @dataclass
@@ -88,7 +93,19 @@ def _rates(by_outcome: Mapping[str, int]) -> tuple[int, float, float]:
     )
 
 
-def _quality(agg: Aggregate, classification: bool, **where: Any) -> dict[str, Any] | None:
+def _ci(successes: int, n: int) -> list[float] | None:
+    """95 % Wilson interval of a proportion, as summary.json writes it."""
+    bounds = wilson(successes, n)
+    return None if bounds is None else [round(bounds[0], 6), round(bounds[1], 6)]
+
+
+def _failures(by_outcome: Mapping[str, int]) -> int:
+    return sum(by_outcome[o] for o in FAILURE_OUTCOMES)
+
+
+def _quality(
+    agg: Aggregate, classification: bool, labels: Collection[str], **where: Any
+) -> dict[str, Any] | None:
     counts = agg.outcome_counts(**where)
     scored = sum(counts[o] for o in ANSWER_OUTCOMES)
     if not classification:
@@ -98,40 +115,230 @@ def _quality(agg: Aggregate, classification: bool, **where: Any) -> dict[str, An
             "scored": scored,
             "correct": counts["correct"],
             "accuracy": counts["correct"] / scored,
+            "accuracy_ci": _ci(counts["correct"], scored),
+            "thin": is_thin(scored),
         }
-    metrics = classification_metrics(agg.confusion_counts(**where))
-    return metrics.as_dict() if metrics.scored else None
+    confusion = agg.confusion_counts(**where)
+    metrics = classification_metrics(confusion)
+    if not metrics.scored:
+        return None
+    out = metrics.as_dict()
+    out["accuracy_ci"] = _ci(metrics.correct, metrics.scored)
+    out["off_label"] = sum(n for (_, p), n in confusion.items() if p not in labels)
+    out["thin"] = is_thin(metrics.scored)
+    return out
 
 
 def _classes(agg: Aggregate) -> list[dict[str, Any]]:
     metrics = classification_metrics(agg.confusion_counts())
     return [
         {
-            "label": c.label,
-            "support": c.support,
-            "predicted": c.predicted,
-            "tp": c.tp,
-            "precision": c.precision,
-            "recall": c.recall,
-            "f1": c.f1,
+            **c.as_dict(),
+            "precision_ci": _ci(c.tp, c.predicted),
+            "recall_ci": _ci(c.tp, c.support),
+            "thin": is_thin(c.support),
         }
         for c in metrics.classes
     ]
 
 
-def _confusion(agg: Aggregate) -> dict[str, Any] | None:
+def _confusion(agg: Aggregate, labels: Collection[str]) -> dict[str, Any] | None:
+    """Rows: the expected labels sent; columns: the dataset's labels that occur, then one
+    ``(other)`` column for every answer that is none of them (off-label or unparseable)."""
     counts = agg.confusion_counts()
     if not counts:
         return None
     expected = sorted({e for e, _ in counts})
-    extra = sorted({p for _, p in counts} - set(expected))
-    labels = expected + extra
-    matrix = [[counts.get((e, p), 0) for p in labels] for e in expected]
+    known = sorted(set(expected) | {p for _, p in counts if p in labels})
+    other = Counter[str]()
+    for (e, p), n in counts.items():
+        if p not in labels:
+            other[e] += n
+    columns = known + ([OTHER_LABEL] if other else [])
+    matrix = [[counts.get((e, p), 0) for p in known] + ([other[e]] if other else [])
+              for e in expected]  # fmt: skip
     return {
-        "labels": labels,
+        "labels": columns,
         "matrix": matrix,
-        "note": "rows: expected label (classes sent); columns: predicted label",
+        "note": "rows: expected label (classes sent); columns: predicted label; "
+        f"{OTHER_LABEL}: answers that are none of the dataset's labels (off-label or unparseable)",
     }
+
+
+def _percentile_cis(h: HdrHistogram) -> dict[str, list[int] | None]:
+    """Distribution-free 95 % intervals of the headline percentiles (order statistics read
+    from the histogram), None where the sample is too small for one."""
+    n = h.get_total_count()
+    out: dict[str, list[int] | None] = {}
+    for key, p in PERCENTILES:
+        bounds = percentile_interval(_rank_lookup(h, n), n, p)
+        out[key.removesuffix("_us")] = None if bounds is None else [int(b) for b in bounds]
+    return out
+
+
+def _rank_lookup(h: HdrHistogram, n: int) -> Callable[[int], float]:
+    """The value of the ``rank``-th smallest recorded value (1-based), at HDR precision."""
+    return lambda rank: float(h.get_value_at_percentile(100.0 * (rank - 0.5) / n))
+
+
+def _latency_section(agg: Aggregate, pause: Callable[[], None]) -> dict[str, Any]:
+    latency: dict[str, Any] = {}
+    for timing in agg.timings():
+        h = agg.histogram(timing)
+        figures = latency_figures(h, agg.out_of_range_count(timing))
+        if figures is not None and h is not None:
+            figures["ci_us"] = _percentile_cis(h)
+            latency[timing] = figures
+        pause()
+    return latency
+
+
+def _slices_section(agg: Aggregate, facts: RunFacts, labels: Collection[str]) -> list[Any]:
+    slices = []
+    for index, value in agg.slice_values():
+        counts = agg.outcome_counts(slice_index=index, value=value)
+        n, s_error, _ = _rates(counts)
+        where = {"slice_index": index, "value": value}
+        slices.append(
+            {
+                "field": agg.slice_fields[index],
+                "value": value,
+                "requests": n,
+                "by_outcome": counts,
+                "error_rate": s_error,
+                "error_rate_ci": _ci(_failures(counts), n),
+                "quality": _quality(agg, facts.classification, labels, **where),
+            }
+        )
+    return slices
+
+
+def _stages_section(
+    agg: Aggregate, facts: RunFacts, labels: Collection[str], pause: Callable[[], None]
+) -> list[Any]:
+    stages = []
+    for info in agg.stages:
+        pause()
+        counts = agg.outcome_counts(stage=info.index)
+        n, s_error, _ = _rates(counts)
+        end = info.end if info.end is not None else agg.ended
+        span = max(end - info.start, 1e-9)
+        e2e = agg.histogram("e2e", info.index)
+        stages.append(
+            {
+                "index": info.index,
+                "name": info.name,
+                "users": info.users,
+                "start_s": round(info.start - agg.started, 3),
+                "end_s": round(end - agg.started, 3),
+                "requests": n,
+                "by_outcome": counts,
+                "error_rate": s_error,
+                "error_rate_ci": _ci(_failures(counts), n),
+                "throughput_per_s": n / span,
+                "quality": _quality(agg, facts.classification, labels, stage=info.index),
+                "latency": {"e2e": latency_figures(e2e, agg.out_of_range_count("e2e", info.index))},
+            }
+        )
+    return stages
+
+
+def _validity_reasons(
+    loaded: LoadedScenario, dataset: PreparedDataset, agg: Aggregate, facts: RunFacts,
+    final: bool,
+) -> list[str]:  # fmt: skip
+    sc = loaded.scenario
+    by_outcome = agg.outcome_counts()
+    return validity_reasons(
+        ValidityInput(
+            total=sum(by_outcome.values()),
+            min_requests=sc.validity.min_requests,
+            generator_cpu_max=facts.generator_cpu_max,
+            max_generator_cpu=sc.validity.max_generator_cpu,
+            late=agg.late,
+            arrival_rate=(facts.load or {}).get("arrival_rate"),
+            expected_total=None
+            if sc.dataset.passes is None
+            else sc.dataset.passes * len(dataset.rows),
+            interrupted=facts.interrupted,
+            incomplete=facts.incomplete,
+            answered=by_outcome["correct"] + by_outcome["incorrect"],
+            top_cause=next(iter(agg.cause_counts()), None),
+            dropped=agg.dropped,
+        ),
+        final=final,
+    )
+
+
+def _run_section(
+    loaded: LoadedScenario, dataset: PreparedDataset, agg: Aggregate, facts: RunFacts
+) -> dict[str, Any]:
+    sc = loaded.scenario
+    return {
+        "id": facts.run_id,
+        "scenario": sc.name,
+        "started_at": _iso(agg.started),
+        "ended_at": _iso(agg.ended),
+        "duration_s": round(max(agg.ended - agg.started, 1e-9), 3),
+        "endpoint": {
+            "url": redact_url(sc.endpoint.url),  # the real one stays in memory only
+            "protocol": sc.endpoint.protocol,
+            "model": sc.endpoint.model,
+        },
+        "load": facts.load if facts.load is not None else LoadPlan.from_scenario(loaded).as_dict(),
+        "dataset": {
+            "path": sc.dataset.path,
+            "rows": len(dataset.rows),
+            "skipped_rows": dataset.skipped,
+            "order": sc.dataset.order,
+            "seed": sc.dataset.seed,
+            "passes": sc.dataset.passes,
+        },
+        "scoring": {"kind": sc.scoring["kind"]},
+        "workers": facts.workers,
+    }
+
+
+def _requests_section(agg: Aggregate) -> dict[str, Any]:
+    by_outcome = agg.outcome_counts()
+    total, error_rate, unparseable_rate = _rates(by_outcome)
+    return {
+        "total": total,
+        "by_outcome": by_outcome,
+        "by_cause": agg.cause_counts(),
+        "dropped_arrivals": agg.dropped,
+        "error_rate": error_rate,
+        "error_rate_ci": _ci(_failures(by_outcome), total),
+        "unparseable_rate": unparseable_rate,
+    }
+
+
+def _samples_section(agg: Aggregate) -> list[dict[str, Any]]:
+    return [
+        {
+            "row": s.row,
+            "id": s.row_id,
+            "input": s.input,
+            "expected": s.expected,
+            "got": s.got,
+            "outcome": s.outcome,
+            "latency_us": s.latency_us,
+            "slices": s.slices,
+            "error": s.error,
+        }
+        for s in agg.samples
+    ]
+
+
+FILES = {
+    "results": "results.jsonl",
+    "rows": "rows.jsonl",
+    "latency_log": "latency.hlog",
+    "scenario": "scenario.yaml",
+    "html": "report.html",
+    "markdown": "summary.md",
+    "junit": "junit.xml",
+}
 
 
 def build_summary(
@@ -146,175 +353,71 @@ def build_summary(
     """The summary of a finished run, or (``final=False``) of a run so far: then its verdict is
     ``running`` unless it is already invalid, and only the validity rules that cannot be undone
     apply. ``pause`` is called between the costlier sections (histogram queries) so that a
-    cooperative caller does not hold up the requests in flight."""
+    cooperative caller does not hold up the requests in flight.
+
+    The thresholds are judged here on the figures alone; :func:`judge` judges them again once
+    the error analysis (``goodput``) is in."""
     pause = pause or _no_pause
     sc = loaded.scenario
+    labels = frozenset(dataset.labels)
+    requests = _requests_section(agg)
     duration = max(agg.ended - agg.started, 1e-9)
-    by_outcome = agg.outcome_counts()
-    by_cause = agg.cause_counts()
-    total, error_rate, unparseable_rate = _rates(by_outcome)
+    by_outcome = requests["by_outcome"]
     answers = sum(by_outcome[o] for o in ANSWER_OUTCOMES)
-
-    latency: dict[str, Any] = {}
-    for timing in agg.timings():
-        figures = latency_figures(agg.histogram(timing), agg.out_of_range_count(timing))
-        if figures is not None:
-            latency[timing] = figures
-        pause()
-
-    slices = []
-    for index, value in agg.slice_values():
-        counts = agg.outcome_counts(slice_index=index, value=value)
-        n, s_error, _ = _rates(counts)
-        slices.append(
-            {
-                "field": agg.slice_fields[index],
-                "value": value,
-                "requests": n,
-                "by_outcome": counts,
-                "error_rate": s_error,
-                "quality": _quality(agg, facts.classification, slice_index=index, value=value),
-            }
-        )
-
-    stages = []
-    for info in agg.stages:
-        pause()
-        counts = agg.outcome_counts(stage=info.index)
-        n, s_error, _ = _rates(counts)
-        end = info.end if info.end is not None else agg.ended
-        span = max(end - info.start, 1e-9)
-        stages.append(
-            {
-                "index": info.index,
-                "name": info.name,
-                "users": info.users,
-                "start_s": round(info.start - agg.started, 3),
-                "end_s": round(end - agg.started, 3),
-                "requests": n,
-                "by_outcome": counts,
-                "error_rate": s_error,
-                "throughput_per_s": n / span,
-                "quality": _quality(agg, facts.classification, stage=info.index),
-                "latency": {
-                    "e2e": latency_figures(
-                        agg.histogram("e2e", info.index), agg.out_of_range_count("e2e", info.index)
-                    )
-                },
-            }
-        )
-
-    reasons = validity_reasons(
-        ValidityInput(
-            total=total,
-            min_requests=sc.validity.min_requests,
-            generator_cpu_max=facts.generator_cpu_max,
-            max_generator_cpu=sc.validity.max_generator_cpu,
-            late=agg.late,
-            arrival_rate=(facts.load or {}).get("arrival_rate"),
-            expected_total=None
-            if sc.dataset.passes is None
-            else sc.dataset.passes * len(dataset.rows),
-            interrupted=facts.interrupted,
-            incomplete=facts.incomplete,
-            answered=by_outcome["correct"] + by_outcome["incorrect"],
-            top_cause=next(iter(by_cause), None),
-            dropped=agg.dropped,
-        ),
-        final=final,
-    )
-
+    reasons = _validity_reasons(loaded, dataset, agg, facts, final)
+    classification = facts.classification
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stagecheck", "version": __version__},
-        "run": {
-            "id": facts.run_id,
-            "scenario": sc.name,
-            "started_at": _iso(agg.started),
-            "ended_at": _iso(agg.ended),
-            "duration_s": round(duration, 3),
-            "endpoint": {
-                "url": redact_url(sc.endpoint.url),  # the real one stays in memory only
-                "protocol": sc.endpoint.protocol,
-                "model": sc.endpoint.model,
-            },
-            "load": facts.load
-            if facts.load is not None
-            else LoadPlan.from_scenario(loaded).as_dict(),
-            "dataset": {
-                "path": sc.dataset.path,
-                "rows": len(dataset.rows),
-                "skipped_rows": dataset.skipped,
-                "order": sc.dataset.order,
-                "seed": sc.dataset.seed,
-                "passes": sc.dataset.passes,
-            },
-            "scoring": {"kind": sc.scoring["kind"]},
-            "workers": facts.workers,
-        },
+        "run": _run_section(loaded, dataset, agg, facts),
         "validity": {"valid": not reasons, "reasons": reasons},
         "verdict": "passed",
-        "requests": {
-            "total": total,
-            "by_outcome": by_outcome,
-            "by_cause": by_cause,
-            "dropped_arrivals": agg.dropped,
-            "error_rate": error_rate,
-            "unparseable_rate": unparseable_rate,
+        "requests": requests,
+        "throughput": {
+            "requests_per_s": requests["total"] / duration,
+            "answers_per_s": answers / duration,
         },
-        "throughput": {"requests_per_s": total / duration, "answers_per_s": answers / duration},
-        "latency": latency,
+        "latency": _latency_section(agg, pause),
         "target": facts.target,
-        "quality": _quality(agg, facts.classification),
-        "classes": _classes(agg) if facts.classification else [],
-        "confusion": _confusion(agg) if facts.classification else None,
-        "slices": slices,
-        "stages": stages,
+        "quality": _quality(agg, classification, labels),
+        "classes": _classes(agg) if classification else [],
+        "confusion": _confusion(agg, labels) if classification else None,
+        "slices": _slices_section(agg, facts, labels),
+        "stages": _stages_section(agg, facts, labels, pause),
         "thresholds": [],
-        "samples": [
-            {
-                "row": s.row,
-                "id": s.row_id,
-                "input": s.input,
-                "expected": s.expected,
-                "got": s.got,
-                "outcome": s.outcome,
-                "latency_us": s.latency_us,
-                "slices": s.slices,
-                "error": s.error,
-            }
-            for s in agg.samples
-        ],
+        "samples": _samples_section(agg),
         "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
-        "files": {
-            "results": "results.jsonl",
-            "latency_log": "latency.hlog",
-            "scenario": "scenario.yaml",
-            "html": "report.html",
-            "markdown": "summary.md",
-            "junit": "junit.xml",
-        },
+        "files": dict(FILES),
     }
-    results = evaluate_thresholds([parse_threshold(t) for t in sc.gates], metric_lookup(summary))
-    summary["thresholds"] = [
-        {
-            "expression": r.threshold.expression,
-            "metric": r.threshold.metric,
-            "op": r.threshold.op,
-            "target": r.threshold.target,
-            "observed": r.observed,
-            "unit": r.threshold.unit,
-            "passed": r.passed,
-        }
-        for r in results
-    ]
-    if reasons:
+    judge(summary, sc.gates, agg.histogram, final=final)
+    return summary
+
+
+def judge(
+    summary: dict[str, Any],
+    gates: Sequence[str],
+    histograms: Callable[[str], HdrHistogram | None] | None = None,
+    *,
+    final: bool = True,
+) -> None:
+    """Judge ``gates`` (threshold expressions) on the summary's figures and set its
+    ``thresholds`` and ``verdict``: ``invalid`` when the validity rules say so, else ``running``
+    for a run still going, else ``failed`` or ``passed``. ``histograms(timing)`` gives any
+    latency percentile a threshold names (the run's aggregate; ``latency.hlog`` in a report)."""
+    results = evaluate_thresholds(
+        [parse_threshold(t) for t in gates],
+        metric_lookup(summary, histograms),
+        interval_lookup(summary, histograms),
+    )
+    summary["thresholds"] = [r.as_dict() for r in results]
+    if not (summary.get("validity") or {}).get("valid", False):
         summary["verdict"] = "invalid"
     elif not final:
         summary["verdict"] = "running"
     elif not all(r.passed for r in results):
         summary["verdict"] = "failed"
-    return summary
+    else:
+        summary["verdict"] = "passed"
 
 
 def _no_pause() -> None:
@@ -331,18 +434,23 @@ _LATENCY_KEYS = {
     "min": "min_us",
     "mean": "mean_us",
 }
+Histograms = Callable[[str], "HdrHistogram | None"]
+
+
+def _timing(head: str) -> str:
+    return "e2e" if head == "latency" else head
 
 
 def _latency_value(
-    latency: Mapping[str, Any], timing: str, stat: str, agg: Aggregate | None
+    latency: Mapping[str, Any], timing: str, stat: str, histograms: Histograms | None
 ) -> float | None:
     figures = latency.get(timing)
     if not figures:
         return None
     key = _LATENCY_KEYS.get(stat)
-    if key is not None:
+    if key is not None and figures.get(key) is not None:
         return float(figures[key]) / 1e6
-    h = agg.histogram(timing) if agg is not None and stat.startswith("p") else None
+    h = histograms(timing) if histograms is not None and stat.startswith("p") else None
     return None if h is None else h.get_value_at_percentile(float(stat[1:])) / 1e6
 
 
@@ -357,37 +465,96 @@ def _group_value(group: Mapping[str, Any], metric: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _find_class(summary: Mapping[str, Any], label: str) -> Mapping[str, Any] | None:
+    return next((c for c in summary.get("classes") or [] if c.get("label") == label), None)
+
+
+def _find_slice(summary: Mapping[str, Any], spec: str) -> Mapping[str, Any] | None:
+    name, _, value = spec.partition("=")
+    return next(
+        (s for s in summary.get("slices") or [] if s["field"] == name and s["value"] == value),
+        None,
+    )
+
+
 def metric_lookup(
-    summary: Mapping[str, Any], agg: Aggregate | None = None
+    summary: Mapping[str, Any], histograms: Histograms | None = None
 ) -> Callable[[str], float | None]:
     """Threshold metric name → observed value in base units (seconds, fractions, per second).
-    With the aggregate, any latency percentile (``p75``) is computed from its histograms."""
+    With ``histograms`` (timing → HdrHistogram), any latency percentile (``p75``) is computed."""
 
     def lookup(metric: str) -> float | None:
         head, _, rest = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
-            timing = "e2e" if head == "latency" else head
-            return _latency_value(summary["latency"], timing, rest, agg)
+            return _latency_value(summary["latency"], _timing(head), rest, histograms)
         if metric == "throughput":
             return float(summary["throughput"]["requests_per_s"])
+        if metric == "goodput":
+            goodput = (summary.get("analysis") or {}).get("goodput") or {}
+            return None if goodput.get("per_s") is None else float(goodput["per_s"])
         if metric == "requests":
             return float(summary["requests"]["total"])
         if metric in ("error_rate", "unparseable_rate"):
             return float(summary["requests"][metric])
         if metric.startswith("class["):
             label, _, stat = metric[len("class[") :].partition("].")
-            for c in summary["classes"]:
-                if c["label"] == label:
-                    return float(c[stat])
-            return None
+            found = _find_class(summary, label)
+            return None if found is None or found.get(stat) is None else float(found[stat])
         if metric.startswith("slice["):
             spec, _, stat = metric[len("slice[") :].partition("].")
-            name, _, value = spec.partition("=")
-            for s in summary["slices"]:
-                if s["field"] == name and s["value"] == value:
-                    return _group_value(s, stat)
-            return None
+            group = _find_slice(summary, spec)
+            return None if group is None else _group_value(group, stat)
         observed = (summary.get("quality") or {}).get(metric)
         return None if observed is None else float(observed)
 
     return lookup
+
+
+def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int] | None:
+    """(successes, n) behind a proportion metric, for its interval."""
+    if metric.startswith("class["):
+        label, _, stat = metric[len("class[") :].partition("].")
+        c = _find_class(summary, label)
+        if c is None:
+            return None
+        return int(c["tp"]), int(c["support"] if stat == "recall" else c["predicted"])
+    group: Mapping[str, Any] = summary
+    if metric.startswith("slice["):
+        spec, _, metric = metric[len("slice[") :].partition("].")
+        found = _find_slice(summary, spec)
+        if found is None:
+            return None
+        group = found
+    if metric == "accuracy":
+        quality = group.get("quality") or {}
+        return (int(quality["correct"]), int(quality["scored"])) if quality else None
+    counts = group.get("by_outcome") or (group.get("requests") or {}).get("by_outcome") or {}
+    if not counts:
+        return None
+    total = sum(counts.values())
+    if metric == "error_rate":
+        return _failures(counts), total
+    if metric == "unparseable_rate":
+        return int(counts["unparseable"]), total
+    return None
+
+
+def interval_lookup(
+    summary: Mapping[str, Any], histograms: Histograms | None = None
+) -> Callable[[str, float], tuple[float, float] | None]:
+    """Threshold metric name and confidence → the figure's interval in base units: Wilson for
+    proportions, order statistics for latency percentiles (from ``histograms``)."""
+
+    def interval(metric: str, confidence: float) -> tuple[float, float] | None:
+        head, _, stat = metric.partition(".")
+        if head in ("latency", "ttft", "itl"):
+            h = histograms(_timing(head)) if histograms is not None else None
+            if h is None or not stat.startswith("p"):
+                return None
+            n = h.get_total_count()
+            bounds = percentile_interval(_rank_lookup(h, n), n, float(stat[1:]), confidence)
+            return None if bounds is None else (bounds[0] / 1e6, bounds[1] / 1e6)
+        counts = _proportion(summary, metric)
+        return None if counts is None else wilson(counts[0], counts[1], confidence)
+
+    return interval

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import operator
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -51,6 +52,8 @@ _PLAIN: dict[str, _Kind] = {
     **{s: "fraction" for s in _SCORES},
     **{r: "fraction" for r in _RATES},
     "throughput": "rate",
+    # requests both correct and within the tightest latency threshold, per second
+    "goodput": "rate",
     "requests": "count",
 }
 _CLASS_METRICS: dict[str, _Kind] = {
@@ -65,7 +68,7 @@ _SLICE_METRICS = (
 )  # fmt: skip
 _STATS_HELP = "pNN such as p50, p95, p99, p99.9; mean; min; max"
 _KNOWN = (
-    ", ".join(["accuracy", *_RATES, "throughput", "requests", *_SCORES[1:]])
+    ", ".join(["accuracy", *_RATES, "throughput", "goodput", "requests", *_SCORES[1:]])
     + ", latency.<stat>, ttft.<stat>, itl.<stat> (stat: p50, p99, p99.9, mean, min, max)"
     + ", class[<label>].<precision|recall|f1|support>, slice[<field>=<value>].<metric>"
 )
@@ -81,6 +84,9 @@ class Threshold:
     op: str  # one of OPERATORS
     target: float
     unit: Literal["s", "%", "/s", ""]  # how to show target and observed ("%": fraction x 100)
+    #: ``… at 95% confidence``: judged on the bound of the figure's confidence interval that
+    #: must clear the target (the lower bound for >/>=, the upper for </<=), 0.95 here.
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,14 @@ class ThresholdResult:
     """A threshold with the figure observed in the run; no figure (None) fails."""
 
     threshold: Threshold
-    observed: float | None
+    observed: float | None  # the figure, or the interval's bound for a confidence threshold
     passed: bool
+    estimate: float | None = None  # a confidence threshold's point estimate
 
     def as_dict(self) -> dict[str, Any]:
         """The summary's ``thresholds[]`` entry."""
         t = self.threshold
-        return {
+        out = {
             "expression": t.expression,
             "metric": t.metric,
             "op": t.op,
@@ -103,6 +110,10 @@ class ThresholdResult:
             "unit": t.unit,
             "passed": self.passed,
         }
+        if t.confidence is not None:
+            out["confidence"] = t.confidence
+            out["estimate"] = self.estimate
+        return out
 
 
 # --- parsing ---
@@ -264,21 +275,61 @@ def _value(text: str, metric: str, kind: _Kind) -> tuple[float, Literal["s", "%"
     return value, "%" if percent or rate else ""
 
 
+_CONFIDENCE = re.compile(r"\s+at\s+(\S+?)\s*%\s*(?:confidence)?\s*$", re.IGNORECASE)
+_CONFIDENT_SUBS = ("accuracy", "error_rate", "unparseable_rate", "precision", "recall")
+
+
+def _confidence(expression: str) -> tuple[str, float | None]:
+    """``"accuracy >= 0.9 at 95% confidence"`` → ("accuracy >= 0.9", 0.95)."""
+    m = _CONFIDENCE.search(expression)
+    if m is None:
+        return expression, None
+    try:
+        level = float(m.group(1))
+    except ValueError:
+        level = math.nan
+    if not 50 <= level < 100:
+        raise ValueError(
+            f"confidence '{m.group(1)}%' must be at least 50% and below 100% "
+            "(e.g. at 95% confidence)"
+        )
+    return expression[: m.start()].strip(), level / 100
+
+
+def _check_confident(metric: str, op: str) -> None:
+    sub = metric.rsplit("]", 1)[-1].lstrip(".") if "]" in metric else metric
+    root, _, stat = sub.partition(".")
+    percentile = root in _TIMINGS and stat.startswith("p")
+    if not (percentile or sub in _CONFIDENT_SUBS):
+        raise ValueError(
+            f"'at … confidence' applies to proportions (accuracy, error_rate, unparseable_rate, "
+            f"a class's precision or recall, a slice's accuracy or error_rate) and latency "
+            f"percentiles, not to {metric}"
+        )
+    if op in ("==", "!="):
+        raise ValueError(f"'at … confidence' needs <, <=, > or >=, not {op}")
+
+
 def parse_threshold(text: str) -> Threshold:
-    """A threshold from ``"<metric> <op> <value>"``; ``ValueError`` with a user-facing reason."""
+    """A threshold from ``"<metric> <op> <value> [at NN% confidence]"``; ``ValueError`` with a
+    user-facing reason."""
     if not isinstance(text, str):
         raise ValueError(f"a threshold is a string such as 'latency.p99 < 300ms', got {text!r}")
     expression = text.strip()
     if not expression:
         raise ValueError("empty threshold; write e.g. 'latency.p99 < 300ms'")
-    left, op, right = _split(expression)
+    body, confidence = _confidence(expression)
+    left, op, right = _split(body)
     if not left:
         raise ValueError(f"no metric before '{op}' (e.g. accuracy >= 0.9)")
     if not right:
         raise ValueError(f"no value after '{op}' in '{expression}'")
     metric, kind = _metric(left)
     target, unit = _value(right, metric, kind)
-    return Threshold(expression=expression, metric=metric, op=op, target=target, unit=unit)
+    if confidence is not None:
+        _check_confident(metric, op)
+    return Threshold(expression=expression, metric=metric, op=op, target=target, unit=unit,
+                     confidence=confidence)  # fmt: skip
 
 
 # --- checks before the run ---
@@ -344,16 +395,30 @@ def check_threshold_names(
 # --- evaluation after the run ---
 
 
+Interval = Callable[[str, float], "tuple[float, float] | None"]
+
+
 def evaluate_thresholds(
-    thresholds: Iterable[Threshold], lookup: Callable[[str], float | None]
+    thresholds: Iterable[Threshold],
+    lookup: Callable[[str], float | None],
+    interval: Interval | None = None,
 ) -> list[ThresholdResult]:
-    """Compare each threshold with ``lookup(metric)``; a missing (or NaN) figure fails."""
+    """Compare each threshold with ``lookup(metric)``; a missing (or NaN) figure fails. A
+    confidence threshold is judged on ``interval(metric, confidence)``'s bound that must clear
+    the target; no interval (too few requests) fails."""
     results = []
     for t in thresholds:
-        observed = lookup(t.metric)
+        estimate = lookup(t.metric)
+        observed = estimate
+        if t.confidence is None:
+            estimate = None  # only a confidence threshold has a bound apart from its estimate
+        elif estimate is not None:
+            bounds = interval(t.metric, t.confidence) if interval is not None else None
+            observed = None if bounds is None else bounds[0 if t.op in (">", ">=") else 1]
         if observed is None or math.isnan(observed):
-            results.append(ThresholdResult(t, None, False))
+            results.append(ThresholdResult(t, None, False, estimate))
         else:
             observed = float(observed)
-            results.append(ThresholdResult(t, observed, OPERATORS[t.op](observed, t.target)))
+            passed = OPERATORS[t.op](observed, t.target)
+            results.append(ThresholdResult(t, observed, passed, estimate))
     return results

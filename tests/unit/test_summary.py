@@ -9,7 +9,7 @@ import pytest
 from stagecheck.preparation import prepare_scenario
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, Aggregate, Recorder
 from stagecheck.scoring import UNPARSEABLE_LABEL
-from stagecheck.summary import RunFacts, build_summary, metric_lookup
+from stagecheck.summary import OTHER_LABEL, RunFacts, build_summary, metric_lookup
 from tests.conftest import BASIC_SCENARIO, REPO
 
 pytestmark = pytest.mark.unit
@@ -92,7 +92,7 @@ def test_summary_figures(write_scenario):
     complex_ = next(x for x in s["slices"] if x["value"] == "complex")
     simple = next(x for x in s["slices"] if x["value"] == "simple")
     assert complex_["quality"]["accuracy"] < simple["quality"]["accuracy"]
-    assert UNPARSEABLE_LABEL in s["confusion"]["labels"]
+    assert OTHER_LABEL in s["confusion"]["labels"]  # unparseable answers are none of the labels
     assert [t["passed"] for t in s["thresholds"]] == [False, False]
     assert s["verdict"] == "failed"
     lookup = metric_lookup(s)
@@ -112,3 +112,68 @@ def test_too_few_requests_make_the_run_invalid(write_scenario):
     s = build_summary(prepared.loaded, prepared.dataset, agg, RunFacts("x", True))
     assert s["verdict"] == "invalid"
     assert "only 0 requests" in s["validity"]["reasons"][0]
+
+
+def test_every_headline_proportion_has_its_wilson_interval(write_scenario):
+    from statsmodels.stats.proportion import proportion_confint  # independent oracle
+
+    s = run_summary(write_scenario, [])
+
+    def oracle(k, n):
+        return pytest.approx(list(proportion_confint(k, n, method="wilson")), abs=1e-6)
+
+    q = s["quality"]
+    assert q["accuracy_ci"] == oracle(q["correct"], q["scored"])
+    failures = s["requests"]["by_outcome"]["http_error"]
+    assert s["requests"]["error_rate_ci"] == oracle(failures, s["requests"]["total"])
+    for c in s["classes"]:
+        assert c["recall_ci"] == oracle(c["tp"], c["support"])
+        assert c["precision_ci"] == (oracle(c["tp"], c["predicted"]) if c["predicted"] else None)
+    for sl in s["slices"]:
+        assert sl["quality"]["accuracy_ci"] == oracle(
+            sl["quality"]["correct"], sl["quality"]["scored"]
+        )
+    # unparseable answers are none of the dataset's labels: counted apart, one (other) column
+    assert q["off_label"] == sum(
+        s["confusion"]["matrix"][i][-1] for i in range(len(s["confusion"]["matrix"]))
+    )
+    assert q["off_label"] > 0
+
+
+def test_latency_percentile_intervals_bracket_the_percentile(write_scenario):
+    s = run_summary(write_scenario, [])
+    e2e = s["latency"]["e2e"]
+    for key in ("p50", "p90", "p95"):
+        lo, hi = e2e["ci_us"][key]
+        assert lo <= e2e[f"{key}_us"] <= hi and lo < hi
+    # p99.9 of a few hundred requests: no order-statistics interval reaches 95 %
+    assert e2e["count"] < 1000 and e2e["ci_us"]["p99_9"] is None
+
+
+def test_any_percentile_a_threshold_names_is_judged(write_scenario):
+    s = run_summary(
+        write_scenario, ["latency.p75 < 1s", "latency.p99.99 < 1s", "latency.p12.5 > 1s"]
+    )
+    observed = {t["metric"]: t["observed"] for t in s["thresholds"]}
+    assert set(observed) == {"latency.p75", "latency.p99.99", "latency.p12.5"}
+    assert all(v is not None for v in observed.values()), observed
+    e2e = s["latency"]["e2e"]
+    assert e2e["p50_us"] / 1e6 <= observed["latency.p75"] <= e2e["p90_us"] / 1e6
+    assert observed["latency.p99.99"] <= e2e["max_us"] / 1e6
+    assert [t["passed"] for t in s["thresholds"]] == [True, True, False]
+
+
+def test_a_confidence_threshold_is_judged_on_the_bound(write_scenario):
+    s = run_summary(write_scenario, [])
+    acc, (lo, _) = s["quality"]["accuracy"], s["quality"]["accuracy_ci"]
+    point_passes = f"accuracy >= {(lo + acc) / 2:.4f}"  # below the estimate, above its lower bound
+    s = run_summary(write_scenario, [point_passes, point_passes + " at 95% confidence",
+                                     "error_rate < 11% at 95% confidence"])  # fmt: skip
+    plain, confident, errors = s["thresholds"]
+    assert plain["passed"] and "confidence" not in plain
+    assert not confident["passed"]
+    assert confident["observed"] == pytest.approx(lo, abs=1e-6)
+    assert confident["estimate"] == pytest.approx(acc) and confident["confidence"] == 0.95
+    # error rate 10 % of 200 requests: its upper bound is above 11 %
+    assert errors["estimate"] == pytest.approx(0.1) and errors["observed"] > 0.11
+    assert not errors["passed"] and s["verdict"] == "failed"
