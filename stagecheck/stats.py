@@ -1,6 +1,8 @@
 """The statistics behind every headline figure: intervals, thinness, and significance tests.
 
 Pure Python and numpy; scipy and statsmodels are only the tests' independent oracles.
+``confidence`` is two-sided everywhere (``z_value(0.95)`` is ``Z95``); a bad argument (k > n, a
+percentile outside 0–100, a confidence outside (0, 1)) is a ValueError that says which.
 
 Intervals
 - ``wilson`` — Wilson score interval for a proportion (accuracy, precision, recall, error
@@ -44,11 +46,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "Z95",
+    "Values",
     "binom_two_sided_p",
     "fisher_exact_p",
     "half_width",
@@ -70,16 +75,22 @@ Z95 = 1.959963984540054  # standard normal quantile at 0.975
 _REL_TIES = 1 + 1e-7  # outcomes this close in probability count as equally extreme (R, scipy)
 _MIN_EXPECTED = 5.0  # Cochran: below this expected count, use an exact test
 
+Values = Sequence[float] | npt.NDArray[Any]  # a sample: a list or a numpy array
+
 
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), not {confidence}")
+
+
 def z_value(confidence: float) -> float:
     """The two-sided standard normal quantile: P(|Z| ≤ z) = confidence."""
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+    _check_confidence(confidence)
     if confidence == 0.95:
         return Z95
     tail = (1.0 - confidence) / 2.0
@@ -272,56 +283,65 @@ def mcnemar_exact(b: int, c: int) -> float:
 # --- percentiles ---------------------------------------------------------------------------
 
 
+class _RankTails:
+    """The two tails of K ~ Binomial(n, q), the count of sample values at or below q_p:
+    P(K < lo) (the lower order statistic misses) and P(K >= hi) (the upper one misses)."""
+
+    def __init__(self, n: int, q: float) -> None:
+        reach = _reach(n, q)
+        self.n = n
+        self.first = max(0, math.floor(n * q) - reach)
+        pmf = np.exp(_binom_logpmf(n, q, self.first, min(n, math.ceil(n * q) + reach)))
+        self.below = np.cumsum(pmf)  # below[i] = P(K <= first + i)
+        self.above = np.cumsum(pmf[::-1])[::-1]  # above[i] = P(K >= first + i)
+
+    def miss_below(self, lo: int) -> float:
+        index = lo - 1 - self.first
+        return float(self.below[index]) if index >= 0 else 0.0
+
+    def miss_above(self, hi: int) -> float:
+        index = hi - self.first
+        return float(self.above[index]) if index < len(self.above) else 0.0
+
+    def highest_lo(self, budget: float) -> int | None:
+        """The largest lo >= 1 with P(K < lo) <= budget."""
+        if budget < 0.0:
+            return None
+        lo = self.first + int(np.searchsorted(self.below, budget, side="right"))
+        return lo if lo >= 1 else None
+
+    def lowest_hi(self, budget: float) -> int | None:
+        """The smallest hi <= n with P(K >= hi) <= budget."""
+        if budget < 0.0:
+            return None
+        hi = self.first + int(np.searchsorted(-self.above, -budget, side="left"))
+        return hi if hi <= self.n else None
+
+
 def percentile_rank_interval(n: int, p: float, confidence: float = 0.95) -> tuple[int, int] | None:
     """1-based ranks (lo, hi) with P(X(lo) <= q_p <= X(hi)) >= confidence; None if none exist."""
     if n < 0 or not 0.0 <= p <= 100.0:
         raise ValueError(f"need n >= 0 and 0 <= p <= 100, got n={n} p={p}")
-    alpha = 1.0 - confidence
-    q = p / 100.0
-    if n == 0 or q in (0.0, 1.0) or not 0.0 < alpha < 1.0:
+    _check_confidence(confidence)
+    if n == 0 or p in (0.0, 100.0):
         return None
-    reach = _reach(n, q)
-    first = max(0, math.floor(n * q) - reach)
-    pmf = np.exp(_binom_logpmf(n, q, first, min(n, math.ceil(n * q) + reach)))
-    below = np.cumsum(pmf)  # below[i] = P(K <= first + i)
-    above = np.cumsum(pmf[::-1])[::-1]  # above[i] = P(K >= first + i)
-
-    def lower(budget: float) -> int | None:
-        # largest lo >= 1 with P(K < lo) <= budget
-        if budget < 0.0:
-            return None
-        count = int(np.searchsorted(below, budget, side="right"))
-        lo = first + count
-        return lo if lo >= 1 else None
-
-    def upper(budget: float) -> int | None:
-        # smallest hi <= n with P(K >= hi) <= budget
-        if budget < 0.0:
-            return None
-        count = int(np.searchsorted(-above, -budget, side="left"))
-        hi = first + count
-        return hi if hi <= n else None
-
-    def mass_below(lo: int) -> float:
-        return float(below[lo - 1 - first]) if lo - 1 >= first else 0.0
-
-    def mass_above(hi: int) -> float:
-        return float(above[hi - first]) if hi - first < len(above) else 0.0
-
-    lo, hi = lower(alpha / 2.0), upper(alpha / 2.0)
+    alpha = 1.0 - confidence
+    tails = _RankTails(n, p / 100.0)
+    lo, hi = tails.highest_lo(alpha / 2.0), tails.lowest_hi(alpha / 2.0)
+    # A tail that cannot get down to α/2 even at the extreme rank leaves the rest to the other.
     if lo is None and hi is None:
-        return (1, n) if mass_below(1) + mass_above(n) <= alpha else None
+        return (1, n) if tails.miss_below(1) + tails.miss_above(n) <= alpha else None
     if lo is None:
-        lo, hi = 1, upper(alpha - mass_below(1))
+        lo, hi = 1, tails.lowest_hi(alpha - tails.miss_below(1))
     elif hi is None:
-        lo, hi = lower(alpha - mass_above(n)), n
+        lo, hi = tails.highest_lo(alpha - tails.miss_above(n)), n
     if lo is None or hi is None:
         return None
     return lo, hi
 
 
 def percentile_interval(
-    sorted_values_or_lookup: Sequence[float] | Callable[[int], float],
+    sorted_values_or_lookup: Values | Callable[[int], float],
     n: int,
     p: float,
     confidence: float = 0.95,
@@ -343,7 +363,7 @@ def percentile_interval(
 # --- two samples of a continuous figure (latency) ------------------------------------------
 
 
-def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float | None:
+def mann_whitney_p(a: Values, b: Values) -> float | None:
     """Two-sided Mann–Whitney U p-value (normal approximation, tie and continuity corrected)."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     n1, n2 = len(x), len(y)
@@ -377,7 +397,7 @@ def _kolmogorov_sf(x: float) -> float:
     return 2.0 * sum((-1) ** (j - 1) * math.exp(-2.0 * j * j * x * x) for j in range(1, 6))
 
 
-def ks_2samp_p(a: Sequence[float], b: Sequence[float]) -> float | None:
+def ks_2samp_p(a: Values, b: Values) -> float | None:
     """Two-sided two-sample Kolmogorov–Smirnov p-value (asymptotic); None if a sample is empty."""
     x = np.sort(np.asarray(a, dtype=np.float64))
     y = np.sort(np.asarray(b, dtype=np.float64))
