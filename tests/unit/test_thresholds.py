@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -273,3 +274,43 @@ def test_every_operator(op: str, observed: float, passed: bool) -> None:
 
 def test_evaluate_empty() -> None:
     assert evaluate_thresholds([], lambda _: 1.0) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "metric", "confidence"),
+    [
+        ("accuracy >= 0.9 at 95% confidence", "accuracy", 0.95),
+        ("error_rate < 1% at 99%", "error_rate", 0.99),
+        ("class[refund].recall > 80% at 90% confidence", "class[refund].recall", 0.9),
+        ("slice[complexity=complex].accuracy >= 0.7 at 95% confidence",
+         "slice[complexity=complex].accuracy", 0.95),
+        ("latency.p99 < 300ms at 95% confidence", "latency.p99", 0.95),
+        ("goodput >= 20/s", "goodput", None),
+    ],
+)  # fmt: skip
+def test_confidence_thresholds_parse(text, metric, confidence):
+    t = parse_threshold(text)
+    assert (t.metric, t.confidence) == (metric, confidence)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("f1_macro >= 0.9 at 95% confidence", "applies to proportions"),
+        ("throughput >= 20/s at 95% confidence", "not to throughput"),
+        ("accuracy == 0.9 at 95% confidence", "needs <, <=, > or >="),
+        ("accuracy >= 0.9 at 100% confidence", "below 100%"),
+        ("accuracy >= 0.9 at lots% confidence", "at least 50%"),
+    ],
+)
+def test_bad_confidence_thresholds_say_why(text, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_threshold(text)
+
+
+def test_a_confidence_threshold_without_an_interval_fails_rather_than_passes():
+    (t,) = [parse_threshold("accuracy >= 0.5 at 95% confidence")]
+    (r,) = evaluate_thresholds([t], lambda _: 0.9, lambda _m, _c: None)
+    assert (r.passed, r.observed, r.estimate) == (False, None, 0.9)
+    (r,) = evaluate_thresholds([t], lambda _: 0.9, lambda _m, _c: (0.6, 0.97))
+    assert (r.passed, r.observed) == (True, 0.6)
