@@ -1,0 +1,407 @@
+"""What a validation dataset can and cannot tell: rows per class and per slice, duplicate
+inputs (and duplicates labelled two ways), the input-length distribution, and the classes and
+slices too small for their accuracy to be known to better than ±10 points.
+
+Printed by ``stagecheck validate`` and shown in the report: see
+:mod:`stagecheck.datasets.profile_view`. :func:`length_buckets` is public: the error analysis breaks
+accuracy down by the same input-length buckets the profile shows.
+
+One pass over the rows with counters (no sort of the rows), so a million rows take a few
+seconds; what is kept is bounded (at most :data:`MAX_GROUPS` values per class or slice field,
+:data:`MAX_EXAMPLES` examples, excerpts of :data:`EXCERPT_CHARS` characters).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from stagecheck.datasets.prepared import PreparedDataset
+from stagecheck.stats import Z95, is_thin
+
+__all__ = [
+    "MAX_GROUPS",
+    "MAX_EXAMPLES",
+    "EXCERPT_CHARS",
+    "THIN_HALF_WIDTH",
+    "Group",
+    "Groups",
+    "DuplicateInput",
+    "Duplicates",
+    "LengthBucket",
+    "InputLengths",
+    "DatasetProfile",
+    "profile_dataset",
+    "length_buckets",
+    "bucket_index",
+    "bucket_label",
+    "max_half_width",
+    "excerpt",
+]
+
+MAX_GROUPS = 100  # values kept per class list or slice field (most rows first)
+MAX_EXAMPLES = 5  # duplicate examples kept, and row ids per example
+MAX_WARNED = 5  # thin classes / slice values named one by one; the rest are counted
+EXCERPT_CHARS = 60  # dataset text is shown as excerpts, never whole
+THIN_HALF_WIDTH = 0.10  # a group is thin when its 95 % interval can be wider than ±10 points
+INPUT_CAP_CHARS = 2000  # PreparedRow.input_text keeps this many characters (then "…")
+_NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Group(_Strict):
+    """One class, or one value of a slice field."""
+
+    value: str
+    rows: int
+    share: float  # of all rows, 0..1
+    half_width: float  # widest 95 % half-width at this n (max_half_width), 0..1
+    thin: bool  # half_width can exceed ±10 points: its figures mean little
+
+
+class Groups(_Strict):
+    values: list[Group]  # most rows first, at most MAX_GROUPS
+    distinct: int  # all distinct values
+    omitted_rows: int  # rows of the values beyond MAX_GROUPS
+    thin: int  # thin values, counted over all of them
+    min_rows: int  # rows of the smallest value
+
+
+class DuplicateInput(_Strict):
+    """One input text that several rows carry."""
+
+    input: str  # excerpt, at most EXCERPT_CHARS characters, on one line
+    rows: int  # rows carrying it
+    row_ids: list[str]  # the first MAX_EXAMPLES of them (excerpts)
+    expected: list[str]  # its distinct expected answers, first seen first (excerpts, ≤ 5)
+    expected_rows: list[str]  # for each of those, the first row id expecting it
+    expected_distinct: int  # all its distinct expected answers
+
+
+class Duplicates(_Strict):
+    rows: int  # rows whose input repeats an earlier row's
+    inputs: int  # distinct inputs carried by more than one row
+    examples: list[DuplicateInput]  # most repeated first
+    conflicting_inputs: int  # duplicated inputs with more than one expected answer
+    conflicting_rows: int  # rows carrying those inputs
+    conflicting_examples: list[DuplicateInput]
+
+
+class LengthBucket(_Strict):
+    low: int  # characters, inclusive
+    high: int  # characters, exclusive
+    label: str
+    rows: int
+    share: float
+
+
+class InputLengths(_Strict):
+    """Input length in characters (of the text shown in samples: inputs joined as
+    ``name=value | …`` when several fields are sent)."""
+
+    min: int
+    p50: int
+    p90: int
+    max: int
+    mean: float
+    buckets: list[LengthBucket]
+    capped: int  # rows longer than INPUT_CAP_CHARS, measured at the cap
+
+
+class DatasetProfile(_Strict):
+    rows: int
+    classification: bool
+    thin_below: int  # a class or slice value with fewer rows than this is thin
+    classes: Groups | None  # None unless the scoring is a classification
+    slices: dict[str, Groups]
+    duplicates: Duplicates
+    lengths: InputLengths
+    warnings: list[str]
+
+
+def max_half_width(n: int) -> float:
+    """Half-width of the widest 95 % Wilson interval of a proportion over ``n`` trials (at
+    p̂ = ½): z / (2·√(n + z²)); over :data:`THIN_HALF_WIDTH` exactly when
+    :func:`stagecheck.stats.is_thin`. 1.0 for n = 0: nothing is known."""
+    return 1.0 if n <= 0 else Z95 / (2 * math.sqrt(n + Z95**2))
+
+
+def _thin_below() -> int:
+    """The fewest rows that are not thin (93 at ±10 points)."""
+    n = 1
+    while is_thin(n, THIN_HALF_WIDTH):
+        n += 1
+    return n
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (with "…"): dataset text is shown
+    as excerpts, never whole."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _nice(x: float) -> int:
+    """The nice number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k; integers) nearest to ``x``."""
+    if x <= 1:
+        return 1
+    k = math.floor(math.log10(x))
+    raw = (m * 10.0**e for e in (k - 1, k, k + 1) for m in _NICE)
+    candidates = [round(c) for c in raw if c >= 1 and abs(c - round(c)) < 1e-9]
+    return min(candidates, key=lambda c: (abs(c - x), c))
+
+
+def _quantile(counts: Sequence[tuple[int, int]], total: int, q: float) -> int:
+    """Nearest-rank quantile of sorted ``(value, count)`` pairs holding ``total`` values."""
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for value, count in counts:
+        seen += count
+        if seen >= rank:
+            return value
+    return counts[-1][0]
+
+
+def length_buckets(lengths: Iterable[int] | Mapping[int, int], n: int = 5) -> list[tuple[int, int]]:
+    """At most ``n`` contiguous half-open ``[low, high)`` buckets of input lengths, cut at the
+    quantiles of ``lengths`` rounded to nice numbers (50, 100, 150, 250 …), covering every
+    length given: the first starts at 0, the last ends past the longest. ``lengths`` may be a
+    ``{length: rows}`` mapping. Empty input gives no buckets."""
+    counts = Counter({k: v for k, v in Counter(lengths).items() if v > 0})
+    if not counts:
+        return []
+    pairs = sorted(counts.items())
+    total = sum(counts.values())
+    low, high = pairs[0][0], pairs[-1][0]
+    edges: list[int] = []
+    for i in range(1, n):
+        edge = _nice(_quantile(pairs, total, i / n))
+        # an edge must leave rows on both sides of it, and edges must grow
+        if low < edge <= high and (not edges or edge > edges[-1]):
+            edges.append(edge)
+    bounds = [0, *edges, high + 1]
+    return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+
+
+def bucket_index(length: int, buckets: Sequence[tuple[int, int]]) -> int:
+    """The bucket holding ``length``; lengths beyond the ends go to the first or last."""
+    i = bisect.bisect_right([b[0] for b in buckets], length) - 1
+    return min(max(i, 0), len(buckets) - 1)
+
+
+def bucket_label(bucket: tuple[int, int], buckets: Sequence[tuple[int, int]]) -> str:
+    """``<50``, ``50–99``, ``≥250`` (characters): open ends where the bucket is first or last."""
+    low, high = bucket
+    if len(buckets) > 1 and bucket == buckets[0]:
+        return f"<{high}"
+    if len(buckets) > 1 and bucket == buckets[-1]:
+        return f"≥{low}"
+    return f"{low}–{high - 1}"
+
+
+def _groups(counter: Counter[str], total: int) -> Groups:
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = ranked[:MAX_GROUPS]
+    return Groups(
+        values=[
+            Group(
+                value=value,
+                rows=rows,
+                share=rows / total,
+                half_width=max_half_width(rows),
+                thin=is_thin(rows, THIN_HALF_WIDTH),
+            )
+            for value, rows in kept
+        ],
+        distinct=len(ranked),
+        omitted_rows=sum(rows for _, rows in ranked[MAX_GROUPS:]),
+        thin=sum(1 for _, rows in ranked if is_thin(rows, THIN_HALF_WIDTH)),
+        min_rows=ranked[-1][1] if ranked else 0,
+    )
+
+
+def _duplicates(dataset: PreparedDataset) -> Duplicates:
+    first: dict[str, int] = {}  # input text -> index of the first row carrying it
+    repeats: dict[str, list[int]] = {}  # duplicated input -> indexes of all its rows
+    for i, row in enumerate(dataset.rows):
+        j = first.setdefault(row.input_text, i)
+        if j != i:
+            repeats.setdefault(row.input_text, [j]).append(i)
+    rows = dataset.rows
+    found: list[tuple[DuplicateInput, bool]] = []
+    conflicting_inputs = conflicting_rows = 0
+    for text, indexes in repeats.items():
+        first_expecting: dict[str, int] = {}
+        for i in indexes:
+            first_expecting.setdefault(rows[i].expected_text, i)
+        expected = list(first_expecting)
+        conflict = len(expected) > 1
+        if conflict:
+            conflicting_inputs += 1
+            conflicting_rows += len(indexes)
+        found.append(
+            (
+                DuplicateInput(
+                    input=excerpt(text),
+                    rows=len(indexes),
+                    row_ids=[excerpt(rows[i].row_id) for i in indexes[:MAX_EXAMPLES]],
+                    expected=[excerpt(e) for e in expected[:MAX_EXAMPLES]],
+                    expected_rows=[
+                        excerpt(rows[first_expecting[e]].row_id) for e in expected[:MAX_EXAMPLES]
+                    ],
+                    expected_distinct=len(expected),
+                ),
+                conflict,
+            )
+        )
+    found.sort(key=lambda d: -d[0].rows)  # stable: first seen first among equals
+    return Duplicates(
+        rows=sum(len(ix) - 1 for ix in repeats.values()),
+        inputs=len(repeats),
+        examples=[d for d, _ in found[:MAX_EXAMPLES]],
+        conflicting_inputs=conflicting_inputs,
+        conflicting_rows=conflicting_rows,
+        conflicting_examples=[d for d, c in found if c][:MAX_EXAMPLES],
+    )
+
+
+def _lengths(lengths: Counter[int], total: int, capped: int) -> InputLengths:
+    pairs = sorted(lengths.items())
+    edges = length_buckets(lengths)
+    per_bucket = [0] * len(edges)
+    for length, rows in pairs:
+        per_bucket[bucket_index(length, edges)] += rows
+    return InputLengths(
+        min=pairs[0][0],
+        p50=_quantile(pairs, total, 0.5),
+        p90=_quantile(pairs, total, 0.9),
+        max=pairs[-1][0],
+        mean=sum(k * v for k, v in pairs) / total,
+        buckets=[
+            LengthBucket(
+                low=lo, high=hi, label=bucket_label((lo, hi), edges), rows=r, share=r / total
+            )
+            for (lo, hi), r in zip(edges, per_bucket, strict=True)
+        ],
+        capped=capped,
+    )
+
+
+def _points(half_width: float) -> str:
+    return f"±{round(half_width * 100)} points"
+
+
+def _rows(n: int) -> str:
+    return f"{n} row{'s' if n != 1 else ''}"
+
+
+def _thin_warnings(
+    named: Callable[[str], str], plural: str, groups: Groups, thin_below: int
+) -> list[str]:
+    """One line per thin value when few are; else one line for all of them, smallest first."""
+    thin = sorted((g for g in groups.values if g.thin), key=lambda g: (g.rows, g.value))
+    if groups.thin <= 3:
+        return [
+            f"{named(excerpt(g.value))} has {_rows(g.rows)}: its accuracy can only be known "
+            f"to {_points(g.half_width)}"
+            for g in thin
+        ]
+    largest = thin[-1].rows if thin else groups.min_rows
+    how_many = (
+        f"all {groups.distinct} {plural}"
+        if groups.thin == groups.distinct
+        else f"{groups.thin} of {groups.distinct} {plural}"
+    )
+    smallest = ", ".join(f"{excerpt(g.value, 24)} {g.rows}" for g in thin[:MAX_WARNED])
+    return [
+        f"{how_many} have fewer than {thin_below} rows ({groups.min_rows}–{largest}): their "
+        f"accuracy can only be known to ±{round(max_half_width(largest) * 100)} to "
+        f"{_points(max_half_width(groups.min_rows))}; smallest: {smallest}"
+    ]
+
+
+def _slice_value(field: str) -> Callable[[str], str]:
+    return lambda value: f"slice {field}={value}"
+
+
+def _warnings(profile: DatasetProfile) -> list[str]:
+    out: list[str] = []
+    if profile.classes is not None:
+        out += _thin_warnings(
+            lambda v: f"class '{v}'", "classes", profile.classes, profile.thin_below
+        )
+    for name, groups in profile.slices.items():
+        field = excerpt(name, 40)
+        out += _thin_warnings(_slice_value(field), f"{field} values", groups, profile.thin_below)
+    d = profile.duplicates
+    if d.conflicting_inputs:
+        ex = d.conflicting_examples[0]
+        ways = ", ".join(
+            f"'{e}' in row {r}" for e, r in zip(ex.expected[:3], ex.expected_rows, strict=False)
+        )
+        more = ex.expected_distinct - min(3, len(ex.expected))
+        out.append(
+            f"{_rows(d.conflicting_rows)} carry an input that is labelled more than one way "
+            f"({d.conflicting_inputs} distinct input{'s' if d.conflicting_inputs != 1 else ''}): "
+            f"a labelling problem, e.g. '{ex.input}' is {ways}"
+            + (f" (+{more} more answers)" if more > 0 else "")
+        )
+    if d.rows:
+        ex = d.examples[0]
+        out.append(
+            f"{d.rows} row{'s repeat' if d.rows != 1 else ' repeats'} another row's input "
+            f"({d.inputs} distinct input{'s' if d.inputs != 1 else ''}), e.g. '{ex.input}' "
+            f"×{ex.rows} (rows {', '.join(ex.row_ids)})"
+        )
+    if profile.lengths.capped:
+        out.append(
+            f"{profile.lengths.capped} inputs are longer than {INPUT_CAP_CHARS} characters: "
+            f"lengths and duplicates count their first {INPUT_CAP_CHARS}"
+        )
+    return out
+
+
+def profile_dataset(
+    dataset: PreparedDataset, slice_fields: Sequence[str], classification: bool
+) -> DatasetProfile:
+    """Profile ``dataset``'s rows: ``slice_fields`` name the values of ``row.slices`` in order
+    (the scenario's ``dataset.slices``); classes are profiled only for a classification."""
+    total = len(dataset.rows)
+    classes: Counter[str] = Counter()
+    slices: list[Counter[str]] = [Counter() for _ in slice_fields]
+    lengths: Counter[int] = Counter()
+    capped = 0
+    cut = INPUT_CAP_CHARS + 1  # the kept text plus its "…"
+    for row in dataset.rows:
+        if classification:
+            classes[row.expected_text] += 1
+        for counter, value in zip(slices, row.slices, strict=False):
+            counter[value] += 1
+        n = len(row.input_text)
+        if n == cut and row.input_text.endswith("…"):
+            capped += 1
+            n = INPUT_CAP_CHARS
+        lengths[n] += 1
+    empty = InputLengths(min=0, p50=0, p90=0, max=0, mean=0.0, buckets=[], capped=0)
+    profile = DatasetProfile(
+        rows=total,
+        classification=classification,
+        thin_below=_thin_below(),
+        classes=_groups(classes, total) if classification and total else None,
+        slices={
+            name: _groups(counter, total)
+            for name, counter in zip(slice_fields, slices, strict=True)
+            if total
+        },
+        duplicates=_duplicates(dataset),
+        lengths=_lengths(lengths, total, capped) if total else empty,
+        warnings=[],
+    )
+    return profile.model_copy(update={"warnings": _warnings(profile)})
