@@ -110,8 +110,15 @@ def threshold_mark(threshold: ThresholdResult) -> str:
 
 
 def threshold_observed(threshold: ThresholdResult) -> str:
-    """Observed value in human units, or ``n/a`` when the metric was unavailable."""
-    return quantity(threshold.observed, threshold.unit, precise=True)
+    """Observed value in human units, or ``n/a`` when the metric was unavailable; for a
+    confidence threshold, the interval's bound that was judged and the estimate:
+    ``0.9012 (lower 95% bound; estimate 0.9234)``."""
+    observed = quantity(threshold.observed, threshold.unit, precise=True)
+    if threshold.confidence is None or threshold.observed is None:
+        return observed
+    side = "lower" if threshold.op in (">", ">=") else "upper"
+    estimate = quantity(threshold.estimate, threshold.unit, precise=True)
+    return f"{observed} ({side} {threshold.confidence:.0%} bound; estimate {estimate})"
 
 
 def threshold_target(threshold: ThresholdResult) -> str:

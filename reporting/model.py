@@ -212,6 +212,10 @@ class ThresholdResult:
     observed: float | None
     unit: str
     passed: bool
+    #: ``… at 95% confidence``: 0.95, with ``observed`` the interval's bound and ``estimate``
+    #: the figure itself.
+    confidence: float | None = None
+    estimate: float | None = None
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,8 @@ def _threshold(raw: Mapping[str, Any]) -> ThresholdResult:
         observed=_num(raw.get("observed")),
         unit=_text(raw.get("unit")),
         passed=raw.get("passed") is True,
+        confidence=_num(raw.get("confidence")),
+        estimate=_num(raw.get("estimate")),
     )
 
 
