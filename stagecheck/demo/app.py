@@ -27,6 +27,7 @@ from prometheus_client import (
 
 from stagecheck.demo import payloads
 from stagecheck.demo.config import DemoConfig
+from stagecheck.demo.degrade import Degrader, load_rows, parse_rule
 from stagecheck.demo.model import IntentClassifier, load_default
 from stagecheck.demo.payloads import BadRequest, Prediction
 
@@ -166,6 +167,8 @@ class DemoApp:
         self._jitter_rng = random.Random(f"{config.seed}/jitter")
         self._error_rng = random.Random(f"{config.seed}/errors")
         self._ids = itertools.count(1)
+        rows = load_rows(config.degrade_rows) if config.degrade_rows else None
+        self._degrader = Degrader([parse_rule(r) for r in config.degrade], rows, config.seed)
         self._metrics = CollectorRegistry()
         ProcessCollector(registry=self._metrics)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
@@ -248,8 +251,13 @@ class DemoApp:
             self.stats.errors_injected += 1
         return failed
 
+    def _answer(self, text: str) -> tuple[str, float]:
+        if not self._degrader:
+            return self.classifier.predict(text)
+        return self._degrader.answer(text, self.classifier.probabilities(text))
+
     def _predict_all(self, texts: list[str]) -> list[Prediction]:
-        return [Prediction(*self.classifier.predict(t)) for t in texts]
+        return [Prediction(*self._answer(t)) for t in texts]
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):012x}"
@@ -327,7 +335,7 @@ class DemoApp:
                 return error(404, message, "invalid_request_error", "model_not_found")
             if self._simulate(payloads.word_count(request.text)):
                 return error(503, "injected error (--error-rate)", "server_error", "unavailable")
-            label = self.classifier.predict(request.text)[0]
+            label = self._answer(request.text)[0]
             sentence = self.config.chat_style == "sentence"
             content = f"The customer's intent is {label}." if sentence else label
             args = (

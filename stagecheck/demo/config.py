@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stagecheck.demo.degrade import parse_rule
+
 __all__ = ["DemoConfig", "CHAT_STYLES"]
 
 CHAT_STYLES: tuple[str, ...] = ("label", "sentence")
@@ -42,6 +44,14 @@ class DemoConfig:
     complex_extra_ms: float = 2
     """Extra latency per 10 words of input: real models are slower on longer input."""
 
+    degrade: tuple[str, ...] = ()
+    """A worse model: rules ``intent=LABEL:FRACTION`` or ``slice:FIELD=VALUE:FRACTION``; that
+    fraction of the matching rows (fixed by a hash of the text, the same in every run) gets the
+    model's second choice. See :mod:`stagecheck.demo.degrade`."""
+
+    degrade_rows: str | None = None
+    """JSONL dataset (``text`` plus slice fields) in which ``slice:`` rules look rows up."""
+
     def __post_init__(self) -> None:
         for name in (
             "latency_ms",
@@ -59,6 +69,12 @@ class DemoConfig:
             raise ValueError(
                 f"chat_style {self.chat_style!r} is not known. "
                 f"Available styles: {list(CHAT_STYLES)}"
+            )
+        object.__setattr__(self, "degrade", tuple(self.degrade or ()))
+        rules = [parse_rule(rule) for rule in self.degrade]
+        if any(rule.field is not None for rule in rules) and not self.degrade_rows:
+            raise ValueError(
+                "degrade rules on a slice need the dataset to look rows up in: --degrade-rows FILE"
             )
         if not _MODEL_NAME.match(self.model_name):
             raise ValueError(

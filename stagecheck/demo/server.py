@@ -123,6 +123,12 @@ def build_parser(prog: str = "stagecheck demo-server") -> argparse.ArgumentParse
     add("--chat-style", choices=CHAT_STYLES, default=d.chat_style, help="OpenAI reply content")
     add("--seed", type=int, default=d.seed, help="seed of jitter and error injection")
     add("--model-name", default=d.model_name, help="model name served (%(default)s)")
+    add("--degrade", action="append", default=[], metavar="RULE",
+        help="a worse model: 'intent=LABEL:FRACTION' or 'slice:FIELD=VALUE:FRACTION' (with "
+             "--degrade-rows); that fraction of matching rows, fixed by their text, gets the "
+             "model's second choice (repeatable)")  # fmt: skip
+    add("--degrade-rows", metavar="FILE",
+        help="JSONL dataset (text + slice fields) that 'slice:' rules look rows up in")  # fmt: skip
     add("--access-log", action="store_true", help="log every request to stderr")
     return parser
 
@@ -154,9 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     config = _config_from(args, parser)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
+    try:
+        app = create_app(config)
+    except ValueError as e:  # --degrade-rows unreadable or malformed
+        parser.error(str(e).replace("degrade_rows", "--degrade-rows", 1))
     _monkey_patch()
     try:
-        server = DemoServer(config, args.host, args.port, access_log=args.access_log).start()
+        server = DemoServer(
+            config, args.host, args.port, classifier=app.classifier, access_log=args.access_log
+        ).start()
     except OSError as e:
         where = f"{args.host}:{args.port}"
         print(f"stagecheck demo-server: cannot listen on {where}: {e}", file=sys.stderr)
@@ -164,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     n_intents = len(server.app.classifier.labels)
     print(
         f"stagecheck demo-server listening on {server.url} "
-        f"(model {config.model_name}, {n_intents} intents)",
+        f"(model {config.model_name}, {n_intents} intents"
+        + (f"; degraded: {', '.join(config.degrade)}" if config.degrade else "")
+        + ")",
         flush=True,
     )
     stopping = gevent.event.Event()

@@ -1,193 +1,302 @@
-"""compare_runs: regressions beyond tolerance are flagged, improvements and noise are not."""
+"""compare: paired by row (McNemar), unpaired (two-proportion), latency (KS, order-statistic
+intervals), rows scored in one run only; a regression needs significance AND tolerance.
+
+Run folders are built here (summary.json from the fixture, results.jsonl written line by line)
+so each test states the rows it compares; scipy is the independent oracle for the p-values.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from scipy import stats as sps
 
+from stagecheck import stats
+from stagecheck.cli import main
 from stagecheck.errors import InputError
 from stagecheck.reporting import compare_runs, render_comparison, render_comparison_markdown
+from stagecheck.reporting.compare import Comparison, compare_folders
+from stagecheck.reporting.compare_data import load_run
+from stagecheck.reporting.compare_html import render_comparison_html
 
 pytestmark = pytest.mark.unit
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "summary_example.json"
+LABELS = ("billing", "refund", "shipping", "account_access")
+CHANNELS = ("chat", "email", "voice_transcript")
+N_ROWS = 480
 
 
-@pytest.fixture
-def base() -> dict[str, Any]:
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+def dataset(n: int = N_ROWS) -> list[dict[str, Any]]:
+    return [
+        {
+            "row": i,
+            "id": f"v{i:04d}",
+            "expected": LABELS[i % 4],
+            "slices": {"channel": CHANNELS[(i // 4) % 3], "complexity": "simple"},
+            "input": f"text of row {i}",
+        }  # fmt: skip
+        for i in range(n)
+    ]
 
 
-@pytest.fixture
-def new(base: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(base)
+def wrong(label: str) -> str:
+    return LABELS[(LABELS.index(label) + 1) % 4]
 
 
-def _rows(c: Any) -> dict[str, Any]:
+Answer = Callable[[dict[str, Any]], tuple[str, str | None]]
+
+
+def base_answer(row: dict[str, Any]) -> tuple[str, str | None]:
+    """A model right on 6 rows of 7 (wrong where the row index is a multiple of 7)."""
+    ok = row["row"] % 7 != 0
+    return ("correct", row["expected"]) if ok else ("incorrect", wrong(row["expected"]))
+
+
+def write_run(
+    folder: Path,
+    answer: Answer = base_answer,
+    rows: list[dict[str, Any]] | None = None,
+    *,
+    latency: Callable[[int], int] = lambda i: 20_000 + (i * 7919) % 10_000,
+    results: bool = True,
+    repeat: int = 1,
+) -> Path:
+    """A run folder: the fixture's summary (as an exact pass) and one results line per request."""
+    folder.mkdir(parents=True)
+    summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    summary["run"]["id"] = folder.name
+    summary["run"]["load"]["exact_pass"] = True
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    if not results:
+        return folder
+    lines = []
+    t = 1_000.0
+    for _ in range(repeat):
+        for row in rows if rows is not None else dataset():
+            outcome, got = answer(row)
+            t += 0.001
+            failed = outcome in ("http_error", "timeout", "connection_error")
+            lines.append({
+                "row": row["row"], "id": row["id"], "expected": row["expected"],
+                "slices": row["slices"], "t": t, "outcome": outcome, "got": got,
+                "latency_us": None if failed else latency(row["row"]), "lag_us": 0,
+                "stage": 0, "users": 8, "error": "HTTP 503" if failed else None,
+            })  # fmt: skip
+    random.Random(1).shuffle(lines)  # the results file is in completion order, not row order
+    (folder / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rows_file = "".join(
+        json.dumps({k: r[k] for k in ("row", "id", "input", "expected", "slices")}) + "\n"
+        for r in (rows if rows is not None else dataset())
+    )
+    (folder / "rows.jsonl").write_text(rows_file, encoding="utf-8")
+    return folder
+
+
+def by_metric(c: Comparison) -> dict[str, Any]:
     return {row.metric: row for row in c.rows}
 
 
-def test_identical_runs(base: dict[str, Any], new: dict[str, Any]) -> None:
-    c = compare_runs(base, new)
-    assert not c.regressed and c.regressions == () and c.warnings == ()
-    assert {row.status for row in c.rows} == {"same"}
-    metrics = set(_rows(c))
-    assert {
-        "accuracy",
-        "f1_macro",
-        "f1_weighted",
-        "error_rate",
-        "throughput",
-        "latency.p50",
-        "latency.p95",
-        "latency.p99",
-        "ttft.p95",
-        "itl.p95",
-        "f1[refund]",
-        "accuracy[complexity=complex]",
-    } <= metrics
+def degrade(pred: Callable[[dict[str, Any]], bool]) -> Answer:
+    def answer(row: dict[str, Any]) -> tuple[str, str | None]:
+        if pred(row):
+            return "incorrect", wrong(row["expected"])
+        return base_answer(row)
+
+    return answer
+
+
+def test_same_model_twice_is_paired_and_raises_no_alarm(tmp_path: Path) -> None:
+    c = compare_folders(write_run(tmp_path / "a"), write_run(tmp_path / "b"))
+    assert c.mode == "paired" and c.paired_rows == N_ROWS
+    assert not c.regressed and c.flip_counts == (0, 0)
+    rows = by_metric(c)
+    assert rows["accuracy"].test == "McNemar exact" and rows["accuracy"].status == "same"
+    assert {"recall[refund]", "accuracy[channel=email]", "latency.p99"} <= rows.keys()
     assert render_comparison(c).rstrip().endswith("no regression")
 
 
-def test_regressions_beyond_tolerance(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["quality"]["accuracy"] = base["quality"]["accuracy"] - 0.02
-    new["requests"]["error_rate"] = base["requests"]["error_rate"] + 0.01
-    new["latency"]["e2e"]["p95_us"] = int(base["latency"]["e2e"]["p95_us"] * 1.15)
-    new["throughput"]["requests_per_s"] = base["throughput"]["requests_per_s"] * 0.85
-    new["classes"][1]["f1"] = 0.70
-    new["slices"][1]["quality"]["accuracy"] = 0.60
-    c = compare_runs(base, new)
+def test_a_regression_in_one_class_is_found_and_named(tmp_path: Path) -> None:
+    # Half of the refund rows the base model got right are now wrong.
+    worse = degrade(lambda r: r["expected"] == "refund" and r["row"] % 8 == 1)
+    c = compare_folders(write_run(tmp_path / "a"), write_run(tmp_path / "b", worse))
+    rows = by_metric(c)
     assert c.regressed
-    assert {r.metric for r in c.regressions} == {
-        "accuracy",
-        "error_rate",
-        "latency.p95",
-        "throughput",
-        "f1[refund]",
-        "accuracy[complexity=complex]",
-    }
-    rows = _rows(c)
-    assert rows["accuracy"].status == "worse"
-    assert rows["accuracy"].delta == pytest.approx(-0.02)
-    assert rows["latency.p95"].relative == pytest.approx(0.15, abs=1e-4)
-    text = render_comparison(c)
-    assert text.rstrip().splitlines()[-1].startswith("6 regressions: accuracy, error_rate")
-    assert "REGRESSION" in text
+    refund = rows["recall[refund]"]
+    assert refund.regression and refund.section == "class"
+    assert refund.delta is not None and refund.delta < -0.3
+    # Every other class is untouched: same, not a regression.
+    for label in ("billing", "shipping", "account_access"):
+        assert rows[f"recall[{label}]"].status == "same"
+    # The raw p is the exact binomial test on the discordant pairs (scipy as the oracle).
+    b, w = c.flip_counts
+    assert w == 0 and b == sum(1 for r in dataset() if r["expected"] == "refund"
+                               and r["row"] % 8 == 1 and r["row"] % 7 != 0)  # fmt: skip
+    assert rows["accuracy"].p == pytest.approx(sps.binomtest(w, b + w, 0.5).pvalue, rel=1e-9)
+    assert all(f.regressed and f.expected == "refund" for f in c.flips)
+    assert c.flips[0].input and c.flips[0].input.startswith("text of row")  # from rows.jsonl
+    verdict = render_comparison(c).rstrip().splitlines()[-1]
+    assert "recall[refund]" in verdict and "McNemar exact" in verdict
 
 
-def test_small_worsening_within_tolerance(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["quality"]["accuracy"] -= 0.005
-    new["requests"]["error_rate"] += 0.003
-    new["latency"]["e2e"]["p99_us"] = int(base["latency"]["e2e"]["p99_us"] * 1.05)
-    new["throughput"]["requests_per_s"] *= 0.95
-    c = compare_runs(base, new)
-    rows = _rows(c)
-    for metric in ("accuracy", "error_rate", "latency.p99", "throughput"):
-        assert rows[metric].status == "worse" and not rows[metric].regression, metric
+def test_slice_regression_is_corrected_for_many_comparisons(tmp_path: Path) -> None:
+    worse = degrade(lambda r: r["slices"]["channel"] == "email" and r["row"] % 3 == 0)
+    c = compare_folders(write_run(tmp_path / "a"), write_run(tmp_path / "b", worse))
+    rows = by_metric(c)
+    email = rows["accuracy[channel=email]"]
+    assert email.regression and rows["accuracy[channel=chat]"].status == "same"
+    breakdown = [r for r in c.rows if r.section != "headline"]
+    raw = [r.p for r in breakdown]
+    assert [r.p_adjusted for r in breakdown] == pytest.approx(stats.holm(raw))
+    assert email.p_adjusted is not None and email.p is not None and email.p_adjusted >= email.p
+
+
+def test_noise_beyond_tolerance_but_not_significant_is_no_regression(tmp_path: Path) -> None:
+    worse = degrade(lambda r: r["row"] in (1, 2, 3, 5, 6))  # 5 of 480 rows flip
+    a, b = write_run(tmp_path / "a"), write_run(tmp_path / "b", worse)
+    c = compare_folders(a, b, quality_tolerance=0.005)
+    acc = by_metric(c)["accuracy"]
+    assert acc.status == "worse" and acc.beyond_tolerance and not acc.regression
+    assert acc.p is not None and acc.p > 0.05
     assert not c.regressed
+    assert "not confirmed by a test: accuracy (p=" in render_comparison(c)
+    # Significant but within tolerance: no regression either.
+    many = degrade(lambda r: r["row"] % 10 == 1)  # 48 rows flip: 10 points, clearly significant
+    c2 = compare_folders(a, write_run(tmp_path / "c", many), quality_tolerance=0.2)
+    assert by_metric(c2)["accuracy"].p_adjusted < 0.05 and not c2.regressed
 
 
-def test_exactly_at_tolerance_is_not_a_regression(
-    base: dict[str, Any], new: dict[str, Any]
-) -> None:
-    base["quality"]["accuracy"] = 0.90
-    new["quality"]["accuracy"] = 0.89
-    assert not compare_runs(base, new).regressed
+def test_rows_errored_in_one_run_are_reported_apart(tmp_path: Path) -> None:
+    failed = {i for i in range(N_ROWS) if i % 16 == 3}  # 30 rows answered 503 in the new run
+
+    def answer(row: dict[str, Any]) -> tuple[str, str | None]:
+        return ("http_error", None) if row["row"] in failed else base_answer(row)
+
+    c = compare_folders(write_run(tmp_path / "a"), write_run(tmp_path / "b", answer))
+    rows = by_metric(c)
+    assert c.paired_rows == N_ROWS - len(failed)
+    assert c.one_sided is not None and c.one_sided.base_only == len(failed)
+    assert c.one_sided.causes == (("scored in base only; new: http_error", len(failed)),)
+    # The quality figures are untouched (the failed rows are not mixed in) ...
+    assert rows["accuracy"].status == "same"
+    assert not any(r.regression for r in c.rows if r.section != "headline")
+    # ... while the error rate did rise, and significantly.
+    assert rows["error_rate"].regression
+    assert "rows scored in one run only" in render_comparison(c)
 
 
-def test_improvements_are_not_flagged(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["quality"]["accuracy"] += 0.05
-    new["quality"]["f1_macro"] += 0.05
-    new["requests"]["error_rate"] = 0.0
-    for key in ("p50_us", "p95_us", "p99_us"):
-        new["latency"]["e2e"][key] //= 2
-    new["throughput"]["requests_per_s"] *= 2
+def test_different_rows_are_compared_unpaired_and_say_so(tmp_path: Path) -> None:
+    rows = dataset()
+    a = write_run(tmp_path / "a", rows=rows[:240])
+    b = write_run(tmp_path / "b", rows=rows[240:])
+    c = compare_folders(a, b)
+    assert c.mode == "unpaired"
+    assert any("two-proportion" in n and n.startswith("unpaired") for n in c.notes)
+    assert by_metric(c)["accuracy"].test == "two-proportion"
+
+
+def test_summaries_alone_use_a_two_proportion_test(tmp_path: Path) -> None:
+    base = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    new = copy.deepcopy(base)
+    outcomes = new["requests"]["by_outcome"]
+    outcomes["correct"], outcomes["incorrect"] = 940, 280  # accuracy 0.849 -> 0.767
     c = compare_runs(base, new)
-    rows = _rows(c)
-    for metric in ("accuracy", "f1_macro", "error_rate", "latency.p95", "throughput"):
-        assert rows[metric].status == "better" and not rows[metric].regression
-    assert not c.regressed
+    acc = by_metric(c)["accuracy"]
+    assert acc.test == "two-proportion"
+    k1, n1 = 1040, 1225
+    k2, n2 = 940, 1225
+    chi2 = sps.chi2_contingency([[k1, n1 - k1], [k2, n2 - k2]], correction=False)
+    assert acc.p == pytest.approx(chi2.pvalue, rel=1e-6)
+    assert acc.regression and c.mode == "unpaired"
+    assert any("no results.jsonl" in n for n in c.notes)
 
 
-def test_tolerances_are_parameters(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["latency"]["e2e"]["p95_us"] = int(base["latency"]["e2e"]["p95_us"] * 1.15)
-    new["quality"]["accuracy"] -= 0.02
-    assert compare_runs(base, new).regressed
-    relaxed = compare_runs(base, new, latency_tolerance=0.2, quality_tolerance=0.05)
-    assert not relaxed.regressed
-    strict = compare_runs(base, base, latency_tolerance=0.0)
-    assert not strict.regressed
+def test_latency_percentiles_intervals_and_distribution_test(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a")
+    slow = write_run(tmp_path / "b", latency=lambda i: int((20_000 + (i * 7919) % 10_000) * 1.3))
+    c = compare_folders(a, slow)
+    rows = by_metric(c)
+    p99 = rows["latency.p99"]
+    assert p99.test == "KS" and p99.regression
+    assert p99.relative == pytest.approx(0.3, abs=0.01)
+    run = load_run(a)
+    assert run.latency_us is not None
+    values = run.latency_us.tolist()
+    ks = sps.ks_2samp(values, load_run(slow).latency_us.tolist(), method="asymp").pvalue
+    assert p99.p == pytest.approx(ks, rel=1e-3, abs=1e-12)
+    lo, hi = p99.base_interval
+    assert lo <= p99.base <= hi
+    assert p99.base == pytest.approx(float(sorted(values)[int(0.99 * len(values)) - 1]), rel=0.01)
+    # A latency rise within tolerance is not a regression however significant.
+    assert not compare_folders(a, slow, latency_tolerance=0.5).regressed
+
+
+def test_replayed_rows_count_by_majority(tmp_path: Path) -> None:
+    rows = dataset(40)
+    calls: dict[int, int] = {}
+
+    def flaky(row: dict[str, Any]) -> tuple[str, str | None]:
+        # Rows 0..9 are answered right, wrong, right: a majority right.
+        calls[row["row"]] = calls.get(row["row"], 0) + 1
+        if row["row"] < 10 and calls[row["row"]] == 2:
+            return "incorrect", wrong(row["expected"])
+        return "correct", row["expected"]
+
+    a = write_run(tmp_path / "a", lambda r: ("correct", r["expected"]), rows, repeat=3)
+    b = write_run(tmp_path / "b", flaky, rows, repeat=3)
+    run = load_run(b)
+    assert run.rows is not None and run.rows.correct.tolist() == [1] * 40
+    assert int(run.rows.requests.max()) == 3
+    c = compare_folders(a, b)
+    assert c.flip_counts == (0, 0)
+    assert any("most of its answers" in w for w in c.warnings)
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write_run(tmp_path / "a")
+    assert main(["compare", str(a), str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing: no such run folder" in err[0]
+    assert main(["compare", str(a), str(a), "--out", str(tmp_path / "x.txt")]) == 2
+    assert main(["compare", str(a), str(a), "--alpha", "2"]) == 2
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "summary.json").write_text(FIXTURE.read_text(encoding="utf-8"))
+    (tmp_path / "bad" / "results.jsonl").write_text('{"row": 1}\nnot json\n')
+    capsys.readouterr()
+    assert main(["compare", str(a), str(tmp_path / "bad")]) == 2
+    assert "results.jsonl:2: not valid JSON" in capsys.readouterr().err
     with pytest.raises(InputError):
-        compare_runs(base, new, latency_tolerance=-0.1)
+        compare_folders(a, a, latency_tolerance=-0.1)
 
 
-def test_missing_figures_are_not_applicable(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new.update(quality=None, classes=[], confusion=None)
-    del new["latency"]["ttft"], new["latency"]["itl"]
-    new["slices"] = new["slices"][:2]
-    c = compare_runs(base, new)
-    rows = _rows(c)
-    assert rows["f1_macro"].status == "n/a" and not rows["f1_macro"].regression
-    assert rows["f1[refund]"].status == "n/a"
-    assert rows["accuracy[channel=chat]"].status == "n/a"
-    assert "ttft.p95" not in rows and "itl.p95" not in rows
-    # Accuracy falls back to the outcome counts (correct / answered), so it still compares.
-    assert rows["accuracy"].new == pytest.approx(1040 / 1225)
+def test_markdown_and_html_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    worse = degrade(lambda r: r["expected"] == "refund" and r["row"] % 8 == 1)
+    a, b = write_run(tmp_path / "a"), write_run(tmp_path / "b", worse)
+    out_md, out_html = tmp_path / "c.md", tmp_path / "c.html"
+    assert main(["compare", str(a), str(b), "--markdown", "--out", str(out_md)]) == 1
+    printed = capsys.readouterr().out
+    assert printed.startswith("## ❌ stagecheck compare — ")
+    assert "recall\\[refund\\]" in printed.splitlines()[0]
+    assert printed == out_md.read_text(encoding="utf-8")
+    assert "| recall\\[refund\\] |" in printed and "**REGRESSION**" in printed
+    assert "### Rows that flipped:" in printed
+    assert main(["compare", str(a), str(b), "--out", str(out_html)]) == 1
+    html = out_html.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "REGRESSION" in html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    assert html.count('class="flip-bad"') == len(compare_folders(a, b).flips)
+    assert render_comparison_html(compare_folders(a, a)).count("NO REGRESSION") == 1
 
 
-def test_latency_from_zero_counts_as_regression(base: dict[str, Any], new: dict[str, Any]) -> None:
-    base["latency"]["e2e"]["p50_us"] = 0
-    c = compare_runs(base, new)
-    assert _rows(c)["latency.p50"].regression
-
-
-def test_warns_about_different_runs(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["run"]["dataset"]["path"] = "scenarios/data/other.jsonl"
-    new["run"]["scenario"] = "other-scenario"
-    new["validity"] = {"valid": False, "reasons": ["generator overloaded"]}
-    c = compare_runs(base, new)
-    text = render_comparison(c)
-    assert "warning: the runs used different datasets" in text
-    assert "warning: the runs used different scenarios" in text
-    assert "the new run is invalid: generator overloaded" in text
-    assert "⚠️" in render_comparison_markdown(c)
-
-
-def test_table_is_aligned(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["quality"]["accuracy"] -= 0.02
-    text = render_comparison(compare_runs(base, new))
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("metric"))
-    table = lines[start : lines.index("", start)]
-    statuses = ("status", "REGRESSION", "better", "worse", "same", "n/a")
-    prefix = {len(line) - len(next(s for s in statuses if line.endswith(s))) for line in table}
-    assert len(prefix) == 1
-
-
-def test_markdown_form(base: dict[str, Any], new: dict[str, Any]) -> None:
-    new["classes"][0]["label"] = "bill|ing"
-    new["quality"]["accuracy"] -= 0.02
-    md = render_comparison_markdown(compare_runs(base, new))
-    assert md.startswith("## ❌ stagecheck compare")
-    assert "| accuracy | 0.8525 | 0.8325 | -0.0200 | **REGRESSION** |" in md
-    assert "f1\\[bill\\|ing\\]" in md
-
-
-def test_timed_runs_get_a_sampling_warning_exact_passes_do_not() -> None:
-    import copy
-    import json
-    from pathlib import Path
-
-    from stagecheck.reporting import compare_runs, render_comparison
-
-    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "summary_example.json"
-    timed = json.loads(fixture.read_text())
-    assert any("exact-pass" in n for n in compare_runs(timed, timed).notes)
-    assert "note: timed runs send different rows" in render_comparison(compare_runs(timed, timed))
-    exact = copy.deepcopy(timed)
-    exact["run"]["load"]["exact_pass"] = True
-    assert compare_runs(exact, exact).notes == ()
+def test_console_markdown_of_summaries_still_render(tmp_path: Path) -> None:
+    base = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    c = compare_runs(base, base)
+    assert "note: timed runs send different rows" in render_comparison(c)
+    md = render_comparison_markdown(c)
+    assert md.startswith("## ✅ stagecheck compare — no regression")

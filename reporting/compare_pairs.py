@@ -1,0 +1,204 @@
+"""Pairing two runs row by row: the rows scored in both, the rows that flipped, the rows scored
+in one run only, and the McNemar figures for accuracy, each class and each slice value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from stagecheck import stats
+
+from .compare_data import RunData, read_inputs
+
+__all__ = ["MetricKind", "Section", "Figure", "Flip", "OneSided", "PairedRuns", "pair_runs"]
+
+MetricKind = Literal["quality", "error_rate", "latency", "throughput"]
+Section = Literal["headline", "class", "slice"]
+
+#: Flipped rows kept per direction (the counts are always complete).
+MAX_FLIPS = 200
+#: Distinct values of one slice field compared (the most frequent ones).
+MAX_SLICE_VALUES = 100
+_EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of both runs with its test, before Holm's correction over its family."""
+
+    metric: str
+    kind: MetricKind
+    base: float | None
+    new: float | None
+    section: Section = "headline"
+    test: str | None = None
+    p: float | None = None
+    base_interval: tuple[float, float] | None = None
+    new_interval: tuple[float, float] | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Flip:
+    """A row right in one run and wrong in the other."""
+
+    key: str
+    row: int
+    expected: str | None
+    slices: tuple[tuple[str, str], ...]
+    base_answer: str | None
+    new_answer: str | None
+    input: str | None
+    #: True: right in base, wrong in new (a regression of this row).
+    regressed: bool
+
+
+@dataclass(frozen=True)
+class OneSided:
+    """Rows scored in one run only: left out of the paired figures, counted here."""
+
+    base_only: int
+    new_only: int
+    #: ("scored in base only; new: http_error", 31), most first.
+    causes: tuple[tuple[str, int], ...]
+    #: Row keys, a few per cause.
+    examples: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def total(self) -> int:
+        return self.base_only + self.new_only
+
+
+@dataclass(frozen=True)
+class PairedRuns:
+    rows: int = 0
+    accuracy: Figure | None = None
+    breakdown: tuple[Figure, ...] = ()
+    flips: tuple[Flip, ...] = ()
+    flip_counts: tuple[int, int] = (0, 0)
+    one_sided: OneSided | None = None
+    warnings: tuple[str, ...] = ()
+    #: Non-empty when the runs could not be paired (then nothing else is set).
+    reason: str = ""
+
+
+def _mcnemar(metric: str, x: np.ndarray, y: np.ndarray, section: Section) -> Figure:
+    """Paired accuracy of base (x) and new (y), 1 right / 0 wrong per row."""
+    n = len(x)
+    b = int(((x == 1) & (y == 0)).sum())
+    c = int(((x == 0) & (y == 1)).sum())
+    ka, kb = int(x.sum()), int(y.sum())
+    return Figure(metric, "quality", ka / n if n else None, kb / n if n else None, section,
+                  "McNemar exact", stats.mcnemar_exact(b, c), stats.wilson(ka, n),
+                  stats.wilson(kb, n),
+                  f"{b} right→wrong, {c} wrong→right of {n} paired rows")  # fmt: skip
+
+
+def _one_sided(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray) -> OneSided:
+    assert a.rows is not None and b.rows is not None
+    causes: dict[str, list[str]] = {}
+    counts = [0, 0]
+    for side, (x, y, ix, iy) in enumerate(((a.rows, b.rows, ia, ib), (b.rows, a.rows, ib, ia))):
+        here, there = ("base", "new") if side == 0 else ("new", "base")
+        partner = np.full(len(x), -1, dtype=np.int64)
+        partner[ix] = iy
+        scored_here = x.correct >= 0
+        scored_there = np.zeros(len(x), dtype=bool)
+        scored_there[ix] = y.correct[iy] >= 0
+        for i in np.flatnonzero(scored_here & ~scored_there):
+            j = int(partner[i])
+            why = "not sent" if j < 0 else (y.failure[j] or "not scored")
+            causes.setdefault(f"scored in {here} only; {there}: {why}", []).append(x.key[i])
+            counts[side] += 1
+    ranked = sorted(causes.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return OneSided(counts[0], counts[1], tuple((c, len(keys)) for c, keys in ranked),
+                    tuple((c, tuple(keys[:_EXAMPLES])) for c, keys in ranked))  # fmt: skip
+
+
+def _flips(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray) -> tuple[Flip, ...]:
+    assert a.rows is not None and b.rows is not None
+    ca, cb = a.rows.correct[ia], b.rows.correct[ib]
+    chosen: list[tuple[int, int, bool]] = []
+    for regressed, mask in ((True, (ca == 1) & (cb == 0)), (False, (ca == 0) & (cb == 1))):
+        for k in np.flatnonzero(mask)[:MAX_FLIPS]:
+            chosen.append((int(ia[k]), int(ib[k]), regressed))
+    wanted = {b.rows.row[j] for _, j, _ in chosen}
+    inputs = read_inputs(b, wanted)
+    missing = wanted - inputs.keys()
+    if missing:
+        inputs.update(read_inputs(a, missing))
+    out = []
+    for i, j, regressed in chosen:
+        row = b.rows.row[j]
+        out.append(Flip(a.rows.key[i], row, a.rows.expected[i],
+                        tuple(sorted(a.rows.slices[i].items())), a.rows.answer[i],
+                        b.rows.answer[j], inputs.get(row), regressed))  # fmt: skip
+    return tuple(out)
+
+
+def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[Figure]:
+    assert a.rows is not None
+    out: list[Figure] = []
+    labels = np.asarray([a.rows.expected[i] or "" for i in ia], dtype=object)
+    for label in sorted(set(labels.tolist()) - {""}):
+        mask = labels == label
+        out.append(_mcnemar(f"recall[{label}]", x[mask], y[mask], "class"))
+    fields: dict[str, None] = {}
+    for i in ia:
+        fields.update(dict.fromkeys(a.rows.slices[i]))
+    for field in fields:
+        values = np.asarray([a.rows.slices[i].get(field, "") for i in ia], dtype=object)
+        names, counts = np.unique(values, return_counts=True)
+        top = [str(v) for v, _ in sorted(zip(names, counts, strict=True), key=lambda vc: -vc[1])]
+        for value in [v for v in top if v][:MAX_SLICE_VALUES]:
+            mask = values == value
+            out.append(_mcnemar(f"accuracy[{field}={value}]", x[mask], y[mask], "slice"))
+    return out
+
+
+def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
+    """Pair two runs by row key; None when a folder has no results, ``reason`` set when the
+    runs share too few scored rows (under half of the rows scored in either) to pair."""
+    if a.rows is None or b.rows is None:
+        return None
+    index = {key: j for j, key in enumerate(b.rows.key)}
+    pairs = [(i, index[key]) for i, key in enumerate(a.rows.key) if key in index]
+    ia = np.asarray([i for i, _ in pairs], dtype=np.int64)
+    ib = np.asarray([j for _, j in pairs], dtype=np.int64)
+    ca, cb = a.rows.correct[ia], b.rows.correct[ib]
+    both = (ca >= 0) & (cb >= 0)
+    warnings = []
+    differ = np.asarray([a.rows.expected[i] != b.rows.expected[j] for i, j in pairs], dtype=bool)
+    if differ.any():
+        warnings.append(
+            f"{int((differ & both).sum())} rows have a different expected answer in the two "
+            "runs (another dataset version?); they are left out of the paired figures"
+        )
+        both &= ~differ
+    n = int(both.sum())
+    union = a.rows.scored + b.rows.scored - n
+    if n == 0 or 2 * n < union:
+        return PairedRuns(
+            reason=f"unpaired: the runs scored only {n} rows in common of {union} scored in "
+            "either, so each run's own figures are compared with a two-proportion test"
+        )
+    one_sided = _one_sided(a, b, ia, ib)
+    ia, ib = ia[both], ib[both]
+    x, y = a.rows.correct[ia].astype(np.int64), b.rows.correct[ib].astype(np.int64)
+    replays = max(int(a.rows.requests.max()), int(b.rows.requests.max()))
+    if replays > 1:
+        warnings.append(
+            f"rows were answered up to {replays} times; a row counts as right when most of "
+            "its answers were (a tie goes to its first answer)"
+        )
+    return PairedRuns(
+        rows=n,
+        accuracy=_mcnemar("accuracy", x, y, "headline"),
+        breakdown=tuple(_breakdown(a, ia, x, y)),
+        flips=_flips(a, b, ia, ib),
+        flip_counts=(int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())),
+        one_sided=one_sided,
+        warnings=tuple(warnings),
+    )
