@@ -83,6 +83,7 @@ class Aggregate:
         self.causes: Counter[tuple[int, str]] = Counter()
         self.samples: list[Sample] = []
         self._sample_groups: Counter[tuple[int, str]] = Counter()
+        self._sampled_rows: set[tuple[int, int]] = set()
         self.stages: list[StageInfo] = []
         self.workers: set[str] = set()
         self._results: IO[bytes] | None = None
@@ -257,6 +258,9 @@ class Aggregate:
         group = (outcome, row.expected_text)
         if len(self.samples) >= MAX_SAMPLES or self._sample_groups[group] >= MAX_SAMPLES_PER_GROUP:
             return
+        if (row.index, outcome) in self._sampled_rows:  # a row once per outcome (the error
+            return  # analysis counts its repeats ×N from results.jsonl)
+        self._sampled_rows.add((row.index, outcome))
         self._sample_groups[group] += 1
         self.samples.append(
             Sample(

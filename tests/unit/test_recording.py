@@ -163,6 +163,19 @@ def test_samples_are_bounded_and_diverse():
     assert set(labels) == {"a", "b", "c"}
 
 
+def test_a_replayed_row_is_one_sample_per_outcome():
+    rec = Recorder()
+    for _ in range(50):
+        for row in ROWS[:3]:
+            rec.record(row_index=row.index, outcome=INCORRECT, latency_us=10, started=0.0,
+                       predicted="zzz", got="zzz")  # fmt: skip
+        rec.record(row_index=0, outcome=HTTP_ERROR, latency_us=10, started=0.0, error="HTTP 503")
+    agg = aggregate_of(rec, ROWS, ["complexity"])
+    # a row replayed 50 times is one sample per outcome; its ×N comes from the error analysis
+    assert sorted((s.row, s.outcome) for s in agg.samples) == [
+        (0, "http_error"), (0, "incorrect"), (1, "incorrect"), (2, "incorrect")]  # fmt: skip
+
+
 def test_payload_round_trips_through_locusts_message_serializer():
     from locust.rpc.protocol import Message
 
