@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stagecheck.metric_names import TIMINGS, Kind, by_scope, names
 from stagecheck.units import parse_duration, parse_percent_or_fraction, parse_rate
 
 __all__ = [
@@ -39,33 +40,17 @@ OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
 _OP_CHARS = "<>=!"
 _OP_HELP = "use <, <=, >, >=, == or !="
 
-_Kind = Literal["duration", "fraction", "rate", "count"]
+_Kind = Kind
 
-_TIMINGS = ("latency", "ttft", "itl")
+# The tables below are views of the one catalogue of metric names (stagecheck.metric_names).
+_TIMINGS = TIMINGS
 _STREAM_TIMINGS = ("ttft", "itl")
-_AVERAGES = ("macro", "weighted", "micro")
-_SCORES = ("accuracy",) + tuple(
-    f"{m}_{a}" for a in _AVERAGES for m in ("precision", "recall", "f1")
-)
+_RUN = by_scope("run")
+_SCORES = tuple(n for n in _RUN if n == "accuracy" or n.startswith(("precision", "recall", "f1")))
 _RATES = ("error_rate", "unparseable_rate")
-_PLAIN: dict[str, _Kind] = {
-    **{s: "fraction" for s in _SCORES},
-    **{r: "fraction" for r in _RATES},
-    "throughput": "rate",
-    # requests both correct and within the tightest latency threshold, per second
-    "goodput": "rate",
-    "requests": "count",
-}
-_CLASS_METRICS: dict[str, _Kind] = {
-    "precision": "fraction",
-    "recall": "fraction",
-    "f1": "fraction",
-    "support": "count",
-}
-_SLICE_METRICS = (
-    "accuracy", "error_rate", "f1_macro", "precision_macro", "recall_macro", "f1_weighted",
-    "requests",
-)  # fmt: skip
+_PLAIN: dict[str, _Kind] = {name: m.kind for name, m in _RUN.items()}
+_CLASS_METRICS: dict[str, _Kind] = {name: m.kind for name, m in by_scope("class").items()}
+_SLICE_METRICS = names("slice")
 _STATS_HELP = "pNN such as p50, p95, p99, p99.9; mean; min; max"
 _KNOWN = (
     ", ".join(["accuracy", *_RATES, "throughput", "goodput", "requests", *_SCORES[1:]])
@@ -276,7 +261,19 @@ def _value(text: str, metric: str, kind: _Kind) -> tuple[float, Literal["s", "%"
 
 
 _CONFIDENCE = re.compile(r"\s+at\s+(\S+?)\s*%\s*(?:confidence)?\s*$", re.IGNORECASE)
-_CONFIDENT_SUBS = ("accuracy", "error_rate", "unparseable_rate", "precision", "recall")
+
+
+def _has_interval(metric: str) -> bool:
+    """Whether the catalogue gives this metric a confidence interval."""
+    scope, sub = "run", metric
+    if metric.startswith(("class[", "slice[")):
+        scope, sub = metric[: metric.index("[")], metric.rsplit("]", 1)[-1].lstrip(".")
+    root, _, stat = sub.partition(".")
+    if root in _TIMINGS and stat:
+        entry = by_scope("timing").get("p<NN>" if stat.startswith("p") else stat)
+    else:
+        entry = by_scope(scope).get(sub)  # type: ignore[arg-type]
+    return entry is not None and entry.interval is not None
 
 
 def _confidence(expression: str) -> tuple[str, float | None]:
@@ -297,10 +294,7 @@ def _confidence(expression: str) -> tuple[str, float | None]:
 
 
 def _check_confident(metric: str, op: str) -> None:
-    sub = metric.rsplit("]", 1)[-1].lstrip(".") if "]" in metric else metric
-    root, _, stat = sub.partition(".")
-    percentile = root in _TIMINGS and stat.startswith("p")
-    if not (percentile or sub in _CONFIDENT_SUBS):
+    if not _has_interval(metric):
         raise ValueError(
             f"'at … confidence' applies to proportions (accuracy, error_rate, unparseable_rate, "
             f"a class's precision or recall, a slice's accuracy or error_rate) and latency "
