@@ -204,9 +204,16 @@ def _proportion(
     base = k1 / n1 if n1 else None
     new = k2 / n2 if n2 else None
     p = stats.proportion_p(k1, n1, k2, n2)
-    return Figure(metric, kind, base, new, section, "two-proportion" if p is not None else None,
+    test = None if p is None else "Fisher exact" if _small(k1, n1, k2, n2) else "two-proportion"
+    return Figure(metric, kind, base, new, section, test,
                    p, stats.wilson(k1, n1), stats.wilson(k2, n2),
                    f"{k1}/{n1} vs {k2}/{n2}")  # fmt: skip
+
+
+def _small(k1: int, n1: int, k2: int, n2: int) -> bool:
+    """Whether ``stats.proportion_p`` uses Fisher's test (an expected cell under 5)."""
+    total, hits = n1 + n2, k1 + k2
+    return min(n1, n2) * min(hits, total - hits) / total < 5
 
 
 def _percentile(values: Any, p: float) -> float:

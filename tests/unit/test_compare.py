@@ -201,16 +201,19 @@ def test_different_rows_are_compared_unpaired_and_say_so(tmp_path: Path) -> None
     assert by_metric(c)["accuracy"].test == "two-proportion"
 
 
-def test_summaries_alone_use_a_two_proportion_test(tmp_path: Path) -> None:
+def test_summaries_alone_use_a_two_proportion_test() -> None:
     base = json.loads(FIXTURE.read_text(encoding="utf-8"))
     new = copy.deepcopy(base)
     outcomes = new["requests"]["by_outcome"]
-    outcomes["correct"], outcomes["incorrect"] = 940, 280  # accuracy 0.849 -> 0.767
+    k1 = outcomes["correct"]
+    n1 = k1 + outcomes["incorrect"] + outcomes["unparseable"]
+    moved = n1 // 8  # accuracy drops by 12.5 points
+    outcomes["correct"] -= moved
+    outcomes["incorrect"] += moved
     c = compare_runs(base, new)
     acc = by_metric(c)["accuracy"]
-    assert acc.test == "two-proportion"
-    k1, n1 = 1040, 1225
-    k2, n2 = 940, 1225
+    assert acc.test == "two-proportion" and acc.detail == f"{k1}/{n1} vs {k1 - moved}/{n1}"
+    k2, n2 = k1 - moved, n1
     chi2 = sps.chi2_contingency([[k1, n1 - k1], [k2, n2 - k2]], correction=False)
     assert acc.p == pytest.approx(chi2.pvalue, rel=1e-6)
     assert acc.regression and c.mode == "unpaired"
