@@ -12,9 +12,9 @@ intervals are 95 % two-sided ``[low, high]``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = [
     "Interval",
@@ -211,10 +211,78 @@ class Analysis(_Strict):
 
     @classmethod
     def read(cls, raw: Any) -> Analysis | None:
-        """The analysis of a summary.json, or None when absent or unreadable (older runs)."""
+        """The analysis of a summary.json, or None when absent or unusable (older runs).
+
+        Lenient, as a report of a half-broken or older run needs: keys this version does not
+        know are ignored, at every depth; a section or list entry that does not validate is
+        left out (its default is used) rather than losing the whole analysis. Only a missing
+        or broken ``replays`` gives None."""
         if not isinstance(raw, dict):
             return None
         try:
             return cls.model_validate(raw)
         except ValidationError:
+            pass
+        cleaned = _lenient(cls, raw)
+        if cleaned is None:
             return None
+        try:
+            return cls.model_validate(cleaned)
+        except ValidationError:
+            return None
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model class an annotation holds (``M``, ``M | None``, ``list[M]``), and whether it
+    is a list."""
+    origin = get_origin(annotation)
+    if origin is list:
+        (item,) = get_args(annotation) or (None,)
+        return (item if isinstance(item, type) and issubclass(item, BaseModel) else None), True
+    for arg in (annotation, *get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg, False
+    return None, False
+
+
+def _lenient(model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any] | None:
+    """``raw`` with unknown keys dropped and invalid optional parts removed, recursively; None
+    when a required field cannot be had."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name not in raw:
+            if info.is_required():
+                return None
+            continue
+        value = raw[name]
+        sub, is_list = _model_of(info.annotation)
+        if sub is not None and is_list and isinstance(value, list):
+            items = []
+            for item in value:
+                fixed = _lenient(sub, item) if isinstance(item, dict) else None
+                if fixed is not None and _valid(sub, fixed):
+                    items.append(fixed)
+            value = items
+        elif sub is not None and isinstance(value, dict):
+            value = _lenient(sub, value)
+            if value is None or not _valid(sub, value):
+                if info.is_required():
+                    return None
+                continue
+        else:
+            try:
+                TypeAdapter(info.annotation or Any).validate_python(value)
+            except ValidationError:
+                if info.is_required():
+                    return None
+                continue
+        out[name] = value
+    return out
+
+
+def _valid(model: type[BaseModel], raw: dict[str, Any]) -> bool:
+    try:
+        model.model_validate(raw)
+    except ValidationError:
+        return False
+    return True

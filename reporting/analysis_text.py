@@ -1,0 +1,166 @@
+"""The error analysis as text: a compact "Why is it wrong?" block for the console, and
+Markdown tables for ``summary.md``. Both are views of
+:class:`~stagecheck.analysis.model.Analysis`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stagecheck.analysis.model import Analysis, Concentration, Interval
+
+from . import fmt
+
+__all__ = ["analysis_console_lines", "analysis_markdown", "replays_text", "ci_text"]
+
+_TOP = 3
+_MD_TOP = 10
+_WIDTH = 100
+
+
+def ci_text(ci: Interval) -> str:
+    """``[81.2–87.5%]`` for an interval of fractions, empty without one."""
+    if ci is None:
+        return ""
+    return f"[{ci[0] * 100:.1f}–{ci[1] * 100:.1f}%]"
+
+
+def replays_text(a: Analysis) -> str:
+    r = a.replays
+    text = f"{r.unique_rows:,} unique rows of {r.dataset_rows:,}, {r.requests:,} requests"
+    return text + (f" (×{r.factor:.1f} replays)" if r.factor > 1.0 else "")
+
+
+def _concentration_text(c: Concentration) -> str:
+    thin = ", thin" if c.thin else ""
+    return (
+        f"{fmt.truncate(c.label, 40)}: {fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)} vs "
+        f"{fmt.percent(c.rest_accuracy)} rest ({c.scored:,} scored, p {_p(c.p_adjusted)}{thin})"
+    )
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return fmt.MISSING
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def analysis_console_lines(a: Analysis | None) -> list[str]:
+    """The "Why is it wrong?" block of the end-of-run console summary (empty without one)."""
+    if a is None:
+        return []
+    out = ["Why is it wrong?", f"  {replays_text(a)}"]
+    ol = a.off_label
+    if ol is not None and ol.count:
+        out.append(
+            f"  ! {ol.count:,} of {ol.answers:,} answers ({fmt.percent(ol.share)}) are none of "
+            "the dataset's labels"
+        )
+        if ol.hint:
+            out.append(f"    hint: {fmt.truncate(ol.hint, _WIDTH * 3)}")
+    significant = [c for c in a.concentrations if c.significant][:_TOP]
+    if significant:
+        out.append("  Errors concentrate in (significantly worse than the rest):")
+        out += [f"    - {_concentration_text(c)}" for c in significant]
+    elif a.concentrations:
+        out.append("  No group is significantly worse than the rest (Holm, 5 %)")
+    if a.confusions:
+        out.append("  Top confusions (expected → predicted):")
+        for c in a.confusions[:_TOP]:
+            out.append(
+                f"    - {c.expected} → {c.predicted}: {c.count:,} "
+                f"({fmt.percent(c.share_of_expected)} of {c.expected})"
+            )
+    if a.failures:
+        out.append("  Failures by cause:")
+        for f in a.failures:
+            first = f.errors[0][0] if f.errors else ""
+            out.append(
+                f"    - {f.cause}: {f.count:,} (from {fmt.seconds(f.first_s)} to "
+                f"{fmt.seconds(f.last_s)})" + (f" — {fmt.truncate(first, 80)}" if first else "")
+            )
+    cons = a.consistency
+    if cons is not None and cons.rows_inconsistent:
+        out.append(
+            f"  ! {cons.rows_inconsistent:,} of {cons.rows_repeated:,} rows answered more than "
+            "once got different answers"
+        )
+    return out
+
+
+def _cell(text: object, limit: int | None = None) -> str:
+    flat = " ".join(str("" if text is None else text).split())
+    if limit is not None:
+        flat = fmt.truncate(flat, limit)
+    return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def analysis_markdown(a: Analysis | None) -> str:
+    """The error analysis as Markdown (``### Why is it wrong?`` and its tables); empty without."""
+    if a is None:
+        return ""
+    out = ["### Why is it wrong?", "", _cell(replays_text(a)), ""]
+    ol = a.off_label
+    if ol is not None and ol.count:
+        out += [
+            f"> **{ol.count:,} of {ol.answers:,} answers ({fmt.percent(ol.share)}) are none of "
+            "the dataset's labels.**" + (f" {_cell(ol.hint)}" if ol.hint else ""),
+            "",
+        ]
+        rows = [[_cell(x.got, 80), _cell(x.predicted, 40), _cell(x.expected), f"×{x.count:,}"]
+                for x in ol.examples[:5]]  # fmt: skip
+        out += [*_table(["Answer", "Read as", "Expected", "Requests"], rows), ""]
+    if a.concentrations:
+        out += ["#### Where errors concentrate", ""]
+        rows = []
+        for c in a.concentrations[:_MD_TOP]:
+            mark = "**yes**" if c.significant else "no"
+            rows.append([
+                _cell(c.label, 60), f"{c.scored:,}",
+                f"{fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)}",
+                fmt.percent(c.rest_accuracy), fmt.percent(c.failure_rate), _p(c.p_adjusted),
+                mark + (" (thin)" if c.thin else ""),
+            ])  # fmt: skip
+        header = ["Group", "Scored", "Accuracy [95% CI]", "Rest", "Failures", "p (Holm)",
+                  "Significantly worse"]  # fmt: skip
+        out += [*_table(header, rows), ""]
+    if a.confusions:
+        out += ["#### Top confusions", ""]
+        rows = [[_cell(c.expected), _cell(c.predicted), f"{c.count:,}",
+                 fmt.percent(c.share_of_expected),
+                 _cell(c.samples[0].input, 80) if c.samples else ""]
+                for c in a.confusions[:_MD_TOP]]  # fmt: skip
+        out += [*_table(["Expected", "Predicted", "Count", "Of expected", "Example"], rows), ""]
+    if a.failures:
+        out += ["#### Failures by cause", ""]
+        rows = [[_cell(f.cause), f"{f.count:,}", fmt.seconds(f.first_s), fmt.seconds(f.last_s),
+                 _cell(f.errors[0][0], 100) if f.errors else ""]
+                for f in a.failures]  # fmt: skip
+        out += [*_table(["Cause", "Requests", "First", "Last", "Error"], rows), ""]
+    if a.load:
+        out += ["#### Errors against load", ""]
+        rows = [[_cell(x.kind), _cell(x.label), f"{x.requests:,}",
+                 f"{fmt.percent(x.accuracy)} {ci_text(x.accuracy_ci)}",
+                 fmt.percent(x.failure_rate)] for x in a.load]  # fmt: skip
+        out += [*_table(["By", "Level", "Requests", "Accuracy [95% CI]", "Failures"], rows), ""]
+    cons = a.consistency
+    if cons is not None and cons.rows_repeated:
+        out += [
+            f"**Consistency:** {cons.rows_inconsistent:,} of {cons.rows_repeated:,} rows answered "
+            f"more than once got different answers ({fmt.percent(cons.share)}).",
+            "",
+        ]
+    if a.goodput is not None:
+        g = a.goodput
+        out += [f"**Goodput:** {fmt.rate(g.per_s)} ({g.requests:,} requests; {_cell(g.source)}).",
+                ""]  # fmt: skip
+    if a.wrong_total:
+        out += [f"{a.wrong_total:,} distinct wrong answers (×N deduplicated); see report.html.",
+                ""]  # fmt: skip
+    out += [f"- {_cell(n)}" for n in a.notes]
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,234 @@
+"""A run folder's per-request results as columns: ``results.jsonl`` joined with ``rows.jsonl``.
+
+One pass over ``results.jsonl`` with orjson, line by line, into typed columns; text values
+(answers, predicted labels, errors) become integer codes into small tables as they are read,
+so a million requests cost a few tens of MB, not a list of a million dicts. Every later
+grouping is numpy over these columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+__all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "CORRECT", "INCORRECT",
+           "UNPARSEABLE", "FAILED_CODES", "ANSWER_CODES"]  # fmt: skip
+
+OUTCOMES = ("correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error")
+CORRECT, INCORRECT, UNPARSEABLE = 0, 1, 2
+ANSWER_CODES = (0, 1, 2)  # requests with an answer that was scored
+FAILED_CODES = (3, 4, 5)  # requests without an answer (transport failures)
+_OUTCOME_CODE = {name: i for i, name in enumerate(OUTCOMES)}
+_CHUNK = 1 << 23  # bytes read at a time
+
+
+@dataclass(frozen=True)
+class RowInfo:
+    """One dataset row (from rows.jsonl, or from its first results line if rows.jsonl lacks it)."""
+
+    id: str
+    input: str
+    expected: str
+    slices: dict[str, str]
+
+
+@dataclass
+class RunColumns:
+    """Per-request columns (equal length) plus the code tables they index into."""
+
+    row: np.ndarray  # int64 dataset index
+    t: np.ndarray  # float64 epoch seconds of the request's start
+    outcome: np.ndarray  # int8 index into OUTCOMES
+    predicted: np.ndarray  # int32 code into ``texts`` (-1: none)
+    got: np.ndarray  # int32 code into ``texts`` (-1: none)
+    error: np.ndarray  # int32 code into ``texts`` (-1: none)
+    latency_us: np.ndarray  # int64
+    stage: np.ndarray  # int32
+    users: np.ndarray  # int32
+    texts: list[str]  # distinct answer, label and error texts
+    rows: dict[int, RowInfo]  # dataset rows by index
+    dataset_rows: int  # rows listed in rows.jsonl
+    bad_lines: int  # results lines that could not be read
+
+    @property
+    def n(self) -> int:
+        return int(self.row.shape[0])
+
+
+def _chunks(path: Path) -> Iterator[list[bytes]]:
+    """Lines of a file in lists, read in large blocks (a cut last line included)."""
+    if not path.is_file():
+        return
+    with path.open("rb") as f:
+        rest = b""
+        while block := f.read(_CHUNK):
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            yield lines
+        if rest:
+            yield [rest]
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    for chunk in _chunks(path):
+        yield from chunk
+
+
+def _read_rows(path: Path) -> dict[int, RowInfo]:
+    rows: dict[int, RowInfo] = {}
+    if not path.is_file():
+        return rows
+    for line in _lines(path):
+        try:
+            d = orjson.loads(line)
+            rows[int(d["row"])] = RowInfo(
+                id=str(d.get("id", d["row"])),
+                input=str(d.get("input") or ""),
+                expected=str(d.get("expected") or ""),
+                slices={str(k): str(v) for k, v in (d.get("slices") or {}).items()},
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return rows
+
+
+_FIELDS = ("row", "outcome", "t", "latency_us", "predicted", "got", "error", "stage", "users")
+_take = itemgetter(*_FIELDS)
+_Line = tuple[Any, ...]
+
+
+def _lenient_line(d: Any) -> _Line:
+    """The fields of a results line that lacks some of them (an older run): defaults."""
+    return (d["row"], d["outcome"], d["t"], d.get("latency_us") or 0, d.get("predicted"),
+            d.get("got"), d.get("error"), d.get("stage") or 0, d.get("users") or 0)  # fmt: skip
+
+
+def _checked(line: _Line) -> _Line | None:
+    """One line's fields with their types checked, or None when it is unusable."""
+    r, o, t, lat, pred, got, err, stage, users = line
+    try:
+        return (int(r), _OUTCOME_CODE[o], float(t), int(lat or 0), pred, got, err,
+                int(stage or 0), int(users or 0))  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class _Texts:
+    """Answer, label and error texts, each stored once; columns hold their codes."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.texts: list[str] = []
+
+    def code(self, value: object) -> int:
+        text = value if type(value) is str else str(value)
+        c = self.codes.get(text)
+        if c is None:
+            c = self.codes[text] = len(self.texts)
+            self.texts.append(text)
+        return c
+
+    def column(self, values: Sequence[object]) -> np.ndarray:
+        """Codes of a chunk's values (-1 for None): factorised at C speed, then only the
+        chunk's distinct values are looked up."""
+        local, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        table = np.fromiter((self.code(u) for u in uniques), np.int32, count=len(uniques))
+        table = np.append(table, np.int32(-1))  # local -1 (None) picks the last entry
+        return table[local]
+
+
+def _columns(lines: list[_Line], texts: _Texts) -> list[np.ndarray]:
+    """A chunk's lines as its nine columns (raises on a value of the wrong type)."""
+    r, o, t, lat, pred, got, err, stage, users = zip(*lines, strict=True)
+    return [
+        np.asarray(r, dtype=np.int64),
+        np.asarray([_OUTCOME_CODE[x] for x in o], dtype=np.int8),
+        np.asarray(t, dtype=np.float64),
+        np.asarray(lat, dtype=np.int64),
+        texts.column(pred),
+        texts.column(got),
+        texts.column(err),
+        np.asarray(stage, dtype=np.int32),
+        np.asarray(users, dtype=np.int32),
+    ]
+
+
+def read_columns(run_dir: Path) -> RunColumns:
+    """The columns of ``run_dir``; a missing results file gives zero requests."""
+    rows = _read_rows(run_dir / "rows.jsonl")
+    dataset_rows = len(rows)
+    texts = _Texts()
+    parts: list[list[np.ndarray]] = []
+    bad = 0
+    path = run_dir / "results.jsonl"
+    loads = orjson.loads
+    for chunk in _chunks(path):
+        lines: list[_Line] = []
+        for raw in chunk:
+            try:
+                d = loads(raw)
+            except orjson.JSONDecodeError:
+                bad += raw.strip() != b""
+                continue
+            try:
+                line = _take(d)
+            except (KeyError, TypeError):
+                try:
+                    line = _lenient_line(d)
+                except (KeyError, TypeError, AttributeError):
+                    bad += 1
+                    continue
+            if line[0] not in rows:  # rows.jsonl absent (an older run) or cut: the line has them
+                _add_row(rows, d)
+            lines.append(line)
+        if not lines:
+            continue
+        try:
+            parts.append(_columns(lines, texts))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            kept = [c for c in map(_checked, lines) if c is not None]
+            bad += len(lines) - len(kept)
+            if kept:
+                parts.append(_columns(kept, texts))
+    dtypes = (np.int64, np.int8, np.float64, np.int64, np.int32, np.int32, np.int32, np.int32,
+              np.int32)  # fmt: skip
+    merged = [
+        np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype)
+        for i, dtype in enumerate(dtypes)
+    ]
+    row, outcome, t, latency, predicted, got, error, stage, users = merged
+    return RunColumns(
+        row=row,
+        t=t,
+        outcome=outcome,
+        predicted=predicted,
+        got=got,
+        error=error,
+        latency_us=latency,
+        stage=stage,
+        users=users,
+        texts=texts.texts,
+        rows=rows,
+        dataset_rows=dataset_rows,
+        bad_lines=bad,
+    )
+
+
+def _add_row(rows: dict[int, RowInfo], d: Any) -> None:
+    try:
+        r = int(d["row"])
+        rows[r] = RowInfo(
+            id=str(d.get("id", r)),
+            input="",
+            expected=str(d.get("expected") or ""),
+            slices={str(k): str(v) for k, v in (d.get("slices") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass

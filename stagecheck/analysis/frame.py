@@ -1,0 +1,164 @@
+"""The run's columns with what every section derives from them: outcome masks, each request's
+expected label and slice values (through its row), the run's clock, and deduplicated samples."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from stagecheck.analysis.columns import CORRECT, FAILED_CODES, INCORRECT, UNPARSEABLE, RunColumns
+from stagecheck.analysis.model import RowSample
+
+__all__ = ["Frame", "excerpt", "factorize", "EXCERPT_CHARS"]
+
+EXCERPT_CHARS = 200
+
+
+def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
+    """``text`` cut to ``limit`` characters with an ellipsis (None stays None)."""
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def factorize(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct values (sorted) and each value's code."""
+    table = sorted(set(values))
+    index = {v: i for i, v in enumerate(table)}
+    return table, np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values))
+
+
+def _epoch(iso: object) -> float | None:
+    if not isinstance(iso, str):
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Frame:
+    """Everything the sections need, computed once."""
+
+    cols: RunColumns
+    summary: Mapping[str, Any]
+    classification: bool = False
+    started: float = 0.0  # epoch seconds of the run's start
+    duration: float = 0.0  # seconds
+    labels: list[str] = field(default_factory=list)  # the dataset's labels (expected values)
+    row_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # request → row slot
+    expected_values: list[str] = field(default_factory=list)
+    expected: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # per request
+    slice_fields: list[str] = field(default_factory=list)
+    slice_values: dict[str, list[str]] = field(default_factory=dict)
+    slice_codes: dict[str, np.ndarray] = field(default_factory=dict)  # per request
+    input_len: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per row slot
+
+    @classmethod
+    def build(cls, cols: RunColumns, summary: Mapping[str, Any]) -> Frame:
+        run = summary.get("run") if isinstance(summary.get("run"), Mapping) else {}
+        assert isinstance(run, Mapping)
+        started = _epoch(run.get("started_at"))
+        if started is None:
+            started = float(cols.t.min()) if cols.n else 0.0
+        duration = run.get("duration_s")
+        if not isinstance(duration, (int, float)) or duration <= 0:
+            duration = float(cols.t.max() - started) if cols.n else 0.0
+        keys = sorted(cols.rows)
+        infos = [cols.rows[k] for k in keys]
+        row_keys = np.asarray(keys, dtype=np.int64)
+        pos = np.searchsorted(row_keys, cols.row) if cols.n else np.zeros(0, np.int64)
+        exp_values, exp_rows = factorize([i.expected for i in infos])
+        fields: list[str] = []
+        for info in infos:
+            for f in info.slices:
+                if f not in fields:
+                    fields.append(f)
+        slice_values: dict[str, list[str]] = {}
+        slice_codes: dict[str, np.ndarray] = {}
+        for f in fields:
+            values, codes = factorize([i.slices.get(f, "(none)") for i in infos])
+            slice_values[f] = values
+            slice_codes[f] = codes[pos]
+        classification = bool(summary.get("classes"))
+        frame = cls(
+            cols=cols,
+            summary=summary,
+            classification=classification,
+            started=started,
+            duration=max(float(duration), 1e-9),
+            labels=exp_values if classification else [],
+            row_keys=row_keys,
+            pos=pos,
+            expected_values=exp_values,
+            expected=exp_rows[pos] if cols.n else np.zeros(0, np.int32),
+            slice_fields=fields,
+            slice_values=slice_values,
+            slice_codes=slice_codes,
+            input_len=np.fromiter((len(i.input) for i in infos), np.int64, count=len(infos)),
+        )
+        return frame
+
+    # -- masks --------------------------------------------------------------------------------
+    @property
+    def correct(self) -> np.ndarray:
+        return self.cols.outcome == CORRECT
+
+    @property
+    def scored(self) -> np.ndarray:
+        return self.cols.outcome <= UNPARSEABLE
+
+    @property
+    def failed(self) -> np.ndarray:
+        return self.cols.outcome >= FAILED_CODES[0]
+
+    @property
+    def wrong(self) -> np.ndarray:
+        return self.cols.outcome != CORRECT
+
+    @property
+    def incorrect(self) -> np.ndarray:
+        return self.cols.outcome == INCORRECT
+
+    def text(self, code: int) -> str | None:
+        return None if code < 0 else self.cols.texts[code]
+
+    def seconds(self, t: float) -> float:
+        """Epoch seconds as seconds since the run's start."""
+        return round(max(t - self.started, 0.0), 3)
+
+    # -- samples ------------------------------------------------------------------------------
+    def samples(self, mask: np.ndarray, k: int = 3) -> list[RowSample]:
+        """Up to ``k`` rows among the requests of ``mask``, most requests first, each once with
+        its count (×N) and its most frequent answer (or error, for a failure)."""
+        idx = np.flatnonzero(mask)
+        if not idx.size:
+            return []
+        rows = self.cols.row[idx]
+        uniq, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
+        order = np.lexsort((uniq, -counts))[:k]
+        out = []
+        for j in order:
+            mine = idx[inverse == j]
+            answers = np.where(self.cols.got[mine] >= 0, self.cols.got[mine], self.cols.error[mine])
+            values, n = np.unique(answers, return_counts=True)
+            best = int(values[int(np.argmax(n))])
+            r = int(uniq[j])
+            info = self.cols.rows[r]
+            out.append(
+                RowSample(
+                    row=r,
+                    id=info.id,
+                    input=excerpt(info.input) or "",
+                    expected=info.expected,
+                    got=excerpt(self.text(best)),
+                    count=int(counts[j]),
+                )
+            )
+        return out

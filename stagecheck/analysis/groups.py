@@ -1,0 +1,201 @@
+"""Where the wrong answers are: off-label answers, top confusions, and the groups (slice values,
+crossings of two slices, input-length buckets, expected classes) whose accuracy is
+significantly worse than the rest of the run's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from stagecheck.analysis.frame import Frame, excerpt
+from stagecheck.analysis.model import Concentration, Confusion, OffLabel, OffLabelExample
+from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
+from stagecheck.scoring import UNPARSEABLE_LABEL
+from stagecheck.stats import holm, is_thin, proportion_p, wilson
+
+__all__ = ["off_label", "confusions", "concentrations", "OTHER", "MIN_CROSS", "ALPHA",
+           "OFF_LABEL_HINT_SHARE"]  # fmt: skip
+
+OTHER = "(other)"  # the predicted column of answers that are none of the dataset's labels
+MIN_CROSS = 10  # a crossing of two slices is shown only with this many scored requests
+ALPHA = 0.05  # family-wise error rate of the concentration tests (Holm)
+OFF_LABEL_HINT_SHARE = 0.5  # above this share of off-label answers, suggest an extraction
+MAX_CONFUSIONS = 10
+MAX_EXAMPLES = 10
+MAX_CONCENTRATIONS = 200  # kept in summary.json (the most significant first)
+SAMPLED_CONCENTRATIONS = 20  # the first ones carry wrong-answer samples
+
+
+def _off_label_mask(fr: Frame) -> np.ndarray:
+    """Answers whose predicted label is none of the dataset's labels (or that are incorrect
+    without any predicted label). Unparseable answers are counted as such, not here."""
+    cols = fr.cols
+    labels = set(fr.labels)
+    known = np.zeros(len(cols.texts) + 1, dtype=bool)  # index -1 (no label) is the last slot
+    known[: len(cols.texts)] = np.fromiter(
+        (t in labels for t in cols.texts), dtype=bool, count=len(cols.texts)
+    )
+    known_pred = known[cols.predicted]
+    has_pred = cols.predicted >= 0
+    return (fr.incorrect & ~has_pred) | (has_pred & ~known_pred & (cols.outcome != 2))
+
+
+def off_label(fr: Frame) -> OffLabel | None:
+    if not fr.classification:
+        return None
+    cols = fr.cols
+    mask = _off_label_mask(fr)
+    answers = int(fr.scored.sum())
+    count = int(mask.sum())
+    examples: list[OffLabelExample] = []
+    if count:
+        idx = np.flatnonzero(mask)
+        keys = np.stack((cols.got[idx], cols.predicted[idx], fr.expected[idx]), axis=1)
+        uniq, n = np.unique(keys, axis=0, return_counts=True)
+        for j in np.lexsort((uniq[:, 0], -n))[:MAX_EXAMPLES]:
+            got, pred, exp = (int(v) for v in uniq[j])
+            examples.append(
+                OffLabelExample(
+                    got=excerpt(fr.text(got)) or "",
+                    predicted=excerpt(fr.text(pred)),
+                    expected=fr.expected_values[exp],
+                    count=int(n[j]),
+                )
+            )
+    share = count / answers if answers else 0.0
+    hint = None
+    if share > OFF_LABEL_HINT_SHARE:
+        shown = ", ".join(fr.labels[:8]) + (", …" if len(fr.labels) > 8 else "")
+        hint = (
+            f"{count:,} of {answers:,} answers name none of the dataset's {len(fr.labels)} "
+            "labels: take the label out of the answer with scoring "
+            f"'extract: contains-label' and 'labels: [{shown}]' (the first label the answer "
+            "names), 'extract: first-word', or 'extract: regex' with a 'pattern' whose group 1 "
+            "is the label; 'aliases: {variant: label}' maps other spellings"
+        )
+    return OffLabel(count=count, answers=answers, share=share, examples=examples, hint=hint)
+
+
+def confusions(fr: Frame) -> list[Confusion]:
+    """The most frequent expected → predicted pairs off the diagonal (classification)."""
+    if not fr.classification or not fr.cols.n:
+        return []
+    cols = fr.cols
+    off = _off_label_mask(fr)
+    wrong = fr.incorrect | (cols.outcome == 2)
+    if not wrong.any():
+        return []
+    # predicted column: the label's text code, OTHER as -2, unparseable as -3
+    column = np.where(off, -2, cols.predicted).astype(np.int64)
+    column[cols.outcome == 2] = -3
+    scored_per_expected = np.bincount(fr.expected[fr.scored], minlength=len(fr.expected_values))
+    idx = np.flatnonzero(wrong)
+    keys = np.stack((fr.expected[idx].astype(np.int64), column[idx]), axis=1)
+    uniq, n = np.unique(keys, axis=0, return_counts=True)
+    out = []
+    for j in np.lexsort((uniq[:, 1], uniq[:, 0], -n))[:MAX_CONFUSIONS]:
+        exp, col = int(uniq[j, 0]), int(uniq[j, 1])
+        name = OTHER if col == -2 else UNPARSEABLE_LABEL if col == -3 else fr.text(col) or OTHER
+        members = wrong & (fr.expected == exp) & (column == col)
+        out.append(
+            Confusion(
+                expected=fr.expected_values[exp],
+                predicted=name,
+                count=int(n[j]),
+                share_of_expected=int(n[j]) / max(int(scored_per_expected[exp]), 1),
+                samples=fr.samples(members),
+            )
+        )
+    return out
+
+
+def _groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
+    """(kind, group, label, per-request mask) of every group compared with the rest."""
+    for f in fr.slice_fields:
+        codes = fr.slice_codes[f]
+        for c, value in enumerate(fr.slice_values[f]):
+            yield "slice", {f: value}, f"{f}={value}", codes == c
+    lengths = fr.input_len
+    if lengths.size and lengths.max() > 0:
+        buckets = length_buckets(lengths.tolist())
+        if len(buckets) > 1:
+            per_row = np.fromiter(
+                (bucket_index(int(v), buckets) for v in lengths), np.int32, count=lengths.size
+            )
+            per_request = per_row[fr.pos]
+            for i, bucket in enumerate(buckets):
+                name = bucket_label(bucket, buckets)
+                yield "length", {"input_chars": name}, f"input {name} chars", per_request == i
+    scored = fr.scored
+    for a_i, fa in enumerate(fr.slice_fields):
+        for fb in fr.slice_fields[a_i + 1 :]:
+            width = len(fr.slice_values[fb])
+            cell = fr.slice_codes[fa].astype(np.int64) * width + fr.slice_codes[fb]
+            counts = np.bincount(cell[scored], minlength=len(fr.slice_values[fa]) * width)
+            for cc in np.flatnonzero(counts >= MIN_CROSS).tolist():
+                va, vb = fr.slice_values[fa][cc // width], fr.slice_values[fb][cc % width]
+                yield "cross", {fa: va, fb: vb}, f"{fa}={va} × {fb}={vb}", cell == cc
+    if fr.classification:
+        for c, label in enumerate(fr.expected_values):
+            yield "class", {"expected": label}, f"expected {label}", fr.expected == c
+
+
+def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
+    """Every group with its accuracy against the rest of the run, most significantly worse
+    first (Holm-adjusted over all groups), then by how much worse; and notes."""
+    if not fr.cols.n:
+        return [], []
+    correct, scored, failed = fr.correct, fr.scored, fr.failed
+    k_all, n_all = int(correct.sum()), int(scored.sum())
+    found = []
+    for kind, group, label, mask in _groups(fr):
+        requests = int(mask.sum())
+        if not requests or requests == fr.cols.n:
+            continue  # a group that is the whole run has no rest to compare with
+        k, n = int((correct & mask).sum()), int((scored & mask).sum())
+        k_rest, n_rest = k_all - k, n_all - n
+        accuracy = k / n if n else None
+        rest = k_rest / n_rest if n_rest else None
+        p = proportion_p(k, n, k_rest, n_rest)
+        found.append((kind, group, label, mask, requests, k, n, accuracy, rest, p))
+    adjusted = holm([f[-1] for f in found])
+    items = []
+    for (kind, group, label, mask, requests, k, n, accuracy, rest, p), p_adj in zip(
+        found, adjusted, strict=True
+    ):
+        worse = accuracy is not None and rest is not None and accuracy < rest
+        effect = (rest - accuracy) if worse and rest is not None and accuracy is not None else 0.0
+        rank = (0 if worse else 1, p_adj if (worse and p_adj is not None) else 1.0, -effect, label)
+        items.append((rank, kind, group, label, mask, requests, k, n, accuracy, rest, p, p_adj,
+                      worse))  # fmt: skip
+    items.sort(key=lambda it: it[0])
+    notes = []
+    if len(items) > MAX_CONCENTRATIONS:
+        notes.append(
+            f"{len(items)} groups were compared; the {MAX_CONCENTRATIONS} most significant are kept"
+        )
+    answered_wrong = scored & ~correct  # samples show answers; failures have their own section
+    out = []
+    for i, (_, kind, group, label, mask, requests, k, n, accuracy, rest, p, p_adj, worse) in (
+        enumerate(items[:MAX_CONCENTRATIONS])
+    ):  # fmt: skip
+        out.append(
+            Concentration(
+                kind=kind,
+                group=group,
+                label=label,
+                requests=requests,
+                scored=n,
+                accuracy=accuracy,
+                accuracy_ci=wilson(k, n),
+                rest_accuracy=rest,
+                failure_rate=int((failed & mask).sum()) / requests,
+                p_value=p,
+                p_adjusted=p_adj,
+                significant=bool(worse and p_adj is not None and p_adj < ALPHA),
+                thin=is_thin(n),
+                samples=fr.samples(mask & answered_wrong) if i < SAMPLED_CONCENTRATIONS else [],
+            )
+        )
+    return out, notes
