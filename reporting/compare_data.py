@@ -14,6 +14,7 @@ answer (``correct``, ``incorrect`` or ``unparseable``); a row whose every reques
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,8 @@ class RunRows:
     """
 
     key: tuple[str, ...]
-    row: tuple[int, ...]
+    #: The dataset row index of each entry (-1 when the results line had none).
+    row: np.ndarray
     expected: tuple[str | None, ...]
     slices: tuple[Mapping[str, str], ...]
     #: 1 correct, 0 wrong (incorrect or unparseable), -1 sent but not scored (every request failed).
@@ -86,16 +88,17 @@ class _Fold:
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
         self.key: list[str] = []
-        self.row: list[int] = []
+        self.row = array("q")
         self.expected: list[str | None] = []
         self.slices: list[Mapping[str, str]] = []
-        self.scored: list[int] = []
-        self.right: list[int] = []
-        self.first_t: list[float] = []
-        self.first_right: list[int] = []
+        # Typed arrays, not lists: 4-8 bytes a row instead of a pointer plus an object.
+        self.scored = array("l")
+        self.right = array("l")
+        self.first_t = array("d")
+        self.first_right = array("b")
         self.answer: list[str | None] = []
         self.failure: list[str] = []
-        self.requests: list[int] = []
+        self.requests = array("l")
         self.inputs: dict[int, str] = {}
         # Rows share a few slice combinations and labels: keep one copy of each.
         self._slice_sets: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
@@ -132,7 +135,7 @@ class _Fold:
             self.first_t.append(float("inf"))
             self.first_right.append(0)
             self.answer.append(None)
-            self.failure.append("")
+            self.failure.append(self.text("") or "")
             self.requests.append(0)
             text = line.get("input")
             if isinstance(text, str) and isinstance(row, int):
@@ -143,12 +146,13 @@ class _Fold:
         scored = np.asarray(self.scored, dtype=np.int64)
         right = np.asarray(self.right, dtype=np.int64)
         first = np.asarray(self.first_right, dtype=np.int64)
+        del self.scored, self.right, self.first_right, self.first_t
         # Majority of the scored answers; a tie goes to the first scored answer.
         correct = np.where(2 * right > scored, 1, np.where(2 * right < scored, 0, first))
         correct = np.where(scored > 0, correct, -1).astype(np.int8)
         return RunRows(
             key=tuple(self.key),
-            row=tuple(self.row),
+            row=np.frombuffer(self.row, dtype=np.int64).copy(),
             expected=tuple(self.expected),
             slices=tuple(self.slices),
             correct=correct,
@@ -161,7 +165,7 @@ class _Fold:
 
 def _read_results(path: Path) -> tuple[RunRows, np.ndarray, int, int]:
     fold = _Fold()
-    latencies: list[int] = []
+    latencies = array("q")
     requests = failed = 0
     try:
         with path.open("rb") as f:
@@ -183,7 +187,7 @@ def _read_results(path: Path) -> tuple[RunRows, np.ndarray, int, int]:
                 outcome = line.get("outcome")
                 if outcome in ERROR_OUTCOMES:
                     failed += 1
-                    fold.failure[k] = str(outcome)
+                    fold.failure[k] = fold.text(outcome) or ""
                     continue
                 if outcome not in _SCORED:
                     continue
@@ -198,7 +202,7 @@ def _read_results(path: Path) -> tuple[RunRows, np.ndarray, int, int]:
                     fold.answer[k] = fold.text(line.get("got"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    values = np.asarray(latencies, dtype=np.int64)
+    values = np.frombuffer(latencies, dtype=np.int64).copy()
     values.sort()
     return fold.rows(), values, requests, failed
 

@@ -3,6 +3,7 @@ in one run only, and the McNemar figures for accuracy, each class and each slice
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -124,37 +125,48 @@ def _flips(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray) -> tuple[Flip
     for regressed, mask in ((True, (ca == 1) & (cb == 0)), (False, (ca == 0) & (cb == 1))):
         for k in np.flatnonzero(mask)[:MAX_FLIPS]:
             chosen.append((int(ia[k]), int(ib[k]), regressed))
-    wanted = {b.rows.row[j] for _, j, _ in chosen}
+    wanted = {int(b.rows.row[j]) for _, j, _ in chosen}
     inputs = read_inputs(b, wanted)
     missing = wanted - inputs.keys()
     if missing:
         inputs.update(read_inputs(a, missing))
     out = []
     for i, j, regressed in chosen:
-        row = b.rows.row[j]
+        row = int(b.rows.row[j])
         out.append(Flip(a.rows.key[i], row, a.rows.expected[i],
                         tuple(sorted(a.rows.slices[i].items())), a.rows.answer[i],
                         b.rows.answer[j], inputs.get(row), regressed))  # fmt: skip
     return tuple(out)
 
 
+def _codes(values: Iterable[str], n: int) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of ``values`` (one per paired row) and the names they stand for."""
+    names: dict[str, int] = {}
+    setdefault = names.setdefault
+    codes = np.fromiter((setdefault(v, len(names)) for v in values), np.int64, n)
+    return codes, list(names)
+
+
 def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[Figure]:
     assert a.rows is not None
     out: list[Figure] = []
-    labels = np.asarray([a.rows.expected[i] or "" for i in ia], dtype=object)
-    for label in sorted(set(labels.tolist()) - {""}):
-        mask = labels == label
-        out.append(_mcnemar(f"recall[{label}]", x[mask], y[mask], "class"))
+    rows = ia.tolist()
+    expected, slices = a.rows.expected, a.rows.slices
+    codes, names = _codes((expected[i] or "" for i in rows), len(rows))
+    for code, label in sorted(enumerate(names), key=lambda cn: cn[1]):
+        if label:
+            mask = codes == code
+            out.append(_mcnemar(f"recall[{label}]", x[mask], y[mask], "class"))
     fields: dict[str, None] = {}
-    for i in ia:
-        fields.update(dict.fromkeys(a.rows.slices[i]))
+    for shared in {id(slices[i]): slices[i] for i in rows}.values():
+        fields.update(dict.fromkeys(shared))
     for field in fields:
-        values = np.asarray([a.rows.slices[i].get(field, "") for i in ia], dtype=object)
-        names, counts = np.unique(values, return_counts=True)
-        top = [str(v) for v, _ in sorted(zip(names, counts, strict=True), key=lambda vc: -vc[1])]
-        for value in [v for v in top if v][:MAX_SLICE_VALUES]:
-            mask = values == value
-            out.append(_mcnemar(f"accuracy[{field}={value}]", x[mask], y[mask], "slice"))
+        codes, names = _codes((slices[i].get(field, "") for i in rows), len(rows))
+        counts = np.bincount(codes, minlength=len(names))
+        top = sorted((c for c, v in enumerate(names) if v), key=lambda c: -counts[c])
+        for code in top[:MAX_SLICE_VALUES]:
+            mask = codes == code
+            out.append(_mcnemar(f"accuracy[{field}={names[code]}]", x[mask], y[mask], "slice"))
     return out
 
 
@@ -164,13 +176,17 @@ def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
     if a.rows is None or b.rows is None:
         return None
     index = {key: j for j, key in enumerate(b.rows.key)}
-    pairs = [(i, index[key]) for i, key in enumerate(a.rows.key) if key in index]
-    ia = np.asarray([i for i, _ in pairs], dtype=np.int64)
-    ib = np.asarray([j for _, j in pairs], dtype=np.int64)
+    get = index.get
+    partner = np.fromiter((get(key, -1) for key in a.rows.key), np.int64, len(a.rows))
+    del index
+    ia = np.flatnonzero(partner >= 0)
+    ib = partner[ia]
     ca, cb = a.rows.correct[ia], b.rows.correct[ib]
     both = (ca >= 0) & (cb >= 0)
     warnings = []
-    differ = np.asarray([a.rows.expected[i] != b.rows.expected[j] for i, j in pairs], dtype=bool)
+    ea, eb = a.rows.expected, b.rows.expected
+    pairs = zip(ia.tolist(), ib.tolist(), strict=True)
+    differ = np.fromiter((ea[i] != eb[j] for i, j in pairs), bool, len(ia))
     if differ.any():
         warnings.append(
             f"{int((differ & both).sum())} rows have a different expected answer in the two "

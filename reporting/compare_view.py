@@ -90,7 +90,8 @@ def _decided_by(row: ComparisonRow) -> str:
 def verdict_line(c: Comparison) -> str:
     """``N regressions: accuracy -0.0396 (McNemar exact, p=0.0004), …`` or ``no regression``
     (naming any figure worse beyond its tolerance that the tests did not confirm)."""
-    regressions = c.regressions
+    regressions = [r for r in c.rows if r.regression and r.section == "headline"]
+    regressions += _worst_first([r for r in c.rows if r.regression and r.section != "headline"])
     if regressions:
         noun = "regression" if len(regressions) == 1 else "regressions"
         shown = ", ".join(_decided_by(r) for r in regressions[:_VERDICT_NAMES])
@@ -129,7 +130,17 @@ def _sections(c: Comparison) -> tuple[list[ComparisonRow], list[ComparisonRow]]:
 
 
 def _worst_first(rows: Sequence[ComparisonRow]) -> list[ComparisonRow]:
-    return sorted(rows, key=lambda r: (not r.regression, r.p_adjusted is None, r.p_adjusted or 1))
+    """Regressions first, the largest drop first (where the regression sits); then by p."""
+
+    def key(r: ComparisonRow) -> tuple[bool, float, float]:
+        drop = -abs(
+            r.relative if r.kind in ("latency", "throughput") and r.relative else r.delta or 0
+        )
+        if r.regression:
+            return (False, drop, 0.0)
+        return (True, 1.0 if r.p_adjusted is None else r.p_adjusted, drop)
+
+    return sorted(rows, key=key)
 
 
 def flip_lines(c: Comparison) -> list[tuple[str, Flip]]:
