@@ -4,6 +4,7 @@ Markdown tables for ``summary.md``. Both are views of
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from stagecheck.analysis.model import Analysis, Concentration, Interval
@@ -56,7 +57,9 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
             "the dataset's labels"
         )
         if ol.hint:
-            out.append(f"    hint: {fmt.truncate(ol.hint, _WIDTH * 3)}")
+            out += textwrap.wrap(
+                f"hint: {ol.hint}", _WIDTH, initial_indent="    ", subsequent_indent="      "
+            )
     significant = [c for c in a.concentrations if c.significant][:_TOP]
     if significant:
         out.append("  Errors concentrate in (significantly worse than the rest):")
@@ -109,7 +112,7 @@ def analysis_markdown(a: Analysis | None) -> str:
     if ol is not None and ol.count:
         out += [
             f"> **{ol.count:,} of {ol.answers:,} answers ({fmt.percent(ol.share)}) are none of "
-            "the dataset's labels.**" + (f" {_cell(ol.hint)}" if ol.hint else ""),
+            "the dataset's labels.**" + (f" Hint: {_cell(ol.hint)}." if ol.hint else ""),
             "",
         ]
         rows = [[_cell(x.got, 80), _cell(x.predicted, 40), _cell(x.expected), f"×{x.count:,}"]

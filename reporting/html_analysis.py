@@ -137,7 +137,7 @@ def _off_label(a: Analysis) -> str:
     ol = a.off_label
     if ol is None or not ol.count:
         return ""
-    hint = f'<p class="err">{e(ol.hint)}</p>' if ol.hint else ""
+    hint = f'<p class="err">Hint: {e(ol.hint)}.</p>' if ol.hint else ""
     rows = [
         [f'<span class="input">{e(fmt.truncate(x.got, _CELL))}</span>',
          e(x.predicted or ""), e(x.expected), f"×{x.count:,}"]

@@ -68,11 +68,10 @@ def off_label(fr: Frame) -> OffLabel | None:
     if share > OFF_LABEL_HINT_SHARE:
         shown = ", ".join(fr.labels[:8]) + (", …" if len(fr.labels) > 8 else "")
         hint = (
-            f"{count:,} of {answers:,} answers name none of the dataset's {len(fr.labels)} "
-            "labels: take the label out of the answer with scoring "
-            f"'extract: contains-label' and 'labels: [{shown}]' (the first label the answer "
-            "names), 'extract: first-word', or 'extract: regex' with a 'pattern' whose group 1 "
-            "is the label; 'aliases: {variant: label}' maps other spellings"
+            "take the label out of the answer: scoring 'extract: contains-label' with "
+            f"'labels: [{shown}]' (the first label the answer names), 'extract: first-word', "
+            "or 'extract: regex' with a 'pattern' (its group 1 is the label); "
+            "'aliases: {variant: label}' maps other spellings"
         )
     return OffLabel(count=count, answers=answers, share=share, examples=examples, hint=hint)
 

@@ -30,18 +30,38 @@ print(json.dumps({"run_dir": str(result.run_dir)}))
 """
 
 
-@pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("runs")
-    with running_demo(*FAST, "--error-rate", "0.05", "--seed", "3") as demo:
+def run_exact_pass(root: Path, knobs: tuple[str, ...], *overrides: str) -> Path:
+    """A real exact-pass run against a demo endpoint started with ``knobs``; its run folder."""
+    with running_demo(*FAST, *knobs) as demo:
         proc = subprocess.run(
             [sys.executable, "-c", PROGRAM, str(SCENARIOS / "exact-pass.yaml"), str(root),
-             f"endpoint.url={demo.url}", "dataset.passes=2",
-             "thresholds=[accuracy >= 0.5, latency.p99 < 2s, latency.p50 < 50ms]"],
+             f"endpoint.url={demo.url}", *overrides],
             capture_output=True, text=True, timeout=120, cwd=REPO,
         )  # fmt: skip
     assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-3000:]
     return Path(json.loads(proc.stdout.strip().splitlines()[-1])["run_dir"])
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_exact_pass(
+        tmp_path_factory.mktemp("runs"), ("--error-rate", "0.05", "--seed", "3"),
+        "dataset.passes=2", "thresholds=[accuracy >= 0.5, latency.p99 < 2s, latency.p50 < 50ms]",
+    )  # fmt: skip
+
+
+def test_answers_in_sentences_are_off_label_with_the_extraction_hint(tmp_path: Path) -> None:
+    run_dir = run_exact_pass(tmp_path, ("--chat-style", "sentence"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    labels = {json.loads(x)["expected"] for x in (run_dir / "rows.jsonl").read_text().splitlines()}
+    off = [x for x in lines if x["outcome"] == "incorrect" and x["predicted"] not in labels]
+    a = analyse_run(run_dir, summary)
+    assert a.off_label is not None and a.off_label.count == len(off) == len(lines)
+    assert a.off_label.hint is not None and "extract: contains-label" in a.off_label.hint
+    assert a.off_label.examples[0].got.lower().startswith("the customer's intent is")
+    assert {c.predicted for c in a.confusions} == {"(other)"}
+    assert sum(x.count for x in a.off_label.examples) <= len(lines)
 
 
 def test_analysis_agrees_with_results_and_summary(real_run: Path) -> None:
