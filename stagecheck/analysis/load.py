@@ -131,21 +131,22 @@ def load_levels(fr: Frame) -> list[LoadLevel]:
     cuts = [hdr_percentile(ordered, p) or 0 for p in LATENCY_BUCKETS]
     bounds = [0, *cuts, None]
     edge = ["min", *(f"p{p:g}" for p in LATENCY_BUCKETS), "max"]
+    start = 0  # the edge this bucket starts at: equal percentiles merge buckets
     for i in range(len(bounds) - 1):
         low, high = bounds[i], bounds[i + 1]
         assert low is not None
+        if high is not None and high <= low:
+            continue  # an empty bucket: the next one starts where this one did
+        names = f"({edge[start]}–{edge[i + 1]})"
         if high is None:
             mask = cols.latency_us >= low
-            label = f"≥ {_ms(low)} ({edge[i]}–max)"
-        elif high <= low:
-            continue  # equal percentiles: an empty bucket
+            label = f"≥ {_ms(low)} {names}" if start else f"all {names}"
         else:
             mask = (cols.latency_us >= low) & (cols.latency_us < high)
-            label = (f"< {_ms(high)}" if i == 0 else f"{_ms(low)}–{_ms(high)}") + (
-                f" ({edge[i]}–{edge[i + 1]})"
-            )
-        if mask.any():
+            label = (f"< {_ms(high)}" if not start else f"{_ms(low)}–{_ms(high)}") + f" {names}"
+        if mask.any():  # an empty bucket, too, leaves its start to the next one
             out.append(_level(fr, "latency", label, mask))
+            start = i + 1
     return out
 
 

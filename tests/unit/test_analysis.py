@@ -342,3 +342,16 @@ def test_renderers_escape_and_mark_thin_and_significant(tmp_path: Path) -> None:
     assert "### Why is it wrong?" in md and "| channel=email |" in md and "<script>" not in md
     assert render_analysis_html(None) == "" and analysis_markdown(None) == ""
     assert analysis_console_lines(None) == []
+
+
+def test_latency_buckets_merge_where_percentiles_tie(tmp_path: Path) -> None:
+    rows = make_rows(200)
+    same = [request(r, r["row"] * 0.1) for r in rows]  # every latency 20 ms
+    a = analyse_run(*write_run(tmp_path / "same", rows, same))
+    assert [(x.label, x.requests) for x in a.load] == [("all (min–max)", 200)]
+    slow = [request(r, r["row"] * 0.1, latency_us=1000 if r["row"] < 150 else 9000) for r in rows]
+    b = analyse_run(*write_run(tmp_path / "two", rows, slow))
+    assert [(x.label, x.requests) for x in b.load] == [
+        ("< 9.0 ms (min–p90)", 150),
+        ("≥ 9.0 ms (p90–max)", 50),
+    ]
