@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -10,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stagecheck.reporting import load_summary, render_html, write_reports
+from stagecheck.reporting import fmt, load_summary, render_html, write_reports
 from stagecheck.reporting.html import SECTION_IDS
 
 pytestmark = pytest.mark.unit
@@ -64,10 +67,28 @@ def _parse(page: str) -> _Page:
     return parser
 
 
+def _csp(page: str) -> dict[str, list[str]]:
+    match = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    assert match is not None, "no Content-Security-Policy"
+    policy = html.unescape(match.group(1))
+    return {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+
+
 def _assert_self_contained(page: str, parsed: _Page) -> None:
-    assert "script" not in parsed.tags and "iframe" not in parsed.tags
+    assert "iframe" not in parsed.tags
     assert "link" not in parsed.tags and "img" not in parsed.tags
-    assert parsed.resource_refs == []
+    assert parsed.resource_refs == []  # no src= on a script either
+    # Inline scripts only (the wrong-answers table's filter), each allowed by its own hash:
+    # the policy lets nothing else run, and nothing load.
+    csp = _csp(page)
+    assert csp["default-src"] == ["'none'"]
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(scripts) == parsed.tags.count("script")
+    allowed = csp.get("script-src", [])
+    assert "'unsafe-inline'" not in allowed
+    for script in scripts:
+        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+        assert f"'sha256-{digest}'" in allowed
     # No external URL in CSS either (url(...) / @import).
     style = page[page.index("<style>") : page.index("</style>")]
     assert "url(" not in style and "@import" not in style
@@ -90,25 +111,58 @@ def test_fixture_content(summary: dict[str, Any]) -> None:
     page = render_html(summary)
     text = " ".join(_parse(page).text)
     assert "FAILED" in text
-    for figure in ("109.2ms", "< 300ms", "0.8525", "83.2%", "42.00", "168.0", "0.8182", "71.03%"):
+    e2e, quality = summary["latency"]["e2e"], summary["quality"]
+    p99 = next(t for t in summary["thresholds"] if t["metric"] == "latency.p99")
+    worst_class = min(summary["classes"], key=lambda c: c["f1"])
+    worst_slice = min(summary["slices"], key=lambda s: s["quality"]["accuracy"])
+    best_slice = max(summary["slices"], key=lambda s: s["quality"]["accuracy"])
+    correct = summary["requests"]["by_outcome"]["correct"] / summary["requests"]["total"]
+    figures = (
+        fmt.quantity(p99["observed"], "s"),  # its golden values: test_report_load
+        f"< {fmt.quantity(p99['target'], 's', precise=False)}",
+        f"{quality['accuracy']:.4f}",
+        fmt.percent(correct),
+        fmt.ms(e2e["p50_us"]),
+        fmt.ms(e2e["max_us"]),
+        f"{worst_class['f1']:.4f}",
+        fmt.percent(worst_slice["quality"]["accuracy"], 2),
+    )
+    for figure in figures:
         assert figure in text, figure
     # Endpoint URL is shown as text, never as a link or resource.
-    assert "http://127.0.0.1:8000" in text
+    assert summary["run"]["endpoint"]["url"] in text
     # Worst class and worst slice come first.
-    assert text.index("refund") < text.index("shipping")
-    assert text.index("complex") < text.index("simple")
+    best_class = max(summary["classes"], key=lambda c: c["f1"])
+    classes = text[text.index("Per class") :]
+    assert classes.index(worst_class["label"]) < classes.index(best_class["label"])
+    slices = text[text.index("Where it is worst") :]
+    assert slices.index(f"{worst_slice['value']}") < slices.index(f"{best_slice['value']}")
+
+
+def _row_shares(matrix: list[list[int]]) -> list[list[float]]:
+    return [[n / sum(row) if sum(row) else 0.0 for n in row] for row in matrix]
 
 
 def test_confusion_heat_map_shades_by_row(summary: dict[str, Any]) -> None:
     parsed = _parse(render_html(summary))
     shades = [re.search(r"rgba\(([\d,]+),([\d.]+)\)", s) for s in parsed.heat_cells]
     alphas = [(m.group(1), float(m.group(2))) for m in shades if m]
-    assert len(alphas) == 12  # 3 expected rows × 4 predicted columns
-    diagonal = [alphas[0], alphas[5], alphas[10]]
+    matrix = summary["confusion"]["matrix"]
+    columns = len(summary["confusion"]["labels"])
+    assert len(alphas) == len(matrix) * columns  # expected rows × predicted columns
+    diagonal = [alphas[i * columns + i] for i in range(len(matrix))]
     assert all(rgb == "45,164,78" for rgb, _ in diagonal)
-    # shipping row: 50 of 52 on the diagonal is the darkest cell; zero cells are not shaded.
-    assert alphas[10][1] == max(a for _, a in alphas)
-    assert alphas[3][1] == 0.0
+    off = [alphas[i * columns + j] for i in range(len(matrix)) for j in range(columns) if i != j]
+    assert all(rgb == "207,34,46" for rgb, _ in off)
+    # The cell with the largest share of its row is the darkest; zero cells are not shaded.
+    shares = [share for row in _row_shares(matrix) for share in row]
+    darkest = max(range(len(shares)), key=shares.__getitem__)
+    assert alphas[darkest][1] == max(a for _, a in alphas)
+    zeros = [k for k, n in enumerate(n for row in matrix for n in row) if n == 0]
+    assert zeros and all(alphas[k][1] == 0.0 for k in zeros)
+    # Shading follows the row share, not the raw count.
+    faint = min((k for k in range(len(shares)) if shares[k]), key=shares.__getitem__)
+    assert 0.0 < alphas[faint][1] < alphas[darkest][1]
 
 
 def test_malicious_text_is_escaped(summary: dict[str, Any]) -> None:
@@ -169,6 +223,7 @@ def test_zero_requests_invalid_run_still_has_every_section() -> None:
     assert "No requests were made." in text
     assert "not a classification" in text
     assert 'class="banner invalid"' in page
+    assert "script" not in parsed.tags  # no wrong answers: no table to filter, no script
 
 
 def test_no_streaming_and_several_stages(summary: dict[str, Any]) -> None:
@@ -187,7 +242,7 @@ def test_write_reports(tmp_path: Path, summary: dict[str, Any]) -> None:
     assert [p.name for p in paths] == ["report.html", "summary.md", "junit.xml"]
     assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
     assert not list(tmp_path.glob(".*.tmp"))
-    assert load_summary(tmp_path)["run"]["scenario"] == "support-intents-smoke"
+    assert load_summary(tmp_path)["run"]["scenario"] == summary["run"]["scenario"]
     assert "<!DOCTYPE html>" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
@@ -211,7 +266,8 @@ def _sample(sid: str | None, row: int, outcome: str, expected: str | None) -> di
 
 
 def _sample_ids(page: str) -> list[str]:
-    samples = page[page.index('<section id="samples">') :]
+    start = page.index('<section id="samples">')
+    samples = page[start : page.index("<section id=", start + 1)]  # not the wrong-answers table
     return re.findall(r'<span class="sid"[^>]*>([^<]*)</span>', samples)
 
 
@@ -247,10 +303,13 @@ def test_confusion_blank_zero_cells_and_labels_as_they_are(summary: dict[str, An
     summary["confusion"]["labels"][:2] = ["Billing", "billing"]
     page = render_html(summary)
     confusion = page[page.index('<section id="confusion">') : page.index('<section id="slices">')]
+    matrix = summary["confusion"]["matrix"]
     # Empty cells show nothing (CSS draws a faint dot); non-empty ones keep count and share.
     assert "0<small>0%</small>" not in confusion
-    assert confusion.count('<td class="zero"') == 3  # billing→unparseable, shipping→refund/unp.
-    assert "45<small>90%</small>" in confusion
+    zeros = sum(n == 0 for row in matrix for n in row)
+    assert zeros and confusion.count('<td class="zero"') == zeros
+    first = matrix[0][0]
+    assert f"{first:,}<small>{first / sum(matrix[0]) * 100:.0f}%</small>" in confusion
     # Both spellings stay, in their own case, as row and column heads.
     assert '<th class="rowh">Billing</th>' in confusion
     assert '<th class="rowh">billing</th>' in confusion
@@ -285,27 +344,36 @@ def test_latency_chart_labels_round_as_the_table(summary: dict[str, Any]) -> Non
     summary["latency"]["e2e"].update(p50_us=11975, p99_us=109250)
     page = render_html(summary)
     latency = page[page.index('<section id="latency">') : page.index('<section id="classes">')]
-    chart = latency[latency.index("<svg") :]
-    table = latency[: latency.index("<svg")]
+    svg = latency.index("<svg")
+    chart = latency[svg : latency.index("</svg>", svg)]  # the first chart: by percentile
+    table = latency[:svg]
     assert '<td class="num">11.97</td>' in table and "11.97 ms" in chart
     assert "11.975" not in chart and "11.98" not in chart
     assert "109.2 ms" in chart and "109.25" not in chart
-    # Axis ticks stay short round numbers.
-    assert re.search(r">50 ms</text>", chart)
+    # Axis ticks stay short round numbers, evenly spaced by 1, 2, 2.5 or 5 × a power of ten.
+    ticks = sorted({int(t) for t in re.findall(r">(\d+) ms</text>", chart)})
+    assert len(ticks) >= 3, ticks
+    steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(steps) == 1, ticks
+    step = steps.pop()
+    assert step / 10 ** (len(str(step)) - 1) in (1, 2, 2.5, 5), ticks
 
 
 def test_top_bar_names_the_scenario_once(summary: dict[str, Any]) -> None:
+    scenario = summary["run"]["scenario"]
     top = re.search(r'<div class="top">(.*?)</div>', render_html(summary), re.S)
     assert top is not None
-    assert top.group(1).count("support-intents-smoke") == 1
-    assert "20261127T010203Z-support-intents-smoke" in top.group(1)
+    assert top.group(1).count(scenario) == 1
+    assert summary["run"]["id"] in top.group(1)
     summary["run"]["id"] = "run-42"
     top = re.search(r'<div class="top">(.*?)</div>', render_html(summary), re.S)
-    assert top is not None and "support-intents-smoke · run-42" in top.group(1)
+    assert top is not None and f"{scenario} · run-42" in top.group(1)
 
 
 def test_run_details_say_an_exact_pass(summary: dict[str, Any]) -> None:
     assert "exact pass" not in render_html(summary)
+    # The fixture's run has stages; an exact pass is a closed-loop users run: made one here.
+    summary["run"]["load"].update(mode="users", users=8, spawn_rate=4.0, stages=[])
     summary["run"]["load"]["exact_pass"] = True
     summary["run"]["dataset"]["passes"] = 1
     page = render_html(summary)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stagecheck.reporting import render_junit
+from stagecheck.reporting import fmt, render_junit
 
 pytestmark = pytest.mark.unit
 
@@ -25,20 +25,29 @@ def _parse(summary: dict[str, Any]) -> ET.Element:
     return ET.fromstring(render_junit(summary).encode("utf-8"))
 
 
+def _failed(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in summary["thresholds"] if not t["passed"]]
+
+
 def test_one_case_per_threshold(summary: dict[str, Any]) -> None:
     suite = _parse(summary)
+    thresholds, failed_thresholds = summary["thresholds"], _failed(summary)
+    assert failed_thresholds and len(failed_thresholds) < len(thresholds)
     assert suite.tag == "testsuite"
-    assert suite.get("name") == "stagecheck.support-intents-smoke"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "2", "0")
+    assert suite.get("name") == f"stagecheck.{summary['run']['scenario']}"
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("errors"))
+    assert counts == (str(len(thresholds)), str(len(failed_thresholds)), "0")
     cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == [t["expression"] for t in summary["thresholds"]]
+    assert [c.get("name") for c in cases] == [t["expression"] for t in thresholds]
     assert {c.get("classname") for c in cases} == {"stagecheck.thresholds"}
     failed = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
-    assert set(failed) == {"accuracy >= 0.90", "error_rate < 1%"}
+    assert set(failed) == {t["expression"] for t in failed_thresholds}
     messages = {name: f.get("message") for name, f in failed.items() if f is not None}
-    assert messages["accuracy >= 0.90"] == "observed 0.8525, target >= 0.9"
-    assert messages["error_rate < 1%"] == "observed 2.00%, target < 1%"
-    assert float(suite.get("time") or 0) == pytest.approx(30.29)
+    for t in failed_thresholds:
+        observed = fmt.quantity(t["observed"], t["unit"])  # its golden values: test_report_load
+        target = fmt.quantity(t["target"], t["unit"], precise=False)
+        assert messages[t["expression"]] == f"observed {observed}, target {t['op']} {target}"
+    assert float(suite.get("time") or 0) == pytest.approx(summary["run"]["duration_s"])
 
 
 def test_counts_match_cases(summary: dict[str, Any]) -> None:
@@ -52,7 +61,8 @@ def test_invalid_run_adds_a_failing_validity_case(summary: dict[str, Any]) -> No
     summary["verdict"] = "invalid"
     summary["validity"] = {"valid": False, "reasons": ["only 12 requests", "generator overloaded"]}
     suite = _parse(summary)
-    assert (suite.get("tests"), suite.get("failures")) == ("5", "3")
+    tests, failures = len(summary["thresholds"]) + 1, len(_failed(summary)) + 1
+    assert (suite.get("tests"), suite.get("failures")) == (str(tests), str(failures))
     case = suite.findall("testcase")[-1]
     assert case.get("name") == "run validity"
     failure = case.find("failure")

@@ -12,7 +12,7 @@ import pytest
 
 from stagecheck.errors import EXIT_BAD_INPUT, InputError
 from stagecheck.reporting import build_report, load_summary
-from stagecheck.reporting.fmt import quantity
+from stagecheck.reporting.fmt import ms, percent, quantity
 
 pytestmark = pytest.mark.unit
 
@@ -92,6 +92,23 @@ def test_threshold_quantities(value: float | None, unit: str, precise: bool, tex
     assert quantity(value, unit, precise=precise) == text
 
 
+@pytest.mark.parametrize(
+    ("us", "text"),
+    [(42_000, "42.00"), (11_975, "11.97"), (99_994, "99.99"), (109_250, "109.2"), (1450, "1.45"),
+     (2_500_000, "2500.0"), (None, "n/a")],
+)  # fmt: skip
+def test_milliseconds(us: int | None, text: str) -> None:
+    """The views' tests format the fixture's latencies with this: its own golden values."""
+    assert ms(us) == text
+
+
+@pytest.mark.parametrize(
+    ("frac", "digits", "text"), [(0.0143, 1, "1.4%"), (0.7103, 2, "71.03%"), (None, 1, "n/a")]
+)
+def test_percent(frac: float | None, digits: int, text: str) -> None:
+    assert percent(frac, digits) == text
+
+
 def test_reporting_never_imports_locust() -> None:
     """Reports are rebuilt on machines without a load generator: no Locust (or gevent) import."""
     code = (
@@ -148,6 +165,8 @@ def test_load_summary_says_an_exact_pass(
     load: dict[str, object], passes: int | None, text: str
 ) -> None:
     summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    # The fixture's run has stages; an exact pass is a closed-loop users run: made one here.
+    summary["run"]["load"].update(mode="users", users=8, spawn_rate=4.0, stages=[])
     summary["run"]["load"].pop("exact_pass")
     summary["run"]["load"].update(load)
     summary["run"]["dataset"]["passes"] = passes
