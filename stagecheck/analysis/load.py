@@ -137,13 +137,13 @@ def load_levels(fr: Frame) -> list[LoadLevel]:
         assert low is not None
         if high is not None and high <= low:
             continue  # an empty bucket: the next one starts where this one did
-        names = f"({edge[start]}–{edge[i + 1]})"
+        span = f"({edge[start]}–{edge[i + 1]})"
         if high is None:
             mask = cols.latency_us >= low
-            label = f"≥ {_ms(low)} {names}" if start else f"all {names}"
+            label = f"≥ {_ms(low)} {span}" if start else f"all {span}"
         else:
             mask = (cols.latency_us >= low) & (cols.latency_us < high)
-            label = (f"< {_ms(high)}" if not start else f"{_ms(low)}–{_ms(high)}") + f" {names}"
+            label = (f"< {_ms(high)}" if not start else f"{_ms(low)}–{_ms(high)}") + f" {span}"
         if mask.any():  # an empty bucket, too, leaves its start to the next one
             out.append(_level(fr, "latency", label, mask))
             start = i + 1
