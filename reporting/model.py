@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from stagecheck.analysis.model import Analysis
+from stagecheck.datasets.profile import DatasetProfile
 
 __all__ = [
     "OUTCOMES",
@@ -381,6 +382,8 @@ class Report:
     target: TargetUsage | None = None
     #: The error analysis (summary.json ``analysis``), None for runs written before it.
     analysis: Analysis | None = None
+    #: The dataset's profile (rows per class and slice, duplicates, lengths), None before it.
+    dataset_profile: DatasetProfile | None = None
 
     @property
     def accuracy(self) -> float | None:

@@ -10,7 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from stagecheck.analysis.model import Analysis
+from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.redact import redact_text
 
 from .model import (
@@ -282,7 +285,17 @@ def build_report(summary: Mapping[str, Any]) -> Report:
         notes=tuple(_text(n) for n in _list(summary.get("notes"))),
         target=_target(summary.get("target")),
         analysis=Analysis.read(summary.get("analysis")),
+        dataset_profile=_profile(summary.get("dataset_profile")),
     )
+
+
+def _profile(raw: Any) -> DatasetProfile | None:
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return DatasetProfile.model_validate(raw)
+    except ValidationError:  # another version's profile: the report goes on without it
+        return None
 
 
 def _target(raw: Any) -> TargetUsage | None:

@@ -59,12 +59,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario key",
     )
 
-    report = sub.add_parser("report", help="(re)build the reports of a run folder")
+    report = sub.add_parser(
+        "report",
+        help="rebuild a run folder's analysis, verdict and reports (new thresholds: --threshold)",
+    )
     report.add_argument("run_dir")
+    report.add_argument(
+        "--threshold",
+        dest="thresholds",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="judge the run by this threshold instead of its own (repeatable), "
+        "e.g. --threshold 'latency.p99 < 250ms' --threshold 'accuracy >= 0.9 at 95%% confidence'",
+    )
 
     compare = sub.add_parser("compare", help="compare two runs: regression table and verdict")
     compare.add_argument("base_run")
     compare.add_argument("new_run")
+    compare.add_argument("--markdown", action="store_true",
+                         help="print Markdown (a PR comment), not the table")  # fmt: skip
+    compare.add_argument("--out", metavar="FILE",
+                         help="also write it to FILE: .md or .html")  # fmt: skip
+    compare.add_argument("--alpha", type=float, default=0.05,
+                         help="significance level of the (Holm-adjusted) tests (0.05)")  # fmt: skip
+    compare.add_argument("--quality-tolerance", type=float, default=0.01,
+                         help="largest accepted accuracy drop, absolute (0.01)")  # fmt: skip
+    compare.add_argument("--error-rate-tolerance", type=float, default=0.005,
+                         help="largest accepted error-rate rise, absolute (0.005)")  # fmt: skip
+    compare.add_argument("--latency-tolerance", type=float, default=0.10,
+                         help="largest accepted latency rise, relative (0.10)")  # fmt: skip
+    compare.add_argument("--throughput-tolerance", type=float, default=0.10,
+                         help="largest accepted throughput drop, relative (0.10)")  # fmt: skip
 
     demo_server = sub.add_parser(
         "demo-server", help="serve the embedded demo staging endpoint", add_help=False
@@ -154,9 +180,15 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from stagecheck.datasets.profile import profile_dataset
+    from stagecheck.datasets.profile_view import profile_lines
     from stagecheck.preparation import describe_scenario, prepare_scenario
 
-    print(describe_scenario(prepare_scenario(args.scenario, args.overrides)))
+    prepared = prepare_scenario(args.scenario, args.overrides)
+    print(describe_scenario(prepared))
+    ds = prepared.dataset
+    profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
+    print("\n".join(profile_lines(profile)))
     return 0
 
 
@@ -289,21 +321,57 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild the analysis and judge the thresholds again from the run folder; the exit code
+    is the verdict's, as after the run."""
     from stagecheck.reporting import load_summary, render_console, write_reports
+    from stagecheck.run.controller import exit_code_for
+    from stagecheck.runfolder import write_summary
+    from stagecheck.verdict import rejudge_run_folder
 
-    summary = load_summary(Path(args.run_dir))
-    for path in write_reports(Path(args.run_dir), summary):
+    run_dir = Path(args.run_dir)
+    summary = load_summary(run_dir)
+    if run_dir.is_dir():
+        summary = rejudge_run_folder(run_dir, summary, args.thresholds)
+        write_summary(run_dir, summary)
+    elif args.thresholds:
+        raise InputError(f"{run_dir}: --threshold needs the run folder, not a summary file")
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    for path in write_reports(folder, summary):
         print(f"wrote {path}")
     print(render_console(summary))
-    return 0
+    return exit_code_for(str(summary.get("verdict")))
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from stagecheck.reporting import compare_runs, load_summary, render_comparison
+    from stagecheck.reporting.compare import compare_folders
+    from stagecheck.reporting.compare_html import write_comparison
+    from stagecheck.reporting.compare_view import render_comparison, render_comparison_markdown
 
-    comparison = compare_runs(load_summary(Path(args.base_run)), load_summary(Path(args.new_run)))
-    print(render_comparison(comparison))
-    return EXIT_THRESHOLD_FAILED if comparison.regressed else 0
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
+        raise InputError(f"--out {out}: the file must end in .md or .html")
+    comparison = compare_folders(
+        args.base_run,
+        args.new_run,
+        quality_tolerance=args.quality_tolerance,
+        error_rate_tolerance=args.error_rate_tolerance,
+        latency_tolerance=args.latency_tolerance,
+        throughput_tolerance=args.throughput_tolerance,
+        alpha=args.alpha,
+    )
+    if out is not None:
+        write_comparison(comparison, out)
+    render = render_comparison_markdown if args.markdown else render_comparison
+    code = EXIT_THRESHOLD_FAILED if comparison.regressed else 0
+    try:
+        sys.stdout.write(render(comparison))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): Python's documented recipe, so the exit at
+        # shutdown does not flush into the closed pipe again; the exit code stays honest.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stagecheck.datasets.profile import profile_dataset
 from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario
@@ -23,6 +24,7 @@ from stagecheck.run.live import LiveView, build_live_view
 from stagecheck.runfolder import write_scenario_copy, write_summary
 from stagecheck.summary import RunFacts, build_summary
 from stagecheck.target_resources import ResourceSampler
+from stagecheck.verdict import complete_summary
 
 __all__ = ["RunController", "EXIT_FOR_VERDICT", "exit_code_for", "progress_line"]
 
@@ -165,6 +167,11 @@ class RunController:
                 interrupted = agg.ended - agg.started < self.plan.duration - INTERRUPT_SLACK_S
         loaded, ds = self.prepared.loaded, self.prepared.dataset
         summary = build_summary(loaded, ds, agg, self.facts(interrupted=interrupted))
+        summary["dataset_profile"] = profile_dataset(
+            ds, ds.slice_fields, self.prepared.scorer.classification
+        ).model_dump(mode="json")
+        complete_summary(summary, self.run_dir, loaded.scenario.gates, agg.histogram)
+        _check_contract(summary)
         write_summary(self.run_dir, summary)
         from stagecheck.reporting import write_reports  # report time only
 
@@ -174,6 +181,24 @@ class RunController:
         self.exit_code = exit_code_for(summary["verdict"])
         log.info("%s; report %s", summary["verdict"].upper(), self.run_dir / "report.html")
         return self.exit_code
+
+
+def _check_contract(summary: dict[str, Any]) -> None:
+    """A summary that drifts from its typed model (a bug) is still written, with a note: the
+    run's figures and verdict matter more than the shape of one field."""
+    from pydantic import ValidationError
+
+    from stagecheck.summary_model import check_summary
+
+    try:
+        check_summary(summary)
+    except ValidationError as exc:
+        log.error("summary.json does not match its schema: %s", exc)
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        summary["notes"].append(
+            f"summary.json does not match its schema at {where}: {first['msg']}"
+        )
 
 
 def progress_line(agg: Aggregate) -> str:

@@ -204,7 +204,9 @@ def test_failing_endpoint_never_crashes_and_errors_are_counted(cli):
     assert s["requests"]["error_rate"] == pytest.approx(by["http_error"] / 200)
     # transport failures are not answers: accuracy counts the answered requests only
     assert s["quality"]["scored"] == 200 - by["http_error"]
-    assert any(x["error"] == "HTTP 503" for x in s["samples"])
+    # the status, the route and the server's own words
+    errors = {x["error"] for x in s["samples"] if x["outcome"] == "http_error"}
+    assert errors and all(e.startswith("HTTP 503: POST /v1/chat/completions → ") for e in errors)
 
 
 def test_timeouts_are_their_own_outcome(cli):
@@ -258,6 +260,36 @@ def test_report_and_compare(demo, cli):
     assert "accuracy" in r.stdout
     r = cli("report", str(base.out_dir / "nope"))
     assert r.code == 2 and "nope" in r.stderr
+
+
+def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
+    base = cli("run", str(SCENARIOS / "smoke.yaml"), "--set", f"endpoint.url={demo.url}",
+               "--duration", "2s")  # fmt: skip
+    assert base.code == 0, base.stdout[-2000:]
+    folder = str(base.run_dir)
+
+    def judged() -> dict[str, object]:
+        summary = json.loads((base.run_dir / "summary.json").read_text())
+        return {t["metric"]: t for t in summary["thresholds"]} | {"verdict": summary["verdict"]}
+
+    # percentiles outside the usual set are computed from latency.hlog, not "n/a"
+    r = cli("report", folder, "--threshold", "latency.p75 < 1us")
+    assert r.code == 1, r.stdout[-2000:]
+    got = judged()
+    assert got["verdict"] == "failed" and got["latency.p75"]["observed"] > 1e-6
+    r = cli("report", folder, "--threshold", "latency.p99.99 < 60s",
+            "--threshold", "accuracy >= 1% at 95% confidence")  # fmt: skip
+    assert r.code == 0, r.stdout[-2000:]
+    got = judged()
+    assert got["verdict"] == "passed" and set(got) == {"latency.p99.99", "accuracy", "verdict"}
+    assert got["accuracy"]["observed"] < got["accuracy"]["estimate"]  # judged on the lower bound
+    markdown = (base.run_dir / "summary.md").read_text()
+    assert "latency.p99.99 &lt; 60s" in markdown and "(lower 95% bound; estimate" in markdown
+    # the error analysis is rebuilt too
+    assert json.loads((base.run_dir / "summary.json").read_text())["analysis"]["replays"]
+    r = cli("report", folder, "--threshold", "latency.p99 < fast", "--threshold", "acc > 1")
+    assert r.code == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 2, r.stderr
 
 
 def test_open_loop_counts_queueing_that_a_closed_loop_would_hide(cli):
