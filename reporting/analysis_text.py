@@ -16,6 +16,7 @@ __all__ = ["analysis_console_lines", "analysis_markdown", "replays_text", "ci_te
 _TOP = 3
 _MD_TOP = 10
 _WIDTH = 100
+_LABEL = 40  # widest group label in the console
 
 
 def ci_text(ci: Interval) -> str:
@@ -39,6 +40,16 @@ def _concentration_text(c: Concentration) -> str:
     )
 
 
+def _concentration_row(c: Concentration, width: int) -> str:
+    """One aligned console row: group, accuracy with its interval, the rest, size, p."""
+    thin = " thin" if c.thin else ""
+    return (
+        f"    {fmt.truncate(c.label, width):<{width}}  {fmt.percent(c.accuracy):>6} "
+        f"{ci_text(c.accuracy_ci).removesuffix('%]') + ']' if c.accuracy_ci else '':<13} "
+        f"rest {fmt.percent(c.rest_accuracy):>6}  n={c.scored:<6,} p {_p(c.p_adjusted)}{thin}"
+    )
+
+
 def _p(p: float | None) -> str:
     if p is None:
         return fmt.MISSING
@@ -49,7 +60,7 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
     """The "Why is it wrong?" block of the end-of-run console summary (empty without one)."""
     if a is None:
         return []
-    out = ["Why is it wrong?", f"  {replays_text(a)}"]
+    out = ["Why is it wrong?"]  # the replays line sits with the requests
     ol = a.off_label
     if ol is not None and ol.count:
         out.append(
@@ -62,8 +73,9 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
             )
     significant = [c for c in a.concentrations if c.significant][:_TOP]
     if significant:
-        out.append("  Errors concentrate in (significantly worse than the rest):")
-        out += [f"    - {_concentration_text(c)}" for c in significant]
+        out.append("  Errors concentrate in (significantly worse than the rest; 95% interval):")
+        width = min(max(len(c.label) for c in significant), _LABEL)
+        out += [_concentration_row(c, width) for c in significant]
     elif a.concentrations:
         out.append("  No group is significantly worse than the rest (Holm, 5 %)")
     if a.confusions:
@@ -77,9 +89,10 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
         out.append("  Failures by cause:")
         for f in a.failures:
             first = f.errors[0][0] if f.errors else ""
+            detail = first.removeprefix(f.cause).lstrip(": ")  # the cause is shown already
             out.append(
-                f"    - {f.cause}: {f.count:,} (from {fmt.seconds(f.first_s)} to "
-                f"{fmt.seconds(f.last_s)})" + (f" — {fmt.truncate(first, 80)}" if first else "")
+                f"    - {f.cause} ×{f.count:,} ({fmt.seconds(f.first_s)}–{fmt.seconds(f.last_s)})"
+                + (f": {fmt.truncate(detail, 70)}" if detail else "")
             )
     cons = a.consistency
     if cons is not None and cons.rows_inconsistent:

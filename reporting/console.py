@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import fmt
+from .analysis_text import analysis_console_lines
 from .model import ERROR_OUTCOMES, Report, causes_text
 from .read import build_report
 
@@ -42,9 +43,9 @@ def _header(report: Report) -> list[str]:
         load += f" · {run.workers} workers"
     dataset = [run.dataset_path or fmt.MISSING]
     if run.dataset_rows is not None:
-        dataset.append(f"{run.dataset_rows:,} rows")
+        dataset.append(f"{run.dataset_rows:,} rows" + _replays(report))
     if run.order:
-        dataset.append(run.order + (f" (seed {run.seed})" if run.seed is not None else ""))
+        dataset.append(run.order + (f" seed {run.seed}" if run.seed is not None else ""))
     if run.scoring_kind:
         dataset.append(f"scoring {run.scoring_kind}")
     return [
@@ -53,6 +54,17 @@ def _header(report: Report) -> list[str]:
         f"load      {load}",
         f"dataset   {' · '.join(dataset)}",
     ]
+
+
+def _replays(report: Report) -> str:
+    """`` (×5.5)``: timed runs replay rows, so say how unique the figures are."""
+    r = report.analysis.replays if report.analysis is not None else None
+    if r is None:
+        return ""
+    times = f"×{r.factor:.1f}" if r.factor > 1.0 else "once"
+    return (
+        f" ({times})" if r.unique_rows == r.dataset_rows else f" ({r.unique_rows:,} sent {times})"
+    )
 
 
 def _verdict(report: Report) -> list[str]:
@@ -223,8 +235,10 @@ def render_console(summary: Mapping[str, Any] | Report) -> str:
         _target(report),
         _quality(report),
         _classes(report),
-        _slices(report),
+        # the analysis ranks slices by how significantly worse they are: it replaces the list
+        [] if report.analysis and report.analysis.concentrations else _slices(report),
         _stages(report),
+        analysis_console_lines(report.analysis),
         _thresholds(report),
         _validity(report),
         _notes(report),

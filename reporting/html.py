@@ -1,9 +1,10 @@
-"""``report.html``: one self-contained page (inline CSS and SVG, no script, no external URL).
+"""``report.html``: one self-contained page (inline CSS and SVG, no external URL; the only script
+is the wrong-answers table's own, allowed by its hash in the CSP: :mod:`.html_table`).
 
 Every piece of text that comes from the run — labels, slice values, dataset inputs, model
 answers, error messages, URLs — goes through :func:`.html_parts.e` (``html.escape``): datasets
-may hold ``<script>``. A Content-Security-Policy meta tag forbids scripts and network loads, as a
-second line of defence and because the page is meant to open offline anyway.
+may hold ``<script>``. A Content-Security-Policy meta tag forbids other scripts and network
+loads, as a second line of defence and because the page is meant to open offline anyway.
 """
 
 from __future__ import annotations
@@ -12,9 +13,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import fmt
+from .html_analysis import render_analysis_html
 from .html_load import latency_section, requests_section, stages_section
 from .html_parts import e, empty, meter, section, table
+from .html_plots import CSS as PLOTS_CSS
+from .html_plots import (
+    class_plots_section,
+    distribution_section,
+    stage_plots_section,
+    timeline_section,
+)
 from .html_style import CSS
+from .html_table import CSS as TABLE_CSS
+from .html_table import SCRIPT_CSP_SOURCE, wrong_answers_section
 from .model import Report
 from .read import build_report
 
@@ -30,9 +41,8 @@ SECTION_IDS = (
     "confusion",
     "slices",
     "stages",
-    "samples",
     "run",
-)
+)  # and "wrong-answers" (every wrong answer, from the analysis) or, for older runs, "samples"
 #: Samples of wrong answers shown at most.
 MAX_SAMPLES = 100
 _INPUT_CHARS = 600
@@ -297,14 +307,22 @@ def render_html(summary: Mapping[str, Any] | Report) -> str:
         _verdict(report),
         _thresholds(report),
         requests_section(report),
+        timeline_section(report),
         latency_section(report),
+        distribution_section(report),
         _classes(report),
+        class_plots_section(report),
         _confusion(report),
+        render_analysis_html(report.analysis),
         _slices(report),
         stages_section(report),
-        _samples(report),
+        stage_plots_section(report),
+        # the browsable table holds every wrong answer ×N; the samples are for older runs
+        wrong_answers_section(report) if report.analysis and report.analysis.wrong else "",
+        "" if report.analysis and report.analysis.wrong else _samples(report),
         _run_details(report),
     ]
+    sections = [s for s in sections if s]
     title = f"stagecheck · {run.scenario} · {report.verdict.upper()}"
     version = f" {run.tool_version}" if run.tool_version else ""
     return f"""<!DOCTYPE html>
@@ -312,9 +330,10 @@ def render_html(summary: Mapping[str, Any] | Report) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; \
+script-src {SCRIPT_CSP_SOURCE}">
 <title>{e(title)}</title>
-<style>{CSS}</style>
+<style>{CSS}{PLOTS_CSS}{TABLE_CSS}</style>
 </head>
 <body>
 <div class="top"><b>stagecheck report</b><span>{e(_run_name(report))} · \

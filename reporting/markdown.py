@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import fmt
+from .analysis_text import analysis_markdown
 from .model import Report, causes_text
 from .read import build_report
 
@@ -232,6 +233,7 @@ def render_markdown(summary: Mapping[str, Any] | Report) -> str:
         _classes(report),
         _slices(report),
         _confusion(report),
+        analysis_markdown(report.analysis).splitlines(),
         _samples(report),
     ]
     lines: list[str] = []

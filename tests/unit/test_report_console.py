@@ -75,6 +75,7 @@ def test_thresholds_in_human_units(summary: dict[str, Any]) -> None:
 
 
 def test_classes_worst_f1_first_and_slices_worst_accuracy_first(summary: dict[str, Any]) -> None:
+    del summary["analysis"]  # a run from before the error analysis lists its slices
     text = render_console(summary)
     per_class = text[text.index("Per class") : text.index("Where it is worst")]
     worst_first = sorted(summary["classes"], key=lambda c: c["f1"])
@@ -157,6 +158,7 @@ def test_zero_requests_invalid_run() -> None:
 
 
 def test_long_lists_are_cut(summary: dict[str, Any]) -> None:
+    del summary["analysis"]
     summary["classes"] = [
         {"label": f"class-{i:02d}-" + "x" * 80, "support": i, "f1": i / 50} for i in range(40)
     ]
@@ -227,3 +229,25 @@ def test_target_resources_line_and_its_absence(summary: dict[str, Any]) -> None:
     assert f"no readings from {target['metrics_url']} (3 failed: URLError: refused)" in (
         render_console(failing)
     )
+
+
+def test_the_analysis_says_where_errors_concentrate_instead_of_listing_slices(
+    summary: dict[str, Any],
+) -> None:
+    text = render_console(summary)
+    _check_shape(text)
+    assert "Where it is worst" not in text
+    why = text[text.index("Why is it wrong?") :]
+    why = why[: why.index("\n\n")]
+    significant = [c for c in summary["analysis"]["concentrations"] if c["significant"]][:3]
+    assert significant, "the fixture's run has a planted worse class and slice"
+    positions = [why.index(fmt.truncate(c["label"], 40)) for c in significant]
+    assert positions == sorted(positions)  # most significant first, as the analysis ranks them
+    first = significant[0]
+    assert fmt.percent(first["accuracy"]) in why and fmt.percent(first["rest_accuracy"]) in why
+    top = summary["analysis"]["confusions"][0]
+    assert f"{top['expected']} → {top['predicted']}: {top['count']:,}" in why
+    for f in summary["analysis"]["failures"]:
+        assert f"{f['cause']} ×{f['count']:,}" in why
+    r = summary["analysis"]["replays"]
+    assert f"{r['dataset_rows']:,} rows (×{r['factor']:.1f})" in text

@@ -19,7 +19,9 @@ from stagecheck.reporting.html import SECTION_IDS
 pytestmark = pytest.mark.unit
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "summary_example.json"
-REQUIRED_IDS = {"verdict", "thresholds", "latency", "classes", "confusion", "slices", "samples"}
+REQUIRED_IDS = {"verdict", "thresholds", "latency", "classes", "confusion", "slices"}
+# a run with its error analysis shows every wrong answer; an older one its samples
+ANALYSIS_IDS = {"analysis", "timeline", "concentrations", "wrong-answers"}
 
 
 @pytest.fixture
@@ -97,10 +99,15 @@ def _assert_self_contained(page: str, parsed: _Page) -> None:
 def test_fixture_sections_and_self_contained(summary: dict[str, Any]) -> None:
     page = render_html(summary)
     parsed = _parse(page)
-    assert set(parsed.ids) >= REQUIRED_IDS
+    assert set(parsed.ids) >= REQUIRED_IDS | ANALYSIS_IDS | {"distribution"}
+    assert "samples" not in parsed.ids  # the table of every wrong answer replaces them
     assert set(SECTION_IDS) <= set(parsed.ids)
     assert len(parsed.ids) == len(set(parsed.ids))
     _assert_self_contained(page, parsed)
+    del summary["analysis"]  # a run from before the analysis: its samples, and no script
+    older = render_html(summary)
+    assert "samples" in _parse(older).ids and "<script" not in older
+    assert not set(_parse(older).ids) & ANALYSIS_IDS
     assert page.startswith("<!DOCTYPE html>")
     assert "Content-Security-Policy" in page
     assert "<svg" in page  # percentile chart and outcome bar, inline
@@ -167,9 +174,10 @@ def test_confusion_heat_map_shades_by_row(summary: dict[str, Any]) -> None:
 
 def test_malicious_text_is_escaped(summary: dict[str, Any]) -> None:
     evil = '<script>alert("x")</script><img src=http://evil.example/x.png onerror=alert(1)>'
-    summary["samples"][0]["input"] = evil
-    summary["samples"][0]["got"] = "</td></tr></table><script>"
-    summary["samples"][0]["error"] = "<b>boom</b>"
+    for sample in (summary["samples"][0], summary["analysis"]["wrong"][0]):
+        sample["input"] = evil
+        sample["got"] = "</td></tr></table><script>"
+        sample["error"] = "<b>boom</b>"
     summary["classes"][0]["label"] = '"><script>alert(2)</script>'
     summary["confusion"]["labels"][0] = '"><script>alert(2)</script>'
     summary["slices"][0]["value"] = "<iframe src=https://evil.example>"
@@ -272,6 +280,7 @@ def _sample_ids(page: str) -> list[str]:
 
 
 def test_samples_grouped_for_error_analysis_and_named_by_id(summary: dict[str, Any]) -> None:
+    del summary["analysis"]  # samples are shown for runs from before the error analysis
     summary["samples"] = [
         _sample("v10", 9, "incorrect", "refund"),
         _sample("v0231", 230, "http_error", "shipping"),
