@@ -23,6 +23,7 @@ from .html_plots import (
     stage_plots_section,
     timeline_section,
 )
+from .html_profile import profile_section
 from .html_style import CSS
 from .html_table import CSS as TABLE_CSS
 from .html_table import SCRIPT_CSP_SOURCE, wrong_answers_section
@@ -320,6 +321,7 @@ def render_html(summary: Mapping[str, Any] | Report) -> str:
         # the browsable table holds every wrong answer ×N; the samples are for older runs
         wrong_answers_section(report) if report.analysis and report.analysis.wrong else "",
         "" if report.analysis and report.analysis.wrong else _samples(report),
+        profile_section(report.dataset_profile),
         _run_details(report),
     ]
     sections = [s for s in sections if s]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from stagecheck.datasets.profile_view import profile_markdown
+
 from . import fmt
 from .analysis_text import analysis_markdown
 from .model import Report, causes_text
@@ -221,6 +223,14 @@ def _samples(report: Report) -> list[str]:
     ]
 
 
+def _profile(report: Report) -> list[str]:
+    """The dataset profile, folded: it is about the dataset, not this run's figures."""
+    if report.dataset_profile is None:
+        return []
+    body = profile_markdown(report.dataset_profile, level=3).splitlines()[1:]
+    return ["<details><summary>Dataset profile</summary>", "", *body, "</details>"]
+
+
 def render_markdown(summary: Mapping[str, Any] | Report) -> str:
     """``summary.md`` for a summary.json dict (or an already built Report)."""
     report = summary if isinstance(summary, Report) else build_report(summary)
@@ -235,6 +245,7 @@ def render_markdown(summary: Mapping[str, Any] | Report) -> str:
         _confusion(report),
         analysis_markdown(report.analysis).splitlines(),
         _samples(report),
+        _profile(report),
     ]
     lines: list[str] = []
     for block in blocks:

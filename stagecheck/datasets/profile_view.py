@@ -77,9 +77,9 @@ def _md_groups(title: str, groups: Groups) -> list[str]:
     return lines
 
 
-def profile_markdown(profile: DatasetProfile) -> str:
-    """The profile as a Markdown section (GFM tables) for the report."""
-    out = ["## Dataset profile", ""]
+def profile_markdown(profile: DatasetProfile, level: int = 2) -> str:
+    """The profile as a Markdown section (GFM tables) for the report, its heading at ``level``."""
+    out = ["#" * level + " Dataset profile", ""]
     out.append(
         f"{profile.rows} rows. A class or slice value with fewer than {profile.thin_below} rows "
         "is *thin*: its accuracy cannot be known to better than ±10 points (95 % interval)."

@@ -99,7 +99,12 @@ def _assert_self_contained(page: str, parsed: _Page) -> None:
 def test_fixture_sections_and_self_contained(summary: dict[str, Any]) -> None:
     page = render_html(summary)
     parsed = _parse(page)
-    assert set(parsed.ids) >= REQUIRED_IDS | ANALYSIS_IDS | {"distribution"}
+    assert set(parsed.ids) >= REQUIRED_IDS | ANALYSIS_IDS | {"distribution", "profile"}
+    profile = summary["dataset_profile"]
+    start = page.index('<section id="profile">')
+    shown = page[start : page.index("</section>", start)]
+    assert f"{profile['rows']:,} rows" in shown
+    assert all(f"<td>{g['value']}</td>" in shown for g in profile["classes"]["values"])
     assert "samples" not in parsed.ids  # the table of every wrong answer replaces them
     assert set(SECTION_IDS) <= set(parsed.ids)
     assert len(parsed.ids) == len(set(parsed.ids))
@@ -292,7 +297,8 @@ def test_samples_grouped_for_error_analysis_and_named_by_id(summary: dict[str, A
     page = render_html(summary)
     # incorrect (by expected label, then id as numbers read), unparseable, then failures.
     assert _sample_ids(page) == ["v7", "v9", "v10", "v3", "v0231", "v2"]
-    samples = page[page.index('<section id="samples">') : page.index('<section id="run">')]
+    start = page.index('<section id="samples">')
+    samples = page[start : page.index("<section id=", start + 1)]
     # The 0-based row index is kept as a hint, never shown next to the 1-based id.
     assert 'title="row index 8 (0-based)" data-row="8">v9<' in samples
     assert ">8<" not in samples and "Row" not in samples

@@ -48,8 +48,9 @@ def _assert_tables_well_formed(text: str) -> None:
 
 def _section(text: str, heading: str) -> str:
     start = text.index(heading)
-    end = text.find("\n### ", start + 1)
-    return text[start : end if end != -1 else len(text)]
+    ends = [e for e in (text.find("\n### ", start + 1), text.find("\n<details>", start + 1))
+            if e != -1]  # fmt: skip
+    return text[start : min(ends) if ends else len(text)]
 
 
 def test_fixture_sections(summary: dict[str, Any]) -> None:
@@ -181,3 +182,16 @@ def test_samples_named_by_id_and_grouped_by_outcome(summary: dict[str, Any]) -> 
     # incorrect before failures; ids in the order people read them (v9 before v10).
     assert [row.split(" | ")[0] for row in rows[2:]] == ["| v9", "| v10", f"| {failed['id']}"]
     assert "By outcome, then expected label, then id." in text
+
+
+def test_the_dataset_profile_is_folded_at_the_end(summary: dict[str, Any]) -> None:
+    text = render_markdown(summary)
+    _assert_tables_well_formed(text)
+    folded = text[text.index("<details><summary>Dataset profile</summary>") :]
+    assert folded.index("</details>") > 0
+    profile = summary["dataset_profile"]
+    assert f"{profile['rows']} rows" in folded
+    assert all(f"| {g['value'].replace('_', chr(92) + '_')} |" in folded or f"| {g['value']} |"
+               in folded for g in profile["classes"]["values"])  # fmt: skip
+    del summary["dataset_profile"]
+    assert "Dataset profile" not in render_markdown(summary)
