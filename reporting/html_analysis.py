@@ -91,16 +91,13 @@ def _concentrations(a: Analysis) -> str:
     for c in worse[:_ROWS]:
         label = f"<b>{e(c.label)}</b>" if c.significant else e(c.label)
         rows.append([
-            f"{label} {_marks(c)}<br><small>{e(c.kind)}</small>",
-            f"{c.scored:,}",
+            f"{label} {_marks(c)}<br><small>{e(c.kind)} · {c.scored:,} scored · "
+            f"{e(fmt.percent(c.failure_rate))} failed</small>",
             meter(c.accuracy, f"{fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)}"),
-            e(fmt.percent(c.rest_accuracy)),
-            e(fmt.percent(c.failure_rate)),
-            _p(c.p_adjusted),
+            f"{e(fmt.percent(c.rest_accuracy))}<br><small>p {_p(c.p_adjusted)}</small>",
             _samples(c.samples),
         ])  # fmt: skip
-    header = ["Group", "Scored", "Accuracy [95% CI]", "Rest of run", "Failures", "p (Holm)",
-              "Wrong answers"]  # fmt: skip
+    header = ["Group", "Accuracy [95% CI]", "Rest of run (p, Holm)", "Wrong answers"]
     significant = sum(1 for c in a.concentrations if c.significant)
     note = (
         f"{significant} of {len(a.concentrations)} groups significantly worse than the rest"
@@ -111,7 +108,7 @@ def _concentrations(a: Analysis) -> str:
         nothing = empty("No group has a lower accuracy than the rest of the run.")
         return section("concentrations", "Where errors concentrate", nothing, note)
     hidden = len(a.concentrations) - min(len(worse), _ROWS)
-    body = table(header, rows, numeric=(1, 2, 3, 4, 5)) + empty(
+    body = table(header, rows, numeric=(2,)) + empty(
         "Each group's accuracy against every other scored request: two-sided test (Fisher "
         "exact for small counts, else a two-proportion z-test), Holm-adjusted over all groups. "
         "Thin: too few scored requests for the interval to be narrower than ±10 points."

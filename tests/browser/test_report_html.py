@@ -40,7 +40,10 @@ SECTION_IDS = (
     "confusion",
     "slices",
     "stages",
-    "samples",
+    "analysis",
+    "timeline",
+    "wrong-answers",
+    "profile",
     "run",
 )
 PAYLOAD = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>"
@@ -85,6 +88,19 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
     assert done.returncode in (0, 1), f"exit {done.returncode}\n{done.stderr[-3000:]}"
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return RunFolder(folder, summary)
+
+
+@pytest.fixture(scope="module")
+def older_run_folder(run_folder: RunFolder, tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    """The same run as a run from before the error analysis: no ``analysis``, so the report
+    shows its samples instead of the table of every wrong answer."""
+    summary = json.loads(json.dumps(run_folder.summary))
+    del summary["analysis"]
+    folder = tmp_path_factory.mktemp("older") / run_folder.path.name
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_reports(folder, summary)
     return RunFolder(folder, summary)
 
 
@@ -225,6 +241,8 @@ def test_script_in_a_sample_is_shown_not_run(
     summary = json.loads(json.dumps(run_folder.summary))
     assert summary["samples"], "the run kept no sample to tamper with"
     summary["samples"][0]["input"] = PAYLOAD + " " + summary["samples"][0]["input"]
+    wrong = summary["analysis"]["wrong"][0]
+    wrong["input"] = PAYLOAD + " " + wrong["input"]
     folder = tmp_path / run_folder.path.name
     folder.mkdir()
     shutil.copy(run_folder.path / "summary.json", folder / "summary.json")
@@ -235,8 +253,10 @@ def test_script_in_a_sample_is_shown_not_run(
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
     # The page's CSP would stop the script even if escaping failed (and log a console error):
     # the DOM itself shows the input was escaped, not just defused.
-    samples = page.locator("#samples")
-    assert samples.locator("script, img").count() == 0
+    samples = page.locator("#wrong-answers")  # the table of every wrong answer
+    assert samples.locator("img").count() == 0
+    scripts = samples.locator("script").evaluate_all("(els) => els.map((e) => e.textContent)")
+    assert not any("__pwned" in text for text in scripts)  # only the table's own filter
     shown = samples.get_by_text(PAYLOAD, exact=False)
     assert shown.count() == 1
     assert shown.is_visible()
@@ -255,9 +275,9 @@ _REVIEW_ORDER = ("incorrect", "unparseable", "http_error", "timeout", "connectio
 
 @pytest.mark.parametrize("width", [1280, 800])
 def test_samples_table_gives_the_input_room(
-    run_folder: RunFolder, open_page: OpenPage, width: int
+    older_run_folder: RunFolder, open_page: OpenPage, width: int
 ) -> None:
-    visit = open_page(run_folder.report)
+    visit = open_page(older_run_folder.report)
     page = visit.page
     page.set_viewport_size({"width": width, "height": 1000})
     facts = page.locator("#samples table").evaluate(
@@ -285,12 +305,14 @@ def test_samples_table_gives_the_input_room(
     _assert_clean(visit)
 
 
-def test_samples_by_outcome_then_label_then_id(run_folder: RunFolder, open_page: OpenPage) -> None:
-    visit = open_page(run_folder.report)
+def test_samples_by_outcome_then_label_then_id(
+    older_run_folder: RunFolder, open_page: OpenPage
+) -> None:
+    visit = open_page(older_run_folder.report)
     shown = visit.page.locator("#samples .sid").evaluate_all(
         "(els) => els.map((e) => [e.textContent, e.dataset.row, e.title])"
     )
-    samples = run_folder.summary["samples"]
+    samples = older_run_folder.summary["samples"]
     expected = sorted(
         samples,
         key=lambda s: (_REVIEW_ORDER.index(s["outcome"]), s["expected"], _natural(s["id"])),
