@@ -14,7 +14,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar
 
@@ -169,6 +169,7 @@ class DemoApp:
         self._ids = itertools.count(1)
         rows = load_rows(config.degrade_rows) if config.degrade_rows else None
         self._degrader = Degrader([parse_rule(r) for r in config.degrade], rows, config.seed)
+        self._fallback = _fallback_label(config, classifier.labels)
         self._metrics = CollectorRegistry()
         ProcessCollector(registry=self._metrics)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
@@ -252,6 +253,9 @@ class DemoApp:
         return failed
 
     def _answer(self, text: str) -> tuple[str, float]:
+        limit = self.config.fallback_above
+        if limit is not None and self.stats.in_flight > limit:
+            return self._fallback, 1.0
         if not self._degrader:
             return self.classifier.predict(text)
         return self._degrader.answer(text, self.classifier.probabilities(text))
@@ -417,6 +421,17 @@ class DemoApp:
             },
             lambda status, message: {"error": message},
         )
+
+
+def _fallback_label(config: DemoConfig, labels: Sequence[str]) -> str:
+    if config.fallback_label is None:
+        return sorted(labels)[0]
+    if config.fallback_label not in labels:
+        raise ValueError(
+            f"fallback_label {config.fallback_label!r} is not one of the model's labels "
+            f"({', '.join(sorted(labels))})"
+        )
+    return config.fallback_label
 
 
 def create_app(config: DemoConfig, classifier: IntentClassifier | None = None) -> DemoApp:

@@ -52,6 +52,14 @@ class DemoConfig:
     degrade_rows: str | None = None
     """JSONL dataset (``text`` plus slice fields) in which ``slice:`` rules look rows up."""
 
+    fallback_above: int | None = None
+    """A model falling back under pressure: while more than this many inference requests are in
+    flight, every answer is ``fallback_label`` (``None``: never). With a fixed latency L and no
+    jitter, in flight is about rate × L (Little's law): answers go wrong above N / L per second."""
+
+    fallback_label: str | None = None
+    """The default answer of ``fallback_above`` (``None``: the first of the model's labels)."""
+
     def __post_init__(self) -> None:
         for name in (
             "latency_ms",
@@ -76,6 +84,8 @@ class DemoConfig:
             raise ValueError(
                 "degrade rules on a slice need the dataset to look rows up in: --degrade-rows FILE"
             )
+        if self.fallback_above is not None and not self.fallback_above >= 0:
+            raise ValueError(f"fallback_above must be >= 0, got {self.fallback_above}")
         if not _MODEL_NAME.match(self.model_name):
             raise ValueError(
                 f"model_name must be letters, digits, '_', '.', '-' (it goes in URLs), "

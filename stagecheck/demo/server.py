@@ -129,6 +129,11 @@ def build_parser(prog: str = "stagecheck demo-server") -> argparse.ArgumentParse
              "model's second choice (repeatable)")  # fmt: skip
     add("--degrade-rows", metavar="FILE",
         help="JSONL dataset (text + slice fields) that 'slice:' rules look rows up in")  # fmt: skip
+    add("--fallback-above", type=int, metavar="N",
+        help="a model falling back under pressure: while more than N requests are in "
+             "flight, answer --fallback-label (in flight is about rate x latency)")  # fmt: skip
+    add("--fallback-label", metavar="LABEL",
+        help="the answer of --fallback-above (default: the model's first label)")  # fmt: skip
     add("--access-log", action="store_true", help="log every request to stderr")
     return parser
 
@@ -162,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--port must be 0..65535, got {args.port}")
     try:
         app = create_app(config)
-    except ValueError as e:  # --degrade-rows unreadable or malformed
-        parser.error(str(e).replace("degrade_rows", "--degrade-rows", 1))
+    except ValueError as e:  # --degrade-rows unreadable or malformed, --fallback-label unknown
+        message = str(e).replace("degrade_rows", "--degrade-rows", 1)
+        parser.error(message.replace("fallback_label", "--fallback-label", 1))
     _monkey_patch()
     try:
         server = DemoServer(
@@ -178,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         f"stagecheck demo-server listening on {server.url} "
         f"(model {config.model_name}, {n_intents} intents"
         + (f"; degraded: {', '.join(config.degrade)}" if config.degrade else "")
+        + (
+            f"; falls back above {config.fallback_above} in flight"
+            if config.fallback_above is not None
+            else ""
+        )  # fmt: skip
         + ")",
         flush=True,
     )

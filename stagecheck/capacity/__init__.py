@@ -1,0 +1,28 @@
+"""``stagecheck capacity``: the highest sustained arrival rate at which the model is both fast
+enough and right.
+
+Data flow: SLOs (:mod:`.slo`) → a bounded search (:mod:`.search`) whose every step is a real
+open-loop run (:mod:`.step`) recounted from its run folder (:mod:`.figures`) → the result
+(:mod:`.model`), written with its reports by :mod:`.run`.
+"""
+
+from __future__ import annotations
+
+from stagecheck.capacity.model import CapacityResult, SloCheck, Step, StepFigures
+from stagecheck.capacity.run import CapacityRequest, run_capacity, write_outputs
+from stagecheck.capacity.search import SearchOutcome, search
+from stagecheck.capacity.slo import min_requests, parse_slos
+
+__all__ = [
+    "CapacityRequest",
+    "CapacityResult",
+    "SearchOutcome",
+    "SloCheck",
+    "Step",
+    "StepFigures",
+    "min_requests",
+    "parse_slos",
+    "run_capacity",
+    "search",
+    "write_outputs",
+]

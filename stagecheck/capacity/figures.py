@@ -1,0 +1,157 @@
+"""One capacity step's figures, recounted from its run folder with the warm-up left out.
+
+A step is a real ``stagecheck run``; its ``results.jsonl`` holds every request (``t``: when it
+started, epoch seconds; ``outcome``; ``latency_us``, counted from the request's due time in
+open loop). Only requests started in the measured window — after the warm-up, up to the
+planned end — count. Latency percentiles are exact (nearest rank on the raw values) with
+order-statistics intervals, accuracy and error rate have Wilson intervals, and goodput counts
+the answers both correct and within the latency SLO's bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stagecheck.errors import RunError
+from stagecheck.stats import percentile_interval, wilson
+
+__all__ = ["FAILED_OUTCOMES", "StepRequest", "StepSample", "read_requests", "measure"]
+
+#: Outcomes without an answer (the summary's error_rate counts these).
+FAILED_OUTCOMES = ("http_error", "timeout", "connection_error")
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    """What a step's figures need of one line of results.jsonl."""
+
+    t: float  # started, epoch seconds
+    outcome: str
+    latency_us: int
+
+
+def read_requests(path: Path) -> list[StepRequest]:
+    """The requests of a step's ``results.jsonl``; a missing or broken file is a RunError."""
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read the step's results ({exc.strerror or exc})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"])))
+        except (ValueError, KeyError, TypeError):
+            raise RunError(f"{path}:{number}: not a results line") from None
+    return out
+
+
+def _rank(n: int, p: float) -> int:
+    """Nearest rank (1-based) of the p-th percentile of n values: ceil(p/100 · n)."""
+    return min(n, max(1, math.ceil(p / 100 * n - 1e-9)))
+
+
+@dataclass(frozen=True)
+class StepSample:
+    """The measured window of one step: sorted latencies (µs) and outcome counts."""
+
+    window_s: float
+    latencies_us: Sequence[int]  # sorted
+    outcomes: Counter[str] = field(default_factory=Counter)
+    good: int = 0  # correct and within the latency bound
+    latency_bound_s: float | None = None
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_us)
+
+    @property
+    def correct(self) -> int:
+        return self.outcomes["correct"]
+
+    @property
+    def scored(self) -> int:
+        return self.outcomes["correct"] + self.outcomes["incorrect"]
+
+    @property
+    def failed(self) -> int:
+        return sum(self.outcomes[o] for o in FAILED_OUTCOMES)
+
+    def percentile_s(self, p: float) -> float | None:
+        n = self.requests
+        return None if n == 0 else self.latencies_us[_rank(n, p) - 1] / 1e6
+
+    def lookup(self, metric: str) -> float | None:
+        """A threshold metric's figure in base units (seconds, fraction, per second)."""
+        n = self.requests
+        head, _, stat = metric.partition(".")
+        if head == "latency":
+            if n == 0:
+                return None
+            if stat == "mean":
+                return sum(self.latencies_us) / n / 1e6
+            if stat == "max":
+                return self.latencies_us[-1] / 1e6
+            if stat == "min":
+                return self.latencies_us[0] / 1e6
+            return self.percentile_s(float(stat[1:]))
+        if metric == "accuracy":
+            return self.correct / self.scored if self.scored else None
+        if metric == "error_rate":
+            return self.failed / n if n else None
+        if metric == "unparseable_rate":
+            return self.outcomes["unparseable"] / n if n else None
+        if metric == "goodput":
+            return self.good / self.window_s
+        if metric == "throughput":
+            return n / self.window_s
+        if metric == "requests":
+            return float(n)
+        return None
+
+    def interval(self, metric: str, confidence: float) -> tuple[float, float] | None:
+        """The figure's interval: order statistics for percentiles, Wilson for proportions."""
+        n = self.requests
+        head, _, stat = metric.partition(".")
+        if head == "latency" and stat.startswith("p"):
+            bounds = percentile_interval(self.latencies_us, n, float(stat[1:]), confidence)
+            return None if bounds is None else (bounds[0] / 1e6, bounds[1] / 1e6)
+        if metric == "accuracy":
+            return wilson(self.correct, self.scored, confidence)
+        if metric == "error_rate":
+            return wilson(self.failed, n, confidence)
+        if metric == "unparseable_rate":
+            return wilson(self.outcomes["unparseable"], n, confidence)
+        return None
+
+
+def measure(
+    requests: Iterable[StepRequest],
+    *,
+    started: float,
+    warmup_s: float,
+    window_s: float,
+    latency_bound_s: float | None,
+) -> StepSample:
+    """The requests started in ``[started + warmup_s, started + warmup_s + window_s)``."""
+    lo = started + warmup_s
+    hi = lo + window_s
+    kept = [r for r in requests if lo <= r.t < hi]
+    bound_us = None if latency_bound_s is None else latency_bound_s * 1e6
+    good = sum(
+        1 for r in kept if r.outcome == "correct" and (bound_us is None or r.latency_us <= bound_us)
+    )
+    return StepSample(
+        window_s=window_s,
+        latencies_us=sorted(r.latency_us for r in kept),
+        outcomes=Counter(r.outcome for r in kept),
+        good=good,
+        latency_bound_s=latency_bound_s,
+    )

@@ -1,0 +1,153 @@
+"""A whole capacity search: its folder, its steps, its answer and its exit code.
+
+``runs/<UTC>-<scenario>-capacity/`` holds ``capacity.json`` (:class:`CapacityResult`),
+``capacity.md``, ``capacity.html`` and every step's own run folder under ``steps/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from stagecheck.capacity.model import CapacityResult, SearchSettings, Step
+from stagecheck.capacity.search import Phase, SearchOutcome, StepStatus, search
+from stagecheck.capacity.slo import SloKind, min_requests
+from stagecheck.capacity.step import StepPlan, run_step
+from stagecheck.errors import EXIT_PASSED, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
+from stagecheck.runfolder import new_run_dir
+from stagecheck.thresholds import Threshold
+
+__all__ = ["CapacityRequest", "run_capacity", "conclude", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class CapacityRequest:
+    scenario: str
+    scenario_name: str
+    endpoint: str
+    slos: Sequence[Threshold]
+    min_rate: float
+    max_rate: float
+    step_duration_s: float
+    warmup_s: float
+    max_steps: int
+    out: Path
+    overrides: Sequence[str] = ()
+    scenario_users: int = 0
+    require: float | None = None
+    processes: int | None = None
+    master_port: int | None = None
+    resolution: float = 0.10
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _reason(outcome: SearchOutcome, steps: Sequence[Step], require: float | None) -> str:
+    last = steps[-1] if steps else None
+    if outcome.stopped == "down":
+        why = last.note if last and last.note else "it answered nothing"
+        return f"the endpoint is down at the lowest rate ({why}): no capacity can be measured"
+    if outcome.stopped == "saturated":
+        rate = last.offered_rate if last else 0.0
+        why = f" ({last.note})" if last and last.note else ""
+        return (f"the load generator saturated at {rate:g}/s before the endpoint failed an "
+                f"SLO{why}: its limit is not the model's (add --processes)")  # fmt: skip
+    if outcome.capacity is None:
+        return f"no rate from {steps[0].offered_rate:g}/s up met every SLO"
+    found = f"{outcome.capacity:g}/s"
+    if outcome.at_max:
+        found = f"at least {found} (every step passed up to --max-rate)"
+    if require is not None and outcome.capacity < require:
+        return f"capacity {found} is below the required {require:g}/s"
+    return f"capacity {found}"
+
+
+def conclude(
+    outcome: SearchOutcome, steps: Sequence[Step], require: float | None
+) -> tuple[str, int, list[str], list[SloKind]]:
+    """Verdict, exit code, and the SLOs (expressions, kinds) that failed first above."""
+    failing = next((s for s in steps if s.offered_rate == outcome.first_failing
+                    and s.status in ("failed", "down")), None)  # fmt: skip
+    exprs = [c.expression for c in failing.slos if not c.passed] if failing else []
+    kinds = list(failing.failed_kinds) if failing else []
+    if outcome.stopped is not None:
+        return "not_carried_out", EXIT_RUN_FAILED, exprs, kinds
+    if outcome.capacity is None or (require is not None and outcome.capacity < require):
+        return "failed", EXIT_THRESHOLD_FAILED, exprs, kinds
+    return "passed", EXIT_PASSED, exprs, kinds
+
+
+def run_capacity(
+    req: CapacityRequest, progress: Callable[[Step], None] = lambda step: None
+) -> tuple[CapacityResult, Path]:
+    """Search, write nothing but the steps' run folders; the caller writes the reports."""
+    started = time.time()
+    folder = new_run_dir(req.out, f"{req.scenario_name}-capacity", started)
+    need = min_requests(req.slos)
+    plan = StepPlan(scenario=req.scenario, steps_dir=folder / "steps", slos=req.slos,
+                    step_duration_s=req.step_duration_s, warmup_s=req.warmup_s,
+                    min_requests=need, overrides=req.overrides,
+                    scenario_users=req.scenario_users, processes=req.processes,
+                    master_port=req.master_port)  # fmt: skip
+    steps: list[Step] = []
+
+    def probe(rate: float, phase: Phase) -> StepStatus:
+        step = run_step(rate, phase, len(steps) + 1, plan, folder)
+        steps.append(step)
+        progress(step)
+        return step.status
+
+    outcome = search(probe, min_rate=req.min_rate, max_rate=req.max_rate,
+                     max_steps=req.max_steps, resolution=req.resolution)  # fmt: skip
+    verdict, code, exprs, kinds = conclude(outcome, steps, req.require)
+    at = next((s for s in steps if s.offered_rate == outcome.capacity
+               and s.status == "passed"), None)  # fmt: skip
+    ended = time.time()
+    result = CapacityResult(
+        scenario=req.scenario_name,
+        endpoint=req.endpoint,
+        started_at=_iso(started),
+        ended_at=_iso(ended),
+        wall_s=round(ended - started, 3),
+        slos=[t.expression for t in req.slos],
+        settings=SearchSettings(
+            min_rate=req.min_rate,
+            max_rate=req.max_rate,
+            step_duration_s=req.step_duration_s,
+            warmup_s=req.warmup_s,
+            max_steps=req.max_steps,
+            resolution=req.resolution,
+            min_requests=need,
+            processes=req.processes,
+            require=req.require,
+        ),  # fmt: skip
+        steps=steps,
+        capacity=outcome.capacity,
+        capacity_achieved=at.figures.achieved_rate if at and at.figures else None,
+        at_max=outcome.at_max,
+        first_failing_rate=outcome.first_failing,
+        margin=outcome.gap,
+        failed_first=exprs,
+        failed_first_kinds=kinds,
+        verdict=verdict,  # type: ignore[arg-type]
+        reason=_reason(outcome, steps, req.require),
+        exit_code=code,
+    )
+    return result, folder
+
+
+def write_outputs(folder: Path, result: CapacityResult) -> list[Path]:
+    """capacity.json, capacity.md and capacity.html in the capacity folder."""
+    from stagecheck.reporting.capacity_html import render_capacity_html
+    from stagecheck.reporting.capacity_view import render_capacity_markdown
+
+    paths = [folder / "capacity.json", folder / "capacity.md", folder / "capacity.html"]
+    paths[0].write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    paths[1].write_text(render_capacity_markdown(result), encoding="utf-8")
+    paths[2].write_text(render_capacity_html(result), encoding="utf-8")
+    return paths

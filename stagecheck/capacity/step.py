@@ -1,0 +1,203 @@
+"""One capacity step: a real open-loop ``stagecheck run`` in a subprocess, then its figures.
+
+The step is run through the CLI exactly as a user would (``stagecheck run SCENARIO --rate R
+--duration W+D``), so Locust's own master and workers distribute it with ``--processes``; the
+run folder it leaves is read back (results.jsonl, summary.json) and judged against the SLOs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stagecheck.capacity.figures import StepSample, measure, read_requests
+from stagecheck.capacity.model import SloCheck, Step, StepFigures
+from stagecheck.capacity.search import Phase, StepStatus
+from stagecheck.capacity.slo import SloKind, latency_bound, slo_kind
+from stagecheck.errors import InputError, RunError
+from stagecheck.thresholds import Threshold, evaluate_thresholds
+
+__all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "GENERATOR_REASONS"]
+
+#: Validity reasons (stagecheck/validity.py) that mean the generator, not the target, failed.
+GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent")
+_CPU_REASON = GENERATOR_REASONS[0]
+#: Extra seconds a step's subprocess may take beyond its planned duration (start, spawn, end).
+_STEP_GRACE_S = 90.0
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How every step of one search is run."""
+
+    scenario: str
+    steps_dir: Path
+    slos: Sequence[Threshold]
+    step_duration_s: float
+    warmup_s: float
+    min_requests: int
+    overrides: Sequence[str] = ()
+    scenario_users: int = 0
+    processes: int | None = None
+    master_port: int | None = None
+
+
+def users_for(rate: float, plan: StepPlan) -> int:
+    """The in-flight pool for a rate: twice rate × the latency bound (Little's law with
+    headroom; 1 s without a latency SLO), at least 8 and at least the scenario's."""
+    latency = latency_bound(plan.slos) or 1.0
+    return max(8, plan.scenario_users, math.ceil(2 * rate * latency))
+
+
+def _window(rate: float, plan: StepPlan) -> tuple[float, bool]:
+    need = math.ceil(plan.min_requests / rate) if rate > 0 else plan.step_duration_s
+    if need > plan.step_duration_s:
+        return float(need), True
+    return plan.step_duration_s, False
+
+
+def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]:
+    argv = [sys.executable, "-m", "stagecheck.cli", "run", plan.scenario,
+            "--rate", f"{rate:g}/s", "--duration", f"{plan.warmup_s + window_s:g}s",
+            "--users", str(users), "--out", str(plan.steps_dir), "--quiet"]  # fmt: skip
+    for item in plan.overrides:
+        argv += ["--set", item]
+    if plan.processes:
+        argv += ["--processes", str(plan.processes)]
+        if plan.master_port is not None:
+            argv += ["--master-port", str(plan.master_port)]
+    return argv
+
+
+def _started(summary: dict[str, Any]) -> float:
+    text = str(summary["run"]["started_at"]).replace("Z", "+00:00")
+    return datetime.fromisoformat(text).timestamp()
+
+
+def step_figures(sample: StepSample) -> StepFigures:
+    def ci(metric: str) -> tuple[float, float] | None:
+        return sample.interval(metric, 0.95)
+
+    return StepFigures(
+        requests=sample.requests,
+        correct=sample.correct,
+        incorrect=sample.outcomes["incorrect"],
+        unparseable=sample.outcomes["unparseable"],
+        failed=sample.failed,
+        window_s=sample.window_s,
+        achieved_rate=sample.requests / sample.window_s,
+        accuracy=sample.lookup("accuracy"),
+        accuracy_ci=ci("accuracy"),
+        error_rate=sample.lookup("error_rate"),
+        error_rate_ci=ci("error_rate"),
+        goodput=sample.good / sample.window_s,
+        latency_bound_s=sample.latency_bound_s,
+        latency_p50_s=sample.lookup("latency.p50"),
+        latency_p90_s=sample.lookup("latency.p90"),
+        latency_p99_s=sample.lookup("latency.p99"),
+        latency_max_s=sample.lookup("latency.max"),
+        latency_mean_s=sample.lookup("latency.mean"),
+        latency_p50_ci_s=ci("latency.p50"),
+        latency_p99_ci_s=ci("latency.p99"),
+    )
+
+
+def judge_step(
+    sample: StepSample, slos: Sequence[Threshold], reasons: Sequence[str]
+) -> tuple[StepStatus, list[SloCheck], list[SloKind], str | None]:
+    """The step's status, its SLO checks, the kinds that failed and a note.
+
+    The generator's CPU over its limit makes a step ``saturated`` whatever it measured (its
+    latencies include the generator's queueing). Late or never-sent arrivals make it
+    ``saturated`` only when every SLO held on what was sent; when an SLO failed anyway the
+    target is the one falling behind (open-loop latency counts from the due time)."""
+    checks = [
+        SloCheck(
+            expression=r.threshold.expression,
+            metric=r.threshold.metric,
+            kind=slo_kind(r.threshold),
+            op=r.threshold.op,
+            target=r.threshold.target,
+            unit=r.threshold.unit,
+            observed=r.observed,
+            estimate=r.estimate,
+            passed=r.passed,
+        )  # fmt: skip
+        for r in evaluate_thresholds(slos, sample.lookup, sample.interval)
+    ]
+    failed_kinds: list[SloKind] = []
+    for c in checks:
+        if not c.passed and c.kind not in failed_kinds:
+            failed_kinds.append(c.kind)
+    generator = [r for r in reasons if any(g in r for g in GENERATOR_REASONS)]
+    if sample.requests and sample.failed == sample.requests:
+        return "down", checks, failed_kinds, f"every one of {sample.requests} requests failed"
+    if sample.requests == 0:
+        return "down", checks, failed_kinds, "no request was measured"
+    if any(_CPU_REASON in r for r in generator):
+        return "saturated", checks, failed_kinds, generator[0]
+    if generator and not failed_kinds:
+        return "saturated", checks, failed_kinds, generator[0]
+    if failed_kinds:
+        return "failed", checks, failed_kinds, generator[0] if generator else None
+    return "passed", checks, failed_kinds, None
+
+
+def _new_folder(before: set[Path], steps_dir: Path) -> Path | None:
+    after = {p for p in steps_dir.iterdir() if p.is_dir()} if steps_dir.is_dir() else set()
+    made = sorted(after - before)
+    return made[-1] if made else None
+
+
+def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) -> Step:
+    """Run one step at ``rate`` requests/s and judge it; ``root`` is the capacity folder."""
+    users = users_for(rate, plan)
+    window_s, stretched = _window(rate, plan)
+    plan.steps_dir.mkdir(parents=True, exist_ok=True)
+    before = {p for p in plan.steps_dir.iterdir() if p.is_dir()}
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            _argv(rate, users, window_s, plan),
+            capture_output=True,
+            text=True,
+            timeout=plan.warmup_s + window_s + _STEP_GRACE_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise RunError(f"step {index} at {rate:g}/s did not end in time") from None
+    wall = time.monotonic() - t0
+    errors = [line.removeprefix("stagecheck: ") for line in proc.stderr.splitlines()
+              if line.startswith("stagecheck: ")]  # fmt: skip
+    if proc.returncode == 2:
+        raise InputError(errors or [f"step {index}: stagecheck run refused its input"])
+    folder = _new_folder(before, plan.steps_dir)
+    summary_path = folder / "summary.json" if folder else None
+    if folder is None or summary_path is None or not summary_path.is_file():
+        why = errors[-1] if errors else f"stagecheck run exited {proc.returncode}"
+        return Step(index=index, phase=phase, offered_rate=rate, users=users,
+                    warmup_s=plan.warmup_s, duration_s=window_s, stretched=stretched,
+                    status="down", figures=None, slos=[], failed_kinds=[],
+                    validity_reasons=[], note=why, run_dir=None, wall_s=wall)  # fmt: skip
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
+    sample = measure(
+        read_requests(folder / "results.jsonl"),
+        started=_started(summary),
+        warmup_s=plan.warmup_s,
+        window_s=window_s,
+        latency_bound_s=latency_bound(plan.slos),
+    )
+    status, checks, kinds, note = judge_step(sample, plan.slos, reasons)
+    return Step(index=index, phase=phase, offered_rate=rate, users=users,
+                warmup_s=plan.warmup_s, duration_s=window_s, stretched=stretched,
+                status=status, figures=step_figures(sample), slos=checks, failed_kinds=kinds,
+                validity_reasons=reasons, note=note, run_dir=str(folder.relative_to(root)),
+                wall_s=wall)  # fmt: skip

@@ -1,0 +1,166 @@
+"""``stagecheck capacity`` against the real demo endpoint, whose knobs set a known knee.
+
+- ``--fallback-above N`` with a fixed latency L (no jitter, no slow-down): in flight is about
+  rate × L (Little's law), so answers fall back to a default label above N / L requests/s and
+  the accuracy SLO fails there first.
+- ``--slowdown-ms-per-request s`` on a base latency L0: each request waits s for every other
+  one in flight, so latency L = L0 + s·rate·L, i.e. L = L0 / (1 − s·rate), and a latency bound
+  B is crossed at rate (1 − L0/B) / s; the latency SLO fails there first.
+
+Each search is bounded (3 s steps after a 1 s warm-up, at most 6 steps). The found capacity
+must lie within TOLERANCE of the knee, and the SLO named as failing first must be the right one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import SCENARIOS, free_master_port, running_demo
+
+pytestmark = pytest.mark.integration
+
+TOLERANCE = 0.15
+STEADY = ("--jitter-ms", "0", "--complex-extra-ms", "0", "--token-delay-ms", "1")
+SHORT = ("--step-duration", "3s", "--warmup", "1s")
+
+
+def capacity(url: str, out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    argv = [sys.executable, "-m", "stagecheck.cli", "capacity", str(SCENARIOS / "open-loop.yaml"),
+            "--set", f"endpoint.url={url}", "--set", "load.arrivals=constant",
+            "--out", str(out), *SHORT, *args]  # fmt: skip
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    return proc, time.monotonic() - t0
+
+
+def result_of(out: Path) -> tuple[dict[str, Any], Path]:
+    [folder] = list(out.glob("*-capacity"))
+    return json.loads((folder / "capacity.json").read_text()), folder
+
+
+def assert_within(found: dict[str, Any], knee: float) -> None:
+    cap, fail = found["capacity"], found["first_failing_rate"]
+    assert cap is not None and fail is not None, found["reason"]
+    assert abs(cap - knee) <= TOLERANCE * knee, f"capacity {cap}/s, knee {knee:.1f}/s"
+    assert fail >= knee * (1 - TOLERANCE), f"failed at {fail}/s, below the knee {knee:.1f}/s"
+
+
+def assert_steps_are_real_runs(found: dict[str, Any], folder: Path) -> None:
+    for step in found["steps"]:
+        run = folder / step["run_dir"]
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["run"]["load"]["arrival_rate"] == step["offered_rate"]
+        assert (run / "results.jsonl").stat().st_size > 0
+        figures = step["figures"]
+        # open loop: the rate offered is the rate achieved (what a knee needs to mean anything)
+        assert figures["achieved_rate"] == pytest.approx(step["offered_rate"], rel=0.1)
+        assert figures["requests"] >= found["settings"]["min_requests"]
+
+
+@pytest.mark.timeout(180)
+def test_the_fallback_knob_sets_an_accuracy_knee_the_search_finds(tmp_path: Path) -> None:
+    latency_ms, above = 100, 4
+    knee = above / (latency_ms / 1000)  # 40/s
+    knobs = ("--latency-ms", str(latency_ms), "--slowdown-ms-per-request", "0",
+             "--fallback-above", str(above), *STEADY)  # fmt: skip
+    with running_demo(*knobs) as demo:
+        proc, wall = capacity(demo.url, tmp_path, "--slo", "latency.p90 < 1s",
+                              "--slo", "accuracy >= 0.7", "--slo", "error_rate < 5%",
+                              "--min-rate", "20", "--max-rate", "160", "--max-steps", "6",
+                              "--require", "30/s")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found, folder = result_of(tmp_path)
+    assert_within(found, knee)
+    assert found["failed_first"] == ["accuracy >= 0.7"]
+    assert found["failed_first_kinds"] == ["correctness"]
+    assert "correctness failed first: accuracy >= 0.7" in proc.stdout
+    assert_steps_are_real_runs(found, folder)
+    for name in ("capacity.md", "capacity.html"):
+        assert (folder / name).stat().st_size > 0
+    print(f"fallback knee {knee:g}/s: found {found['capacity']:g}/s "
+          f"(fails at {found['first_failing_rate']:g}/s) in {wall:.1f}s, "
+          f"{len(found['steps'])} steps")  # fmt: skip
+
+
+@pytest.mark.timeout(180)
+def test_the_slowdown_knob_sets_a_latency_knee_the_search_finds(tmp_path: Path) -> None:
+    base_ms, slowdown_ms, bound_ms = 50, 10, 150
+    knee = (1 - base_ms / bound_ms) / (slowdown_ms / 1000)  # 66.7/s
+    knobs = ("--latency-ms", str(base_ms), "--slowdown-ms-per-request", str(slowdown_ms),
+             *STEADY)  # fmt: skip
+    with running_demo(*knobs) as demo:
+        proc, wall = capacity(demo.url, tmp_path, "--slo", f"latency.p90 < {bound_ms}ms",
+                              "--slo", "accuracy >= 0.7", "--min-rate", "20",
+                              "--max-rate", "320", "--max-steps", "6")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found, folder = result_of(tmp_path)
+    assert_within(found, knee)
+    assert found["failed_first"] == [f"latency.p90 < {bound_ms}ms"]
+    assert found["failed_first_kinds"] == ["latency"]
+    # goodput collapses past the knee: answers are still right, but late
+    by_rate = {s["offered_rate"]: s["figures"] for s in found["steps"]}
+    failing = by_rate[found["first_failing_rate"]]
+    assert failing["accuracy"] >= 0.7
+    assert failing["goodput"] < by_rate[found["capacity"]]["goodput"]
+    assert_steps_are_real_runs(found, folder)
+    print(f"slow-down knee {knee:.1f}/s: found {found['capacity']:g}/s "
+          f"(fails at {found['first_failing_rate']:g}/s) in {wall:.1f}s, "
+          f"{len(found['steps'])} steps")  # fmt: skip
+
+
+def test_an_endpoint_down_is_exit_3_with_one_line(tmp_path: Path) -> None:
+    port = free_master_port()  # free, so nothing listens there
+    proc, _ = capacity(f"http://127.0.0.1:{port}", tmp_path, "--slo", "accuracy >= 0.9")
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unreachable" in lines[0] and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*-capacity"))  # no search was started
+
+
+def test_an_endpoint_that_answers_nothing_is_exit_3_not_a_capacity(tmp_path: Path) -> None:
+    with running_demo("--latency-ms", "5", "--error-rate", "1", *STEADY) as demo:
+        proc, _ = capacity(demo.url, tmp_path, "--slo", "accuracy >= 0.5",
+                           "--slo", "error_rate < 1%", "--min-rate", "20")  # fmt: skip
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    found, _ = result_of(tmp_path)
+    assert found["verdict"] == "not_carried_out" and found["capacity"] is None
+    assert len(found["steps"]) == 1 and found["steps"][0]["status"] == "down"
+    assert "the endpoint is down at the lowest rate" in proc.stdout
+
+
+def test_bad_input_is_exit_2_one_line_per_problem(tmp_path: Path) -> None:
+    proc, _ = capacity("http://127.0.0.1:9", tmp_path, "--slo", "latency.p99 < fast",
+                       "--slo", "class[refund].recall > 0.5", "--max-steps", "0")  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("stagecheck: ") for line in lines)
+
+
+@pytest.mark.timeout(180)
+def test_a_distributed_search_runs_every_step_on_locust_workers(tmp_path: Path) -> None:
+    latency_ms, above = 100, 4
+    knee = above / (latency_ms / 1000)
+    knobs = ("--latency-ms", str(latency_ms), "--slowdown-ms-per-request", "0",
+             "--fallback-above", str(above), *STEADY)  # fmt: skip
+    with running_demo(*knobs) as demo:
+        proc, wall = capacity(demo.url, tmp_path, "--slo", "accuracy >= 0.7",
+                              "--min-rate", "25", "--max-rate", "100", "--max-steps", "3",
+                              "--processes", "2", "--master-port",
+                              str(free_master_port()))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found, folder = result_of(tmp_path)
+    assert found["settings"]["processes"] == 2
+    assert_within(found, knee)
+    assert found["failed_first_kinds"] == ["correctness"]
+    for step in found["steps"]:
+        summary = json.loads((folder / step["run_dir"] / "summary.json").read_text())
+        assert summary["run"]["workers"] == 2
+    assert_steps_are_real_runs(found, folder)
+    print(f"distributed: found {found['capacity']:g}/s (knee {knee:g}/s) in {wall:.1f}s")
