@@ -11,7 +11,7 @@ from typing import Any
 
 from . import fmt
 from .analysis_text import analysis_console_lines
-from .model import ERROR_OUTCOMES, Report, causes_text
+from .model import ERROR_OUTCOMES, Report, StageMetrics, causes_text
 from .read import build_report
 
 __all__ = ["render_console", "WIDTH"]
@@ -177,6 +177,13 @@ def _slices(report: Report) -> list[str]:
     return out
 
 
+def _stage_rate(st: StageMetrics) -> str:
+    """Achieved rate; open loop: ``achieved/offered`` (``39.8/40/s``)."""
+    if st.offered_rate_per_s is None or st.throughput_per_s is None:
+        return fmt.rate(st.throughput_per_s)
+    return f"{st.throughput_per_s:.1f}/{st.offered_rate_per_s:g}/s"
+
+
 def _stages(report: Report) -> list[str]:
     if len(report.stages) <= 1:
         return []
@@ -187,7 +194,7 @@ def _stages(report: Report) -> list[str]:
         p95 = fmt.ms(st.latency.p95_us) if st.latency else fmt.MISSING
         out.append(
             f"  {st.index} {fmt.truncate(st.name, 12):<12} {users:>10}  {window:<13}"
-            f" {fmt.rate(st.throughput_per_s):>9}  errors {fmt.percent(st.error_rate):>6}"
+            f" {_stage_rate(st):>9}  errors {fmt.percent(st.error_rate):>6}"
             f"  accuracy {fmt.percent(st.accuracy):>6}  p95 {p95}ms"
         )
     if len(report.stages) > _MAX_STAGES:

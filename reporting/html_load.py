@@ -146,7 +146,8 @@ def stages_section(report: Report) -> str:
     """Per-stage table, with latency and accuracy charts when there are several stages."""
     if not report.stages:
         return section("stages", "Load stages", empty("The run had no separate load stages."))
-    rows = []
+    rows: list[list[str | None]] = []
+    open_loop = any(s.offered_rate_per_s is not None for s in report.stages)
     for s in report.stages:
         lat = s.latency
         rows.append(
@@ -156,6 +157,7 @@ def stages_section(report: Report) -> str:
                 "" if s.users is None else f"{s.users:,}",
                 f"{e(fmt.seconds(s.start_s))} – {e(fmt.seconds(s.end_s))}",
                 f"{s.requests:,}",
+                e(fmt.rate(s.offered_rate_per_s)) if open_loop else None,
                 e(fmt.rate(s.throughput_per_s)),
                 e(fmt.percent(s.error_rate, 2)),
                 e(fmt.percent(s.accuracy, 2)),
@@ -165,20 +167,23 @@ def stages_section(report: Report) -> str:
                 ),
             ]
         )
-    header = [
+    header: list[str | None] = [
         "#",
         "Stage",
         "Users",
         "Window",
         "Requests",
-        "Throughput",
+        "Offered" if open_loop else None,
+        "Achieved" if open_loop else "Throughput",
         "Error rate",
         "Accuracy",
         "p50 ms",
         "p95 ms",
         "p99 ms",
     ]
-    body = table(header, rows, (2, 4, 5, 6, 7, 8, 9, 10))
+    numeric = (2, 4, 5, 6, 7, 8, 9, 10, 11) if open_loop else (2, 4, 5, 6, 7, 8, 9, 10)
+    header_cells = [h for h in header if h is not None]
+    body = table(header_cells, [[c for c in r if c is not None] for r in rows], numeric)
     if len(report.stages) > 1:
         body += _stage_charts(report)
     return section("stages", "Load stages", body)

@@ -196,6 +196,7 @@ class StageMetrics:
     throughput_per_s: float | None
     quality: Quality | None
     latency: Latency | None
+    offered_rate_per_s: float | None = None  # open loop: the stage's planned arrival rate
 
     @property
     def accuracy(self) -> float | None:
@@ -280,6 +281,9 @@ class RunInfo:
         """``8 users (spawn 4/s)``, ``arrival rate 40/s`` or ``3 stages``."""
         if self.load_mode == "arrival_rate" or (self.arrival_rate and not self.users):
             return f"arrival rate {_short(self.arrival_rate)}/s"
+        if self.stage_count and self.arrival_rate:
+            rate = _short(self.arrival_rate)
+            return f"{self.stage_count} stages of arrival rates, up to {rate}/s"
         if self.stage_count:
             peak = f", up to {self.users} users" if self.users is not None else ""
             return f"{self.stage_count} stages{peak}"

@@ -199,6 +199,7 @@ def _stage(raw: Mapping[str, Any], position: int) -> StageMetrics:
         latency=_latency("e2e", latency["e2e"])
         if isinstance(latency.get("e2e"), Mapping)
         else None,
+        offered_rate_per_s=_num(raw.get("offered_rate_per_s")),
     )
 
 

@@ -17,14 +17,25 @@ class Stage:
     users: int
     spawn_rate: float
     end: float  # seconds since the start of the run
+    arrival_rate: float | None = None  # open loop: requests per second in this stage
 
 
 @dataclass(frozen=True)
 class LoadPlan:
     stages: tuple[Stage, ...]
     exact_pass: bool
-    arrival_rate: float | None = None  # open loop: requests per second (users are a pool)
+    # open loop: requests per second (users are a pool); staged: the highest stage's rate,
+    # each stage's own is its ``arrival_rate``
+    arrival_rate: float | None = None
     arrivals: str = "constant"
+
+    @property
+    def rate_stages(self) -> tuple[tuple[float, float], ...]:
+        """A staged open loop: ``(end s, rate)`` per stage (the arrival schedule's stages);
+        empty otherwise."""
+        if not self.arrival_rate or len(self.stages) < 2:
+            return ()
+        return tuple((s.end, s.arrival_rate or self.arrival_rate) for s in self.stages)
 
     @property
     def duration(self) -> float:
@@ -49,21 +60,30 @@ class LoadPlan:
         exact = loaded.scenario.dataset.passes is not None
         if load.stages and users is None:
             end, stages = 0.0, []
+            pool = 0
             for i, s in enumerate(load.stages):
                 end += s.duration
-                rate = s.spawn_rate or float(max(s.users, 1))
-                stages.append(Stage(s.name or f"stage {i + 1}", s.users, rate, end))
-            return cls(tuple(stages), exact)
+                users = s.users
+                if s.arrival_rate:
+                    # Open loop: the pool never shrinks within a run. A user stopped while it
+                    # waits gives its due time back, and the users left hold theirs up to a
+                    # pool's worth ahead: that request would leave late.
+                    users = pool = max(pool, s.users)
+                rate = s.spawn_rate or float(max(users, 1))
+                stages.append(Stage(s.name or f"stage {i + 1}", users, rate, end, s.arrival_rate))
+            peak = max((s.arrival_rate or 0.0 for s in load.stages), default=0.0) or None
+            return cls(tuple(stages), exact, peak, load.arrivals)
         n = users if users is not None else load.users
         rate = spawn_rate or load.spawn_rate or float(n)
         total = duration if duration is not None else load.duration
-        return cls((Stage("steady", n, rate, total),), exact, load.arrival_rate, load.arrivals)
+        steady = Stage("steady", n, rate, total, load.arrival_rate)
+        return cls((steady,), exact, load.arrival_rate, load.arrivals)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``run.load`` block of summary.json."""
         single = len(self.stages) == 1
         return {
-            "mode": "arrival_rate" if self.arrival_rate else ("users" if single else "stages"),
+            "mode": "stages" if not single else ("arrival_rate" if self.arrival_rate else "users"),
             "users": max(s.users for s in self.stages),
             "spawn_rate": self.stages[0].spawn_rate if single else None,
             "duration_s": self.duration,
@@ -73,7 +93,13 @@ class LoadPlan:
             "stages": []
             if single
             else [
-                {"name": s.name, "users": s.users, "spawn_rate": s.spawn_rate, "end_s": s.end}
+                {
+                    "name": s.name,
+                    "users": s.users,
+                    "spawn_rate": s.spawn_rate,
+                    "end_s": s.end,
+                    "arrival_rate": s.arrival_rate,
+                }
                 for s in self.stages
             ],
         }

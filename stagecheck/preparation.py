@@ -62,8 +62,13 @@ def describe_scenario(p: PreparedScenario) -> str:
     sc = p.loaded.scenario
     ds = p.dataset
     load = sc.load
-    if load.stages:
+    if load.stages and load.open_loop:
+        rates = "/s, ".join(f"{s.arrival_rate:g}" for s in load.stages)
+        plan = f"{len(load.stages)} stages of arrival rates ({rates}/s), open loop"
+    elif load.stages:
         plan = f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
+    elif load.arrival_rate:
+        plan = f"arrival rate {load.arrival_rate:g}/s (open loop, up to {load.users} in flight)"
     else:
         plan = f"{load.users} users"
     plan += f" for {load.total_duration:g}s"

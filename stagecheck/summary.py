@@ -213,31 +213,60 @@ def _slices_section(agg: Aggregate, facts: RunFacts, labels: Collection[str]) ->
     return slices
 
 
+def _planned_stages(facts: RunFacts) -> list[tuple[float, float, float | None]]:
+    """The plan's stages as ``(start s, end s, arrival rate)``; a single stage's rate is the
+    run's (None in a closed loop)."""
+    load = facts.load or {}
+    planned = load.get("stages") or []
+    if not planned:
+        return [(0.0, float(load.get("duration_s") or 0.0), load.get("arrival_rate"))]
+    out, start = [], 0.0
+    for s in planned:
+        out.append((start, float(s["end_s"]), s.get("arrival_rate")))
+        start = float(s["end_s"])
+    return out
+
+
 def _stages_section(
     agg: Aggregate, facts: RunFacts, labels: Collection[str], pause: Callable[[], None]
 ) -> list[Any]:
+    """Each stage's figures. Open loop, staged: a request belongs to the stage its due time
+    falls in, so the stage's bounds (and its achieved rate's span) are the plan's, cut at the
+    run's end; otherwise they are when the load shape entered and left it."""
     stages = []
+    planned = _planned_stages(facts)
+    staged_open = len(planned) > 1 and all(rate for _, _, rate in planned)
+    ran = agg.ended - agg.started
     for info in agg.stages:
         pause()
         counts = agg.outcome_counts(stage=info.index)
         n, s_error, _ = _rates(counts)
-        end = info.end if info.end is not None else agg.ended
-        span = max(end - info.start, 1e-9)
-        e2e = agg.histogram("e2e", info.index)
+        offered = planned[info.index][2] if info.index < len(planned) else None
+        if staged_open and info.index < len(planned):
+            start_s, end_s = planned[info.index][0], min(planned[info.index][1], ran)
+        else:
+            end = info.end if info.end is not None else agg.ended
+            start_s, end_s = info.start - agg.started, end - agg.started
+        latency = {}
+        for timing in ("e2e", "ttft", "itl"):
+            h = agg.histogram(timing, info.index)
+            if h is not None or timing == "e2e":
+                latency[timing] = latency_figures(h, agg.out_of_range_count(timing, info.index))
         stages.append(
             {
                 "index": info.index,
                 "name": info.name,
                 "users": info.users,
-                "start_s": round(info.start - agg.started, 3),
-                "end_s": round(end - agg.started, 3),
+                "start_s": round(start_s, 3),
+                "end_s": round(end_s, 3),
                 "requests": n,
                 "by_outcome": counts,
                 "error_rate": s_error,
                 "error_rate_ci": _ci(_failures(counts), n),
-                "throughput_per_s": n / span,
+                "offered_rate_per_s": offered,
+                "throughput_per_s": n / max(end_s - start_s, 1e-9),
                 "quality": _quality(agg, facts.classification, labels, stage=info.index),
-                "latency": {"e2e": latency_figures(e2e, agg.out_of_range_count("e2e", info.index))},
+                "latency": latency,
             }
         )
     return stages

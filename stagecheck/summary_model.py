@@ -47,9 +47,10 @@ class Endpoint(_Strict):
 
 class PlanStage(_Strict):
     name: str
-    users: int
+    users: int  # open loop: the most requests in flight at once
     spawn_rate: float | None
     end_s: float
+    arrival_rate: float | None = None  # open loop: requests per second in this stage
 
 
 class Load(_Strict):
@@ -57,7 +58,7 @@ class Load(_Strict):
     users: int
     spawn_rate: float | None
     duration_s: float | None
-    arrival_rate: float | None
+    arrival_rate: float | None  # staged open loop: the highest stage's
     arrivals: str | None
     exact_pass: bool
     stages: list[PlanStage]
@@ -194,6 +195,8 @@ class SliceFigures(_Strict):
 
 class StageLatency(_Strict):
     e2e: Latency | None
+    ttft: Latency | None = None  # streamed answers only
+    itl: Latency | None = None
 
 
 class StageFigures(_Strict):
@@ -206,7 +209,8 @@ class StageFigures(_Strict):
     by_outcome: ByOutcome
     error_rate: float
     error_rate_ci: Interval
-    throughput_per_s: float
+    offered_rate_per_s: float | None = None  # open loop: the stage's planned arrival rate
+    throughput_per_s: float  # achieved: requests sent in the stage per second of it
     quality: Quality | None
     latency: StageLatency
 

@@ -10,6 +10,7 @@ counted by stagecheck).
 from __future__ import annotations
 
 import gevent
+from gevent import GreenletExit
 from locust import FastHttpUser, task
 from locust.exception import StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
@@ -136,17 +137,25 @@ class ValidationUser(FastHttpUser):
     @task
     def replay(self) -> None:
         session = self.session
+        due_stage = session.stage_index
         if session.arrivals is not None:  # open loop: wait for the next due time
             due = session.arrivals.next_due()
+            due_stage = session.arrivals.stage  # read now: other users take the next ones
             wait_ns = due - time.perf_counter_ns()
             if wait_ns > 0:
                 # Wait as Locust's own wait() does, as WAITING: stopping the run then ends this
                 # user here at once (nothing is in flight yet) instead of letting it sleep out
                 # its turn (the pool holds due times up to users/rate ahead) and send a request
                 # after the end of the plan.
+                # A user stopped here gives its due time back (a stage's pool may shrink).
                 self._state = LOCUST_STATE_WAITING
-                gevent.sleep(wait_ns / 1e9)
+                try:
+                    gevent.sleep(wait_ns / 1e9)
+                except GreenletExit:
+                    session.arrivals.give_back(due, due_stage)
+                    raise
                 if self._state == LOCUST_STATE_STOPPING:
+                    session.arrivals.give_back(due, due_stage)
                     raise StopUser()
                 self._state = LOCUST_STATE_RUNNING
         row = session.feeder.next_row()  # type: ignore[union-attr]
@@ -161,7 +170,9 @@ class ValidationUser(FastHttpUser):
             t0, started, lag_us = time.perf_counter_ns(), time.time(), 0
         # A request belongs to the stage it was sent in. It stays pending until recorded: if
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
-        sent: Sent = (row, session.stage_index, started, t0, lag_us)
+        # Open loop, staged: the stage its due time falls in (the schedule knows its stages).
+        stage = due_stage if session.plan.rate_stages else session.stage_index
+        sent: Sent = (row, stage, started, t0, lag_us)
         session.pending[id(self)] = sent
         timer = deadline(session.loaded.scenario.endpoint.timeout)
         try:

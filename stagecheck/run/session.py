@@ -29,7 +29,6 @@ Sent = tuple[PreparedRow, int, float, int, int]
 SCORE_MEMO_SIZE = 65_536
 
 
-
 @dataclass
 class RunSession:
     """What the users of one process share. ``recorder``/``feeder`` exist where users run
@@ -88,9 +87,12 @@ class RunSession:
         )
         self.recorder = Recorder()
         if self.plan.arrival_rate:
+            # staged: the rate changes at each stage's end (on this process's clock, from
+            # now: the shape's first stage starts with the run)
             self.arrivals = ArrivalSchedule(
-                self.plan.arrival_rate, kind=self.plan.arrivals, seed=ds.seed,
-                shard_index=shard_index, shards=shard_count,
+                self.plan.arrival_rate, stages=self.plan.rate_stages, end_s=self.plan.duration,
+                kind=self.plan.arrivals,
+                seed=ds.seed, shard_index=shard_index, shards=shard_count,
             )  # fmt: skip
         self.finished = False
 

@@ -177,13 +177,34 @@ class DatasetConfig(_Model):
         return v
 
 
+def _pool_for(rate: float) -> int:
+    """Open loop's default pool: enough users that 1-second answers leave the schedule on time."""
+    return max(8, min(1000, math.ceil(rate)))
+
+
 class LoadStage(_Model):
     duration: Duration = Field(gt=0)
-    users: int = Field(ge=0, le=_MAX_USERS)
+    users: int = Field(
+        0, ge=0, le=_MAX_USERS,
+        description="Concurrent users in this stage; with arrival_rate: the most requests in "
+        "flight at once (default: enough for 1 s answers at that rate)",
+    )  # fmt: skip
+    arrival_rate: Rate | None = Field(
+        None, gt=0, description="Open loop: requests start at this rate (40/s) in this stage; "
+        "every stage then names one",
+    )  # fmt: skip
     spawn_rate: float | None = Field(
         None, gt=0, le=MAX_RATE, description="Users started per second"
     )
     name: str | None = None
+
+    @model_validator(mode="after")
+    def _users(self) -> LoadStage:
+        if "users" not in self.model_fields_set:
+            if self.arrival_rate is None:
+                raise ValueError("a stage names its users (or, open loop, its arrival_rate)")
+            object.__setattr__(self, "users", _pool_for(self.arrival_rate))
+        return self
 
 
 class LoadConfig(_Model):
@@ -206,19 +227,34 @@ class LoadConfig(_Model):
     stages: list[LoadStage] = Field(
         default_factory=list,
         max_length=1000,
-        description="A load shape: users per stage (overrides users)",
+        description="A load shape: users (or, open loop, arrival_rate) per stage (overrides "
+        "users, duration)",
     )
     wait: Duration = Field(0.0, ge=0, description="Pause of each user between its requests")
 
     @model_validator(mode="after")
     def _open_loop(self) -> LoadConfig:
-        if self.arrival_rate is not None:
-            if self.stages:
-                raise ValueError("arrival_rate and stages cannot be combined yet")
-            if "users" not in self.model_fields_set:
-                # enough users that 1-second answers still leave the schedule on time
-                object.__setattr__(self, "users", max(8, min(1000, math.ceil(self.arrival_rate))))
+        if self.stages:
+            if self.arrival_rate is not None:
+                raise ValueError(
+                    "with stages, give each stage its own arrival_rate "
+                    "(stages: [{duration: 10s, arrival_rate: 10/s}, …])"
+                )
+            open_loop = [s.arrival_rate is not None for s in self.stages]
+            if any(open_loop) and not all(open_loop):
+                closed = [str(s.name or i + 1) for i, s in enumerate(self.stages)
+                          if s.arrival_rate is None]  # fmt: skip
+                raise ValueError(
+                    "either every stage names an arrival_rate (open loop) or none "
+                    f"does; without one: stage {', '.join(closed)}"
+                )
+        elif self.arrival_rate is not None and "users" not in self.model_fields_set:
+            object.__setattr__(self, "users", _pool_for(self.arrival_rate))
         return self
+
+    @property
+    def open_loop(self) -> bool:
+        return self.arrival_rate is not None or any(s.arrival_rate for s in self.stages)
 
     @property
     def total_duration(self) -> float:
