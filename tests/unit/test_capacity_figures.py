@@ -163,3 +163,29 @@ def test_minimum_requests_follows_the_confidence_asked_for() -> None:
     strict = min_requests(parse_slos(["latency.p95 < 1s at 99% confidence"])[0])
     assert strict > plain == SAFETY_FACTOR * min_requests_for_percentile(95.0)
     assert math.isclose(min_requests(parse_slos(["accuracy >= 0.9"])[0]), 50)
+
+
+def test_a_confidence_slo_is_judged_on_the_interval_bound() -> None:
+    # 56 of 60 right: 0.933 clears 0.9, but its Wilson lower bound (95 %) does not
+    sample = sample_of(["correct"] * 56 + ["incorrect"] * 4)
+    plain = parse_slos(["accuracy >= 0.9"])[0]
+    confident = parse_slos(["accuracy >= 0.9 at 95% confidence"])[0]
+    assert judge_step(sample, plain, [])[0] == "passed"
+    status, [check], kinds, _ = judge_step(sample, confident, [])
+    lo, _ = proportion_confint(56, 60, alpha=0.05, method="wilson")
+    assert status == "failed" and kinds == ["correctness"]
+    assert check.observed == pytest.approx(lo) and check.estimate == pytest.approx(56 / 60)
+
+
+def test_a_step_too_short_for_its_percentile_is_lengthened(tmp_path: Path) -> None:
+    from stagecheck.capacity.step import StepPlan, _window, users_for
+
+    slos = parse_slos(["latency.p90 < 200ms"])[0]
+    need = min_requests(slos)  # 2 × 29
+    plan = StepPlan(scenario="s.yaml", steps_dir=tmp_path, slos=slos, step_duration_s=3.0,
+                    warmup_s=1.0, min_requests=need)  # fmt: skip
+    assert _window(40.0, plan) == (3.0, False)  # 120 requests in 3 s: enough
+    window, stretched = _window(10.0, plan)  # 30 in 3 s: too few
+    assert stretched and window * 10.0 >= need and (window - 1) * 10.0 < need
+    # the in-flight pool: twice rate × bound, at least 8
+    assert users_for(100.0, plan) == 40 and users_for(1.0, plan) == 8
