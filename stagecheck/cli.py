@@ -1,4 +1,4 @@
-"""``stagecheck`` command line: run, validate, report, compare, demo-server, demo.
+"""``stagecheck`` command line: run, validate, report, compare, capacity, demo-server, demo.
 
 Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for compare) ·
 2 bad input · 3 the run could not be carried out.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -23,6 +24,7 @@ from stagecheck.errors import (
 )
 
 if TYPE_CHECKING:
+    from stagecheck.capacity import CapacityRequest
     from stagecheck.locust.plugin import StagecheckPlugin
     from stagecheck.preparation import PreparedScenario
 
@@ -107,7 +109,37 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"scenario (default {DEMO_SCENARIO} of this checkout)",
     )
     _add_run_options(demo)
+    _add_capacity_parser(sub)
     return parser
+
+
+def _add_capacity_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    cap = sub.add_parser(
+        "capacity",
+        help="find the highest sustained arrival rate meeting latency AND correctness SLOs",
+        description="Open-loop steps of arrival rate (each a real run), doubled from "
+        "--min-rate until an SLO fails, then bisected. Exit 0: capacity found (>= --require), "
+        "1: none, 2: bad input, 3: the search could not be carried out.",
+    )
+    add = cap.add_argument
+    add("scenario", help="scenario file (YAML); its load section is replaced by the steps")
+    add("--slo", dest="slos", action="append", default=[], metavar="EXPR",
+        help="an SLO in the threshold grammar, e.g. 'latency.p99 < 300ms', 'accuracy >= 0.9', "
+             "'error_rate < 1%%', 'goodput >= 20/s' (repeatable; at least one)")  # fmt: skip
+    add("--min-rate", default="1/s", help="first step's rate (default: %(default)s)")
+    add("--max-rate", default="1000/s", help="highest rate tried (default: %(default)s)")
+    add("--step-duration", default="30s",
+        help="measured length of a step, after its warm-up (default: %(default)s; lengthened "
+             "when too short for the requests the SLOs' percentiles need)")  # fmt: skip
+    add("--warmup", default="5s", help="start of each step left out of its figures (%(default)s)")
+    add("--max-steps", type=int, default=12, help="most steps run (default: %(default)s)")
+    add("--require", metavar="RATE", help="exit 1 unless the capacity is at least RATE (40/s)")
+    add("--processes", type=int, metavar="N",
+        help="run every step on N Locust worker processes (Locust's master/worker)")  # fmt: skip
+    add("--master-port", type=int, default=5557, help="(--processes) the master's port")
+    add("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+        help="override a scenario key (passed to every step)")  # fmt: skip
+    add("--out", default="runs", help="folder for the capacity folder (default: runs)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -299,6 +331,89 @@ def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> i
     return controller.exit_code
 
 
+def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
+    """The search asked for, or InputError with one line per problem."""
+    from stagecheck.capacity import CapacityRequest, parse_slos
+    from stagecheck.preparation import prepare_scenario
+    from stagecheck.units import parse_duration, parse_rate
+
+    slos, problems = parse_slos(args.slos)
+
+    def read(option: str, value: str | None, parse: Callable[[object], float]) -> float | None:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            problems.append(f"{option} {value}: {exc}")
+            return None
+
+    min_rate = read("--min-rate", args.min_rate, parse_rate)
+    max_rate = read("--max-rate", args.max_rate, parse_rate)
+    step_s = read("--step-duration", args.step_duration, parse_duration)
+    warmup_s = read("--warmup", args.warmup, parse_duration)
+    require = read("--require", args.require, parse_rate)
+    if min_rate is not None and not min_rate > 0:
+        problems.append(f"--min-rate must be above 0, got {args.min_rate}")
+    if min_rate and max_rate is not None and max_rate < min_rate:
+        problems.append(f"--max-rate {args.max_rate} is below --min-rate {args.min_rate}")
+    if step_s is not None and not step_s > 0:
+        problems.append(f"--step-duration must be above 0, got {args.step_duration}")
+    if args.max_steps < 1:
+        problems.append(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.processes is not None and args.processes < 1:
+        problems.append(f"--processes must be at least 1, got {args.processes}")
+    if problems:
+        raise InputError(problems)
+    assert min_rate and max_rate and step_s and warmup_s is not None  # checked above
+    prepared = prepare_scenario(args.scenario, args.overrides)
+    sc = prepared.loaded.scenario
+    if sc.load.stages:
+        raise InputError(f"{args.scenario}: capacity sets the load of every step itself; "
+                         "use a scenario without load.stages")  # fmt: skip
+    return CapacityRequest(
+        scenario=str(Path(args.scenario).resolve()),
+        scenario_name=sc.name,
+        endpoint=sc.endpoint.url,
+        slos=slos,
+        min_rate=min_rate,
+        max_rate=max_rate,
+        step_duration_s=step_s,
+        warmup_s=warmup_s,
+        max_steps=args.max_steps,
+        out=Path(args.out),
+        overrides=list(args.overrides),
+        scenario_users=sc.load.users if "users" in sc.load.model_fields_set else 0,
+        require=require,
+        processes=args.processes,
+        master_port=args.master_port if args.processes else None,
+    )
+
+
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    from stagecheck.capacity import Step, run_capacity, write_outputs
+    from stagecheck.endpoint import check_reachable
+    from stagecheck.redact import redact_url
+    from stagecheck.reporting.capacity_view import render_capacity_console
+
+    request = _capacity_request(args)
+    check_reachable(request.endpoint)
+    if request.processes:
+        _check_listenable("--master-port", "127.0.0.1", args.master_port)
+
+    def progress(step: Step) -> None:
+        f = step.figures
+        seen = f" (achieved {f.achieved_rate:.2f}/s, {f.requests} requests)" if f else ""
+        print(f"stagecheck capacity: step {step.index} ({step.phase}) {step.offered_rate:g}/s"
+              f"{seen}: {step.status}", file=sys.stderr, flush=True)  # fmt: skip
+
+    result, folder = run_capacity(replace(request, endpoint=redact_url(request.endpoint) or ""),
+                                  progress)  # fmt: skip
+    write_outputs(folder, result)
+    print(render_capacity_console(result, str(folder)), end="")
+    return result.exit_code
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
 
@@ -390,6 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "capacity":
+            return _cmd_capacity(args)
         return _cmd_compare(args)
     except StagecheckError as exc:
         for line in exc.problems:
