@@ -54,3 +54,13 @@ def test_unreachable_endpoint_is_counted_not_fatal():
     out = s.summary()
     assert (out["samples"], out["errors"]) == (0, 1)
     assert out["cpu_percent_mean"] is None and "Connection refused" in out["last_error"]
+
+
+def test_the_peak_is_read_over_a_second_at_least():
+    s = ResourceSampler("http://unused")
+    # a last reading 0.05 s after the one before, the counter having ticked 0.02 s meanwhile:
+    # over that sliver it would read 40 %; over 1 s windows the peak is the real 50 %
+    s.samples = [(10.0, 5.0, 1.0), (11.0, 5.5, 1.0), (12.0, 5.9, 1.0), (12.05, 5.92, 1.0)]
+    s.samples += [(12.1, 5.99, 1.0)]  # 0.07 CPU-s in 0.05 s: 140 % if read alone
+    out = s.summary()
+    assert out["cpu_percent_max"] == pytest.approx(50.0)
