@@ -7,6 +7,7 @@ Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for c
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -126,7 +127,9 @@ def _add_capacity_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     add("--slo", dest="slos", action="append", default=[], metavar="EXPR",
         help="an SLO in the threshold grammar, e.g. 'latency.p99 < 300ms', 'accuracy >= 0.9', "
              "'error_rate < 1%%', 'goodput >= 20/s' (repeatable; at least one)")  # fmt: skip
-    add("--min-rate", default="1/s", help="first step's rate (default: %(default)s)")
+    add("--min-rate", default=None,
+        help="first step's rate (default: the lowest rate whose step holds the requests the "
+             "SLOs need, e.g. 598 for a p99 over a 30 s step: 20/s)")  # fmt: skip
     add("--max-rate", default="1000/s", help="highest rate tried (default: %(default)s)")
     add("--step-duration", default="30s",
         help="measured length of a step, after its warm-up (default: %(default)s; lengthened "
@@ -334,6 +337,7 @@ def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> i
 def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
     """The search asked for, or InputError with one line per problem."""
     from stagecheck.capacity import CapacityRequest, parse_slos
+    from stagecheck.capacity.slo import min_requests
     from stagecheck.preparation import prepare_scenario
     from stagecheck.units import parse_duration, parse_rate
 
@@ -355,10 +359,14 @@ def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
     require = read("--require", args.require, parse_rate)
     if min_rate is not None and not min_rate > 0:
         problems.append(f"--min-rate must be above 0, got {args.min_rate}")
-    if min_rate and max_rate is not None and max_rate < min_rate:
-        problems.append(f"--max-rate {args.max_rate} is below --min-rate {args.min_rate}")
     if step_s is not None and not step_s > 0:
         problems.append(f"--step-duration must be above 0, got {args.step_duration}")
+    if min_rate is None and step_s and not problems:
+        # Below this a step is lengthened to gather the requests its percentiles need: a p99
+        # at 1/s would take ten minutes a step.
+        min_rate = float(max(1, math.ceil(min_requests(slos) / step_s)))
+    if min_rate and max_rate is not None and max_rate < min_rate:
+        problems.append(f"--max-rate {args.max_rate} is below --min-rate {min_rate:g}/s")
     if args.max_steps < 1:
         problems.append(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.processes is not None and args.processes < 1:
@@ -392,6 +400,7 @@ def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from stagecheck.capacity import Step, run_capacity, write_outputs
+    from stagecheck.capacity.slo import min_requests
     from stagecheck.endpoint import check_reachable
     from stagecheck.redact import redact_url
     from stagecheck.reporting.capacity_view import render_capacity_console
@@ -400,6 +409,11 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     check_reachable(request.endpoint)
     if request.processes:
         _check_listenable("--master-port", "127.0.0.1", args.master_port)
+
+    need = min_requests(request.slos)
+    print(f"stagecheck capacity: each step measures at least {need:,} requests after a "
+          f"{request.warmup_s:g} s warm-up (steps below {need / request.step_duration_s:.3g}/s "
+          f"are lengthened); first step at {request.min_rate:g}/s", file=sys.stderr)  # fmt: skip
 
     def progress(step: Step) -> None:
         f = step.figures

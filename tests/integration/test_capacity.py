@@ -164,3 +164,17 @@ def test_a_distributed_search_runs_every_step_on_locust_workers(tmp_path: Path) 
         assert summary["run"]["workers"] == 2
     assert_steps_are_real_runs(found, folder)
     print(f"distributed: found {found['capacity']:g}/s (knee {knee:g}/s) in {wall:.1f}s")
+
+
+def test_without_min_rate_the_first_step_is_the_lowest_rate_that_fills_a_step(
+    tmp_path: Path,
+) -> None:
+    # accuracy alone needs the 50-request floor: 3 s steps start at ceil(50 / 3) = 17/s rather
+    # than at 1/s, which would have been stretched to 50 s
+    with running_demo("--latency-ms", "5", *STEADY) as demo:
+        proc, _ = capacity(demo.url, tmp_path, "--slo", "accuracy >= 0.1", "--max-steps", "1")
+    found, _ = result_of(tmp_path)
+    assert found["settings"]["min_requests"] == 50
+    assert found["settings"]["min_rate"] == 17 == found["steps"][0]["offered_rate"]
+    assert "each step measures at least 50 requests" in proc.stderr
+    assert "first step at 17/s" in proc.stderr
