@@ -41,6 +41,12 @@ class LoadPlan:
     def duration(self) -> float:
         return self.stages[-1].end
 
+    def rate_at(self, index: int) -> float | None:
+        """Open loop: the arrival rate of stage ``index`` (the first before the run starts)."""
+        if not self.arrival_rate:
+            return None
+        return self.stages[max(index, 0)].arrival_rate or self.arrival_rate
+
     def stage_at(self, run_time: float) -> int | None:
         for i, stage in enumerate(self.stages):
             if run_time < stage.end:

@@ -143,7 +143,7 @@ def build_live_view(
         elapsed_s=max(agg.ended - agg.started, 0.0),
         users=controller.users,
         stage_index=max(controller.stage_index, 0),
-        offered_rate=controller.plan.arrival_rate,
+        offered_rate=controller.plan.rate_at(controller.stage_index),
         achieved_rate=agg.requests_started(first, last) / span if span > 0 else 0.0,
         late=agg.late,
         lag_max_us=agg.lag_max(first, last),

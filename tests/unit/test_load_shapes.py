@@ -37,6 +37,8 @@ def test_stages_of_arrival_rates_plan_each_stage_rate_and_pool(write_scenario):
         ("peak", 40.0, 64, 30.0),
     ]
     assert plan.rate_stages == ((10.0, 10.0), (30.0, 40.0))
+    # the live view's offered rate: the current stage's (the first before the run starts)
+    assert [plan.rate_at(i) for i in (-1, 0, 1)] == [10.0, 10.0, 40.0]
     load = plan.as_dict()
     assert load["mode"] == "stages" and load["arrivals"] == "poisson"
     assert load["arrival_rate"] == 40.0  # the highest stage's: open-loop validity rules apply
@@ -57,7 +59,7 @@ def test_closed_loop_stages_have_no_rates(write_scenario):
         "load:\n  stages:\n    - {duration: 5s, users: 2}\n    - {duration: 5s, users: 4}\n"
     )
     plan = LoadPlan.from_scenario(load_scenario(write_scenario(text)))
-    assert plan.arrival_rate is None and plan.rate_stages == ()
+    assert plan.arrival_rate is None and plan.rate_stages == () and plan.rate_at(1) is None
     assert [s["arrival_rate"] for s in plan.as_dict()["stages"]] == [None, None]
 
 
