@@ -129,7 +129,8 @@ def _add_capacity_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
              "'error_rate < 1%%', 'goodput >= 20/s' (repeatable; at least one)")  # fmt: skip
     add("--min-rate", default=None,
         help="first step's rate (default: the lowest rate whose step holds the requests the "
-             "SLOs need, e.g. 598 for a p99 over a 30 s step: 20/s)")  # fmt: skip
+             "SLOs need, e.g. 598 for a p99 over a 30 s step: 20/s; if that step fails, the "
+             "rate halves, steps lengthened, down to 1/s)")  # fmt: skip
     add("--max-rate", default="1000/s", help="highest rate tried (default: %(default)s)")
     add("--step-duration", default="30s",
         help="measured length of a step, after its warm-up (default: %(default)s; lengthened "
@@ -395,6 +396,7 @@ def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
         require=require,
         processes=args.processes,
         master_port=args.master_port if args.processes else None,
+        floor=1.0 if args.min_rate is None else None,  # the search chose min_rate: it may go lower
     )
 
 

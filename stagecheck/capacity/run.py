@@ -41,6 +41,8 @@ class CapacityRequest:
     processes: int | None = None
     master_port: int | None = None
     resolution: float = 0.10
+    #: When the first step fails, halve the rate down to this (None: the user chose min_rate).
+    floor: float | None = None
 
 
 def _iso(t: float) -> str:
@@ -58,7 +60,8 @@ def _reason(outcome: SearchOutcome, steps: Sequence[Step], require: float | None
         return (f"the load generator saturated at {rate:g}/s before the endpoint failed an "
                 f"SLO{why}: its limit is not the model's (add --processes)")  # fmt: skip
     if outcome.capacity is None:
-        return f"no rate from {steps[0].offered_rate:g}/s up met every SLO"
+        lowest = min(s.offered_rate for s in steps)
+        return f"no rate from {lowest:g}/s up met every SLO"
     found = f"{outcome.capacity:g}/s"
     if outcome.at_max:
         found = f"at least {found} (every step passed up to --max-rate)"
@@ -103,7 +106,8 @@ def run_capacity(
         return step.status
 
     outcome = search(probe, min_rate=req.min_rate, max_rate=req.max_rate,
-                     max_steps=req.max_steps, resolution=req.resolution)  # fmt: skip
+                     max_steps=req.max_steps, resolution=req.resolution,
+                     floor=req.floor)  # fmt: skip
     verdict, code, exprs, kinds = conclude(outcome, steps, req.require)
     at = next((s for s in steps if s.offered_rate == outcome.capacity
                and s.status == "passed"), None)  # fmt: skip

@@ -1,10 +1,13 @@
 """The bounded search for the highest passing rate: coarse steps, then bisection.
 
 Coarse steps double the rate from ``min_rate`` (capped at ``max_rate``) until the first step
-that fails; bisection then halves the gap between the last passing and the first failing rate
-until it is under ``resolution`` of the passing rate, or ``max_steps`` steps were run. The
-search assumes that passing is monotone in the rate (a rate above a failing one fails too): it
-never probes above a failure, so a pass there could not be seen.
+that fails. When the very first step fails and a ``floor`` is given (the user did not choose
+``min_rate``: the search picked the lowest rate that fills a step), steps halve the rate
+(``down``) until one passes or the floor is reached. Bisection then halves the gap between
+the last passing and the first failing rate until it is under ``resolution`` of the passing
+rate, or ``max_steps`` steps were run. The search assumes that passing is monotone in the
+rate (a rate above a failing one fails too): it never probes above a failure, so a pass there
+could not be seen.
 
 A step that could not be judged stops the search: ``saturated`` (the load generator, not the
 target, could not keep the schedule) or ``down`` at the lowest rate (the endpoint answered
@@ -20,7 +23,7 @@ from typing import Literal
 __all__ = ["StepStatus", "Phase", "SearchOutcome", "search"]
 
 StepStatus = Literal["passed", "failed", "saturated", "down"]
-Phase = Literal["coarse", "bisect"]
+Phase = Literal["coarse", "down", "bisect"]
 Probe = Callable[[float, Phase], StepStatus]
 
 
@@ -50,6 +53,7 @@ def search(
     max_steps: int,
     resolution: float = 0.10,
     factor: float = 2.0,
+    floor: float | None = None,
 ) -> SearchOutcome:
     """Probe rates (requests/s) with ``probe(rate, phase)`` and bracket the knee."""
     if not 0 < min_rate <= max_rate:
@@ -82,6 +86,13 @@ def search(
         rate = min(rate * factor, max_rate)
     if out.stopped is not None or out.first_failing is None:
         return out
+    rate = out.first_failing / factor
+    while out.capacity is None and floor is not None and rate >= floor:
+        if len(out.probed) >= max_steps or step(rate, "down") == "passed":
+            break
+        if out.stopped is not None:
+            return out
+        rate /= factor
     while (
         out.capacity is not None
         and (out.gap or 0.0) > resolution

@@ -124,3 +124,18 @@ def test_a_non_monotone_endpoint_still_gives_a_probed_pass_below_a_probed_failur
 def test_bad_bounds_are_refused(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         search(knee_at(5), **kwargs)
+
+
+def test_a_first_step_that_fails_halves_the_rate_down_to_the_floor() -> None:
+    out = search(knee_at(30.0), min_rate=200.0, max_rate=1000.0, max_steps=12, floor=1.0)
+    phases = [(rate, phase) for rate, phase, _ in out.probed]
+    assert phases[:3] == [(200.0, "coarse"), (100.0, "down"), (50.0, "down")]
+    assert phases[3] == (25.0, "down")  # passes: then bisection between 25 and 50
+    assert out.capacity is not None and 25.0 <= out.capacity <= 30.0
+    assert out.first_failing is not None and 30.0 < out.first_failing <= 50.0
+    # without a floor (the user chose --min-rate) nothing below it is tried
+    fixed = search(knee_at(30.0), min_rate=200.0, max_rate=1000.0, max_steps=12)
+    assert [p for _, p, _ in fixed.probed] == ["coarse"] and fixed.capacity is None
+    # the floor bounds the descent
+    low = search(knee_at(0.5), min_rate=8.0, max_rate=1000.0, max_steps=12, floor=1.0)
+    assert [r for r, _, _ in low.probed] == [8.0, 4.0, 2.0, 1.0] and low.capacity is None
