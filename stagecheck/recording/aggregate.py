@@ -223,7 +223,12 @@ class Aggregate:
         if by_timing:
             self.recent.append((ended, by_timing))
         while self.recent and self.recent[0][0] < self.ended - RECENT_S:
-            self.recent.popleft()
+            for h in self.recent.popleft()[1].values():
+                # An HdrHistogram and its encoder refer to each other: kept 30 s, it has
+                # reached the oldest GC generation, which Python collects rarely, so each one
+                # dropped (190 KB) would wait there — a soak's memory would grow by one a
+                # second. Breaking the cycle frees it now.
+                h.encoder = None
 
     def _latency(
         self, interval: dict[tuple[int, str], HdrHistogram], stage: int, timing: str, us: int
