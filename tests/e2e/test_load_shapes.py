@@ -42,21 +42,25 @@ def _judged(r) -> None:
         assert all("arrival schedule was not kept" in x for x in reasons), reasons
 
 
-def _check_stages_follow_the_schedule(r) -> None:
+def _check_stages_follow_the_schedule(r, late_start_s: float = 0.0) -> None:
+    """Each stage holds rate × duration requests (a few either way), at its rate. A worker's
+    schedule starts once it has prepared the scenario, up to ``late_start_s`` after the
+    master's clock, so the last stage may lose that moment's arrivals."""
     s = r.summary
     planned = [st["arrival_rate"] for st in s["run"]["load"]["stages"]]
     assert planned == [rate for _, rate in STAGES]
     assert s["requests"]["dropped_arrivals"] == 0
-    # Within a few requests: a worker's schedule starts when its first users do, a moment
-    # after the master's clock, so the last stage can lose that moment's arrivals.
+    last_rate = STAGES[-1][1]
     expected_total = sum(rate * STAGE_S for _, rate in STAGES)
-    assert abs(s["requests"]["total"] - expected_total) <= 4
+    assert expected_total - late_start_s * last_rate - 4 <= s["requests"]["total"]
+    assert s["requests"]["total"] <= expected_total + 4
     assert len(r.results()) == s["requests"]["total"]
-    for stage, (name, rate) in zip(s["stages"], STAGES, strict=True):
+    for i, (stage, (name, rate)) in enumerate(zip(s["stages"], STAGES, strict=True)):
+        short = late_start_s if i == len(STAGES) - 1 else 0.0
         assert stage["name"] == name
         assert stage["offered_rate_per_s"] == rate
-        assert abs(stage["requests"] - rate * STAGE_S) <= 3, stage
-        assert stage["throughput_per_s"] == pytest.approx(rate, rel=0.1), stage
+        assert rate * (STAGE_S - short) - 3 <= stage["requests"] <= rate * STAGE_S + 3, stage
+        assert rate * (1 - short / STAGE_S) * 0.9 <= stage["throughput_per_s"] <= rate * 1.1
         assert stage["latency"]["e2e"]["count"] == stage["requests"]
         assert stage["quality"]["scored"] > 0
     # each request's stage is the one its due time fell in: the results agree with the counts
@@ -75,7 +79,7 @@ def test_stages_of_arrival_rates_keep_each_stage_rate(cli, demo):
 def test_stages_of_arrival_rates_split_across_worker_processes(cli, demo):
     r = _staged_run(cli, demo, "--processes", "2", "--master-port", str(free_master_port()))
     assert r.summary["run"]["workers"] == 2
-    _check_stages_follow_the_schedule(r)
+    _check_stages_follow_the_schedule(r, late_start_s=0.5)
     # both workers took their share of every stage (a shard per worker, not one worker's)
     assert demo.stats()["requests_total"] >= r.summary["requests"]["total"]
 
