@@ -3,12 +3,54 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from stagecheck.errors import InputError, RunError
 from stagecheck.redact import redact_url
 
-__all__ = ["check_reachable", "host_and_port"]
+if TYPE_CHECKING:
+    from stagecheck.scenario import EndpointConfig
+
+__all__ = [
+    "check_reachable",
+    "check_endpoint",
+    "check_health",
+    "host_and_port",
+    "status_hint",
+    "url_path_warning",
+]
+
+# Protocols whose adapter appends its own route to ``url`` (``endpoint.options.path``).
+_APPENDS_PATH = ("openai-chat", "openai-completions", "kserve-v2", "mlflow", "json")
+_HINTS = {
+    401: "authentication failed: check the API key header",
+    403: "permission denied: the key is not allowed this model or route",
+    404: "route not found: check endpoint.url and endpoint.options.path",
+}
+
+
+def status_hint(status: int) -> str | None:
+    """What an HTTP 401, 403 or 404 usually means for a staging endpoint (None for others)."""
+    return _HINTS.get(status)
+
+
+def url_path_warning(endpoint: EndpointConfig) -> str | None:
+    """A warning when ``url`` holds a path (``https://host/v1/inference``): the protocol
+    appends its own route (``endpoint.options.path``) to it, so the path is sent twice or
+    lands on the wrong route — the usual cause of an all-404 run."""
+    try:
+        path = urlsplit(endpoint.url).path
+    except ValueError:
+        return None
+    if path in ("", "/") or endpoint.protocol not in _APPENDS_PATH:
+        return None
+    route = str(endpoint.options.get("path", "")) or "its own route"
+    return (
+        f"endpoint.url holds a path ({redact_url(path)}): requests go to {redact_url(path)}"
+        f"{route if route.startswith('/') else ''}; put the whole route in "
+        "endpoint.options.path and keep only scheme://host:port in endpoint.url"
+    )
 
 
 def host_and_port(url: str) -> tuple[str, int]:
@@ -39,3 +81,59 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
         if isinstance(exc, TimeoutError):
             reason = f"no answer within {timeout:g}s"
         raise RunError(f"endpoint {redact_url(url)} is unreachable: {reason}") from None
+
+
+def check_health(endpoint: EndpointConfig) -> None:
+    """The preset's health route (``GET /v1/inference/health``) must answer 2xx within the
+    timeout; :class:`RunError` (exit code 3) with one line otherwise. Nothing to do without a
+    preset or when it has no health route."""
+    from stagecheck.presets import get_preset
+
+    if endpoint.preset is None:
+        return
+    preset = get_preset(endpoint.preset)
+    if preset.health_path is None:
+        return
+    # http.client, not urllib3: this runs before Locust's gevent patching, which urllib3's
+    # ssl imports break (a RecursionError when Locust builds its SSL context).
+    import http.client
+
+    url = endpoint.url + preset.health_path
+    shown = f"GET {redact_url(url)}"
+    parts = urlsplit(url)
+    host, port = host_and_port(endpoint.url)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        import ssl
+
+        context = ssl.create_default_context()
+        if not endpoint.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(host, port, timeout=endpoint.timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=endpoint.timeout)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("GET", path, headers=dict(endpoint.headers))
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer within {endpoint.timeout:g}s"
+        raise RunError(f"health check {shown} failed ({preset.name}): {reason}") from None
+    finally:
+        conn.close()
+    if not 200 <= status < 300:
+        hint = status_hint(status)
+        raise RunError(
+            f"health check {shown} answered HTTP {status} ({preset.name})"
+            + (f": {hint}" if hint else ": the platform is not ready")
+        )
+
+
+def check_endpoint(endpoint: EndpointConfig) -> None:
+    """The pre-flight of a run: the endpoint accepts connections and, with a preset, its
+    health route answers. :class:`RunError` (exit code 3) with one line otherwise."""
+    check_reachable(endpoint.url, endpoint.connect_timeout)
+    check_health(endpoint)

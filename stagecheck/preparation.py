@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stagecheck.datasets import PreparedDataset, load_dataset
+from stagecheck.endpoint import url_path_warning
 from stagecheck.errors import InputError
 from stagecheck.protocols import ProtocolAdapter, build_adapter
 from stagecheck.redact import redact_url
@@ -83,6 +84,12 @@ def describe_scenario(p: PreparedScenario) -> str:
         + (f" ({ds.skipped} bad rows skipped)" if ds.skipped else "")
         + (f", {len(ds.labels)} classes" if p.scorer.classification else ""),
     ]
+    if sc.endpoint.preset:
+        lines.append(f"  preset     {sc.endpoint.preset}: route "
+                     f"{sc.endpoint.options.get('path')}")  # fmt: skip
+    warning = url_path_warning(sc.endpoint)
+    if warning:
+        lines.append(f"  warning    {warning}")
     for name, values in ds.slice_values().items():
         lines.append(
             f"  slice      {name}: {', '.join(values[:8])}"

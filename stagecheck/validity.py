@@ -8,12 +8,16 @@ still valid so far.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from stagecheck.endpoint import status_hint
 from stagecheck.recording.aggregate import LATE_US
 
-__all__ = ["ValidityInput", "validity_reasons"]
+EARLY_STOP_REQUESTS = 20  # a run whose first K requests all got 401/403/404 stops early
+_EARLY_STOP_STATUSES = (401, 403, 404)
+
+__all__ = ["ValidityInput", "validity_reasons", "early_stop_reason", "EARLY_STOP_REQUESTS"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,23 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
         reasons.append("the run was interrupted before its planned end")
     reasons += v.incomplete
     return reasons
+
+
+def early_stop_reason(
+    total: int, causes: Mapping[str, int], route: str, *, final: bool = False
+) -> str | None:
+    """Why a run should stop now rather than spend its duration: its first
+    :data:`EARLY_STOP_REQUESTS` requests (or all of them, at the end of a shorter run) got
+    the same HTTP 401, 403 or 404 — a wrong key, a missing permission or a wrong route, which
+    more requests only repeat. ``causes``: failed requests by cause (``"HTTP 401"``)."""
+    if total == 0 or (total < EARLY_STOP_REQUESTS and not final):
+        return None
+    for status in _EARLY_STOP_STATUSES:
+        cause = f"HTTP {status}"
+        if causes.get(cause, 0) == total:
+            where = f" for {route}" if status == 404 else ""
+            what = f"{cause}{where} ({status_hint(status)})"
+            if total < EARLY_STOP_REQUESTS:  # judged at the end of a shorter run
+                return f"all {total} requests got {what}"
+            return f"stopped early: the first {EARLY_STOP_REQUESTS} requests all got {what}"
+    return None

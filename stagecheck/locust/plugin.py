@@ -30,7 +30,7 @@ from typing import Any
 
 import psutil
 
-from stagecheck.endpoint import check_reachable
+from stagecheck.endpoint import check_endpoint
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
@@ -125,7 +125,7 @@ class StagecheckPlugin:
             prepared = prepare_loaded(load_scenario(opts.scenario, opts.scenario_set or []))
             if preflight:
                 ep = prepared.loaded.scenario.endpoint
-                check_reachable(ep.url, ep.connect_timeout)
+                check_endpoint(ep)
             self.prepared = prepared
         plan = LoadPlan.from_scenario(
             prepared.loaded, users=opts.num_users, spawn_rate=opts.spawn_rate,
@@ -477,7 +477,7 @@ class StagecheckPlugin:
                     controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
             elif ticks % PROGRESS_EVERY == 0:
                 controller.note_generator_cpu(process.cpu_percent())
-            if controller.all_answers_in():
+            if controller.all_answers_in() or controller.check_early_stop():
                 session.finished = True  # the shape ends the run at its next tick
 
     def _drain_local(self, controller: RunController) -> None:

@@ -26,7 +26,7 @@ class ScenarioShape(LoadTestShape):
         plan = session.plan
         run_time = self.get_run_time()
         index = plan.stage_at(run_time)
-        if index is None or (plan.exact_pass and session.finished):
+        if index is None or session.finished:  # exact pass done, or stopped early
             return None
         if index != session.stage_index:
             session.set_stage(index)

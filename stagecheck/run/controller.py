@@ -20,10 +20,12 @@ from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario
 from stagecheck.recording import Aggregate, Delta
+from stagecheck.redact import redact_text
 from stagecheck.run.live import LiveView, build_live_view
 from stagecheck.runfolder import write_scenario_copy, write_summary
 from stagecheck.summary import RunFacts, build_summary
 from stagecheck.target_resources import ResourceSampler
+from stagecheck.validity import EARLY_STOP_REQUESTS, early_stop_reason
 from stagecheck.verdict import complete_summary
 
 __all__ = ["RunController", "EXIT_FOR_VERDICT", "exit_code_for", "progress_line"]
@@ -78,6 +80,8 @@ class RunController:
         self.summary: dict[str, Any] | None = None
         self.exit_code: int | None = None
         self._live: LiveView | None = None
+        self.early_stop: str | None = None  # why the run stopped early (401/403/404 only)
+        self._early_judged = False
 
     # -- what the run is -----------------------------------------------------------------------
     @property
@@ -114,6 +118,23 @@ class RunController:
         if passes is None:
             return False
         return self.aggregate.requests >= passes * len(self.prepared.dataset.rows)
+
+    def check_early_stop(self) -> str | None:
+        """Whether the run should stop now: its first requests all got HTTP 401, 403 or 404
+        (:func:`~stagecheck.validity.early_stop_reason`). Judged once, when the first
+        :data:`EARLY_STOP_REQUESTS` requests are in; says why (logged once) or None."""
+        if self._early_judged or self.aggregate.requests < EARLY_STOP_REQUESTS:
+            return self.early_stop
+        self._early_judged = True
+        agg = self.aggregate
+        self.early_stop = early_stop_reason(agg.requests, agg.cause_counts(), self._route())
+        if self.early_stop:
+            log.error(self.early_stop)
+        return self.early_stop
+
+    def _route(self) -> str:
+        req = self.prepared.dataset.rows[0].request
+        return f"{req.method} {redact_text(self.prepared.loaded.scenario.endpoint.url + req.path)}"
 
     def progress_line(self) -> str:
         return progress_line(self.aggregate)
@@ -160,6 +181,14 @@ class RunController:
         agg.close()
         if reason:
             self.incomplete.append(reason)
+        if not self._early_judged:  # a run shorter than the early-stop rule's requests
+            self._early_judged = True
+            self.early_stop = early_stop_reason(
+                agg.requests, agg.cause_counts(), self._route(), final=True
+            )
+        if self.early_stop:
+            self.incomplete.append(self.early_stop)
+            interrupted = False if interrupted is None else interrupted  # stopped on purpose
         if interrupted is None:
             if self.plan.exact_pass:
                 interrupted = not self.all_answers_in()

@@ -98,6 +98,11 @@ class _Model(BaseModel):
 
 class EndpointConfig(_Model):
     url: str = Field(description="Base URL of the staging endpoint, e.g. http://127.0.0.1:8000")
+    preset: str | None = Field(
+        None,
+        description="A hosted platform's settings (seekrflow): its base path, its API key "
+        "header from the environment, its health route; keys given here win",
+    )
     protocol: str = Field(
         description="openai-chat | openai-completions | kserve-v2 | mlflow | json"
     )
@@ -116,6 +121,15 @@ class EndpointConfig(_Model):
         description="The target's Prometheus endpoint (/metrics: relative to url), sampled "
         "during the run for its CPU and memory (process_* metrics)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset") is not None:
+            from stagecheck.presets import apply_preset
+
+            return apply_preset(data)
+        return data
 
     @field_validator("url")
     @classmethod

@@ -116,9 +116,10 @@ def test_missing_file(tmp_path):
     assert "nope.yaml" in line and "cannot read" in line
 
 
-def test_shipped_scenarios_validate():
+def test_shipped_scenarios_validate(monkeypatch):
     from tests.conftest import REPO
 
+    monkeypatch.setenv("SEEKR_API_KEY", "test-key")  # scenarios/seekrflow.yaml's preset
     for path in sorted((REPO / "scenarios").glob("*.yaml")):
         load_scenario(path)
 
