@@ -39,7 +39,7 @@ def prepare_loaded(loaded: LoadedScenario) -> PreparedScenario:
     adapter = build_adapter(
         ep.protocol, model=ep.model, inputs=sc.dataset.input, options=ep.options
     )
-    scorer = build_scorer(sc.scoring)
+    scorer = build_scorer(sc.scoring, loaded.base_dir)
     dataset = load_dataset(loaded, adapter, scorer)
     prepared = PreparedScenario(loaded, adapter, scorer, dataset)
     problems = check_threshold_names(

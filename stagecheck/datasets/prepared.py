@@ -114,7 +114,7 @@ def load_dataset(
             problems.append(f"{where}: cannot build the request: {str(exc)[:200]}")
             continue
         try:
-            expected = scorer.prepare_expected(raw_expected)
+            expected = scorer.prepare_row(raw_expected, record, _input_text(inputs))
         except (ValueError, TypeError, OverflowError) as exc:
             problems.append(
                 f"{where}: expected value {shown_value(raw_expected)} is unusable: {str(exc)[:200]}"

@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 
 from stagecheck.demo import payloads
+from stagecheck.demo.chatbot import SupportBot
 from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.degrade import Degrader, load_rows, parse_rule
 from stagecheck.demo.model import IntentClassifier, load_default
@@ -170,6 +171,7 @@ class DemoApp:
         rows = load_rows(config.degrade_rows) if config.degrade_rows else None
         self._degrader = Degrader([parse_rule(r) for r in config.degrade], rows, config.seed)
         self._fallback = _fallback_label(config, classifier.labels)
+        self._bot = SupportBot(seed=config.seed) if config.chatbot else None
         self._metrics = CollectorRegistry()
         ProcessCollector(registry=self._metrics)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
@@ -339,9 +341,12 @@ class DemoApp:
                 return error(404, message, "invalid_request_error", "model_not_found")
             if self._simulate(payloads.word_count(request.text)):
                 return error(503, "injected error (--error-rate)", "server_error", "unavailable")
-            label = self._answer(request.text)[0]
-            sentence = self.config.chat_style == "sentence"
-            content = f"The customer's intent is {label}." if sentence else label
+            if self._bot is not None:
+                content = self._bot.answer(request.text)
+            else:
+                label = self._answer(request.text)[0]
+                sentence = self.config.chat_style == "sentence"
+                content = f"The customer's intent is {label}." if sentence else label
             args = (
                 kind,
                 request,

@@ -60,6 +60,10 @@ class DemoConfig:
     fallback_label: str | None = None
     """The default answer of ``fallback_above`` (``None``: the first of the model's labels)."""
 
+    chatbot: bool = False
+    """OpenAI routes answer support questions in free text from a small knowledge base
+    (:mod:`stagecheck.demo.chatbot`), imperfect on purpose, instead of naming an intent."""
+
     def __post_init__(self) -> None:
         for name in (
             "latency_ms",

@@ -134,6 +134,9 @@ def build_parser(prog: str = "stagecheck demo-server") -> argparse.ArgumentParse
              "flight, answer --fallback-label (in flight is about rate x latency)")  # fmt: skip
     add("--fallback-label", metavar="LABEL",
         help="the answer of --fallback-above (default: the model's first label)")  # fmt: skip
+    add("--chatbot", action="store_true",
+        help="OpenAI routes answer support questions in free text from a small knowledge base "
+             "(wrong topic or a missing detail now and then, on purpose)")  # fmt: skip
     add("--access-log", action="store_true", help="log every request to stderr")
     return parser
 
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"stagecheck demo-server listening on {server.url} "
         f"(model {config.model_name}, {n_intents} intents"
+        + ("; chatbot: free-text answers on the OpenAI routes" if config.chatbot else "")
         + (f"; degraded: {', '.join(config.degrade)}" if config.degrade else "")
         + (
             f"; falls back above {config.fallback_above} in flight"

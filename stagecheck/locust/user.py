@@ -42,8 +42,9 @@ _GOT_LIMIT = 300  # characters of an answer kept for error analysis
 
 _ERROR_EXCERPT = 160  # characters of an error answer's body kept in its error text
 
-# (outcome, predicted label or None, answer text or None, error or None)
-Verdict = tuple[int, "str | None", "str | None", "str | None"]
+# (outcome, predicted label or None, answer text or None, error or None, per-row score or None,
+#  LLM judge µs or 0)
+Verdict = tuple[int, "str | None", "str | None", "str | None", "float | None", int]
 
 # Raised while the answer is read: the transport failed (not the model). Anything else raised
 # while reading a complete answer makes it unparseable.
@@ -57,20 +58,20 @@ def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], 
     body_error = resp.request_meta.get("exception") if status else None
     if not status:
         outcome, error = failure_of(resp.error or ConnectionError("no response"))
-        verdict: Verdict = (outcome, None, None, error)
+        verdict: Verdict = (outcome, None, None, error, None, 0)
     elif body_error is not None and 200 <= status < 300:
         # headers arrived, the body did not: the transport failed, not the model
         outcome, error = failure_of(body_error, during_body=True)
-        verdict = (outcome, None, None, error)
+        verdict = (outcome, None, None, error, None, 0)
     elif status < 200 or status >= 300:
-        verdict = (HTTP_ERROR, None, None, http_error_text(session, row, resp))
+        verdict = (HTTP_ERROR, None, None, http_error_text(session, row, resp), None, 0)
     else:
         try:
             prediction = read()
-            correct, label = session.score(prediction, row.expected)
+            correct, label, value, judge_us = session.grade(prediction, row.expected)
         except _TRANSPORT_ERRORS as exc:  # a stream broke, stalled or overflowed mid-answer
             outcome, error = failure_of(exc, during_body=True)
-            verdict = (outcome, None, None, error)
+            verdict = (outcome, None, None, error, None, 0)
         except Exception as exc:  # an odd answer must never crash a run
             reason = (
                 str(exc)
@@ -78,11 +79,13 @@ def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], 
                 else (f"cannot read the answer ({type(exc).__name__}: {exc})")
             )
             label = UNPARSEABLE_LABEL if session.scorer.classification else None
-            verdict = (UNPARSEABLE, label, None, f"unparseable: {reason}"[:200])
+            # an LLM judge that failed is the judge's cause ("judge: …"), not the target's
+            error = reason if getattr(exc, "cause", None) else f"unparseable: {reason}"
+            verdict = (UNPARSEABLE, label, None, error[:200], None, 0)
         else:
             resp.success()
             got = label if label is not None else str(prediction)[:_GOT_LIMIT]
-            return (CORRECT if correct else INCORRECT), label, got, None
+            return (CORRECT if correct else INCORRECT), label, got, None, value, judge_us
     # Locust groups failures by their text: without the error body's excerpt (it may hold request
     # ids), its failures table stays one row per cause and route.
     resp.failure(verdict[3].partition(" → ")[0])  # type: ignore[union-attr]
@@ -186,7 +189,7 @@ class ValidationUser(FastHttpUser):
             latency_us = (time.perf_counter_ns() - t0) // 1000
             outcome, error = failure_of(exc)
             self._record(session, row, sent[1], started, latency_us, lag_us,
-                         (outcome, None, None, error))  # fmt: skip
+                         (outcome, None, None, error, None, 0))  # fmt: skip
         finally:
             timer.close()
         del session.pending[id(self)]
@@ -237,7 +240,8 @@ class ValidationUser(FastHttpUser):
         ) as resp:
             verdict = _judge(session, row, resp, read)
             timer.close()
-            latency_us = (time.perf_counter_ns() - t0) // 1000
+            # an LLM judge grades after the last token: its time is not the target's
+            latency_us = (time.perf_counter_ns() - t0) // 1000 - verdict[5]
             # FastHttpUser reports time to headers for streams: report the whole answer.
             resp.request_meta["response_time"] = latency_us / 1000.0
         self._record(session, row, stage, started, latency_us, lag_us, verdict)
@@ -257,7 +261,7 @@ class ValidationUser(FastHttpUser):
         lag_us: int,
         verdict: Verdict,
     ) -> None:
-        outcome, predicted, got, error = verdict
+        outcome, predicted, got, error, score, judge_us = verdict
         session.recorder.record(  # type: ignore[union-attr]
             row_index=row.index,
             outcome=outcome,
@@ -268,4 +272,6 @@ class ValidationUser(FastHttpUser):
             got=got,
             error=error,
             lag_us=lag_us,
+            score=score,
+            judge_us=judge_us,
         )

@@ -161,7 +161,7 @@ class Aggregate:
         outcomes = self.outcomes
         confusion = self.confusion
         for n, result in enumerate(delta.results, start=1):
-            started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result
+            started, index, outcome, predicted, got, latency_us, error, stage, lag_us, *_ = result
             row = rows[index]
             self._latency(interval, stage, "e2e", latency_us)
             if lag_us > 0:
@@ -243,8 +243,11 @@ class Aggregate:
         h.record_value(us)
 
     def _result_line(self, result: Result, row: PreparedRow) -> bytes:
-        """One line of results.jsonl; the row's own fields are encoded once per row."""
-        started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result
+        """One line of results.jsonl; the row's own fields are encoded once per row. A free-text
+        scorer adds ``score`` (0..1), an LLM judge ``judge_ms`` (its grading time, not in
+        ``latency_us``)."""
+        started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result[:9]
+        score, judge_us = result[9], result[10]
         prefix = self._row_prefix.get(index)
         if prefix is None:
             fixed = {"row": index, "id": row.row_id, "expected": row.expected_text,
@@ -255,6 +258,8 @@ class Aggregate:
             "predicted": predicted,
             "latency_us": latency_us, "lag_us": lag_us, "stage": stage,
             "users": self.users_at(started), "error": error,
+            **({} if score is None else {"score": score}),
+            **({"judge_ms": round(judge_us / 1000, 3)} if judge_us else {}),
         })[1:]  # fmt: skip
 
     def _keep_sample(

@@ -59,7 +59,11 @@ def new_histogram() -> HdrHistogram:
 # (start epoch s, row index, outcome code, predicted label or None, answer text or None,
 #  latency µs, error or None, stage, schedule lag µs). ``predicted`` is set for classification
 # only; the lag (how late an open-loop request left after its due time) is 0 in a closed loop.
-Result = tuple[float, int, int, "str | None", "str | None", int, "str | None", int, int]
+# Then the free-text scorers' per-row score (0..1, None for the others) and the time an LLM
+# judge took to grade the answer (µs, 0 without a judge; never part of the latency).
+Result = tuple[
+    float, int, int, "str | None", "str | None", int, "str | None", int, int, "float | None", int
+]
 # Streaming timings of one answer: (stage, time to first token µs, inter-token gaps µs).
 StreamTiming = tuple[int, int, Sequence[int]]
 
@@ -124,13 +128,16 @@ class Recorder:
         got: str | None = None,
         error: str | None = None,
         lag_us: int = 0,
+        score: float | None = None,
+        judge_us: int = 0,
     ) -> None:
         """One request. ``stage``: the load stage when it was sent (default: now);
         ``predicted``: its label for the confusion matrix (classification only); ``got``: the
-        answer text kept for error analysis."""
+        answer text kept for error analysis; ``score``: a free-text scorer's per-row score;
+        ``judge_us``: an LLM judge's time grading it (kept apart from ``latency_us``)."""
         self._delta.results.append((
             started, row_index, outcome, predicted, got, latency_us, error,
-            self.stage if stage is None else stage, lag_us,
+            self.stage if stage is None else stage, lag_us, score, judge_us,
         ))  # fmt: skip
 
     def record_stream(self, ttft_us: int, itl_us: Sequence[int], stage: int | None = None) -> None:

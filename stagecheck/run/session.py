@@ -20,6 +20,7 @@ from stagecheck.protocols import ProtocolAdapter
 from stagecheck.recording import CONNECTION_ERROR, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
+from stagecheck.scoring.scorers import Graded
 
 __all__ = ["RunSession", "Sent", "SCORE_MEMO_SIZE"]
 
@@ -48,6 +49,7 @@ class RunSession:
     arrivals: ArrivalSchedule | None = None  # open loop: due times of the requests
     # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
     score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
+    grade_memo: dict[tuple[str, Any], Graded] = field(default_factory=dict)
     pending: dict[int, Sent] = field(default_factory=dict)  # user id → its request in flight
     on_stage: Callable[[int], None] | None = None  # local/master: the controller, the workers
 
@@ -120,6 +122,24 @@ class RunSession:
                 self.score_memo.clear()
             self.score_memo[key] = verdict
         return verdict
+
+    def grade(self, prediction: Any, expected: Any) -> Graded:
+        """The scorer's verdict with its per-row score and judge time (:meth:`Scorer.grade`),
+        memoised as :meth:`score` is, except for scorers that must see every answer (a judge)."""
+        scorer = self.scorer
+        if type(prediction) is not str or not scorer.memoize:
+            return scorer.grade(prediction, expected)
+        key = (prediction, expected)
+        try:
+            graded = self.grade_memo.get(key)
+        except TypeError:  # an unhashable expected value (json-field)
+            return scorer.grade(prediction, expected)
+        if graded is None:
+            graded = scorer.grade(prediction, expected)
+            if len(self.grade_memo) >= SCORE_MEMO_SIZE:
+                self.grade_memo.clear()
+            self.grade_memo[key] = graded
+        return graded
 
     def record_dropped_arrivals(self, stopped_ns: int) -> int:
         """Open loop, when the run stops (``stopped_ns``: when stopping began): count the

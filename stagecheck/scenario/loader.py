@@ -217,7 +217,7 @@ def _check_plugins(scenario: Scenario, file: str, lines: _Lines) -> list[str]:
         for p in adapter.problems():
             problems.append(f"{lines.where(file, ('endpoint',))}: {p}")
     try:
-        build_scorer(scenario.scoring)
+        build_scorer(scenario.scoring, Path(file).parent)
     except ValidationError as exc:
         scorer_model = get_scorer_class(str(scenario.scoring["kind"])).Options
         problems += _validation_lines(exc, scorer_model, ("scoring",), file, lines)

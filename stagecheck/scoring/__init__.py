@@ -9,11 +9,19 @@ accuracy / precision / recall / F1.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from stagecheck.scoring.freetext import (
+    PhrasesOptions,
+    PhrasesScorer,
+    SimilarityOptions,
+    SimilarityScorer,
+)
+from stagecheck.scoring.judge import JudgeFailed, JudgeOptions, JudgeScorer
 from stagecheck.scoring.metrics import ClassificationMetrics, ClassMetrics, classification_metrics
 from stagecheck.scoring.scorers import (
     UNPARSEABLE_LABEL,
@@ -32,6 +40,7 @@ from stagecheck.scoring.scorers import (
     Scorer,
     UnparseableAnswer,
 )
+from stagecheck.scoring.structured import JSONSchemaOptions, JSONSchemaScorer
 
 __all__ = [
     "UNPARSEABLE_LABEL",
@@ -43,6 +52,11 @@ __all__ = [
     "RegexScorer",
     "JSONFieldScorer",
     "NumericScorer",
+    "SimilarityScorer",
+    "PhrasesScorer",
+    "JSONSchemaScorer",
+    "JudgeScorer",
+    "JudgeFailed",
     "SCORERS",
     "ScoringOptions",
     "available_scorers",
@@ -60,9 +74,13 @@ SCORERS: Mapping[str, type[Scorer]] = MappingProxyType(
             ContainsScorer,
             ExactScorer,
             JSONFieldScorer,
+            JSONSchemaScorer,
+            JudgeScorer,
             LabelScorer,
             NumericScorer,
+            PhrasesScorer,
             RegexScorer,
+            SimilarityScorer,
         )
     }
 )
@@ -70,7 +88,16 @@ SCORERS: Mapping[str, type[Scorer]] = MappingProxyType(
 
 ScoringOptions = Annotated[
     Union[  # noqa: UP007 - a runtime union object, for pydantic and JSON Schema
-        LabelOptions, ExactOptions, ContainsOptions, RegexOptions, JSONFieldOptions, NumericOptions
+        LabelOptions,
+        ExactOptions,
+        ContainsOptions,
+        RegexOptions,
+        JSONFieldOptions,
+        NumericOptions,
+        SimilarityOptions,
+        PhrasesOptions,
+        JSONSchemaOptions,
+        JudgeOptions,
     ],
     Field(discriminator="kind"),
 ]
@@ -92,12 +119,13 @@ def get_scorer_class(kind: str) -> type[Scorer]:
         ) from None
 
 
-def build_scorer(options: Mapping[str, Any]) -> Scorer:
-    """A scorer from the ``scoring:`` mapping, ``kind`` included.
+def build_scorer(options: Mapping[str, Any], base_dir: Path | None = None) -> Scorer:
+    """A scorer from the ``scoring:`` mapping, ``kind`` included; ``base_dir`` (the scenario's
+    folder) resolves relative files in the options (``json-schema``'s ``schema_file``).
 
     ``pydantic.ValidationError`` propagates; an unknown or missing kind is a ``ValueError``.
     """
     if "kind" not in options:
         raise ValueError(f"kind is required. Available kinds: {available_scorers()}")
     cls = get_scorer_class(options["kind"])
-    return cls(cls.Options.model_validate(dict(options)))
+    return cls(cls.Options.model_validate(dict(options), context={"base_dir": base_dir}))

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -39,9 +39,14 @@ __all__ = [
     "JSONFieldScorer",
     "NumericScorer",
     "ExpectedPattern",
+    "Graded",
 ]
 
 UNPARSEABLE_LABEL = "(unparseable)"
+
+# A verdict with its per-row score: (correct, predicted label or None, score 0..1 or None,
+# judge call µs or 0: time spent outside the target, never in its latency).
+Graded = tuple[bool, "str | None", "float | None", int]
 
 
 class UnparseableAnswer(ResponseParseError):
@@ -60,6 +65,7 @@ class Scorer(ABC):
     kind: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
     classification: ClassVar[bool] = False  # True: confusion matrix + precision/recall/F1
+    memoize: ClassVar[bool] = True  # False: every answer is scored anew (an LLM judge)
 
     def __init__(self, options: BaseModel) -> None:
         if not isinstance(options, self.Options):
@@ -76,6 +82,16 @@ class Scorer(ABC):
     @abstractmethod
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
         """``(correct, predicted label or None)``; ``UnparseableAnswer`` if uninterpretable."""
+
+    def prepare_row(self, raw: Any, record: Mapping[str, Any], question: str) -> Any:
+        """``prepare_expected`` with the whole row (``record``) and its input text at hand, for
+        scorers that need more than the expected value (per-row phrases, a judge's question)."""
+        return self.prepare_expected(raw)
+
+    def grade(self, prediction: Any, expected: Any) -> Graded:
+        """``score`` with the per-row score (free-text scorers) and judge time."""
+        correct, label = self.score(prediction, expected)
+        return correct, label, None, 0
 
 
 def _expected_text(raw: Any) -> str:

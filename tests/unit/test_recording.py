@@ -64,7 +64,7 @@ def test_recording_costs_one_append():
     rec = Recorder()
     rec.record(row_index=0, outcome=CORRECT, latency_us=5, started=0.0)
     delta = rec.drain()
-    assert delta.results == [(0.0, 0, CORRECT, None, None, 5, None, 0, 0)]
+    assert delta.results == [(0.0, 0, CORRECT, None, None, 5, None, 0, 0, None, 0)]
     assert rec.drain().results == []
 
 

@@ -22,7 +22,10 @@ from stagecheck.scoring.text import label_text, make_normalizer, snake_case
 
 pytestmark = pytest.mark.unit
 
-KINDS = ["contains", "exact", "json-field", "label", "numeric", "regex"]
+KINDS = [
+    "contains", "exact", "json-field", "json-schema", "judge", "label", "numeric", "phrases",
+    "regex", "similarity",
+]
 
 
 def score(scorer: Scorer, prediction: Any, expected_raw: Any) -> tuple[bool, str | None]:
@@ -38,7 +41,7 @@ def test_registry() -> None:
         get_scorer_class("fuzzy")
     assert str(info.value) == (
         "Scorer kind 'fuzzy' is not registered. Available kinds: "
-        "['contains', 'exact', 'json-field', 'label', 'numeric', 'regex']"
+        f"{KINDS}"
     )
     with pytest.raises(ValueError, match="kind is required"):
         build_scorer({})
