@@ -92,6 +92,13 @@ def _handler(state: Hosted, classify: Any) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the pre-flight's bare TCP connect, closed unanswered: not an error here
+
+
 @contextmanager
 def running_hosted(key: str, *, healthy: bool = True) -> Iterator[Hosted]:
     """The stand-in on a free loopback port, in a thread of this process; stopped on exit."""
@@ -99,8 +106,7 @@ def running_hosted(key: str, *, healthy: bool = True) -> Iterator[Hosted]:
 
     model = load_default()
     state = Hosted(url="", key=key, healthy=healthy)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, lambda t: model.predict(t)[0]))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(state, lambda t: model.predict(t)[0]))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
