@@ -115,6 +115,8 @@ def _latency(report: Report) -> list[str]:
         out.append(f"  {name:<12}{cells}{lat.count:>10,}")
         if lat.out_of_range:
             out.append(f"  ({lat.out_of_range:,} {name} values out of the histogram's range)")
+    if report.tokens is not None:
+        out.append(_fit(f"  tokens      {report.tokens.describe()}"))
     return out
 
 

@@ -91,6 +91,8 @@ def latency_section(report: Report) -> str:
         empty(f"{lat.out_of_range:,} {lat.name} values fell outside the histogram's range.")
         for lat in out_of_range
     )
+    if report.tokens is not None:
+        note += f'<p id="tokens"><strong>Tokens</strong> {e(report.tokens.describe())}</p>'
     if report.target is not None:
         note += (f'<p id="target"><strong>Target resources</strong> '
                  f"{e(report.target.describe())}</p>")  # fmt: skip

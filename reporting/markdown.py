@@ -133,7 +133,10 @@ def _latency(report: Report) -> list[str]:
         for lat in report.latency
     ]
     header = ["Timing (ms)", *labels, "count"]
-    return ["### Latency", "", *md_table(header, rows, "l" + "r" * (len(header) - 1))]
+    out = ["### Latency", "", *md_table(header, rows, "l" + "r" * (len(header) - 1))]
+    if report.tokens is not None:
+        out += ["", f"Tokens: {md_cell(report.tokens.describe())}"]
+    return out
 
 
 def _classes(report: Report) -> list[str]:

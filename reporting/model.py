@@ -29,6 +29,7 @@ __all__ = [
     "Sample",
     "RunInfo",
     "Report",
+    "Tokens",
 ]
 
 #: Outcome names in the order reports show them (DESIGN.md, "summary.json figures").
@@ -348,6 +349,35 @@ class TargetUsage:
         return " · ".join(parts) + f" · {self.samples} readings{missed}"
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """Output tokens of the streamed answers (summary.json ``tokens``)."""
+
+    source: str  # "usage" (the server's count), "deltas" (counted text deltas) or "mixed"
+    output_total: int
+    per_s_overall: float | None
+    per_request_p50: float | None
+    per_request_mean: float | None
+    per_s_p50: float | None  # per answer: tokens after the first / (e2e − TTFT)
+    per_s_p90: float | None
+
+    def describe(self) -> str:
+        """One line: ``1,234 output (usage) · 41.2/s · per answer p50: 12 at 38.5 tokens/s
+        (p90 44.0)``; ``deltas``: counted text deltas, the stream had no usage."""
+        parts = [f"{self.output_total:,} output ({self.source})"]
+        if self.per_s_overall is not None:
+            parts.append(f"{self.per_s_overall:,.1f}/s")
+        if self.per_request_p50 is not None and self.per_s_p50 is not None:
+            p90 = f" (p90 {self.per_s_p90:,.1f})" if self.per_s_p90 is not None else ""
+            parts.append(
+                f"per answer p50: {self.per_request_p50:,.0f} at {self.per_s_p50:,.1f} "
+                f"tokens/s{p90}"
+            )
+        elif self.per_request_p50 is not None:
+            parts.append(f"per answer p50: {self.per_request_p50:,.0f}")
+        return " · ".join(parts)
+
+
 def causes_text(causes: tuple[tuple[str, int], ...], limit: int = 6) -> str:
     """``HTTP 503 ×18 · timeout ×3 · …`` (the most frequent first)."""
     shown = [f"{cause} ×{n:,}" for cause, n in causes[:limit]]
@@ -388,6 +418,8 @@ class Report:
     analysis: Analysis | None = None
     #: The dataset's profile (rows per class and slice, duplicates, lengths), None before it.
     dataset_profile: DatasetProfile | None = None
+    #: Output tokens of streamed answers (None when nothing streamed).
+    tokens: Tokens | None = None
 
     @property
     def accuracy(self) -> float | None:

@@ -31,6 +31,7 @@ from .model import (
     StageMetrics,
     TargetUsage,
     ThresholdResult,
+    Tokens,
 )
 
 __all__ = ["build_report"]
@@ -287,6 +288,22 @@ def build_report(summary: Mapping[str, Any]) -> Report:
         target=_target(summary.get("target")),
         analysis=Analysis.read(summary.get("analysis")),
         dataset_profile=_profile(summary.get("dataset_profile")),
+        tokens=_tokens(summary.get("tokens")),
+    )
+
+
+def _tokens(raw: Any) -> Tokens | None:
+    if not isinstance(raw, Mapping):
+        return None
+    per_request, per_s = _map(raw.get("per_request")), _map(raw.get("per_s_per_request"))
+    return Tokens(
+        source=_text(raw.get("source")),
+        output_total=_int(raw.get("output_total")),
+        per_s_overall=_num(raw.get("per_s_overall")),
+        per_request_p50=_num(per_request.get("p50")),
+        per_request_mean=_num(per_request.get("mean")),
+        per_s_p50=_num(per_s.get("p50")),
+        per_s_p90=_num(per_s.get("p90")),
     )
 
 

@@ -12,20 +12,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIMINGS"]
+__all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIMINGS",
+           "TOKEN_FIGURES", "TOKEN_STATS", "STREAM_ONLY"]  # fmt: skip
 
 Kind = Literal["duration", "fraction", "rate", "count"]
-Scope = Literal["run", "timing", "class", "slice"]
+Scope = Literal["run", "timing", "tokens", "class", "slice"]
 Interval = Literal["wilson", "order-statistics"] | None
 
 #: ``latency`` (end to end), ``ttft`` and ``itl`` (streams): ``<timing>.<stat>``.
 TIMINGS = ("latency", "ttft", "itl")
+#: Streamed answers' tokens, per answer: ``tokens.<stat>`` (output tokens) and
+#: ``tokens_per_s.<stat>`` (tokens after the first / (end to end − time to first token)).
+TOKEN_FIGURES = ("tokens", "tokens_per_s")
+TOKEN_STATS = ("p50", "p90", "p99", "mean")
+#: Names that only a streaming endpoint produces (besides ttft / itl).
+STREAM_ONLY = (*TOKEN_FIGURES, "output_tokens", "output_tokens_per_s")
 
 
 @dataclass(frozen=True)
 class MetricName:
     name: str  # as written after its scope: "accuracy", "p<NN>", "recall"
-    scope: Scope  # run: accuracy; timing: latency.p99; class: class[x].recall; slice: slice[f=v].…
+    scope: Scope  # run: accuracy; timing: latency.p99; tokens: tokens_per_s.p50;
+    # class: class[x].recall; slice: slice[f=v].…
     kind: Kind
     computed: str  # how the figure is computed (documentation)
     interval: Interval = None  # the interval "at NN% confidence" judges on
@@ -35,6 +43,8 @@ class MetricName:
     def example(self) -> str:
         if self.scope == "timing":
             return f"latency.{self.name.replace('<NN>', '99')}"
+        if self.scope == "tokens":
+            return f"{self.name}.p50"
         if self.scope == "class":
             return f"class[refund].{self.name}"
         if self.scope == "slice":
@@ -61,6 +71,15 @@ CATALOGUE: tuple[MetricName, ...] = (
                "requests both correct and within the tightest latency threshold / run "
                "duration (every correct answer when no latency threshold is set)"),
     MetricName("requests", "run", "count", "requests sent", None, "stagecheck_requests_total"),
+    MetricName("output_tokens", "run", "count",
+               "output tokens of the streamed answers (the server's usage, else text deltas)"),
+    MetricName("output_tokens_per_s", "run", "count",
+               "output tokens of the streamed answers / run duration"),
+    MetricName("tokens", "tokens", "count",
+               "output tokens per streamed answer (stat: p50, p90, p99, mean)"),
+    MetricName("tokens_per_s", "tokens", "count",
+               "per streamed answer: tokens after the first / (end to end − time to first "
+               "token) (stat: p50, p90, p99, mean)"),
     MetricName("p<NN>", "timing", "duration",
                "any percentile (p50, p75, p99.99) of the run's HDR histogram",
                "order-statistics", "stagecheck_latency_hdr_seconds"),

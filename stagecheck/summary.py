@@ -26,7 +26,7 @@ from stagecheck.thresholds import evaluate_thresholds, parse_threshold
 from stagecheck.validity import ValidityInput, validity_reasons
 
 __all__ = ["SCHEMA_VERSION", "OTHER_LABEL", "RunFacts", "build_summary", "judge", "metric_lookup",
-           "interval_lookup", "latency_figures"]  # fmt: skip
+           "interval_lookup", "latency_figures", "tokens_section"]  # fmt: skip
 
 SCHEMA_VERSION = 1
 PERCENTILES = (
@@ -81,6 +81,35 @@ def latency_figures(h: HdrHistogram | None, out_of_range: int = 0) -> dict[str, 
     out["out_of_range"] = out_of_range
     out["distribution"] = [[p, h.get_value_at_percentile(p)] for p in NINES]
     return out
+
+
+def _distribution(h: HdrHistogram, scale: float = 1.0) -> dict[str, float] | None:
+    if not h.get_total_count():
+        return None
+    out = {k: h.get_value_at_percentile(p) / scale for k, p in (("p50", 50), ("p90", 90),
+                                                                  ("p99", 99))}  # fmt: skip
+    out["mean"] = round(h.get_mean_value() / scale, 3)
+    return out
+
+
+def tokens_section(agg: Aggregate, duration_s: float) -> dict[str, Any] | None:
+    """Output tokens of the streamed answers (None when nothing streamed): per answer, per
+    second over the run, and per answer its generation speed (tokens after the first / (e2e −
+    TTFT)). ``source`` says where the counts come from: the server's ``usage`` or counted text
+    deltas (``mixed`` when some answers had usage and some did not)."""
+    sources = agg.token_sources
+    answers = sum(sources.values())
+    if not answers:
+        return None
+    source = "mixed" if len(sources) > 1 else next(iter(sources))
+    return {
+        "source": source,
+        "answers": answers,
+        "output_total": agg.output_tokens,
+        "per_request": _distribution(agg.tokens),
+        "per_s_overall": round(agg.output_tokens / max(duration_s, 1e-9), 3),
+        "per_s_per_request": _distribution(agg.tokens_per_s_milli, 1000.0),
+    }
 
 
 def _rates(by_outcome: Mapping[str, int]) -> tuple[int, float, float]:
@@ -418,6 +447,9 @@ def build_summary(
         "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
         "files": dict(FILES),
     }
+    tokens = tokens_section(agg, duration)
+    if tokens is not None:  # streamed answers only, as latency's ttft and itl
+        summary["tokens"] = tokens
     judge(summary, sc.gates, agg.histogram, final=final)
     return summary
 
@@ -483,6 +515,20 @@ def _latency_value(
     return None if h is None else h.get_value_at_percentile(float(stat[1:])) / 1e6
 
 
+def _tokens_value(tokens: Mapping[str, Any] | None, head: str, stat: str) -> float | None:
+    """``tokens.p50`` (per answer), ``tokens_per_s.p50`` (per answer), ``output_tokens``
+    (total), ``output_tokens_per_s`` (over the run)."""
+    if not tokens:
+        return None
+    if head == "output_tokens":
+        return float(tokens["output_total"])
+    if head == "output_tokens_per_s":
+        return float(tokens["per_s_overall"])
+    figures = tokens.get("per_request" if head == "tokens" else "per_s_per_request") or {}
+    value = figures.get(stat)
+    return None if value is None else float(value)
+
+
 def _group_value(group: Mapping[str, Any], metric: str) -> float | None:
     """accuracy / error_rate / f1_macro … / requests of a slice (or the whole run)."""
     if metric == "requests":
@@ -516,6 +562,8 @@ def metric_lookup(
         head, _, rest = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             return _latency_value(summary["latency"], _timing(head), rest, histograms)
+        if head in ("tokens", "tokens_per_s", "output_tokens", "output_tokens_per_s"):
+            return _tokens_value(summary.get("tokens"), head, rest)
         if metric == "throughput":
             return float(summary["throughput"]["requests_per_s"])
         if metric == "goodput":

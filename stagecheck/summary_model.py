@@ -145,6 +145,25 @@ class Latency(_Strict):
     ci_us: PercentileIntervals | None = None  # whole run only, not per stage
 
 
+class TokenFigures(_Strict):
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+
+
+class Tokens(_Strict):
+    """Output tokens of the streamed answers."""
+
+    source: Literal["usage", "deltas", "mixed"]  # the server's usage count, or text deltas
+    answers: int  # streamed answers counted
+    output_total: int
+    per_request: TokenFigures | None  # output tokens per answer
+    per_s_overall: float  # output tokens / run duration
+    # per answer: tokens after the first / (end to end − time to first token)
+    per_s_per_request: TokenFigures | None
+
+
 class Quality(_Strict):
     scored: int
     correct: int
@@ -269,6 +288,7 @@ class Summary(_Strict):
     requests: Requests
     throughput: Throughput
     latency: dict[Literal["e2e", "ttft", "itl"], Latency]
+    tokens: Tokens | None = None  # streamed answers only
     target: TargetUsage | None
     quality: Quality | None
     classes: list[ClassFigures]

@@ -17,7 +17,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stagecheck.metric_names import TIMINGS, Kind, by_scope, names
+from stagecheck.metric_names import (
+    STREAM_ONLY,
+    TIMINGS,
+    TOKEN_FIGURES,
+    TOKEN_STATS,
+    Kind,
+    by_scope,
+    names,
+)
 from stagecheck.units import parse_duration, parse_percent_or_fraction, parse_rate
 
 __all__ = [
@@ -55,9 +63,14 @@ _STATS_HELP = "pNN such as p50, p95, p99, p99.9; mean; min; max"
 _KNOWN = (
     ", ".join(["accuracy", *_RATES, "throughput", "goodput", "requests", *_SCORES[1:]])
     + ", latency.<stat>, ttft.<stat>, itl.<stat> (stat: p50, p99, p99.9, mean, min, max)"
+    + ", tokens.<stat>, tokens_per_s.<stat> (stat: p50, p90, p99, mean)"
     + ", class[<label>].<precision|recall|f1|support>, slice[<field>=<value>].<metric>"
 )
-_SUGGESTIONS = [*_PLAIN, *(f"{t}.{s}" for t in _TIMINGS for s in ("p50", "p95", "p99", "mean"))]
+_SUGGESTIONS = [
+    *_PLAIN,
+    *(f"{t}.{s}" for t in _TIMINGS for s in ("p50", "p95", "p99", "mean")),
+    *(f"{t}.{s}" for t in TOKEN_FIGURES for s in TOKEN_STATS),
+]
 
 
 @dataclass(frozen=True)
@@ -139,13 +152,22 @@ def _plain_metric(text: str, *, slice_: bool = False) -> tuple[str, _Kind]:
                 f"use {root}.pNN without slice[...]"
             )
         return f"{root}.{_stat(root, rest.strip(), slice_=slice_)}", "duration"
+    if root in TOKEN_FIGURES and dot:
+        if slice_:
+            raise ValueError(f"{root} is recorded for the whole run, not per slice")
+        stat = rest.strip()
+        if stat not in TOKEN_STATS:
+            known = ", ".join(TOKEN_STATS)
+            raise ValueError(f"unknown {root} statistic '{stat}' (known: {known})")
+        return f"{root}.{stat}", "count"
     if slice_:
         if text not in _SLICE_METRICS:
             known = ", ".join(_SLICE_METRICS)
             raise ValueError(_unknown_metric(text, known, _SLICE_METRICS))
         return text, _PLAIN[text]
-    if text in _TIMINGS:
-        raise ValueError(f"'{text}' needs a statistic, e.g. {text}.p99 or {text}.mean")
+    if text in _TIMINGS or text in TOKEN_FIGURES:
+        example = "p50" if text in TOKEN_FIGURES else "p99"
+        raise ValueError(f"'{text}' needs a statistic, e.g. {text}.{example} or {text}.mean")
     if text not in _PLAIN:
         raise ValueError(_unknown_metric(text))
     return text, _PLAIN[text]
@@ -376,7 +398,7 @@ def check_threshold_names(
                         f"{metric}: slice field '{field}' has no value '{value}' (values: {shown})"
                     )
         root = sub.split(".", 1)[0]
-        if root in _STREAM_TIMINGS and root not in timings:
+        if (root in _STREAM_TIMINGS or root in STREAM_ONLY) and "ttft" not in timings:
             problems.append(
                 f"{metric} needs a streaming endpoint "
                 "(openai-chat or openai-completions with endpoint.options.stream: true)"

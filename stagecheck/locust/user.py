@@ -30,7 +30,7 @@ from stagecheck.locust.transport import (
     failure_of,
     sse_lines,
 )
-from stagecheck.protocols import STREAM_DONE, ResponseParseError
+from stagecheck.protocols import STREAM_DONE, ResponseParseError, StreamUsage
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, UNPARSEABLE
 from stagecheck.redact import looks_secret, redact_text
 from stagecheck.run import RunSession, Sent
@@ -215,6 +215,7 @@ class ValidationUser(FastHttpUser):
         req = row.request
         adapter = session.adapter
         token_times: list[int] = []  # perf_counter_ns of each text delta
+        usage: list[int] = []  # the server's output token count, when the stream reports it
 
         def read() -> Any:
             pieces: list[str] = []
@@ -224,7 +225,9 @@ class ValidationUser(FastHttpUser):
                 if piece is STREAM_DONE:
                     timer.close()
                     return adapter.finish_stream("".join(pieces))
-                if piece:
+                if piece.__class__ is StreamUsage:
+                    usage.append(piece.output_tokens)  # type: ignore[union-attr]
+                elif piece:
                     token_times.append(time.perf_counter_ns())
                     pieces.append(piece)  # type: ignore[arg-type]
             raise AnswerCut("the stream ended before its end marker ([DONE])")
@@ -248,7 +251,11 @@ class ValidationUser(FastHttpUser):
         if token_times:
             gaps = [(b - a) // 1000 for a, b in zip(token_times, token_times[1:], strict=False)]
             session.recorder.record_stream(  # type: ignore[union-attr]
-                (token_times[0] - t0) // 1000, gaps, stage
+                (token_times[0] - t0) // 1000,
+                gaps,
+                stage,
+                output_tokens=usage[-1] if usage else None,
+                linked=True,
             )
 
     @staticmethod

@@ -17,6 +17,7 @@ from stagecheck.protocols.base import (
     ProtocolAdapter,
     ResponseParseError,
     StreamDone,
+    StreamUsage,
 )
 from stagecheck.protocols.json_api import JSONAPIAdapter
 from stagecheck.protocols.jsonpath import compile_path
@@ -31,6 +32,7 @@ __all__ = [
     "ProtocolAdapter",
     "StreamDone",
     "STREAM_DONE",
+    "StreamUsage",
     "ADAPTERS",
     "available_protocols",
     "get_adapter_class",

@@ -24,6 +24,7 @@ __all__ = [
     "ResponseParseError",
     "StreamDone",
     "STREAM_DONE",
+    "StreamUsage",
     "ProtocolAdapter",
     "AdapterOptions",
     "encode_json",
@@ -62,6 +63,14 @@ class StreamDone(enum.Enum):
 
 STREAM_DONE = StreamDone.DONE
 """Returned by ``parse_stream_line`` for the line that ends a stream (``data: [DONE]``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUsage:
+    """Returned by ``parse_stream_line`` for a chunk that reports the answer's token usage
+    (OpenAI ``stream_options: {include_usage: true}``): the server's own output token count."""
+
+    output_tokens: int
 
 
 class AdapterOptions(BaseModel):
@@ -104,8 +113,9 @@ class ProtocolAdapter(ABC):
     def parse(self, body: bytes) -> Any:
         """The prediction in a non-streaming response body; ``ResponseParseError`` if none."""
 
-    def parse_stream_line(self, line: bytes) -> str | None | StreamDone:
-        """One SSE line (no trailing newline) -> text delta, ``None`` (ignore) or STREAM_DONE."""
+    def parse_stream_line(self, line: bytes) -> str | None | StreamDone | StreamUsage:
+        """One SSE line (no trailing newline) -> text delta, ``None`` (ignore), STREAM_DONE, or
+        the server's token usage (:class:`StreamUsage`)."""
         raise NotImplementedError(f"protocol {self.name!r} does not stream")
 
     def finish_stream(self, text: str) -> Any:

@@ -3,7 +3,9 @@ request envelope and Server-Sent-Events parsing.
 
 Servers differ in small ways (vLLM, TGI, llama.cpp, Ollama, LiteLLM), so the SSE reader is
 lenient where the spec allows: ``data:`` with or without a space, CRLF line ends, comment and
-``event:``/``id:`` lines, role-only and usage-only chunks (empty ``choices``).
+``event:``/``id:`` lines, role-only and usage-only chunks (empty ``choices``). A usage chunk's
+``completion_tokens`` is the answer's output token count (:class:`StreamUsage`); without one the
+caller counts text deltas.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from stagecheck.protocols.base import (
     ProtocolAdapter,
     ResponseParseError,
     StreamDone,
+    StreamUsage,
     encode_json,
     loads,
     short_text,
@@ -51,6 +54,15 @@ def _error_reason(obj: Any) -> str | None:
         if isinstance(err, dict):
             err = err.get("message", err)
         return f"the server answered with an error: {short_text(err)}"
+    return None
+
+
+def _usage(obj: Any) -> StreamUsage | None:
+    """The output token count of a usage chunk, None when it has none."""
+    usage = obj.get("usage") if isinstance(obj, dict) else None
+    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0:
+        return StreamUsage(tokens)
     return None
 
 
@@ -107,7 +119,7 @@ class OpenAIAdapter(ProtocolAdapter):
             raise ResponseParseError(f"no {self._text_path} in response (got {text!r:.60})")
         return text
 
-    def parse_stream_line(self, line: bytes) -> str | None | StreamDone:
+    def parse_stream_line(self, line: bytes) -> str | None | StreamDone | StreamUsage:
         if line[:5] != b"data:":
             # Empty separator lines, ": comments", event:/id:/retry: fields.
             return None
@@ -126,7 +138,7 @@ class OpenAIAdapter(ProtocolAdapter):
             reason = _error_reason(obj)
             raise ResponseParseError(reason or "stream chunk has no choices") from None
         if not choices:  # the usage chunk sent with include_usage
-            return None
+            return _usage(obj)
         try:
             text = self._delta_text(choices[0])
         except (KeyError, IndexError, TypeError, AttributeError):

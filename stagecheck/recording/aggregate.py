@@ -96,6 +96,12 @@ class Aggregate:
         self.lag_max_per_second: dict[int, int] = {}
         self.recent: deque[tuple[float, dict[str, HdrHistogram]]] = deque()
         self._hlog: IO[str] | None = None
+        # Streamed answers: output tokens per answer, and per answer its tokens after the first
+        # per second after the first token (recorded in milli-tokens/s: HDR takes integers).
+        self.tokens = new_histogram()
+        self.tokens_per_s_milli = new_histogram()
+        self.output_tokens = 0
+        self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
         if run_dir is not None:
             self._open(run_dir, started)
 
@@ -160,6 +166,7 @@ class Aggregate:
         rows = self.rows
         outcomes = self.outcomes
         confusion = self.confusion
+        streamed = self._merge_streams(delta, interval)
         for n, result in enumerate(delta.results, start=1):
             started, index, outcome, predicted, got, latency_us, error, stage, lag_us, *_ = result
             row = rows[index]
@@ -175,7 +182,7 @@ class Aggregate:
                 if error is not None:
                     self.causes[(stage, error.partition(":")[0])] += 1
             if self._results is not None:
-                lines.append(self._result_line(result, row))
+                lines.append(self._result_line(result, row, streamed.get(n - 1)))
             if pause is not None and n % 256 == 0:
                 pause()
         # Counting goes by group (rows repeat within a delta): one C-speed pass to group, then
@@ -191,10 +198,6 @@ class Aggregate:
                 confusion[(stage, ALL, "", row.expected_text, predicted)] += count
                 for i, value in enumerate(row.slices):
                     confusion[(stage, i, value, row.expected_text, predicted)] += count
-        for stage, ttft_us, gaps in delta.streams:
-            self._latency(interval, stage, "ttft", ttft_us)
-            for gap in gaps:
-                self._latency(interval, stage, "itl", gap)
         by_timing: dict[str, HdrHistogram] = {}
         for key, h in interval.items():
             total = self.histograms.get(key)
@@ -219,6 +222,28 @@ class Aggregate:
             )
             self._hlog.flush()
 
+    def _merge_streams(
+        self, delta: Delta, interval: dict[tuple[int, str], HdrHistogram]
+    ) -> dict[int, tuple[int, int]]:
+        """TTFT / ITL histograms and token counts of the delta's streams; returns (TTFT µs,
+        output tokens) by the position of their request in ``delta.results``."""
+        linked: dict[int, tuple[int, int]] = {}
+        results = delta.results
+        for stage, ttft_us, gaps, tokens, from_usage, position in delta.streams:
+            self._latency(interval, stage, "ttft", ttft_us)
+            for gap in gaps:
+                self._latency(interval, stage, "itl", gap)
+            self.output_tokens += tokens
+            self.token_sources["usage" if from_usage else "deltas"] += 1
+            self.tokens.record_value(min(max(tokens, 0), HIGHEST_US))
+            if 0 <= position < len(results):
+                linked[position] = (ttft_us, tokens)
+                generating_us = results[position][5] - ttft_us  # e2e − TTFT
+                if tokens > 1 and generating_us > 0:
+                    milli = (tokens - 1) * 1_000_000_000 // generating_us
+                    self.tokens_per_s_milli.record_value(min(milli, HIGHEST_US))
+        return linked
+
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
             self.recent.append((ended, by_timing))
@@ -242,10 +267,12 @@ class Aggregate:
             us = 0 if us < 0 else HIGHEST_US
         h.record_value(us)
 
-    def _result_line(self, result: Result, row: PreparedRow) -> bytes:
-        """One line of results.jsonl; the row's own fields are encoded once per row. A free-text
-        scorer adds ``score`` (0..1), an LLM judge ``judge_ms`` (its grading time, not in
-        ``latency_us``)."""
+    def _result_line(
+        self, result: Result, row: PreparedRow, stream: tuple[int, int] | None = None
+    ) -> bytes:
+        """One line of results.jsonl; the row's own fields are encoded once per row. A streamed
+        answer adds ``ttft_us`` and ``tokens`` (its output tokens); a free-text scorer adds
+        ``score`` (0..1), an LLM judge ``judge_ms`` (its grading time, not in ``latency_us``)."""
         started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result[:9]
         score, judge_us = result[9], result[10]
         prefix = self._row_prefix.get(index)
@@ -258,6 +285,7 @@ class Aggregate:
             "predicted": predicted,
             "latency_us": latency_us, "lag_us": lag_us, "stage": stage,
             "users": self.users_at(started), "error": error,
+            **({} if stream is None else {"ttft_us": stream[0], "tokens": stream[1]}),
             **({} if score is None else {"score": score}),
             **({"judge_ms": round(judge_us / 1000, 3)} if judge_us else {}),
         })[1:]  # fmt: skip

@@ -64,8 +64,10 @@ def new_histogram() -> HdrHistogram:
 Result = tuple[
     float, int, int, "str | None", "str | None", int, "str | None", int, int, "float | None", int
 ]
-# Streaming timings of one answer: (stage, time to first token µs, inter-token gaps µs).
-StreamTiming = tuple[int, int, Sequence[int]]
+# Streaming figures of one answer: (stage, time to first token µs, inter-token gaps µs,
+#  output tokens, whether the server's usage gave them (else: counted text deltas), position of
+#  the answer's Result in the same delta or -1).
+StreamTiming = tuple[int, int, Sequence[int], int, bool, int]
 
 
 class DeltaPayload(TypedDict):
@@ -93,7 +95,7 @@ class Delta:
             "started": self.started,
             "ended": self.ended,
             "results": [list(r) for r in self.results],
-            "streams": [[s, t, list(g)] for s, t, g in self.streams],
+            "streams": [[s, t, list(g), n, u, i] for s, t, g, n, u, i in self.streams],
             "dropped": self.dropped,
         }
 
@@ -103,7 +105,10 @@ class Delta:
             started=float(p["started"]),
             ended=float(p["ended"]),
             results=[tuple(r) for r in p["results"]],  # type: ignore[misc]
-            streams=[(int(s), int(t), list(g)) for s, t, g in p["streams"]],
+            streams=[
+                (int(s), int(t), list(g), int(n), bool(u), int(i))
+                for s, t, g, n, u, i in p["streams"]
+            ],
             dropped=int(p.get("dropped", 0)),
         )
 
@@ -140,9 +145,25 @@ class Recorder:
             self.stage if stage is None else stage, lag_us, score, judge_us,
         ))  # fmt: skip
 
-    def record_stream(self, ttft_us: int, itl_us: Sequence[int], stage: int | None = None) -> None:
-        """Streaming timings of one answer: time to first token and each inter-token gap."""
-        self._delta.streams.append((self.stage if stage is None else stage, ttft_us, itl_us))
+    def record_stream(
+        self,
+        ttft_us: int,
+        itl_us: Sequence[int],
+        stage: int | None = None,
+        *,
+        output_tokens: int | None = None,
+        linked: bool = False,
+    ) -> None:
+        """Streaming figures of one answer: time to first token, each inter-token gap and its
+        output tokens (the server's usage count; None: the text deltas, one per gap plus one).
+        ``linked``: it belongs to the request :meth:`record` took just before (same greenlet,
+        no yield in between), so that its results line carries its TTFT and tokens."""
+        from_usage = output_tokens is not None
+        tokens = output_tokens if output_tokens is not None else len(itl_us) + 1
+        position = len(self._delta.results) - 1 if linked else -1
+        self._delta.streams.append(
+            (self.stage if stage is None else stage, ttft_us, itl_us, tokens, from_usage, position)
+        )
 
     def record_dropped(self, count: int) -> None:
         """Open loop: ``count`` arrivals were due but no user was free to send them."""

@@ -187,5 +187,5 @@ def test_payload_round_trips_through_locusts_message_serializer():
     wire = Message("stats", {"stagecheck": delta.to_payload()}, "worker-1").serialize()
     back = Delta.from_payload(Message.unserialize(wire).data["stagecheck"])
     assert back.results == delta.results
-    assert back.streams == [(0, 1234, [10, 20, 30])]
+    assert back.streams == [(0, 1234, [10, 20, 30], 4, False, -1)]
     assert (back.started, back.ended) == (delta.started, delta.ended)
