@@ -1,11 +1,14 @@
 """The options stagecheck adds to Locust's command line, and the run options they make.
 
 ``--scenario FILE`` (env ``STAGECHECK_SCENARIO``): the scenario to run (required).
-``--scenario-set KEY=VALUE`` (repeatable): override a scenario key.
+``--scenario-set KEY=VALUE`` (repeatable): override a scenario key. Locust's ``-H URL`` sets
+``endpoint.url`` (a ``--scenario-set endpoint.url=…`` wins over it).
 ``--run-dir DIR``: the run folder (default: ``<runs-root>/<UTC time>-<scenario>``).
 ``--runs-root DIR``: where run folders are made (default ``runs``).
 ``--metrics-port P``: serve Prometheus metrics on ``--metrics-host`` (default 127.0.0.1).
 ``--pushgateway URL``: push the final metrics to a Prometheus Pushgateway.
+``--console-log stagecheck|all``: with Locust's ``--logfile``, which lines still reach the
+console (stagecheck's own and Locust's errors, or all; default: all).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stagecheck.locust.console import CONSOLE_MODES
 
 __all__ = ["RunOptions", "add_arguments"]
 
@@ -34,6 +39,9 @@ def add_arguments(parser: Any, **_: Any) -> None:
                        help="interface for --metrics-port")  # fmt: skip
     group.add_argument("--pushgateway", default=None, metavar="URL",
                        help="push the final metrics to a Pushgateway")  # fmt: skip
+    group.add_argument("--console-log", choices=CONSOLE_MODES, default="all",
+                       help="with --logfile: the lines still shown on the console "
+                            "(stagecheck: its own and Locust's errors)")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from stagecheck.endpoint import check_endpoint
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
+from stagecheck.locust.console import route_console
 from stagecheck.locust.options import RunOptions, add_arguments
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
@@ -122,7 +123,14 @@ class StagecheckPlugin:
         opts = environment.parsed_options
         prepared = self.prepared
         if prepared is None:
-            prepared = prepare_loaded(load_scenario(opts.scenario, opts.scenario_set or []))
+            overrides = list(opts.scenario_set or [])
+            if opts.host and not any(o.partition("=")[0].strip() == "endpoint.url"
+                                     for o in overrides):  # fmt: skip
+                # Locust's -H is the endpoint (after the scenario file, before --scenario-set);
+                # attach() then sets the host from it, credentials split off.
+                overrides.insert(0, f"endpoint.url={opts.host}")
+                environment.host = None
+            prepared = prepare_loaded(load_scenario(opts.scenario, overrides))
             if preflight:
                 ep = prepared.loaded.scenario.endpoint
                 check_endpoint(ep)
@@ -140,6 +148,7 @@ class StagecheckPlugin:
         opts = environment.parsed_options
         if opts is None:  # library mode: run_scenario() calls begin() itself
             return
+        route_console(getattr(opts, "console_log", "all"))
         self._runner = runner
         self._install_signal_handlers()
         if isinstance(runner, WorkerRunner):
