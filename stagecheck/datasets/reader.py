@@ -83,7 +83,9 @@ def _parquet(path: Path) -> Iterator[Record]:
     try:
         frame = pd.read_parquet(path)
     except ImportError:
-        raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+        raise InputError(
+            f"{path}: reading Parquet needs pyarrow: pip install 'stagecheck[parquet]'"
+        ) from None
     except Exception as exc:  # pyarrow's errors are many and undocumented: one line for all
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise InputError(f"{path}: not a readable Parquet file ({reason})") from None
