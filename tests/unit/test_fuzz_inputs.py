@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from stagecheck.errors import EXIT_BAD_INPUT, InputError
 from stagecheck.preparation import prepare_loaded
-from stagecheck.protocols import STREAM_DONE, ResponseParseError, build_adapter
+from stagecheck.protocols import STREAM_DONE, ResponseParseError, StreamUsage, build_adapter
 from stagecheck.redact import redact_mapping, redact_override, redact_text
 from stagecheck.scenario import load_scenario
 from stagecheck.thresholds import parse_threshold
@@ -498,7 +498,7 @@ def test_stream_parsers_return_or_raise_response_parse_error(
             piece = adapter.parse_stream_line(line)
         except ResponseParseError:
             piece = None
-        assert piece is None or piece is STREAM_DONE or isinstance(piece, str)
+        assert piece is None or piece is STREAM_DONE or isinstance(piece, (str, StreamUsage))
         if isinstance(piece, str):
             piece.encode("utf-8")
         with suppress(ResponseParseError):
