@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY.PATH=VALUE",
         help="override a scenario key",
     )
+    validate.add_argument(
+        "--probe",
+        action="store_true",
+        help="send ONE real request (the first row) and show the request, answer and score",
+    )
+    sub.add_parser(
+        "protocols", help="print every protocol's and scorer's options (scenarios/REFERENCE.md)"
+    )
 
     report = sub.add_parser(
         "report",
@@ -176,6 +184,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     obs.add_argument("--pushgateway", metavar="URL",
                      help="push the run's final metrics to a Prometheus Pushgateway")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="less Locust logging")
+    p.add_argument("--verbose", action="store_true",
+                   help="also show Locust's own log lines (always in locust.log of the run "
+                        "folder)")  # fmt: skip
     dist = p.add_argument_group("distribution (Locust's own master/worker)")
     mode = dist.add_mutually_exclusive_group()
     mode.add_argument(
@@ -225,11 +236,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     ds = prepared.dataset
     profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
     print("\n".join(profile_lines(profile)))
+    if not args.probe:
+        return 0
+    from stagecheck.endpoint import check_endpoint
+    from stagecheck.errors import RunError
+    from stagecheck.probe import probe_endpoint
+
+    check_endpoint(prepared.loaded.scenario.endpoint)
+    result = probe_endpoint(prepared)
+    print("\n".join(result.lines), flush=True)
+    if result.failure:
+        raise RunError(result.failure)
     return 0
 
 
 def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] = ()) -> int:
-    from stagecheck.endpoint import check_reachable
+    from stagecheck.endpoint import check_endpoint
     from stagecheck.preparation import prepare_scenario
     from stagecheck.runfolder import new_run_dir
 
@@ -240,7 +262,7 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip
     if not args.worker:  # a worker takes the endpoint and overrides from its master
-        check_reachable(sc.endpoint.url, sc.endpoint.connect_timeout)
+        check_endpoint(sc.endpoint)  # reachable; a preset's health route answers
         if args.metrics_port is not None:
             _check_listenable("--metrics-port", args.metrics_host, args.metrics_port)
             argv += ["--metrics-port", str(args.metrics_port),
@@ -253,6 +275,9 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
         # bucketed percentiles beside stagecheck's HDR ones would only confuse.
         run_dir = new_run_dir(Path(args.out), sc.name)
         argv += ["--run-dir", str(run_dir), "--json-file", str(run_dir / "locust_stats")]
+        # Locust's log to the run folder; the console keeps stagecheck's own lines
+        argv += ["--logfile", str(run_dir / "locust.log"),
+                 "--console-log", "all" if args.verbose else "stagecheck"]  # fmt: skip
     for item in overrides:
         argv += ["--scenario-set", item]
     if args.web:
@@ -515,6 +540,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "protocols":
+            from stagecheck.reference import reference_markdown
+
+            print(reference_markdown(), end="")
+            return 0
         if args.command == "run":
             return _cmd_run(args, args.scenario)
         if args.command == "demo":
@@ -530,6 +560,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`stagecheck validate … | head`): Python's documented recipe, so
+        # that the flush at exit does not raise again into the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
