@@ -85,15 +85,13 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
                 f"    - {c.expected} → {c.predicted}: {c.count:,} "
                 f"({fmt.percent(c.share_of_expected)} of {c.expected})"
             )
-    if a.failures:
-        out.append("  Failures by cause:")
-        for f in a.failures:
-            first = f.errors[0][0] if f.errors else ""
-            detail = first.removeprefix(f.cause).lstrip(": ")  # the cause is shown already
-            out.append(
-                f"    - {f.cause} ×{f.count:,} ({fmt.seconds(f.first_s)}–{fmt.seconds(f.last_s)})"
-                + (f": {fmt.truncate(detail, 70)}" if detail else "")
-            )
+    for f in a.failures:  # one line each, no header: the console counts its lines
+        first = f.errors[0][0] if f.errors else ""
+        detail = first.removeprefix(f.cause).lstrip(": ")  # the cause is shown already
+        out.append(
+            f"  failed: {f.cause} ×{f.count:,} ({fmt.seconds(f.first_s)}–{fmt.seconds(f.last_s)})"
+            + (f": {fmt.truncate(detail, 70)}" if detail else "")
+        )
     cons = a.consistency
     if cons is not None and cons.rows_inconsistent:
         out.append(

@@ -17,8 +17,6 @@ gevent, one connection pool per process, opened on first use (after a worker's f
 
 from __future__ import annotations
 
-import gevent
-
 import json
 import time
 from collections.abc import Mapping
@@ -152,6 +150,8 @@ class JudgeScorer(Scorer):
         answer = prediction if type(prediction) is str else _answer_text(prediction)
         body = json.dumps(self.prompt(answer, expected)).encode()
         timeout = self.options.judge.timeout
+        import gevent  # run time only: the reports import the scorers' option models
+
         t0 = time.perf_counter_ns()
         try:
             with gevent.Timeout(timeout, False):

@@ -248,6 +248,6 @@ def test_the_analysis_says_where_errors_concentrate_instead_of_listing_slices(
     top = summary["analysis"]["confusions"][0]
     assert f"{top['expected']} → {top['predicted']}: {top['count']:,}" in why
     for f in summary["analysis"]["failures"]:
-        assert f"{f['cause']} ×{f['count']:,}" in why
+        assert f"failed: {f['cause']} ×{f['count']:,}" in why
     r = summary["analysis"]["replays"]
     assert f"{r['dataset_rows']:,} rows (×{r['factor']:.1f})" in text
