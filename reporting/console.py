@@ -241,8 +241,7 @@ def render_console(summary: Mapping[str, Any] | Report) -> str:
         _verdict(report),
         _requests(report),
         _latency(report),
-        _target(report),
-        _quality(report),
+        _target(report) + _quality(report),  # the target's load and the answers' quality
         _classes(report),
         # the analysis ranks slices by how significantly worse they are: it replaces the list
         [] if report.analysis and report.analysis.concentrations else _slices(report),
