@@ -3,7 +3,7 @@
 Each entry says what kind of value the name takes (which units a target is written in), how the
 figure is computed, which confidence interval it has (``… at 95% confidence``) and which
 Prometheus series carries it live. :mod:`stagecheck.thresholds` parses and checks names against
-it before a run, :mod:`stagecheck.summary` evaluates them after it, and the tests hold the
+it before a run, :mod:`stagecheck.summary_lookup` evaluates them after it, and the tests hold the
 catalogue to the exporter's (:mod:`stagecheck.exporter.catalogue`) and to the README.
 """
 
