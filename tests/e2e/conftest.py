@@ -1,5 +1,5 @@
-"""End-to-end fixtures: the real demo endpoint as a subprocess on a free loopback port, and a
-runner for the ``stagecheck`` CLI as a subprocess."""
+"""End-to-end fixtures: the real demo endpoint as a subprocess on a free loopback port, the
+hosted-platform stand-in, and a runner for the ``stagecheck`` CLI as a subprocess."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.hosted import Hosted, running_hosted
 from tests.support import REPO, Demo, running_demo
 
 
@@ -64,3 +66,16 @@ def cli(tmp_path: Path) -> Callable[..., CliResult]:
         return CliResult(proc.returncode, proc.stdout, proc.stderr, out)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def key() -> str:
+    """A canary API key for the hosted-platform stand-in: it must never show anywhere."""
+    return f"sk-canary-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def hosted(key: str) -> Iterator[Hosted]:
+    """The SeekrFlow-like stand-in on loopback (tests/hosted.py), accepting only ``key``."""
+    with running_hosted(key) as h:
+        yield h

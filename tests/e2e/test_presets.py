@@ -8,29 +8,16 @@ writes."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.hosted import ROUTE, Hosted, running_hosted
+from tests.hosted import ROUTE, running_hosted
 from tests.support import SCENARIOS
 
 pytestmark = pytest.mark.e2e
 
 SCENARIO = str(SCENARIOS / "seekrflow.yaml")
-
-
-@pytest.fixture(scope="module")
-def key() -> str:
-    return f"sk-canary-{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="module")
-def hosted(key: str) -> Iterator[Hosted]:
-    with running_hosted(key) as h:
-        yield h
 
 
 def _written(run_dir: Path) -> str:

@@ -6,28 +6,15 @@ from __future__ import annotations
 
 import re
 import socket
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.hosted import ROUTE, Hosted, running_hosted
+from tests.hosted import ROUTE
 from tests.support import SCENARIOS
 
 pytestmark = pytest.mark.e2e
 
 SCENARIO = str(SCENARIOS / "seekrflow.yaml")
-
-
-@pytest.fixture(scope="module")
-def key() -> str:
-    return f"sk-canary-{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="module")
-def hosted(key: str) -> Iterator[Hosted]:
-    with running_hosted(key) as h:
-        yield h
 
 
 def _probe_lines(stdout: str) -> dict[str, str]:
