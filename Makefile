@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test bench schema dashboards clean
+.PHONY: demo test install install-test bench schema fixture dashboards clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ schema: install
 	$(BIN)/python -c "import json; from stagecheck.scenario.schema import scenario_json_schema as s; \
 	print(json.dumps(s(), indent=2, ensure_ascii=False))" > scenarios/scenario.schema.json
 	$(BIN)/python -m stagecheck.summary_model > reporting/summary.schema.json
+
+fixture: install-test
+	$(BIN)/python -m tests.fixtures.make_summary_example
 
 dashboards: install-test
 	$(BIN)/python grafana/build_dashboards.py
