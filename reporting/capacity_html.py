@@ -70,7 +70,10 @@ def curve_charts(result: CapacityResult) -> list[str]:
         Line("p99", _COLOURS["p99"], [(a, None if b is None else b * 1000) for a, b in p99]),
     ]
     if bound is not None:
-        lines.append(Line(f"SLO bound {bound * 1000:g}ms", _COLOURS["offered"],
+        # the SLO as written: it may name another percentile than the two drawn
+        slo = next((t for t in result.slos if t.startswith(("latency.", "ttft.", "itl."))),
+                   f"SLO bound {bound * 1000:g}ms")  # fmt: skip
+        lines.append(Line(f"SLO {slo}" if not slo.startswith("SLO") else slo, _COLOURS["offered"],
                           [(0, bound * 1000), (top_rate, bound * 1000)], dash="6 4"))  # fmt: skip
     latency = plot(
         title="Latency against offered rate",
