@@ -22,8 +22,8 @@ from stagecheck.scoring.scorers import (
     Graded,
     Scorer,
     ScorerOptions,
-    _answer_text,
-    _expected_text,
+    answer_text,
+    expected_text,
 )
 
 __all__ = [
@@ -118,13 +118,13 @@ class SimilarityScorer(Scorer):
         self._similarity = _METHODS[self.options.method]
 
     def prepare_expected(self, raw: Any) -> str:
-        text = _expected_text(raw)
+        text = expected_text(raw)
         if not normalised_tokens(text):
             raise ValueError("reference answer has no words")
         return text
 
     def grade(self, prediction: Any, expected: Any) -> Graded:
-        text = prediction if type(prediction) is str else _answer_text(prediction)
+        text = prediction if type(prediction) is str else answer_text(prediction)
         value = round(self._similarity(text, expected), 4)
         return value >= self.options.threshold, None, value, 0
 
@@ -199,7 +199,7 @@ class PhrasesScorer(Scorer):
         return re.compile(source, 0 if self.options.case_sensitive else re.IGNORECASE)
 
     def prepare_expected(self, raw: Any) -> ExpectedPhrases:
-        return ExpectedPhrases(_expected_text(raw), self._required, self._forbidden)
+        return ExpectedPhrases(expected_text(raw), self._required, self._forbidden)
 
     def prepare_row(self, raw: Any, record: Mapping[str, Any], question: str) -> ExpectedPhrases:
         expected = self.prepare_expected(raw)
@@ -221,7 +221,7 @@ class PhrasesScorer(Scorer):
         return ExpectedPhrases(expected.reference, self._required + own, self._forbidden)
 
     def grade(self, prediction: Any, expected: Any) -> Graded:
-        text = prediction if type(prediction) is str else _answer_text(prediction)
+        text = prediction if type(prediction) is str else answer_text(prediction)
         met = sum(1 for p in expected.required if p.search(text))
         met += sum(1 for p in expected.forbidden if not p.search(text))
         total = len(expected.required) + len(expected.forbidden)

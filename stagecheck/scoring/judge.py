@@ -31,9 +31,9 @@ from stagecheck.scoring.scorers import (
     Scorer,
     ScorerOptions,
     UnparseableAnswer,
-    _answer_text,
-    _expected_text,
-    _load_json_answer,
+    answer_text,
+    expected_text,
+    load_json_answer,
 )
 from stagecheck.units import parse_duration
 
@@ -121,10 +121,10 @@ class JudgeScorer(Scorer):
         self._client: Any = None
 
     def prepare_expected(self, raw: Any) -> ExpectedJudged:
-        return ExpectedJudged(_expected_text(raw), "")
+        return ExpectedJudged(expected_text(raw), "")
 
     def prepare_row(self, raw: Any, record: Mapping[str, Any], question: str) -> ExpectedJudged:
-        return ExpectedJudged(_expected_text(raw), question)
+        return ExpectedJudged(expected_text(raw), question)
 
     def prompt(self, answer: str, expected: ExpectedJudged) -> dict[str, Any]:
         """The judge's chat request body."""
@@ -147,7 +147,7 @@ class JudgeScorer(Scorer):
         }
 
     def grade(self, prediction: Any, expected: Any) -> Graded:
-        answer = prediction if type(prediction) is str else _answer_text(prediction)
+        answer = prediction if type(prediction) is str else answer_text(prediction)
         body = json.dumps(self.prompt(answer, expected)).encode()
         timeout = self.options.judge.timeout
         import gevent  # run time only: the reports import the scorers' option models
@@ -187,7 +187,7 @@ class JudgeScorer(Scorer):
         content: Any = raw[:120].decode("utf-8", "replace")
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
-            verdict = _load_json_answer(str(content))
+            verdict = load_json_answer(str(content))
             score = verdict["score"]
         except (ValueError, KeyError, IndexError, TypeError, UnparseableAnswer):
             excerpt = " ".join(str(content)[:120].split())

@@ -40,6 +40,9 @@ __all__ = [
     "NumericScorer",
     "ExpectedPattern",
     "Graded",
+    "answer_text",
+    "expected_text",
+    "load_json_answer",
 ]
 
 UNPARSEABLE_LABEL = "(unparseable)"
@@ -94,14 +97,14 @@ class Scorer(ABC):
         return correct, label, None, 0
 
 
-def _expected_text(raw: Any) -> str:
+def expected_text(raw: Any) -> str:
     try:
         return label_text(raw)
     except TypeError as exc:
         raise ValueError(f"expected value must be a string or a number ({exc})") from None
 
 
-def _answer_text(prediction: Any) -> str:
+def answer_text(prediction: Any) -> str:
     if type(prediction) is str:
         return prediction
     try:
@@ -186,7 +189,7 @@ class LabelScorer(Scorer):
         return self._aliases.get(label, label)
 
     def prepare_expected(self, raw: Any) -> str:
-        label = self.canonical(_expected_text(raw))
+        label = self.canonical(expected_text(raw))
         if not label:
             raise ValueError("expected label is empty after normalisation")
         if self.labels is not None and label not in self.labels:
@@ -194,7 +197,7 @@ class LabelScorer(Scorer):
         return label
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
-        text = prediction if type(prediction) is str else _answer_text(prediction)
+        text = prediction if type(prediction) is str else answer_text(prediction)
         if self._extract is not None:
             text = self._extract(text)
         label = self._norm(text)
@@ -248,10 +251,10 @@ class ExactScorer(Scorer):
         self._norm = make_normalizer(self.options.normalize)
 
     def prepare_expected(self, raw: Any) -> str:
-        return self._norm(_expected_text(raw))
+        return self._norm(expected_text(raw))
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
-        text = prediction if type(prediction) is str else _answer_text(prediction)
+        text = prediction if type(prediction) is str else answer_text(prediction)
         return self._norm(text) == expected, None
 
 
@@ -270,13 +273,13 @@ class ContainsScorer(Scorer):
     options: ContainsOptions
 
     def prepare_expected(self, raw: Any) -> str:
-        text = _expected_text(raw)
+        text = expected_text(raw)
         if not text:
             raise ValueError("expected text is empty (it would match any answer)")
         return text if self.options.case_sensitive else text.lower()
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
-        text = prediction if type(prediction) is str else _answer_text(prediction)
+        text = prediction if type(prediction) is str else answer_text(prediction)
         if not self.options.case_sensitive:
             text = text.lower()
         return expected in text, None
@@ -317,7 +320,7 @@ class RegexScorer(Scorer):
         return ExpectedPattern(regex)
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
-        text = prediction if type(prediction) is str else _answer_text(prediction)
+        text = prediction if type(prediction) is str else answer_text(prediction)
         regex = expected.regex
         m = regex.fullmatch(text) if self.options.fullmatch else regex.search(text)
         return m is not None, None
@@ -342,7 +345,7 @@ class JSONFieldOptions(ScorerOptions):
         return v
 
 
-def _load_json_answer(text: str) -> Any:
+def load_json_answer(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
@@ -370,14 +373,14 @@ class JSONFieldScorer(Scorer):
         self._get = compile_path(self.options.field, error=UnparseableAnswer, where="answer")
 
     def prepare_expected(self, raw: Any) -> str:
-        return self._norm(_expected_text(raw))
+        return self._norm(expected_text(raw))
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
-        doc = _load_json_answer(prediction) if isinstance(prediction, str) else prediction
+        doc = load_json_answer(prediction) if isinstance(prediction, str) else prediction
         if not isinstance(doc, (dict, list)):
             raise UnparseableAnswer("answer is not a JSON object")
         value = self._get(doc)
-        text = value if type(value) is str else _answer_text(value)
+        text = value if type(value) is str else answer_text(value)
         return self._norm(text) == expected, None
 
 

@@ -21,9 +21,9 @@ from stagecheck.scoring.scorers import (
     Scorer,
     ScorerOptions,
     UnparseableAnswer,
-    _answer_text,
-    _expected_text,
-    _load_json_answer,
+    answer_text,
+    expected_text,
+    load_json_answer,
 )
 from stagecheck.scoring.text import DEFAULT_LABEL_NORMALIZE, NormalizeStep, make_normalizer
 
@@ -95,7 +95,7 @@ def _json_answer(text: str) -> Any:
             return json.loads(fence.group(1))
         except ValueError:
             raise UnparseableAnswer("the ```json block of the answer is not JSON") from None
-    return _load_json_answer(text)
+    return load_json_answer(text)
 
 
 class JSONSchemaScorer(Scorer):
@@ -117,7 +117,7 @@ class JSONSchemaScorer(Scorer):
         )
 
     def prepare_expected(self, raw: Any) -> str:
-        return self._norm(_expected_text(raw)) if self._get is not None else _expected_text(raw)
+        return self._norm(expected_text(raw)) if self._get is not None else expected_text(raw)
 
     def grade(self, prediction: Any, expected: Any) -> Graded:
         doc = _json_answer(prediction) if isinstance(prediction, str) else prediction
@@ -129,7 +129,7 @@ class JSONSchemaScorer(Scorer):
             value = self._get(doc)
         except UnparseableAnswer:
             return False, None, 0.0, 0  # the schema allowed the field to be absent
-        text = value if type(value) is str else _answer_text(value)
+        text = value if type(value) is str else answer_text(value)
         correct = self._norm(text) == expected
         return correct, None, 1.0 if correct else 0.0, 0
 
