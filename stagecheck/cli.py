@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from stagecheck.capacity import CapacityRequest
     from stagecheck.locust.plugin import StagecheckPlugin
     from stagecheck.preparation import PreparedScenario
+    from stagecheck.scenario.schema import EndpointConfig
 
 __all__ = ["main", "build_parser"]
 
@@ -360,7 +361,7 @@ def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> i
     return controller.exit_code
 
 
-def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
+def _capacity_request(args: argparse.Namespace) -> tuple[CapacityRequest, EndpointConfig]:
     """The search asked for, or InputError with one line per problem."""
     from stagecheck.capacity import CapacityRequest, parse_slos
     from stagecheck.capacity.slo import min_requests
@@ -405,7 +406,7 @@ def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
     if sc.load.stages:
         raise InputError(f"{args.scenario}: capacity sets the load of every step itself; "
                          "use a scenario without load.stages")  # fmt: skip
-    return CapacityRequest(
+    request = CapacityRequest(
         scenario=str(Path(args.scenario).resolve()),
         scenario_name=sc.name,
         endpoint=sc.endpoint.url,
@@ -423,17 +424,18 @@ def _capacity_request(args: argparse.Namespace) -> CapacityRequest:
         master_port=args.master_port if args.processes else None,
         floor=1.0 if args.min_rate is None else None,  # the search chose min_rate: it may go lower
     )
+    return request, sc.endpoint
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from stagecheck.capacity import Step, run_capacity, write_outputs
     from stagecheck.capacity.slo import min_requests
-    from stagecheck.endpoint import check_reachable
+    from stagecheck.endpoint import check_endpoint
     from stagecheck.redact import redact_url
     from stagecheck.reporting.capacity_view import render_capacity_console
 
-    request = _capacity_request(args)
-    check_reachable(request.endpoint)
+    request, endpoint = _capacity_request(args)
+    check_endpoint(endpoint)  # reachable; a preset's health route answers
     if request.processes:
         _check_listenable("--master-port", "127.0.0.1", args.master_port)
 
