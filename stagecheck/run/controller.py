@@ -139,6 +139,18 @@ class RunController:
     def progress_line(self) -> str:
         return progress_line(self.aggregate)
 
+    def _dataset_profile(self, summary: dict[str, Any]) -> dict[str, Any] | None:
+        """The dataset's profile for the summary. A profile that cannot be built is a note:
+        it must never cost a run its summary and verdict."""
+        ds = self.prepared.dataset
+        try:
+            profile = profile_dataset(ds, ds.slice_fields, self.prepared.scorer.classification)
+        except Exception as exc:  # noqa: BLE001 - the run's figures come first
+            log.exception("dataset profile failed")
+            summary["notes"].append(f"the dataset profile could not be built: {exc!r}"[:300])
+            return None
+        return profile.model_dump(mode="json")
+
     def facts(self, *, interrupted: bool = False) -> RunFacts:
         agg = self.aggregate
         return RunFacts(
@@ -196,9 +208,7 @@ class RunController:
                 interrupted = agg.ended - agg.started < self.plan.duration - INTERRUPT_SLACK_S
         loaded, ds = self.prepared.loaded, self.prepared.dataset
         summary = build_summary(loaded, ds, agg, self.facts(interrupted=interrupted))
-        summary["dataset_profile"] = profile_dataset(
-            ds, ds.slice_fields, self.prepared.scorer.classification
-        ).model_dump(mode="json")
+        summary["dataset_profile"] = self._dataset_profile(summary)
         complete_summary(summary, self.run_dir, loaded.scenario.gates, agg.histogram)
         _check_contract(summary)
         write_summary(self.run_dir, summary)

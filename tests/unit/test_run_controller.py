@@ -138,3 +138,27 @@ def test_progress_line_counts_requests_and_accuracy(write_scenario, tmp_path):
 )
 def test_exit_code_for_verdict_never_0_for_an_unknown_one(verdict, code):
     assert exit_code_for(verdict) == code
+
+
+@pytest.mark.parametrize("broken", ["profile", "analysis"])
+def test_a_broken_profile_or_analysis_never_costs_the_run_its_verdict(
+    write_scenario, tmp_path, monkeypatch, broken
+):
+    """A bug in the report-time extras is a note; the figures, verdict and exit code stand."""
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("planted bug")
+
+    if broken == "profile":
+        monkeypatch.setattr("stagecheck.run.controller.profile_dataset", boom)
+    else:
+        monkeypatch.setattr("stagecheck.analysis.analyse_run", boom)
+    c, clock = controller(write_scenario, tmp_path)
+    c.begin_stage(0)
+    c.merge(delta(c.prepared.dataset.rows, [CORRECT] * 40 + [INCORRECT] * 10, start=1000.0))
+    clock.t = c.aggregate.ended = 1006.0
+    assert c.finish() == 0
+    on_disk = json.loads((c.run_dir / "summary.json").read_text())
+    assert on_disk["verdict"] == "passed" and on_disk["requests"]["total"] == 50
+    assert any("planted bug" in n for n in on_disk["notes"])
+    assert (c.run_dir / "report.html").is_file()
