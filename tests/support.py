@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import random
 import socket
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
@@ -64,3 +66,34 @@ def running_demo(*knobs: str) -> Iterator[Demo]:
         yield Demo(url)
     finally:
         stop_demo_subprocess(proc)
+
+
+def call_app(app: Any, method: str, path: str, body: object = None) -> tuple[int, Any, list[bytes]]:
+    """Run one request through a WSGI app (the demo's, no sockets); returns the status, the
+    decoded JSON (or None) and the raw chunks."""
+    raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+    }
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    headers: dict[str, str] = {}
+
+    def start_response(line: str, hdrs: list[tuple[str, str]]) -> None:
+        status.append(line)
+        headers.update(hdrs)
+
+    result = app(environ, start_response)
+    chunks = list(result)
+    getattr(result, "close", lambda: None)()
+    code = int(status[0].split()[0])
+    is_json = headers["Content-Type"] == "application/json"
+    return code, json.loads(b"".join(chunks)) if is_json else None, chunks
+
+
+def demo_predict(app: Any, text: str) -> str:
+    """The demo app's intent for ``text`` (its plain JSON route)."""
+    return str(call_app(app, "POST", "/predict", {"query": text})[1]["result"]["intent"])

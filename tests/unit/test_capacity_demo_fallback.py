@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import gevent
 
-import io
-import json
-from typing import Any
-from wsgiref.util import setup_testing_defaults
-
 import pytest
 
 from stagecheck.demo.app import DemoApp, create_app
 from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.model import IntentClassifier, load_default
 from stagecheck.demo.server import main
+from tests.support import demo_predict
 
 pytestmark = pytest.mark.unit
 
@@ -29,16 +25,7 @@ def classifier() -> IntentClassifier:
 
 
 def predict(app: DemoApp, text: str = TEXT) -> str:
-    raw = json.dumps({"query": text}).encode()
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/predict",
-        "CONTENT_LENGTH": str(len(raw)),
-        "wsgi.input": io.BytesIO(raw),
-    }
-    setup_testing_defaults(environ)
-    body = b"".join(app(environ, lambda status, headers: None))
-    return str(json.loads(body)["result"]["intent"])
+    return demo_predict(app, text)
 
 
 def test_alone_the_model_answers_and_above_the_limit_it_falls_back(

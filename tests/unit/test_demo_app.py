@@ -9,10 +9,11 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from stagecheck.demo.app import DemoApp, create_app
+from stagecheck.demo.app import create_app
 from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.model import IntentClassifier, load_default
 from stagecheck.demo.server import main
+from tests.support import call_app
 
 pytestmark = pytest.mark.unit
 
@@ -26,29 +27,7 @@ def classifier() -> IntentClassifier:
     return load_default()
 
 
-def call(app: DemoApp, method: str, path: str, body: object = None) -> tuple[int, Any, list[bytes]]:
-    """Run one request through the app; returns status, decoded JSON (or None) and raw chunks."""
-    raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "CONTENT_LENGTH": str(len(raw)),
-        "wsgi.input": io.BytesIO(raw),
-    }
-    setup_testing_defaults(environ)
-    status: list[str] = []
-    headers: dict[str, str] = {}
-
-    def start_response(line: str, hdrs: list[tuple[str, str]]) -> None:
-        status.append(line)
-        headers.update(hdrs)
-
-    result = app(environ, start_response)
-    chunks = list(result)
-    getattr(result, "close", lambda: None)()
-    code = int(status[0].split()[0])
-    is_json = headers["Content-Type"] == "application/json"
-    return code, json.loads(b"".join(chunks)) if is_json else None, chunks
+call = call_app
 
 
 def test_every_inference_request_is_counted_on_arrival(classifier: IntentClassifier) -> None:

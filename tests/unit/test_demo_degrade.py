@@ -3,11 +3,9 @@ rows hit in every run (so two exact passes of the degraded model agree row for r
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
-from wsgiref.util import setup_testing_defaults
 
 import pytest
 
@@ -16,7 +14,7 @@ from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.degrade import Degrader, parse_rule
 from stagecheck.demo.model import IntentClassifier, load_default
 from stagecheck.demo.server import main
-from tests.support import SCENARIOS
+from tests.support import SCENARIOS, demo_predict
 
 pytestmark = pytest.mark.unit
 
@@ -36,16 +34,7 @@ def rows() -> list[dict[str, Any]]:
 
 
 def predict(app: DemoApp, text: str) -> str:
-    raw = json.dumps({"query": text}).encode()
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/predict",
-        "CONTENT_LENGTH": str(len(raw)),
-        "wsgi.input": io.BytesIO(raw),
-    }
-    setup_testing_defaults(environ)
-    body = b"".join(app(environ, lambda status, headers: None))
-    return str(json.loads(body)["result"]["intent"])
+    return demo_predict(app, text)
 
 
 def test_rules_parse_and_bad_rules_say_why() -> None:
