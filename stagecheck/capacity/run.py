@@ -70,6 +70,17 @@ def _reason(outcome: SearchOutcome, steps: Sequence[Step], require: float | None
     return f"capacity {found}"
 
 
+def _so_far(steps: Sequence[Step]) -> SearchOutcome:
+    """The search's bracket from the steps that ran (a search cut short)."""
+    out = SearchOutcome(probed=[(s.offered_rate, s.phase, s.status) for s in steps])
+    failed = [s.offered_rate for s in steps if s.status in ("failed", "down")]
+    out.first_failing = min(failed) if failed else None
+    passed = [s.offered_rate for s in steps if s.status == "passed"
+              and (out.first_failing is None or s.offered_rate < out.first_failing)]  # fmt: skip
+    out.capacity = max(passed) if passed else None
+    return out
+
+
 def conclude(
     outcome: SearchOutcome, steps: Sequence[Step], require: float | None
 ) -> tuple[str, int, list[str], list[SloKind]]:
@@ -105,10 +116,18 @@ def run_capacity(
         progress(step)
         return step.status
 
-    outcome = search(probe, min_rate=req.min_rate, max_rate=req.max_rate,
-                     max_steps=req.max_steps, resolution=req.resolution,
-                     floor=req.floor)  # fmt: skip
+    interrupted = False
+    try:
+        outcome = search(probe, min_rate=req.min_rate, max_rate=req.max_rate,
+                         max_steps=req.max_steps, resolution=req.resolution,
+                         floor=req.floor)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C (the step under way ends as its own run does)
+        interrupted, outcome = True, _so_far(steps)
     verdict, code, exprs, kinds = conclude(outcome, steps, req.require)
+    reason = _reason(outcome, steps, req.require) if steps else "no step ran"
+    if interrupted:  # what was found is kept, but a search cut short found no capacity
+        verdict, code = "not_carried_out", EXIT_RUN_FAILED
+        reason = f"interrupted after {len(steps)} steps; so far: {reason}"
     at = next((s for s in steps if s.offered_rate == outcome.capacity
                and s.status == "passed"), None)  # fmt: skip
     ended = time.time()
@@ -139,7 +158,7 @@ def run_capacity(
         failed_first=exprs,
         failed_first_kinds=kinds,
         verdict=verdict,  # type: ignore[arg-type]
-        reason=_reason(outcome, steps, req.require),
+        reason=reason,
         exit_code=code,
     )
     return result, folder

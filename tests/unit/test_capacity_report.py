@@ -130,3 +130,26 @@ def test_the_result_round_trips_through_json_and_refuses_unknown_keys() -> None:
     data["surprise"] = 1
     with pytest.raises(ValueError, match="surprise"):
         CapacityResult.model_validate(data)
+
+
+def test_a_search_cut_short_by_ctrl_c_keeps_its_steps_and_finds_no_capacity(
+    tmp_path, monkeypatch
+) -> None:
+    from stagecheck.capacity import run as capacity_run
+
+    def run_step(rate, phase, index, plan, folder):
+        if index == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the third step runs
+        return synthetic_step(rate, phase, index)
+
+    monkeypatch.setattr(capacity_run, "run_step", run_step)
+    request = capacity_run.CapacityRequest(
+        scenario="s.yaml", scenario_name="synthetic", endpoint="http://127.0.0.1:1", slos=SLOS,
+        min_rate=10, max_rate=400, step_duration_s=5, warmup_s=1, max_steps=10, out=tmp_path,
+    )  # fmt: skip
+    result, folder = capacity_run.run_capacity(request)
+    assert [s.offered_rate for s in result.steps] == [10, 20]  # both passed, then Ctrl-C
+    assert (result.verdict, result.exit_code) == ("not_carried_out", 3)
+    assert result.reason.startswith("interrupted after 2 steps; so far: capacity 20/s")
+    capacity_run.write_outputs(folder, result)
+    assert "interrupted after 2 steps" in (folder / "capacity.md").read_text()
