@@ -1,7 +1,8 @@
 """What ``compare`` reads from a run folder: its summary and, per dataset row, whether it was right.
 
-``results.jsonl`` (one line per request) is read line by line with orjson and folded as it is
-read: memory grows with the number of distinct rows, not with the number of requests. Latencies
+``results.jsonl`` (one line per request, old lines or line format 2 joined with ``rows.jsonl``:
+:mod:`stagecheck.resultlines`) is read line by line with orjson and folded as it is read: memory
+grows with the number of distinct rows, not with the number of requests. Latencies
 are kept as one integer array per run (8 bytes a request), the raw values the distribution tests
 need.
 
@@ -24,6 +25,7 @@ import numpy as np
 import orjson
 
 from stagecheck.errors import InputError
+from stagecheck.resultlines import line_answer
 
 from .model import ERROR_OUTCOMES, Report
 from .read import build_report
@@ -82,6 +84,27 @@ class RunData:
     failed: int | None = None
 
 
+#: A dataset row's fixed fields from rows.jsonl: ``(id, expected, slices)``.
+_RowFields = tuple[object, object, object]
+
+
+def _read_row_fields(path: Path) -> dict[int, _RowFields]:
+    """``row`` → its fixed fields, from rows.jsonl (empty when the file is missing)."""
+    out: dict[int, _RowFields] = {}
+    try:
+        with path.open("rb") as f:
+            for raw in f:
+                try:
+                    line = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue  # a broken row line: its requests compare by row index
+                if isinstance(line, dict) and isinstance(line.get("row"), int):
+                    out[line["row"]] = (line.get("id"), line.get("expected"), line.get("slices"))
+    except OSError:
+        pass
+    return out
+
+
 class _Fold:
     """Per-row state while results.jsonl is read."""
 
@@ -110,17 +133,24 @@ class _Fold:
         s = str(value)
         return self._strings.setdefault(s, s)
 
-    def slot(self, line: Mapping[str, Any]) -> int:
+    def slot(self, line: Mapping[str, Any], joined: _RowFields | None = None) -> int:
+        """The entry of the line's row; ``joined``: the row's fields from rows.jsonl, for a
+        line (format 2) that does not repeat them."""
         raw_id = line.get("id")
         row = line.get("row")
+        if joined is not None and raw_id is None:
+            raw_id = joined[0]
         key = str(raw_id) if raw_id is not None else f"#{row}"
         k = self.index.get(key)
         if k is None:
             k = self.index[key] = len(self.key)
             self.key.append(key)
             self.row.append(row if isinstance(row, int) else -1)
-            self.expected.append(self.text(line.get("expected")))
-            slices = line.get("slices")
+            if joined is None or "expected" in line:
+                expected, slices = line.get("expected"), line.get("slices")
+            else:
+                _, expected, slices = joined
+            self.expected.append(self.text(expected))
             items = (
                 tuple((str(f), str(v)) for f, v in slices.items())
                 if isinstance(slices, dict)
@@ -164,9 +194,13 @@ class _Fold:
 
 
 def _read_results(path: Path) -> tuple[RunRows, np.ndarray, int, int]:
+    """Fold results.jsonl, old lines or line format 2 (which names its row only by ``row``:
+    the row's id, expected text and slices are joined from rows.jsonl beside it)."""
     fold = _Fold()
     latencies = array("q")
     requests = failed = 0
+    joined: dict[int, _RowFields] | None = None  # rows.jsonl, read at the first format-2 line
+    by_row: dict[int, int] = {}  # format 2: row index → entry
     try:
         with path.open("rb") as f:
             for number, raw in enumerate(f, 1):
@@ -182,7 +216,15 @@ def _read_results(path: Path) -> tuple[RunRows, np.ndarray, int, int]:
                 latency = line.get("latency_us")
                 if isinstance(latency, int):
                     latencies.append(latency)
-                k = fold.slot(line)
+                row = line.get("row")
+                if "id" in line or type(row) is not int:
+                    k = fold.slot(line)
+                else:
+                    k = by_row.get(row, -1)
+                    if k < 0:
+                        if joined is None:
+                            joined = _read_row_fields(path.parent / ROWS_FILE)
+                        k = by_row[row] = fold.slot(line, joined.get(row))
                 fold.requests[k] += 1
                 outcome = line.get("outcome")
                 if outcome in ERROR_OUTCOMES:
@@ -199,7 +241,7 @@ def _read_results(path: Path) -> tuple[RunRows, np.ndarray, int, int]:
                 if t < fold.first_t[k]:
                     fold.first_t[k] = t
                     fold.first_right[k] = right
-                    fold.answer[k] = fold.text(line.get("got"))
+                    fold.answer[k] = fold.text(line_answer(line, fold.expected[k])[1])
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     values = np.frombuffer(latencies, dtype=np.int64).copy()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.analysis.answers import consistency, replays, wrong_answers
-from stagecheck.analysis.columns import read_columns
+from stagecheck.analysis.columns import read_columns, stage_users
 from stagecheck.analysis.frame import Frame
 from stagecheck.analysis.groups import concentrations, confusions, off_label
 from stagecheck.analysis.load import failures, goodput, load_levels, timeline
@@ -29,7 +29,7 @@ __all__ = ["analyse_run", "Analysis"]
 
 def analyse_run(run_dir: Path, summary: Mapping[str, Any]) -> Analysis:
     """The error analysis of the run folder ``run_dir`` whose summary is ``summary``."""
-    cols = read_columns(Path(run_dir))
+    cols = read_columns(Path(run_dir), stage_users(summary))
     fr = Frame.build(cols, summary)
     notes: list[str] = []
     if cols.bad_lines:

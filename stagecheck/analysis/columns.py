@@ -4,11 +4,17 @@ One pass over ``results.jsonl`` with orjson, line by line, into typed columns; t
 (answers, predicted labels, errors) become integer codes into small tables as they are read,
 so a million requests cost a few tens of MB, not a list of a million dicts. Every later
 grouping is numpy over these columns.
+
+Two line formats are read, line by line, with the same figures: the old one (each line repeats
+its row's ``id``, ``expected`` and ``slices``, its ``users``, and writes ``got``, ``predicted``,
+``error`` and ``lag_us`` always) and line format 2 (those are left out: the row's fields come
+from rows.jsonl, users from the summary's stage figures, and a classification answer's
+``predicted`` and ``got`` only when they differ from the row's expected text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -18,8 +24,10 @@ import numpy as np
 import orjson
 import pandas as pd
 
-__all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "CORRECT", "INCORRECT",
-           "UNPARSEABLE", "FAILED_CODES", "ANSWER_CODES"]  # fmt: skip
+from stagecheck.resultlines import line_answer
+
+__all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "stage_users", "CORRECT",
+           "INCORRECT", "UNPARSEABLE", "FAILED_CODES", "ANSWER_CODES"]  # fmt: skip
 
 OUTCOMES = ("correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error")
 CORRECT, INCORRECT, UNPARSEABLE = 0, 1, 2
@@ -99,15 +107,16 @@ def _read_rows(path: Path) -> dict[int, RowInfo]:
     return rows
 
 
-_FIELDS = ("row", "outcome", "t", "latency_us", "predicted", "got", "error", "stage", "users")
-_take = itemgetter(*_FIELDS)
+_REQUIRED = itemgetter("row", "outcome", "t", "latency_us", "stage")
 _Line = tuple[Any, ...]
+_ABSENT = object()  # a key left out of a format-2 line, unlike a key written as null
 
 
-def _lenient_line(d: Any) -> _Line:
+def _lenient_line(d: Any, expected_of: Mapping[int, str]) -> _Line:
     """The fields of a results line that lacks some of them (an older run): defaults."""
-    return (d["row"], d["outcome"], d["t"], d.get("latency_us") or 0, d.get("predicted"),
-            d.get("got"), d.get("error"), d.get("stage") or 0, d.get("users") or 0)  # fmt: skip
+    predicted, got = line_answer(d, expected_of.get(d["row"]))
+    return (d["row"], d["outcome"], d["t"], d.get("latency_us") or 0, predicted, got,
+            d.get("error"), d.get("stage") or 0, d.get("users", -1))  # fmt: skip
 
 
 def _checked(line: _Line) -> _Line | None:
@@ -147,9 +156,10 @@ class _Texts:
 def _columns(lines: list[_Line], texts: _Texts) -> list[np.ndarray]:
     """A chunk's lines as its nine columns (raises on a value of the wrong type)."""
     r, o, t, lat, pred, got, err, stage, users = zip(*lines, strict=True)
+    codes = _OUTCOME_CODE
     return [
         np.asarray(r, dtype=np.int64),
-        np.asarray([_OUTCOME_CODE[x] for x in o], dtype=np.int8),
+        np.asarray([codes[x] if type(x) is str else x for x in o], dtype=np.int8),
         np.asarray(t, dtype=np.float64),
         np.asarray(lat, dtype=np.int64),
         texts.column(pred),
@@ -160,17 +170,34 @@ def _columns(lines: list[_Line], texts: _Texts) -> list[np.ndarray]:
     ]
 
 
-def read_columns(run_dir: Path) -> RunColumns:
-    """The columns of ``run_dir``; a missing results file gives zero requests."""
+def stage_users(summary: Mapping[str, Any]) -> dict[int, int]:
+    """Users per stage index from a summary's stage figures (line format 2 does not repeat
+    them on every line)."""
+    out: dict[int, int] = {}
+    for stage in summary.get("stages") or ():
+        if isinstance(stage, Mapping):
+            index, users = stage.get("index"), stage.get("users")
+            if isinstance(index, int) and isinstance(users, int):
+                out[index] = users
+    return out
+
+
+def read_columns(run_dir: Path, users: Mapping[int, int] | None = None) -> RunColumns:
+    """The columns of ``run_dir``; a missing results file gives zero requests. ``users`` maps a
+    stage index to its users (:func:`stage_users`) for lines that do not carry them; a stage
+    without an entry reads 0 users."""
     rows = _read_rows(run_dir / "rows.jsonl")
     dataset_rows = len(rows)
+    expected_of = {k: info.expected for k, info in rows.items()}
     texts = _Texts()
     parts: list[list[np.ndarray]] = []
     bad = 0
     path = run_dir / "results.jsonl"
     loads = orjson.loads
+    absent = _ABSENT
     for chunk in _chunks(path):
         lines: list[_Line] = []
+        append = lines.append
         for raw in chunk:
             try:
                 d = loads(raw)
@@ -178,16 +205,30 @@ def read_columns(run_dir: Path) -> RunColumns:
                 bad += raw.strip() != b""
                 continue
             try:
-                line = _take(d)
+                r, o, t, lat, stage = _REQUIRED(d)
+                g = d.get
+                # resultlines.line_answer, inline (this loop runs once per request).
+                pred = g("predicted", absent)
+                if pred is not absent:
+                    got = g("got", pred)
+                else:
+                    got = g("got", absent)
+                    if got is not absent:
+                        pred = None
+                    elif o == "correct":
+                        pred = got = expected_of.get(r)
+                    else:
+                        pred = got = None
+                line = (r, o, t, lat, pred, got, g("error"), stage, g("users", -1))
             except (KeyError, TypeError):
                 try:
-                    line = _lenient_line(d)
+                    line = _lenient_line(d, expected_of)
                 except (KeyError, TypeError, AttributeError):
                     bad += 1
                     continue
             if line[0] not in rows:  # rows.jsonl absent (an older run) or cut: the line has them
                 _add_row(rows, d)
-            lines.append(line)
+            append(line)
         if not lines:
             continue
         try:
@@ -203,7 +244,7 @@ def read_columns(run_dir: Path) -> RunColumns:
         np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype)
         for i, dtype in enumerate(dtypes)
     ]
-    row, outcome, t, latency, predicted, got, error, stage, users = merged
+    row, outcome, t, latency, predicted, got, error, stage, line_users = merged
     return RunColumns(
         row=row,
         t=t,
@@ -213,12 +254,24 @@ def read_columns(run_dir: Path) -> RunColumns:
         error=error,
         latency_us=latency,
         stage=stage,
-        users=users,
+        users=_fill_users(line_users, stage, users or {}),
         texts=texts.texts,
         rows=rows,
         dataset_rows=dataset_rows,
         bad_lines=bad,
     )
+
+
+def _fill_users(users: np.ndarray, stage: np.ndarray, by_stage: Mapping[int, int]) -> np.ndarray:
+    """Lines without ``users`` (-1) take their stage's users (0 when the summary has none)."""
+    missing = users < 0
+    if missing.any():
+        stages = stage[missing]
+        fill = np.zeros(stages.shape[0], np.int32)
+        for index, n in by_stage.items():
+            fill[stages == index] = n
+        users[missing] = fill
+    return users
 
 
 def _add_row(rows: dict[int, RowInfo], d: Any) -> None:

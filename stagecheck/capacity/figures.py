@@ -10,12 +10,13 @@ the answers both correct and within the latency SLO's bound.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from stagecheck.errors import RunError
 from stagecheck.stats import percentile_interval, wilson
@@ -39,16 +40,16 @@ def read_requests(path: Path) -> list[StepRequest]:
     """The requests of a step's ``results.jsonl``; a missing or broken file is a RunError."""
     out = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().splitlines()
     except OSError as exc:
         raise RunError(f"{path}: cannot read the step's results ({exc.strerror or exc})") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
+        try:  # both line formats have these three fields (stagecheck.resultlines)
+            rec = orjson.loads(line)
             out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"])))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
             raise RunError(f"{path}:{number}: not a results line") from None
     return out
 
