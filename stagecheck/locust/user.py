@@ -1,10 +1,11 @@
 """The Locust user that replays the validation dataset: the per-request hot path.
 
-Per request: take a row (its request bytes were built at load time), send, time in integer
-microseconds, parse, score, one HDR record and a few counter increments. Locust's own ``request``
-event still fires (through FastHttpUser), so Locust's UI and CSV stay meaningful: transport
-errors and unparseable answers are Locust failures; a wrong answer is not (it is a model error,
-counted by stagecheck).
+Per request: take a row (its request bytes were built at load time), send them on the user's
+own connection, time in integer microseconds (from right before the send to right after the
+last byte of the answer), parse, score, one HDR record, a few counter increments, and Locust's
+``request`` event fired once, so that Locust's UI and CSV stay meaningful: transport errors,
+HTTP errors and unparseable answers are Locust failures; a wrong answer is not (it is a model
+error, counted by stagecheck).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import gevent
 from gevent import GreenletExit
 from locust import FastHttpUser, task
-from locust.exception import StopUser
+from locust.exception import CatchResponseError, StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 import time
@@ -21,6 +22,7 @@ from http.client import HTTPException
 from typing import Any
 
 from stagecheck.datasets import PreparedRow
+from stagecheck.locust.connection import Connection, Target, decoded
 from stagecheck.locust.transport import (
     MAX_BODY_BYTES,
     AnswerCut,
@@ -28,7 +30,7 @@ from stagecheck.locust.transport import (
     RequestTimeout,
     deadline,
     failure_of,
-    sse_lines,
+    sse_events,
 )
 from stagecheck.protocols import STREAM_DONE, ResponseParseError, StreamUsage
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, UNPARSEABLE
@@ -51,54 +53,44 @@ Verdict = tuple[int, "str | None", "str | None", "str | None", "float | None", i
 _TRANSPORT_ERRORS = (OSError, HTTPException, AnswerTooLarge, gevent.Timeout)
 
 
-def _judge(session: RunSession, row: PreparedRow, resp: Any, read: Callable[[], Any]) -> Verdict:
-    """Outcome of one response; ``read()`` returns the prediction from its body. Marks the
-    response as a Locust success or failure."""
-    status = resp.status_code
-    body_error = resp.request_meta.get("exception") if status else None
-    if not status:
-        outcome, error = failure_of(resp.error or ConnectionError("no response"))
-        verdict: Verdict = (outcome, None, None, error, None, 0)
-    elif body_error is not None and 200 <= status < 300:
-        # headers arrived, the body did not: the transport failed, not the model
-        outcome, error = failure_of(body_error, during_body=True)
-        verdict = (outcome, None, None, error, None, 0)
-    elif status < 200 or status >= 300:
-        verdict = (HTTP_ERROR, None, None, http_error_text(session, row, resp), None, 0)
-    else:
-        try:
-            prediction = read()
-            correct, label, value, judge_us = session.grade(prediction, row.expected)
-        except _TRANSPORT_ERRORS as exc:  # a stream broke, stalled or overflowed mid-answer
-            outcome, error = failure_of(exc, during_body=True)
-            verdict = (outcome, None, None, error, None, 0)
-        except Exception as exc:  # an odd answer must never crash a run
-            reason = (
-                str(exc)
-                if isinstance(exc, ResponseParseError)
-                else (f"cannot read the answer ({type(exc).__name__}: {exc})")
-            )
-            label = UNPARSEABLE_LABEL if session.scorer.classification else None
-            # an LLM judge that failed is the judge's cause ("judge: …"), not the target's
-            error = reason if getattr(exc, "cause", None) else f"unparseable: {reason}"
-            verdict = (UNPARSEABLE, label, None, error[:200], None, 0)
-        else:
-            resp.success()
-            got = label if label is not None else str(prediction)[:_GOT_LIMIT]
-            return (CORRECT if correct else INCORRECT), label, got, None, value, judge_us
-    # Locust groups failures by their text: without the error body's excerpt (it may hold request
-    # ids), its failures table stays one row per cause and route.
-    resp.failure(verdict[3].partition(" → ")[0])  # type: ignore[union-attr]
-    return verdict
+def _judge(session: RunSession, row: PreparedRow, status: int, read: Callable[[], Any]
+           ) -> Verdict:  # fmt: skip
+    """Outcome of one answer with HTTP ``status``; ``read()`` returns the prediction from its
+    body."""
+    try:
+        prediction = read()
+        correct, label, value, judge_us = session.grade(prediction, row.expected)
+    except _TRANSPORT_ERRORS as exc:  # a stream broke, stalled or overflowed mid-answer
+        outcome, error = failure_of(exc, during_body=True)
+        return (outcome, None, None, error, None, 0)
+    except Exception as exc:  # an odd answer must never crash a run
+        reason = (
+            str(exc)
+            if isinstance(exc, ResponseParseError)
+            else (f"cannot read the answer ({type(exc).__name__}: {exc})")
+        )
+        label = UNPARSEABLE_LABEL if session.scorer.classification else None
+        # an LLM judge that failed is the judge's cause ("judge: …"), not the target's
+        error = reason if getattr(exc, "cause", None) else f"unparseable: {reason}"
+        return (UNPARSEABLE, label, None, error[:200], None, 0)
+    got = label if label is not None else str(prediction)[:_GOT_LIMIT]
+    return (CORRECT if correct else INCORRECT), label, got, None, value, judge_us
 
 
-def http_error_text(session: RunSession, row: PreparedRow, resp: Any) -> str:
+def _failed(exc: BaseException, during_body: bool) -> Verdict:
+    outcome, error = failure_of(exc, during_body=during_body)
+    return (outcome, None, None, error, None, 0)
+
+
+def http_error_text(session: RunSession, row: PreparedRow, status: int, body: bytes) -> str:
     """``HTTP 404: POST /v1/chat/completions → {"detail":"Not Found"}``: the status (the cause,
-    before the colon), the route and the start of the server's error body, with URL credentials,
-    secret query values and the values of the request's secret headers masked."""
+    before the colon), the route and the start of the server's error body (``body``: its first
+    bytes, or all of it), with URL credentials, secret query values and the values of the
+    request's secret headers masked."""
     req = row.request
-    text = f"HTTP {resp.status_code}: {req.method} {redact_text(req.path)}"
-    excerpt = _error_excerpt(resp, row.request.stream)
+    text = f"HTTP {status}: {req.method} {redact_text(req.path)}"
+    excerpt = " ".join(bytes(body[:_ERROR_EXCERPT]).decode("utf-8", "replace").split())
+    excerpt = excerpt[:_ERROR_EXCERPT]
     if excerpt:
         for name, value in session.headers.items():
             if value and len(value) >= 6 and looks_secret(name):
@@ -110,40 +102,49 @@ def http_error_text(session: RunSession, row: PreparedRow, resp: Any) -> str:
     return text
 
 
-def _error_excerpt(resp: Any, stream: bool) -> str:
-    """The first bytes of an error answer, on one line; "" when there are none or they cannot
-    be read (an error body never fails a request twice)."""
-    try:
-        raw = resp._response.read(_ERROR_EXCERPT) if stream else (resp.content or b"")
-    except Exception:  # noqa: BLE001 - the status is what matters; the body is a bonus
-        return ""
-    text = bytes(raw[:_ERROR_EXCERPT]).decode("utf-8", "replace")
-    return " ".join(text.split())[:_ERROR_EXCERPT]
-
-
-def _body(resp: Any) -> bytes:
-    body = resp.content or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
-    return body
-
-
 class ValidationUser(FastHttpUser):
-    """Replays rows of the scenario's dataset. Subclass it (non-abstract) in a locustfile."""
+    """Replays rows of the scenario's dataset. Subclass it (non-abstract) in a locustfile.
+
+    Its requests go through its own persistent connection (:mod:`stagecheck.locust.connection`),
+    not through ``self.client``, which stays a Locust ``FastHttpSession`` for tasks of one's own.
+    Each request fires Locust's ``request`` event once, with the fields ``FastHttpSession``
+    gives it (``response`` is geventhttpclient's parsed response, or None when none came):
+    Locust's statistics, failures, web UI, CSV and master/worker totals count every request;
+    transport errors, HTTP errors and unparseable answers are Locust failures (the error is the
+    cause, ``CatchResponseError``, as ``response.failure()`` makes it); a wrong answer is not
+    (it is a model error, counted by stagecheck). Locust's response time is stagecheck's
+    latency. HTTP redirects are not followed (a 3xx is an HTTP error naming its status)."""
 
     abstract = True
     session: RunSession
 
     def on_start(self) -> None:
-        self.session = self.environment.stagecheck  # type: ignore[attr-defined]
+        session = self.session = self.environment.stagecheck  # type: ignore[attr-defined]
+        ep = session.loaded.scenario.endpoint
+        self._target = Target(
+            self.host or ep.url,
+            session.headers,
+            connect_timeout=ep.connect_timeout,
+            verify_tls=ep.verify_tls,
+        )
+        self._conn = Connection(self._target)
+        self._timeout_s = ep.timeout
+        self._timeout_ns = int(ep.timeout * 1e9)
+        self._fire = self.environment.events.request.fire
+
+    def on_stop(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
 
     @task
     def replay(self) -> None:
         session = self.session
         due_stage = session.stage_index
-        if session.arrivals is not None:  # open loop: wait for the next due time
-            due = session.arrivals.next_due()
-            due_stage = session.arrivals.stage  # read now: other users take the next ones
+        arrivals = session.arrivals
+        if arrivals is not None:  # open loop: wait for the next due time
+            due = arrivals.next_due()
+            due_stage = arrivals.stage  # read now: other users take the next ones
             wait_ns = due - time.perf_counter_ns()
             if wait_ns > 0:
                 # Wait as Locust's own wait() does, as WAITING: stopping the run then ends this
@@ -155,72 +156,87 @@ class ValidationUser(FastHttpUser):
                 try:
                     gevent.sleep(wait_ns / 1e9)
                 except GreenletExit:
-                    session.arrivals.give_back(due, due_stage)
+                    arrivals.give_back(due, due_stage)
                     raise
                 if self._state == LOCUST_STATE_STOPPING:
-                    session.arrivals.give_back(due, due_stage)
+                    arrivals.give_back(due, due_stage)
                     raise StopUser()
                 self._state = LOCUST_STATE_RUNNING
         row = session.feeder.next_row()  # type: ignore[union-attr]
         if row is None:  # exact pass: every row handed out
             raise StopUser()
-        if session.arrivals is not None:
+        req = row.request
+        data = self._target.request_bytes(req.method, req.path, req.body)
+        if arrivals is not None:
             # Latency counts from the due time: waiting for a free user is part of it
             # (no coordinated omission).
             now_ns = time.perf_counter_ns()
             t0, started, lag_us = due, time.time() - (now_ns - due) / 1e9, (now_ns - due) // 1000
         else:
-            t0, started, lag_us = time.perf_counter_ns(), time.time(), 0
+            t0, started, lag_us = 0, time.time(), 0
         # A request belongs to the stage it was sent in. It stays pending until recorded: if
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
         # Open loop, staged: the stage its due time falls in (the schedule knows its stages).
         stage = due_stage if session.plan.rate_stages else session.stage_index
+        if not t0:  # closed loop: the clock starts right before the request is sent
+            t0 = time.perf_counter_ns()
         sent: Sent = (row, stage, started, t0, lag_us)
         session.pending[id(self)] = sent
-        timer = deadline(session.loaded.scenario.endpoint.timeout)
-        try:
-            if row.request.stream:
-                self._send_stream(session, sent, timer)
-            else:
-                self._send(session, sent, timer)
-        except RequestTimeout as exc:
-            # The deadline struck outside the client's own error handling (between its steps):
-            # still one request, with its outcome.
-            latency_us = (time.perf_counter_ns() - t0) // 1000
-            outcome, error = failure_of(exc)
-            self._record(session, row, sent[1], started, latency_us, lag_us,
-                         (outcome, None, None, error, None, 0))  # fmt: skip
-        finally:
-            timer.close()
+        if req.stream:
+            self._send_stream(session, sent, data)
+        else:
+            self._send(session, sent, data)
         del session.pending[id(self)]
 
-    def _send(self, session: RunSession, sent: Sent, timer: gevent.Timeout) -> None:
+    def _send(self, session: RunSession, sent: Sent, data: bytes) -> None:
         row, stage, started, t0, lag_us = sent
         req = row.request
-        with self.client.request(
-            req.method,
-            req.path,
-            data=req.body,  # type: ignore[arg-type]  # bytes are sent as they are
-            headers=session.headers,
-            name=session.request_name,
-            catch_response=True,
-        ) as resp:
-            timer.close()  # the whole answer is in (or failed): the deadline no longer applies
-            latency_us = (time.perf_counter_ns() - t0) // 1000
-            verdict = _judge(session, row, resp, lambda: session.adapter.parse(_body(resp)))
+        conn = self._conn
+        raw: Any
+        try:
+            raw, body, end = conn.exchange(data, req.method, t0 + self._timeout_ns,
+                                           self._timeout_s)  # fmt: skip
+        except Exception as exc:  # the transport failed: no (whole) answer
+            end = time.perf_counter_ns()
+            raw = conn.response
+            if raw is None or not raw.headers_complete:
+                raw, body = None, b""
+                verdict = _failed(exc, during_body=False)
+            else:
+                body = bytes(raw._body_buffer[:MAX_BODY_BYTES])
+                status = raw.status_code
+                if 200 <= status < 300:  # headers arrived, the body did not: the transport
+                    verdict = _failed(exc, during_body=True)
+                else:
+                    verdict = (HTTP_ERROR, None, None, http_error_text(session, row, status, body),
+                               None, 0)  # fmt: skip
+        else:
+            status = raw.status_code
+            if 200 <= status < 300:
+                adapter = session.adapter
+                verdict = _judge(session, row, status,
+                                 lambda: adapter.parse(decoded(raw, body)))  # fmt: skip
+            else:
+                verdict = (HTTP_ERROR, None, None, http_error_text(session, row, status, body),
+                           None, 0)  # fmt: skip
+        latency_us = (end - t0) // 1000
+        self._report(row, started, latency_us, len(body), raw, verdict)
         self._record(session, row, stage, started, latency_us, lag_us, verdict)
 
-    def _send_stream(self, session: RunSession, sent: Sent, timer: gevent.Timeout) -> None:
+    def _send_stream(self, session: RunSession, sent: Sent, data: bytes) -> None:
         row, stage, started, t0, lag_us = sent
         req = row.request
         adapter = session.adapter
-        token_times: list[int] = []  # perf_counter_ns of each text delta
+        token_times: list[int] = []  # perf_counter_ns at which each text delta arrived
         usage: list[int] = []  # the server's output token count, when the stream reports it
+        timer = deadline(self._timeout_s)  # the stream's reads, in sse_lines, are not timed
+        resp: Any = None
 
         def read() -> Any:
             pieces: list[str] = []
-            # each event as it arrives (geventhttpclient response), size-capped
-            for line in sse_lines(resp._response):
+            # each event as it arrives (geventhttpclient response), size-capped, with the time
+            # its bytes came off the socket: parsing it is not the server's time
+            for line, arrived in sse_events(resp):
                 piece = adapter.parse_stream_line(line)
                 if piece is STREAM_DONE:
                     timer.close()
@@ -228,25 +244,39 @@ class ValidationUser(FastHttpUser):
                 if piece.__class__ is StreamUsage:
                     usage.append(piece.output_tokens)  # type: ignore[union-attr]
                 elif piece:
-                    token_times.append(time.perf_counter_ns())
+                    token_times.append(arrived)
                     pieces.append(piece)  # type: ignore[arg-type]
             raise AnswerCut("the stream ended before its end marker ([DONE])")
 
-        with self.client.request(
-            req.method,
-            req.path,
-            data=req.body,  # type: ignore[arg-type]  # bytes are sent as they are
-            headers=session.headers,
-            name=session.request_name,
-            catch_response=True,
-            stream=True,
-        ) as resp:
-            verdict = _judge(session, row, resp, read)
+        length = 0
+        try:
+            try:
+                resp = self._conn.start_stream(data, req.method, t0 + self._timeout_ns,
+                                               self._timeout_s)  # fmt: skip
+            except Exception as exc:  # no answer: nothing was streamed
+                verdict = _failed(exc, during_body=False)
+            else:
+                status = resp.status_code
+                length = resp.content_length or 0
+                if 200 <= status < 300:
+                    verdict = _judge(session, row, status, read)
+                else:
+                    try:
+                        excerpt = resp.read(_ERROR_EXCERPT)
+                    except Exception:  # noqa: BLE001 - the status is what matters
+                        excerpt = b""
+                    verdict = (HTTP_ERROR, None, None,
+                               http_error_text(session, row, status, excerpt), None, 0)  # fmt: skip
+        except RequestTimeout as exc:
+            # The deadline struck outside the reads' own error handling (between its steps):
+            # still one request, with its outcome.
+            verdict = _failed(exc, during_body=False)
+        finally:
             timer.close()
-            # an LLM judge grades after the last token: its time is not the target's
-            latency_us = (time.perf_counter_ns() - t0) // 1000 - verdict[5]
-            # FastHttpUser reports time to headers for streams: report the whole answer.
-            resp.request_meta["response_time"] = latency_us / 1000.0
+            self._conn.finish(resp)
+        # an LLM judge grades after the last token: its time is not the target's
+        latency_us = (time.perf_counter_ns() - t0) // 1000 - verdict[5]
+        self._report(row, started, latency_us, length, resp, verdict)  # the whole answer
         self._record(session, row, stage, started, latency_us, lag_us, verdict)
         if token_times:
             gaps = [(b - a) // 1000 for a, b in zip(token_times, token_times[1:], strict=False)]
@@ -257,6 +287,25 @@ class ValidationUser(FastHttpUser):
                 output_tokens=usage[-1] if usage else None,
                 linked=True,
             )
+
+    def _report(self, row: PreparedRow, started: float, latency_us: int, length: int,
+                response: Any, verdict: Verdict) -> None:  # fmt: skip
+        """Locust's ``request`` event, once, as ``FastHttpSession`` fires it."""
+        error = verdict[3]
+        req = row.request
+        self._fire(
+            request_type=req.method,
+            name=self.session.request_name,
+            response_time=latency_us / 1000.0,
+            response_length=length,
+            response=response,
+            context=self.context(),
+            # Locust groups failures by their text: without the error body's excerpt (it may
+            # hold request ids), its failures table stays one row per cause and route.
+            exception=None if error is None else CatchResponseError(error.partition(" → ")[0]),
+            start_time=started,
+            url=self._target.url(req.path),
+        )
 
     @staticmethod
     def _record(

@@ -111,14 +111,12 @@ def test_an_http_error_names_the_route_and_the_servers_words_without_secrets():
     )
     row = SimpleNamespace(request=request)
     body = f'{{"error": "invalid key {key}",\n "hint": "check Bearer {key}"}}' + "x" * 500
-    resp = SimpleNamespace(status_code=401, content=body.encode())
-    text = http_error_text(session, row, resp)  # type: ignore[arg-type]
+    text = http_error_text(session, row, 401, body.encode())  # type: ignore[arg-type]
     assert text.startswith("HTTP 401: POST /v1/chat/completions?api_key=")
     assert text.partition(":")[0] == "HTTP 401"  # the cause stays the status alone
     assert key not in text and "hunter22" not in text
     assert '→ {"error": "invalid key ***", "hint": "check ***"}' in text
     assert "\n" not in text and len(text) < 260
-    empty = SimpleNamespace(status_code=404, content=b"")
-    assert http_error_text(session, row, empty) == (  # type: ignore[arg-type]
+    assert http_error_text(session, row, 404, b"") == (  # type: ignore[arg-type]
         "HTTP 404: POST /v1/chat/completions?api_key=<redacted>"
     )

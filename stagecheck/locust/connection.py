@@ -1,0 +1,269 @@
+"""One user's HTTP/1.1 connection to the endpoint: the lean request path.
+
+Locust's ``FastHttpSession`` merges headers, validates and builds the request head, goes through
+a connection pool (a ``select`` per request to check the socket) and wraps the answer, for every
+request. A run sends every request to one host with the same headers, and each body was encoded
+at load time; so each user keeps one persistent connection, the request head is built once per
+path, and a request is one ``sendall`` of head + body and the reads of its answer, parsed by
+geventhttpclient's llhttp parser. The user fires Locust's ``request`` event itself, once per
+request (:mod:`stagecheck.locust.user`).
+
+No ``Accept-Encoding`` is sent (the generator should not pay for decompression); an answer that
+is compressed anyway (``gzip``/``deflate``) is decompressed.
+"""
+
+from __future__ import annotations
+
+import gevent
+import gevent.socket
+from gevent import ssl as gssl
+from gevent.monkey import get_original
+
+import contextlib
+import re
+import socket as _stdsocket
+import time
+import zlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPResponse
+
+from stagecheck import __version__
+from stagecheck.locust.transport import MAX_BODY_BYTES, AnswerCut, AnswerTooLarge, RequestTimeout
+from stagecheck.redact import split_credentials
+
+__all__ = ["Target", "Connection", "decoded", "BLOCK_SIZE"]
+
+BLOCK_SIZE = 16 * 1024  # bytes asked of each recv
+# A connection idle for longer than this is checked before it is used (the server may have
+# closed it); a busy one is not (the check is a syscall).
+_IDLE_CHECK_NS = 10_000_000
+_real_select = get_original("select", "select")
+_FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_FIELD_VALUE = re.compile(r"^[^\r\n\x00]*$")
+_TLS: dict[bool, gssl.SSLContext] = {}  # verify? → context (loading the CA store takes ms)
+
+
+def _tls_context(verify: bool) -> gssl.SSLContext:
+    ctx = _TLS.get(verify)
+    if ctx is None:
+        ctx = gssl.create_default_context()
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = gssl.CERT_NONE
+        _TLS[verify] = ctx
+    return ctx
+
+
+class Target:
+    """Where a user's requests go and the bytes that precede each body: built once per user
+    from Locust's host (credentials in it become the Basic ``Authorization`` header, as Locust
+    does) and the run's headers."""
+
+    def __init__(self, host: str, headers: Mapping[str, str], *, connect_timeout: float,
+                 verify_tls: bool) -> None:  # fmt: skip
+        plain, auth = split_credentials(host)
+        parts = urlsplit(plain)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {plain}")
+        self.base_url = plain.rstrip("/")
+        self.tls = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.tls else 80)
+        self.base_path = parts.path.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.verify_tls = verify_tls
+        host_field = f"[{self.host}]" if ":" in self.host else self.host
+        if parts.port is not None and self.port != (443 if self.tls else 80):
+            host_field += f":{self.port}"
+        fields: dict[str, tuple[str, str]] = {}  # lower name → (name, value)
+        fields["host"] = ("Host", host_field)
+        fields["user-agent"] = ("User-Agent", f"stagecheck/{__version__}")
+        for name, value in headers.items():
+            fields[name.lower()] = (name, value)
+        if auth:  # Locust's rule: the URL's credentials win
+            fields["authorization"] = ("Authorization", auth)
+        fields.pop("content-length", None)
+        fields.pop("transfer-encoding", None)
+        for name, value in fields.values():
+            if not _FIELD_NAME.match(name) or not _FIELD_VALUE.match(str(value)):
+                raise ValueError(f"invalid HTTP header {name!r}")
+        self._fields = "".join(f"{n}: {v}\r\n" for n, v in fields.values())
+        self._heads: dict[tuple[str, str], bytes] = {}
+        self._urls: dict[str, str] = {}
+
+    def head(self, method: str, path: str) -> bytes:
+        """Request line and headers up to ``Content-Length: `` (the body's length follows)."""
+        key = (method, path)
+        head = self._heads.get(key)
+        if head is None:
+            head = (f"{method} {self.base_path}{path} HTTP/1.1\r\n{self._fields}"
+                    "Content-Length: ").encode("latin-1")  # fmt: skip
+            self._heads[key] = head
+        return head
+
+    def url(self, path: str) -> str:
+        """The request's URL, as Locust reports it (``url`` of the request event)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self.base_url + path
+        return url
+
+    def request_bytes(self, method: str, path: str, body: bytes) -> bytes:
+        return self.head(method, path) + b"%d\r\n\r\n" % len(body) + body
+
+
+class Connection:
+    """One persistent connection (opened on first use, reopened after the server closes it or a
+    request fails on it)."""
+
+    __slots__ = ("target", "sock", "last_ns", "response")
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.sock: Any = None
+        self.last_ns = 0
+        self.response: HTTPResponse | None = None  # of the last exchange, even a failed one
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def socket(self, end_ns: int) -> Any:
+        """The open socket, or a new one (connect timeout: ``connect_timeout``, within the
+        request's deadline ``end_ns``)."""
+        sock = self.sock
+        if sock is not None:
+            if time.perf_counter_ns() - self.last_ns < _IDLE_CHECK_NS:
+                return sock
+            try:  # idle: a readable idle socket was closed by the server (or is dirty)
+                if not _real_select([sock], [], [], 0.0)[0]:
+                    return sock
+            except (OSError, ValueError):
+                pass
+            self.close()
+        t = self.target
+        timeout = min(t.connect_timeout, max((end_ns - time.perf_counter_ns()) / 1e9, 1e-3))
+        sock = gevent.socket.create_connection((t.host, t.port), timeout=timeout)
+        try:
+            sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
+            if t.tls:
+                sock = _tls_context(t.verify_tls).wrap_socket(sock, server_hostname=t.host)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        return sock
+
+    def exchange(self, data: bytes, method: str, end_ns: int, timeout_s: float
+                 ) -> tuple[HTTPResponse, bytes, int]:  # fmt: skip
+        """Send ``data`` (a whole request) and read the whole answer: (parsed response, body,
+        perf_counter_ns right after its last byte). Raises what failed: :class:`RequestTimeout`
+        past ``end_ns``, :class:`AnswerTooLarge`, :class:`AnswerCut` (the connection closed
+        inside the body), ``HTTPConnectionClosed`` (closed before a byte of answer),
+        ``HTTPParseError``, ``OSError``. The response's ``headers_complete`` tells whether the
+        failure came while reading the body; it is :attr:`response` (also after a failure)."""
+        self.response = parser = HTTPResponse(method)
+        sock = self.socket(end_ns)
+        try:
+            remaining = (end_ns - time.perf_counter_ns()) / 1e9
+            if remaining <= 0:
+                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+            sock.settimeout(remaining)
+            sock.sendall(data)
+            got = 0
+            while True:
+                remaining = (end_ns - time.perf_counter_ns()) / 1e9
+                if remaining <= 0:
+                    raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+                sock.settimeout(remaining)
+                chunk = sock.recv(BLOCK_SIZE)
+                if not chunk:
+                    with_eof(parser)
+                    if parser.message_complete and parser.get_code() >= 200:
+                        break  # a body that ends with the connection
+                    if not got:
+                        raise HTTPConnectionClosed("connection closed.")
+                    if not parser.headers_complete:
+                        raise HTTPParseError("connection closed before end of the headers")
+                    length = parser.content_length
+                    of = f" of {length:,}" if length is not None else ""
+                    raise AnswerCut(f"the connection closed after {len(parser._body_buffer):,}"
+                                    f"{of} bytes of the answer")  # fmt: skip
+                got += len(chunk)
+                parser.feed(chunk)
+                if parser.message_complete:
+                    if parser.get_code() >= 200:
+                        break
+                elif len(parser._body_buffer) > MAX_BODY_BYTES:
+                    raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
+            end = time.perf_counter_ns()
+        except TimeoutError as exc:
+            self.close()
+            if isinstance(exc, RequestTimeout):
+                raise
+            raise RequestTimeout(f"no complete answer within {timeout_s:g}s") from exc
+        except BaseException:
+            self.close()
+            raise
+        self.last_ns = end
+        if parser.should_close():
+            self.close()
+        body = bytes(parser._body_buffer)
+        if len(body) > MAX_BODY_BYTES:
+            raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
+        return parser, body, end
+
+    def start_stream(self, data: bytes, method: str, end_ns: int, timeout_s: float) -> Any:
+        """Send ``data`` and read the answer's headers: the geventhttpclient response that
+        :func:`~stagecheck.locust.transport.sse_lines` reads the rest from. Call
+        :meth:`finish` after."""
+        from geventhttpclient.response import HTTPSocketResponse
+
+        sock = self.socket(end_ns)
+        try:
+            remaining = (end_ns - time.perf_counter_ns()) / 1e9
+            if remaining <= 0:
+                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+            sock.settimeout(remaining)
+            sock.sendall(data)
+            return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
+        except BaseException:
+            self.close()
+            raise
+
+    def finish(self, raw: Any) -> None:
+        """After a stream: keep the connection only if its answer was read to its end."""
+        self.last_ns = time.perf_counter_ns()
+        if raw is None or not raw.message_complete or raw.should_close():
+            if raw is not None:
+                raw._sock = None
+            self.close()
+
+
+def with_eof(parser: HTTPResponse) -> None:
+    """Tell the parser the connection closed (ends a body delimited by the close)."""
+    with contextlib.suppress(HTTPParseError):
+        parser.feed(b"")
+
+
+def decoded(parser: HTTPResponse, body: bytes) -> bytes:
+    """The body without its ``Content-Encoding`` (gzip, deflate); raises if it cannot be."""
+    encoding = parser.get("content-encoding")
+    if not encoding:
+        return body
+    enc = (encoding if isinstance(encoding, str) else ",".join(encoding)).strip().lower()
+    if enc in ("gzip", "x-gzip"):
+        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+    if enc == "deflate":
+        try:
+            return zlib.decompress(body)
+        except zlib.error:
+            return zlib.decompress(body, -zlib.MAX_WBITS)
+    if enc in ("identity", ""):
+        return body
+    raise ValueError(f"cannot decode a {enc} answer")
