@@ -1,13 +1,17 @@
 """Time and memory of the report-time error analysis on a 1 M-request run folder.
 
 Synthesises a run folder in /tmp (``rows.jsonl`` with 20,000 rows, 20 classes and two slice
-fields; ``results.jsonl`` with REQUESTS lines over a 10-minute run: ~12 % wrong answers,
+fields; ``results.jsonl`` with REQUESTS lines (line format 2; ``--old-format``: the lines before
+issue 10, which repeat the row's fields) over a 10-minute run: ~12 % wrong answers,
 concentrated in one slice, a few off-label answers, 1 % HTTP 503 and 0.3 % timeouts; a
 ``summary.json`` with a latency threshold), then runs ``analyse_run`` on it in a fresh Python
 process and reports its wall time and peak RSS (``resource.getrusage``, the child's own).
 
     .venv/bin/python benchmarks/analysis_scale.py            # 1,000,000 requests
     .venv/bin/python benchmarks/analysis_scale.py 200000     # fewer
+    .venv/bin/python benchmarks/analysis_scale.py --old-format   # the old lines
+
+The end of a run and every report on 1 M requests: ``benchmarks/end_of_run_scale.py``.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ COMPLEXITY = ("simple", "medium", "complex")
 CHANNELS = ("chat", "email", "voice", "app")
 DURATION_S = 600.0
 STARTED = 1_800_000_000.0
+USERS = (8, 16)  # per stage
 
 
-def generate(run_dir: Path, requests: int, seed: int = 7) -> None:
+def generate(run_dir: Path, requests: int, seed: int = 7, old_format: bool = False) -> None:
     rng = random.Random(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -71,13 +76,24 @@ def generate(run_dir: Path, requests: int, seed: int = 7) -> None:
                     predicted = got.lower()
             else:
                 outcome, got, predicted = "correct", expected, expected
-            chunk.append(orjson.dumps({
-                "row": row["row"], "id": row["id"], "expected": expected,
-                "slices": row["slices"], "t": round(t, 6), "outcome": outcome, "got": got,
-                "predicted": predicted, "latency_us": latency, "lag_us": 0,
-                "stage": 0 if n < requests // 2 else 1, "users": 8 if n < requests // 2 else 16,
-                "error": error,
-            }))  # fmt: skip
+            stage = 0 if n < requests // 2 else 1
+            if old_format:
+                line = {
+                    "row": row["row"], "id": row["id"], "expected": expected,
+                    "slices": row["slices"], "t": round(t, 6), "outcome": outcome, "got": got,
+                    "predicted": predicted, "latency_us": latency, "lag_us": 0,
+                    "stage": stage, "users": USERS[stage], "error": error,
+                }  # fmt: skip
+            else:  # line format 2: the row's fields are in rows.jsonl, users in the summary
+                line = {"row": row["row"], "t": round(t, 6), "outcome": outcome,
+                        "latency_us": latency, "stage": stage}  # fmt: skip
+                if predicted != expected:
+                    line["predicted"] = predicted
+                    if got != predicted:
+                        line["got"] = got
+                if error is not None:
+                    line["error"] = error
+            chunk.append(orjson.dumps(line))
             if len(chunk) >= 10_000:
                 f.write(b"\n".join(chunk) + b"\n")
                 chunk.clear()
@@ -87,7 +103,8 @@ def generate(run_dir: Path, requests: int, seed: int = 7) -> None:
         "run": {"started_at": "2027-01-15T08:00:00.000Z", "duration_s": DURATION_S,
                 "scoring": {"kind": "label"}, "dataset": {"rows": ROWS}},
         "classes": [{"label": x, "support": 1} for x in LABELS],
-        "stages": [{"index": 0, "name": "low"}, {"index": 1, "name": "high"}],
+        "stages": [{"index": 0, "name": "low", "users": USERS[0]},
+                   {"index": 1, "name": "high", "users": USERS[1]}],
         "thresholds": [{"expression": "latency.p99 < 300ms", "metric": "latency.p99", "op": "<",
                         "target": 0.3, "unit": "s"}],
     }  # fmt: skip
@@ -117,11 +134,13 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--measure":
         measure(Path(sys.argv[2]))
         return
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    run_dir = Path(f"/tmp/stagecheck-analysis-scale-{requests}")
+    old_format = "--old-format" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--old-format"]
+    requests = int(args[0]) if args else 1_000_000
+    run_dir = Path(f"/tmp/stagecheck-analysis-scale-{requests}" + ("-old" if old_format else "-v2"))
     if not (run_dir / "summary.json").exists():
         start = time.perf_counter()
-        generate(run_dir, requests)
+        generate(run_dir, requests, old_format=old_format)
         size = (run_dir / "results.jsonl").stat().st_size / 2**20
         print(f"generated {run_dir} ({size:.0f} MiB) in {time.perf_counter() - start:.1f}s")
     out = subprocess.run([sys.executable, __file__, "--measure", str(run_dir)], check=True,

@@ -223,3 +223,29 @@ def test_capacity_step_reads_format2_lines_like_the_old_ones(tmp_path: Path) -> 
     assert [(r.t, r.outcome, r.latency_us) for r in got] == [
         (x["t"], x["outcome"], x["latency_us"]) for x in lines
     ]
+
+
+def test_broken_format2_lines_are_left_out_and_the_rest_still_reads(tmp_path: Path) -> None:
+    summary = fixture_summary()
+    _, new, lines = pair(tmp_path, "run", summary)
+    whole = analyse_run(new, summary)
+    text = (new / "results.jsonl").read_text().splitlines(keepends=True)
+    text[7:7] = ['{"row": 1, "outcome": "nonsense", "t": 1, "latency_us": 5, "stage": 0}\n',
+                 '{"broken\n', "\n"]  # fmt: skip
+    (new / "results.jsonl").write_text("".join(text))
+    cols = read_columns(new, stage_users(summary))
+    assert cols.bad_lines == 2 and cols.n == len(lines)
+    assert analyse_run(new, summary).model_dump(exclude={"notes"}) == whole.model_dump(
+        exclude={"notes"}
+    )
+
+
+def test_analysis_of_a_format2_folder_without_rows_file_counts_every_request(
+    tmp_path: Path,
+) -> None:
+    summary = fixture_summary()
+    _, new, lines = pair(tmp_path, "run", summary, rows_file=False)
+    a = analyse_run(new, summary)
+    assert a.replays.requests == len(lines)
+    assert a.replays.unique_rows == len({x["row"] for x in lines})
+    assert any("rows.jsonl" in n for n in a.notes)
