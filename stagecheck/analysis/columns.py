@@ -188,14 +188,15 @@ def read_columns(run_dir: Path, users: Mapping[int, int] | None = None) -> RunCo
     without an entry reads 0 users."""
     rows = _read_rows(run_dir / "rows.jsonl")
     dataset_rows = len(rows)
-    expected_of = {k: info.expected for k, info in rows.items()}
+    dataset = _Dataset(rows)
+    expected_of = dataset.expected_of
     texts = _Texts()
     parts: list[list[np.ndarray]] = []
     bad = 0
     for chunk in _chunks(run_dir / "results.jsonl"):
         # Old lines (each repeats its row's fields: nested objects) read faster one by one.
         old = bool(chunk) and b'"expected"' in chunk[0]
-        part = None if old else _whole_chunk(chunk, rows, expected_of, texts)
+        part = None if old else _whole_chunk(chunk, rows, dataset, texts)
         if part is None:  # a broken or unusual line: line by line, leaving out what is unusable
             part, chunk_bad = _chunk_by_line(chunk, rows, expected_of, texts)
             bad += chunk_bad
@@ -237,8 +238,39 @@ def _objects(values: Iterator[Any], n: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=n)
 
 
+class _Dataset:
+    """rows.jsonl's rows for the column reader: each row's expected text, looked up for whole
+    columns at once (a dense index when the row numbers allow, as they do: 0..N-1)."""
+
+    _DENSE_MAX = 1 << 26  # rows; a sparser numbering falls back to a dict
+
+    def __init__(self, rows: Mapping[int, RowInfo]) -> None:
+        self.expected_of = {k: info.expected for k, info in rows.items()}
+        keys = np.fromiter(self.expected_of, np.int64, count=len(self.expected_of))
+        self.dense = bool(keys.size) and int(keys.min()) >= 0 and int(keys.max()) < self._DENSE_MAX
+        # slot of each row number (-1: not in rows.jsonl); the last expected entry is None
+        self.slot = np.full(int(keys.max()) + 1 if self.dense else 0, -1, np.int64)
+        if self.dense:
+            self.slot[keys] = np.arange(keys.size)
+        self.expected = _objects(iter([*self.expected_of.values(), None]), keys.size + 1)
+
+    def all_known(self, row: np.ndarray) -> bool:
+        """Whether every row number of ``row`` is in rows.jsonl."""
+        if not self.dense:
+            return self.expected_of.keys() >= set(np.unique(row).tolist())
+        if int(row.min()) < 0 or int(row.max()) >= self.slot.size:
+            return False
+        return bool((self.slot[row] >= 0).all())
+
+    def expected_texts(self, row: np.ndarray) -> np.ndarray:
+        """The expected text of each row number (None when unknown), as an object column."""
+        if self.dense and row.size and int(row.min()) >= 0 and int(row.max()) < self.slot.size:
+            return self.expected[self.slot[row]]  # slot -1 picks the trailing None
+        return _objects((self.expected_of.get(r) for r in row.tolist()), row.size)
+
+
 def _whole_chunk(
-    chunk: list[bytes], rows: dict[int, RowInfo], expected_of: Mapping[int, str], texts: _Texts
+    chunk: list[bytes], rows: dict[int, RowInfo], dataset: _Dataset, texts: _Texts
 ) -> list[np.ndarray] | None:
     """A chunk's columns, parsed and taken field by field at C speed (``map``; a Python loop
     over the lines costs ~3 µs a request); None when a line is broken or unusual
@@ -268,9 +300,8 @@ def _whole_chunk(
     predicted[neither] = got[neither] = None
     right = neither & (outcome == CORRECT)  # a right classification answer: the row's text
     if right.any():
-        expected = _objects((expected_of.get(r) for r in row[right].tolist()), int(right.sum()))
-        predicted[right] = got[right] = expected
-    if not rows.keys() >= set(np.unique(row).tolist()):  # rows.jsonl absent or cut
+        predicted[right] = got[right] = dataset.expected_texts(row[right])
+    if not dataset.all_known(row):  # rows.jsonl absent or cut: the lines' rows (old ones)
         for i in range(n):
             if ds[i]["row"] not in rows:
                 _add_row(rows, ds[i])

@@ -249,3 +249,16 @@ def test_analysis_of_a_format2_folder_without_rows_file_counts_every_request(
     assert a.replays.requests == len(lines)
     assert a.replays.unique_rows == len({x["row"] for x in lines})
     assert any("rows.jsonl" in n for n in a.notes)
+
+
+def test_a_cut_rows_file_keeps_every_request_and_the_rows_it_has(tmp_path: Path) -> None:
+    summary = fixture_summary()
+    _, new, lines = pair(tmp_path, "run", summary)
+    kept = (new / "rows.jsonl").read_text().splitlines(keepends=True)[:100]
+    (new / "rows.jsonl").write_text("".join(kept))
+    cols = read_columns(new, stage_users(summary))
+    assert cols.n == len(lines) and cols.rows.keys() == {x["row"] for x in lines}
+    known = [i for i, x in enumerate(lines) if x["row"] < 100 and x["outcome"] == "correct"]
+    got = [cols.texts[cols.got[i]] for i in known]
+    assert got == [lines[i]["expected"] for i in known]  # joined where rows.jsonl has the row
+    assert cols.rows[150].id == "150"  # a row it lacks is named by its number
