@@ -20,6 +20,7 @@ import pytest
 from stagecheck.analysis import analyse_run
 from stagecheck.analysis.columns import read_columns, stage_users
 from stagecheck.capacity.figures import read_requests
+from stagecheck.errors import InputError
 from stagecheck.reporting.compare import compare_folders
 from stagecheck.reporting.compare_data import load_run
 
@@ -207,6 +208,22 @@ def test_compare_of_format2_folders_equals_the_old_ones(tmp_path: Path) -> None:
     assert r_new.latency_us is not None and r_old.latency_us is not None
     assert r_new.latency_us.tolist() == r_old.latency_us.tolist()
     assert (r_new.requests, r_new.failed) == (r_old.requests, r_old.failed)
+
+
+def test_compare_reads_a_format2_file_with_an_odd_line_line_by_line(tmp_path: Path) -> None:
+    _, new, lines = pair(tmp_path, "run", fixture_summary())
+    whole = load_run(new)
+    path = new / "results.jsonl"
+    text = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*text[:5], '{"row": 3, "t": 5, "outcome": "?"}\n', *text[5:]]))
+    odd = load_run(new)  # a line without latency_us: counted as a request, nothing else
+    assert odd.rows is not None and whole.rows is not None
+    assert odd.requests == len(lines) + 1
+    by_key = dict(zip(whole.rows.key, whole.rows.correct.tolist(), strict=True))
+    assert dict(zip(odd.rows.key, odd.rows.correct.tolist(), strict=True)) == by_key
+    path.write_text("".join([*text[:5], "not json\n", *text[5:]]))
+    with pytest.raises(InputError, match=r"results.jsonl:6: not valid JSON"):
+        load_run(new)
 
 
 def test_compare_of_a_format2_folder_without_rows_file_keys_by_row_index(tmp_path: Path) -> None:
