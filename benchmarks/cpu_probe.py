@@ -145,8 +145,8 @@ def register(events: Any) -> None:
 
 def instrument_stagecheck(events: Any) -> None:
     """Benchmark-only hooks for a stagecheck run (call right after ``install(events)``).
-    They use stagecheck's data API only (``environment.stagecheck``, ``Recorder.drain``,
-    ``Aggregate.merge``), not the plugin's private methods:
+    They use stagecheck's data API only (``environment.stagecheck``, the plugin's run
+    controller, ``Recorder.drain``, ``Aggregate.merge``), not the plugin's private methods:
 
     * time every merge of a recorder delta into the aggregate (``extra.drain_cpu_s``,
       ``extra.drains``, the longest one's wall time ``extra.drain_wall_ms_max``): the drain
@@ -179,16 +179,21 @@ def instrument_stagecheck(events: Any) -> None:
 
     def final_drain(environment: Any) -> None:
         session = getattr(environment, "stagecheck", None)
-        if session is None:
+        plugin = getattr(environment.events, "_stagecheck_plugin", None)
+        controller = getattr(plugin, "controller", None)
+        if session is None or controller is None:
             return
-        # stagecheck's test_stop listener sets session.aggregate to None when it has written
-        # the reports: still there means the window closes before the reports, as it should.
-        extra["window_closed_before_stagecheck_stop"] = session.aggregate is not None
-        if session.aggregate is None or session.recorder is None:
+        # stagecheck's test_stop listener finishes the run controller when it has written the
+        # reports: not finished yet means the window closes before the reports, as it should.
+        extra["window_closed_before_stagecheck_stop"] = not controller.finished
+        if controller.finished or session.recorder is None:
             return
-        session.aggregate.merge(session.recorder.drain())
+        if hasattr(session, "fold") and hasattr(controller, "absorb"):
+            controller.absorb(session.fold(lambda: None), "local")  # worker-side interval fold
+        else:
+            controller.merge(session.recorder.drain())
         # requests stagecheck accounted for inside the window (every outcome)
-        extra["stagecheck_requests"] = sum(session.aggregate.outcome_counts().values())
+        extra["stagecheck_requests"] = sum(controller.aggregate.outcome_counts().values())
 
     before_stop.append(final_drain)
     events.test_start.add_listener(lambda **_: mark("stagecheck_test_start"))

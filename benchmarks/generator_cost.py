@@ -638,7 +638,9 @@ def export_revision(rev: str, dest: Path) -> str:
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    (dest / "stagecheck" / "reporting").symlink_to(dest / "reporting", target_is_directory=True)
+    link = dest / "stagecheck" / "reporting"
+    if not link.exists() and not link.is_symlink():  # newer trees carry the link themselves
+        link.symlink_to(dest / "reporting", target_is_directory=True)
     SOURCE_ENV["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(dest), os.environ.get("PYTHONPATH", "")) if p
     )
@@ -990,8 +992,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile",
         choices=("auto", "always", "never"),
         default="auto",
-        help="py-spy one run of each variant "
-        "(auto: when the ratio misses the target)",
+        help="py-spy one run of each variant (auto: when the ratio misses the target)",
     )
     ap.add_argument(
         "--profile-seconds",
