@@ -17,11 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stagecheck.analysis.answers import consistency, replays, wrong_answers
-from stagecheck.analysis.columns import read_columns, stage_users
-from stagecheck.analysis.frame import Frame
-from stagecheck.analysis.groups import concentrations, confusions, off_label
-from stagecheck.analysis.load import failures, goodput, load_levels, timeline
 from stagecheck.analysis.model import Analysis
 
 __all__ = ["analyse_run", "Analysis"]
@@ -29,6 +24,14 @@ __all__ = ["analyse_run", "Analysis"]
 
 def analyse_run(run_dir: Path, summary: Mapping[str, Any]) -> Analysis:
     """The error analysis of the run folder ``run_dir`` whose summary is ``summary``."""
+    # Imported here, not above: every report reads the Analysis model, and only this needs
+    # numpy, pandas and the sections (half a second of imports for `stagecheck compare`).
+    from stagecheck.analysis.answers import consistency, replays, wrong_answers
+    from stagecheck.analysis.columns import read_columns, stage_users
+    from stagecheck.analysis.frame import Frame
+    from stagecheck.analysis.groups import concentrations, confusions, off_label
+    from stagecheck.analysis.load import failures, goodput, load_levels, timeline
+
     cols = read_columns(Path(run_dir), stage_users(summary))
     fr = Frame.build(cols, summary)
     notes: list[str] = []
