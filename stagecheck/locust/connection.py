@@ -8,6 +8,11 @@ path, and a request is one ``sendall`` of head + body and the reads of its answe
 geventhttpclient's llhttp parser. The user fires Locust's ``request`` event itself, once per
 request (:mod:`stagecheck.locust.user`).
 
+An answer ends when its last byte reached this host: on Linux (plain HTTP) the kernel's receive
+stamp of the packet that completed it (``SO_TIMESTAMPNS``), not the moment the user's greenlet
+got to run again, which on a busy generator or a VM waking an idle vCPU is tens to hundreds of
+µs later (benchmarks/wire_truth.py measures both against a packet capture).
+
 No ``Accept-Encoding`` is sent (the generator should not pay for decompression); an answer that
 is compressed anyway (``gzip``/``deflate``) is decompressed.
 """
@@ -22,6 +27,8 @@ from gevent.monkey import get_original
 import contextlib
 import re
 import socket as _stdsocket
+import struct
+import sys
 import time
 import zlib
 from collections.abc import Mapping
@@ -40,6 +47,13 @@ BLOCK_SIZE = 16 * 1024  # bytes asked of each recv
 # A connection idle for longer than this is checked before it is used (the server may have
 # closed it); a busy one is not (the check is a syscall).
 _IDLE_CHECK_NS = 10_000_000
+# Linux: the kernel stamps each received packet (CLOCK_REALTIME) and hands the stamp of the
+# last one read to recvmsg. Taking the answer's end from it keeps the generator's own wake-up
+# and greenlet scheduling (tens to hundreds of µs on a VM whose idle vCPU must be woken) out of
+# the latency: the end is when the answer's last byte reached this host, as on the wire.
+_SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None  # = SCM_TIMESTAMPNS
+_STAMP = struct.Struct("@qq")  # struct timespec
+_ANC_SIZE = _stdsocket.CMSG_SPACE(_STAMP.size) if hasattr(_stdsocket, "CMSG_SPACE") else 0
 _real_select = get_original("select", "select")
 _FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_VALUE = re.compile(r"^[^\r\n\x00]*$")
@@ -119,12 +133,13 @@ class Connection:
     """One persistent connection (opened on first use, reopened after the server closes it or a
     request fails on it)."""
 
-    __slots__ = ("target", "sock", "last_ns", "response")
+    __slots__ = ("target", "sock", "last_ns", "response", "stamped")
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.sock: Any = None
         self.last_ns = 0
+        self.stamped = False  # the kernel stamps what this socket receives (SO_TIMESTAMPNS)
         self.response: HTTPResponse | None = None  # of the last exchange, even a failed one
 
     def close(self) -> None:
@@ -156,6 +171,13 @@ class Connection:
         except BaseException:
             sock.close()
             raise
+        self.stamped = False
+        if _SO_TIMESTAMPNS is not None and _ANC_SIZE and not t.tls:
+            try:
+                sock.setsockopt(_stdsocket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self.stamped = True
+            except OSError:
+                pass
         self.sock = sock
         return sock
 
@@ -174,6 +196,9 @@ class Connection:
             if remaining <= 0:
                 raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
             sock.settimeout(remaining)
+            stamped = self.stamped
+            anc: list[tuple[int, int, bytes]] = []
+            begin = time.perf_counter_ns()
             sock.sendall(data)
             got = 0
             while True:
@@ -181,7 +206,10 @@ class Connection:
                 if remaining <= 0:
                     raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
                 sock.settimeout(remaining)
-                chunk = sock.recv(BLOCK_SIZE)
+                if stamped:
+                    chunk, anc, _, _ = sock.recvmsg(BLOCK_SIZE, _ANC_SIZE)
+                else:
+                    chunk = sock.recv(BLOCK_SIZE)
                 if not chunk:
                     with_eof(parser)
                     if parser.message_complete and parser.get_code() >= 200:
@@ -202,6 +230,8 @@ class Connection:
                 elif len(parser._body_buffer) > MAX_BODY_BYTES:
                     raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
             end = time.perf_counter_ns()
+            if anc:
+                end = _arrival(anc, begin, end)
         except TimeoutError as exc:
             self.close()
             if isinstance(exc, RequestTimeout):
@@ -243,6 +273,18 @@ class Connection:
             if raw is not None:
                 raw._sock = None
             self.close()
+
+
+def _arrival(anc: list[tuple[int, int, bytes]], begin: int, end: int) -> int:
+    """The kernel's stamp of the last packet read, on the perf_counter clock (``end`` when
+    there is none, or it does not fall between the send and now)."""
+    for level, kind, data in anc:
+        if level == _stdsocket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = _STAMP.unpack_from(data)
+            at = sec * 1_000_000_000 + nsec - (time.time_ns() - time.perf_counter_ns())
+            if begin < at <= end:
+                return at
+    return end
 
 
 def with_eof(parser: HTTPResponse) -> None:
