@@ -97,3 +97,43 @@ def call_app(app: Any, method: str, path: str, body: object = None) -> tuple[int
 def demo_predict(app: Any, text: str) -> str:
     """The demo app's intent for ``text`` (its plain JSON route)."""
     return str(call_app(app, "POST", "/predict", {"query": text})[1]["result"]["intent"])
+
+
+def read_results(run_dir: Path) -> list[dict[str, Any]]:
+    """Every line of a run folder's results.jsonl as a user reads it, whichever format wrote it:
+    the row's ``id``, ``expected`` and ``slices`` joined from rows.jsonl; ``predicted`` and
+    ``got`` by line format 2's rule (a right label is not repeated; a label is its own answer);
+    ``error`` None and ``lag_us`` 0 when absent; ``users`` of the line's stage from
+    summary.json (when the run has written it)."""
+    rows = {}
+    rows_file = run_dir / "rows.jsonl"
+    if rows_file.is_file():
+        for text in rows_file.read_text(encoding="utf-8").splitlines():
+            row = json.loads(text)
+            rows[row["row"]] = row
+    users: dict[int, int] = {}
+    summary_file = run_dir / "summary.json"
+    if summary_file.is_file():
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        users = {s["index"]: s["users"] for s in summary.get("stages") or []}
+    out = []
+    for text in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines():
+        line = json.loads(text)
+        row = rows.get(line["row"], {})
+        line.setdefault("id", row.get("id"))
+        line.setdefault("expected", row.get("expected"))
+        line.setdefault("slices", row.get("slices"))
+        if "predicted" in line:
+            line.setdefault("got", line["predicted"])
+        elif "got" in line:
+            line["predicted"] = None
+        elif line["outcome"] == "correct":
+            line["predicted"] = line["got"] = line["expected"]
+        else:
+            line["predicted"] = line["got"] = None
+        line.setdefault("error", None)
+        line.setdefault("lag_us", 0)
+        if line["stage"] in users:
+            line.setdefault("users", users[line["stage"]])
+        out.append(line)
+    return out

@@ -22,6 +22,7 @@ import gevent.event
 from locust import constant
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+import gc
 import logging
 import os
 import signal
@@ -39,7 +40,7 @@ from stagecheck.locust.options import RunOptions, add_arguments
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario, prepare_loaded
-from stagecheck.recording import Delta
+from stagecheck.recording import Interval
 from stagecheck.redact import split_credentials
 from stagecheck.run import LiveView, RunController, RunSession
 from stagecheck.runfolder import new_run_dir
@@ -266,7 +267,8 @@ class StagecheckPlugin:
             if session is not None and session.recorder is not None:
                 session.record_abandoned()
                 session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())
-                runner.send_message(MSG_FINAL, {"delta": session.recorder.drain().to_payload()})
+                final = session.fold(_pause).to_payload()
+                runner.send_message(MSG_FINAL, {"interval": final})
             self._final_sent.set()
             return
         controller = self.controller
@@ -326,6 +328,7 @@ class StagecheckPlugin:
                     log.error(line)
                 runner.send_message(MSG_ERROR, {"problems": exc.problems})
                 return
+        _freeze_heap()
         self._stopping = False
         self._final_sent.clear()
         shards = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
@@ -361,7 +364,8 @@ class StagecheckPlugin:
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         session = self.session
         if session is not None and session.recorder is not None:
-            data[PAYLOAD_KEY] = session.recorder.drain().to_payload()
+            # folded here: the master only adds fixed-size figures and appends the lines
+            data[PAYLOAD_KEY] = session.fold(_pause).to_payload()
 
     # -- master side -------------------------------------------------------------------------
     def _on_stage(self, runner: Any, index: int) -> None:
@@ -373,11 +377,12 @@ class StagecheckPlugin:
     def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         payload = data.get(PAYLOAD_KEY)
         if payload is not None and self.controller is not None:
-            self.controller.merge(Delta.from_payload(payload), worker=client_id)
+            self.controller.absorb(Interval.from_payload(payload), worker=client_id)
 
     def _on_final_message(self, environment: Any, msg: Any, **_: Any) -> None:
         if self.controller is not None:
-            self.controller.merge(Delta.from_payload(msg.data["delta"]), worker=msg.node_id)
+            interval = Interval.from_payload(msg.data["interval"])
+            self.controller.absorb(interval, worker=msg.node_id)
         self._finals.add(msg.node_id)
 
     def _collect_finals(self, environment: Any, controller: RunController) -> None:
@@ -443,6 +448,7 @@ class StagecheckPlugin:
             run_dir = opts.run_dir
         else:
             run_dir = new_run_dir(opts.runs_root, prepared.loaded.scenario.name)
+        _freeze_heap()
         self._finals = set()
         self._lost = {}
         self._signal = None
@@ -540,6 +546,21 @@ def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
     while not stop.wait(SAMPLE_INTERVAL_S):
         sampler.sample()
     sampler.sample()  # the last reading, at the end of the run
+
+
+def _freeze_heap() -> None:
+    """Move what the process holds before the load (Locust, the prepared dataset, its request
+    bytes) out of the garbage collector's reach: a full collection then scans only what the
+    run allocates, rather than holding the event loop for tens of ms now and then (measured:
+    ``benchmarks/drain_hold.py``). Once per process; later runs' garbage is young."""
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.collect()
+        gc.freeze()
+
+
+_FROZEN = False
 
 
 def _main_greenlet() -> Any:

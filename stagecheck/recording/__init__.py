@@ -1,6 +1,7 @@
 """Recording: the hot-path recorder and the run's aggregate (no Locust import)."""
 
 from stagecheck.recording.aggregate import Aggregate, Sample, StageInfo
+from stagecheck.recording.interval import Folder, Interval
 from stagecheck.recording.recorder import (
     ALL,
     CONNECTION_ERROR,
@@ -14,7 +15,6 @@ from stagecheck.recording.recorder import (
     TIMINGS,
     UNPARSEABLE,
     Delta,
-    DeltaPayload,
     Recorder,
     new_histogram,
 )
@@ -33,7 +33,8 @@ __all__ = [
     "UNPARSEABLE",
     "Aggregate",
     "Delta",
-    "DeltaPayload",
+    "Folder",
+    "Interval",
     "Recorder",
     "Sample",
     "StageInfo",

@@ -18,23 +18,20 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
 from stagecheck.datasets import PreparedRow
-from stagecheck.recording.recorder import (
-    ALL,
-    CORRECT,
-    HIGHEST_US,
-    OUTCOMES,
-    TIMINGS,
-    Delta,
-    Result,
-    new_histogram,
+from stagecheck.recording.hdr import new_histogram
+from stagecheck.recording.interval import (
+    LATE_US,
+    MAX_SAMPLES,
+    MAX_SAMPLES_PER_GROUP,
+    Folder,
+    Interval,
+    SampleRule,
 )
+from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
 
-MAX_SAMPLES = 100
-LATE_US = 50_000  # an open-loop request leaving later than this after its due time is late
-MAX_SAMPLES_PER_GROUP = 5  # per (outcome, expected label): keeps samples diverse
 RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
 
 
@@ -60,6 +57,10 @@ class Sample:
     error: str | None
 
 
+def _no_pause() -> None:
+    pass
+
+
 class Aggregate:
     """Totals of a run (one per run, on the master or the single process)."""
 
@@ -82,12 +83,11 @@ class Aggregate:
         # says before its first colon ("HTTP 503", "timeout", "cut", "unparseable", …)
         self.causes: Counter[tuple[int, str]] = Counter()
         self.samples: list[Sample] = []
-        self._sample_groups: Counter[tuple[int, str]] = Counter()
-        self._sampled_rows: set[tuple[int, int]] = set()
+        self._sample_rule = SampleRule()
+        self.folder = Folder(rows, write_lines=run_dir is not None)  # this process's deltas
         self.stages: list[StageInfo] = []
         self.workers: set[str] = set()
         self._results: IO[bytes] | None = None
-        self._row_prefix: dict[int, bytes] = {}
         self.late = 0  # open loop: requests that left over LATE_US after their due time
         self.dropped = 0  # open loop: arrivals due that no user was free to send
         # For the live view: requests and the largest schedule lag per start second, and each
@@ -155,94 +155,74 @@ class Aggregate:
     def merge(
         self, delta: Delta, worker: str = "local", pause: Callable[[], None] | None = None
     ) -> None:
-        """Add a delta: latency histograms, counts, confusion, samples, and its lines of
-        results.jsonl and latency.hlog. ``pause`` is called every few hundred requests so that
-        a cooperative caller (gevent) does not hold up requests in flight while this runs."""
+        """Fold a delta recorded in this process and add it (the single process). ``pause`` is
+        called every few hundred requests so that a cooperative caller (gevent) does not hold
+        up requests in flight while this runs."""
+        self.absorb(self.folder.fold(delta, pause), worker, pause)
+
+    def absorb(
+        self, interval: Interval, worker: str = "local", pause: Callable[[], None] | None = None
+    ) -> None:
+        """Add an interval folded where it was recorded (here, or on a worker): histograms,
+        counts, samples, and its lines of results.jsonl and latency.hlog. Its cost depends on
+        the interval's fixed-size figures, not on its number of requests."""
+        pause = pause or _no_pause
         self.workers.add(worker)
-        self.ended = max(self.ended, delta.ended)
-        self.dropped += delta.dropped
-        interval: dict[tuple[int, str], HdrHistogram] = {}
-        lines: list[bytes] = []
+        self.ended = max(self.ended, interval.ended)
+        self.dropped += interval.dropped
+        self.late += interval.late
+        self.out_of_range.update(interval.out_of_range)
+        self.outcomes.update(interval.outcomes)
+        self.confusion.update(interval.confusion)
+        self.causes.update(interval.causes)
+        self.per_second.update(interval.per_second)
+        lag_max = self.lag_max_per_second
+        for second, us in interval.lag_max.items():
+            if us > lag_max.get(second, 0):
+                lag_max[second] = us
+        pause()
         rows = self.rows
-        outcomes = self.outcomes
-        confusion = self.confusion
-        streamed = self._merge_streams(delta, interval)
-        for n, result in enumerate(delta.results, start=1):
-            started, index, outcome, predicted, got, latency_us, error, stage, lag_us, *_ = result
-            row = rows[index]
-            self._latency(interval, stage, "e2e", latency_us)
-            if lag_us > 0:
-                second = int(started)
-                if lag_us > self.lag_max_per_second.get(second, 0):
-                    self.lag_max_per_second[second] = lag_us
-                if lag_us > LATE_US:
-                    self.late += 1
-            if outcome != CORRECT:
-                self._keep_sample(row, outcome, got, latency_us, error)
-                if error is not None:
-                    self.causes[(stage, error.partition(":")[0])] += 1
-            if self._results is not None:
-                lines.append(self._result_line(result, row, streamed.get(n - 1)))
-            if pause is not None and n % 256 == 0:
-                pause()
-        # Counting goes by group (rows repeat within a delta): one C-speed pass to group, then
-        # a handful of dict updates per group rather than per request.
-        groups = Counter((r[7], r[1], r[2], r[3]) for r in delta.results)
-        self.per_second.update(int(r[0]) for r in delta.results)
-        for (stage, index, outcome, predicted), count in groups.items():
-            row = rows[index]
-            outcomes[(stage, ALL, "", outcome)] += count
-            for i, value in enumerate(row.slices):
-                outcomes[(stage, i, value, outcome)] += count
-            if predicted is not None:
-                confusion[(stage, ALL, "", row.expected_text, predicted)] += count
-                for i, value in enumerate(row.slices):
-                    confusion[(stage, i, value, row.expected_text, predicted)] += count
-        by_timing: dict[str, HdrHistogram] = {}
-        for key, h in interval.items():
+        for index, outcome, got, latency_us, error in interval.samples:
+            if 0 <= index < len(rows):
+                self._keep_sample(rows[index], outcome, got, latency_us, error)
+        pause()
+        parts: dict[str, list[HdrHistogram]] = {}
+        for key, h in interval.histograms.items():
             total = self.histograms.get(key)
             if total is None:
                 total = self.histograms[key] = new_histogram()
             total.add(h)
-            if key[1] not in by_timing:
-                by_timing[key[1]] = new_histogram()
-            by_timing[key[1]].add(h)
-        self._keep_recent(delta.ended, by_timing)
-        e2e = by_timing.get("e2e") or new_histogram()
-        if self._results is not None and lines:
-            self._results.write(b"\n".join(lines) + b"\n")
+            parts.setdefault(key[1], []).append(h)
+            pause()
+        by_timing: dict[str, HdrHistogram] = {}
+        for timing, hs in parts.items():
+            if len(hs) == 1:  # one stage: the interval's own histogram (nothing else keeps it)
+                by_timing[timing] = hs[0]
+                continue
+            by_timing[timing] = new_histogram()
+            for h in hs:
+                by_timing[timing].add(h)
+        if interval.tokens is not None:
+            self.tokens.add(interval.tokens)
+        if interval.tokens_per_s_milli is not None:
+            self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
+        self.output_tokens += interval.output_tokens
+        self.token_sources.update(interval.token_sources)
+        self._keep_recent(interval.ended, by_timing)
+        if self._results is not None and interval.lines:
+            self._results.write(interval.lines)
             self._results.flush()
-        if self._hlog is not None and e2e.get_total_count():
+        e2e = by_timing.get("e2e")
+        if self._hlog is not None and e2e is not None and e2e.get_total_count():
+            pause()
             HistogramLogWriter(self._hlog).output_interval_histogram(
                 e2e,
                 # the first delta may begin a hair before the run's start stamp
-                start_time_stamp_sec=max(delta.started - self.started, 0.0),
-                end_time_stamp_sec=max(delta.ended, delta.started + 1e-3) - self.started,
+                start_time_stamp_sec=max(interval.started - self.started, 0.0),
+                end_time_stamp_sec=max(interval.ended, interval.started + 1e-3) - self.started,
                 max_value_unit_ratio=1000.0,  # interval max column in milliseconds
             )
             self._hlog.flush()
-
-    def _merge_streams(
-        self, delta: Delta, interval: dict[tuple[int, str], HdrHistogram]
-    ) -> dict[int, tuple[int, int]]:
-        """TTFT / ITL histograms and token counts of the delta's streams; returns (TTFT µs,
-        output tokens) by the position of their request in ``delta.results``."""
-        linked: dict[int, tuple[int, int]] = {}
-        results = delta.results
-        for stage, ttft_us, gaps, tokens, from_usage, position in delta.streams:
-            self._latency(interval, stage, "ttft", ttft_us)
-            for gap in gaps:
-                self._latency(interval, stage, "itl", gap)
-            self.output_tokens += tokens
-            self.token_sources["usage" if from_usage else "deltas"] += 1
-            self.tokens.record_value(min(max(tokens, 0), HIGHEST_US))
-            if 0 <= position < len(results):
-                linked[position] = (ttft_us, tokens)
-                generating_us = results[position][5] - ttft_us  # e2e − TTFT
-                if tokens > 1 and generating_us > 0:
-                    milli = (tokens - 1) * 1_000_000_000 // generating_us
-                    self.tokens_per_s_milli.record_value(min(milli, HIGHEST_US))
-        return linked
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
@@ -255,51 +235,11 @@ class Aggregate:
                 # second. Breaking the cycle frees it now.
                 h.encoder = None
 
-    def _latency(
-        self, interval: dict[tuple[int, str], HdrHistogram], stage: int, timing: str, us: int
-    ) -> None:
-        h = interval.get((stage, timing))
-        if h is None:
-            h = interval[(stage, timing)] = new_histogram()
-        if us < 0 or us > HIGHEST_US:
-            # hdrh drops out-of-range values silently: clamp, record and count them.
-            self.out_of_range[(stage, timing)] += 1
-            us = 0 if us < 0 else HIGHEST_US
-        h.record_value(us)
-
-    def _result_line(
-        self, result: Result, row: PreparedRow, stream: tuple[int, int] | None = None
-    ) -> bytes:
-        """One line of results.jsonl; the row's own fields are encoded once per row. A streamed
-        answer adds ``ttft_us`` and ``tokens`` (its output tokens); a free-text scorer adds
-        ``score`` (0..1), an LLM judge ``judge_ms`` (its grading time, not in ``latency_us``)."""
-        started, index, outcome, predicted, got, latency_us, error, stage, lag_us = result[:9]
-        score, judge_us = result[9], result[10]
-        prefix = self._row_prefix.get(index)
-        if prefix is None:
-            fixed = {"row": index, "id": row.row_id, "expected": row.expected_text,
-                     "slices": dict(zip(self.slice_fields, row.slices, strict=True))}  # fmt: skip
-            prefix = self._row_prefix[index] = orjson.dumps(fixed)[:-1] + b","
-        return prefix + orjson.dumps({
-            "t": round(started, 6), "outcome": OUTCOMES[outcome], "got": got,
-            "predicted": predicted,
-            "latency_us": latency_us, "lag_us": lag_us, "stage": stage,
-            "users": self.users_at(started), "error": error,
-            **({} if stream is None else {"ttft_us": stream[0], "tokens": stream[1]}),
-            **({} if score is None else {"score": score}),
-            **({"judge_ms": round(judge_us / 1000, 3)} if judge_us else {}),
-        })[1:]  # fmt: skip
-
     def _keep_sample(
         self, row: PreparedRow, outcome: int, got: str | None, latency_us: int, error: str | None
     ) -> None:
-        group = (outcome, row.expected_text)
-        if len(self.samples) >= MAX_SAMPLES or self._sample_groups[group] >= MAX_SAMPLES_PER_GROUP:
+        if not self._sample_rule.admit(row, outcome):
             return
-        if (row.index, outcome) in self._sampled_rows:  # a row once per outcome (the error
-            return  # analysis counts its repeats ×N from results.jsonl)
-        self._sampled_rows.add((row.index, outcome))
-        self._sample_groups[group] += 1
         self.samples.append(
             Sample(
                 row.index,

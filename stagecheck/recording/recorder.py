@@ -1,11 +1,11 @@
 """The per-process recorder: what the hot path touches, and nothing else.
 
 Per request it appends one tuple. Everything else (HDR histograms, outcome and confusion
-counts, samples, results.jsonl) is derived from those tuples by the run's
-:class:`~.aggregate.Aggregate`, off the request path: every second in a single process, on the
-master from the workers' reports in a distributed run. A :class:`Delta` (the tuples recorded
-between two drains) is therefore all a worker ships, and merging deltas is exact by
-construction.
+counts, samples, results.jsonl lines) is derived from those tuples off the request path, in the
+same process: every second in a single process, at each report on a worker, the
+:class:`Delta` (the tuples recorded between two drains) is folded into an
+:class:`~.interval.Interval` of fixed-size figures. That is what a worker ships; adding
+intervals is exact, so a distributed run's totals are exact by construction.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
 
-from hdrh.histogram import HdrHistogram
+from stagecheck.recording.hdr import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES, new_histogram
 
 __all__ = [
     "OUTCOMES",
@@ -35,7 +34,6 @@ __all__ = [
     "Result",
     "StreamTiming",
     "Delta",
-    "DeltaPayload",
     "Recorder",
 ]
 
@@ -44,16 +42,6 @@ CORRECT, INCORRECT, UNPARSEABLE, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR = range(6
 FAILURES = frozenset((HTTP_ERROR, TIMEOUT, CONNECTION_ERROR))
 TIMINGS = ("e2e", "ttft", "itl")
 ALL = -1  # slice index meaning "every request" (no slice)
-
-# 0 .. 1 hour in µs at 3 significant digits: ~0.1 % value precision across the range.
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
-SIGNIFICANT_FIGURES = 3
-
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
-
 
 # One request, as a plain tuple so that recording it costs next to nothing:
 # (start epoch s, row index, outcome code, predicted label or None, answer text or None,
@@ -70,16 +58,6 @@ Result = tuple[
 StreamTiming = tuple[int, int, Sequence[int], int, bool, int]
 
 
-class DeltaPayload(TypedDict):
-    """A :class:`Delta` as shipped from a Locust worker to the master (msgpack-safe)."""
-
-    started: float
-    ended: float
-    results: list[list[Any]]
-    streams: list[list[Any]]
-    dropped: int
-
-
 @dataclass
 class Delta:
     """Everything recorded between two drains."""
@@ -89,28 +67,6 @@ class Delta:
     results: list[Result] = field(default_factory=list)
     streams: list[StreamTiming] = field(default_factory=list)
     dropped: int = 0  # open loop: arrivals due that no user was free to send (never sent)
-
-    def to_payload(self) -> DeltaPayload:
-        return {
-            "started": self.started,
-            "ended": self.ended,
-            "results": [list(r) for r in self.results],
-            "streams": [[s, t, list(g), n, u, i] for s, t, g, n, u, i in self.streams],
-            "dropped": self.dropped,
-        }
-
-    @classmethod
-    def from_payload(cls, p: DeltaPayload) -> Delta:
-        return cls(
-            started=float(p["started"]),
-            ended=float(p["ended"]),
-            results=[tuple(r) for r in p["results"]],  # type: ignore[misc]
-            streams=[
-                (int(s), int(t), list(g), int(n), bool(u), int(i))
-                for s, t, g, n, u, i in p["streams"]
-            ],
-            dropped=int(p.get("dropped", 0)),
-        )
 
 
 class Recorder:

@@ -19,7 +19,8 @@ from stagecheck.datasets.profile import profile_dataset
 from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario
-from stagecheck.recording import Aggregate, Delta
+from stagecheck.recording import Aggregate, Delta, Interval
+from stagecheck.recording.hdr import value_at_percentile
 from stagecheck.redact import redact_text
 from stagecheck.run.live import LiveView, build_live_view
 from stagecheck.runfolder import write_scenario_copy, write_summary
@@ -106,8 +107,14 @@ class RunController:
         self.aggregate.begin_stage(index, stage.name, stage.users, at or self._clock())
 
     def merge(self, delta: Delta, worker: str = "local") -> None:
+        """A delta recorded in this process (the single process)."""
         if self.summary is None:  # a late report after the end changes nothing written
             self.aggregate.merge(delta, worker=worker, pause=self._pause)
+
+    def absorb(self, interval: Interval, worker: str) -> None:
+        """An interval folded on a worker (the master)."""
+        if self.summary is None:
+            self.aggregate.absorb(interval, worker=worker, pause=self._pause)
 
     def note_generator_cpu(self, percent: float) -> None:
         self.generator_cpu_max = max(self.generator_cpu_max, float(percent or 0.0))
@@ -248,7 +255,7 @@ def progress_line(agg: Aggregate) -> str:
     answered = counts["correct"] + counts["incorrect"] + counts["unparseable"]
     failed = total - answered
     h = agg.histogram("e2e")
-    p99 = f"{h.get_value_at_percentile(99) / 1000:.1f}ms" if h is not None else "-"
+    p99 = f"{value_at_percentile(h, 99) / 1000:.1f}ms" if h is not None else "-"
     accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
     errors = f"{failed / total:.1%}" if total else "-"
     return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "

@@ -17,7 +17,7 @@ from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.protocols import ProtocolAdapter
-from stagecheck.recording import CONNECTION_ERROR, Recorder
+from stagecheck.recording import CONNECTION_ERROR, Folder, Interval, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 from stagecheck.scoring.scorers import Graded
@@ -43,6 +43,7 @@ class RunSession:
     request_name: str
     plan: LoadPlan
     recorder: Recorder | None = None
+    folder: Folder | None = None  # a worker's: folds its recorder's deltas into intervals
     feeder: RowFeeder | None = None
     stage_index: int = -1
     finished: bool = False  # exact pass: every answer is in (the shape then ends the run)
@@ -88,6 +89,7 @@ class RunSession:
             shard_count=shard_count,
         )
         self.recorder = Recorder()
+        self.folder = Folder(self.dataset.rows)
         if self.plan.arrival_rate:
             # staged: the rate changes at each stage's end (on this process's clock, from
             # now: the shape's first stage starts with the run)
@@ -97,6 +99,11 @@ class RunSession:
                 seed=ds.seed, shard_index=shard_index, shards=shard_count,
             )  # fmt: skip
         self.finished = False
+
+    def fold(self, pause: Callable[[], None] | None = None) -> Interval:
+        """A worker: what its users recorded since the last call, folded (what it ships)."""
+        assert self.recorder is not None and self.folder is not None  # start_feeding() first
+        return self.folder.fold(self.recorder.drain(), pause)
 
     def set_stage(self, index: int) -> None:
         """Called when the load shape enters a new stage (on every process)."""

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.hosted import Hosted, running_hosted
-from tests.support import REPO, Demo, running_demo
+from tests.support import REPO, Demo, read_results, running_demo
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,7 @@ class CliResult:
         return json.loads((self.run_dir / "summary.json").read_text())
 
     def results(self) -> list[dict[str, Any]]:
-        text = (self.run_dir / "results.jsonl").read_text()
-        return [json.loads(line) for line in text.splitlines()]
+        return read_results(self.run_dir)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, SCENARIOS, free_master_port
+from tests.support import REPO, SCENARIOS, free_master_port, read_results
 
 pytestmark = pytest.mark.e2e
 
@@ -104,7 +104,7 @@ def test_fault_outcome_cause_conservation_and_exit_code(fault_server, tmp_path, 
     (run_dir,) = (tmp_path / "runs").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     requests = summary["requests"]
-    results = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    results = read_results(run_dir)
     # conservation: sent = Σ outcomes = results lines = what the server received
     assert requests["total"] == sum(requests["by_outcome"].values()) == len(results) == ROWS
     assert received(fault_server).get(name, 0) - before == ROWS

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stagecheck.analysis import analyse_run
-from tests.support import FAST, REPO, SCENARIOS, running_demo
+from tests.support import FAST, REPO, SCENARIOS, read_results, running_demo
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_answers_in_sentences_are_off_label_with_the_extraction_hint(tmp_path: Path) -> None:
     run_dir = run_exact_pass(tmp_path, ("--chat-style", "sentence"))
     summary = json.loads((run_dir / "summary.json").read_text())
-    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    lines = read_results(run_dir)
     labels = {json.loads(x)["expected"] for x in (run_dir / "rows.jsonl").read_text().splitlines()}
     off = [x for x in lines if x["outcome"] == "incorrect" and x["predicted"] not in labels]
     a = analyse_run(run_dir, summary)
@@ -66,7 +66,7 @@ def test_answers_in_sentences_are_off_label_with_the_extraction_hint(tmp_path: P
 
 def test_analysis_agrees_with_results_and_summary(real_run: Path) -> None:
     summary = json.loads((real_run / "summary.json").read_text())
-    lines = [json.loads(x) for x in (real_run / "results.jsonl").read_text().splitlines()]
+    lines = read_results(real_run)
     rows = {
         r["row"]: r for r in map(json.loads, (real_run / "rows.jsonl").read_text().splitlines())
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import FAST, REPO, SCENARIOS, running_demo
+from tests.support import FAST, REPO, SCENARIOS, read_results, running_demo
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def test_chatbot_run_scores_match_a_recomputation(tmp_path: Path) -> None:
     oracle = rouge_score.RougeScorer(["rougeL"])
     run_dir = _run(tmp_path, "dataset.passes=1", "load.duration=60s")
     summary = json.loads((run_dir / "summary.json").read_text())
-    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    lines = read_results(run_dir)
     rows = sum(1 for _ in (SCENARIOS / "data" / "support_chat.jsonl").open())
     assert len(lines) == rows  # an exact pass: every row once
     answered = [x for x in lines if x["outcome"] in ("correct", "incorrect")]
@@ -73,7 +73,7 @@ def test_judge_scored_run_keeps_judge_time_out_of_the_latency(tmp_path: Path) ->
             "scoring={kind: judge, threshold: 0.5, judge: {url: " + judge.url + ", model: j}}",
             "thresholds=[accuracy >= 0.1]",
         )  # fmt: skip
-    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    lines = read_results(run_dir)
     assert len(lines) == 12 and judge.calls == 12
     for x in lines:
         assert x["judge_ms"] >= 300  # the judge's delay is in judge_ms …
@@ -92,7 +92,7 @@ def test_a_failing_judge_makes_requests_unparseable_with_the_judge_as_cause(
             "scoring={kind: judge, judge: {url: " + judge.url + ", model: j}}",
             "thresholds=[accuracy >= 0.1]",
         )  # fmt: skip
-    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    lines = read_results(run_dir)
     assert [x["outcome"] for x in lines] == ["unparseable"] * 6
     assert all(x["error"].startswith('judge: answer without a JSON {"score"') for x in lines)
     summary = json.loads((run_dir / "summary.json").read_text())

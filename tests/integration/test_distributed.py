@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from stagecheck.demo.model import load_default
-from tests.support import REPO, SCENARIOS, free_master_port
+from tests.support import REPO, SCENARIOS, free_master_port, read_results
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def test_processes_exact_pass_sends_each_row_once(fast_demo, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["run"]["workers"] == 2
     assert fast_demo.stats()["requests_total"] == len(ROWS)
-    results = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    results = read_results(run_dir)
     assert sorted(x["row"] for x in results) == list(range(len(ROWS)))
     model = load_default()
     offline = sum(model.predict(r["text"])[0] == r["label"] for r in ROWS) / len(ROWS)

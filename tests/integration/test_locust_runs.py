@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, SCENARIOS
+from tests.support import REPO, SCENARIOS, read_results
 
 pytestmark = pytest.mark.integration
 
@@ -71,10 +71,7 @@ def test_stages_are_recorded_with_their_users(fast_demo, tmp_path):
     assert low["requests"] + high["requests"] == summary["requests"]["total"]
     assert high["start_s"] == pytest.approx(2.0, abs=1.2)
     assert low["latency"]["e2e"]["count"] == low["requests"]
-    results = [
-        json.loads(x)
-        for x in (only_run_dir(tmp_path / "runs") / "results.jsonl").read_text().splitlines()
-    ]
+    results = read_results(only_run_dir(tmp_path / "runs"))
     assert {x["stage"] for x in results} == {0, 1}
     assert {x["users"] for x in results if x["stage"] == 1} == {6}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import REPO, SCENARIOS
+from tests.support import REPO, SCENARIOS, read_results
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def _run(url: str, out: Path, *sets: str) -> tuple[int, dict[str, Any], list[dic
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     (run_dir,) = out.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
-    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    lines = read_results(run_dir)
     summary["_markdown"] = (run_dir / "summary.md").read_text()  # the report, beside it
     return proc.returncode, summary, lines
 

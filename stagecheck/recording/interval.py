@@ -1,0 +1,349 @@
+"""A recorder's delta folded where it was recorded: the figures of one interval.
+
+A process that runs users drains its :class:`~.recorder.Recorder` every second or so and folds
+the :class:`~.recorder.Delta` into an :class:`Interval` right there (a worker for its own
+requests; the single process for its own). An interval holds fixed-size figures (HDR histograms
+per stage and timing, outcome / confusion / cause counts per stage and slice, requests per
+second) plus the interval's lines of ``results.jsonl``, already encoded, and a few candidate
+samples of wrong answers. The run's :class:`~.aggregate.Aggregate` adds intervals up: a cost per
+interval, not per request, so a master's cost stays flat in the number of workers. Adding
+histograms and counts is exact, so a distributed run's totals equal a single process's.
+
+Folding works in chunks of :data:`CHUNK` requests and calls ``pause`` between them, so that a
+cooperative caller (gevent) never holds its event loop for long (issue 10: ~1 ms slices).
+
+``results.jsonl``, line format 2 (DESIGN.md, "Run folder"): ``row``, ``t``, ``outcome``,
+``latency_us``, ``stage`` always; ``predicted`` (a label that is not the row's expected one),
+``got`` (a free-text answer), ``error``, ``lag_us`` (> 0), ``ttft_us`` and ``tokens``
+(streams), ``score`` and ``judge_ms`` only when they apply. The row's id, expected value and
+slices are in ``rows.jsonl``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from hdrh.histogram import HdrHistogram
+
+from stagecheck.datasets import PreparedRow
+from stagecheck.recording.hdr import HIGHEST_US, new_histogram, record_values
+from stagecheck.recording.recorder import ALL, CORRECT, OUTCOMES, Delta, Result
+
+__all__ = ["Interval", "Folder", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
+           "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
+
+CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
+GROUP_CHUNK = 64  # count groups expanded between two pauses
+VALUE_CHUNK = 1024  # latencies recorded in a histogram between two pauses
+LATE_US = 50_000  # an open-loop request leaving later than this after its due time is late
+MAX_SAMPLES = 100
+MAX_SAMPLES_PER_GROUP = 5  # per (outcome, expected label): keeps samples diverse
+_MEMO_TEXT = 64  # texts up to this long have their JSON encoding memoised (labels, causes)
+_MEMO_SIZE = 8192
+
+# A wrong answer or failure worth keeping as a sample: (row index, outcome, answer text or
+# None, latency µs, error or None).
+SampleCandidate = tuple[int, int, "str | None", int, "str | None"]
+
+_OUTCOME_JSON = [orjson.dumps(o) for o in OUTCOMES]
+_LINE = b'{"row":%d,"t":%.6f,"outcome":%s,"latency_us":%d,"stage":%d'
+
+
+def _no_pause() -> None:
+    pass
+
+
+class SampleRule:
+    """Which wrong answers become samples: at most :data:`MAX_SAMPLES`, at most
+    :data:`MAX_SAMPLES_PER_GROUP` per (outcome, expected value), a row once per outcome (the
+    error analysis counts its repeats from results.jsonl). First come, first kept."""
+
+    def __init__(self) -> None:
+        self.kept = 0
+        self._groups: Counter[tuple[int, str]] = Counter()
+        self._rows: set[tuple[int, int]] = set()
+
+    @property
+    def full(self) -> bool:
+        return self.kept >= MAX_SAMPLES
+
+    def admit(self, row: PreparedRow, outcome: int) -> bool:
+        group = (outcome, row.expected_text)
+        if self.kept >= MAX_SAMPLES or self._groups[group] >= MAX_SAMPLES_PER_GROUP:
+            return False
+        if (row.index, outcome) in self._rows:
+            return False
+        self._rows.add((row.index, outcome))
+        self._groups[group] += 1
+        self.kept += 1
+        return True
+
+
+@dataclass
+class Interval:
+    """The figures of one interval of one process (see the module's docstring)."""
+
+    started: float
+    ended: float
+    requests: int = 0
+    dropped: int = 0  # open loop: arrivals due that no user was free to send
+    late: int = 0  # open loop: requests that left over LATE_US after their due time
+    histograms: dict[tuple[int, str], HdrHistogram] = field(default_factory=dict)
+    out_of_range: Counter[tuple[int, str]] = field(default_factory=Counter)
+    outcomes: Counter[tuple[int, int, str, int]] = field(default_factory=Counter)
+    confusion: Counter[tuple[int, int, str, str, str]] = field(default_factory=Counter)
+    causes: Counter[tuple[int, str]] = field(default_factory=Counter)
+    per_second: Counter[int] = field(default_factory=Counter)
+    lag_max: dict[int, int] = field(default_factory=dict)
+    samples: list[SampleCandidate] = field(default_factory=list)
+    lines: bytes = b""
+    tokens: HdrHistogram | None = None  # output tokens per streamed answer
+    tokens_per_s_milli: HdrHistogram | None = None  # per answer, after its first token
+    output_tokens: int = 0
+    token_sources: Counter[str] = field(default_factory=Counter)  # "usage" | "deltas"
+
+    # -- from a worker to the master (msgpack-safe; histograms in HDR's compressed encoding) --
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "ended": self.ended,
+            "requests": self.requests,
+            "dropped": self.dropped,
+            "late": self.late,
+            "histograms": [[s, t, h.encode()] for (s, t), h in self.histograms.items()],
+            "out_of_range": [[s, t, n] for (s, t), n in self.out_of_range.items()],
+            "outcomes": [[*k, n] for k, n in self.outcomes.items()],
+            "confusion": [[*k, n] for k, n in self.confusion.items()],
+            "causes": [[s, c, n] for (s, c), n in self.causes.items()],
+            "per_second": list(self.per_second.items()),
+            "lag_max": list(self.lag_max.items()),
+            "samples": [list(c) for c in self.samples],
+            "lines": self.lines,
+            "tokens": self.tokens.encode() if self.tokens is not None else None,
+            "tokens_per_s_milli": (
+                self.tokens_per_s_milli.encode() if self.tokens_per_s_milli is not None else None
+            ),
+            "output_tokens": self.output_tokens,
+            "token_sources": dict(self.token_sources),
+        }
+
+    @classmethod
+    def from_payload(cls, p: dict[str, Any]) -> Interval:
+        def hist(encoded: Any) -> HdrHistogram | None:
+            return None if encoded is None else HdrHistogram.decode(encoded)
+
+        return cls(
+            started=float(p["started"]),
+            ended=float(p["ended"]),
+            requests=int(p["requests"]),
+            dropped=int(p["dropped"]),
+            late=int(p["late"]),
+            histograms={(int(s), str(t)): HdrHistogram.decode(e) for s, t, e in p["histograms"]},
+            out_of_range=Counter({(int(s), str(t)): int(n) for s, t, n in p["out_of_range"]}),
+            outcomes=Counter({(s, i, v, o): n for s, i, v, o, n in p["outcomes"]}),
+            confusion=Counter({(s, i, v, e, q): n for s, i, v, e, q, n in p["confusion"]}),
+            causes=Counter({(s, c): n for s, c, n in p["causes"]}),
+            per_second=Counter({int(s): int(n) for s, n in p["per_second"]}),
+            lag_max={int(s): int(us) for s, us in p["lag_max"]},
+            samples=[(int(r), int(o), g, int(lat), e) for r, o, g, lat, e in p["samples"]],
+            lines=bytes(p["lines"]),
+            tokens=hist(p["tokens"]),
+            tokens_per_s_milli=hist(p["tokens_per_s_milli"]),
+            output_tokens=int(p["output_tokens"]),
+            token_sources=Counter(p["token_sources"]),
+        )
+
+
+class Folder:
+    """Folds the deltas of one process into intervals (keeps which samples it has offered)."""
+
+    def __init__(self, rows: Sequence[PreparedRow], *, write_lines: bool = True) -> None:
+        self.rows = rows
+        self.write_lines = write_lines
+        self.samples = SampleRule()
+        self._json: dict[str, bytes] = {}
+        record_values(new_histogram(), [1])  # numpy's first call costs ~1 ms: not mid-run
+
+    def fold(self, delta: Delta, pause: Callable[[], None] | None = None) -> Interval:
+        pause = pause or _no_pause
+        iv = Interval(started=delta.started, ended=delta.ended, dropped=delta.dropped,
+                      requests=len(delta.results))  # fmt: skip
+        values: dict[tuple[int, str], list[int]] = {}
+        linked = self._fold_streams(delta, iv, values)
+        groups: Counter[tuple[int, int, int, str | None]] = Counter()
+        lines: list[bytes] = []
+        results = delta.results
+        for start in range(0, len(results), CHUNK):
+            chunk = results[start : start + CHUNK]
+            self._fold_chunk(chunk, start, iv, values, groups, linked, lines)
+            pause()
+        self._record(iv, values, pause)
+        self._count_groups(iv, groups, pause)
+        iv.lines = b"".join(lines)
+        pause()
+        return iv
+
+    # -- pieces --------------------------------------------------------------------------------
+    def _fold_chunk(
+        self,
+        chunk: Sequence[Result],
+        start: int,
+        iv: Interval,
+        values: dict[tuple[int, str], list[int]],
+        groups: Counter[tuple[int, int, int, str | None]],
+        linked: dict[int, tuple[int, int]],
+        lines: list[bytes],
+    ) -> None:
+        started, index, outcome, predicted, got, latency, error, stage, lag = list(
+            zip(*chunk, strict=True)
+        )[:9]
+        groups.update(zip(stage, index, outcome, predicted, strict=True))
+        iv.per_second.update(map(int, started))
+        first = stage[0]
+        if stage.count(first) == len(stage):  # one stage (the common case)
+            values.setdefault((first, "e2e"), []).extend(latency)
+        else:
+            for s, us in zip(stage, latency, strict=True):
+                values.setdefault((s, "e2e"), []).append(us)
+        if any(lag):
+            for t, us in zip(started, lag, strict=True):
+                if us > 0:
+                    second = int(t)
+                    if us > iv.lag_max.get(second, 0):
+                        iv.lag_max[second] = us
+                    if us > LATE_US:
+                        iv.late += 1
+        rows = self.rows
+        if outcome.count(CORRECT) != len(outcome):
+            rule = self.samples
+            for r in chunk:
+                if r[2] == CORRECT:
+                    continue
+                if r[6] is not None:
+                    iv.causes[(r[7], r[6].partition(":")[0])] += 1
+                if not rule.full and rule.admit(rows[r[1]], r[2]):
+                    iv.samples.append((r[1], r[2], r[4], r[5], r[6]))
+        if self.write_lines:
+            line, text = _LINE, self._text
+            done: list[bytes] = []
+            out = done.append
+            for n, r in enumerate(chunk, start=start):
+                head = line % (r[1], r[0], _OUTCOME_JSON[r[2]], r[5], r[7])
+                label = r[3]
+                if (r[6] is None and not r[8] and r[9] is None and not r[10] and r[4] == label
+                        and (label is None or label == rows[r[1]].expected_text)
+                        and n not in linked):  # fmt: skip
+                    out(head + b"}\n")  # the common line: a right label, or a failure's
+                else:
+                    out(head + self._extra(r, n, linked, text) + b"}\n")
+            lines.append(b"".join(done))
+
+    def _extra(
+        self,
+        r: Result,
+        n: int,
+        linked: dict[int, tuple[int, int]],
+        text: Callable[[str], bytes],
+    ) -> bytes:
+        predicted, got, error, lag_us, score, judge_us = r[3], r[4], r[6], r[8], r[9], r[10]
+        parts: list[bytes] = []
+        if predicted is not None:
+            if predicted != self.rows[r[1]].expected_text:
+                parts.append(b',"predicted":' + text(predicted))
+            if got != predicted:
+                parts.append(b',"got":' + (b"null" if got is None else text(got)))
+        elif got is not None:
+            parts.append(b',"got":' + text(got))
+        if error is not None:
+            parts.append(b',"error":' + text(error))
+        if lag_us:
+            parts.append(b',"lag_us":%d' % lag_us)
+        stream = linked.get(n)
+        if stream is not None:
+            parts.append(b',"ttft_us":%d,"tokens":%d' % stream)
+        if score is not None:
+            parts.append(b',"score":' + orjson.dumps(score))
+        if judge_us:
+            parts.append(b',"judge_ms":' + orjson.dumps(round(judge_us / 1000, 3)))
+        return b"".join(parts)
+
+    def _text(self, value: str) -> bytes:
+        encoded = self._json.get(value)
+        if encoded is None:
+            encoded = orjson.dumps(value)
+            if len(value) <= _MEMO_TEXT and len(self._json) < _MEMO_SIZE:
+                self._json[value] = encoded
+        return encoded
+
+    def _fold_streams(
+        self, delta: Delta, iv: Interval, values: dict[tuple[int, str], list[int]]
+    ) -> dict[int, tuple[int, int]]:
+        """TTFT / ITL values and token counts of the delta's streams; returns (TTFT µs, output
+        tokens) by the position of their request in ``delta.results``."""
+        linked: dict[int, tuple[int, int]] = {}
+        if not delta.streams:
+            return linked
+        results = delta.results
+        counts: list[int] = []
+        rates: list[int] = []
+        for stage, ttft_us, gaps, tokens, from_usage, position in delta.streams:
+            values.setdefault((stage, "ttft"), []).append(ttft_us)
+            values.setdefault((stage, "itl"), []).extend(gaps)
+            iv.output_tokens += tokens
+            iv.token_sources["usage" if from_usage else "deltas"] += 1
+            counts.append(min(max(tokens, 0), HIGHEST_US))
+            if 0 <= position < len(results):
+                linked[position] = (ttft_us, tokens)
+                generating_us = results[position][5] - ttft_us  # e2e − TTFT
+                if tokens > 1 and generating_us > 0:
+                    milli = (tokens - 1) * 1_000_000_000 // generating_us
+                    rates.append(min(milli, HIGHEST_US))
+        iv.tokens = new_histogram()
+        record_values(iv.tokens, counts)
+        iv.tokens_per_s_milli = new_histogram()
+        record_values(iv.tokens_per_s_milli, rates)
+        return linked
+
+    @staticmethod
+    def _record(
+        iv: Interval, values: dict[tuple[int, str], list[int]], pause: Callable[[], None]
+    ) -> None:
+        """The interval's latency histograms; hdrh drops out-of-range values silently, so they
+        are clamped, recorded and counted."""
+        for key, vals in values.items():
+            if not vals:
+                continue
+            h = iv.histograms[key] = new_histogram()
+            for start in range(0, len(vals), VALUE_CHUNK):
+                part = vals[start : start + VALUE_CHUNK]
+                if min(part) < 0 or max(part) > HIGHEST_US:
+                    iv.out_of_range[key] += sum(1 for v in part if v < 0 or v > HIGHEST_US)
+                    part = [0 if v < 0 else HIGHEST_US if v > HIGHEST_US else v for v in part]
+                record_values(h, part)
+                pause()
+
+    def _count_groups(
+        self,
+        iv: Interval,
+        groups: Counter[tuple[int, int, int, str | None]],
+        pause: Callable[[], None],
+    ) -> None:
+        """Outcome and confusion counts per stage and slice value, from the (stage, row,
+        outcome, predicted) groups: rows repeat, so a few dict updates per group."""
+        rows = self.rows
+        outcomes, confusion = iv.outcomes, iv.confusion
+        for n, ((stage, index, outcome, predicted), count) in enumerate(groups.items(), 1):
+            row = rows[index]
+            outcomes[(stage, ALL, "", outcome)] += count
+            for i, value in enumerate(row.slices):
+                outcomes[(stage, i, value, outcome)] += count
+            if predicted is not None:
+                confusion[(stage, ALL, "", row.expected_text, predicted)] += count
+                for i, value in enumerate(row.slices):
+                    confusion[(stage, i, value, row.expected_text, predicted)] += count
+            if n % GROUP_CHUNK == 0:
+                pause()
