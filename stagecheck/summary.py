@@ -19,6 +19,7 @@ from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
 from stagecheck.loadplan import LoadPlan
 from stagecheck.recording import Aggregate
+from stagecheck.recording.hdr import mean_value, percentile_reader
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
@@ -77,25 +78,26 @@ def _iso(t: float) -> str:
 def latency_figures(h: HdrHistogram | None, out_of_range: int = 0) -> dict[str, Any] | None:
     if h is None:
         return None
+    at = percentile_reader(h)  # hdrh's own lookups walk every bucket in Python
     out: dict[str, Any] = {
         "count": h.get_total_count(),
         "min_us": h.get_min_value(),
-        "mean_us": round(h.get_mean_value(), 1),
+        "mean_us": round(mean_value(h), 1),
     }
     for key, p in PERCENTILES:
-        out[key] = h.get_value_at_percentile(p)
+        out[key] = at(p)
     out["max_us"] = h.get_max_value()
     out["out_of_range"] = out_of_range
-    out["distribution"] = [[p, h.get_value_at_percentile(p)] for p in NINES]
+    out["distribution"] = [[p, at(p)] for p in NINES]
     return out
 
 
 def _distribution(h: HdrHistogram, scale: float = 1.0) -> dict[str, float] | None:
     if not h.get_total_count():
         return None
-    out = {k: h.get_value_at_percentile(p) / scale for k, p in (("p50", 50), ("p90", 90),
-                                                                  ("p99", 99))}  # fmt: skip
-    out["mean"] = round(h.get_mean_value() / scale, 3)
+    at = percentile_reader(h)
+    out = {k: at(p) / scale for k, p in (("p50", 50), ("p90", 90), ("p99", 99))}
+    out["mean"] = round(mean_value(h) / scale, 3)
     return out
 
 
@@ -422,6 +424,16 @@ def build_summary(
     answers = sum(by_outcome[o] for o in ANSWER_OUTCOMES)
     reasons = _validity_reasons(loaded, dataset, agg, facts, final)
     classification = facts.classification
+    # the sections one by one, yielding in between (a live view is built while users run)
+    latency = _latency_section(agg, pause)
+    quality = _quality(agg, classification, labels)
+    pause()
+    classes = _classes(agg) if classification else []
+    confusion = _confusion(agg, labels) if classification else None
+    pause()
+    slices = _slices_section(agg, facts, labels)
+    pause()
+    stages = _stages_section(agg, facts, labels, pause)
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stagecheck", "version": __version__},
@@ -433,13 +445,13 @@ def build_summary(
             "requests_per_s": requests["total"] / duration,
             "answers_per_s": answers / duration,
         },
-        "latency": _latency_section(agg, pause),
+        "latency": latency,
         "target": facts.target,
-        "quality": _quality(agg, classification, labels),
-        "classes": _classes(agg) if classification else [],
-        "confusion": _confusion(agg, labels) if classification else None,
-        "slices": _slices_section(agg, facts, labels),
-        "stages": _stages_section(agg, facts, labels, pause),
+        "quality": quality,
+        "classes": classes,
+        "confusion": confusion,
+        "slices": slices,
+        "stages": stages,
         "thresholds": [],
         "samples": _samples_section(agg),
         "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
@@ -448,6 +460,7 @@ def build_summary(
     tokens = tokens_section(agg, duration)
     if tokens is not None:  # streamed answers only, as latency's ttft and itl
         summary["tokens"] = tokens
+    pause()
     judge(summary, sc.gates, agg.histogram, final=final)
     return summary
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from stagecheck.recording.hdr import percentile_reader, value_at_percentile
 from stagecheck.stats import percentile_interval, wilson
 
 __all__ = ["FAILURE_OUTCOMES", "Histograms", "metric_lookup", "interval_lookup", "rank_lookup",
@@ -29,7 +30,8 @@ def failures(by_outcome: Mapping[str, int]) -> int:
 
 def rank_lookup(h: HdrHistogram, n: int) -> Callable[[int], float]:
     """The value of the ``rank``-th smallest recorded value (1-based), at HDR precision."""
-    return lambda rank: float(h.get_value_at_percentile(100.0 * (rank - 0.5) / n))
+    at = percentile_reader(h)
+    return lambda rank: float(at(100.0 * (rank - 0.5) / n))
 
 
 _LATENCY_KEYS = {
@@ -59,7 +61,7 @@ def _latency_value(
     if key is not None and figures.get(key) is not None:
         return float(figures[key]) / 1e6
     h = histograms(timing) if histograms is not None and stat.startswith("p") else None
-    return None if h is None else h.get_value_at_percentile(float(stat[1:])) / 1e6
+    return None if h is None else value_at_percentile(h, float(stat[1:])) / 1e6
 
 
 def _tokens_value(tokens: Mapping[str, Any] | None, head: str, stat: str) -> float | None:

@@ -9,15 +9,16 @@ latency, and cumulative histogram buckets for Prometheus.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from stagecheck.exporter.catalogue import LATENCY_BUCKETS_S
+from stagecheck.recording.hdr import recorded, values_at_percentiles
 
 if TYPE_CHECKING:
     from stagecheck.run.controller import RunController
@@ -26,6 +27,7 @@ __all__ = ["LiveView", "IntervalFigures", "build_live_view", "cumulative_buckets
            "INTERVAL_S", "endpoint_host"]  # fmt: skip
 
 INTERVAL_S = 10.0  # "last interval" figures cover this many seconds
+LIVE_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 # Workers report every 3 s: the newest seconds of a distributed run are not all in yet.
 DISTRIBUTED_SETTLE_S = 4
 
@@ -87,18 +89,11 @@ def cumulative_buckets(h: HdrHistogram, bounds_s: tuple[float, ...]) -> tuple[li
     """Cumulative counts of ``h`` (µs) at each bound (seconds) and +Inf, and the sum in
     seconds: one walk over the recorded buckets. A value counts at a bound when its HDR bucket's
     highest equivalent value is at or below it (0.1 % resolution)."""
-    bounds_us = [b * 1e6 for b in bounds_s]
-    counts = [0] * (len(bounds_us) + 1)
-    total_us = 0.0
-    for item in h.get_recorded_iterator():
-        value, count = item.value_iterated_to, item.count_at_value_iterated_to
-        counts[bisect_left(bounds_us, value)] += count
-        total_us += value * count
-    running = 0
-    for i, c in enumerate(counts):
-        running += c
-        counts[i] = running
-    return counts, total_us / 1e6
+    values, counts = recorded(h)
+    at = np.searchsorted(np.asarray([b * 1e6 for b in bounds_s]), values, side="left")
+    per_bound = np.bincount(at, weights=counts, minlength=len(bounds_s) + 1)
+    total_us = float(np.dot(values.astype(np.float64), counts.astype(np.float64)))
+    return [int(c) for c in np.cumsum(per_bound)], total_us / 1e6
 
 
 def build_live_view(
@@ -120,7 +115,8 @@ def build_live_view(
     for timing in agg.timings():
         h = agg.recent_histogram(timing, INTERVAL_S)
         if h is not None:
-            pcts = h.get_percentile_to_value_dict([50.0, 90.0, 95.0, 99.0, 99.9])
+            pcts = dict(zip(LIVE_PERCENTILES, values_at_percentiles(h, LIVE_PERCENTILES),
+                            strict=True))  # fmt: skip
             interval[timing] = IntervalFigures(h.get_total_count(), pcts, h.get_max_value())
         pause()
         whole = agg.histogram(timing)
