@@ -1,0 +1,95 @@
+"""Streamed timings as the wire delivered them, end to end: a real ``stagecheck run`` against a
+real streaming server in its own process (benchmarks/stream_server.py) whose first token comes a
+known delay after the request and whose tokens come in bursts, as servers that batch their
+decoding send them. A burst's tokens arrive together: their gaps must be recorded as such (about
+nothing), apart from the gaps between bursts, never averaged into one gap per token; one gap per
+token after the first; and no first token before the server could have sent it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import REPO, SCENARIOS
+
+pytestmark = pytest.mark.integration
+
+SERVER = REPO / "benchmarks" / "stream_server.py"
+ROWS = 12
+DELAY_MS = 100.0  # the server's first token, after the request's last byte
+
+
+@contextmanager
+def _server(tmp: Path, tokens: int, burst: int, gap_ms: float) -> Iterator[tuple[str, Path]]:
+    log = tmp / "server.jsonl"
+    cmd = [sys.executable, str(SERVER), "--delay-ms", str(DELAY_MS), "--tokens", str(tokens),
+           "--burst", str(burst), "--gap-ms", str(gap_ms), "--log", str(log)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("port "), line
+        yield f"http://127.0.0.1:{line.split()[1]}", log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _run(url: str, out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    cmd = [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "llm-chat-stream.yaml"),
+           "--set", f"endpoint.url={url}", "--set", "dataset.passes=1",
+           "--set", f"dataset.limit={ROWS}", "--set", "load.users=2", "--set", "thresholds=[]",
+           "--out", str(out), "--quiet"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    (run_dir,) = out.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    return summary, lines
+
+
+def _wire_gaps_ms(log: Path) -> list[float]:
+    """The gaps between the server's writes (one burst each), from its own clock."""
+    gaps = []
+    for answer in map(json.loads, log.read_text().splitlines()):
+        writes = answer["writes"]
+        gaps += [(b - a) / 1e6 for a, b in zip(writes, writes[1:], strict=False)]
+    return gaps
+
+
+@pytest.mark.parametrize(
+    ("tokens", "burst", "gap_ms"),
+    [(8, 4, 250.0), (4, 1, 150.0)],
+    ids=["bursts of 4", "a token per write"],
+)
+def test_gaps_are_recorded_as_they_arrived_and_ttft_is_never_early(tmp_path, tokens, burst,
+                                                                    gap_ms):  # fmt: skip
+    with _server(tmp_path, tokens, burst, gap_ms) as (url, log):
+        summary, lines = _run(url, tmp_path / "runs")
+    assert len(lines) == ROWS and all(x["tokens"] == tokens for x in lines)
+    # no first token before the server could send it: its delay counts from the request
+    assert all(x["ttft_us"] >= DELAY_MS * 1000 for x in lines)
+    assert summary["latency"]["ttft"]["min_us"] >= DELAY_MS * 1000
+    itl = summary["latency"]["itl"]
+    assert itl["count"] == ROWS * (tokens - 1)  # one gap per token after the first
+    wire = _wire_gaps_ms(log)
+    assert len(wire) == ROWS * (tokens // burst - 1)
+    half_wire_ms = min(wire) / 2
+    distribution = dict(map(tuple, itl["distribution"]))  # percentile → µs
+    within = ROWS * (burst - 1) * (tokens // burst)  # gaps inside a burst: 0 on the wire
+    if within:
+        # 6 of the 7 gaps of an answer are within a burst: the median and the 75th percentile
+        # are such gaps, recorded as (next to) nothing; the 7th, between bursts, is the
+        # server's gap, so the 90th percentile is one of those. Averaged over the tokens, every
+        # gap would be a seventh of it.
+        assert within / itl["count"] > 0.75
+        assert distribution[75.0] / 1e3 < half_wire_ms <= distribution[90.0] / 1e3
+        assert itl["min_us"] / 1e3 < half_wire_ms
+    else:  # one token per write: every gap is a gap between writes
+        assert itl["min_us"] / 1e3 >= half_wire_ms
