@@ -19,15 +19,21 @@ __all__ = ["line_answer"]
 _ABSENT = object()  # a key left out of the line, unlike a key written as null
 
 
-def line_answer(line: Mapping[str, Any], expected: str | None) -> tuple[Any, Any]:
+def line_answer(
+    line: Mapping[str, Any], expected: str | None, classification: bool = False
+) -> tuple[Any, Any]:
     """``(predicted, got)`` of a results line; ``expected`` is its row's expected text (None
-    when unknown). An old line has both keys and reads as written."""
+    when unknown). An old line has both keys and reads as written. In a classification run a
+    right answer's label is the row's expected text even when its raw answer (``got``, e.g.
+    "Billing." for ``billing``) is written without it."""
     predicted = line.get("predicted", _ABSENT)
     if predicted is not _ABSENT:
         return predicted, line.get("got", predicted)
     got = line.get("got", _ABSENT)
     if got is not _ABSENT:
-        return None, got  # a free-text (non-classification) answer
+        if classification and line.get("outcome") == "correct":
+            return expected, got
+        return None, got  # a free-text answer, or a label that could not be read
     if line.get("outcome") == "correct":  # classification, right: not repeated on the line
         return expected, expected
     return None, None

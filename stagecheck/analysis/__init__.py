@@ -32,7 +32,7 @@ def analyse_run(run_dir: Path, summary: Mapping[str, Any]) -> Analysis:
     from stagecheck.analysis.groups import concentrations, confusions, off_label
     from stagecheck.analysis.load import failures, goodput, load_levels, timeline
 
-    cols = read_columns(Path(run_dir), stage_users(summary))
+    cols = read_columns(Path(run_dir), stage_users(summary), bool(summary.get("classes")))
     fr = Frame.build(cols, summary)
     notes: list[str] = []
     if cols.bad_lines:

@@ -112,9 +112,9 @@ _Line = tuple[Any, ...]
 _ABSENT = object()  # a key left out of a format-2 line, unlike a key written as null
 
 
-def _lenient_line(d: Any, expected_of: Mapping[int, str]) -> _Line:
+def _lenient_line(d: Any, expected_of: Mapping[int, str], classification: bool) -> _Line:
     """The fields of a results line that lacks some of them (an older run): defaults."""
-    predicted, got = line_answer(d, expected_of.get(d["row"]))
+    predicted, got = line_answer(d, expected_of.get(d["row"]), classification)
     return (d["row"], d["outcome"], d["t"], d.get("latency_us") or 0, predicted, got,
             d.get("error"), d.get("stage") or 0, d.get("users", -1))  # fmt: skip
 
@@ -182,10 +182,13 @@ def stage_users(summary: Mapping[str, Any]) -> dict[int, int]:
     return out
 
 
-def read_columns(run_dir: Path, users: Mapping[int, int] | None = None) -> RunColumns:
+def read_columns(
+    run_dir: Path, users: Mapping[int, int] | None = None, classification: bool = False
+) -> RunColumns:
     """The columns of ``run_dir``; a missing results file gives zero requests. ``users`` maps a
     stage index to its users (:func:`stage_users`) for lines that do not carry them; a stage
-    without an entry reads 0 users."""
+    without an entry reads 0 users. ``classification``: a right answer's label is its row's
+    expected text (:func:`stagecheck.resultlines.line_answer`)."""
     rows = _read_rows(run_dir / "rows.jsonl")
     dataset_rows = len(rows)
     dataset = _Dataset(rows)
@@ -196,9 +199,9 @@ def read_columns(run_dir: Path, users: Mapping[int, int] | None = None) -> RunCo
     for chunk in _chunks(run_dir / "results.jsonl"):
         # Old lines (each repeats its row's fields: nested objects) read faster one by one.
         old = bool(chunk) and b'"expected"' in chunk[0]
-        part = None if old else _whole_chunk(chunk, rows, dataset, texts)
+        part = None if old else _whole_chunk(chunk, rows, dataset, texts, classification)
         if part is None:  # a broken or unusual line: line by line, leaving out what is unusable
-            part, chunk_bad = _chunk_by_line(chunk, rows, expected_of, texts)
+            part, chunk_bad = _chunk_by_line(chunk, rows, expected_of, texts, classification)
             bad += chunk_bad
         if part is not None:
             parts.append(part)
@@ -270,7 +273,11 @@ class _Dataset:
 
 
 def _whole_chunk(
-    chunk: list[bytes], rows: dict[int, RowInfo], dataset: _Dataset, texts: _Texts
+    chunk: list[bytes],
+    rows: dict[int, RowInfo],
+    dataset: _Dataset,
+    texts: _Texts,
+    classification: bool,
 ) -> list[np.ndarray] | None:
     """A chunk's columns, parsed and taken field by field at C speed (``map``; a Python loop
     over the lines costs ~3 µs a request); None when a line is broken or unusual
@@ -295,12 +302,16 @@ def _whole_chunk(
     no_predicted, no_got = predicted == _ABSENT, got == _ABSENT
     only_predicted = no_got & ~no_predicted
     got[only_predicted] = predicted[only_predicted]  # classification: got is the label
-    predicted[no_predicted & ~no_got] = None  # free text: no label
+    predicted[no_predicted & ~no_got] = None  # free text (or no label): no label
     neither = no_predicted & no_got
     predicted[neither] = got[neither] = None
     right = neither & (outcome == CORRECT)  # a right classification answer: the row's text
     if right.any():
         predicted[right] = got[right] = dataset.expected_texts(row[right])
+    if classification:  # a right label written with its raw answer only ("got")
+        labelled = no_predicted & ~no_got & (outcome == CORRECT)
+        if labelled.any():
+            predicted[labelled] = dataset.expected_texts(row[labelled])
     if not dataset.all_known(row):  # rows.jsonl absent or cut: the lines' rows (old ones)
         for i in range(n):
             if ds[i]["row"] not in rows:
@@ -310,7 +321,11 @@ def _whole_chunk(
 
 
 def _chunk_by_line(
-    chunk: list[bytes], rows: dict[int, RowInfo], expected_of: Mapping[int, str], texts: _Texts
+    chunk: list[bytes],
+    rows: dict[int, RowInfo],
+    expected_of: Mapping[int, str],
+    texts: _Texts,
+    classification: bool,
 ) -> tuple[list[np.ndarray] | None, int]:
     """A chunk's columns read line by line, and how many of its lines are unusable."""
     lines: list[_Line] = []
@@ -331,7 +346,7 @@ def _chunk_by_line(
             else:
                 got = g("got", absent)
                 if got is not absent:
-                    pred = None
+                    pred = expected_of.get(r) if classification and o == "correct" else None
                 elif o == "correct":
                     pred = got = expected_of.get(r)
                 else:
@@ -339,7 +354,7 @@ def _chunk_by_line(
             line = (r, o, t, lat, pred, got, g("error"), stage, g("users", -1))
         except (KeyError, TypeError):
             try:
-                line = _lenient_line(d, expected_of)
+                line = _lenient_line(d, expected_of, classification)
             except (KeyError, TypeError, AttributeError):
                 bad += 1
                 continue

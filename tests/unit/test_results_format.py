@@ -73,6 +73,8 @@ def old_lines(rows: list[dict[str, Any]], t0: float, users: dict[int, int], seed
             outcome, got, pred = "incorrect", f"Maybe {wrong_label}?", wrong_label
         elif u < 0.12 + (0.35 if row["slices"]["complexity"] == "hard" else 0.05):
             outcome, got, pred = "incorrect", wrong_label, wrong_label
+        elif u < 0.2:  # right, in other words than the label: "Billing." for billing
+            outcome, got, pred = "correct", f"{exp.title()}.", exp
         else:
             outcome, got, pred = "correct", exp, exp
         if not classification:
@@ -91,13 +93,15 @@ def old_lines(rows: list[dict[str, Any]], t0: float, users: dict[int, int], seed
 
 
 def format2(old: dict[str, Any], classification: bool) -> dict[str, Any]:
-    """The same request as a line of format 2, written from its spec (the keys in order)."""
+    """The same request as a line of format 2, written from its spec (the keys in order): a
+    label only when it is not the row's expected text, an answer only when it is not its
+    label (so a right label answered in other words is written as its ``got`` alone)."""
     d = {k: old[k] for k in ("row", "t", "outcome", "latency_us", "stage")}
-    if classification:
-        if old["predicted"] != old["expected"]:  # correct answers repeat neither
+    if classification and old["predicted"] is not None:
+        if old["predicted"] != old["expected"]:
             d["predicted"] = old["predicted"]
-            if old["got"] != old["predicted"]:
-                d["got"] = old["got"]
+        if old["got"] != old["predicted"]:
+            d["got"] = old["got"]
     elif old["got"] is not None:
         d["got"] = old["got"]
     if old["error"] is not None:
@@ -155,14 +159,17 @@ def test_analysis_of_a_format2_folder_equals_the_old_one(tmp_path: Path) -> None
     a_old, a_new = analyse_run(old, summary), analyse_run(new, summary)
     assert a_new.model_dump() == a_old.model_dump()
     # Figures only a right join gives: users per stage from the summary, raw off-label text.
-    cols = read_columns(new, stage_users(summary))
+    cols = read_columns(new, stage_users(summary), classification=True)
     by_stage = {s: {x["users"] for x in lines if x["stage"] == s} for s in (0, 1)}
     assert {s: set(cols.users[cols.stage == s].tolist()) for s in (0, 1)} == by_stage
     assert {x.label for x in a_new.load if x.kind == "users"} == {
         f"{u} users" for s in by_stage.values() for u in s
     }
-    raw = {x["got"] for x in lines if x["outcome"] == "incorrect" and x["got"] != x["predicted"]}
+    raw = {x["got"] for x in lines if x["got"] != x["predicted"] and x["predicted"] is not None}
     assert raw and raw <= {cols.texts[c] for c in cols.got[cols.got >= 0].tolist()}
+    # a right answer in other words still has its label: the row's expected text
+    labels = [None if c < 0 else cols.texts[c] for c in cols.predicted.tolist()]
+    assert labels == [x["predicted"] for x in lines]
     distinct = {(x["row"], x["outcome"], x["got"], x["error"]) for x in lines
                 if x["outcome"] != "correct"}  # fmt: skip
     assert a_new.wrong_total == len(distinct)
@@ -250,7 +257,7 @@ def test_broken_format2_lines_are_left_out_and_the_rest_still_reads(tmp_path: Pa
     text[7:7] = ['{"row": 1, "outcome": "nonsense", "t": 1, "latency_us": 5, "stage": 0}\n',
                  '{"broken\n', "\n"]  # fmt: skip
     (new / "results.jsonl").write_text("".join(text))
-    cols = read_columns(new, stage_users(summary))
+    cols = read_columns(new, stage_users(summary), classification=True)
     assert cols.bad_lines == 2 and cols.n == len(lines)
     assert analyse_run(new, summary).model_dump(exclude={"notes"}) == whole.model_dump(
         exclude={"notes"}
@@ -273,9 +280,9 @@ def test_a_cut_rows_file_keeps_every_request_and_the_rows_it_has(tmp_path: Path)
     _, new, lines = pair(tmp_path, "run", summary)
     kept = (new / "rows.jsonl").read_text().splitlines(keepends=True)[:100]
     (new / "rows.jsonl").write_text("".join(kept))
-    cols = read_columns(new, stage_users(summary))
+    cols = read_columns(new, stage_users(summary), classification=True)
     assert cols.n == len(lines) and cols.rows.keys() == {x["row"] for x in lines}
     known = [i for i, x in enumerate(lines) if x["row"] < 100 and x["outcome"] == "correct"]
-    got = [cols.texts[cols.got[i]] for i in known]
-    assert got == [lines[i]["expected"] for i in known]  # joined where rows.jsonl has the row
+    labels = [cols.texts[cols.predicted[i]] for i in known]
+    assert labels == [lines[i]["expected"] for i in known]  # joined where rows.jsonl has it
     assert cols.rows[150].id == "150"  # a row it lacks is named by its number
