@@ -427,8 +427,9 @@ def finish_locust(
             if spy.poll() is None:
                 spy.kill()
     lines = run.out.read_text().splitlines() if run.out.exists() else []
-    # exit code 1 is stagecheck's "failed" verdict: the fixed answer scores ~13 % accuracy.
-    if not lines or code not in (0, 1):
+    # exit code 1 is stagecheck's "failed" verdict: the fixed answer scores ~13 % accuracy; 3
+    # ("invalid") is its verdict on a saturated generator, which this benchmark is on purpose.
+    if not lines or code not in (0, 1, 3):
         tail = "".join(run.log_path.read_text().splitlines(keepends=True)[-25:])
         raise SystemExit(
             f"{run.variant} run {run.round_no} failed (exit {code}); log tail:\n{tail}"
