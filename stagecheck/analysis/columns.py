@@ -107,7 +107,8 @@ def _read_rows(path: Path) -> dict[int, RowInfo]:
     return rows
 
 
-_REQUIRED = itemgetter("row", "outcome", "t", "latency_us", "stage")
+_OLD_LINE = itemgetter("row", "outcome", "t", "latency_us", "predicted", "got", "error", "stage",
+                       "users")  # fmt: skip
 _Line = tuple[Any, ...]
 _ABSENT = object()  # a key left out of a format-2 line, unlike a key written as null
 
@@ -330,7 +331,6 @@ def _chunk_by_line(
     """A chunk's columns read line by line, and how many of its lines are unusable."""
     lines: list[_Line] = []
     bad = 0
-    absent = _ABSENT
     for raw in chunk:
         try:
             d = orjson.loads(raw)
@@ -338,20 +338,7 @@ def _chunk_by_line(
             bad += raw.strip() != b""
             continue
         try:
-            r, o, t, lat, stage = _REQUIRED(d)
-            g = d.get
-            pred = g("predicted", absent)  # resultlines.line_answer, inline
-            if pred is not absent:
-                got = g("got", pred)
-            else:
-                got = g("got", absent)
-                if got is not absent:
-                    pred = expected_of.get(r) if classification and o == "correct" else None
-                elif o == "correct":
-                    pred = got = expected_of.get(r)
-                else:
-                    pred = got = None
-            line = (r, o, t, lat, pred, got, g("error"), stage, g("users", -1))
+            line = _OLD_LINE(d)  # an old line writes every field: read as written
         except (KeyError, TypeError):
             try:
                 line = _lenient_line(d, expected_of, classification)
