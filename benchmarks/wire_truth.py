@@ -223,6 +223,8 @@ def diff_figures(diffs_us: Sequence[float]) -> dict[str, float]:
         "p99_ms": round(percentile(diffs_us, 99) / 1000, 4),
         "max_ms": round(max(diffs_us) / 1000, 4),
         "below_wire": sum(1 for d in diffs_us if d < 0),
+        "over_0.3ms": sum(1 for d in diffs_us if d > 300),
+        "over_1ms": sum(1 for d in diffs_us if d > 1000),
     }
 
 
@@ -444,7 +446,7 @@ def print_run(rnd: int, entry: dict[str, Any]) -> None:
         print(
             f"  per request (stagecheck − wire): min {d['min_ms']:+.3f} p50 {d['p50_ms']:+.3f} "
             f"p99 {d['p99_ms']:+.3f} max {d['max_ms']:+.3f} ms; below the wire: "
-            f"{d['below_wire']}"
+            f"{d['below_wire']}; over +0.3 ms: {d['over_0.3ms']}, over +1 ms: {d['over_1ms']}"
         )
     ref = entry.get("reference")
     if ref:

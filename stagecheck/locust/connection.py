@@ -182,15 +182,21 @@ class Connection:
         return sock
 
     def exchange(self, data: bytes, method: str, end_ns: int, timeout_s: float
-                 ) -> tuple[HTTPResponse, bytes, int]:  # fmt: skip
+                 ) -> tuple[HTTPResponse, bytes, int, int]:  # fmt: skip
         """Send ``data`` (a whole request) and read the whole answer: (parsed response, body,
-        perf_counter_ns right after its last byte). Raises what failed: :class:`RequestTimeout`
-        past ``end_ns``, :class:`AnswerTooLarge`, :class:`AnswerCut` (the connection closed
-        inside the body), ``HTTPConnectionClosed`` (closed before a byte of answer),
-        ``HTTPParseError``, ``OSError``. The response's ``headers_complete`` tells whether the
-        failure came while reading the body; it is :attr:`response` (also after a failure)."""
+        its start, its end). The start (perf_counter_ns) is right before the send, or before
+        the connect when the request had to open the connection; the end is when its last byte
+        arrived (the kernel's stamp, else right after the read). Raises what failed:
+        :class:`RequestTimeout` past ``end_ns``, :class:`AnswerTooLarge`, :class:`AnswerCut`
+        (the connection closed inside the body), ``HTTPConnectionClosed`` (closed before a
+        byte of answer), ``HTTPParseError``, ``OSError``. The response's ``headers_complete``
+        tells whether the failure came while reading the body; it is :attr:`response` (also
+        after a failure)."""
         self.response = parser = HTTPResponse(method)
+        before = time.perf_counter_ns()
+        reused = self.sock
         sock = self.socket(end_ns)
+        fresh = sock is not reused
         try:
             remaining = (end_ns - time.perf_counter_ns()) / 1e9
             if remaining <= 0:
@@ -198,7 +204,7 @@ class Connection:
             sock.settimeout(remaining)
             stamped = self.stamped
             anc: list[tuple[int, int, bytes]] = []
-            begin = time.perf_counter_ns()
+            begin = before if fresh else time.perf_counter_ns()
             sock.sendall(data)
             got = 0
             while True:
@@ -246,7 +252,7 @@ class Connection:
         body = bytes(parser._body_buffer)
         if len(body) > MAX_BODY_BYTES:
             raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
-        return parser, body, end
+        return parser, body, begin, end
 
     def start_stream(self, data: bytes, method: str, end_ns: int, timeout_s: float) -> Any:
         """Send ``data`` and read the answer's headers: the geventhttpclient response that

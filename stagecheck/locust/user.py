@@ -178,7 +178,7 @@ class ValidationUser(FastHttpUser):
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
         # Open loop, staged: the stage its due time falls in (the schedule knows its stages).
         stage = due_stage if session.plan.rate_stages else session.stage_index
-        if not t0:  # closed loop: the clock starts right before the request is sent
+        if not t0:  # closed loop: the connection restarts the clock right before the send
             t0 = time.perf_counter_ns()
         sent: Sent = (row, stage, started, t0, lag_us)
         session.pending[id(self)] = sent
@@ -194,8 +194,10 @@ class ValidationUser(FastHttpUser):
         conn = self._conn
         raw: Any
         try:
-            raw, body, end = conn.exchange(data, req.method, t0 + self._timeout_ns,
-                                           self._timeout_s)  # fmt: skip
+            raw, body, begin, end = conn.exchange(data, req.method, t0 + self._timeout_ns,
+                                                  self._timeout_s)  # fmt: skip
+            if session.arrivals is None:  # closed loop: from the send itself (or the connect)
+                t0 = begin
         except Exception as exc:  # the transport failed: no (whole) answer
             end = time.perf_counter_ns()
             raw = conn.response
