@@ -102,8 +102,8 @@ def sse_lines(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BOD
         yield line
 
 
-def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BODY_BYTES
-               ) -> Iterator[tuple[bytes, int]]:  # fmt: skip
+def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BODY_BYTES,
+               not_before: int = 0) -> Iterator[tuple[bytes, int]]:  # fmt: skip
     """``(line, arrived)`` for each line of a streamed body as it arrives (without its line
     end), from a geventhttpclient response. ``arrived`` is the ``perf_counter_ns`` at which the
     read that completed the line returned, taken before any parsing; on Linux, over plain TCP,
@@ -111,7 +111,8 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
     the greenlets served before this one (64 streams whose tokens arrive together) nor anything
     else holding the event loop delays it. The lines of one read (a burst of tokens the server
     wrote at once) share it, so the gaps between them are 0, as on the wire; lines already read
-    with the headers get the time the stream started.
+    with the headers get the time the stream started. Arrivals never go back, nor before
+    ``not_before`` (the request's start: the kernel's clock and the counter are two clocks).
 
     Unlike geventhttpclient's ``readline`` (which rescans the whole buffer after every read:
     quadratic on long lines), each byte is scanned once, and a line or a body past its cap
@@ -120,7 +121,8 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
     buf: bytearray = raw._body_buffer  # parsed body bytes not yet consumed
     scanned = 0  # bytes of buf known to hold no line end
     total = 0
-    arrived = time.perf_counter_ns()
+    arrived = time.perf_counter_ns()  # of the lines read with the headers
+    floor = not_before  # the last arrival yielded
     offset = _wall_offset() if _stamping(raw._sock) else None
     while True:
         end = buf.find(b"\n", scanned)
@@ -131,6 +133,7 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
             total += end + 1
             if total > max_total:
                 raise AnswerTooLarge(f"the stream exceeded {max_total:,} bytes")
+            floor = arrived
             yield (line[:-1] if line.endswith(b"\r") else line), arrived
             continue
         scanned = len(buf)
@@ -147,7 +150,7 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
             raise AnswerCut("the connection closed before the end of the stream")
         try:
             if offset is not None:
-                data, arrived = _recv_stamped(sock, raw.block_size, arrived, offset)
+                data, arrived = _recv_stamped(sock, raw.block_size, floor, offset)
             else:
                 data = sock.recv(raw.block_size)
                 arrived = time.perf_counter_ns()
@@ -198,8 +201,7 @@ def _wall_offset() -> int:
 def _recv_stamped(sock: Any, size: int, floor_ns: int, offset: int) -> tuple[bytes, int]:
     """One read and the ``perf_counter_ns`` its bytes arrived at: the kernel's receive time,
     moved from the wall clock to the performance counter by ``offset`` (:func:`_wall_offset`)
-    and kept between ``floor_ns`` (the previous arrival) and now; now when the kernel gave
-    none."""
+    and kept between ``floor_ns`` and now; now when the kernel gave none."""
     data, ancillary, _, _ = sock.recvmsg(size, _ANCILLARY)
     now = time.perf_counter_ns()
     for level, kind, value in ancillary:

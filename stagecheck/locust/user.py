@@ -238,7 +238,7 @@ class ValidationUser(FastHttpUser):
             pieces: list[str] = []
             # each event as it arrives (geventhttpclient response), size-capped, with the time
             # its bytes came off the socket: parsing it is not the server's time
-            for line, arrived in sse_events(resp):
+            for line, arrived in sse_events(resp, not_before=t0):
                 piece = adapter.parse_stream_line(line)
                 if piece is STREAM_DONE:
                     timer.close()
