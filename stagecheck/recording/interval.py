@@ -252,10 +252,13 @@ class Folder:
         predicted, got, error, lag_us, score, judge_us = r[3], r[4], r[6], r[8], r[9], r[10]
         parts: list[bytes] = []
         if predicted is not None:
-            if predicted != self.rows[r[1]].expected_text:
-                parts.append(b',"predicted":' + text(predicted))
+            # a label is written when it is not the row's expected one, and whenever the
+            # answer's text is written too (a reader takes a lone "got" for free text)
             if got != predicted:
+                parts.append(b',"predicted":' + text(predicted))
                 parts.append(b',"got":' + (b"null" if got is None else text(got)))
+            elif predicted != self.rows[r[1]].expected_text:
+                parts.append(b',"predicted":' + text(predicted))
         elif got is not None:
             parts.append(b',"got":' + text(got))
         if error is not None:

@@ -257,3 +257,17 @@ def test_results_lines_are_format_2(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "rows.jsonl").read_bytes().splitlines()]
     assert rows[1] == {"row": 1, "id": "r1", "input": "input 1", "expected": "b",
                        "slices": {"complexity": "complex"}}  # fmt: skip
+
+
+def test_a_right_label_with_its_own_text_keeps_both(tmp_path):
+    """An answer whose text is not its label ("Billing." → billing): the line carries both, so
+    that a reader does not take the text for a free-text answer."""
+    rec = Recorder()
+    row = ROWS[1]
+    rec.record(row_index=row.index, outcome=CORRECT, latency_us=10, started=5.0,
+               predicted=row.expected_text, got="B.")  # fmt: skip
+    agg = Aggregate(ROWS, ["complexity"], tmp_path, started=0.0)  # type: ignore[arg-type]
+    agg.merge(rec.drain())
+    agg.close()
+    line = json.loads((tmp_path / "results.jsonl").read_text())
+    assert (line["predicted"], line["got"]) == ("b", "B.")
