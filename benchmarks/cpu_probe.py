@@ -188,10 +188,8 @@ def instrument_stagecheck(events: Any) -> None:
         extra["window_closed_before_stagecheck_stop"] = not controller.finished
         if controller.finished or session.recorder is None:
             return
-        if hasattr(session, "fold") and hasattr(controller, "absorb"):
-            controller.absorb(session.fold(lambda: None), "local")  # worker-side interval fold
-        else:
-            controller.merge(session.recorder.drain())
+        # the local drain, as the plugin's drain loop does it (recorder delta → controller)
+        controller.merge(session.recorder.drain())
         # requests stagecheck accounted for inside the window (every outcome)
         extra["stagecheck_requests"] = sum(controller.aggregate.outcome_counts().values())
 

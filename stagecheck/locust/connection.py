@@ -205,7 +205,11 @@ class Connection:
             stamped = self.stamped
             anc: list[tuple[int, int, bytes]] = []
             begin = before if fresh else time.perf_counter_ns()
-            sock.sendall(data)
+            # One send() takes a request whole (it fits the socket's buffer): gevent's sendall
+            # would first ask the kernel for that buffer's size, a syscall per request.
+            sent = sock.send(data)
+            if sent < len(data):
+                sock.sendall(memoryview(data)[sent:])
             got = 0
             while True:
                 remaining = (end_ns - time.perf_counter_ns()) / 1e9

@@ -1,0 +1,142 @@
+"""The lean request path's connection (stagecheck.locust.connection) against a real loopback
+HTTP/1.1 server: a request arrives whole whatever its size, one connection carries a user's
+requests, a connection the server closed while idle is reopened, URL credentials become the
+Basic Authorization header, and an answer's end is never before its send."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from stagecheck.locust.connection import Connection, Target
+
+ANSWER = b'{"ok":true}'
+
+
+@dataclass
+class Server:
+    port: int
+    connections: int = 0
+    requests: list[tuple[bytes, bytes]] = field(default_factory=list)  # (head, body)
+    close_after: int = 0  # close each connection after this many requests (0: never)
+
+
+def _serve(sock: socket.socket, server: Server) -> None:
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        server.connections += 1
+        threading.Thread(target=_handle, args=(conn, server), daemon=True).start()
+
+
+def _handle(conn: socket.socket, server: Server) -> None:
+    buf = b""
+    served = 0
+    with conn:
+        while True:
+            while b"\r\n\r\n" not in buf:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                buf += more
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(buf) < length:
+                more = conn.recv(1 << 20)
+                if not more:
+                    return
+                buf += more
+            body, buf = buf[:length], buf[length:]
+            server.requests.append((head, body))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER))  # fmt: skip
+            served += 1
+            if server.close_after and served >= server.close_after:
+                return
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    srv = Server(sock.getsockname()[1])
+    threading.Thread(target=_serve, args=(sock, srv), daemon=True).start()
+    try:
+        yield srv
+    finally:
+        sock.close()
+
+
+def _conn(url: str, headers: dict[str, str] | None = None) -> tuple[Target, Connection]:
+    target = Target(
+        url, headers or {"Content-Type": "application/json"}, connect_timeout=2, verify_tls=True
+    )
+    return target, Connection(target)
+
+
+def _post(target: Target, conn: Connection, body: bytes) -> tuple[int, bytes, int, int]:
+    data = target.request_bytes("POST", "/v1/x", body)
+    raw, answer, begin, end = conn.exchange(data, "POST", time.perf_counter_ns() + 10**10, 10)
+    return raw.status_code, answer, begin, end
+
+
+def test_a_request_larger_than_the_socket_buffer_arrives_whole(server):
+    target, conn = _conn(f"http://127.0.0.1:{server.port}")
+    body = bytes(range(256)) * (64 * 1024)  # 16 MiB
+    status, answer, _, _ = _post(target, conn, body)
+    assert (status, answer) == (200, ANSWER)
+    assert server.requests[-1][1] == body
+
+
+def test_one_connection_carries_the_users_requests_and_the_base_path(server):
+    target, conn = _conn(f"http://127.0.0.1:{server.port}/api/")
+    for i in range(3):
+        status, _, begin, end = _post(target, conn, b'{"n":%d}' % i)
+        assert status == 200 and begin < end  # the end is never before the send
+    assert server.connections == 1
+    heads = [h.decode() for h, _ in server.requests]
+    assert all(h.startswith("POST /api/v1/x HTTP/1.1\r\n") for h in heads)
+    assert f"Host: 127.0.0.1:{server.port}" in heads[0]
+    assert [b for _, b in server.requests] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened(server):
+    server.close_after = 1
+    target, conn = _conn(f"http://127.0.0.1:{server.port}")
+    for _ in range(3):
+        assert _post(target, conn, b"{}")[0] == 200
+        time.sleep(0.05)  # idle: the server has closed it meanwhile
+    assert server.connections == 3 and len(server.requests) == 3
+
+
+def test_url_credentials_become_the_basic_authorization_header(server):
+    target, conn = _conn(
+        f"http://al%40ce:s3cr%2Ft@127.0.0.1:{server.port}",
+        {"Content-Type": "application/json", "authorization": "Bearer x"},
+    )
+    assert _post(target, conn, b"{}")[0] == 200
+    head = server.requests[0][0].decode()
+    expected = base64.b64encode(b"al@ce:s3cr/t").decode()
+    assert f"Authorization: Basic {expected}\r\n" in head + "\r\n"
+    assert "Bearer" not in head and "s3cr" not in target.base_url
+    assert target.url("/v1/x") == f"http://127.0.0.1:{server.port}/v1/x"
+
+
+def test_a_header_value_with_a_line_break_is_refused():
+    with pytest.raises(ValueError, match="invalid HTTP header"):
+        Target(
+            "http://127.0.0.1:1", {"X-A": "1\r\nX-Injected: 2"}, connect_timeout=1, verify_tls=True
+        )
