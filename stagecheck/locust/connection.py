@@ -107,6 +107,7 @@ class Target:
         self._fields = "".join(f"{n}: {v}\r\n" for n, v in fields.values())
         self._heads: dict[tuple[str, str], bytes] = {}
         self._urls: dict[str, str] = {}
+        self._addresses: list[tuple[Any, ...]] | None = None
 
     def head(self, method: str, path: str) -> bytes:
         """Request line and headers up to ``Content-Length: `` (the body's length follows)."""
@@ -117,6 +118,19 @@ class Target:
                     "Content-Length: ").encode("latin-1")  # fmt: skip
             self._heads[key] = head
         return head
+
+    def addresses(self) -> list[tuple[Any, ...]]:
+        """The host's addresses, resolved once (gevent's resolver runs each lookup in a thread:
+        ~10 ms for even ``127.0.0.1`` when 64 users connect at once, all of it in their first
+        request's latency). Looked up again after a connect to them failed."""
+        if self._addresses is None:
+            self._addresses = gevent.socket.getaddrinfo(
+                self.host, self.port, 0, _stdsocket.SOCK_STREAM
+            )
+        return self._addresses
+
+    def forget_addresses(self) -> None:
+        self._addresses = None
 
     def url(self, path: str) -> str:
         """The request's URL, as Locust reports it (``url`` of the request event)."""
@@ -163,7 +177,11 @@ class Connection:
             self.close()
         t = self.target
         timeout = min(t.connect_timeout, max((end_ns - time.perf_counter_ns()) / 1e9, 1e-3))
-        sock = gevent.socket.create_connection((t.host, t.port), timeout=timeout)
+        try:
+            sock = _connect(t.addresses(), timeout)
+        except OSError:
+            t.forget_addresses()  # a name that moved is looked up again next time
+            raise
         try:
             sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
             if t.tls:
@@ -283,6 +301,22 @@ class Connection:
             if raw is not None:
                 raw._sock = None
             self.close()
+
+
+def _connect(addresses: list[tuple[Any, ...]], timeout: float) -> Any:
+    """A gevent socket connected to the first of ``addresses`` that accepts (as
+    ``socket.create_connection`` does, without its name lookup)."""
+    error: OSError | None = None
+    for family, kind, proto, _, address in addresses:
+        sock = gevent.socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error if error is not None else OSError("the host has no address")
 
 
 def _arrival(anc: list[tuple[int, int, bytes]], begin: int, end: int) -> int:

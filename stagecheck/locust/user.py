@@ -16,6 +16,7 @@ from locust import FastHttpUser, task
 from locust.exception import CatchResponseError, StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
+import contextlib
 import time
 from collections.abc import Callable
 from http.client import HTTPException
@@ -127,6 +128,8 @@ class ValidationUser(FastHttpUser):
             connect_timeout=ep.connect_timeout,
             verify_tls=ep.verify_tls,
         )
+        with contextlib.suppress(OSError):  # before the clock; a failure is the request's
+            self._target.addresses()
         self._conn = Connection(self._target)
         self._timeout_s = ep.timeout
         self._timeout_ns = int(ep.timeout * 1e9)
