@@ -1,15 +1,17 @@
-"""Shared fixtures: scenario files written into tmp_path, a small dataset."""
+"""Shared fixtures: scenario files written into tmp_path, a small dataset, the fault server."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import REPO  # noqa: F401  (re-exported for the unit tests)
+from tests.support import REPO  # also re-exported for the unit tests
 
 SMALL_ROWS = [
     {"id": f"r{i}", "text": text, "label": label, "complexity": cx, "channel": ch}
@@ -29,6 +31,21 @@ SMALL_ROWS = [
         ]
     )
 ]
+
+
+@pytest.fixture(scope="module")
+def fault_server() -> Iterator[str]:
+    """``tests/faults.py`` in a process of its own: a chat endpoint whose ``/fault/<name>/…``
+    routes misbehave in one way each (its URL)."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.faults"], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("port "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture

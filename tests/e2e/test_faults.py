@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,19 +35,6 @@ FAULTS = {
     "sse_long_line": (True, "connection_error", "oversize"),
 }
 DISTRIBUTED = ("ok", "http_503", "cut_body", "sse_cut", "trickle")
-
-
-@pytest.fixture(scope="module")
-def fault_server() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.faults"], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("port "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def received(url: str) -> dict[str, int]:

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,6 @@ pytestmark = pytest.mark.integration
 
 LOCUSTFILE = REPO / "locustfiles" / "validation.py"
 ROWS = 12
-
-
-@pytest.fixture(scope="module")
-def fault_server() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.faults"], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("port "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def scenario(tmp_path: Path, url: str, fault: str | None) -> Path:
