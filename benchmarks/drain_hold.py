@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from revision import ROOT, call_in, revision_trees  # noqa: E402
 
 
 def record_second(
@@ -111,47 +109,24 @@ def measure(requests: int, rounds: int) -> dict[str, float]:
     }
 
 
-def run_in(tree: Path, requests: int, rounds: int) -> dict[str, float]:
-    code = (
-        f"import sys, json; sys.path.insert(0, {str(tree)!r}); sys.path.insert(1, {str(ROOT)!r});"
-        "import importlib.util as u; spec = u.spec_from_file_location('dh', "
-        f"{str(ROOT / 'benchmarks' / 'drain_hold.py')!r}); m = u.module_from_spec(spec);"
-        f"spec.loader.exec_module(m); m.ROOT = __import__('pathlib').Path({str(tree)!r});"
-        f"print(json.dumps(m.measure({requests}, {rounds})))"
-    )
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tree, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--requests", type=int, default=7000, help="requests per merge (one second)")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--rev", help="also measure this committed revision (git archive)")
     a = p.parse_args()
-    variants = [("working tree", ROOT)]
-    tmp = None
-    if a.rev:
-        tmp = tempfile.TemporaryDirectory()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", a.rev], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive, check=True)
-        variants.insert(0, (a.rev, Path(tmp.name)))
     print(f"{a.rounds} merges of {a.requests:,} requests each")
     print(
         f"{'variant':<14} {'max hold ms':>11} {'p99 hold ms':>11} {'CPU µs/req':>10} "
         f"{'results B/req':>13}"
     )
-    for name, tree in variants:
-        r = run_in(tree, a.requests, a.rounds)
-        print(
-            f"{name:<14} {r['max_hold_ms']:>11.2f} {r['p99_hold_ms']:>11.2f} "
-            f"{r['cpu_us_per_request']:>10.2f} {r['results_bytes_per_request']:>13.1f}"
-        )
+    with revision_trees(a.rev) as trees:
+        for name, tree in trees:
+            r = call_in(tree, __file__, "measure", a.requests, a.rounds)
+            print(
+                f"{name:<14} {r['max_hold_ms']:>11.2f} {r['p99_hold_ms']:>11.2f} "
+                f"{r['cpu_us_per_request']:>10.2f} {r['results_bytes_per_request']:>13.1f}"
+            )
     return 0
 
 

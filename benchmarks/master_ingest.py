@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from revision import ROOT, call_in, revision_trees  # noqa: E402
+
 REPORT_S = 3  # Locust's worker report interval
 
 
@@ -96,22 +95,6 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
     }
 
 
-def run_in(tree: Path, workers: int, rate: int, seconds: int) -> dict[str, float]:
-    bench = Path(__file__).resolve()
-    code = (
-        f"import sys, json; sys.path.insert(0, {str(tree)!r});"
-        "import importlib.util as u;"
-        f"spec = u.spec_from_file_location('mi', {str(bench)!r}); m = u.module_from_spec(spec);"
-        f"spec.loader.exec_module(m); m.ROOT = __import__('pathlib').Path({str(tree)!r});"
-        f"print(json.dumps(m.measure({workers}, {rate}, {seconds})))"
-    )
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tree, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workers", default="2,8,32", help="numbers of workers (comma-separated)")
@@ -119,25 +102,18 @@ def main() -> int:
     p.add_argument("--seconds", type=int, default=12, help="seconds of load (reports every 3 s)")
     p.add_argument("--rev", help="also measure this committed revision (git archive)")
     a = p.parse_args()
-    variants = [("working tree", ROOT)]
-    tmp = None
-    if a.rev:
-        tmp = tempfile.TemporaryDirectory()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", a.rev], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive, check=True)
-        variants.insert(0, (a.rev, Path(tmp.name)))
     print(f"{a.rate:,} requests/s in all, {a.seconds} s, a report per worker every {REPORT_S} s")
     head = f"{'variant':<14} {'workers':>7} {'requests':>9} {'µs/req':>7} {'ms/report':>9}"
     print(head + f" {'wire B/req':>10}")
-    for name, tree in variants:
-        for n in (int(x) for x in a.workers.split(",")):
-            r = run_in(tree, n, a.rate, a.seconds)
-            print(
-                f"{name:<14} {n:>7} {r['requests']:>9,} {r['master_cpu_us_per_request']:>7.2f} "
-                f"{r['master_cpu_ms_per_report']:>9.2f} {r['wire_bytes_per_request']:>10.1f}"
-            )
+    with revision_trees(a.rev) as trees:
+        for name, tree in trees:
+            for n in (int(x) for x in a.workers.split(",")):
+                r = call_in(tree, __file__, "measure", n, a.rate, a.seconds)
+                print(
+                    f"{name:<14} {n:>7} {r['requests']:>9,} "
+                    f"{r['master_cpu_us_per_request']:>7.2f} "
+                    f"{r['master_cpu_ms_per_report']:>9.2f} {r['wire_bytes_per_request']:>10.1f}"
+                )
     return 0
 
 
