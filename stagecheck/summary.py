@@ -214,7 +214,9 @@ def _latency_section(agg: Aggregate, pause: Callable[[], None]) -> dict[str, Any
     latency: dict[str, Any] = {}
     for timing in agg.timings():
         h = agg.histogram(timing)
+        pause()
         figures = latency_figures(h, agg.out_of_range_count(timing))
+        pause()
         if figures is not None and h is not None:
             figures["ci_us"] = _percentile_cis(h)
             latency[timing] = figures
@@ -425,6 +427,7 @@ def build_summary(
     reasons = _validity_reasons(loaded, dataset, agg, facts, final)
     classification = facts.classification
     # the sections one by one, yielding in between (a live view is built while users run)
+    pause()
     latency = _latency_section(agg, pause)
     quality = _quality(agg, classification, labels)
     pause()
@@ -434,6 +437,8 @@ def build_summary(
     slices = _slices_section(agg, facts, labels)
     pause()
     stages = _stages_section(agg, facts, labels, pause)
+    samples = _samples_section(agg)
+    pause()
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stagecheck", "version": __version__},
@@ -453,7 +458,7 @@ def build_summary(
         "slices": slices,
         "stages": stages,
         "thresholds": [],
-        "samples": _samples_section(agg),
+        "samples": samples,
         "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
         "files": dict(FILES),
     }

@@ -113,6 +113,7 @@ def build_live_view(
     buckets: dict[str, list[int]] = {}
     sums: dict[str, float] = {}
     for timing in agg.timings():
+        pause()
         h = agg.recent_histogram(timing, INTERVAL_S)
         if h is not None:
             pcts = dict(zip(LIVE_PERCENTILES, values_at_percentiles(h, LIVE_PERCENTILES),
