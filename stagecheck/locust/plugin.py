@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gevent
 import gevent.event
+import gevent.lock
 from locust import constant
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
@@ -92,6 +93,7 @@ class StagecheckPlugin:
         self._stopping = False  # the runner is stopping its users (once per run)
         self._stopping_ns = 0
         self._final_sent = gevent.event.Event()  # worker: this run's last results went out
+        self._fold_lock = gevent.lock.Semaphore()  # worker: one fold of its recorder at a time
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
         os.register_at_fork(after_in_child=die_with_parent)
         events.init_command_line_parser.add_listener(add_arguments)
@@ -267,8 +269,9 @@ class StagecheckPlugin:
             if session is not None and session.recorder is not None:
                 session.record_abandoned()
                 session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())
-                final = session.fold(_pause).to_payload()
-                runner.send_message(MSG_FINAL, {"interval": final})
+                with self._fold_lock:  # after a report's fold that is under way
+                    final = session.fold(_pause).to_payload()
+                    runner.send_message(MSG_FINAL, {"interval": final})
             self._final_sent.set()
             return
         controller = self.controller
@@ -364,8 +367,11 @@ class StagecheckPlugin:
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         session = self.session
         if session is not None and session.recorder is not None:
-            # folded here: the master only adds fixed-size figures and appends the lines
-            data[PAYLOAD_KEY] = session.fold(_pause).to_payload()
+            # Folded here: the master only adds fixed-size figures and appends the lines. The
+            # fold yields; one at a time, so that the last results (test_stop) never go out
+            # before a report's fold that began earlier (its requests would come too late).
+            with self._fold_lock:
+                data[PAYLOAD_KEY] = session.fold(_pause).to_payload()
 
     # -- master side -------------------------------------------------------------------------
     def _on_stage(self, runner: Any, index: int) -> None:
