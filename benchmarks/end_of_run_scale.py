@@ -34,12 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROWS = 20_000
-LABELS = [f"intent_{i:02d}" for i in range(20)]
-COMPLEXITY = ("simple", "medium", "complex")
-CHANNELS = ("chat", "email", "voice", "app")
-DURATION_S = 600.0
-STARTED = 1_800_000_000.0
+# the same synthetic dataset as analysis_scale's (this script's folder is on sys.path)
+from analysis_scale import CHANNELS, COMPLEXITY, DURATION_S, LABELS, ROWS, STARTED  # noqa: E402
+
 DELTA = 5_000  # requests per delta (a few seconds' drains of a busy run)
 OVERLOADED = "HTTP 503 at /v1/chat/completions: overloaded"
 TIMED_OUT = "timeout: no answer after 10s"

@@ -175,14 +175,12 @@ class ValidationUser(FastHttpUser):
             # (no coordinated omission).
             now_ns = time.perf_counter_ns()
             t0, started, lag_us = due, time.time() - (now_ns - due) / 1e9, (now_ns - due) // 1000
-        else:
-            t0, started, lag_us = 0, time.time(), 0
+        else:  # closed loop: the connection restarts the clock right before the send
+            t0, started, lag_us = time.perf_counter_ns(), time.time(), 0
         # A request belongs to the stage it was sent in. It stays pending until recorded: if
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
         # Open loop, staged: the stage its due time falls in (the schedule knows its stages).
         stage = due_stage if session.plan.rate_stages else session.stage_index
-        if not t0:  # closed loop: the connection restarts the clock right before the send
-            t0 = time.perf_counter_ns()
         sent: Sent = (row, stage, started, t0, lag_us)
         session.pending[id(self)] = sent
         if req.stream:

@@ -67,10 +67,6 @@ class SampleRule:
         self._groups: Counter[tuple[int, str]] = Counter()
         self._rows: set[tuple[int, int]] = set()
 
-    @property
-    def full(self) -> bool:
-        return self.kept >= MAX_SAMPLES
-
     def admit(self, row: PreparedRow, outcome: int) -> bool:
         group = (outcome, row.expected_text)
         if self.kept >= MAX_SAMPLES or self._groups[group] >= MAX_SAMPLES_PER_GROUP:
@@ -89,7 +85,6 @@ class Interval:
 
     started: float
     ended: float
-    requests: int = 0
     dropped: int = 0  # open loop: arrivals due that no user was free to send
     late: int = 0  # open loop: requests that left over LATE_US after their due time
     histograms: dict[tuple[int, str], HdrHistogram] = field(default_factory=dict)
@@ -111,7 +106,6 @@ class Interval:
         return {
             "started": self.started,
             "ended": self.ended,
-            "requests": self.requests,
             "dropped": self.dropped,
             "late": self.late,
             "histograms": [[s, t, h.encode()] for (s, t), h in self.histograms.items()],
@@ -139,7 +133,6 @@ class Interval:
         return cls(
             started=float(p["started"]),
             ended=float(p["ended"]),
-            requests=int(p["requests"]),
             dropped=int(p["dropped"]),
             late=int(p["late"]),
             histograms={(int(s), str(t)): HdrHistogram.decode(e) for s, t, e in p["histograms"]},
@@ -170,8 +163,7 @@ class Folder:
 
     def fold(self, delta: Delta, pause: Callable[[], None] | None = None) -> Interval:
         pause = pause or _no_pause
-        iv = Interval(started=delta.started, ended=delta.ended, dropped=delta.dropped,
-                      requests=len(delta.results))  # fmt: skip
+        iv = Interval(started=delta.started, ended=delta.ended, dropped=delta.dropped)
         values: dict[tuple[int, str], list[int]] = {}
         linked = self._fold_streams(delta, iv, values)
         groups: Counter[tuple[int, int, int, str | None]] = Counter()
@@ -225,7 +217,7 @@ class Folder:
                     continue
                 if r[6] is not None:
                     iv.causes[(r[7], r[6].partition(":")[0])] += 1
-                if not rule.full and rule.admit(rows[r[1]], r[2]):
+                if rule.admit(rows[r[1]], r[2]):
                     iv.samples.append((r[1], r[2], r[4], r[5], r[6]))
         if self.write_lines:
             line, text = _LINE, self._text
