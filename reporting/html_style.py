@@ -12,6 +12,7 @@ OUTCOME_COLOURS = {
     "http_error": "#cf222e",
     "timeout": "#bf3989",
     "connection_error": "#57606a",
+    "unfinished": "#afb8c1",
 }
 
 CSS = """

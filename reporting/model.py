@@ -40,6 +40,7 @@ OUTCOMES: tuple[str, ...] = (
     "http_error",
     "timeout",
     "connection_error",
+    "unfinished",
 )
 #: Outcomes where no answer came back at all (they count in ``error_rate``).
 ERROR_OUTCOMES: frozenset[str] = frozenset({"http_error", "timeout", "connection_error"})

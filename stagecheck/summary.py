@@ -25,8 +25,8 @@ from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
 from stagecheck.stats import is_thin, percentile_interval, wilson
 from stagecheck.summary_lookup import (
-    FAILURE_OUTCOMES,
     failures,
+    finished,
     interval_lookup,
     metric_lookup,
     rank_lookup,
@@ -122,12 +122,14 @@ def tokens_section(agg: Aggregate, duration_s: float) -> dict[str, Any] | None:
 
 
 def _rates(by_outcome: Mapping[str, int]) -> tuple[int, float, float]:
+    """Requests sent, error rate and unparseable rate. The rates are over the requests that
+    finished: an unfinished request (open when the run ended) says nothing of the endpoint."""
     total = sum(by_outcome.values())
-    failures = sum(by_outcome[o] for o in FAILURE_OUTCOMES)
+    base = finished(by_outcome)
     return (
         total,
-        (failures / total if total else 0.0),
-        (by_outcome["unparseable"] / total if total else 0.0),
+        (failures(by_outcome) / base if base else 0.0),
+        (by_outcome["unparseable"] / base if base else 0.0),
     )
 
 
@@ -237,7 +239,7 @@ def _slices_section(agg: Aggregate, facts: RunFacts, labels: Collection[str]) ->
                 "requests": n,
                 "by_outcome": counts,
                 "error_rate": s_error,
-                "error_rate_ci": _ci(failures(counts), n),
+                "error_rate_ci": _ci(failures(counts), finished(counts)),
                 "quality": _quality(agg, facts.classification, labels, **where),
             }
         )
@@ -293,7 +295,7 @@ def _stages_section(
                 "requests": n,
                 "by_outcome": counts,
                 "error_rate": s_error,
-                "error_rate_ci": _ci(failures(counts), n),
+                "error_rate_ci": _ci(failures(counts), finished(counts)),
                 "offered_rate_per_s": offered,
                 "throughput_per_s": n / max(end_s - start_s, 1e-9),
                 "quality": _quality(agg, facts.classification, labels, stage=info.index),
@@ -368,7 +370,7 @@ def _requests_section(agg: Aggregate) -> dict[str, Any]:
         "by_cause": agg.cause_counts(),
         "dropped_arrivals": agg.dropped,
         "error_rate": error_rate,
-        "error_rate_ci": _ci(failures(by_outcome), total),
+        "error_rate_ci": _ci(failures(by_outcome), finished(by_outcome)),
         "unparseable_rate": unparseable_rate,
     }
 

@@ -18,7 +18,7 @@ from stagecheck.recording.hdr import percentile_reader, value_at_percentile
 from stagecheck.stats import percentile_interval, wilson
 
 __all__ = ["FAILURE_OUTCOMES", "Histograms", "metric_lookup", "interval_lookup", "rank_lookup",
-           "failures"]  # fmt: skip
+           "failures", "finished"]  # fmt: skip
 
 FAILURE_OUTCOMES = ("http_error", "timeout", "connection_error")
 
@@ -26,6 +26,12 @@ FAILURE_OUTCOMES = ("http_error", "timeout", "connection_error")
 def failures(by_outcome: Mapping[str, int]) -> int:
     """Requests without an answer at all (HTTP error, timeout, connection error)."""
     return sum(by_outcome[o] for o in FAILURE_OUTCOMES)
+
+
+def finished(by_outcome: Mapping[str, int]) -> int:
+    """Requests that ended with an outcome of the endpoint's: all but the ``unfinished`` ones
+    (still open when the run ended), the base of every rate."""
+    return sum(by_outcome.values()) - by_outcome.get("unfinished", 0)
 
 
 def rank_lookup(h: HdrHistogram, n: int) -> Callable[[int], float]:
@@ -157,7 +163,7 @@ def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int] | No
     counts = group.get("by_outcome") or (group.get("requests") or {}).get("by_outcome") or {}
     if not counts:
         return None
-    total = sum(counts.values())
+    total = finished(counts)
     if metric == "error_rate":
         return failures(counts), total
     if metric == "unparseable_rate":

@@ -26,7 +26,8 @@ __all__ = ["Summary", "check_summary", "summary_json_schema"]
 
 Interval = list[float] | None  # 95 % two-sided [low, high]
 Outcome = Literal[
-    "correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error"
+    "correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error",
+    "unfinished",
 ]
 
 
@@ -102,6 +103,7 @@ class ByOutcome(_Strict):
     http_error: int
     timeout: int
     connection_error: int
+    unfinished: int = 0  # still open when the run ended: not an error (older summaries: absent)
 
 
 class Requests(_Strict):

@@ -2,7 +2,8 @@
 on loopback, written on raw sockets so that it can break the protocol on purpose.
 
 The fault is chosen by the request path, ``/fault/<name>/v1/chat/completions``, so that one
-server serves every test (point ``endpoint.options.path`` at it). ``GET /stats`` returns how
+server serves every test (point ``endpoint.options.path`` at it; ``/fault/delay_<ms>/…``: a
+healthy answer after that many ms). ``GET /stats`` returns how
 many requests each fault received (the truth that conservation is checked against).
 
     python -m tests.faults            # prints "port N" once listening on 127.0.0.1
@@ -156,6 +157,8 @@ class _Handler(socketserver.BaseRequestHandler):
         name = parts[2] if len(parts) > 2 and parts[1] == "fault" else "ok"
         with self.server.lock:
             self.server.received[name] += 1
+        if name.startswith("delay_"):  # /fault/delay_200/…: a healthy answer after 200 ms
+            time.sleep(int(name.removeprefix("delay_")) / 1000)
         with contextlib.suppress(OSError):  # the client went away: its side is what is checked
             FAULTS.get(name, _ok)(s)
 

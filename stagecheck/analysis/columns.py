@@ -24,12 +24,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from stagecheck.recording.recorder import OUTCOMES
 from stagecheck.resultlines import line_answer
 
 __all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "stage_users", "CORRECT",
            "INCORRECT", "UNPARSEABLE", "FAILED_CODES", "ANSWER_CODES"]  # fmt: skip
 
-OUTCOMES = ("correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error")
 CORRECT, INCORRECT, UNPARSEABLE = 0, 1, 2
 ANSWER_CODES = (0, 1, 2)  # requests with an answer that was scored
 FAILED_CODES = (3, 4, 5)  # requests without an answer (transport failures)

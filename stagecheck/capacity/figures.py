@@ -144,7 +144,8 @@ def measure(
     """The requests started in ``[started + warmup_s, started + warmup_s + window_s)``."""
     lo = started + warmup_s
     hi = lo + window_s
-    kept = [r for r in requests if lo <= r.t < hi]
+    # an unfinished request (open when the step ended) has no latency and no outcome to judge
+    kept = [r for r in requests if lo <= r.t < hi and r.outcome != "unfinished"]
     bound_us = None if latency_bound_s is None else latency_bound_s * 1e6
     good = sum(
         1 for r in kept if r.outcome == "correct" and (bound_us is None or r.latency_us <= bound_us)

@@ -59,6 +59,7 @@ MSG_STAGE = "stagecheck_stage"
 MSG_FINAL = "stagecheck_final"
 MSG_ERROR = "stagecheck_error"
 MSG_FLUSH = "stagecheck_flush"
+MSG_SCHEDULE = "stagecheck_schedule"  # worker → master: when its arrival schedule ends
 FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
 QUIT_GRACE_S = 2.0  # for the last results of a worker that has quit to arrive
 MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
@@ -95,6 +96,7 @@ class StagecheckPlugin:
         self._final_sent = gevent.event.Event()  # worker: this run's last results went out
         self._fold_lock = gevent.lock.Semaphore()  # worker: one fold of its recorder at a time
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
+        self._handed_key: tuple[Any, ...] | None = None  # worker: options of the hand-over
         os.register_at_fork(after_in_child=die_with_parent)
         events.init_command_line_parser.add_listener(add_arguments)
         events.init.add_listener(self._on_init)
@@ -155,6 +157,9 @@ class StagecheckPlugin:
         self._runner = runner
         self._install_signal_handlers()
         if isinstance(runner, WorkerRunner):
+            # Forked by --processes after the CLI prepared the scenario: that preparation is
+            # the master's own, usable as long as the master's options name the same scenario.
+            self._handed_key = _scenario_key(opts) if self.prepared is not None else None
             runner.register_message(MSG_STAGE, self._on_stage_message)
             runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
             # Added after the runner's own quitting listener (which tells the master "quit"),
@@ -232,6 +237,7 @@ class StagecheckPlugin:
         if isinstance(runner, MasterRunner):
             runner.register_message(MSG_FINAL, self._on_final_message)
             runner.register_message(MSG_ERROR, self._on_worker_error)
+            runner.register_message(MSG_SCHEDULE, self._on_schedule_message)
         if options.metrics_port is not None:
             port = self.exporter.serve(options.metrics_port, options.metrics_host)
             log.info("metrics on http://%s:%d/metrics", options.metrics_host, port)
@@ -323,8 +329,11 @@ class StagecheckPlugin:
         runner = environment.runner
         if self.session is None:
             try:
-                # A worker runs what its master says: never a scenario handed over locally.
-                self.prepared = None
+                # A worker runs what its master says: a scenario handed over locally only when
+                # it is the master's own (a forked worker: no time lost preparing it again,
+                # which would start this worker's arrival schedule late).
+                if _scenario_key(environment.parsed_options) != self._handed_key:
+                    self.prepared = None
                 self.session = self._prepare(environment, preflight=False)
             except StagecheckError as exc:
                 for line in exc.problems:
@@ -339,6 +348,9 @@ class StagecheckPlugin:
                                    shard_count=shards)  # fmt: skip
         if self._pending_stage is not None:
             self.session.set_stage(self._pending_stage)
+        end = self.session.schedule_end_epoch()
+        if end is not None:  # the master ends the run when the last worker's schedule ends
+            runner.send_message(MSG_SCHEDULE, {"end": end})
 
     def _on_stage_message(self, environment: Any, msg: Any, **_: Any) -> None:
         self._pending_stage = int(msg.data["stage"])
@@ -355,6 +367,10 @@ class StagecheckPlugin:
     def _on_test_stopping(self, **_: Any) -> None:
         self._stopping = True
         self._stopping_ns = time.perf_counter_ns()  # arrivals due after this are not dropped
+        if self.session is not None:
+            # Fired before Locust stops the users: from here on nothing more is sent, and
+            # what is in flight gets the graceful stop (Locust's stop_timeout) to finish.
+            self.session.stop_sending()
 
     def _on_worker_quitting(self, environment: Any, **_: Any) -> None:
         if self.session is None:
@@ -384,6 +400,12 @@ class StagecheckPlugin:
         payload = data.get(PAYLOAD_KEY)
         if payload is not None and self.controller is not None:
             self.controller.absorb(Interval.from_payload(payload), worker=client_id)
+
+    def _on_schedule_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        session = self.session
+        if session is not None:
+            end = float(msg.data["end"])
+            session.workers_schedule_end = max(session.workers_schedule_end or end, end)
 
     def _on_final_message(self, environment: Any, msg: Any, **_: Any) -> None:
         if self.controller is not None:
@@ -459,6 +481,7 @@ class StagecheckPlugin:
         self._lost = {}
         self._signal = None
         self._stopping = False
+        session.workers_schedule_end = None
         self.done.clear()
         controller = self.controller = RunController(
             prepared, session.plan, run_dir, started=time.time(), pause=_pause
@@ -569,6 +592,11 @@ def _freeze_heap() -> None:
 _FROZEN = False
 
 
+def _scenario_key(opts: Any) -> tuple[Any, ...]:
+    """What a prepared scenario depends on among Locust's options (the plan is made apart)."""
+    return (opts.scenario, tuple(opts.scenario_set or ()), opts.host)
+
+
 def _main_greenlet() -> Any:
     return gevent.get_hub().parent
 
@@ -589,9 +617,13 @@ def attach(environment: Any, session: RunSession) -> None:
         environment.host, auth = split_credentials(ep.url)
         if auth and not any(k.lower() == "authorization" for k in session.headers):
             session.headers["Authorization"] = auth
-    # Let a stopping user finish (or time out) the request it has in flight, so every request
-    # sent is accounted for.
-    environment.stop_timeout = max(environment.stop_timeout or 0.0, ep.timeout + 1.0)
+    # The graceful stop: a stopping user finishes (or times out) the request it has in flight,
+    # so that every request sent ends with its own outcome; by default long enough for any
+    # request to end by its own timeout. What is still open after it is "unfinished".
+    grace = session.loaded.scenario.load.graceful_stop
+    environment.stop_timeout = (
+        grace if grace is not None else max(environment.stop_timeout or 0.0, ep.timeout + 1.0)
+    )
     for user_class in environment.user_classes:
         if issubclass(user_class, ValidationUser):
             user_class.network_timeout = ep.timeout

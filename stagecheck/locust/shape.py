@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gevent
 from locust import LoadTestShape
 
 from stagecheck.run import RunSession
 
 __all__ = ["ScenarioShape"]
+
+
+_TICK_S = 1.0  # Locust calls tick() about once a second
 
 
 class ScenarioShape(LoadTestShape):
@@ -23,11 +27,22 @@ class ScenarioShape(LoadTestShape):
         )
         if session is None:
             return None
-        plan = session.plan
-        run_time = self.get_run_time()
-        index = plan.stage_at(run_time)
-        if index is None or session.finished:  # exact pass done, or stopped early
+        if session.finished:  # exact pass done, or stopped early
             return None
+        plan = session.plan
+        # Open loop: the plan ends when its last arrival is due on the arrival schedule's own
+        # clock, which starts a moment after this shape's (and on workers later still): stop
+        # then, not at the tick before (the last arrivals would be cut off) or after.
+        left = session.plan_left_s()
+        if left is not None and left < _TICK_S:
+            if left > 0:
+                gevent.sleep(left)
+            return None
+        index = plan.stage_at(self.get_run_time())
+        if index is None:
+            if left is None:
+                return None
+            index = len(plan.stages) - 1  # the schedule runs on: keep its last stage
         if index != session.stage_index:
             session.set_stage(index)
         stage = plan.stages[index]

@@ -165,6 +165,17 @@ class ValidationUser(FastHttpUser):
                     arrivals.give_back(due, due_stage)
                     raise StopUser()
                 self._state = LOCUST_STATE_RUNNING
+            if arrivals.closed:
+                # The run began stopping while this user waited (Locust may already have
+                # asked to kill it, as a waiting user): send nothing, which would only be cut
+                # off. A due time before the stop is then a dropped arrival (missed_until).
+                arrivals.give_back(due, due_stage)
+                raise StopUser()
+            if time.perf_counter_ns() - due >= self._timeout_ns:
+                # No user was free until past the request's whole timeout: it is never sent,
+                # so it is a dropped arrival (raise load.users), not a request of the endpoint.
+                session.recorder.record_dropped(1)  # type: ignore[union-attr]
+                return
         row = session.feeder.next_row()  # type: ignore[union-attr]
         if row is None:  # exact pass: every row handed out
             raise StopUser()

@@ -31,7 +31,7 @@ from hdrh.histogram import HdrHistogram
 
 from stagecheck.datasets import PreparedRow
 from stagecheck.recording.hdr import HIGHEST_US, new_histogram, record_values
-from stagecheck.recording.recorder import ALL, CORRECT, OUTCOMES, Delta, Result
+from stagecheck.recording.recorder import ALL, CORRECT, OUTCOMES, UNFINISHED, Delta, Result
 
 __all__ = ["Interval", "Folder", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
            "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
@@ -195,11 +195,16 @@ class Folder:
         )[:9]
         groups.update(zip(stage, index, outcome, predicted, strict=True))
         iv.per_second.update(map(int, started))
-        first = stage[0]
-        if stage.count(first) == len(stage):  # one stage (the common case)
-            values.setdefault((first, "e2e"), []).extend(latency)
+        timed_stage: Sequence[int] = stage
+        timed: Sequence[int] = latency
+        if UNFINISHED in outcome:  # the end of a run: no answer, so no latency to record
+            kept = [i for i, o in enumerate(outcome) if o != UNFINISHED]
+            timed_stage, timed = [stage[i] for i in kept], [latency[i] for i in kept]
+        first = timed_stage[0] if timed_stage else 0
+        if timed_stage.count(first) == len(timed_stage):  # one stage (the common case)
+            values.setdefault((first, "e2e"), []).extend(timed)
         else:
-            for s, us in zip(stage, latency, strict=True):
+            for s, us in zip(timed_stage, timed, strict=True):
                 values.setdefault((s, "e2e"), []).append(us)
         if any(lag):
             for t, us in zip(started, lag, strict=True):

@@ -24,6 +24,7 @@ __all__ = [
     "HTTP_ERROR",
     "TIMEOUT",
     "CONNECTION_ERROR",
+    "UNFINISHED",
     "FAILURES",
     "TIMINGS",
     "ALL",
@@ -37,8 +38,11 @@ __all__ = [
     "Recorder",
 ]
 
-OUTCOMES = ("correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error")
-CORRECT, INCORRECT, UNPARSEABLE, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR = range(6)
+# The outcome of a request sent. ``unfinished``: still open when the run ended (after the plan's
+# graceful stop, or killed by a signal): no verdict on the endpoint either way, never an error.
+OUTCOMES = ("correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error",
+            "unfinished")  # fmt: skip
+CORRECT, INCORRECT, UNPARSEABLE, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR, UNFINISHED = range(7)
 FAILURES = frozenset((HTTP_ERROR, TIMEOUT, CONNECTION_ERROR))
 TIMINGS = ("e2e", "ttft", "itl")
 ALL = -1  # slice index meaning "every request" (no slice)

@@ -17,17 +17,18 @@ from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.protocols import ProtocolAdapter
-from stagecheck.recording import CONNECTION_ERROR, Folder, Interval, Recorder
+from stagecheck.recording import UNFINISHED, Folder, Interval, Recorder
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 from stagecheck.scoring.scorers import Graded
 
-__all__ = ["RunSession", "Sent", "SCORE_MEMO_SIZE"]
+__all__ = ["RunSession", "Sent", "SCORE_MEMO_SIZE", "UNFINISHED_ERROR"]
 
 # A request as sent: (row, stage, start epoch s, start perf_counter ns, schedule lag µs)
 Sent = tuple[PreparedRow, int, float, int, int]
 
 SCORE_MEMO_SIZE = 65_536
+UNFINISHED_ERROR = "unfinished: still open when the run ended (after load.graceful_stop)"
 
 
 @dataclass
@@ -53,6 +54,8 @@ class RunSession:
     grade_memo: dict[tuple[str, Any], Graded] = field(default_factory=dict)
     pending: dict[int, Sent] = field(default_factory=dict)  # user id → its request in flight
     on_stage: Callable[[int], None] | None = None  # local/master: the controller, the workers
+    # master of an open loop: when the workers' schedules end (epoch s, the latest reported)
+    workers_schedule_end: float | None = None
 
     @classmethod
     def prepare(cls, loaded: LoadedScenario, plan: LoadPlan) -> RunSession:
@@ -148,6 +151,33 @@ class RunSession:
             self.grade_memo[key] = graded
         return graded
 
+    def schedule_left_s(self) -> float | None:
+        """Open loop: seconds until the plan's last arrival is due on this process's schedule
+        (negative once past); None in a closed loop or without a schedule here."""
+        arrivals = self.arrivals
+        if arrivals is None or arrivals.end_ns == float("inf"):
+            return None
+        return (arrivals.end_ns - time.perf_counter_ns()) / 1e9
+
+    def plan_left_s(self) -> float | None:
+        """Open loop: seconds until the plan's last arrival is due, on this process's schedule
+        or (a master) the latest of its workers'; None when no schedule sets the end."""
+        left = self.schedule_left_s()
+        if left is None and self.workers_schedule_end is not None:
+            left = self.workers_schedule_end - time.time()
+        return left
+
+    def schedule_end_epoch(self) -> float | None:
+        """Open loop: when this process's schedule ends, as an epoch time (for the master)."""
+        left = self.schedule_left_s()
+        return None if left is None else time.time() + left
+
+    def stop_sending(self) -> None:
+        """The run is stopping: no further request leaves (open loop: the schedule closes;
+        requests in flight finish within the graceful stop)."""
+        if self.arrivals is not None:
+            self.arrivals.close()
+
     def record_dropped_arrivals(self, stopped_ns: int) -> int:
         """Open loop, when the run stops (``stopped_ns``: when stopping began): count the
         arrivals that were due but found no free user. Returns how many."""
@@ -158,16 +188,17 @@ class RunSession:
         return missed
 
     def record_abandoned(self) -> int:
-        """Record the requests still in flight when users were killed (a run stopped without
-        waiting for them): sent, so counted, as connection errors. Returns how many."""
+        """Record the requests still in flight when users were killed (the graceful stop ran
+        out, or a signal ended the run): sent, so counted, as ``unfinished`` — no verdict on
+        the endpoint, never an error. Returns how many."""
         if self.recorder is None:
             return 0
         now = time.perf_counter_ns()
         for row, stage, started, t0, lag_us in self.pending.values():
             self.recorder.record(
-                row_index=row.index, outcome=CONNECTION_ERROR,
+                row_index=row.index, outcome=UNFINISHED,
                 latency_us=(now - t0) // 1000, started=started, stage=stage,
-                error="stopped: the run ended before the answer arrived", lag_us=lag_us,
+                error=UNFINISHED_ERROR, lag_us=lag_us,
             )  # fmt: skip
         count = len(self.pending)
         self.pending.clear()

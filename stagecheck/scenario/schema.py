@@ -245,6 +245,11 @@ class LoadConfig(_Model):
         "users, duration)",
     )
     wait: Duration = Field(0.0, ge=0, description="Pause of each user between its requests")
+    graceful_stop: Duration | None = Field(
+        None, ge=0, description="When the plan ends, how long requests in flight may take to "
+        "finish; what is still open then is 'unfinished' (never an error). Default: "
+        "endpoint.timeout + 1s, so every request sent ends with its own outcome",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _open_loop(self) -> LoadConfig:

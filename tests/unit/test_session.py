@@ -7,15 +7,16 @@ import time
 import pytest
 
 from stagecheck.loadplan import LoadPlan
-from stagecheck.recording import CONNECTION_ERROR, OUTCOMES, Aggregate
+from stagecheck.recording import OUTCOMES, UNFINISHED, Aggregate
 from stagecheck.run import RunSession
+from stagecheck.run.session import UNFINISHED_ERROR
 from stagecheck.scenario import load_scenario
 from tests.conftest import BASIC_SCENARIO
 
 pytestmark = pytest.mark.unit
 
 
-def test_abandoned_requests_are_recorded_as_connection_errors(write_scenario):
+def test_abandoned_requests_are_recorded_as_unfinished_not_as_errors(write_scenario):
     loaded = load_scenario(write_scenario(BASIC_SCENARIO))
     session = RunSession.prepare(loaded, LoadPlan.from_scenario(loaded))
     session.start_feeding()
@@ -26,9 +27,11 @@ def test_abandoned_requests_are_recorded_as_connection_errors(write_scenario):
     assert session.record_abandoned() == 1
     assert session.pending == {}
     agg.merge(session.recorder.drain())  # type: ignore[union-attr]
-    assert agg.outcome_counts()[OUTCOMES[CONNECTION_ERROR]] == 1
+    counts = agg.outcome_counts()
+    assert counts[OUTCOMES[UNFINISHED]] == 1 and sum(counts.values()) == 1
+    assert agg.cause_counts() == {"unfinished": 1}
     (sample,) = agg.samples
-    assert sample.error == "stopped: the run ended before the answer arrived"
+    assert sample.error == UNFINISHED_ERROR
 
 
 def test_score_memo_gives_the_scorers_verdicts(write_scenario):
