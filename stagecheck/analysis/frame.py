@@ -116,11 +116,13 @@ class Frame:
 
     @property
     def failed(self) -> np.ndarray:
-        return self.cols.outcome >= FAILED_CODES[0]
+        outcome = self.cols.outcome
+        return (outcome >= FAILED_CODES[0]) & (outcome <= FAILED_CODES[-1])
 
     @property
     def wrong(self) -> np.ndarray:
-        return self.cols.outcome != CORRECT
+        # every request that did not end right, but one still open at the end (unfinished)
+        return (self.cols.outcome != CORRECT) & (self.cols.outcome <= FAILED_CODES[-1])
 
     @property
     def incorrect(self) -> np.ndarray:

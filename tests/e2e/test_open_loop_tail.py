@@ -135,6 +135,7 @@ def test_what_the_graceful_stop_cuts_off_is_unfinished_not_an_error(fault_server
     assert_passed_or_machine_late(summary, proc.returncode)
     assert any(ln.split()[:2] == ["unfinished", str(unfinished)] for ln in
                proc.stdout.splitlines()), proc.stdout  # fmt: skip
+    assert "failed: unfinished" not in proc.stdout  # the error analysis lists no failure
     lines = [r for r in read_results(run_dir) if r["outcome"] == "unfinished"]
     assert len(lines) == unfinished
     # an unfinished request has no latency of the endpoint's: none enters the percentiles
