@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from stagecheck.errors import shorten
+
 from . import fmt
 from .analysis_text import analysis_console_lines
 from .model import ERROR_OUTCOMES, Report, StageMetrics, causes_text
@@ -27,7 +29,7 @@ _MAX_REASONS = 4
 
 
 def _fit(line: str) -> str:
-    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+    return shorten(line, WIDTH)  # at a word boundary: never "p 0.0013 t…"
 
 
 def _header(report: Report) -> list[str]:
@@ -217,7 +219,7 @@ def _thresholds(report: Report) -> list[str]:
 
 
 def _listed(title: str, items: tuple[str, ...]) -> list[str]:
-    out = [title] + [f"  - {fmt.truncate(item, WIDTH - 4)}" for item in items[:_MAX_REASONS]]
+    out = [title] + [f"  - {shorten(' '.join(i.split()), WIDTH - 4)}" for i in items[:_MAX_REASONS]]
     if len(items) > _MAX_REASONS:
         out.append(f"  … {len(items) - _MAX_REASONS} more")
     return out

@@ -251,3 +251,20 @@ def test_the_analysis_says_where_errors_concentrate_instead_of_listing_slices(
         assert f"failed: {f['cause']} ×{f['count']:,}" in why
     r = summary["analysis"]["replays"]
     assert f"{r['dataset_rows']:,} rows (×{r['factor']:.1f})" in text
+
+
+def test_no_console_line_is_cut_mid_word(summary: dict[str, Any]) -> None:
+    """Exact-pass runs showed ``n=68     p 0.0013 t…``: a thin group's row ran past the width and
+    was cut mid-word. The row's label gives way instead; a long note is cut between words."""
+    concentrations = summary["analysis"]["concentrations"]
+    for c in concentrations[:3]:
+        label = "complexity=complex × channel=voice_transcript × input ≥200 chars"
+        c.update(significant=True, thin=True, scored=243, p_adjusted=5e-9, label=label)
+    note = "the first note " + "word " * 30 + "the end of the first note"
+    summary["notes"] = [note]
+    lines = render_console(summary).splitlines()
+    assert max(len(line) for line in lines) <= 100
+    rows = [line for line in lines if "rest" in line and "n=243" in line]
+    assert len(rows) == 3 and all(line.endswith("p <0.0001 thin") for line in rows), rows
+    (shown,) = lines[lines.index("Notes") + 1 :]
+    assert shown.endswith(" word…") and note.startswith(shown.removeprefix("  - ")[:-1])
