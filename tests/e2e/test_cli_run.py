@@ -308,6 +308,19 @@ def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
     r = cli("report", folder, "--threshold", "latency.p99 < fast", "--threshold", "acc > 1")
     assert r.code == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 2, r.stderr
+    # a folder an older stagecheck re-judged in place: a plain report judges it by the
+    # scenario's thresholds again (from scenario.yaml) and says so
+    from stagecheck.runfolder import write_summary
+    from stagecheck.verdict import rejudge_run_folder
+
+    old = rejudge_run_folder(base.run_dir, json.loads((base.run_dir / "summary.json").read_text()),
+                             ["latency.p75 < 1us"])  # fmt: skip
+    write_summary(base.run_dir, old)
+    r = cli("report", folder)
+    assert r.code == 0, r.stdout[-2000:]
+    restored = json.loads((base.run_dir / "summary.json").read_text())
+    assert verdicts(restored) == verdicts(own)
+    assert any("from scenario.yaml" in n for n in restored["notes"]), restored["notes"]
 
 
 def verdicts(summary: dict[str, Any]) -> tuple[object, ...]:
