@@ -28,8 +28,14 @@ def named_fields(cfg: DatasetConfig) -> list[Field]:
     return fields
 
 
-def absent_fields(record: Mapping[str, Any], fields: Sequence[Field]) -> list[Field]:
-    """The fields ``record`` does not have at all (a field holding null is present)."""
+def absent_fields(
+    record: Mapping[str, Any], fields: Sequence[Field], *, header: bool = False
+) -> list[Field]:
+    """The fields ``record`` does not have at all (a field holding null is present). With
+    ``header``, only the column matters: ``meta.text`` is there when a ``meta`` column is,
+    whatever this row holds in it."""
+    if header:
+        return [f for f in fields if f[1] not in record and f[1].split(".")[0] not in record]
     return [f for f in fields if field_value(record, f[1]) is MISSING]
 
 

@@ -107,8 +107,9 @@ def load_dataset(
             break
         if suspects is None:
             columns = [str(k) for k in record]
-            suspects = absent_fields(record, named_fields(cfg))
-            if suspects and fmt != "jsonl":
+            tabular = fmt != "jsonl"
+            suspects = absent_fields(record, named_fields(cfg), header=tabular)
+            if suspects and tabular:
                 raise InputError(column_problems(path, suspects, columns, header=True))
         elif suspects:
             suspects = absent_fields(record, suspects)

@@ -166,3 +166,14 @@ def test_a_jsonl_field_no_row_has_is_one_line(write_scenario, small_dataset):
     with pytest.raises(InputError) as info:
         prepare(write_scenario(BASIC_SCENARIO))
     assert info.value.problems[0] == f"{small_dataset}:1: expected field 'label' is missing"
+
+
+def test_a_column_is_in_the_header_whatever_its_first_row_holds():
+    """A nested field (``meta.text``) of a struct column that is null in the first row is a
+    problem of that row, not of the header."""
+    from stagecheck.datasets.columns import absent_fields
+
+    fields = [("dataset.input", "meta.text"), ("dataset.expected", "label")]
+    record = {"meta": None, "labels": "a"}
+    assert absent_fields(record, fields, header=True) == [("dataset.expected", "label")]
+    assert absent_fields(record, fields) == fields
