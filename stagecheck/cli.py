@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="EXPR",
-        help="judge the run by this threshold instead of its own (repeatable), "
+        help="judge the run by this threshold instead of its own (repeatable), into "
+        "summary.rejudged.json and report.rejudged.html beside the run's own files, "
         "e.g. --threshold 'latency.p99 < 250ms' --threshold 'accuracy >= 0.9 at 95%% confidence'",
     )
 
@@ -480,8 +481,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the analysis and judge the thresholds again from the run folder; the exit code
-    is the verdict's, as after the run."""
-    from stagecheck.reporting import load_summary, render_console, write_reports
+    is the verdict's, as after the run. New thresholds (``--threshold``) judge the run into
+    ``summary.rejudged.json`` and its reports, beside the run's own, which stay as they were."""
+    from stagecheck.reporting import (
+        REJUDGED,
+        SUMMARY_FILE,
+        load_summary,
+        render_console,
+        summary_variant,
+        variant_name,
+        write_reports,
+    )
     from stagecheck.run.controller import exit_code_for
     from stagecheck.runfolder import write_summary
     from stagecheck.verdict import rejudge_run_folder
@@ -489,12 +499,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     summary = load_summary(run_dir)
     if run_dir.is_dir():
+        variant = REJUDGED if args.thresholds else ""
         summary = rejudge_run_folder(run_dir, summary, args.thresholds)
-        write_summary(run_dir, summary)
+        print(f"wrote {write_summary(run_dir, summary, variant_name(SUMMARY_FILE, variant))}")
+        if variant:
+            print(f"  (judged by --threshold; the run's own verdict stays in {SUMMARY_FILE})")
     elif args.thresholds:
         raise InputError(f"{run_dir}: --threshold needs the run folder, not a summary file")
+    else:
+        variant = summary_variant(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
-    for path in write_reports(folder, summary):
+    for path in write_reports(folder, summary, variant):
         print(f"wrote {path}")
     print(render_console(summary))
     return exit_code_for(str(summary.get("verdict")))

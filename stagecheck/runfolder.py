@@ -33,8 +33,8 @@ def write_scenario_copy(run_dir: Path, loaded: LoadedScenario) -> None:
     (run_dir / "scenario.yaml").write_text(header + redacted_yaml(loaded.raw), encoding="utf-8")
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
-    path = run_dir / "summary.json"
+def write_summary(run_dir: Path, summary: dict[str, Any], name: str = "summary.json") -> Path:
+    path = run_dir / name
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)

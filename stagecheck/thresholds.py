@@ -120,7 +120,8 @@ class ThresholdResult:
 def _unknown_metric(text: str, known: str = _KNOWN, choices: Iterable[str] = _SUGGESTIONS) -> str:
     close = difflib.get_close_matches(text, list(choices), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown metric '{text}' (known: {known}){hint}"
+    # The suggestion before the long list: a line too long for the console is cut at its end.
+    return f"unknown metric '{text}'{hint} (known: {known})"
 
 
 def _stat(root: str, stat: str, *, slice_: bool) -> str:

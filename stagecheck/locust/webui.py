@@ -36,24 +36,29 @@ SLICES_SHOWN = 15
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 _LAT_COLS = ("p50", "p90", "p95", "p99", "pnines")  # p99.9: the UI camel-cases keys
 
-# key → (tab title, columns). Keys are lower-case words: the UI camel-cases table keys.
+# key → (tab title, columns). Keys are lower-case words: the UI camel-cases table keys. No
+# column is keyed "name": Locust's table sorts its rows by that key unless a header is clicked,
+# which would undo our worst-first order. Titles are short and the tabs few, so that they fit in
+# the tab bar beside Locust's own (a 1440-pixel window; ~120 px a tab).
 TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
     "stagecheck": (
-        "stagecheck: verdict",
+        "Verdict",
         (("item", "Item"), ("value", "Value"), ("status", "Status"), ("detail", "Detail")),
     ),
-    "stagecheck_classes": (
-        "stagecheck: classes",
+    "stagecheck_quality": (
+        "Quality",
         (
-            ("label", "Class"),
-            ("support", "Support"),
-            ("precision", "Precision"),
-            ("recall", "Recall"),
+            ("kind", "Kind"),
+            ("group", "Name"),
+            ("requests", "Requests"),
+            ("accuracy", "Accuracy"),
+            ("errors", "Error rate"),
             ("fone", "F1"),
+            ("detail", "Detail"),
         ),
     ),
     "stagecheck_latency": (
-        "stagecheck: latency",
+        "Latency",
         (
             ("timing", "Timing"),
             ("source", "Source"),
@@ -67,19 +72,8 @@ TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
             ("max", "max"),
         ),
     ),
-    "stagecheck_breakdown": (
-        "stagecheck: stages & slices",
-        (
-            ("kind", "Kind"),
-            ("name", "Name"),
-            ("requests", "Requests"),
-            ("accuracy", "Accuracy"),
-            ("errors", "Error rate"),
-            ("detail", "Detail"),
-        ),
-    ),
     "stagecheck_samples": (
-        "stagecheck: wrong answers",
+        "Wrong answers",
         (
             ("outcome", "Outcome"),
             ("input", "Input"),
@@ -178,9 +172,18 @@ def verdict_rows(view: LiveView, report_url: str | None) -> list[dict[str, Any]]
 def class_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     classes = sorted(summary.get("classes") or [],
                      key=lambda c: (c.get("f1") is None, c.get("f1") or 0.0))  # fmt: skip
-    return [{"label": str(c.get("label")), "support": c.get("support"),
-             "precision": _num(c.get("precision")), "recall": _num(c.get("recall")),
-             "fone": _num(c.get("f1"))} for c in classes]  # fmt: skip
+    return [{"kind": "class (worst F1 first)", "group": str(c.get("label")),
+             "requests": c.get("support"), "accuracy": "–", "errors": "–",
+             "fone": _num(c.get("f1")),
+             "detail": f"precision {_num(c.get('precision'))} · recall {_num(c.get('recall'))}"}
+            for c in classes]  # fmt: skip
+
+
+def _worst_first(group: Mapping[str, Any]) -> tuple[float, float]:
+    """Lowest accuracy first (a group with no scored answer, all failed, first of all), then
+    the highest error rate."""
+    accuracy = (group.get("quality") or {}).get("accuracy")
+    return (-1.0 if accuracy is None else float(accuracy), -float(group.get("error_rate") or 0))
 
 
 def latency_rows(view: LiveView, locust_entry: Any = None) -> list[dict[str, Any]]:
@@ -221,23 +224,26 @@ def _locust_rows(entry: Any) -> list[dict[str, Any]]:
 
 
 def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+    """Classes (worst F1 first), the stages in order, then the slices (worst first)."""
+    rows = class_rows(summary)
     stages = summary.get("stages") or []
     if len(stages) > 1 or (stages and stages[0].get("name") != "steady"):
         for st in stages:
-            rows.append({"kind": "stage", "name": f"{st.get('index', 0) + 1}. {st.get('name')}",
+            quality = st.get("quality") or {}
+            rows.append({"kind": "stage", "group": f"{st.get('index', 0) + 1}. {st.get('name')}",
                          "requests": st.get("requests", 0),
-                         "accuracy": _num((st.get("quality") or {}).get("accuracy")),
+                         "accuracy": _num(quality.get("accuracy")),
                          "errors": _pct(st.get("error_rate")),
+                         "fone": _num(quality.get("f1_macro")),
                          "detail": f"{st.get('users')} users, "
                                    f"{float(st.get('throughput_per_s') or 0):.1f}/s"})  # fmt: skip
-    slices = sorted(summary.get("slices") or [],
-                    key=lambda s: (s.get("quality") or {}).get("accuracy", 1.0))  # fmt: skip
+    slices = sorted(summary.get("slices") or [], key=_worst_first)
     for sl in slices[:SLICES_SHOWN]:
-        rows.append({"kind": "slice (worst first)", "name": f"{sl.get('field')}={sl.get('value')}",
-                     "requests": sl.get("requests", 0),
-                     "accuracy": _num((sl.get("quality") or {}).get("accuracy")),
-                     "errors": _pct(sl.get("error_rate")), "detail": ""})  # fmt: skip
+        quality = sl.get("quality") or {}
+        rows.append({"kind": "slice (worst first)", "group": f"{sl.get('field')}={sl.get('value')}",
+                     "requests": sl.get("requests", 0), "accuracy": _num(quality.get("accuracy")),
+                     "errors": _pct(sl.get("error_rate")), "fone": _num(quality.get("f1_macro")),
+                     "detail": ""})  # fmt: skip
     return rows
 
 
@@ -266,9 +272,8 @@ def extended_stats(
     s = view.summary
     tables = {
         "stagecheck": verdict_rows(view, report_url),
-        "stagecheck_classes": class_rows(s),
+        "stagecheck_quality": breakdown_rows(s),
         "stagecheck_latency": latency_rows(view, locust_entry),
-        "stagecheck_breakdown": breakdown_rows(s),
         "stagecheck_samples": sample_rows(s),
     }
     return [{"key": key, "data": data} for key, data in tables.items()]

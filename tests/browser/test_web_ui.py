@@ -126,6 +126,22 @@ def _open_tab(page: Page, title: str) -> None:
     page.locator("table thead th").first.wait_for(timeout=10_000)
 
 
+def _tabs_outside_the_bar(page: Page) -> list[str]:
+    """The tabs not wholly visible in the tab bar (which scrolls when they do not fit)."""
+    return list(
+        page.evaluate(
+            """() => {
+            const bar = document.querySelector('[role=tablist]');
+            const box = bar.parentElement.getBoundingClientRect();
+            return [...bar.querySelectorAll('[role=tab]')]
+                .filter((t) => { const r = t.getBoundingClientRect();
+                                 return r.left < box.left - 0.5 || r.right > box.right + 0.5; })
+                .map((t) => t.textContent);
+        }"""
+        )
+    )
+
+
 def _metrics_requests(port: int) -> dict[str, int]:
     status, _, body = _get(port, "/metrics")
     assert status == 200
@@ -168,8 +184,11 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         page = context.new_page()
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.set_viewport_size({"width": 1440, "height": 900})
         page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
-        _open_tab(page, "stagecheck: verdict")
+        _open_tab(page, "Verdict")
+        # our tabs fit in the bar beside Locust's own: none hidden behind its scroll arrows
+        assert _tabs_outside_the_bar(page) == []
 
         # live: figures appear, then move while the run goes
         first = _until(lambda: int(_items(page).get("requests", {}).get("Value") or 0),
@@ -217,11 +236,17 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
                 status = _get(port, location)[0]
             assert status == 404, bad
 
-        # classes worst first; HDR beside Locust's rounded figures
-        _open_tab(page, "stagecheck: classes")
-        f1s = [float(r["F1"]) for r in _read_table(page)]
+        # classes worst first, then slices worst first, as shown (Locust's table sorts its rows
+        # by a "name" key when there is one); HDR beside Locust's rounded figures
+        _open_tab(page, "Quality")
+        quality = _read_table(page)
+        f1s = [float(r["F1"]) for r in quality if r["Kind"].startswith("class")]
         assert f1s == sorted(f1s) and len(f1s) == len(summary["classes"])
-        _open_tab(page, "stagecheck: latency")
+        slices = [(float(r["Accuracy"]), r["Name"]) for r in quality
+                  if r["Kind"].startswith("slice")]  # fmt: skip
+        assert len(slices) == len(summary["slices"]) > 1
+        assert [a for a, _ in slices] == sorted(a for a, _ in slices), slices
+        _open_tab(page, "Latency")
         lat = _read_table(page)
         whole = next(
             r for r in lat if r["Source"] == "stagecheck HDR" and r["Window"] == "whole run"
@@ -231,7 +256,7 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         assert any(r["Source"] == "Locust (rounded)" for r in lat)
 
         # a dataset row holding HTML shows as text
-        _open_tab(page, "stagecheck: wrong answers")
+        _open_tab(page, "Wrong answers")
         samples = _read_table(page)
         assert any(r["Input"].startswith(PAYLOAD) for r in samples)
         assert len(samples) == len(summary["samples"])
@@ -246,7 +271,7 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         page.get_by_text("Advanced options").click()
         page.get_by_label("Run time (e.g. 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.)").fill("4s")
         page.get_by_role("button", name="Start").click()
-        _open_tab(page, "stagecheck: verdict")
+        _open_tab(page, "Verdict")
         second_report = "/stagecheck/runs/2/report.html"
         _until(lambda: _items(page).get("report", {}).get("Value") == second_report,
                "the second run in the tab")  # fmt: skip

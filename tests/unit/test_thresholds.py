@@ -77,8 +77,8 @@ def test_parse_valid(text: str, metric: str, op: str, target: float, unit: str) 
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("acuracy >= 0.9", "unknown metric 'acuracy' (known: accuracy, error_rate, "),
-        ("acuracy >= 0.9", "did you mean 'accuracy'?"),
+        ("acuracy >= 0.9", "unknown metric 'acuracy'; did you mean 'accuracy'? (known: accuracy, "
+                           "error_rate, "),
         ("latency.p99 < 300", "'300' needs a unit for latency.p99 (e.g. 300ms)"),
         ("ttft.p95 < 0.2", "'0.2' needs a unit for ttft.p95"),
         ("latency.p99 < 300 apples", "'300 apples' is not a duration for latency.p99"),
