@@ -253,10 +253,11 @@ def progress_line(agg: Aggregate) -> str:
     total = sum(counts.values())
     elapsed = max(agg.ended - agg.started, 1e-9)
     answered = counts["correct"] + counts["incorrect"] + counts["unparseable"]
-    failed = total - answered
+    failed = total - answered - counts["unfinished"]  # unfinished: no verdict on the endpoint
+    total_finished = total - counts["unfinished"]
     h = agg.histogram("e2e")
     p99 = f"{value_at_percentile(h, 99) / 1000:.1f}ms" if h is not None else "-"
     accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
-    errors = f"{failed / total:.1%}" if total else "-"
+    errors = f"{failed / total_finished:.1%}" if total_finished else "-"
     return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "
             f"accuracy {accuracy}  errors {errors}  p99 {p99}")  # fmt: skip
