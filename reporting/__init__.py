@@ -7,6 +7,7 @@ This package reads run folders only; it never imports Locust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -139,7 +140,8 @@ def write_reports(
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(target)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder gone or read-only refuses this too
+                tmp.unlink(missing_ok=True)
             raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
         written.append(target)
     return written

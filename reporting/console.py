@@ -83,11 +83,13 @@ def _verdict(report: Report) -> list[str]:
     if report.verdict == "invalid" or not report.valid:
         reasons = "; ".join(report.invalid_reasons) or "no reason given"
         return [f"INVALID  the run is not valid: {reasons}"]
+    caveat = [f"  ⚠ {report.ungated_correctness}"] if report.ungated_correctness else []
     if report.verdict == "passed":
-        return [f"PASSED  all {len(report.thresholds)} thresholds passed"]
+        return [f"PASSED  all {len(report.thresholds)} thresholds passed", *caveat]
     if failed:
         names = ", ".join(t.expression for t in failed)
-        return [f"FAILED  {len(failed)} of {len(report.thresholds)} thresholds failed: {names}"]
+        return [f"FAILED  {len(failed)} of {len(report.thresholds)} thresholds failed: {names}",
+                *caveat]  # fmt: skip
     return [f"{report.verdict.upper()}"]
 
 

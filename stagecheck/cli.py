@@ -255,7 +255,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] = ()) -> int:
     from stagecheck.endpoint import check_endpoint
     from stagecheck.preparation import prepare_scenario
-    from stagecheck.runfolder import new_run_dir
+    from stagecheck.runfolder import check_writable, new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
     prepared = prepare_scenario(scenario, overrides)
@@ -264,6 +264,7 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip
     if not args.worker:  # a worker takes the endpoint and overrides from its master
+        check_writable(Path(args.out), "--out")  # before any load: one line, exit 2
         check_endpoint(sc.endpoint)  # reachable; a preset's health route answers
         if args.metrics_port is not None:
             _check_listenable("--metrics-port", args.metrics_host, args.metrics_port)
@@ -343,6 +344,13 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
         locust.main.main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except OSError as exc:
+        # Locust writes its own statistics (--json-file) after the run has ended with its
+        # summary, and fires its quit event (the console summary) only after that.
+        print(f"stagecheck: Locust's statistics could not be written: {exc.filename}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        events.quit.fire(exit_code=EXIT_RUN_FAILED)
+        code = EXIT_RUN_FAILED
     finally:
         sys.argv = saved
     return _honest_exit_code(code, plugin, worker=prepared is None or plugin.is_worker)
@@ -434,8 +442,10 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     from stagecheck.endpoint import check_endpoint
     from stagecheck.redact import redact_url
     from stagecheck.reporting.capacity_view import render_capacity_console
+    from stagecheck.runfolder import check_writable
 
     request, endpoint = _capacity_request(args)
+    check_writable(request.out, "--out")
     check_endpoint(endpoint)  # reachable; a preset's health route answers
     if request.processes:
         _check_listenable("--master-port", "127.0.0.1", args.master_port)

@@ -36,7 +36,7 @@ from stagecheck.endpoint import check_endpoint
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
-from stagecheck.locust.console import route_console
+from stagecheck.locust.console import LogFile, guard_log_file, route_console
 from stagecheck.locust.options import RunOptions, add_arguments
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
@@ -44,7 +44,7 @@ from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Interval
 from stagecheck.redact import split_credentials
 from stagecheck.run import LiveView, RunController, RunSession
-from stagecheck.runfolder import new_run_dir
+from stagecheck.runfolder import check_writable, new_run_dir
 from stagecheck.scenario import load_scenario
 from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
@@ -97,6 +97,7 @@ class StagecheckPlugin:
         self._fold_lock = gevent.lock.Semaphore()  # worker: one fold of its recorder at a time
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
         self._handed_key: tuple[Any, ...] | None = None  # worker: options of the hand-over
+        self._log_file: LogFile | None = None  # Locust's --logfile (a write to it may fail)
         os.register_at_fork(after_in_child=die_with_parent)
         events.init_command_line_parser.add_listener(add_arguments)
         events.init.add_listener(self._on_init)
@@ -154,6 +155,7 @@ class StagecheckPlugin:
         if opts is None:  # library mode: run_scenario() calls begin() itself
             return
         route_console(getattr(opts, "console_log", "all"))
+        self._log_file = guard_log_file()
         self._runner = runner
         self._install_signal_handlers()
         if isinstance(runner, WorkerRunner):
@@ -172,8 +174,11 @@ class StagecheckPlugin:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
             raise SystemExit(EXIT_BAD_INPUT)
         try:
+            options = RunOptions.from_parsed(opts)
+            check_writable(options.run_dir or options.runs_root,
+                           "--run-dir" if options.run_dir else "--runs-root")  # fmt: skip
             session = self._prepare(environment, preflight=True)
-            self.begin(environment, session, RunOptions.from_parsed(opts), web_ui=web_ui)
+            self.begin(environment, session, options, web_ui=web_ui)
         except StagecheckError as exc:
             for line in exc.problems:
                 log.error(line)
@@ -319,6 +324,7 @@ class StagecheckPlugin:
             finisher.join(timeout=(environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S + 30)
         if not controller.finished:
             self._end_run(environment, controller)  # stopped before Locust's test_stop fired
+        _move_locust_stats(environment.parsed_options, controller)
 
     def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
         if self.controller is not None:
@@ -521,7 +527,10 @@ class StagecheckPlugin:
                     controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
             elif ticks % PROGRESS_EVERY == 0:
                 controller.note_generator_cpu(process.cpu_percent())
-            if controller.all_answers_in() or controller.check_early_stop():
+            if self._log_file is not None and self._log_file.failure:
+                controller.note_write_failure(self._log_file.failure)
+            if (controller.all_answers_in() or controller.check_early_stop()
+                    or controller.check_write_failure()):  # fmt: skip
                 session.finished = True  # the shape ends the run at its next tick
 
     def _drain_local(self, controller: RunController) -> None:
@@ -568,6 +577,24 @@ class StagecheckPlugin:
 
         print(render_console(controller.summary), flush=True)
         print(f"Run folder: {controller.run_dir}", flush=True)
+        if controller.summary_dir != controller.run_dir:
+            where = controller.summary_dir or "nowhere: the summary above is all there is"
+            print(f"Summary and reports (the run folder could not be written): {where}",
+                  flush=True)  # fmt: skip
+
+
+def _move_locust_stats(opts: Any, controller: RunController) -> None:
+    """Locust writes its own statistics (``--json-file``) after the quitting listeners: into
+    the run folder, unless stagecheck could not write there (then beside the summary, or not
+    at all), so that Locust's writer does not fail where stagecheck's did."""
+    json_file = getattr(opts, "json_file", None)
+    if not json_file or controller.write_failure is None:
+        return
+    folder = controller.summary_dir
+    if folder is not None and folder != controller.run_dir:
+        opts.json_file = str(folder / os.path.basename(json_file))
+    elif folder is None:
+        opts.json_file = None  # Locust then prints its table on the console instead
 
 
 def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:

@@ -314,3 +314,26 @@ def test_a_confidence_threshold_without_an_interval_fails_rather_than_passes():
     assert (r.passed, r.observed, r.estimate) == (False, None, 0.9)
     (r,) = evaluate_thresholds([t], lambda _: 0.9, lambda _m, _c: (0.6, 0.97))
     assert (r.passed, r.observed) == (True, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("expression", "judges"),
+    [
+        ("accuracy >= 0.9", True),
+        ("f1_macro >= 0.8", True),
+        ("class[refund].recall >= 0.7", True),
+        ("slice[complexity=complex].accuracy >= 0.7", True),
+        ("goodput >= 10/s", True),
+        ("accuracy >= 0.9 at 95% confidence", True),
+        ("latency.p99 < 300ms", False),
+        ("error_rate < 1%", False),
+        ("unparseable_rate < 5%", False),
+        ("throughput >= 20/s", False),
+        ("class[refund].support >= 10", False),
+        ("slice[complexity=complex].error_rate < 1%", False),
+    ],
+)
+def test_which_thresholds_judge_the_answers_correctness(expression, judges):
+    from stagecheck.thresholds import judges_correctness
+
+    assert judges_correctness(parse_threshold(expression).metric) is judges
