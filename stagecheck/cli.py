@@ -342,6 +342,8 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
         locust.main.main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:  # a signal before the plugin's handlers, or past its stop
+        code = EXIT_RUN_FAILED
     finally:
         sys.argv = saved
     return _honest_exit_code(code, plugin, worker=prepared is None or plugin.is_worker)
