@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser"]
 
 DEMO_SCENARIO = "scenarios/smoke.yaml"
+# stagecheck.locust.webui's names (not imported here: that would import Locust and gevent)
+WEB_LOGIN_ENV = ("STAGECHECK_WEB_USER", "STAGECHECK_WEB_PASSWORD")
 WEB_QUIT_GRACE_S = 3  # --web without --keep-web: seconds the UI stays up after the run
 
 
@@ -257,6 +259,10 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
     from stagecheck.runfolder import new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
+    if args.web and args.web_login and not all(map(os.environ.get, WEB_LOGIN_ENV)):
+        # before anything starts (the web UI would check it too, after the endpoint's check)
+        raise InputError(f"--web-login needs {' and '.join(WEB_LOGIN_ENV)} set (the web UI's "
+                         "one user and password); without them nobody could log in")  # fmt: skip
     prepared = prepare_scenario(scenario, overrides)
     sc = prepared.loaded.scenario
     argv = ["-f", str(Path(__file__).parent / "locust" / "locustfile.py"),

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stagecheck.errors import InputError
 from stagecheck.loadplan import LoadPlan
 
 if TYPE_CHECKING:
@@ -25,12 +26,16 @@ if TYPE_CHECKING:
     from stagecheck.run import LiveView
 
 __all__ = ["install_web_ui", "extended_stats", "TABS", "RunFolders", "ENV_WEB_USER",
-           "ENV_WEB_PASSWORD"]  # fmt: skip
+           "ENV_WEB_PASSWORD", "MISSING_LOGIN"]  # fmt: skip
 
 log = logging.getLogger("stagecheck")
 
 ENV_WEB_USER = "STAGECHECK_WEB_USER"  # --web-login: the one user and password stagecheck
 ENV_WEB_PASSWORD = "STAGECHECK_WEB_PASSWORD"  # accepts when the locustfile sets no auth itself
+MISSING_LOGIN = (
+    f"--web-login needs {ENV_WEB_USER} and {ENV_WEB_PASSWORD} set (the one user "
+    "and password of the web UI); without them nobody could log in"
+)
 SAMPLES_SHOWN = 50  # the summary keeps a bounded sample already
 SLICES_SHOWN = 15
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -306,10 +311,17 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
                 return entry
         return None
 
+    @auth
+    def use_form_values() -> None:
+        _use_form_values(plugin, web_ui.environment, request.form)
+
     @web_ui.app.before_request
-    def take_form_values() -> None:
+    def take_form_values() -> Any:
+        # Before Locust's own route and its login check: check the login here, the same way
+        # (not logged in: Locust's answer, the login page, and the plan is left alone).
         if request.method == "POST" and request.path.rstrip("/").endswith("/swarm"):
-            _use_form_values(plugin, web_ui.environment, request.form)
+            return use_form_values()
+        return None
 
     @web_ui.app.after_request
     def add_extended_stats(response: Response) -> Response:
@@ -375,7 +387,8 @@ def _use_form_values(plugin: StagecheckPlugin, environment: Any, form: Mapping[s
 
 def _default_login(web_ui: Any) -> None:
     """``--web-login`` with no auth set up by the locustfile: one user, from the environment
-    (``STAGECHECK_WEB_USER`` / ``STAGECHECK_WEB_PASSWORD``); with neither set, nobody can log in."""
+    (``STAGECHECK_WEB_USER`` / ``STAGECHECK_WEB_PASSWORD``); without both, bad input (nobody
+    could log in)."""
     import hmac
 
     from flask import redirect, request, session, url_for
@@ -385,6 +398,8 @@ def _default_login(web_ui: Any) -> None:
     if getattr(manager, "_user_callback", None) or getattr(manager, "_request_callback", None):
         return  # the locustfile configured its own
     user, password = os.environ.get(ENV_WEB_USER), os.environ.get(ENV_WEB_PASSWORD)
+    if not (user and password):
+        raise InputError(MISSING_LOGIN)
     if not web_ui.app.secret_key:  # signs the session cookie; one per process is enough
         web_ui.app.secret_key = os.urandom(32)
 
@@ -401,12 +416,7 @@ def _default_login(web_ui: Any) -> None:
     @web_ui.app.route("/stagecheck/login", methods=["POST"])
     def login_submit() -> Any:
         name, given = request.form.get("username", ""), request.form.get("password", "")
-        if (
-            user
-            and password
-            and hmac.compare_digest(name, user)
-            and hmac.compare_digest(given, password)
-        ):
+        if hmac.compare_digest(name, user) and hmac.compare_digest(given, password):
             login_user(_User(name))
             return redirect(url_for("locust.index"))
         session["auth_error"] = "Invalid username or password"
