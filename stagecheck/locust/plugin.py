@@ -207,6 +207,11 @@ class StagecheckPlugin:
             return  # Locust's own handler shuts down gracefully (see _on_quitting)
         gevent.get_hub().parent.throw(KeyboardInterrupt)
 
+    @property
+    def stopped_by_signal(self) -> bool:
+        """The current (or last) run was stopped by a signal, or the process is quitting."""
+        return self._signal is not None or self._quitting
+
     def _absorbs_signal(self) -> bool:
         """A stop is already under way: a signal's, Locust's shutdown, or a headless run's end
         (the process exits by itself). An idle web UI (``--keep-web``) still quits on one."""

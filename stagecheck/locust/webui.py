@@ -11,6 +11,9 @@ this process only.
 
 from __future__ import annotations
 
+import gevent
+import gevent.event
+
 import json
 import logging
 import os
@@ -36,6 +39,7 @@ MISSING_LOGIN = (
     f"--web-login needs {ENV_WEB_USER} and {ENV_WEB_PASSWORD} set (the one user "
     "and password of the web UI); without them nobody could log in"
 )
+REPORT_GRACE_S = 5.0  # --web-linger: the UI stays this long once the report has been fetched
 SAMPLES_SHOWN = 50  # the summary keeps a bounded sample already
 SLICES_SHOWN = 15
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -142,7 +146,9 @@ def _observed(t: Mapping[str, Any]) -> str:
     return f"{float(obs):.4g}{unit}"
 
 
-def verdict_rows(view: LiveView, report_url: str | None) -> list[dict[str, Any]]:
+def verdict_rows(
+    view: LiveView, report_url: str | None, report_note: str = "also under Download Data"
+) -> list[dict[str, Any]]:
     s = view.summary
     req = s.get("requests", {})
     q = s.get("quality") or {}
@@ -176,7 +182,7 @@ def verdict_rows(view: LiveView, report_url: str | None) -> list[dict[str, Any]]
     if report_url is not None:
         rows.append({"item": "report", "value": report_url,
                      "status": "ready" if view.finished else "when the run ends",
-                     "detail": "also under Download Data"})  # fmt: skip
+                     "detail": report_note})  # fmt: skip
     return rows
 
 
@@ -260,7 +266,10 @@ def _text(v: Any) -> str:
 
 
 def extended_stats(
-    view: LiveView | None, report_url: str | None = None, locust_entry: Any = None
+    view: LiveView | None,
+    report_url: str | None = None,
+    locust_entry: Any = None,
+    report_note: str = "also under Download Data",
 ) -> list[dict[str, Any]]:
     """The ``extended_stats`` entry of ``/stats/requests``: one table per tab."""
     if view is None:
@@ -270,7 +279,7 @@ def extended_stats(
         return [{"key": key, "data": data} for key, data in empty.items()]
     s = view.summary
     tables = {
-        "stagecheck": verdict_rows(view, report_url),
+        "stagecheck": verdict_rows(view, report_url, report_note),
         "stagecheck_classes": class_rows(s),
         "stagecheck_latency": latency_rows(view, locust_entry),
         "stagecheck_breakdown": breakdown_rows(s),
@@ -286,6 +295,13 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
 
     folders = RunFolders()
     auth = web_ui.auth_required_if_enabled
+    linger = plugin.options.web_linger
+    report_note = "also under Download Data"
+    report_fetched = gevent.event.Event()
+    if linger is not None:
+        report_note += (f"; the UI quits {linger:g} s after the run ends, or "
+                        f"{REPORT_GRACE_S:g} s after the report is opened")  # fmt: skip
+        gevent.spawn(_quit_after_the_run, web_ui, plugin, linger, report_fetched)
     web_ui.template_args["extended_tabs"] = [{"title": title, "key": key}
                                              for key, (title, _) in TABS.items()]  # fmt: skip
     web_ui.template_args["extended_tables"] = [
@@ -329,7 +345,7 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
             body = response.get_json(silent=True)
             if isinstance(body, dict):
                 body["extended_stats"] = extended_stats(
-                    plugin.live_view(), current_report(), locust_entry()
+                    plugin.live_view(), current_report(), locust_entry(), report_note
                 )
                 response.set_data(json.dumps(body))
         return response
@@ -343,6 +359,9 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
         # send_from_directory refuses paths that leave the folder (and absolute ones)
         response = send_from_directory(run_dir, name, max_age=0)
         response.headers["X-Content-Type-Options"] = "nosniff"
+        controller = plugin.controller
+        if name == "report.html" and controller is not None and controller.finished:
+            report_fetched.set()
         return response
 
     @web_ui.app.route("/stagecheck/report/latest")
@@ -355,6 +374,23 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
 
     if web_ui.web_login:
         _default_login(web_ui)
+
+
+def _quit_after_the_run(
+    web_ui: Any, plugin: StagecheckPlugin, linger: float, report_fetched: gevent.event.Event
+) -> None:
+    """``--web-linger``: once the run has ended, leave the UI up for ``linger`` seconds, or until
+    its report has been fetched (then :data:`REPORT_GRACE_S`), then quit the way Locust's
+    ``--autoquit`` does (the process exits with the run's exit code). A run stopped by a signal
+    quits at once."""
+    plugin.done.wait()
+    if plugin.stopped_by_signal:
+        return  # a signal's stop quits by itself (Locust's shutdown, or its Ctrl-C path)
+    if report_fetched.wait(timeout=linger):
+        gevent.sleep(REPORT_GRACE_S)
+    log.info("the web UI quits (--web-linger)")
+    web_ui.environment.runner.quit()
+    web_ui.stop()
 
 
 def _use_form_values(plugin: StagecheckPlugin, environment: Any, form: Mapping[str, str]) -> None:

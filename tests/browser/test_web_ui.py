@@ -36,6 +36,8 @@ pytestmark = pytest.mark.browser
 
 PAYLOAD = "<img src=x onerror=window.__pwned=1>"
 TAB_WAIT_S = 30.0
+USER_READS_S = 6.0  # a user reads the final verdict before opening the report
+REPORT_GRACE_S = 5.0  # stagecheck.locust.webui's (importing it here would import Locust)
 
 
 @pytest.fixture(scope="module")
@@ -375,3 +377,28 @@ def test_web_login_without_its_credentials_is_bad_input(tmp_path: Path) -> None:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "STAGECHECK_WEB_PASSWORD" in lines[0], lines
     assert not any(tmp_path.iterdir())  # no run folder
+
+
+def test_the_ui_stays_up_for_the_report_then_exits_with_the_runs_code(
+    tmp_path: Path, demo_url: str
+) -> None:
+    """The UI quit 3 s after the plan ended, before its user could open the report it links to.
+    Now, like a user who reads the verdict first (a few seconds), the report link answers; once
+    the report has been fetched the process still exits by itself, with the run's exit code,
+    within a bound."""
+    port = free_master_port()
+    proc = _start(tmp_path, demo_url, port, duration="3s")
+    try:
+        _until(lambda: _run_ended(port), "the end of the run")
+        time.sleep(USER_READS_S)  # the user reads the verdict before clicking: not a poll
+        status, headers, _ = _get(port, "/stagecheck/report/latest")
+        assert status == 302, status
+        status, _, body = _get(port, headers["location"])
+        assert status == 200 and b"<html" in body[:2000].lower()
+        fetched = time.monotonic()
+        code = proc.wait(timeout=REPORT_GRACE_S + 30)  # the process quits by itself
+        assert time.monotonic() - fetched >= REPORT_GRACE_S - 1  # the page had its time
+    finally:
+        _stop(proc)
+    summary = _summaries(tmp_path / "runs")[0]
+    assert code == {"passed": 0, "failed": 1, "invalid": 3}[summary["verdict"]], code
