@@ -212,6 +212,11 @@ class StagecheckPlugin:
         """The current (or last) run was stopped by a signal, or the process is quitting."""
         return self._signal is not None or self._quitting
 
+    @property
+    def quitting(self) -> bool:
+        """Locust's shutdown has begun (the process exits by itself)."""
+        return self._quitting
+
     def _absorbs_signal(self) -> bool:
         """A stop is already under way: a signal's, Locust's shutdown, or a headless run's end
         (the process exits by itself). An idle web UI (``--keep-web``) still quits on one."""

@@ -384,10 +384,10 @@ def _quit_after_the_run(
     ``--autoquit`` does (the process exits with the run's exit code). A run stopped by a signal
     quits at once."""
     plugin.done.wait()
-    if plugin.stopped_by_signal:
-        return  # a signal's stop quits by itself (Locust's shutdown, or its Ctrl-C path)
-    if report_fetched.wait(timeout=linger):
+    if not plugin.stopped_by_signal and report_fetched.wait(timeout=linger):
         gevent.sleep(REPORT_GRACE_S)
+    if plugin.quitting:
+        return  # Locust's shutdown (SIGTERM) is under way
     log.info("the web UI quits (--web-linger)")
     web_ui.environment.runner.quit()
     web_ui.stop()
