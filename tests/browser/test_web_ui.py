@@ -402,3 +402,17 @@ def test_the_ui_stays_up_for_the_report_then_exits_with_the_runs_code(
         _stop(proc)
     summary = _summaries(tmp_path / "runs")[0]
     assert code == {"passed": 0, "failed": 1, "invalid": 3}[summary["verdict"]], code
+
+
+def test_the_ui_quits_by_itself_after_its_linger(tmp_path: Path, demo_url: str) -> None:
+    """Nobody opens the report: the UI quits ``--web-linger`` seconds after the run, with the
+    run's exit code."""
+    port = free_master_port()
+    proc = _start(tmp_path, demo_url, port, "--web-linger", "2", duration="3s")
+    try:
+        _until(lambda: _run_ended(port), "the end of the run")
+        code = proc.wait(timeout=30)
+    finally:
+        _stop(proc)
+    summary = _summaries(tmp_path / "runs")[0]
+    assert code == {"passed": 0, "failed": 1, "invalid": 3}[summary["verdict"]], code

@@ -72,6 +72,7 @@ def test_a_signal_to_a_single_process_run(fast_demo, tmp_path, signum):
     proc.send_signal(signum)
     code, summary, lines, took, output = finish(proc, run_dir)
     assert code == 3, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
     assert took < END_WITHIN_S
     assert summary["verdict"] == "invalid"
     assert f"the run was stopped by {signum.name}" in summary["validity"]["reasons"]
@@ -95,6 +96,7 @@ def test_a_signal_to_a_distributed_run(fast_demo, tmp_path, signum, target):
         proc.send_signal(signum)
     code, summary, lines, took, output = finish(proc, run_dir)
     assert code == 3, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
     assert took < END_WITHIN_S, output[-3000:]
     assert summary["verdict"] == "invalid"
     assert any("stopped by" in r for r in summary["validity"]["reasons"]), summary["validity"]
