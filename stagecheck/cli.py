@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser"]
 
 DEMO_SCENARIO = "scenarios/smoke.yaml"
-WEB_QUIT_GRACE_S = 3  # --web without --keep-web: seconds the UI stays up after the run
+# stagecheck.locust.webui's names (not imported here: that would import Locust and gevent)
+WEB_LOGIN_ENV = ("STAGECHECK_WEB_USER", "STAGECHECK_WEB_PASSWORD")
+WEB_LINGER_S = 30.0  # --web without --keep-web: the UI's time after the run (report not opened)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -174,7 +176,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-host", default="127.0.0.1", help="interface for --web")
     p.add_argument("--keep-web", action="store_true",
                    help="(--web) keep the web UI up when the plan is done (new runs "
-                        "from the form; Ctrl-C quits); by default it exits")  # fmt: skip
+                        "from the form; Ctrl-C quits); by default: --web-linger")  # fmt: skip
+    p.add_argument("--web-linger", type=float, default=WEB_LINGER_S, metavar="SECONDS",
+                   help="(--web) after the plan ends, the UI stays up this long, or until "
+                        "the run's report has been opened (then 5 s), whichever comes "
+                        "first; then it exits with the run's exit code "
+                        f"(default {WEB_LINGER_S:g})")  # fmt: skip
     p.add_argument("--web-login", action="store_true",
                    help="(--web) require a login: Locust's --web-login, with the user and "
                         "password from STAGECHECK_WEB_USER / STAGECHECK_WEB_PASSWORD")  # fmt: skip
@@ -258,6 +265,12 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
     from stagecheck.runfolder import check_writable, new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
+    if not (math.isfinite(args.web_linger) and args.web_linger >= 0):
+        raise InputError(f"--web-linger must be 0 or more seconds, got {args.web_linger}")
+    if args.web and args.web_login and not all(map(os.environ.get, WEB_LOGIN_ENV)):
+        # before anything starts (the web UI would check it too, after the endpoint's check)
+        raise InputError(f"--web-login needs {' and '.join(WEB_LOGIN_ENV)} set (the web UI's "
+                         "one user and password); without them nobody could log in")  # fmt: skip
     prepared = prepare_scenario(scenario, overrides)
     sc = prepared.loaded.scenario
     argv = ["-f", str(Path(__file__).parent / "locust" / "locustfile.py"),
@@ -286,9 +299,9 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
     if args.web:
         argv += ["--web-host", args.web_host, "--web-port", str(args.web_port), "--autostart"]
         if not args.keep_web:
-            # Like a headless run, end with the plan (and its exit code); the grace lets an
-            # open page show the final verdict before the UI goes away.
-            argv += ["--autoquit", str(WEB_QUIT_GRACE_S)]
+            # Like a headless run, end with the plan (and its exit code), once whoever watches
+            # the page has had the time to see the verdict and open the report.
+            argv += ["--web-linger", str(args.web_linger)]
         if args.web_login:
             argv += ["--web-login"]
     else:
@@ -350,6 +363,8 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
         print(f"stagecheck: Locust's statistics could not be written: {exc.filename}: "
               f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
         events.quit.fire(exit_code=EXIT_RUN_FAILED)
+        code = EXIT_RUN_FAILED
+    except KeyboardInterrupt:  # a signal before the plugin's handlers, or past its stop
         code = EXIT_RUN_FAILED
     finally:
         sys.argv = saved

@@ -64,6 +64,7 @@ FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results 
 QUIT_GRACE_S = 2.0  # for the last results of a worker that has quit to arrive
 MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
 REAP_GRACE_S = 5.0  # forked workers still alive this long after the master's end are ended
+SECOND_SHUTDOWN_WAIT_S = 300.0  # a second shutdown waits this long for the first to exit
 
 
 class StagecheckPlugin:
@@ -90,6 +91,8 @@ class StagecheckPlugin:
         self._finisher: gevent.Greenlet | None = None
         self._signal: str | None = None  # the signal that stopped the run, if one did
         self._signal_handlers: list[Any] = []
+        self._signalled = False  # a signal's stop is under way (until its run has ended)
+        self._quitting = False  # Locust's shutdown has begun
         self._runner: Any = None
         self._stopping = False  # the runner is stopping its users (once per run)
         self._stopping_ns = 0
@@ -168,8 +171,10 @@ class StagecheckPlugin:
             # so it runs before it (quitting runs listeners in reverse): stop first, which
             # sends this worker's last results, then Locust says quit.
             environment.events.quitting.add_listener(self._on_worker_quitting)
+            environment.events.quitting.add_listener(self._on_first_quitting)  # runs first
             gevent.spawn(self._watch_master, environment)
             return
+        environment.events.quitting.add_listener(self._on_first_quitting)  # before the runner's
         if not opts.scenario and self.prepared is None:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
             raise SystemExit(EXIT_BAD_INPUT)
@@ -197,21 +202,57 @@ class StagecheckPlugin:
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
-        if self._signal is None:
+        first = self._signal is None
+        if first:
             self._signal = name
             log.warning("%s: stopping the run", name)
+        if self._absorbs_signal():
+            # A second Ctrl-C (or SIGTERM) would interrupt the stop itself: the run's end half
+            # done, no summary, exit 130. The stop is bounded (stop timeout, workers' wait).
+            if not first:
+                log.warning("%s: already stopping; the run ends with its summary", name)
+            return
+        self._signalled = True
         if signum == signal.SIGTERM and self._locust_handles_sigterm():
             return  # Locust's own handler shuts down gracefully (see _on_quitting)
         gevent.get_hub().parent.throw(KeyboardInterrupt)
 
+    @property
+    def stopped_by_signal(self) -> bool:
+        """The current (or last) run was stopped by a signal, or the process is quitting."""
+        return self._signal is not None or self._quitting
+
+    @property
+    def quitting(self) -> bool:
+        """Locust's shutdown has begun (the process exits by itself)."""
+        return self._quitting
+
+    def _absorbs_signal(self) -> bool:
+        """A stop is already under way: a signal's, Locust's shutdown, or a headless run's end
+        (the process exits by itself). An idle web UI (``--keep-web``) still quits on one."""
+        if self._signalled or self._quitting:
+            return True
+        controller = self.controller
+        return self._headless() and controller is not None and controller.finished
+
+    def _headless(self) -> bool:
+        env = getattr(self._runner, "environment", None)
+        return bool(getattr(getattr(env, "parsed_options", None), "headless", False))
+
+    def _on_first_quitting(self, **_: Any) -> None:
+        """Locust runs its whole shutdown for every SIGTERM it receives: a second one waits
+        here for the first, which ends the process (rather than stop, print and exit twice)."""
+        if self._quitting:
+            gevent.event.Event().wait(timeout=SECOND_SHUTDOWN_WAIT_S)
+            return
+        self._quitting = True
+
     def _locust_handles_sigterm(self) -> bool:
         """Locust installs its SIGTERM handler (a graceful shutdown) right after ``init`` on
         workers and with the web UI, and only once the run is over in a headless run."""
-        env = getattr(self._runner, "environment", None)
-        headless = bool(getattr(getattr(env, "parsed_options", None), "headless", False))
         controller = self.controller
         over = controller is None or controller.finished
-        return isinstance(self._runner, WorkerRunner) or not headless or over
+        return isinstance(self._runner, WorkerRunner) or not self._headless() or over
 
     def _on_heartbeat(self, **_: Any) -> None:
         self._last_heartbeat = time.monotonic()
@@ -308,6 +349,7 @@ class StagecheckPlugin:
             environment.process_exit_code = EXIT_RUN_FAILED
         finally:
             self._finisher = None
+            self._signalled = False  # an idle UI (--keep-web) quits on the next signal
             self.done.set()
 
     def _on_quitting(self, environment: Any, **_: Any) -> None:
@@ -318,13 +360,27 @@ class StagecheckPlugin:
         if not controller.finished and self._finisher is None and not self._stopping:
             # Locust's SIGTERM shutdown quits before it stops the users: stop them first, so
             # that their requests in flight are recorded before the run ends.
-            environment.runner.stop()
+            self._stop_users(environment)
         finisher = self._finisher
         if finisher is not None:
             finisher.join(timeout=(environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S + 30)
         if not controller.finished:
             self._end_run(environment, controller)  # stopped before Locust's test_stop fired
         _move_locust_stats(environment.parsed_options, controller)
+
+    def _stop_users(self, environment: Any) -> None:
+        """Stop the users the way the plan's end does: the shape stops the runner at its next
+        tick (within a second). Locust's main greenlet may be waiting for the shape (an
+        ``--autostart`` run) and stops the runner when the shape ends: a runner.stop() of ours
+        beside it would stop every user twice (Locust: "Tried to stop User in an unexpected
+        state: stopping", one traceback per user)."""
+        runner, session = environment.runner, self.session
+        shape = runner.shape_greenlet
+        if session is not None and shape is not None and not shape.dead:
+            session.finished = True
+            shape.join(timeout=(environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S)
+        if not self._stopping:  # no shape, or it did not stop in time
+            runner.stop()
 
     def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
         if self.controller is not None:
