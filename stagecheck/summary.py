@@ -59,7 +59,7 @@ class RunFacts:
     run_id: str
     classification: bool
     load: dict[str, Any] | None = None  # LoadPlan.as_dict() of the plan actually run
-    workers: int = 1
+    workers: int | None = 1  # None: not known (a summary rebuilt from the results on disk)
     generator_cpu_max: float = 0.0
     interrupted: bool = False
     incomplete: list[str] = field(default_factory=list)  # reasons results may be missing

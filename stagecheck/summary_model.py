@@ -88,7 +88,9 @@ class Run(_Strict):
     load: Load
     dataset: DatasetInfo
     scoring: Scoring
-    workers: int
+    #: Load processes that sent results (1: a single process). None when not known (a
+    #: summary rebuilt by ``stagecheck report``).
+    workers: int | None
 
 
 class Validity(_Strict):
