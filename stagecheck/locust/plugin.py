@@ -439,6 +439,7 @@ class StagecheckPlugin:
             if gone and gone >= expected - self._finals:
                 break
         missing = expected - self._finals
+        controller.lost_workers.update(missing, self._lost)
         if missing:
             controller.incomplete.append(
                 f"{len(missing)} worker(s) did not send their last results in time: "

@@ -94,6 +94,7 @@ def rebuild_summary(run_dir: Path) -> dict[str, Any]:
         classification=classification,
         load=plan.as_dict(),
         workers=None,
+        workers_lost=None,
         interrupted=not plan.exact_pass and ran < plan.duration - INTERRUPT_SLACK_S,
         incomplete=incomplete,
         notes=notes,

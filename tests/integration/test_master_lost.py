@@ -1,6 +1,7 @@
-"""A distributed run with separate ``--worker`` processes that loses its master: the workers
-stop sending within 2 s, and ``stagecheck report`` rebuilds the summary from the results on
-disk, marked incomplete, exit 3."""
+"""A distributed run with separate ``--worker`` processes that loses a part: its master killed
+(the workers stop sending within 2 s, and ``stagecheck report`` rebuilds the summary from the
+results on disk, marked incomplete, exit 3) or one of its workers killed (the summary counts the
+workers that took part and those lost)."""
 
 from __future__ import annotations
 
@@ -123,3 +124,26 @@ def test_report_rebuilds_the_summary_of_a_run_whose_master_died(fast_demo, tmp_p
                            timeout=120, cwd=REPO)  # fmt: skip
     assert again.returncode == 3, again.stderr[-2000:]
     assert json.loads((run_dir / "summary.json").read_text())["validity"]["reasons"] == reasons
+
+
+def test_a_lost_worker_is_counted_among_the_workers_and_as_lost(fast_demo, tmp_path):
+    out = tmp_path / "runs"
+    master, first, second = start(fast_demo, out, 2, "20s")
+    try:
+        wait_for(lambda: results_on_disk(out) > 500, 60, "no results recorded")
+        second.kill()
+        stdout, stderr = master.communicate(timeout=90)
+        first.wait(timeout=30)
+    finally:
+        end_all(master, first, second)
+    assert master.returncode == 3, stderr[-3000:]
+    (run_dir,) = out.iterdir()
+    assert (run_dir / "summary.json").is_file(), stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["run"]["workers"] == 2, summary["run"]
+    # the killed one; on a starved machine Locust may also miss the other's heartbeats
+    assert summary["run"]["workers_lost"] >= 1, summary["run"]
+    assert any("was lost" in r for r in summary["validity"]["reasons"])
+    shown = f"2 workers ({summary['run']['workers_lost']} lost)"
+    assert shown in stdout
+    assert shown in (run_dir / "summary.md").read_text()
