@@ -41,8 +41,8 @@ def _header(report: Report) -> list[str]:
     load = f"{run.load_text()} for {fmt.seconds(run.duration_s)}"
     if run.exact_pass:
         load += f" · {run.pass_text()}"
-    if run.workers and run.workers > 1:
-        load += f" · {run.workers} workers"
+    if run.workers_text():
+        load += f" · {run.workers_text()}"
     replays = _replays(report)
     # on the load line when it fits (the console counts its lines), else a line of its own
     load_lines = [f"load      {load}" + (f" · {replays}" if replays else "")]

@@ -274,7 +274,7 @@ def _run_details(report: Report) -> str:
         ("Protocol", run.protocol),
         ("Model", run.model),
         ("Load", run.load_summary()),
-        ("Workers", "" if run.workers is None else str(run.workers)),
+        ("Workers", run.workers_text() or ("" if run.workers is None else str(run.workers))),
         ("Dataset", run.dataset_path),
         (
             "Rows",

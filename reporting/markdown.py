@@ -65,7 +65,9 @@ def _title(report: Report) -> list[str]:
         f"## {icon} stagecheck · {md_cell(run.scenario)} — {md_cell(report.verdict.upper())}",
         "",
         f"{why} · {report.total_requests:,} requests in {fmt.seconds(run.duration_s)}"
-        f" · {md_cell(run.load_summary())} · endpoint {md_cell(run.endpoint_url or fmt.MISSING)}"
+        f" · {md_cell(run.load_summary())}"
+        + (f" · {md_cell(run.workers_text())}" if run.workers_text() else "")
+        + f" · endpoint {md_cell(run.endpoint_url or fmt.MISSING)}"
         + (f" ({md_cell(run.protocol)})" if run.protocol else ""),
     ]
     if not report.valid:

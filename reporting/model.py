@@ -268,6 +268,15 @@ class RunInfo:
     tool_version: str
     #: The load was one (or ``passes``) exact pass over the dataset: every row sent, then stop.
     exact_pass: bool = False
+    #: Of ``workers``, those lost before the run's end (None: not known).
+    workers_lost: int | None = None
+
+    def workers_text(self) -> str:
+        """``3 workers``, ``3 workers (1 lost)``; empty for a single process or when unknown."""
+        lost = f" ({self.workers_lost} lost)" if self.workers_lost else ""
+        if not self.workers or (self.workers == 1 and not lost):
+            return ""
+        return f"{self.workers} worker{'s' if self.workers > 1 else ''}{lost}"
 
     def pass_text(self) -> str:
         """``exact pass: every row once`` (or ``twice``, ``3 times``); empty for timed load."""

@@ -125,7 +125,7 @@ def _run_info(raw: Mapping[str, Any]) -> RunInfo:
     endpoint, load = _map(run.get("endpoint")), _map(run.get("load"))
     dataset, scoring = _map(run.get("dataset")), _map(run.get("scoring"))
     seed, passes, rows = dataset.get("seed"), dataset.get("passes"), dataset.get("rows")
-    users, workers = load.get("users"), run.get("workers")
+    users, workers, lost = load.get("users"), run.get("workers"), run.get("workers_lost")
     return RunInfo(
         id=_text(run.get("id")),
         scenario=_text(run.get("scenario")) or "unnamed",
@@ -149,6 +149,7 @@ def _run_info(raw: Mapping[str, Any]) -> RunInfo:
         passes=None if _num(passes) is None else _int(passes),
         scoring_kind=_text(scoring.get("kind")),
         workers=None if _num(workers) is None else _int(workers),
+        workers_lost=None if _num(lost) is None else _int(lost),
         tool_version=_text(_map(raw.get("tool")).get("version")),
         exact_pass=load.get("exact_pass") is True,
     )

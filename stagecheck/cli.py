@@ -507,7 +507,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the analysis and judge the thresholds again from the run folder; the exit code
     is the verdict's, as after the run. New thresholds (``--threshold``) judge the run into
-    ``summary.rejudged.json`` and its reports, beside the run's own, which stay as they were."""
+    ``summary.rejudged.json`` and its reports, beside the run's own, which stay as they were.
+    A run folder without a summary (its master or its process died) gets one rebuilt from the
+    results on disk first, marked incomplete: invalid, exit 3."""
     from stagecheck.reporting import (
         REJUDGED,
         SUMMARY_FILE,
@@ -518,10 +520,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         write_reports,
     )
     from stagecheck.run.controller import exit_code_for
+    from stagecheck.run.rebuild import can_rebuild, rebuild_summary
     from stagecheck.runfolder import write_summary
     from stagecheck.verdict import rejudge_run_folder
 
     run_dir = Path(args.run_dir)
+    if can_rebuild(run_dir):
+        path = write_summary(run_dir, rebuild_summary(run_dir))
+        print(f"wrote {path} (rebuilt from the results on disk: the run did not end)")
     summary = load_summary(run_dir)
     if run_dir.is_dir():
         variant = REJUDGED if args.thresholds else ""

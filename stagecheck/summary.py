@@ -59,7 +59,10 @@ class RunFacts:
     run_id: str
     classification: bool
     load: dict[str, Any] | None = None  # LoadPlan.as_dict() of the plan actually run
-    workers: int = 1
+    # workers that took part (sent results or were lost) and those lost before the run's end;
+    # None: not known (a summary rebuilt from the results on disk)
+    workers: int | None = 1
+    workers_lost: int | None = 0
     generator_cpu_max: float = 0.0
     interrupted: bool = False
     incomplete: list[str] = field(default_factory=list)  # reasons results may be missing
@@ -358,6 +361,7 @@ def _run_section(
         },
         "scoring": {"kind": sc.scoring["kind"]},
         "workers": facts.workers,
+        "workers_lost": facts.workers_lost,
     }
 
 

@@ -88,7 +88,12 @@ class Run(_Strict):
     load: Load
     dataset: DatasetInfo
     scoring: Scoring
-    workers: int
+    #: Load processes that took part: sent results, or were lost during the run (1: a single
+    #: process). None when not known (a summary rebuilt by ``stagecheck report``).
+    workers: int | None
+    #: Of those, the workers lost before the run's end (killed, cut off, or their last results
+    #: never came): their latest requests are missing. None when not known.
+    workers_lost: int | None = 0
 
 
 class Validity(_Strict):

@@ -37,6 +37,7 @@ from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
 from stagecheck.locust.console import LogFile, guard_log_file, route_console
+from stagecheck.locust.master_link import wait_for_lost_master
 from stagecheck.locust.options import RunOptions, add_arguments
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
@@ -62,7 +63,6 @@ MSG_FLUSH = "stagecheck_flush"
 MSG_SCHEDULE = "stagecheck_schedule"  # worker → master: when its arrival schedule ends
 FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results to arrive
 QUIT_GRACE_S = 2.0  # for the last results of a worker that has quit to arrive
-MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
 REAP_GRACE_S = 5.0  # forked workers still alive this long after the master's end are ended
 SECOND_SHUTDOWN_WAIT_S = 300.0  # a second shutdown waits this long for the first to exit
 
@@ -258,18 +258,13 @@ class StagecheckPlugin:
         self._last_heartbeat = time.monotonic()
 
     def _watch_master(self, environment: Any) -> None:
-        """Worker: stop when the master's heartbeats stop, rather than load the endpoint for a
-        minute unaccounted (Locust's own timeout). Workers forked by ``--processes`` also end
-        with the master's process (:func:`_die_with_parent`)."""
-        while True:
-            gevent.sleep(1.0)
-            heard = self._last_heartbeat
-            if heard is not None and time.monotonic() - heard > MASTER_SILENCE_S:
-                log.error("worker stopping: no heartbeat from the master for %gs",
-                          MASTER_SILENCE_S)  # fmt: skip
-                environment.process_exit_code = EXIT_RUN_FAILED
-                gevent.get_hub().parent.throw(KeyboardInterrupt)
-                return
+        """Worker: stop when the master is gone, rather than load the endpoint for a minute
+        unaccounted (Locust's own timeout). Workers forked by ``--processes`` also end with
+        the master's process (:func:`die_with_parent`)."""
+        why = wait_for_lost_master(environment.runner, lambda: self._last_heartbeat)
+        log.error("worker stopping: %s", why)
+        environment.process_exit_code = EXIT_RUN_FAILED
+        gevent.get_hub().parent.throw(KeyboardInterrupt)
 
     def begin(
         self, environment: Any, session: RunSession, options: RunOptions, web_ui: Any = None
@@ -500,6 +495,7 @@ class StagecheckPlugin:
             if gone and gone >= expected - self._finals:
                 break
         missing = expected - self._finals
+        controller.lost_workers.update(missing, self._lost)
         if missing:
             controller.incomplete.append(
                 f"{len(missing)} worker(s) did not send their last results in time: "

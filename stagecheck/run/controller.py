@@ -81,6 +81,7 @@ class RunController:
         self.summary_dir: Path | None = run_dir
         self.generator_cpu_max = 0.0
         self.incomplete: list[str] = []  # why results may be missing (workers lost, …)
+        self.lost_workers: set[str] = set()  # workers whose latest results are missing
         self.notes: list[str] = []
         self.resources: ResourceSampler | None = None
         self.users = 0  # users running now (the glue keeps it current)
@@ -194,7 +195,8 @@ class RunController:
             run_id=self.run_id,
             classification=self.prepared.scorer.classification,
             load=self.plan.as_dict(),
-            workers=max(len(agg.workers), 1),
+            workers=max(len(agg.workers | self.lost_workers), 1),
+            workers_lost=len(self.lost_workers),
             generator_cpu_max=self.generator_cpu_max,
             interrupted=interrupted,
             incomplete=list(self.incomplete),

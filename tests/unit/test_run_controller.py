@@ -82,6 +82,15 @@ def test_a_reason_given_at_the_end_makes_the_run_invalid(write_scenario, tmp_pat
     assert "stopped by SIGTERM" in c.summary["validity"]["reasons"]
 
 
+def test_a_worker_lost_before_its_first_report_still_took_part(write_scenario, tmp_path):
+    c, _ = controller(write_scenario, tmp_path)
+    rows = c.prepared.dataset.rows
+    c.merge(delta(rows, [CORRECT] * 20, start=1000.0, step=0.3), worker="w1")
+    c.lost_workers.add("w2")  # killed before it reported anything
+    c.finish(reason="worker w2 was lost")
+    assert (c.summary["run"]["workers"], c.summary["run"]["workers_lost"]) == (2, 1)
+
+
 def test_failed_threshold_exits_1(write_scenario, tmp_path):
     c, _ = controller(write_scenario, tmp_path)
     c.merge(delta(c.prepared.dataset.rows, [INCORRECT] * 30, start=1000.0, step=0.2))
