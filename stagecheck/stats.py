@@ -238,12 +238,13 @@ def design_effect(successes: Values, trials: Values) -> float:
     if k.shape != n.shape or (k < 0).any() or (k > n).any():
         raise ValueError("need 0 <= successes[i] <= trials[i], one pair per row")
     total = float(n.sum())
-    if total <= 0.0:
-        return 1.0
+    if total <= 0.0 or n.max() <= 1.0:
+        return 1.0  # no row repeats: exactly one request per row, exactly the binomial
     p = float(k.sum()) / total
     if 0.0 < p < 1.0:
         sandwich = float(np.square(k - p * n).sum())  # both variances times total²
-        return max(1.0, sandwich / (total * p * (1.0 - p)))
+        deff = sandwich / (total * p * (1.0 - p))
+        return deff if deff > 1.0 + 1e-9 else 1.0  # rounding must not move a figure
     return max(1.0, float(np.square(n).sum()) / total)  # all right or all wrong: ICC = 1
 
 
