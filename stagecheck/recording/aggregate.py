@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import orjson
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
@@ -27,7 +28,7 @@ from stagecheck.recording.interval import (
     Interval,
     SampleRule,
 )
-from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
+from stagecheck.recording.recorder import ALL, CORRECT, OUTCOMES, TIMINGS, UNPARSEABLE, Delta
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
@@ -102,6 +103,14 @@ class Aggregate:
         self.tokens_per_s_milli = new_histogram()
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
+        # Per dataset row, the unit of evidence of every interval and test (a timed run replays
+        # rows; see stagecheck.stats): scored and correct requests per (stage, row), and the
+        # scored answers per (row, predicted label) of a classification (its confusion by row).
+        self.row_scored: Counter[tuple[int, int]] = Counter()
+        self.row_correct: Counter[tuple[int, int]] = Counter()
+        self.row_predicted: Counter[tuple[int, str]] = Counter()
+        self._tallies: tuple[np.ndarray, ...] | None = None  # row_tallies' columns, until a merge
+        self._slice_columns: dict[int, np.ndarray] = {}
         if run_dir is not None:
             self._open(run_dir, started)
 
@@ -208,6 +217,7 @@ class Aggregate:
             self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
         self.output_tokens += interval.output_tokens
         self.token_sources.update(interval.token_sources)
+        self._count_rows(interval, pause)
         self._keep_recent(interval.ended, by_timing)
         if self._results is not None and interval.lines:
             self._results.write(interval.lines)
@@ -223,6 +233,21 @@ class Aggregate:
                 max_value_unit_ratio=1000.0,  # interval max column in milliseconds
             )
             self._hlog.flush()
+
+    def _count_rows(self, interval: Interval, pause: Callable[[], None]) -> None:
+        scored, right, named = self.row_scored, self.row_correct, self.row_predicted
+        for n, ((stage, row, outcome, predicted), count) in enumerate(interval.rows.items(), 1):
+            if outcome > UNPARSEABLE:
+                continue  # no answer: says nothing of the model on this row
+            scored[(stage, row)] += count
+            if outcome == CORRECT:
+                right[(stage, row)] += count
+            if predicted is not None:
+                named[(row, predicted)] += count
+            if n % 512 == 0:
+                pause()
+        if interval.rows:
+            self._tallies = None
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
@@ -318,6 +343,39 @@ class Aggregate:
             if stage is None or s == stage:
                 out[cause] += n
         return dict(out.most_common())
+
+    def row_tallies(
+        self, slice_index: int = ALL, value: str = "", stage: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The dataset rows scored in a group (a slice value, a stage, or the run) and each
+        one's correct and scored requests: ``(row indexes, correct, scored)``."""
+        if self._tallies is None:
+            keys = list(self.row_scored)
+            size = len(keys)
+            self._tallies = (
+                np.fromiter((k[0] for k in keys), np.int64, size),
+                np.fromiter((k[1] for k in keys), np.int64, size),
+                np.fromiter((self.row_correct.get(k, 0) for k in keys), np.int64, size),
+                np.fromiter(self.row_scored.values(), np.int64, size),
+            )
+        stages, rows, k, n = self._tallies
+        mask = np.ones(rows.size, dtype=bool)
+        if stage is not None:
+            mask &= stages == stage
+        if slice_index != ALL:
+            column = self._slice_columns.get(slice_index)
+            if column is None:
+                column = self._slice_columns[slice_index] = np.array(
+                    [r.slices[slice_index] for r in self.rows] + [None], dtype=object
+                )
+            known = (rows >= 0) & (rows < len(self.rows))
+            mask &= column[np.where(known, rows, -1)] == value
+        unique, inverse = np.unique(rows[mask], return_inverse=True)
+        return (
+            unique,
+            np.bincount(inverse, weights=k[mask], minlength=unique.size).astype(np.int64),
+            np.bincount(inverse, weights=n[mask], minlength=unique.size).astype(np.int64),
+        )
 
     def slice_values(self) -> list[tuple[int, str]]:
         return sorted({(i, v) for (_, i, v, _) in self.outcomes if i != ALL})
