@@ -149,11 +149,12 @@ def z_value(confidence: float) -> float:
 
 
 def wilson(
-    successes: int, n: int, confidence: float = 0.95, deff: float = 1.0
+    successes: float, n: int, confidence: float = 0.95, deff: float = 1.0
 ) -> tuple[float, float] | None:
     """Wilson score interval for successes/n, clamped to [0, 1]; None when n == 0. ``deff``:
     the design effect of replayed rows (``design_effect``): the interval is Wilson's at the
-    effective sample size n/deff around the same p̂."""
+    effective sample size n/deff around the same p̂. ``successes`` may be a sum of per-row
+    shares of right answers (paired rows)."""
     if n < 0 or not 0 <= successes <= max(n, 0):
         raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
     if not deff > 0.0:

@@ -10,6 +10,7 @@ effect must still be found; two runs of the same model compared must not regress
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,9 @@ from stagecheck import stats
 from stagecheck.analysis.columns import RowInfo, RunColumns
 from stagecheck.analysis.frame import Frame
 from stagecheck.analysis.groups import ALPHA, _groups, concentrations
+from stagecheck.reporting.compare import compare_runs
+from stagecheck.reporting.compare_data import RunData, RunRows
+from stagecheck.reporting.read import build_report
 
 pytestmark = pytest.mark.unit
 
@@ -123,10 +127,100 @@ def simulate(runs: int, planted: str | None = None, seed: int = 18) -> dict[str,
     return {"old": old / runs, "new": new / runs, "found": found / runs}
 
 
+def _summary(rows: dict[int, RowInfo], row: np.ndarray, correct: np.ndarray,
+             clustered: bool) -> dict[str, Any]:  # fmt: skip
+    """The summary figures compare reads of a run (accuracy overall and per topic); without
+    ``clustered``, as a summary before issue 18 (no design effect: every request counts)."""
+    topic = np.array([rows[i].slices["topic"] for i in range(ROWS)])
+
+    def quality(mask: np.ndarray) -> dict[str, Any]:
+        k_row = np.bincount(row[mask & correct], minlength=ROWS)
+        n_row = np.bincount(row[mask], minlength=ROWS)
+        k, n = int(k_row.sum()), int(n_row.sum())
+        out: dict[str, Any] = {"scored": n, "correct": k, "accuracy": k / n}
+        if clustered:
+            out["design_effect"] = stats.design_effect(k_row, n_row)
+        return out
+
+    def outcomes(mask: np.ndarray) -> dict[str, int]:
+        k = int((mask & correct).sum())
+        return {"correct": k, "incorrect": int(mask.sum()) - k}
+
+    everything = np.ones(row.size, dtype=bool)
+    slices = []
+    for value in TOPICS:
+        mask = topic[row] == value
+        slices.append({"field": "topic", "value": value, "requests": int(mask.sum()),
+                       "by_outcome": outcomes(mask), "quality": quality(mask)})  # fmt: skip
+    return {"requests": {"total": row.size, "by_outcome": outcomes(everything)},
+            "quality": quality(everything), "slices": slices}  # fmt: skip
+
+
+def _run_rows(rows: dict[int, RowInfo], row: np.ndarray, correct: np.ndarray) -> RunRows:
+    answers = np.bincount(row, minlength=ROWS)
+    right = np.bincount(row[correct], minlength=ROWS)
+    return RunRows(
+        key=tuple(rows[i].id for i in range(ROWS)), row=np.arange(ROWS),
+        expected=tuple(rows[i].expected for i in range(ROWS)),
+        slices=tuple(rows[i].slices for i in range(ROWS)),
+        correct=np.where(2 * right >= answers, 1, 0).astype(np.int8),
+        answer=(None,) * ROWS, failure=("",) * ROWS, requests=answers, inputs={},
+        answers=answers, right=right,
+    )  # fmt: skip
+
+
+def simulate_compare(runs: int, paired: bool, change: float = 0.0,
+                     seed: int = 19) -> dict[str, float]:  # fmt: skip
+    """Share of pairs of runs of the same model (``change``: the new run's share of rows that
+    break) that compare calls a regression. Unpaired: each run on its own sample of rows from
+    the population, summaries only; old = the summaries without a design effect. Paired: the
+    same rows, results per row (old: each row by its majority answer)."""
+    rows = _dataset()
+    rng = np.random.default_rng(seed)
+    old = new = 0
+    for _ in range(runs):
+        base_p = _row_accuracy(rows, rng, None)
+        new_p = base_p.copy() if paired else _row_accuracy(rows, rng, None)
+        if change:
+            new_p = np.where(rng.random(ROWS) < change, 0.0, new_p)
+        a, b = _requests(base_p, rng), _requests(new_p, rng)
+        if paired:
+            ra, rb = _run_rows(rows, *a), _run_rows(rows, *b)
+            sa, sb = _summary(rows, *a, clustered=True), _summary(rows, *b, clustered=True)
+            run_a = RunData(None, sa, build_report(sa), ra)
+            run_b = RunData(None, sb, build_report(sb), rb)
+            new += compare_runs(run_a, run_b).regressed
+            # before issue 18: the majority answer of each row, McNemar
+            majority = {"answers": np.zeros(0, np.int64), "right": np.zeros(0, np.int64)}
+            old_a = RunData(None, sa, build_report(sa), replace(ra, **majority))
+            old_b = RunData(None, sb, build_report(sb), replace(rb, **majority))
+            old += compare_runs(old_a, old_b).regressed
+        else:
+            new += compare_runs(_summary(rows, *a, clustered=True),
+                                _summary(rows, *b, clustered=True)).regressed  # fmt: skip
+            old += compare_runs(_summary(rows, *a, clustered=False),
+                                _summary(rows, *b, clustered=False)).regressed  # fmt: skip
+    return {"old": old / runs, "new": new / runs}
+
+
 def test_no_slice_effect_false_alarms_stay_under_five_percent() -> None:
     rates = simulate(runs=200)
     assert rates["old"] > 0.5  # the per-request test "finds" a worse group in most runs
     assert rates["new"] <= 0.05  # rows as the unit: the nominal family-wise rate
+
+
+def test_compare_of_two_runs_of_the_same_model_rarely_regresses() -> None:
+    unpaired = simulate_compare(runs=100, paired=False)
+    assert unpaired["old"] > 0.3  # the requests' counts call noise a regression
+    assert unpaired["new"] <= 0.05
+    paired = simulate_compare(runs=100, paired=True)
+    assert paired["new"] <= 0.05
+
+
+def test_compare_still_finds_a_real_regression() -> None:
+    # a tenth of the rows break in the new run
+    assert simulate_compare(runs=20, paired=True, change=0.1, seed=3)["new"] >= 0.9
+    assert simulate_compare(runs=20, paired=False, change=0.1, seed=3)["new"] >= 0.5
 
 
 def test_a_planted_slice_is_still_found() -> None:
@@ -226,4 +320,10 @@ def test_paired_fraction_test_is_mcnemar_on_whole_rows_and_exact_on_few() -> Non
 
 if __name__ == "__main__":
     print("no slice effect, 1000 runs:", simulate(1000))
+    print("compare, same model, unpaired (summaries), 500 pairs:", simulate_compare(500, False))
+    print("compare, same model, paired (same rows), 500 pairs:", simulate_compare(500, True))
+    print("compare, 10 % of rows break, paired, 100 pairs:",
+          simulate_compare(100, True, change=0.1, seed=3))
+    print("compare, 10 % of rows break, unpaired, 100 pairs:",
+          simulate_compare(100, False, change=0.1, seed=3))
     print("planted topic=returns (45 % vs 80 %), 200 runs:", simulate(200, "returns", seed=7))
