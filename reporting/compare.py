@@ -200,8 +200,8 @@ def _test_key(f: Figure, i: int) -> str | None:
 
 
 def _proportion(
-    metric: str, kind: MetricKind, k1: int, n1: int, k2: int, n2: int, section: Section = "headline",
-    deff1: float = 1.0, deff2: float = 1.0,
+    metric: str, kind: MetricKind, k1: int, n1: int, k2: int, n2: int,
+    section: Section = "headline", deff1: float = 1.0, deff2: float = 1.0,
 ) -> Figure:  # fmt: skip
     """Unpaired: k/n of each run, a two-proportion test (Fisher on small counts). ``deff``: each
     run's design effect of replayed rows (the Rao–Scott test on the rows' evidence)."""

@@ -193,9 +193,8 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
                       rest, p))  # fmt: skip
     adjusted = holm([f[-1] for f in found])
     items = []
-    for (kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy, rest, p), p_adj in (
-        zip(found, adjusted, strict=True)
-    ):  # fmt: skip
+    for entry, p_adj in zip(found, adjusted, strict=True):
+        kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy, rest, p = entry
         worse = accuracy is not None and rest is not None and accuracy < rest
         significant = bool(worse and enough and p_adj is not None and p_adj < ALPHA)
         effect = (rest - accuracy) if worse and rest is not None and accuracy is not None else 0.0

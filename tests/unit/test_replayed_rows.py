@@ -322,8 +322,12 @@ if __name__ == "__main__":
     print("no slice effect, 1000 runs:", simulate(1000))
     print("compare, same model, unpaired (summaries), 500 pairs:", simulate_compare(500, False))
     print("compare, same model, paired (same rows), 500 pairs:", simulate_compare(500, True))
-    print("compare, 10 % of rows break, paired, 100 pairs:",
-          simulate_compare(100, True, change=0.1, seed=3))
-    print("compare, 10 % of rows break, unpaired, 100 pairs:",
-          simulate_compare(100, False, change=0.1, seed=3))
+    print(
+        "compare, 10 % of rows break, paired, 100 pairs:",
+        simulate_compare(100, True, change=0.1, seed=3),
+    )
+    print(
+        "compare, 10 % of rows break, unpaired, 100 pairs:",
+        simulate_compare(100, False, change=0.1, seed=3),
+    )
     print("planted topic=returns (45 % vs 80 %), 200 runs:", simulate(200, "returns", seed=7))
