@@ -7,6 +7,7 @@ This package reads run folders only; it never imports Locust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,9 @@ __all__ = [
     "JUNIT_FILE",
     "load_summary",
     "write_reports",
+    "variant_name",
+    "summary_variant",
+    "REJUDGED",
     "build_report",
     "Report",
     "render_console",
@@ -51,6 +55,25 @@ SUMMARY_FILE = "summary.json"
 HTML_FILE = "report.html"
 MARKDOWN_FILE = "summary.md"
 JUNIT_FILE = "junit.xml"
+#: The variant of a run's files that ``stagecheck report RUN --threshold`` writes beside the
+#: run's own (``summary.rejudged.json``, ``report.rejudged.html``, …): re-judging never replaces
+#: the verdict the run was given.
+REJUDGED = "rejudged"
+
+
+def variant_name(name: str, variant: str = "") -> str:
+    """``report.html`` of a variant: ``report.<variant>.html`` (the name itself for none)."""
+    if not variant:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}.{variant}{dot}{ext}"
+
+
+def summary_variant(path: Path) -> str:
+    """The variant a summary file is of: ``summary.rejudged.json`` → ``rejudged``; any other
+    name → none (its reports are the run's own)."""
+    parts = path.name.split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "summary" and parts[2] == "json" else ""
 
 
 def _summary_path(run_dir: str | Path) -> Path:
@@ -92,8 +115,11 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def write_reports(run_dir: str | Path, summary: Mapping[str, Any] | None = None) -> list[Path]:
-    """Write ``report.html``, ``summary.md`` and ``junit.xml`` into ``run_dir``.
+def write_reports(
+    run_dir: str | Path, summary: Mapping[str, Any] | None = None, variant: str = ""
+) -> list[Path]:
+    """Write ``report.html``, ``summary.md`` and ``junit.xml`` into ``run_dir`` (with a
+    ``variant``, ``report.<variant>.html`` and so on).
 
     ``summary`` defaults to the folder's summary.json. Returns the paths written. Each file is
     written to a temporary name first and renamed, so a reader never sees half a report.
@@ -108,13 +134,14 @@ def write_reports(run_dir: str | Path, summary: Mapping[str, Any] | None = None)
     }
     written = []
     for name, text in outputs.items():
-        target = folder / name
-        tmp = folder / f".{name}.tmp"
+        target = folder / variant_name(name, variant)
+        tmp = folder / f".{target.name}.tmp"
         try:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(target)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder gone or read-only refuses this too
+                tmp.unlink(missing_ok=True)
             raise InputError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
         written.append(target)
     return written

@@ -82,7 +82,9 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
     significant = [c for c in a.concentrations if c.significant][:_TOP]
     if significant:
         out.append("  Errors concentrate in (significantly worse than the rest; 95% interval):")
-        width = min(max(len(c.label) for c in significant), _LABEL)
+        # the label gives way to the figures: a row cut at the console's width would lose them
+        rest = max(len(_concentration_row(c, 0)) for c in significant)
+        width = min(max(len(c.label) for c in significant), _LABEL, _WIDTH - rest)
         out += [_concentration_row(c, width) for c in significant]
     elif a.concentrations:
         out.append("  No group is significantly worse than the rest (Holm, 5 %)")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from stagecheck.errors import shorten
+
 from . import fmt
 from .analysis_text import analysis_console_lines
 from .model import ERROR_OUTCOMES, Report, StageMetrics, causes_text
@@ -27,7 +29,7 @@ _MAX_REASONS = 4
 
 
 def _fit(line: str) -> str:
-    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+    return shorten(line, WIDTH)  # at a word boundary: never "p 0.0013 t…"
 
 
 def _header(report: Report) -> list[str]:
@@ -41,9 +43,14 @@ def _header(report: Report) -> list[str]:
         load += f" · {run.pass_text()}"
     if run.workers and run.workers > 1:
         load += f" · {run.workers} workers"
+    replays = _replays(report)
+    # on the load line when it fits (the console counts its lines), else a line of its own
+    load_lines = [f"load      {load}" + (f" · {replays}" if replays else "")]
+    if len(load_lines[0]) > WIDTH:
+        load_lines = [f"load      {load}", f"          {replays}"]
     dataset = [run.dataset_path or fmt.MISSING]
     if run.dataset_rows is not None:
-        dataset.append(f"{run.dataset_rows:,} rows" + _replays(report))
+        dataset.append(f"{run.dataset_rows:,} rows")
     if run.order:
         dataset.append(run.order + (f" seed {run.seed}" if run.seed is not None else ""))
     if run.scoring_kind:
@@ -51,20 +58,24 @@ def _header(report: Report) -> list[str]:
     return [
         f"stagecheck · {run.scenario}" + (f" · {run.id}" if run.id else ""),
         f"endpoint  {endpoint}" + (f"  ({details})" if details else ""),
-        f"load      {load}",
+        *load_lines,
         f"dataset   {' · '.join(dataset)}",
     ]
 
 
 def _replays(report: Report) -> str:
-    """`` (×5.5)``: timed runs replay rows, so say how unique the figures are."""
+    """How often each row was sent: a timed run replays rows, so its figures rest on fewer
+    independent rows than requests."""
     r = report.analysis.replays if report.analysis is not None else None
-    if r is None:
+    if r is None or not r.unique_rows:
         return ""
-    times = f"×{r.factor:.1f}" if r.factor > 1.0 else "once"
-    return (
-        f" ({times})" if r.unique_rows == r.dataset_rows else f" ({r.unique_rows:,} sent {times})"
-    )
+    if r.unique_rows == r.dataset_rows:
+        if report.run.exact_pass:
+            return ""  # the load line says it: "exact pass: every row once"
+        once = r.factor <= 1.0
+        return "each row sent once" if once else f"each row sent {r.factor:.1f} times on average"
+    times = f"{r.factor:.1f} times each on average" if r.factor > 1.0 else "once each"
+    return f"{r.unique_rows:,} of {r.dataset_rows:,} rows sent, {times}"
 
 
 def _verdict(report: Report) -> list[str]:
@@ -72,21 +83,26 @@ def _verdict(report: Report) -> list[str]:
     if report.verdict == "invalid" or not report.valid:
         reasons = "; ".join(report.invalid_reasons) or "no reason given"
         return [f"INVALID  the run is not valid: {reasons}"]
+    caveat = [f"  ⚠ {report.ungated_correctness}"] if report.ungated_correctness else []
     if report.verdict == "passed":
-        return [f"PASSED  all {len(report.thresholds)} thresholds passed"]
+        return [f"PASSED  all {len(report.thresholds)} thresholds passed", *caveat]
     if failed:
         names = ", ".join(t.expression for t in failed)
-        return [f"FAILED  {len(failed)} of {len(report.thresholds)} thresholds failed: {names}"]
+        return [f"FAILED  {len(failed)} of {len(report.thresholds)} thresholds failed: {names}",
+                *caveat]  # fmt: skip
     return [f"{report.verdict.upper()}"]
 
 
 def _requests(report: Report) -> list[str]:
     total = report.total_requests
+    answered = f"{fmt.rate(report.answers_per_s)} answered (failures excluded)"
     line = (
         f"Requests  {total:,} in {fmt.seconds(report.run.duration_s)}"
-        f" · {fmt.rate(report.requests_per_s)} · answers {fmt.rate(report.answers_per_s)}"
+        f" · {fmt.rate(report.requests_per_s)} sent · {answered}"
         f" · error rate {fmt.percent(report.error_rate, 2)}"
     )
+    if len(line) > WIDTH:  # a long run's figures: "answered" has to say it alone
+        line = line.replace(" (failures excluded)", "")
     if total == 0:
         return [line, "  no requests were made"]
     # Answers on the left, failures (no answer at all) on the right.
@@ -219,7 +235,7 @@ def _thresholds(report: Report) -> list[str]:
 
 
 def _listed(title: str, items: tuple[str, ...]) -> list[str]:
-    out = [title] + [f"  - {fmt.truncate(item, WIDTH - 4)}" for item in items[:_MAX_REASONS]]
+    out = [title] + [f"  - {shorten(' '.join(i.split()), WIDTH - 4)}" for i in items[:_MAX_REASONS]]
     if len(items) > _MAX_REASONS:
         out.append(f"  … {len(items) - _MAX_REASONS} more")
     return out

@@ -64,6 +64,7 @@ def _verdict(report: Report) -> str:
         )
     else:
         sub = f"All {len(report.thresholds)} thresholds passed."
+    caveat = report.ungated_correctness
     reasons = ""
     if not report.valid:
         items = report.invalid_reasons or ("no reason given",)
@@ -87,7 +88,8 @@ def _verdict(report: Report) -> str:
         f'<section id="verdict" class="banner {verdict}">\n'
         f"<h1>{e(verdict.upper())}</h1>\n"
         f'<p class="sub">{e(report.run.scenario)} · {e(sub)}</p>\n'
-        f'{reasons}<div class="kpis">{cards}</div>\n</section>'
+        + (f'<p class="sub caveat">⚠ {e(caveat)}</p>\n' if caveat else "")
+        + f'{reasons}<div class="kpis">{cards}</div>\n</section>'
     )
 
 

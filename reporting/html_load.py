@@ -47,7 +47,7 @@ def requests_section(report: Report) -> str:
         + f'<p class="note">error rate {e(fmt.percent(report.error_rate, 2))}'
         f" · unparseable {e(fmt.percent(report.unparseable_rate, 2))}"
         f" · throughput {e(fmt.rate(report.requests_per_s))}"
-        f" (answers {e(fmt.rate(report.answers_per_s))})</p>"
+        f" ({e(fmt.rate(report.answers_per_s))} answered, failures excluded)</p>"
     )
     if report.causes:
         body += f'<p class="note" id="causes">no usable answer, by cause: ' \

@@ -51,7 +51,8 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = 
 
 
 def _title(report: Report) -> list[str]:
-    icon = _ICONS.get(report.verdict, "❔")
+    caveat = report.ungated_correctness
+    icon = "⚠️" if caveat and report.verdict == "passed" else _ICONS.get(report.verdict, "❔")
     run = report.run
     failed = report.failed_thresholds()
     if report.verdict == "invalid" or not report.valid:
@@ -70,6 +71,8 @@ def _title(report: Report) -> list[str]:
     if not report.valid:
         reasons = "; ".join(report.invalid_reasons) or "no reason given"
         lines += ["", f"> **Run invalid:** {md_cell(reasons)}"]
+    if caveat:
+        lines += ["", f"> **⚠️ {md_cell(caveat[0].upper() + caveat[1:])}**"]
     if report.target is not None:
         lines += ["", f"Target resources: {md_cell(report.target.describe())}"]
     if report.notes:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
+from stagecheck.thresholds import judges_correctness
 
 __all__ = [
     "OUTCOMES",
@@ -462,3 +463,14 @@ class Report:
 
     def failed_thresholds(self) -> list[ThresholdResult]:
         return [t for t in self.thresholds if not t.passed]
+
+    @property
+    def ungated_correctness(self) -> str | None:
+        """What every view says beside the verdict of a valid run that judged no correctness
+        figure (a pass then says nothing about the answers), else None."""
+        if not self.valid or any(judges_correctness(t.metric) for t in self.thresholds):
+            return None
+        accuracy = self.accuracy
+        seen = f" (accuracy {accuracy:.2%})" if accuracy is not None else ""
+        return (f"no correctness gate was set: answers not judged{seen}; add e.g. "
+                "'accuracy >= 0.9'")  # fmt: skip

@@ -68,18 +68,12 @@ class ArrivalSchedule:
         self.stage = 0  # the stage of the due time handed out last
         self.handed_out = 0
         self._returned: list[tuple[int, int]] = []  # (due, stage) given back, earliest first
-        self.closed = False  # the run is stopping: no request is sent any more
 
     @property
     def end_ns(self) -> float:
         """When the plan's last arrival is due (``perf_counter_ns``; inf without an end)."""
         return self._end
 
-    def close(self) -> None:
-        """The run is stopping: a user that takes a due time from now on, or wakes up for
-        one, sends nothing (it gives the time back). What was due before and never sent is
-        counted by :meth:`missed_until`."""
-        self.closed = True
 
     def _due_of(self, lam: float) -> tuple[float, int]:
         i = self._at

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser"]
 
 DEMO_SCENARIO = "scenarios/smoke.yaml"
-WEB_QUIT_GRACE_S = 3  # --web without --keep-web: seconds the UI stays up after the run
+# stagecheck.locust.webui's names (not imported here: that would import Locust and gevent)
+WEB_LOGIN_ENV = ("STAGECHECK_WEB_USER", "STAGECHECK_WEB_PASSWORD")
+WEB_LINGER_S = 30.0  # --web without --keep-web: the UI's time after the run (report not opened)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="EXPR",
-        help="judge the run by this threshold instead of its own (repeatable), "
+        help="judge the run by this threshold instead of its own (repeatable), into "
+        "summary.rejudged.json and report.rejudged.html beside the run's own files, "
         "e.g. --threshold 'latency.p99 < 250ms' --threshold 'accuracy >= 0.9 at 95%% confidence'",
     )
 
@@ -173,7 +176,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-host", default="127.0.0.1", help="interface for --web")
     p.add_argument("--keep-web", action="store_true",
                    help="(--web) keep the web UI up when the plan is done (new runs "
-                        "from the form; Ctrl-C quits); by default it exits")  # fmt: skip
+                        "from the form; Ctrl-C quits); by default: --web-linger")  # fmt: skip
+    p.add_argument("--web-linger", type=float, default=WEB_LINGER_S, metavar="SECONDS",
+                   help="(--web) after the plan ends, the UI stays up this long, or until "
+                        "the run's report has been opened (then 5 s), whichever comes "
+                        "first; then it exits with the run's exit code "
+                        f"(default {WEB_LINGER_S:g})")  # fmt: skip
     p.add_argument("--web-login", action="store_true",
                    help="(--web) require a login: Locust's --web-login, with the user and "
                         "password from STAGECHECK_WEB_USER / STAGECHECK_WEB_PASSWORD")  # fmt: skip
@@ -254,15 +262,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] = ()) -> int:
     from stagecheck.endpoint import check_endpoint
     from stagecheck.preparation import prepare_scenario
-    from stagecheck.runfolder import new_run_dir
+    from stagecheck.runfolder import check_writable, new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
+    if not (math.isfinite(args.web_linger) and args.web_linger >= 0):
+        raise InputError(f"--web-linger must be 0 or more seconds, got {args.web_linger}")
+    if args.web and args.web_login and not all(map(os.environ.get, WEB_LOGIN_ENV)):
+        # before anything starts (the web UI would check it too, after the endpoint's check)
+        raise InputError(f"--web-login needs {' and '.join(WEB_LOGIN_ENV)} set (the web UI's "
+                         "one user and password); without them nobody could log in")  # fmt: skip
     prepared = prepare_scenario(scenario, overrides)
     sc = prepared.loaded.scenario
     argv = ["-f", str(Path(__file__).parent / "locust" / "locustfile.py"),
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip
     if not args.worker:  # a worker takes the endpoint and overrides from its master
+        check_writable(Path(args.out), "--out")  # before any load: one line, exit 2
         check_endpoint(sc.endpoint)  # reachable; a preset's health route answers
         if args.metrics_port is not None:
             _check_listenable("--metrics-port", args.metrics_host, args.metrics_port)
@@ -284,9 +299,9 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
     if args.web:
         argv += ["--web-host", args.web_host, "--web-port", str(args.web_port), "--autostart"]
         if not args.keep_web:
-            # Like a headless run, end with the plan (and its exit code); the grace lets an
-            # open page show the final verdict before the UI goes away.
-            argv += ["--autoquit", str(WEB_QUIT_GRACE_S)]
+            # Like a headless run, end with the plan (and its exit code), once whoever watches
+            # the page has had the time to see the verdict and open the report.
+            argv += ["--web-linger", str(args.web_linger)]
         if args.web_login:
             argv += ["--web-login"]
     else:
@@ -342,6 +357,15 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
         locust.main.main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except OSError as exc:
+        # Locust writes its own statistics (--json-file) after the run has ended with its
+        # summary, and fires its quit event (the console summary) only after that.
+        print(f"stagecheck: Locust's statistics could not be written: {exc.filename}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        events.quit.fire(exit_code=EXIT_RUN_FAILED)
+        code = EXIT_RUN_FAILED
+    except KeyboardInterrupt:  # a signal before the plugin's handlers, or past its stop
+        code = EXIT_RUN_FAILED
     finally:
         sys.argv = saved
     return _honest_exit_code(code, plugin, worker=prepared is None or plugin.is_worker)
@@ -433,8 +457,10 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     from stagecheck.endpoint import check_endpoint
     from stagecheck.redact import redact_url
     from stagecheck.reporting.capacity_view import render_capacity_console
+    from stagecheck.runfolder import check_writable
 
     request, endpoint = _capacity_request(args)
+    check_writable(request.out, "--out")
     check_endpoint(endpoint)  # reachable; a preset's health route answers
     if request.processes:
         _check_listenable("--master-port", "127.0.0.1", args.master_port)
@@ -480,8 +506,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Rebuild the analysis and judge the thresholds again from the run folder; the exit code
-    is the verdict's, as after the run."""
-    from stagecheck.reporting import load_summary, render_console, write_reports
+    is the verdict's, as after the run. New thresholds (``--threshold``) judge the run into
+    ``summary.rejudged.json`` and its reports, beside the run's own, which stay as they were."""
+    from stagecheck.reporting import (
+        REJUDGED,
+        SUMMARY_FILE,
+        load_summary,
+        render_console,
+        summary_variant,
+        variant_name,
+        write_reports,
+    )
     from stagecheck.run.controller import exit_code_for
     from stagecheck.runfolder import write_summary
     from stagecheck.verdict import rejudge_run_folder
@@ -489,12 +524,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     summary = load_summary(run_dir)
     if run_dir.is_dir():
+        variant = REJUDGED if args.thresholds else ""
         summary = rejudge_run_folder(run_dir, summary, args.thresholds)
-        write_summary(run_dir, summary)
+        print(f"wrote {write_summary(run_dir, summary, variant_name(SUMMARY_FILE, variant))}")
+        if variant:
+            print(f"  (judged by --threshold; the run's own verdict stays in {SUMMARY_FILE})")
     elif args.thresholds:
         raise InputError(f"{run_dir}: --threshold needs the run folder, not a summary file")
+    else:
+        variant = summary_variant(run_dir)
     folder = run_dir if run_dir.is_dir() else run_dir.parent
-    for path in write_reports(folder, summary):
+    for path in write_reports(folder, summary, variant):
         print(f"wrote {path}")
     print(render_console(summary))
     return exit_code_for(str(summary.get("verdict")))

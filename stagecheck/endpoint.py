@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_reachable",
+    "check_tls",
+    "tls_problem",
     "check_endpoint",
     "check_health",
     "host_and_port",
@@ -83,6 +85,48 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
         raise RunError(f"endpoint {redact_url(url)} is unreachable: {reason}") from None
 
 
+_TLS_OFF = "set endpoint.verify_tls: false (--set endpoint.verify_tls=false) to skip the check"
+
+
+def tls_problem(exc: BaseException) -> str | None:
+    """What a TLS failure means, with what to do about it (None: not a TLS failure)."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"its TLS certificate cannot be verified ({exc.verify_message or exc.reason}): "
+                f"trust its CA (SSL_CERT_FILE=ca.pem), or {_TLS_OFF}")  # fmt: skip
+    if isinstance(exc, ssl.SSLError):
+        return f"the TLS handshake failed ({exc.reason or exc}): does it serve HTTPS there?"
+    return None
+
+
+def check_tls(endpoint: EndpointConfig) -> None:
+    """An ``https`` endpoint completes a TLS handshake, its certificate verified as the run
+    verifies it (unless ``endpoint.verify_tls: false``): :class:`RunError` (exit code 3) with
+    one line and the way out otherwise. Without it a run with an unverifiable certificate sends
+    its whole plan and fails every request."""
+    import ssl
+
+    if urlsplit(endpoint.url).scheme != "https":
+        return
+    host, port = host_and_port(endpoint.url)
+    context = ssl.create_default_context()  # as the run's connections (locust/connection.py)
+    if not endpoint.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    shown = redact_url(endpoint.url)
+    try:
+        with socket.create_connection((host, port), timeout=endpoint.connect_timeout) as sock:
+            sock.settimeout(endpoint.timeout)
+            with context.wrap_socket(sock, server_hostname=host):
+                pass
+    except (OSError, ValueError) as exc:
+        reason = tls_problem(exc) or getattr(exc, "strerror", None) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no TLS handshake within {endpoint.timeout:g}s"
+        raise RunError(f"endpoint {shown}: {reason}") from None
+
+
 def check_health(endpoint: EndpointConfig) -> None:
     """The preset's health route (``GET /v1/inference/health``) must answer 2xx within the
     timeout; :class:`RunError` (exit code 3) with one line otherwise. Nothing to do without a
@@ -118,7 +162,7 @@ def check_health(endpoint: EndpointConfig) -> None:
         conn.request("GET", path, headers=dict(endpoint.headers))
         status = conn.getresponse().status
     except (OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        reason = tls_problem(exc) or getattr(exc, "strerror", None) or type(exc).__name__
         if isinstance(exc, TimeoutError):
             reason = f"no answer within {endpoint.timeout:g}s"
         raise RunError(f"health check {shown} failed ({preset.name}): {reason}") from None
@@ -133,7 +177,9 @@ def check_health(endpoint: EndpointConfig) -> None:
 
 
 def check_endpoint(endpoint: EndpointConfig) -> None:
-    """The pre-flight of a run: the endpoint accepts connections and, with a preset, its
-    health route answers. :class:`RunError` (exit code 3) with one line otherwise."""
+    """The pre-flight of a run: the endpoint accepts connections, an ``https`` one completes a
+    TLS handshake (its certificate verified) and, with a preset, its health route answers.
+    :class:`RunError` (exit code 3) with one line otherwise."""
     check_reachable(endpoint.url, endpoint.connect_timeout)
+    check_tls(endpoint)
     check_health(endpoint)

@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "RunError",
     "one_line",
+    "shorten",
     "unicode_problem",
 ]
 
@@ -39,7 +40,19 @@ def one_line(text: str) -> str:
         )
     if not text.isascii():
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 1] + "…"
+    return text if len(text) <= MAX_PROBLEM_CHARS else shorten(text, MAX_PROBLEM_CHARS)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis (mid-word
+    only when its last ~third holds no space: one long word)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = head.rfind(" ", 0, limit - 1)
+    if cut >= limit * 2 // 3:
+        head = head[:cut]
+    return head.rstrip(" ,;:") + "…"
 
 
 class StagecheckError(Exception):

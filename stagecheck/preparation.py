@@ -16,7 +16,7 @@ from stagecheck.protocols import ProtocolAdapter, build_adapter
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario, load_scenario
 from stagecheck.scoring import Scorer, build_scorer
-from stagecheck.thresholds import check_threshold_names, parse_threshold
+from stagecheck.thresholds import check_threshold_names, judges_correctness, parse_threshold
 
 __all__ = ["PreparedScenario", "prepare_scenario", "prepare_loaded", "describe_scenario"]
 
@@ -101,4 +101,7 @@ def describe_scenario(p: PreparedScenario) -> str:
         lines.append(f"  threshold  {t}" + ("  (default)" if sc.thresholds is None else ""))
     if sc.gates_note:
         lines.append(f"  note       {sc.gates_note}")
+    if not any(judges_correctness(parse_threshold(t).metric) for t in sc.gates):
+        lines.append("  warning    no correctness gate: a run passes however wrong the answers "
+                     "are; add a threshold such as 'accuracy >= 0.9'")  # fmt: skip
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from typing import Any
 
 import urllib3
 
-from stagecheck.endpoint import status_hint
+from stagecheck.endpoint import status_hint, tls_problem
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario
 from stagecheck.protocols import STREAM_DONE, ResponseParseError
@@ -111,6 +111,10 @@ def probe_endpoint(prepared: PreparedScenario) -> ProbeResult:
             reason = f"no answer within {ep.timeout:g}s (endpoint.timeout)"
         elif isinstance(exc, urllib3.exceptions.NewConnectionError):
             reason = "connection refused or host unreachable"
+        elif isinstance(exc, urllib3.exceptions.SSLError):
+            causes = [exc.__context__, *exc.args]
+            found = [tls_problem(c) for c in causes if isinstance(c, BaseException)]
+            reason = next((f for f in found if f), f"TLS: {exc}")
         lines.append(f"status     no answer after {ms:.1f} ms")
         return ProbeResult(lines, f"probe: {req.method} {redact_url(url)}: {reason}")
     finally:

@@ -3,25 +3,48 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from stagecheck.errors import one_line
+from stagecheck.errors import InputError, one_line
 from stagecheck.redact import redact_override
 from stagecheck.scenario import LoadedScenario, redacted_yaml
 
-__all__ = ["new_run_dir", "write_scenario_copy", "write_summary"]
+__all__ = ["check_writable", "new_run_dir", "write_scenario_copy", "write_summary"]
+
+_CHECK_BYTES = 64 * 1024  # written (and removed) to tell a full disk before the run
+
+
+def check_writable(folder: Path, option: str) -> None:
+    """Before any load: ``folder`` can be made and a file in it written, or
+    :class:`InputError` (exit 2) with one line naming the folder and the OS's reason (a
+    read-only mount, an immutable folder, a full disk, a file in the way)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".stagecheck-write-check-") as f:
+            f.write(b"\0" * _CHECK_BYTES)
+            f.flush()
+            os.fsync(f.fileno())  # a full disk may refuse only here
+    except OSError as exc:
+        raise InputError(f"{option} {folder}: the run folder cannot be written there "
+                         f"({exc.strerror or exc})") from None  # fmt: skip
 
 
 def new_run_dir(root: Path, scenario_name: str, now: float | None = None) -> Path:
+    """A new run folder under ``root``; :class:`InputError` (exit 2) when it cannot be made."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
     base = root / f"{stamp}-{scenario_name}"
     path, n = base, 1
     while path.exists():
         n += 1
         path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot make the run folder ({exc.strerror or exc})") from None
     return path
 
 
@@ -33,8 +56,8 @@ def write_scenario_copy(run_dir: Path, loaded: LoadedScenario) -> None:
     (run_dir / "scenario.yaml").write_text(header + redacted_yaml(loaded.raw), encoding="utf-8")
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
-    path = run_dir / "summary.json"
+def write_summary(run_dir: Path, summary: dict[str, Any], name: str = "summary.json") -> Path:
+    path = run_dir / name
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)

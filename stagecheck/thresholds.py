@@ -34,6 +34,7 @@ __all__ = [
     "parse_threshold",
     "check_threshold_names",
     "evaluate_thresholds",
+    "judges_correctness",
     "OPERATORS",
 ]
 
@@ -120,7 +121,8 @@ class ThresholdResult:
 def _unknown_metric(text: str, known: str = _KNOWN, choices: Iterable[str] = _SUGGESTIONS) -> str:
     close = difflib.get_close_matches(text, list(choices), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown metric '{text}' (known: {known}){hint}"
+    # The suggestion before the long list: a line too long for the console is cut at its end.
+    return f"unknown metric '{text}'{hint} (known: {known})"
 
 
 def _stat(root: str, stat: str, *, slice_: bool) -> str:
@@ -346,6 +348,18 @@ def parse_threshold(text: str) -> Threshold:
         _check_confident(metric, op)
     return Threshold(expression=expression, metric=metric, op=op, target=target, unit=unit,
                      confidence=confidence)  # fmt: skip
+
+
+_CORRECTNESS = ("accuracy", "precision", "recall", "f1", "goodput")
+
+
+def judges_correctness(metric: str) -> bool:
+    """Whether a threshold on ``metric`` (canonical, as :attr:`Threshold.metric`) judges the
+    answers' correctness: accuracy, precision, recall or F1 of the run, a class or a slice, or
+    goodput (correct answers only). Latency, error rates and throughput do not: a model that
+    answers everything wrong, fast, passes them."""
+    name = metric.rpartition("].")[2] if "]." in metric else metric
+    return name.startswith(_CORRECTNESS)
 
 
 # --- checks before the run ---

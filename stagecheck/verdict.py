@@ -27,6 +27,10 @@ __all__ = ["complete_summary", "rejudge_run_folder", "logged_histograms"]
 log = logging.getLogger("stagecheck")
 
 _REJUDGED = "thresholds judged again by stagecheck report: "
+_RESTORED = (
+    "the run's own thresholds judged again, from scenario.yaml (an older stagecheck report "
+    "--threshold had replaced them in summary.json)"
+)
 
 Histograms = Callable[[str], "HdrHistogram | None"]
 
@@ -91,6 +95,14 @@ def rejudge_run_folder(
         if thresholds
         else [t["expression"] for t in summary.get("thresholds") or [] if "expression" in t]
     )
+    if not thresholds and _rejudged(summary):
+        # An older stagecheck wrote a re-judged verdict over the run's own: its thresholds are
+        # still in the scenario as run.
+        own = _scenario_gates(run_dir)
+        if own is not None:
+            gates = own
+            notes = [n for n in summary.get("notes") or [] if not str(n).startswith(_REJUDGED)]
+            summary["notes"] = [*notes, _RESTORED]
     problems = []
     for text in gates:
         try:
@@ -104,3 +116,26 @@ def rejudge_run_folder(
         summary["notes"] = [*notes, _REJUDGED + "; ".join(gates)]
     complete_summary(summary, run_dir, gates, logged_histograms(run_dir))
     return summary
+
+
+def _rejudged(summary: dict[str, Any]) -> bool:
+    return any(str(n).startswith(_REJUDGED) for n in summary.get("notes") or [])
+
+
+def _scenario_gates(run_dir: Path) -> list[str] | None:
+    """The thresholds of the scenario as run (``scenario.yaml``), or None when unreadable."""
+    from stagecheck.scenario.schema import DEFAULT_GATES
+    from stagecheck.scenario.yamlread import YAMLProblem, read_yaml
+
+    try:  # the scenario reader: bounded in size, depth and aliases
+        _, raw = read_yaml((run_dir / "scenario.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLProblem):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    gates = raw.get("thresholds", None)
+    if gates is None:
+        return list(DEFAULT_GATES)
+    if isinstance(gates, list) and all(isinstance(g, str) for g in gates):
+        return list(gates)
+    return None

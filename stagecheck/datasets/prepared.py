@@ -4,8 +4,10 @@ normalised once, at load time, so the per-request hot path only sends and scores
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from stagecheck.datasets.columns import absent_fields, column_problems, named_fields
 from stagecheck.datasets.reader import detect_format, read_records
 from stagecheck.datasets.values import value_problem
 from stagecheck.errors import InputError
@@ -66,6 +68,25 @@ def _input_text(inputs: dict[str, Any]) -> str:
     return text if len(text) <= 2000 else text[:2000] + "…"
 
 
+_ROLES = {"dataset.input": "input", "dataset.expected": "expected", "dataset.slices": "slice",
+          "dataset.id": "id"}  # fmt: skip
+
+
+def _missing(role: str, name: str) -> str:
+    """The end of a row's line about a field it lacks (``where`` + this)."""
+    return f": {role} field '{name}' is missing"
+
+
+def _shown(problems: list[str], path: Path) -> list[str]:
+    shown = problems[:MAX_SHOWN_PROBLEMS]
+    if len(problems) > MAX_SHOWN_PROBLEMS:
+        shown.append(
+            f"{path}: … and {len(problems) - MAX_SHOWN_PROBLEMS} more bad rows "
+            "(set dataset.on_bad_row: skip to skip them)"
+        )
+    return shown
+
+
 def load_dataset(
     loaded: LoadedScenario, adapter: ProtocolAdapter, scorer: Scorer
 ) -> PreparedDataset:
@@ -76,23 +97,36 @@ def load_dataset(
     fmt = detect_format(path, cfg.format)
     problems: list[str] = []
     rows: list[PreparedRow] = []
+    # Fields the first row lacks: in a CSV or Parquet file every row has the same columns, so
+    # that is the header's fault (one line, not one per row); a JSONL field is the file's fault
+    # only when no row has it, so the suspects are followed (usually none: no cost per row).
+    suspects: list[tuple[str, str]] | None = None
+    columns: list[str] = []
     for line, record in read_records(path, fmt, problems):
         if cfg.limit is not None and len(rows) >= cfg.limit:
             break
+        if suspects is None:
+            columns = [str(k) for k in record]
+            tabular = fmt != "jsonl"
+            suspects = absent_fields(record, named_fields(cfg), header=tabular)
+            if suspects and tabular:
+                raise InputError(column_problems(path, suspects, columns, header=True))
+        elif suspects:
+            suspects = absent_fields(record, suspects)
         where = f"{path}:{line}"
         row_problems = []
         inputs = {name: field_value(record, name) for name in cfg.input}
         for name, value in inputs.items():
             if value is MISSING or value is None:
-                row_problems.append(f"{where}: input field '{name}' is missing")
+                row_problems.append(where + _missing("input", name))
         raw_expected = field_value(record, cfg.expected)
         if raw_expected is MISSING or raw_expected is None:
-            row_problems.append(f"{where}: expected field '{cfg.expected}' is missing")
+            row_problems.append(where + _missing("expected", cfg.expected))
         slice_values = []
         for name in cfg.slices:
             value = field_value(record, name)
             if value is MISSING or value is None:
-                row_problems.append(f"{where}: slice field '{name}' is missing")
+                row_problems.append(where + _missing("slice", name))
             slice_values.append(_as_text(value))
         used = [
             *(("input", n, v) for n, v in inputs.items()),
@@ -133,14 +167,14 @@ def load_dataset(
                 input_text=_input_text(inputs),
             )
         )
+    if suspects:
+        # No row has these fields: one line each instead of one per row, the rows' other
+        # problems kept.
+        endings = tuple(_missing(_ROLES[key], name) for key, name in suspects)
+        others = _shown([p for p in problems if not p.endswith(endings)], path)
+        raise InputError(column_problems(path, suspects, columns, header=False) + others)
     if problems and cfg.on_bad_row == "fail":
-        shown = problems[:MAX_SHOWN_PROBLEMS]
-        if len(problems) > MAX_SHOWN_PROBLEMS:
-            shown.append(
-                f"{path}: … and {len(problems) - MAX_SHOWN_PROBLEMS} more bad rows "
-                "(set dataset.on_bad_row: skip to skip them)"
-            )
-        raise InputError(shown)
+        raise InputError(_shown(problems, path))
     if not rows:
         raise InputError(f"{path}: the dataset has no usable rows")
     return PreparedDataset(

@@ -9,10 +9,12 @@ Locust's lines. Plain ``locust -f`` without ``--logfile`` keeps Locust's console
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 
-__all__ = ["CONSOLE_MODES", "route_console"]
+__all__ = ["CONSOLE_MODES", "LogFile", "guard_log_file", "route_console"]
 
 #: ``stagecheck``: stagecheck's lines and Locust's errors; ``all``: every line.
 CONSOLE_MODES = ("stagecheck", "all")
@@ -65,3 +67,40 @@ def route_console(mode: str) -> None:
         errors.addFilter(_not_stagecheck)  # stagecheck's errors are shown once, above
         errors.setFormatter(files[0].formatter)
         _add(logger, errors)
+
+
+class LogFile(logging.FileHandler):
+    """Locust's ``--logfile`` handler, which says when the file can no longer be written (a
+    full disk, a folder made read-only) rather than print a traceback for every line:
+    ``failure`` holds what failed, and nothing more is written to it."""
+
+    failure: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failure is None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)
+            return
+        self.failure = f"{os.path.basename(self.baseFilename)}: {exc.strerror or exc}"
+        with contextlib.suppress(OSError):
+            self.close()  # closes the file even when its last flush fails
+
+
+def guard_log_file() -> LogFile | None:
+    """Put a :class:`LogFile` in place of the file handler Locust's ``--logfile`` set up (on
+    the root and ``locust`` loggers); None without one."""
+    root, locust = logging.getLogger(), logging.getLogger("locust")
+    old = next((h for h in root.handlers if type(h) is logging.FileHandler), None)
+    if old is None:
+        return next((h for h in root.handlers if isinstance(h, LogFile)), None)
+    new = LogFile(old.baseFilename, mode="a", encoding=old.encoding)
+    new.setFormatter(old.formatter)
+    new.setLevel(old.level)
+    for logger in (root, locust):
+        logger.handlers = [new if h is old else h for h in logger.handlers]
+    old.close()
+    return new

@@ -24,6 +24,7 @@ from stagecheck.locust.shape import ScenarioShape
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario
 from stagecheck.run import RunSession
+from stagecheck.runfolder import check_writable
 
 __all__ = ["RunResult", "run_scenario"]
 
@@ -54,6 +55,10 @@ def run_scenario(
     """Run ``prepared`` to its end (its plan, or ``plan``) and return the summary, the exit code
     its verdict maps to, and the run folder. The endpoint is not pre-checked here: callers do
     that once (``stagecheck.endpoint.check_reachable``)."""
+    options = options or RunOptions()
+    # before any load: a folder that cannot be written is bad input (InputError, exit 2)
+    check_writable(options.run_dir or options.runs_root,
+                   "run_dir" if options.run_dir else "runs_root")  # fmt: skip
     events = Events()
     plugin = install(events)
     plan = plan or LoadPlan.from_scenario(prepared.loaded)
@@ -65,7 +70,7 @@ def run_scenario(
 
     attach(env, session)
     plugin.prepared = prepared
-    plugin.begin(env, session, options or RunOptions())
+    plugin.begin(env, session, options)
     try:
         runner.start_shape()
         timeout = plan.duration + (env.stop_timeout or 0) + FINISH_GRACE_S

@@ -9,6 +9,9 @@
 ``--pushgateway URL``: push the final metrics to a Prometheus Pushgateway.
 ``--console-log stagecheck|all``: with Locust's ``--logfile``, which lines still reach the
 console (stagecheck's own and Locust's errors, or all; default: all).
+``--web-linger SECONDS``: with the web UI, quit when a run has ended: after SECONDS, or once its
+report has been fetched (and a few seconds more), whichever comes first (default: Locust's own
+``--autoquit``, if any).
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ def add_arguments(parser: Any, **_: Any) -> None:
                        help="interface for --metrics-port")  # fmt: skip
     group.add_argument("--pushgateway", default=None, metavar="URL",
                        help="push the final metrics to a Pushgateway")  # fmt: skip
+    group.add_argument("--web-linger", type=float, default=None, metavar="SECONDS",
+                       help="(web UI) quit this long after a run ends, or once its report "
+                            "has been fetched")  # fmt: skip
     group.add_argument("--console-log", choices=CONSOLE_MODES, default="all",
                        help="with --logfile: the lines still shown on the console "
                             "(stagecheck: its own and Locust's errors)")  # fmt: skip
@@ -53,6 +59,7 @@ class RunOptions:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     pushgateway: str | None = None
+    web_linger: float | None = None  # web UI: quit this long after a run (or its report) ends
 
     @classmethod
     def from_parsed(cls, opts: Any) -> RunOptions:
@@ -62,4 +69,5 @@ class RunOptions:
             metrics_port=opts.metrics_port,
             metrics_host=opts.metrics_host,
             pushgateway=opts.pushgateway,
+            web_linger=getattr(opts, "web_linger", None),
         )

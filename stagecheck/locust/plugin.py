@@ -36,7 +36,7 @@ from stagecheck.endpoint import check_endpoint
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
-from stagecheck.locust.console import route_console
+from stagecheck.locust.console import LogFile, guard_log_file, route_console
 from stagecheck.locust.options import RunOptions, add_arguments
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
@@ -44,7 +44,7 @@ from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Interval
 from stagecheck.redact import split_credentials
 from stagecheck.run import LiveView, RunController, RunSession
-from stagecheck.runfolder import new_run_dir
+from stagecheck.runfolder import check_writable, new_run_dir
 from stagecheck.scenario import load_scenario
 from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
@@ -64,6 +64,7 @@ FINAL_WAIT_EXTRA_S = 15.0  # beyond the stop timeout, for workers' last results 
 QUIT_GRACE_S = 2.0  # for the last results of a worker that has quit to arrive
 MASTER_SILENCE_S = 5.0  # a worker that hears no heartbeat for this long stops (Locust: 60 s)
 REAP_GRACE_S = 5.0  # forked workers still alive this long after the master's end are ended
+SECOND_SHUTDOWN_WAIT_S = 300.0  # a second shutdown waits this long for the first to exit
 
 
 class StagecheckPlugin:
@@ -90,6 +91,8 @@ class StagecheckPlugin:
         self._finisher: gevent.Greenlet | None = None
         self._signal: str | None = None  # the signal that stopped the run, if one did
         self._signal_handlers: list[Any] = []
+        self._signalled = False  # a signal's stop is under way (until its run has ended)
+        self._quitting = False  # Locust's shutdown has begun
         self._runner: Any = None
         self._stopping = False  # the runner is stopping its users (once per run)
         self._stopping_ns = 0
@@ -97,6 +100,7 @@ class StagecheckPlugin:
         self._fold_lock = gevent.lock.Semaphore()  # worker: one fold of its recorder at a time
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
         self._handed_key: tuple[Any, ...] | None = None  # worker: options of the hand-over
+        self._log_file: LogFile | None = None  # Locust's --logfile (a write to it may fail)
         os.register_at_fork(after_in_child=die_with_parent)
         events.init_command_line_parser.add_listener(add_arguments)
         events.init.add_listener(self._on_init)
@@ -154,6 +158,7 @@ class StagecheckPlugin:
         if opts is None:  # library mode: run_scenario() calls begin() itself
             return
         route_console(getattr(opts, "console_log", "all"))
+        self._log_file = guard_log_file()
         self._runner = runner
         self._install_signal_handlers()
         if isinstance(runner, WorkerRunner):
@@ -166,14 +171,19 @@ class StagecheckPlugin:
             # so it runs before it (quitting runs listeners in reverse): stop first, which
             # sends this worker's last results, then Locust says quit.
             environment.events.quitting.add_listener(self._on_worker_quitting)
+            environment.events.quitting.add_listener(self._on_first_quitting)  # runs first
             gevent.spawn(self._watch_master, environment)
             return
+        environment.events.quitting.add_listener(self._on_first_quitting)  # before the runner's
         if not opts.scenario and self.prepared is None:
             log.error("stagecheck: --scenario FILE is required (or set STAGECHECK_SCENARIO)")
             raise SystemExit(EXIT_BAD_INPUT)
         try:
+            options = RunOptions.from_parsed(opts)
+            check_writable(options.run_dir or options.runs_root,
+                           "--run-dir" if options.run_dir else "--runs-root")  # fmt: skip
             session = self._prepare(environment, preflight=True)
-            self.begin(environment, session, RunOptions.from_parsed(opts), web_ui=web_ui)
+            self.begin(environment, session, options, web_ui=web_ui)
         except StagecheckError as exc:
             for line in exc.problems:
                 log.error(line)
@@ -192,21 +202,57 @@ class StagecheckPlugin:
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
-        if self._signal is None:
+        first = self._signal is None
+        if first:
             self._signal = name
             log.warning("%s: stopping the run", name)
+        if self._absorbs_signal():
+            # A second Ctrl-C (or SIGTERM) would interrupt the stop itself: the run's end half
+            # done, no summary, exit 130. The stop is bounded (stop timeout, workers' wait).
+            if not first:
+                log.warning("%s: already stopping; the run ends with its summary", name)
+            return
+        self._signalled = True
         if signum == signal.SIGTERM and self._locust_handles_sigterm():
             return  # Locust's own handler shuts down gracefully (see _on_quitting)
         gevent.get_hub().parent.throw(KeyboardInterrupt)
 
+    @property
+    def stopped_by_signal(self) -> bool:
+        """The current (or last) run was stopped by a signal, or the process is quitting."""
+        return self._signal is not None or self._quitting
+
+    @property
+    def quitting(self) -> bool:
+        """Locust's shutdown has begun (the process exits by itself)."""
+        return self._quitting
+
+    def _absorbs_signal(self) -> bool:
+        """A stop is already under way: a signal's, Locust's shutdown, or a headless run's end
+        (the process exits by itself). An idle web UI (``--keep-web``) still quits on one."""
+        if self._signalled or self._quitting:
+            return True
+        controller = self.controller
+        return self._headless() and controller is not None and controller.finished
+
+    def _headless(self) -> bool:
+        env = getattr(self._runner, "environment", None)
+        return bool(getattr(getattr(env, "parsed_options", None), "headless", False))
+
+    def _on_first_quitting(self, **_: Any) -> None:
+        """Locust runs its whole shutdown for every SIGTERM it receives: a second one waits
+        here for the first, which ends the process (rather than stop, print and exit twice)."""
+        if self._quitting:
+            gevent.event.Event().wait(timeout=SECOND_SHUTDOWN_WAIT_S)
+            return
+        self._quitting = True
+
     def _locust_handles_sigterm(self) -> bool:
         """Locust installs its SIGTERM handler (a graceful shutdown) right after ``init`` on
         workers and with the web UI, and only once the run is over in a headless run."""
-        env = getattr(self._runner, "environment", None)
-        headless = bool(getattr(getattr(env, "parsed_options", None), "headless", False))
         controller = self.controller
         over = controller is None or controller.finished
-        return isinstance(self._runner, WorkerRunner) or not headless or over
+        return isinstance(self._runner, WorkerRunner) or not self._headless() or over
 
     def _on_heartbeat(self, **_: Any) -> None:
         self._last_heartbeat = time.monotonic()
@@ -303,6 +349,7 @@ class StagecheckPlugin:
             environment.process_exit_code = EXIT_RUN_FAILED
         finally:
             self._finisher = None
+            self._signalled = False  # an idle UI (--keep-web) quits on the next signal
             self.done.set()
 
     def _on_quitting(self, environment: Any, **_: Any) -> None:
@@ -313,12 +360,27 @@ class StagecheckPlugin:
         if not controller.finished and self._finisher is None and not self._stopping:
             # Locust's SIGTERM shutdown quits before it stops the users: stop them first, so
             # that their requests in flight are recorded before the run ends.
-            environment.runner.stop()
+            self._stop_users(environment)
         finisher = self._finisher
         if finisher is not None:
             finisher.join(timeout=(environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S + 30)
         if not controller.finished:
             self._end_run(environment, controller)  # stopped before Locust's test_stop fired
+        _move_locust_stats(environment.parsed_options, controller)
+
+    def _stop_users(self, environment: Any) -> None:
+        """Stop the users the way the plan's end does: the shape stops the runner at its next
+        tick (within a second). Locust's main greenlet may be waiting for the shape (an
+        ``--autostart`` run) and stops the runner when the shape ends: a runner.stop() of ours
+        beside it would stop every user twice (Locust: "Tried to stop User in an unexpected
+        state: stopping", one traceback per user)."""
+        runner, session = environment.runner, self.session
+        shape = runner.shape_greenlet
+        if session is not None and shape is not None and not shape.dead:
+            session.finished = True
+            shape.join(timeout=(environment.stop_timeout or 0) + FINAL_WAIT_EXTRA_S)
+        if not self._stopping:  # no shape, or it did not stop in time
+            runner.stop()
 
     def _on_usage(self, environment: Any, cpu_usage: float, **_: Any) -> None:
         if self.controller is not None:
@@ -521,7 +583,10 @@ class StagecheckPlugin:
                     controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
             elif ticks % PROGRESS_EVERY == 0:
                 controller.note_generator_cpu(process.cpu_percent())
-            if controller.all_answers_in() or controller.check_early_stop():
+            if self._log_file is not None and self._log_file.failure:
+                controller.note_write_failure(self._log_file.failure)
+            if (controller.all_answers_in() or controller.check_early_stop()
+                    or controller.check_write_failure()):  # fmt: skip
                 session.finished = True  # the shape ends the run at its next tick
 
     def _drain_local(self, controller: RunController) -> None:
@@ -568,6 +633,24 @@ class StagecheckPlugin:
 
         print(render_console(controller.summary), flush=True)
         print(f"Run folder: {controller.run_dir}", flush=True)
+        if controller.summary_dir != controller.run_dir:
+            where = controller.summary_dir or "nowhere: the summary above is all there is"
+            print(f"Summary and reports (the run folder could not be written): {where}",
+                  flush=True)  # fmt: skip
+
+
+def _move_locust_stats(opts: Any, controller: RunController) -> None:
+    """Locust writes its own statistics (``--json-file``) after the quitting listeners: into
+    the run folder, unless stagecheck could not write there (then beside the summary, or not
+    at all), so that Locust's writer does not fail where stagecheck's did."""
+    json_file = getattr(opts, "json_file", None)
+    if not json_file or controller.write_failure is None:
+        return
+    folder = controller.summary_dir
+    if folder is not None and folder != controller.run_dir:
+        opts.json_file = str(folder / os.path.basename(json_file))
+    elif folder is None:
+        opts.json_file = None  # Locust then prints its table on the console instead
 
 
 def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:

@@ -143,6 +143,10 @@ class ValidationUser(FastHttpUser):
     @task
     def replay(self) -> None:
         session = self.session
+        if session.stopping:
+            # Locust may have asked to kill this user as one between tasks, a kill that lands
+            # at its next wait: a request sent now would be cut off mid-flight.
+            raise StopUser()
         due_stage = session.stage_index
         arrivals = session.arrivals
         if arrivals is not None:  # open loop: wait for the next due time
@@ -165,7 +169,7 @@ class ValidationUser(FastHttpUser):
                     arrivals.give_back(due, due_stage)
                     raise StopUser()
                 self._state = LOCUST_STATE_RUNNING
-            if arrivals.closed:
+            if session.stopping:
                 # The run began stopping while this user waited (Locust may already have
                 # asked to kill it, as a waiting user): send nothing, which would only be cut
                 # off. A due time before the stop is then a dropped arrival (missed_until).

@@ -11,6 +11,9 @@ this process only.
 
 from __future__ import annotations
 
+import gevent
+import gevent.event
+
 import json
 import logging
 import os
@@ -18,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stagecheck.errors import InputError
 from stagecheck.loadplan import LoadPlan
 
 if TYPE_CHECKING:
@@ -25,35 +29,45 @@ if TYPE_CHECKING:
     from stagecheck.run import LiveView
 
 __all__ = ["install_web_ui", "extended_stats", "TABS", "RunFolders", "ENV_WEB_USER",
-           "ENV_WEB_PASSWORD"]  # fmt: skip
+           "ENV_WEB_PASSWORD", "MISSING_LOGIN"]  # fmt: skip
 
 log = logging.getLogger("stagecheck")
 
 ENV_WEB_USER = "STAGECHECK_WEB_USER"  # --web-login: the one user and password stagecheck
 ENV_WEB_PASSWORD = "STAGECHECK_WEB_PASSWORD"  # accepts when the locustfile sets no auth itself
+MISSING_LOGIN = (
+    f"--web-login needs {ENV_WEB_USER} and {ENV_WEB_PASSWORD} set (the one user "
+    "and password of the web UI); without them nobody could log in"
+)
+REPORT_GRACE_S = 5.0  # --web-linger: the UI stays this long once the report has been fetched
 SAMPLES_SHOWN = 50  # the summary keeps a bounded sample already
 SLICES_SHOWN = 15
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 _LAT_COLS = ("p50", "p90", "p95", "p99", "pnines")  # p99.9: the UI camel-cases keys
 
-# key → (tab title, columns). Keys are lower-case words: the UI camel-cases table keys.
+# key → (tab title, columns). Keys are lower-case words: the UI camel-cases table keys. No
+# column is keyed "name": Locust's table sorts its rows by that key unless a header is clicked,
+# which would undo our worst-first order. Titles are short and the tabs few, so that they fit in
+# the tab bar beside Locust's own (a 1440-pixel window; ~120 px a tab).
 TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
     "stagecheck": (
-        "stagecheck: verdict",
+        "Verdict",
         (("item", "Item"), ("value", "Value"), ("status", "Status"), ("detail", "Detail")),
     ),
-    "stagecheck_classes": (
-        "stagecheck: classes",
+    "stagecheck_quality": (
+        "Quality",
         (
-            ("label", "Class"),
-            ("support", "Support"),
-            ("precision", "Precision"),
-            ("recall", "Recall"),
+            ("kind", "Kind"),
+            ("group", "Name"),
+            ("requests", "Requests"),
+            ("accuracy", "Accuracy"),
+            ("errors", "Error rate"),
             ("fone", "F1"),
+            ("detail", "Detail"),
         ),
     ),
     "stagecheck_latency": (
-        "stagecheck: latency",
+        "Latency",
         (
             ("timing", "Timing"),
             ("source", "Source"),
@@ -67,19 +81,8 @@ TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
             ("max", "max"),
         ),
     ),
-    "stagecheck_breakdown": (
-        "stagecheck: stages & slices",
-        (
-            ("kind", "Kind"),
-            ("name", "Name"),
-            ("requests", "Requests"),
-            ("accuracy", "Accuracy"),
-            ("errors", "Error rate"),
-            ("detail", "Detail"),
-        ),
-    ),
     "stagecheck_samples": (
-        "stagecheck: wrong answers",
+        "Wrong answers",
         (
             ("outcome", "Outcome"),
             ("input", "Input"),
@@ -137,7 +140,9 @@ def _observed(t: Mapping[str, Any]) -> str:
     return f"{float(obs):.4g}{unit}"
 
 
-def verdict_rows(view: LiveView, report_url: str | None) -> list[dict[str, Any]]:
+def verdict_rows(
+    view: LiveView, report_url: str | None, report_note: str = "also under Download Data"
+) -> list[dict[str, Any]]:
     s = view.summary
     req = s.get("requests", {})
     q = s.get("quality") or {}
@@ -171,16 +176,25 @@ def verdict_rows(view: LiveView, report_url: str | None) -> list[dict[str, Any]]
     if report_url is not None:
         rows.append({"item": "report", "value": report_url,
                      "status": "ready" if view.finished else "when the run ends",
-                     "detail": "also under Download Data"})  # fmt: skip
+                     "detail": report_note})  # fmt: skip
     return rows
 
 
 def class_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     classes = sorted(summary.get("classes") or [],
                      key=lambda c: (c.get("f1") is None, c.get("f1") or 0.0))  # fmt: skip
-    return [{"label": str(c.get("label")), "support": c.get("support"),
-             "precision": _num(c.get("precision")), "recall": _num(c.get("recall")),
-             "fone": _num(c.get("f1"))} for c in classes]  # fmt: skip
+    return [{"kind": "class (worst F1 first)", "group": str(c.get("label")),
+             "requests": c.get("support"), "accuracy": "–", "errors": "–",
+             "fone": _num(c.get("f1")),
+             "detail": f"precision {_num(c.get('precision'))} · recall {_num(c.get('recall'))}"}
+            for c in classes]  # fmt: skip
+
+
+def _worst_first(group: Mapping[str, Any]) -> tuple[float, float]:
+    """Lowest accuracy first (a group with no scored answer, all failed, first of all), then
+    the highest error rate."""
+    accuracy = (group.get("quality") or {}).get("accuracy")
+    return (-1.0 if accuracy is None else float(accuracy), -float(group.get("error_rate") or 0))
 
 
 def latency_rows(view: LiveView, locust_entry: Any = None) -> list[dict[str, Any]]:
@@ -221,23 +235,26 @@ def _locust_rows(entry: Any) -> list[dict[str, Any]]:
 
 
 def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+    """Classes (worst F1 first), the stages in order, then the slices (worst first)."""
+    rows = class_rows(summary)
     stages = summary.get("stages") or []
     if len(stages) > 1 or (stages and stages[0].get("name") != "steady"):
         for st in stages:
-            rows.append({"kind": "stage", "name": f"{st.get('index', 0) + 1}. {st.get('name')}",
+            quality = st.get("quality") or {}
+            rows.append({"kind": "stage", "group": f"{st.get('index', 0) + 1}. {st.get('name')}",
                          "requests": st.get("requests", 0),
-                         "accuracy": _num((st.get("quality") or {}).get("accuracy")),
+                         "accuracy": _num(quality.get("accuracy")),
                          "errors": _pct(st.get("error_rate")),
+                         "fone": _num(quality.get("f1_macro")),
                          "detail": f"{st.get('users')} users, "
                                    f"{float(st.get('throughput_per_s') or 0):.1f}/s"})  # fmt: skip
-    slices = sorted(summary.get("slices") or [],
-                    key=lambda s: (s.get("quality") or {}).get("accuracy", 1.0))  # fmt: skip
+    slices = sorted(summary.get("slices") or [], key=_worst_first)
     for sl in slices[:SLICES_SHOWN]:
-        rows.append({"kind": "slice (worst first)", "name": f"{sl.get('field')}={sl.get('value')}",
-                     "requests": sl.get("requests", 0),
-                     "accuracy": _num((sl.get("quality") or {}).get("accuracy")),
-                     "errors": _pct(sl.get("error_rate")), "detail": ""})  # fmt: skip
+        quality = sl.get("quality") or {}
+        rows.append({"kind": "slice (worst first)", "group": f"{sl.get('field')}={sl.get('value')}",
+                     "requests": sl.get("requests", 0), "accuracy": _num(quality.get("accuracy")),
+                     "errors": _pct(sl.get("error_rate")), "fone": _num(quality.get("f1_macro")),
+                     "detail": ""})  # fmt: skip
     return rows
 
 
@@ -255,7 +272,10 @@ def _text(v: Any) -> str:
 
 
 def extended_stats(
-    view: LiveView | None, report_url: str | None = None, locust_entry: Any = None
+    view: LiveView | None,
+    report_url: str | None = None,
+    locust_entry: Any = None,
+    report_note: str = "also under Download Data",
 ) -> list[dict[str, Any]]:
     """The ``extended_stats`` entry of ``/stats/requests``: one table per tab."""
     if view is None:
@@ -265,10 +285,9 @@ def extended_stats(
         return [{"key": key, "data": data} for key, data in empty.items()]
     s = view.summary
     tables = {
-        "stagecheck": verdict_rows(view, report_url),
-        "stagecheck_classes": class_rows(s),
+        "stagecheck": verdict_rows(view, report_url, report_note),
+        "stagecheck_quality": breakdown_rows(s),
         "stagecheck_latency": latency_rows(view, locust_entry),
-        "stagecheck_breakdown": breakdown_rows(s),
         "stagecheck_samples": sample_rows(s),
     }
     return [{"key": key, "data": data} for key, data in tables.items()]
@@ -281,6 +300,13 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
 
     folders = RunFolders()
     auth = web_ui.auth_required_if_enabled
+    linger = plugin.options.web_linger
+    report_note = "also under Download Data"
+    report_fetched = gevent.event.Event()
+    if linger is not None:
+        report_note += (f"; the UI quits {linger:g} s after the run ends, or "
+                        f"{REPORT_GRACE_S:g} s after the report is opened")  # fmt: skip
+        gevent.spawn(_quit_after_the_run, web_ui, plugin, linger, report_fetched)
     web_ui.template_args["extended_tabs"] = [{"title": title, "key": key}
                                              for key, (title, _) in TABS.items()]  # fmt: skip
     web_ui.template_args["extended_tables"] = [
@@ -306,10 +332,17 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
                 return entry
         return None
 
+    @auth
+    def use_form_values() -> None:
+        _use_form_values(plugin, web_ui.environment, request.form)
+
     @web_ui.app.before_request
-    def take_form_values() -> None:
+    def take_form_values() -> Any:
+        # Before Locust's own route and its login check: check the login here, the same way
+        # (not logged in: Locust's answer, the login page, and the plan is left alone).
         if request.method == "POST" and request.path.rstrip("/").endswith("/swarm"):
-            _use_form_values(plugin, web_ui.environment, request.form)
+            return use_form_values()
+        return None
 
     @web_ui.app.after_request
     def add_extended_stats(response: Response) -> Response:
@@ -317,7 +350,7 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
             body = response.get_json(silent=True)
             if isinstance(body, dict):
                 body["extended_stats"] = extended_stats(
-                    plugin.live_view(), current_report(), locust_entry()
+                    plugin.live_view(), current_report(), locust_entry(), report_note
                 )
                 response.set_data(json.dumps(body))
         return response
@@ -331,6 +364,9 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
         # send_from_directory refuses paths that leave the folder (and absolute ones)
         response = send_from_directory(run_dir, name, max_age=0)
         response.headers["X-Content-Type-Options"] = "nosniff"
+        controller = plugin.controller
+        if name == "report.html" and controller is not None and controller.finished:
+            report_fetched.set()
         return response
 
     @web_ui.app.route("/stagecheck/report/latest")
@@ -343,6 +379,23 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
 
     if web_ui.web_login:
         _default_login(web_ui)
+
+
+def _quit_after_the_run(
+    web_ui: Any, plugin: StagecheckPlugin, linger: float, report_fetched: gevent.event.Event
+) -> None:
+    """``--web-linger``: once the run has ended, leave the UI up for ``linger`` seconds, or until
+    its report has been fetched (then :data:`REPORT_GRACE_S`), then quit the way Locust's
+    ``--autoquit`` does (the process exits with the run's exit code). A run stopped by a signal
+    quits at once."""
+    plugin.done.wait()
+    if not plugin.stopped_by_signal and report_fetched.wait(timeout=linger):
+        gevent.sleep(REPORT_GRACE_S)
+    if plugin.quitting:
+        return  # Locust's shutdown (SIGTERM) is under way
+    log.info("the web UI quits (--web-linger)")
+    web_ui.environment.runner.quit()
+    web_ui.stop()
 
 
 def _use_form_values(plugin: StagecheckPlugin, environment: Any, form: Mapping[str, str]) -> None:
@@ -375,7 +428,8 @@ def _use_form_values(plugin: StagecheckPlugin, environment: Any, form: Mapping[s
 
 def _default_login(web_ui: Any) -> None:
     """``--web-login`` with no auth set up by the locustfile: one user, from the environment
-    (``STAGECHECK_WEB_USER`` / ``STAGECHECK_WEB_PASSWORD``); with neither set, nobody can log in."""
+    (``STAGECHECK_WEB_USER`` / ``STAGECHECK_WEB_PASSWORD``); without both, bad input (nobody
+    could log in)."""
     import hmac
 
     from flask import redirect, request, session, url_for
@@ -385,6 +439,8 @@ def _default_login(web_ui: Any) -> None:
     if getattr(manager, "_user_callback", None) or getattr(manager, "_request_callback", None):
         return  # the locustfile configured its own
     user, password = os.environ.get(ENV_WEB_USER), os.environ.get(ENV_WEB_PASSWORD)
+    if not (user and password):
+        raise InputError(MISSING_LOGIN)
     if not web_ui.app.secret_key:  # signs the session cookie; one per process is enough
         web_ui.app.secret_key = os.urandom(32)
 
@@ -401,12 +457,7 @@ def _default_login(web_ui: Any) -> None:
     @web_ui.app.route("/stagecheck/login", methods=["POST"])
     def login_submit() -> Any:
         name, given = request.form.get("username", ""), request.form.get("password", "")
-        if (
-            user
-            and password
-            and hmac.compare_digest(name, user)
-            and hmac.compare_digest(given, password)
-        ):
+        if hmac.compare_digest(name, user) and hmac.compare_digest(given, password):
             login_user(_User(name))
             return redirect(url_for("locust.index"))
         session["auth_error"] = "Invalid username or password"

@@ -1,7 +1,9 @@
 """The run's aggregate: exact merge of recorder deltas, written out as it goes.
 
 Each merged delta appends one interval to ``latency.hlog`` and its requests to
-``results.jsonl`` at once, so nothing already measured is lost if the run is interrupted.
+``results.jsonl`` at once, so nothing already measured is lost if the run is interrupted. A
+write that fails (a full disk, a folder made read-only) stops the writing, never the counting:
+``write_failure`` says what failed, and the run's owner stops the run.
 """
 
 from __future__ import annotations
@@ -111,13 +113,22 @@ class Aggregate:
         self.row_predicted: Counter[tuple[int, str]] = Counter()
         self._tallies: tuple[np.ndarray, ...] | None = None  # row_tallies' columns, until a merge
         self._slice_columns: dict[int, np.ndarray] = {}
+        self.write_failure: str | None = None  # the first write to the run folder that failed
         if run_dir is not None:
-            self._open(run_dir, started)
+            try:
+                self._open(run_dir, started)
+            except OSError as exc:
+                self._note_failure(Path(str(exc.filename or "the run folder")).name, exc)
+                self.close()
 
     def _open(self, run_dir: Path, started: float) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self._results = (run_dir / "results.jsonl").open("ab")
-        self._write_rows(run_dir / "rows.jsonl")
+        try:
+            self._write_rows(run_dir / "rows.jsonl")
+        except OSError as exc:
+            exc.filename = exc.filename or "rows.jsonl"  # a write names no file
+            raise
         self._hlog = (run_dir / "latency.hlog").open("a", encoding="utf-8")
         writer = HistogramLogWriter(self._hlog)
         writer.output_comment("[Logged with stagecheck: end-to-end latency in microseconds]")
@@ -219,20 +230,36 @@ class Aggregate:
         self.token_sources.update(interval.token_sources)
         self._count_rows(interval, pause)
         self._keep_recent(interval.ended, by_timing)
-        if self._results is not None and interval.lines:
-            self._results.write(interval.lines)
-            self._results.flush()
-        e2e = by_timing.get("e2e")
-        if self._hlog is not None and e2e is not None and e2e.get_total_count():
-            pause()
-            HistogramLogWriter(self._hlog).output_interval_histogram(
-                e2e,
-                # the first delta may begin a hair before the run's start stamp
-                start_time_stamp_sec=max(interval.started - self.started, 0.0),
-                end_time_stamp_sec=max(interval.ended, interval.started + 1e-3) - self.started,
-                max_value_unit_ratio=1000.0,  # interval max column in milliseconds
-            )
-            self._hlog.flush()
+        self._write_interval(interval, by_timing.get("e2e"), pause)
+
+    def _write_interval(
+        self, interval: Interval, e2e: HdrHistogram | None, pause: Callable[[], None]
+    ) -> None:
+        name = "results.jsonl"
+        try:
+            if self._results is not None and interval.lines:
+                self._results.write(interval.lines)
+                self._results.flush()
+            name = "latency.hlog"
+            if self._hlog is not None and e2e is not None and e2e.get_total_count():
+                pause()
+                HistogramLogWriter(self._hlog).output_interval_histogram(
+                    e2e,
+                    # the first delta may begin a hair before the run's start stamp
+                    start_time_stamp_sec=max(interval.started - self.started, 0.0),
+                    end_time_stamp_sec=max(interval.ended, interval.started + 1e-3) - self.started,
+                    max_value_unit_ratio=1000.0,  # interval max column in milliseconds
+                )
+                self._hlog.flush()
+        except OSError as exc:
+            self._note_failure(name, exc)
+            self.close()
+
+    def _note_failure(self, name: str, exc: OSError) -> None:
+        """Keep the first write to the run folder that failed (``results.jsonl: No space left
+        on device``); from then on nothing more is written, and the counts go on."""
+        if self.write_failure is None:
+            self.write_failure = f"{name}: {exc.strerror or exc}"
 
     def _count_rows(self, interval: Interval, pause: Callable[[], None]) -> None:
         scored, right, named = self.row_scored, self.row_correct, self.row_predicted
@@ -280,9 +307,12 @@ class Aggregate:
         )
 
     def close(self) -> None:
-        for f in (self._results, self._hlog):
+        for name, f in (("results.jsonl", self._results), ("latency.hlog", self._hlog)):
             if f is not None:
-                f.close()
+                try:
+                    f.close()  # closed even when its last flush fails
+                except OSError as exc:
+                    self._note_failure(name, exc)
         self._results = self._hlog = None
 
     # -- queries (report time, never on the hot path) ------------------------------------------

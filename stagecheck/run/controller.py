@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.datasets.profile import profile_dataset
-from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
+from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, InputError
 from stagecheck.loadplan import LoadPlan
 from stagecheck.preparation import PreparedScenario
 from stagecheck.recording import Aggregate, Delta, Interval
@@ -67,10 +67,18 @@ class RunController:
         self.run_dir = run_dir
         self._pause = pause or _no_pause
         self._clock = clock
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_scenario_copy(run_dir, prepared.loaded)
+        self._write_failure: str | None = None  # what of the run folder could not be written
+        self._write_failure_told = False
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_scenario_copy(run_dir, prepared.loaded)
+        except OSError as exc:
+            self._write_failure = f"scenario.yaml: {exc.strerror or exc}"
         ds = prepared.dataset
         self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock())
+        # where summary.json and the reports went: elsewhere (or nowhere, None) when the run
+        # folder could not take them (see finish)
+        self.summary_dir: Path | None = run_dir
         self.generator_cpu_max = 0.0
         self.incomplete: list[str] = []  # why results may be missing (workers lost, …)
         self.notes: list[str] = []
@@ -146,6 +154,28 @@ class RunController:
     def progress_line(self) -> str:
         return progress_line(self.aggregate)
 
+    # -- the run folder ------------------------------------------------------------------------
+    @property
+    def write_failure(self) -> str | None:
+        """The first write to the run folder that failed (``results.jsonl: No space left on
+        device``), or None. The counts go on in memory; the run must stop (its results lines
+        are lost from then on) and is invalid."""
+        return self._write_failure or self.aggregate.write_failure
+
+    def note_write_failure(self, what: str) -> None:
+        """A write outside the aggregate failed (``locust.log: …``); the first one counts."""
+        if self.write_failure is None:
+            self._write_failure = what
+
+    def check_write_failure(self) -> str | None:
+        """The write failure, if any, said once (the caller stops the run)."""
+        failure = self.write_failure
+        if failure and not self._write_failure_told:
+            self._write_failure_told = True
+            log.error("stopping the run: cannot write the run folder %s (%s)",
+                      self.run_dir, failure)  # fmt: skip
+        return failure
+
     def _dataset_profile(self, summary: dict[str, Any]) -> dict[str, Any] | None:
         """The dataset's profile for the summary. A profile that cannot be built is a note:
         it must never cost a run its summary and verdict."""
@@ -213,20 +243,72 @@ class RunController:
                 interrupted = not self.all_answers_in()
             else:
                 interrupted = agg.ended - agg.started < self.plan.duration - INTERRUPT_SLACK_S
-        loaded, ds = self.prepared.loaded, self.prepared.dataset
+        if self.write_failure:
+            self.incomplete.append(_folder_reason(self.write_failure))
+        summary = self._final_summary(interrupted)
+        problem = _write_outputs(self.run_dir, summary)
+        if problem:  # the summary and reports could not be written: invalid, and kept elsewhere
+            self.note_write_failure(problem)
+            if not any(r.startswith(_FOLDER_REASON) for r in self.incomplete):
+                self.incomplete.append(_folder_reason(problem))
+                summary = self._final_summary(interrupted)
+            self.summary_dir = _write_elsewhere(self.run_id, summary)
+        if self.write_failure:
+            where = self.summary_dir
+            kept = (f"the summary and reports are in {where}" if where is not None
+                    else "the summary is on the console only")  # fmt: skip
+            log.error("the run folder %s could not be written (%s): %s",
+                      self.run_dir, self.write_failure, kept)  # fmt: skip
+        self.summary = summary
+        self._live = None
+        self.exit_code = exit_code_for(summary["verdict"])
+        if self.summary_dir is not None:
+            log.info("%s; report %s", summary["verdict"].upper(), self.summary_dir / "report.html")
+        return self.exit_code
+
+    def _final_summary(self, interrupted: bool) -> dict[str, Any]:
+        loaded, ds, agg = self.prepared.loaded, self.prepared.dataset, self.aggregate
         summary = build_summary(loaded, ds, agg, self.facts(interrupted=interrupted))
         summary["dataset_profile"] = self._dataset_profile(summary)
         complete_summary(summary, self.run_dir, loaded.scenario.gates, agg.histogram)
         _check_contract(summary)
-        write_summary(self.run_dir, summary)
-        from stagecheck.reporting import write_reports  # report time only
+        return summary
 
-        write_reports(self.run_dir, summary)
-        self.summary = summary
-        self._live = None
-        self.exit_code = exit_code_for(summary["verdict"])
-        log.info("%s; report %s", summary["verdict"].upper(), self.run_dir / "report.html")
-        return self.exit_code
+
+_FOLDER_REASON = "the run folder could not be written"
+
+
+def _folder_reason(failure: str) -> str:
+    return f"{_FOLDER_REASON} ({failure}): the results it holds are incomplete"
+
+
+def _write_outputs(folder: Path, summary: dict[str, Any]) -> str | None:
+    """Write every report, then summary.json, into ``folder``; what failed, or None. The
+    summary comes last: a folder whose reports could not be written holds no summary that
+    contradicts the one written elsewhere."""
+    from stagecheck.reporting import write_reports  # report time only
+
+    try:
+        write_reports(folder, summary)
+        write_summary(folder, summary)
+    except OSError as exc:
+        return f"{Path(str(exc.filename or 'summary.json')).name}: {exc.strerror or exc}"
+    except InputError as exc:  # write_reports' own: "<path>: cannot write the report: <why>"
+        path, _, why = exc.problems[0].partition(": cannot write the report: ")
+        return f"{Path(path).name}: {why}" if why else exc.problems[0]
+    return None
+
+
+def _write_elsewhere(run_id: str, summary: dict[str, Any]) -> Path | None:
+    """A folder of the system's temporary space holding the summary and reports of a run
+    whose own folder could not take them; None when that fails too (the console keeps it)."""
+    import tempfile
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f"stagecheck-{run_id}-"))
+    except OSError:
+        return None
+    return None if _write_outputs(folder, summary) else folder
 
 
 def _check_contract(summary: dict[str, Any]) -> None:
@@ -253,10 +335,11 @@ def progress_line(agg: Aggregate) -> str:
     total = sum(counts.values())
     elapsed = max(agg.ended - agg.started, 1e-9)
     answered = counts["correct"] + counts["incorrect"] + counts["unparseable"]
-    failed = total - answered
+    failed = total - answered - counts["unfinished"]  # unfinished: no verdict on the endpoint
+    total_finished = total - counts["unfinished"]
     h = agg.histogram("e2e")
     p99 = f"{value_at_percentile(h, 99) / 1000:.1f}ms" if h is not None else "-"
     accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
-    errors = f"{failed / total:.1%}" if total else "-"
+    errors = f"{failed / total_finished:.1%}" if total_finished else "-"
     return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "
             f"accuracy {accuracy}  errors {errors}  p99 {p99}")  # fmt: skip

@@ -48,6 +48,7 @@ class RunSession:
     feeder: RowFeeder | None = None
     stage_index: int = -1
     finished: bool = False  # exact pass: every answer is in (the shape then ends the run)
+    stopping: bool = False  # the run is stopping: no further request leaves
     arrivals: ArrivalSchedule | None = None  # open loop: due times of the requests
     # (answer, expected) → verdict: most answers repeat (labels), and scoring is pure
     score_memo: dict[tuple[str, Any], tuple[bool, str | None]] = field(default_factory=dict)
@@ -102,6 +103,7 @@ class RunSession:
                 seed=ds.seed, shard_index=shard_index, shards=shard_count,
             )  # fmt: skip
         self.finished = False
+        self.stopping = False
 
     def fold(self, pause: Callable[[], None] | None = None) -> Interval:
         """A worker: what its users recorded since the last call, folded (what it ships)."""
@@ -173,10 +175,10 @@ class RunSession:
         return None if left is None else time.time() + left
 
     def stop_sending(self) -> None:
-        """The run is stopping: no further request leaves (open loop: the schedule closes;
-        requests in flight finish within the graceful stop)."""
-        if self.arrivals is not None:
-            self.arrivals.close()
+        """The run is stopping: no further request leaves; requests in flight finish within
+        the graceful stop. An open-loop arrival due before now and never sent is dropped
+        (:meth:`record_dropped_arrivals`)."""
+        self.stopping = True
 
     def record_dropped_arrivals(self, stopped_ns: int) -> int:
         """Open loop, when the run stops (``stopped_ns``: when stopping began): count the

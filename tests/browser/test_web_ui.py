@@ -36,6 +36,8 @@ pytestmark = pytest.mark.browser
 
 PAYLOAD = "<img src=x onerror=window.__pwned=1>"
 TAB_WAIT_S = 30.0
+USER_READS_S = 6.0  # a user reads the final verdict before opening the report
+REPORT_GRACE_S = 5.0  # stagecheck.locust.webui's (importing it here would import Locust)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +128,22 @@ def _open_tab(page: Page, title: str) -> None:
     page.locator("table thead th").first.wait_for(timeout=10_000)
 
 
+def _tabs_outside_the_bar(page: Page) -> list[str]:
+    """The tabs not wholly visible in the tab bar (which scrolls when they do not fit)."""
+    return list(
+        page.evaluate(
+            """() => {
+            const bar = document.querySelector('[role=tablist]');
+            const box = bar.parentElement.getBoundingClientRect();
+            return [...bar.querySelectorAll('[role=tab]')]
+                .filter((t) => { const r = t.getBoundingClientRect();
+                                 return r.left < box.left - 0.5 || r.right > box.right + 0.5; })
+                .map((t) => t.textContent);
+        }"""
+        )
+    )
+
+
 def _metrics_requests(port: int) -> dict[str, int]:
     status, _, body = _get(port, "/metrics")
     assert status == 200
@@ -168,8 +186,11 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         page = context.new_page()
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.set_viewport_size({"width": 1440, "height": 900})
         page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
-        _open_tab(page, "stagecheck: verdict")
+        _open_tab(page, "Verdict")
+        # our tabs fit in the bar beside Locust's own: none hidden behind its scroll arrows
+        assert _tabs_outside_the_bar(page) == []
 
         # live: figures appear, then move while the run goes
         first = _until(lambda: int(_items(page).get("requests", {}).get("Value") or 0),
@@ -217,11 +238,17 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
                 status = _get(port, location)[0]
             assert status == 404, bad
 
-        # classes worst first; HDR beside Locust's rounded figures
-        _open_tab(page, "stagecheck: classes")
-        f1s = [float(r["F1"]) for r in _read_table(page)]
+        # classes worst first, then slices worst first, as shown (Locust's table sorts its rows
+        # by a "name" key when there is one); HDR beside Locust's rounded figures
+        _open_tab(page, "Quality")
+        quality = _read_table(page)
+        f1s = [float(r["F1"]) for r in quality if r["Kind"].startswith("class")]
         assert f1s == sorted(f1s) and len(f1s) == len(summary["classes"])
-        _open_tab(page, "stagecheck: latency")
+        slices = [(float(r["Accuracy"]), r["Name"]) for r in quality
+                  if r["Kind"].startswith("slice")]  # fmt: skip
+        assert len(slices) == len(summary["slices"]) > 1
+        assert [a for a, _ in slices] == sorted(a for a, _ in slices), slices
+        _open_tab(page, "Latency")
         lat = _read_table(page)
         whole = next(
             r for r in lat if r["Source"] == "stagecheck HDR" and r["Window"] == "whole run"
@@ -231,7 +258,7 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         assert any(r["Source"] == "Locust (rounded)" for r in lat)
 
         # a dataset row holding HTML shows as text
-        _open_tab(page, "stagecheck: wrong answers")
+        _open_tab(page, "Wrong answers")
         samples = _read_table(page)
         assert any(r["Input"].startswith(PAYLOAD) for r in samples)
         assert len(samples) == len(summary["samples"])
@@ -246,7 +273,7 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         page.get_by_text("Advanced options").click()
         page.get_by_label("Run time (e.g. 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.)").fill("4s")
         page.get_by_role("button", name="Start").click()
-        _open_tab(page, "stagecheck: verdict")
+        _open_tab(page, "Verdict")
         second_report = "/stagecheck/runs/2/report.html"
         _until(lambda: _items(page).get("report", {}).get("Value") == second_report,
                "the second run in the tab")  # fmt: skip
@@ -306,3 +333,111 @@ def test_web_login_guards_our_routes_and_quits_with_the_plan(tmp_path: Path, dem
         _stop(proc)
     assert code in (0, 1), (tmp_path / "stagecheck.log").read_text()
     assert len(_summaries(tmp_path / "runs")) == 1
+
+
+def _post(port: int, path: str, form: dict[str, str], cookie: str | None = None
+          ) -> tuple[int, dict[str, str]]:  # fmt: skip
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if cookie:
+            headers["Cookie"] = cookie
+        conn.request("POST", path, urllib.parse.urlencode(form), headers)
+        r = conn.getresponse()
+        r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def test_web_login_checks_the_login_before_the_form_reaches_the_plan(
+    tmp_path: Path, demo_url: str
+) -> None:
+    """An unauthenticated POST /swarm once reached stagecheck's form hook before Locust's login
+    check and rewrote the stored plan (3 users for 5 s). Now the visitor gets Locust's answer
+    (the login page), no run starts, and the next run started from the form without figures of
+    its own (then the plan stands) runs the plan as it was: 8 users for 3 s."""
+    port = free_master_port()
+    env = {"STAGECHECK_WEB_USER": "ana", "STAGECHECK_WEB_PASSWORD": "s3cret"}
+    proc = _start(tmp_path, demo_url, port, "--web-login", "--keep-web", env=env, duration="3s")
+    try:
+        _until(lambda: _get(port, "/login")[0] == 200, "the login page")
+        status, headers = _post(port, "/stagecheck/login", {"username": "ana",
+                                                             "password": "s3cret"})  # fmt: skip
+        cookie = headers.get("set-cookie", "").split(";", 1)[0]
+        assert status == 302 and cookie
+
+        def ended() -> bool:
+            body = json.loads(_get(port, "/stats/requests", cookie)[2])
+            verdict = next(t for t in body["extended_stats"] if t["key"] == "stagecheck")
+            return body["state"] == "stopped" and verdict["data"][0]["status"] == "finished"
+
+        _until(ended, "the end of the autostarted run")
+        form = {"user_count": "3", "spawn_rate": "3", "host": demo_url, "run_time": "5s"}
+        status, headers = _post(port, "/swarm", form)  # not logged in
+        assert status == 302 and "/login" in headers["location"], (status, headers)
+        body = json.loads(_get(port, "/stats/requests", cookie)[2])
+        assert body["state"] == "stopped"  # no run started
+        assert len(list((tmp_path / "runs").iterdir())) == 1
+        status, _ = _post(port, "/swarm", {"host": demo_url}, cookie)  # logged in: a new run
+        assert status == 200
+        _until(lambda: len(_summaries(tmp_path / "runs")) == 2, "the second run's summary")
+    finally:
+        code = _stop(proc)
+    assert code in (0, 1), (tmp_path / "stagecheck.log").read_text()[-3000:]
+    load = _summaries(tmp_path / "runs")[1]["run"]["load"]
+    assert (load["users"], load["duration_s"]) == (8, 3.0), load
+
+
+def test_web_login_without_its_credentials_is_bad_input(tmp_path: Path) -> None:
+    """``--web-login`` with no STAGECHECK_WEB_USER/PASSWORD locked everyone out silently: now
+    one line and exit 2, before anything starts (the endpoint is not even checked)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGECHECK_WEB_")}
+    env["STAGECHECK_WEB_USER"] = "ana"  # a user without a password is not enough
+    r = subprocess.run([sys.executable, "-m", "stagecheck.cli", "run", "scenarios/smoke.yaml",
+                        "--web", "--web-login", "--web-port", str(free_master_port()),
+                        "--set", "endpoint.url=http://127.0.0.1:9", "--out", str(tmp_path)],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "STAGECHECK_WEB_PASSWORD" in lines[0], lines
+    assert not any(tmp_path.iterdir())  # no run folder
+
+
+def test_the_ui_stays_up_for_the_report_then_exits_with_the_runs_code(
+    tmp_path: Path, demo_url: str
+) -> None:
+    """The UI quit 3 s after the plan ended, before its user could open the report it links to.
+    Now, like a user who reads the verdict first (a few seconds), the report link answers; once
+    the report has been fetched the process still exits by itself, with the run's exit code,
+    within a bound."""
+    port = free_master_port()
+    proc = _start(tmp_path, demo_url, port, duration="3s")
+    try:
+        _until(lambda: _run_ended(port), "the end of the run")
+        time.sleep(USER_READS_S)  # the user reads the verdict before clicking: not a poll
+        status, headers, _ = _get(port, "/stagecheck/report/latest")
+        assert status == 302, status
+        status, _, body = _get(port, headers["location"])
+        assert status == 200 and b"<html" in body[:2000].lower()
+        fetched = time.monotonic()
+        code = proc.wait(timeout=REPORT_GRACE_S + 30)  # the process quits by itself
+        assert time.monotonic() - fetched >= REPORT_GRACE_S - 1  # the page had its time
+    finally:
+        _stop(proc)
+    summary = _summaries(tmp_path / "runs")[0]
+    assert code == {"passed": 0, "failed": 1, "invalid": 3}[summary["verdict"]], code
+
+
+def test_the_ui_quits_by_itself_after_its_linger(tmp_path: Path, demo_url: str) -> None:
+    """Nobody opens the report: the UI quits ``--web-linger`` seconds after the run, with the
+    run's exit code."""
+    port = free_master_port()
+    proc = _start(tmp_path, demo_url, port, "--web-linger", "2", duration="3s")
+    try:
+        _until(lambda: _run_ended(port), "the end of the run")
+        code = proc.wait(timeout=30)
+    finally:
+        _stop(proc)
+    summary = _summaries(tmp_path / "runs")[0]
+    assert code == {"passed": 0, "failed": 1, "invalid": 3}[summary["verdict"]], code

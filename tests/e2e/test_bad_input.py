@@ -89,6 +89,14 @@ CASES: dict[str, tuple[str | bytes, str, str | bytes, str]] = {
                             "text,label,tier\n" + "x" * 200_000 + ",a,t\n", "rows.csv:"),
     "dataset not UTF-8": (BASE, "rows.jsonl", b'{"text": "caf\xe9", "label": "a"}\n',
                           "rows.jsonl"),
+    # the suggestion once came after the list of known metrics, past the line's cut
+    "misspelt threshold": (BASE + "thresholds: [latncy.p99 < 300ms]\n", "rows.jsonl", ROWS,
+                           "s.yaml:5: thresholds[0]: unknown metric 'latncy.p99'; "
+                           "did you mean 'latency.p99'?"),
+    "CSV without the label column": (BASE.replace("rows.jsonl", "rows.csv"), "rows.csv",
+                                     "text,lable,tier\n" + "hi,a,t\n" * 30,
+                                     "rows.csv: no column 'label' (dataset.expected) in the "
+                                     "header; did you mean 'lable'?"),
     "garbage Parquet": (BASE.replace("rows.jsonl", "rows.parquet"), "rows.parquet",
                         b"PAR1 not really", "rows.parquet"),
 }  # fmt: skip

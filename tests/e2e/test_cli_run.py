@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -267,9 +268,12 @@ def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
                "--duration", "2s")  # fmt: skip
     assert base.code == 0, base.stdout[-2000:]
     folder = str(base.run_dir)
+    own = json.loads((base.run_dir / "summary.json").read_text())
+    own_files = {n: (base.run_dir / n).read_bytes() for n in ("summary.json", "report.html",
+                                                              "summary.md", "junit.xml")}
 
-    def judged() -> dict[str, object]:
-        summary = json.loads((base.run_dir / "summary.json").read_text())
+    def judged(name: str = "summary.rejudged.json") -> dict[str, object]:
+        summary = json.loads((base.run_dir / name).read_text())
         return {t["metric"]: t for t in summary["thresholds"]} | {"verdict": summary["verdict"]}
 
     # percentiles outside the usual set are computed from latency.hlog, not "n/a"
@@ -277,19 +281,50 @@ def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
     assert r.code == 1, r.stdout[-2000:]
     got = judged()
     assert got["verdict"] == "failed" and got["latency.p75"]["observed"] > 1e-6
+    # the re-judged verdict is written beside the run's own, which is kept as it was
+    assert f"wrote {base.run_dir / 'summary.rejudged.json'}" in r.stdout
+    for name in ("report.rejudged.html", "summary.rejudged.md", "junit.rejudged.xml"):
+        assert f"wrote {base.run_dir / name}" in r.stdout and (base.run_dir / name).is_file()
+    assert {n: (base.run_dir / n).read_bytes() for n in own_files} == own_files
     r = cli("report", folder, "--threshold", "latency.p99.99 < 60s",
             "--threshold", "accuracy >= 1% at 95% confidence")  # fmt: skip
     assert r.code == 0, r.stdout[-2000:]
     got = judged()
     assert got["verdict"] == "passed" and set(got) == {"latency.p99.99", "accuracy", "verdict"}
     assert got["accuracy"]["observed"] < got["accuracy"]["estimate"]  # judged on the lower bound
-    markdown = (base.run_dir / "summary.md").read_text()
+    markdown = (base.run_dir / "summary.rejudged.md").read_text()
     assert "latency.p99.99 &lt; 60s" in markdown and "(lower 95% bound; estimate" in markdown
     # the error analysis is rebuilt too
-    assert json.loads((base.run_dir / "summary.json").read_text())["analysis"]["replays"]
+    assert json.loads((base.run_dir / "summary.rejudged.json").read_text())["analysis"]["replays"]
+    # the re-judged summary's own reports are rebuilt under its name, not the run's
+    r = cli("report", str(base.run_dir / "summary.rejudged.json"))
+    assert r.code == 0 and f"wrote {base.run_dir / 'report.rejudged.html'}" in r.stdout
+    assert (base.run_dir / "report.html").read_bytes() == own_files["report.html"]
+    # a plain report afterwards judges the run by its own thresholds again
+    r = cli("report", folder)
+    assert r.code == 0, r.stdout[-2000:]
+    assert verdicts(json.loads((base.run_dir / "summary.json").read_text())) == verdicts(own)
+    assert "latency.p99.99" not in (base.run_dir / "summary.md").read_text()
     r = cli("report", folder, "--threshold", "latency.p99 < fast", "--threshold", "acc > 1")
     assert r.code == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 2, r.stderr
+    # a folder an older stagecheck re-judged in place: a plain report judges it by the
+    # scenario's thresholds again (from scenario.yaml) and says so
+    from stagecheck.runfolder import write_summary
+    from stagecheck.verdict import rejudge_run_folder
+
+    old = rejudge_run_folder(base.run_dir, json.loads((base.run_dir / "summary.json").read_text()),
+                             ["latency.p75 < 1us"])  # fmt: skip
+    write_summary(base.run_dir, old)
+    r = cli("report", folder)
+    assert r.code == 0, r.stdout[-2000:]
+    restored = json.loads((base.run_dir / "summary.json").read_text())
+    assert verdicts(restored) == verdicts(own)
+    assert any("from scenario.yaml" in n for n in restored["notes"]), restored["notes"]
+
+
+def verdicts(summary: dict[str, Any]) -> tuple[object, ...]:
+    return summary["verdict"], [(t["expression"], t["passed"]) for t in summary["thresholds"]]
 
 
 def test_open_loop_counts_queueing_that_a_closed_loop_would_hide(cli):

@@ -61,7 +61,7 @@ def finish(proc: subprocess.Popen[str], run_dir: Path, timeout: float = END_WITH
     took = time.monotonic() - t0
     summary = json.loads((run_dir / "summary.json").read_text())
     lines = len((run_dir / "results.jsonl").read_text().splitlines())
-    return proc.returncode, summary, lines, took, out + err
+    return proc.returncode, summary, lines, took, (out or "") + (err or "")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -72,6 +72,7 @@ def test_a_signal_to_a_single_process_run(fast_demo, tmp_path, signum):
     proc.send_signal(signum)
     code, summary, lines, took, output = finish(proc, run_dir)
     assert code == 3, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
     assert took < END_WITHIN_S
     assert summary["verdict"] == "invalid"
     assert f"the run was stopped by {signum.name}" in summary["validity"]["reasons"]
@@ -95,6 +96,7 @@ def test_a_signal_to_a_distributed_run(fast_demo, tmp_path, signum, target):
         proc.send_signal(signum)
     code, summary, lines, took, output = finish(proc, run_dir)
     assert code == 3, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
     assert took < END_WITHIN_S, output[-3000:]
     assert summary["verdict"] == "invalid"
     assert any("stopped by" in r for r in summary["validity"]["reasons"]), summary["validity"]
@@ -139,3 +141,82 @@ def test_every_worker_killed_still_ends_with_a_summary(fast_demo, tmp_path):
     assert summary["verdict"] == "invalid"
     assert any("was lost" in r for r in summary["validity"]["reasons"])
     assert lines == summary["requests"]["total"] > 0
+
+
+def start_logged(demo_url: str, out: Path, *extra: str) -> tuple[subprocess.Popen[str], Path]:
+    """Like start(), its console to a file (read while it runs)."""
+    console = out / "console.txt"
+    cmd = [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "smoke.yaml"),
+           "--set", f"endpoint.url={demo_url}", "--set", "endpoint.metrics_url=null",
+           "--duration", "60s", "--out", str(out / "runs"), "--quiet", *extra]  # fmt: skip
+    with console.open("w") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+                                start_new_session=True)  # fmt: skip
+    return proc, console
+
+
+def wait_for_line(console: Path, text: str, timeout: float = END_WITHIN_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in console.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never shown:\n{console.read_text()[-3000:]}")
+
+
+MODES = {
+    "headless": (),
+    "processes": ("--processes", "2"),
+    "web": ("--web",),
+    "web-processes": ("--web", "--processes", "2"),
+}
+
+
+@pytest.mark.parametrize(
+    ("mode", "signum", "times"),
+    [
+        ("headless", signal.SIGINT, 2),
+        ("headless", signal.SIGTERM, 2),
+        ("processes", signal.SIGINT, 2),
+        ("processes", signal.SIGTERM, 2),
+        ("web", signal.SIGTERM, 1),
+        ("web", signal.SIGINT, 2),
+        ("web-processes", signal.SIGTERM, 2),
+    ],
+    ids=lambda v: v.name if isinstance(v, signal.Signals) else str(v),
+)
+def test_signals_to_the_group_end_with_exit_3_a_summary_and_no_traceback(
+    fast_demo, tmp_path, mode, signum, times
+):
+    """Ctrl-C pressed twice (a terminal signals the whole process group), or SIGTERM sent
+    twice, in every mode: the second signal arrives while the first one's stop is under way and
+    must not interrupt it (it did: exit 130, no summary). A web run's SIGTERM stopped every user
+    twice (a Locust traceback per user). Whatever the signals: exit 3, the run's summary, and
+    every request the endpoint served is counted."""
+    fast_demo.reset()
+    extra = list(MODES[mode])
+    if "--processes" in extra:
+        extra += ["--master-port", str(free_master_port())]
+    if "--web" in extra:
+        extra += ["--web-port", str(free_master_port())]
+    proc, console = start_logged(fast_demo.url, tmp_path, *extra)
+    try:
+        run_dir = wait_for_results(tmp_path / "runs", size=20_000)
+    except AssertionError:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(console.read_text()[-3000:]) from None
+    os.killpg(proc.pid, signum)
+    wait_for_line(console, f"{signum.name}: stopping the run")
+    for _ in range(times - 1):
+        os.killpg(proc.pid, signum)
+    code, summary, lines, took, _ = finish(proc, run_dir)
+    output = console.read_text()
+    assert code == 3, output[-3000:]
+    if times > 1:  # the second signal reached the process during the stop
+        assert f"{signum.name}: already stopping" in output, output[-3000:]
+    assert summary["verdict"] == "invalid"
+    assert f"the run was stopped by {signum.name}" in summary["validity"]["reasons"], output[-3000:]
+    assert lines == summary["requests"]["total"] == fast_demo.stats()["requests_total"]
+    locust_log = (run_dir / "locust.log").read_text()
+    assert "Traceback" not in output + locust_log, (output + locust_log)[-3000:]
+    assert "unexpected state" not in output + locust_log

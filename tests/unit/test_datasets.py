@@ -121,3 +121,59 @@ def test_exact_pass_hands_out_every_row_exactly_n_times_across_shards():
             handed[row.index] += 1
         assert feeder.exhausted
     assert handed == Counter({i: 2 for i in range(10)})
+
+
+def test_a_csv_without_the_label_column_is_one_line_about_its_header(write_scenario, tmp_path):
+    """A CSV whose label column is named otherwise: one line naming the column and the scenario
+    key, with the nearest header name, not a line per row and advice to skip them."""
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text(
+        "text,labels,complexity,channel\n"
+        + "".join(f"hello {i},billing,simple,chat\n" for i in range(30))
+    )
+    for mode in ("fail", "skip"):
+        with pytest.raises(InputError) as info:
+            prepare(write_scenario(BASIC_SCENARIO),
+                    [f"dataset.path={csv_path}", f"dataset.on_bad_row={mode}"])  # fmt: skip
+        assert info.value.problems == [
+            f"{csv_path}: no column 'label' (dataset.expected) in the header; "
+            "did you mean 'labels'?"
+        ]
+    # no near name: the header is listed; every scenario key is checked (id and slices too)
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO),
+                [f"dataset.path={csv_path}", "dataset.expected=labels", "dataset.id=qid",
+                 "dataset.slices=[complexity, chanel]"])  # fmt: skip
+    assert info.value.problems == [
+        f"{csv_path}: no column 'chanel' (dataset.slices) in the header; did you mean 'channel'?",
+        f"{csv_path}: no column 'qid' (dataset.id) in the header; "
+        "the columns are: text, labels, complexity, channel",
+    ]
+
+
+def test_a_jsonl_field_no_row_has_is_one_line(write_scenario, small_dataset):
+    rows = [{k: v for k, v in r.items() if k != "label"} | {"labels": r["label"]}
+            for r in SMALL_ROWS]  # fmt: skip
+    small_dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO))
+    assert info.value.problems == [
+        f"{small_dataset}: no row has the field 'label' (dataset.expected); did you mean 'labels'?"
+    ]
+    # a field some rows have is a problem of the rows that lack it, as before
+    rows[2]["label"] = "billing"
+    small_dataset.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO))
+    assert info.value.problems[0] == f"{small_dataset}:1: expected field 'label' is missing"
+
+
+def test_a_column_is_in_the_header_whatever_its_first_row_holds():
+    """A nested field (``meta.text``) of a struct column that is null in the first row is a
+    problem of that row, not of the header."""
+    from stagecheck.datasets.columns import absent_fields
+
+    fields = [("dataset.input", "meta.text"), ("dataset.expected", "label")]
+    record = {"meta": None, "labels": "a"}
+    assert absent_fields(record, fields, header=True) == [("dataset.expected", "label")]
+    assert absent_fields(record, fields) == fields

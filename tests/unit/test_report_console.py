@@ -45,6 +45,9 @@ def test_fixture_has_every_part(summary: dict[str, Any]) -> None:
     failed = [t["expression"] for t in summary["thresholds"] if not t["passed"]]
     assert failed and "FAILED" in text and ", ".join(failed) in text
     for outcome, n in requests["by_outcome"].items():
+        if outcome == "unfinished" and not n:  # shown only when a request was left open
+            assert "unfinished" not in text
+            continue
         share = _outcome_share(summary, outcome)
         assert re.search(rf"{outcome}\s+{n:,}\s+{re.escape(share)}", text), outcome
     assert requests["by_cause"]
@@ -201,7 +204,9 @@ def test_exact_pass_in_the_load_line(summary: dict[str, Any]) -> None:
     summary["run"]["load"].update(mode="users", users=8, spawn_rate=4.0, stages=[])
     duration = f"{summary['run']['duration_s']:.1f}s"
     load = [line for line in render_console(summary).splitlines() if line.startswith("load")]
-    assert load == [f"load      8 users (spawn 4/s) for {duration}"]
+    factor = summary["analysis"]["replays"]["factor"]
+    replays = f"each row sent {factor:.1f} times on average"
+    assert load == [f"load      8 users (spawn 4/s) for {duration} · {replays}"]
     summary["run"]["load"]["exact_pass"] = True
     summary["run"]["dataset"]["passes"] = 1
     load = [line for line in render_console(summary).splitlines() if line.startswith("load")]
@@ -250,4 +255,42 @@ def test_the_analysis_says_where_errors_concentrate_instead_of_listing_slices(
     for f in summary["analysis"]["failures"]:
         assert f"failed: {f['cause']} ×{f['count']:,}" in why
     r = summary["analysis"]["replays"]
-    assert f"{r['dataset_rows']:,} rows (×{r['factor']:.1f})" in text
+    assert f"{r['dataset_rows']:,} rows ·" in text
+    assert f" · each row sent {r['factor']:.1f} times on average\n" in text
+
+
+def test_no_console_line_is_cut_mid_word(summary: dict[str, Any]) -> None:
+    """Exact-pass runs showed ``n=68     p 0.0013 t…``: a thin group's row ran past the width and
+    was cut mid-word. The row's label gives way instead; a long note is cut between words."""
+    concentrations = summary["analysis"]["concentrations"]
+    for c in concentrations[:3]:
+        label = "complexity=complex × channel=voice_transcript × input ≥200 chars"
+        c.update(significant=True, thin=True, scored=243, p_adjusted=5e-9, label=label)
+    note = "the first note " + "word " * 30 + "the end of the first note"
+    summary["notes"] = [note]
+    lines = render_console(summary).splitlines()
+    assert max(len(line) for line in lines) <= 100
+    rows = [line for line in lines if "rest" in line and "n=243" in line]
+    assert len(rows) == 3 and all(line.endswith("p <0.0001 thin") for line in rows), rows
+    (shown,) = lines[lines.index("Notes") + 1 :]
+    assert shown.endswith(" word…") and note.startswith(shown.removeprefix("  - ")[:-1])
+
+
+def test_the_rates_and_replays_say_what_they_are(summary: dict[str, Any]) -> None:
+    """``480 rows (×10.5)`` and ``answers 167.63/s`` were unexplained: said in words now."""
+    text = render_console(summary)
+    requests = text[text.index("Requests  ") :].splitlines()[0]
+    sent, answered = (fmt.rate(summary["throughput"][k]) for k in ("requests_per_s",
+                                                                   "answers_per_s"))  # fmt: skip
+    assert f" · {sent} sent · {answered} answered (failures excluded) · " in requests
+    r = summary["analysis"]["replays"]
+    r.update(unique_rows=r["dataset_rows"] - 7, factor=1.0)
+    assert f" · {r['unique_rows']:,} of {r['dataset_rows']:,} rows sent, once each\n" in (
+        render_console(summary)
+    )
+    # a long run's large figures: still one line within the width, the words kept
+    summary["requests"]["total"] = 123_456_789
+    summary["throughput"].update(requests_per_s=12_345.678, answers_per_s=12_300.5)
+    requests = render_console(summary).split("Requests  ")[1].splitlines()[0]
+    assert "12345.68/s sent · 12300.50/s answered · error rate" in requests
+    assert len("Requests  " + requests) <= 100

@@ -162,3 +162,46 @@ def test_a_broken_profile_or_analysis_never_costs_the_run_its_verdict(
     assert on_disk["verdict"] == "passed" and on_disk["requests"]["total"] == 50
     assert any("planted bug" in n for n in on_disk["notes"])
     assert (c.run_dir / "report.html").is_file()
+
+
+def test_a_run_folder_gone_at_the_end_keeps_the_summary_elsewhere_and_exits_3(
+    write_scenario, tmp_path, monkeypatch
+):
+    """The run folder is replaced by a regular file before the end (a folder removed or
+    unmounted mid-run): every write into it fails with ENOTDIR. The summary and reports go to
+    a temporary folder the controller names; the verdict is invalid and says why."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    c, clock = controller(write_scenario, tmp_path)
+    c.merge(delta(c.prepared.dataset.rows, [CORRECT] * 40, start=1000.0))
+    c.run_dir.rename(tmp_path / "moved")
+    c.run_dir.write_text("not a folder any more\n")
+    clock.t = c.aggregate.ended = 1006.0
+    assert c.finish() == 3
+    assert c.summary_dir is not None and c.summary_dir.parent == tmp_path
+    assert c.summary_dir.name.startswith(f"stagecheck-{c.run_id}-")
+    kept = json.loads((c.summary_dir / "summary.json").read_text())
+    assert kept == c.summary and kept["verdict"] == "invalid"
+    assert kept["requests"]["total"] == 40
+    assert any("report.html: Not a directory" in r for r in kept["validity"]["reasons"])
+    for name in ("report.html", "summary.md", "junit.xml"):
+        assert (c.summary_dir / name).is_file(), name
+
+
+def test_a_results_write_failure_stops_the_writing_not_the_counting(write_scenario, tmp_path):
+    """results.jsonl on /dev/full: its first write fails with ENOSPC, as on a full disk."""
+    c, clock = controller(write_scenario, tmp_path)
+    rows = c.prepared.dataset.rows
+    c.aggregate._results.close()
+    c.aggregate._results = open("/dev/full", "ab")  # noqa: SIM115 - the aggregate closes it
+    assert c.check_write_failure() is None
+    c.merge(delta(rows, [CORRECT] * 20, start=1000.0))
+    assert c.check_write_failure() == "results.jsonl: No space left on device"
+    c.merge(delta(rows, [INCORRECT] * 5, start=1002.0))  # counted, not written
+    clock.t = c.aggregate.ended = 1006.0
+    assert c.finish() == 3
+    assert c.summary["requests"]["total"] == 25
+    assert c.summary_dir == c.run_dir  # summary.json and reports still fit there
+    assert any("results.jsonl: No space left on device" in r
+               for r in c.summary["validity"]["reasons"])  # fmt: skip

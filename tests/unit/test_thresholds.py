@@ -77,8 +77,8 @@ def test_parse_valid(text: str, metric: str, op: str, target: float, unit: str) 
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("acuracy >= 0.9", "unknown metric 'acuracy' (known: accuracy, error_rate, "),
-        ("acuracy >= 0.9", "did you mean 'accuracy'?"),
+        ("acuracy >= 0.9", "unknown metric 'acuracy'; did you mean 'accuracy'? (known: accuracy, "
+                           "error_rate, "),
         ("latency.p99 < 300", "'300' needs a unit for latency.p99 (e.g. 300ms)"),
         ("ttft.p95 < 0.2", "'0.2' needs a unit for ttft.p95"),
         ("latency.p99 < 300 apples", "'300 apples' is not a duration for latency.p99"),
@@ -314,3 +314,26 @@ def test_a_confidence_threshold_without_an_interval_fails_rather_than_passes():
     assert (r.passed, r.observed, r.estimate) == (False, None, 0.9)
     (r,) = evaluate_thresholds([t], lambda _: 0.9, lambda _m, _c: (0.6, 0.97))
     assert (r.passed, r.observed) == (True, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("expression", "judges"),
+    [
+        ("accuracy >= 0.9", True),
+        ("f1_macro >= 0.8", True),
+        ("class[refund].recall >= 0.7", True),
+        ("slice[complexity=complex].accuracy >= 0.7", True),
+        ("goodput >= 10/s", True),
+        ("accuracy >= 0.9 at 95% confidence", True),
+        ("latency.p99 < 300ms", False),
+        ("error_rate < 1%", False),
+        ("unparseable_rate < 5%", False),
+        ("throughput >= 20/s", False),
+        ("class[refund].support >= 10", False),
+        ("slice[complexity=complex].error_rate < 1%", False),
+    ],
+)
+def test_which_thresholds_judge_the_answers_correctness(expression, judges):
+    from stagecheck.thresholds import judges_correctness
+
+    assert judges_correctness(parse_threshold(expression).metric) is judges

@@ -1,0 +1,40 @@
+"""The rows of stagecheck's tabs in Locust's web UI, as the /stats/requests route returns them
+and as Locust's table shows them (it sorts rows by a "name" key unless a header is clicked)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stagecheck.locust.webui import TABS, breakdown_rows
+
+pytestmark = pytest.mark.unit
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "summary_example.json"
+
+
+def _as_shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Locust's table (webui ``useSortByField``): a stable sort on ``name`` by default."""
+    return sorted(rows, key=lambda r: (r.get("name") is not None, str(r.get("name", ""))))
+
+
+def test_no_tab_has_a_column_locust_would_sort_by() -> None:
+    assert all("name" not in dict(cols) for _, cols in TABS.values())
+
+
+def test_slices_show_worst_first_a_slice_with_no_answer_first_of_all() -> None:
+    summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    down = copy.deepcopy(summary["slices"][0])
+    down.update(value="all-failed", quality=None, error_rate=1.0)
+    summary["slices"].append(down)
+    shown = _as_shown(breakdown_rows(summary))
+    slices = [r for r in shown if r["kind"].startswith("slice")]
+    assert slices[0]["group"].endswith("=all-failed") and slices[0]["accuracy"] == "–"
+    accuracies = [float(r["accuracy"]) for r in slices[1:]]
+    assert accuracies == sorted(accuracies) and len(slices) == len(summary["slices"])
+    f1s = [float(r["fone"]) for r in shown if r["kind"].startswith("class")]
+    assert f1s == sorted(f1s) and len(f1s) == len(summary["classes"])
