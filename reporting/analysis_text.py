@@ -47,14 +47,14 @@ def _concentration_text(c: Concentration) -> str:
 
 
 def _concentration_row(c: Concentration, width: int) -> str:
-    """One aligned console row: group, accuracy with its interval, the rest, its distinct rows
-    (the unit of evidence; the answers, in older files), p."""
+    """One aligned console row: group, accuracy with its interval, the rest, its answers and
+    distinct rows (the unit of evidence), p."""
     thin = " thin" if c.thin else ""
+    rows = f"rows={c.rows:<5,} " if c.rows else ""  # an older file has none
     return (
         f"    {fmt.truncate(c.label, width):<{width}}  {fmt.percent(c.accuracy):>6} "
-        f"{ci_text(c.accuracy_ci).removesuffix('%]') + ']' if c.accuracy_ci else '':<11} "
-        f"rest {fmt.percent(c.rest_accuracy):>6} {c.rows or c.scored:>5,} rows "
-        f"p {_p(c.p_adjusted)}{thin}"
+        f"{ci_text(c.accuracy_ci).removesuffix('%]') + ']' if c.accuracy_ci else '':<13} "
+        f"rest {fmt.percent(c.rest_accuracy):>6}  n={c.scored:<6,} {rows}p {_p(c.p_adjusted)}{thin}"
     )
 
 
