@@ -185,23 +185,27 @@ def _quality(
 
 def _class_rows(agg: Aggregate) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
     """Per class, per row: (tp, support) of its recall and (tp, predicted) of its precision,
-    from each row's answers by predicted label (a row is the unit of evidence)."""
-    per_row: dict[int, dict[str, int]] = {}
-    for (row, label), n in agg.row_predicted.items():
-        per_row.setdefault(row, {})[label] = n  # one entry per (row, label)
+    from each row's answers by label (a row is the unit of evidence): its right answers name
+    its own label, its wrong ones the labels in ``row_mislabelled``."""
+    rows, right, _ = agg.row_tallies()
+    wrong_by_row: dict[int, dict[str, int]] = {}
+    for (row, label), n in agg.row_mislabelled.items():
+        wrong_by_row.setdefault(row, {})[label] = n
     out: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
-    for row, named in per_row.items():
-        expected = agg.rows[row].expected_text if 0 <= row < len(agg.rows) else None
-        if expected is None:
-            continue
-        tp = named.get(expected, 0)
+    for row, tp in zip(rows.tolist(), right.tolist(), strict=True):
+        expected = agg.rows[row].expected_text
+        named = wrong_by_row.get(row, {})
         recall = out.setdefault(expected, {}).setdefault("recall", ([], []))
         recall[0].append(tp)
-        recall[1].append(sum(named.values()))
-        for label, n in named.items():
+        recall[1].append(tp + sum(named.values()))  # answers that named a label
+        if tp:
+            precision = out[expected].setdefault("precision", ([], []))
+            precision[0].append(tp)
+            precision[1].append(tp)
+        for label, wrong in named.items():
             precision = out.setdefault(label, {}).setdefault("precision", ([], []))
-            precision[0].append(tp if label == expected else 0)
-            precision[1].append(n)
+            precision[0].append(0)
+            precision[1].append(wrong)
     return out
 
 

@@ -36,6 +36,7 @@ __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_G
            "RECENT_S"]  # fmt: skip
 
 RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
+_ROW_CHUNK = 512  # per-row answer groups added between two pauses (~1 ms)
 
 
 @dataclass
@@ -106,12 +107,11 @@ class Aggregate:
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
         # Per dataset row, the unit of evidence of every interval and test (a timed run replays
-        # rows; see stagecheck.stats): scored and correct requests per (stage, row), and the
-        # scored answers per (row, predicted label) of a classification (its confusion by row).
-        self.row_scored: Counter[tuple[int, int]] = Counter()
-        self.row_correct: Counter[tuple[int, int]] = Counter()
-        self.row_predicted: Counter[tuple[int, str]] = Counter()
-        self._tallies: tuple[np.ndarray, ...] | None = None  # row_tallies' columns, until a merge
+        # rows; see stagecheck.stats): per stage, each row's scored and correct requests (two
+        # dense columns), and per (row, label) the wrong answers of a classification that named
+        # a label (with the correct ones, each row's confusion: precision's clusters).
+        self.row_counts: dict[int, np.ndarray] = {}  # stage → int64 [2, rows]: scored, correct
+        self.row_mislabelled: Counter[tuple[int, str]] = Counter()
         self._slice_columns: dict[int, np.ndarray] = {}
         self.write_failure: str | None = None  # the first write to the run folder that failed
         if run_dir is not None:
@@ -262,19 +262,37 @@ class Aggregate:
             self.write_failure = f"{name}: {exc.strerror or exc}"
 
     def _count_rows(self, interval: Interval, pause: Callable[[], None]) -> None:
-        scored, right, named = self.row_scored, self.row_correct, self.row_predicted
-        for n, ((stage, row, outcome, predicted), count) in enumerate(interval.rows.items(), 1):
-            if outcome > UNPARSEABLE:
-                continue  # no answer: says nothing of the model on this row
-            scored[(stage, row)] += count
-            if outcome == CORRECT:
-                right[(stage, row)] += count
-            if predicted is not None:
-                named[(row, predicted)] += count
-            if n % 512 == 0:
-                pause()
-        if interval.rows:
-            self._tallies = None
+        """Add the interval's answers per dataset row, a chunk of its groups between pauses."""
+        groups = interval.rows
+        size = len(self.rows)
+        keys = [k for k in groups if k[2] <= UNPARSEABLE and 0 <= k[1] < size]  # answered
+        for start in range(0, len(keys), _ROW_CHUNK):
+            self._count_row_chunk(groups, keys[start : start + _ROW_CHUNK])
+            pause()
+
+    def _count_row_chunk(
+        self,
+        groups: Counter[tuple[int, int, int, str | None]],
+        keys: list[tuple[int, int, int, str | None]],
+    ) -> None:
+        size = len(self.rows)
+        stage = np.fromiter((k[0] for k in keys), np.int64, len(keys))
+        row = np.fromiter((k[1] for k in keys), np.int64, len(keys))
+        right = np.fromiter((k[2] == CORRECT for k in keys), bool, len(keys))
+        count = np.fromiter((groups[k] for k in keys), np.int64, len(keys))
+        for s in np.unique(stage).tolist():
+            table = self.row_counts.get(s)
+            if table is None:
+                table = self.row_counts[s] = np.zeros((2, size), np.int64)
+            mine = stage == s
+            np.add.at(table[0], row[mine], count[mine])
+            np.add.at(table[1], row[mine & right], count[mine & right])
+        rows, named = self.rows, self.row_mislabelled
+        for key in keys:
+            _, index, outcome, predicted = key
+            if outcome != CORRECT and predicted is not None:
+                if predicted != rows[index].expected_text:
+                    named[(index, predicted)] += groups[key]
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
@@ -379,33 +397,21 @@ class Aggregate:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The dataset rows scored in a group (a slice value, a stage, or the run) and each
         one's correct and scored requests: ``(row indexes, correct, scored)``."""
-        if self._tallies is None:
-            keys = list(self.row_scored)
-            size = len(keys)
-            self._tallies = (
-                np.fromiter((k[0] for k in keys), np.int64, size),
-                np.fromiter((k[1] for k in keys), np.int64, size),
-                np.fromiter((self.row_correct.get(k, 0) for k in keys), np.int64, size),
-                np.fromiter(self.row_scored.values(), np.int64, size),
-            )
-        stages, rows, k, n = self._tallies
-        mask = np.ones(rows.size, dtype=bool)
-        if stage is not None:
-            mask &= stages == stage
+        tables = [t for s, t in self.row_counts.items() if stage is None or s == stage]
+        if not tables:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        total = tables[0] if len(tables) == 1 else np.sum(tables, axis=0)
+        mask = total[0] > 0
         if slice_index != ALL:
             column = self._slice_columns.get(slice_index)
             if column is None:
                 column = self._slice_columns[slice_index] = np.array(
-                    [r.slices[slice_index] for r in self.rows] + [None], dtype=object
+                    [r.slices[slice_index] for r in self.rows], dtype=object
                 )
-            known = (rows >= 0) & (rows < len(self.rows))
-            mask &= column[np.where(known, rows, -1)] == value
-        unique, inverse = np.unique(rows[mask], return_inverse=True)
-        return (
-            unique,
-            np.bincount(inverse, weights=k[mask], minlength=unique.size).astype(np.int64),
-            np.bincount(inverse, weights=n[mask], minlength=unique.size).astype(np.int64),
-        )
+            mask &= column == value
+        index = np.flatnonzero(mask)
+        return index, total[1][index], total[0][index]
 
     def slice_values(self) -> list[tuple[int, str]]:
         return sorted({(i, v) for (_, i, v, _) in self.outcomes if i != ALL})
