@@ -290,9 +290,9 @@ class Aggregate:
         rows, named = self.rows, self.row_mislabelled
         for key in keys:
             _, index, outcome, predicted = key
-            if outcome != CORRECT and predicted is not None:
-                if predicted != rows[index].expected_text:
-                    named[(index, predicted)] += groups[key]
+            wrong_label = outcome != CORRECT and predicted is not None
+            if wrong_label and predicted != rows[index].expected_text:
+                named[(index, predicted)] += groups[key]
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
