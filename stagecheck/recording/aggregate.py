@@ -290,8 +290,9 @@ class Aggregate:
         rows, named = self.rows, self.row_mislabelled
         for key in keys:
             _, index, outcome, predicted = key
-            wrong_label = outcome != CORRECT and predicted is not None
-            if wrong_label and predicted != rows[index].expected_text:
+            if predicted is None or outcome == CORRECT:
+                continue
+            if predicted != rows[index].expected_text:  # a wrong answer that named a label
                 named[(index, predicted)] += groups[key]
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
