@@ -217,3 +217,25 @@ def test_a_confidence_threshold_is_judged_on_the_bound(write_scenario):
     # error rate 10 % of 200 requests: its upper bound is above 11 %
     assert errors["estimate"] == pytest.approx(0.1) and errors["observed"] > 0.11
     assert not errors["passed"] and s["verdict"] == "failed"
+
+
+def test_a_confidence_threshold_counts_replayed_rows_once(write_scenario):
+    """Issue 18: ten replays of a few rows are not ten times the evidence. A target between the
+    per-request lower bound and the per-row one passed before and fails now."""
+    from stagecheck import stats
+
+    s = run_summary(write_scenario, [], replays=10)
+    q = s["quality"]
+    per_request_lo = stats.wilson(q["correct"], q["scored"])[0]
+    rows_lo = q["accuracy_ci"][0]
+    assert rows_lo < per_request_lo - 0.05
+    target = f"accuracy >= {(rows_lo + per_request_lo) / 2:.4f} at 95% confidence"
+    s = run_summary(write_scenario, [target], replays=10)
+    (verdict,) = s["thresholds"]
+    assert not verdict["passed"] and verdict["observed"] == pytest.approx(rows_lo, abs=1e-6)
+    # per slice too: its interval is as wide as its rows allow
+    for sl in s["slices"]:
+        quality = sl["quality"]
+        assert quality["rows"] * 5 <= quality["scored"]  # replayed
+        per_request = stats.wilson(quality["correct"], quality["scored"])
+        assert quality["accuracy_ci"][0] <= per_request[0] + 1e-6
