@@ -32,21 +32,29 @@ def replays_text(a: Analysis) -> str:
     return text + (f" (×{r.factor:.1f} replays)" if r.factor > 1.0 else "")
 
 
+def _rows(c: Concentration) -> str:
+    """The distinct rows behind a group, when replays make them fewer than its answers."""
+    return f"{c.rows:,} rows, " if 0 < c.rows < c.scored else ""
+
+
 def _concentration_text(c: Concentration) -> str:
     thin = ", thin" if c.thin else ""
     return (
         f"{fmt.truncate(c.label, 40)}: {fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)} vs "
-        f"{fmt.percent(c.rest_accuracy)} rest ({c.scored:,} scored, p {_p(c.p_adjusted)}{thin})"
+        f"{fmt.percent(c.rest_accuracy)} rest ({_rows(c)}{c.scored:,} scored, "
+        f"p {_p(c.p_adjusted)}{thin})"
     )
 
 
 def _concentration_row(c: Concentration, width: int) -> str:
-    """One aligned console row: group, accuracy with its interval, the rest, size, p."""
+    """One aligned console row: group, accuracy with its interval, the rest, its answers and
+    distinct rows (the unit of evidence), p."""
     thin = " thin" if c.thin else ""
+    rows = f"rows={c.rows:<5,} " if c.rows else ""  # an older file has none
     return (
         f"    {fmt.truncate(c.label, width):<{width}}  {fmt.percent(c.accuracy):>6} "
         f"{ci_text(c.accuracy_ci).removesuffix('%]') + ']' if c.accuracy_ci else '':<13} "
-        f"rest {fmt.percent(c.rest_accuracy):>6}  n={c.scored:<6,} p {_p(c.p_adjusted)}{thin}"
+        f"rest {fmt.percent(c.rest_accuracy):>6}  n={c.scored:<6,} {rows}p {_p(c.p_adjusted)}{thin}"
     )
 
 
@@ -137,12 +145,12 @@ def analysis_markdown(a: Analysis | None) -> str:
         for c in a.concentrations[:_MD_TOP]:
             mark = "**yes**" if c.significant else "no"
             rows.append([
-                _cell(c.label, 60), f"{c.scored:,}",
+                _cell(c.label, 60), f"{c.rows:,}", f"{c.scored:,}",
                 f"{fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)}",
                 fmt.percent(c.rest_accuracy), fmt.percent(c.failure_rate), _p(c.p_adjusted),
                 mark + (" (thin)" if c.thin else ""),
             ])  # fmt: skip
-        header = ["Group", "Scored", "Accuracy [95% CI]", "Rest", "Failures", "p (Holm)",
+        header = ["Group", "Rows", "Scored", "Accuracy [95% CI]", "Rest", "Failures", "p (Holm)",
                   "Significantly worse"]  # fmt: skip
         out += [*_table(header, rows), ""]
     if a.confusions:

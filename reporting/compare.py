@@ -7,12 +7,14 @@ test's p-value, Holm-adjusted within its family, is below ``alpha``. Figures wit
 
 Tests (``stagecheck.stats``):
 
-- **Paired** (both runs' results.jsonl cover the same dataset rows; see :mod:`.compare_data`
-  for how a replayed row is scored): accuracy, per-class recall and per-slice accuracy are
-  compared on the rows scored in both runs with an exact McNemar test on the rows that flipped.
+- **Paired** (both runs' results.jsonl cover the same dataset rows): accuracy, per-class
+  recall and per-slice accuracy are compared on the rows scored in both runs, each row once by
+  its share of right answers, with an exact McNemar test on the rows that flipped (every share
+  0 or 1) or else a sign-flip test on the per-row differences (:mod:`.compare_pairs`).
   Rows scored in one run only are counted apart (:class:`OneSided`), never mixed in.
 - **Unpaired** (different rows, or a folder without results.jsonl): a two-proportion test
-  (Fisher's exact test on small counts) on each run's own figures.
+  (Fisher's exact test on small counts) on each run's own figures, the counts of a run that
+  replayed rows divided by its design effect (Rao–Scott: the rows are the evidence).
 - **Latency**: percentiles of the raw per-request values with distribution-free 95 % intervals;
   a two-sample Kolmogorov–Smirnov test decides (Mann–Whitney is shown beside it).
 - **Error rate**: a two-proportion test on failed / requests.
@@ -35,7 +37,7 @@ from stagecheck.errors import InputError
 
 from .compare_data import RunData, load_run
 from .compare_pairs import Figure, Flip, MetricKind, OneSided, PairedRuns, Section, pair_runs
-from .model import ERROR_OUTCOMES, Report
+from .model import ERROR_OUTCOMES, Quality, Report
 from .read import build_report
 
 __all__ = [
@@ -198,16 +200,22 @@ def _test_key(f: Figure, i: int) -> str | None:
 
 
 def _proportion(
-    metric: str, kind: MetricKind, k1: int, n1: int, k2: int, n2: int, section: Section = "headline"
-) -> Figure:
-    """Unpaired: k/n of each run, a two-proportion test (Fisher on small counts)."""
+    metric: str, kind: MetricKind, k1: int, n1: int, k2: int, n2: int,
+    section: Section = "headline", deff1: float = 1.0, deff2: float = 1.0,
+) -> Figure:  # fmt: skip
+    """Unpaired: k/n of each run, a two-proportion test (Fisher on small counts). ``deff``: each
+    run's design effect of replayed rows (the Rao–Scott test on the rows' evidence)."""
     base = k1 / n1 if n1 else None
     new = k2 / n2 if n2 else None
-    p = stats.proportion_p(k1, n1, k2, n2)
-    test = None if p is None else "Fisher exact" if _small(k1, n1, k2, n2) else "two-proportion"
-    return Figure(metric, kind, base, new, section, test,
-                   p, stats.wilson(k1, n1), stats.wilson(k2, n2),
-                   f"{k1}/{n1} vs {k2}/{n2}")  # fmt: skip
+    p = stats.clustered_proportion_p(k1, n1, deff1, k2, n2, deff2)
+    small = _small(*stats.effective_counts(k1, n1, deff1), *stats.effective_counts(k2, n2, deff2))
+    test = None if p is None else "Fisher exact" if small else "two-proportion"
+    detail = f"{k1}/{n1} vs {k2}/{n2}"
+    if deff1 > 1.0 or deff2 > 1.0:
+        detail += f"; rows as the unit (replays' design effect {deff1:.2f} vs {deff2:.2f})"
+    return Figure(metric, kind, base, new, section, test, p,
+                  stats.wilson(k1, n1, deff=deff1), stats.wilson(k2, n2, deff=deff2),
+                  detail)  # fmt: skip
 
 
 def _small(k1: int, n1: int, k2: int, n2: int) -> bool:
@@ -292,7 +300,8 @@ def _untested(a: Report, b: Report) -> list[Figure]:
 
 def _unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
     acc = _proportion("accuracy", "quality", a.outcomes.get("correct"), a.outcomes.answered,
-                      b.outcomes.get("correct"), b.outcomes.answered)  # fmt: skip
+                      b.outcomes.get("correct"), b.outcomes.answered, "headline",
+                      _deff(a.quality), _deff(b.quality))  # fmt: skip
     breakdown: list[Figure] = []
     ca = {c.label: c for c in a.classes}
     cb = {c.label: c for c in b.classes}
@@ -302,7 +311,8 @@ def _unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
             continue
         breakdown.append(_proportion(f"recall[{label}]", "quality", round(x.recall * x.support),
                                      x.support, round(y.recall * y.support), y.support,
-                                     "class"))  # fmt: skip
+                                     "class", x.recall_design_effect,
+                                     y.recall_design_effect))  # fmt: skip
     sa = {(s.field, s.value): s for s in a.slices}
     sb = {(s.field, s.value): s for s in b.slices}
     for key in [k for k in sa if k in sb]:
@@ -310,8 +320,12 @@ def _unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
         breakdown.append(_proportion(f"accuracy[{key[0]}={key[1]}]", "quality",
                                      u.outcomes.get("correct"), u.outcomes.answered,
                                      v.outcomes.get("correct"), v.outcomes.answered,
-                                     "slice"))  # fmt: skip
+                                     "slice", _deff(u.quality), _deff(v.quality)))  # fmt: skip
     return acc, breakdown
+
+
+def _deff(quality: Quality | None) -> float:
+    return 1.0 if quality is None else quality.design_effect
 
 
 def _warnings(base: Report, new: Report) -> list[str]:
@@ -371,7 +385,9 @@ def compare_runs(
         accuracy, breakdown = paired.accuracy, list(paired.breakdown)
         notes.append(
             f"paired by row: {paired.rows} rows scored in both runs; accuracy, classes and "
-            "slices on those rows, exact McNemar test on the rows that flipped"
+            "slices on those rows, each row counted once (its share of right answers when "
+            "replayed); exact McNemar test on the rows that flipped, a sign-flip test on the "
+            "per-row differences when replays disagree"
         )
     else:
         accuracy, breakdown = _unpaired_quality(ra, rb)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,10 @@ class RunRows:
     requests: np.ndarray
     #: The input text, when the results line carried it (rows.jsonl is read on demand otherwise).
     inputs: Mapping[int, str]
+    #: Scored answers of the row, and how many of them were right: its share of right answers
+    #: (the paired test's unit when rows are replayed).
+    answers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    right: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.key)
@@ -190,6 +194,8 @@ class _Fold:
             failure=tuple(self.failure),
             requests=np.asarray(self.requests, dtype=np.int64),
             inputs=self.inputs,
+            answers=scored,
+            right=right,
         )
 
 

@@ -1,5 +1,11 @@
 """Pairing two runs row by row: the rows scored in both, the rows that flipped, the rows scored
-in one run only, and the McNemar figures for accuracy, each class and each slice value."""
+in one run only, and the paired figures for accuracy, each class and each slice value.
+
+The unit is the dataset row, however often a timed run replayed it: each row counts once, by its
+share of right answers, and the test is on the per-row differences of those shares
+(:func:`stagecheck.stats.paired_fraction_p`, a sign-flip test). When every row's answers are all
+right or all wrong in both runs (one pass, or a deterministic model) that is exactly McNemar's
+exact test on the rows that flipped. A row is listed as flipped by the majority of its answers."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import numpy as np
 
 from stagecheck import stats
 
-from .compare_data import RunData, read_inputs
+from .compare_data import RunData, RunRows, read_inputs
 
 __all__ = ["MetricKind", "Section", "Figure", "Flip", "OneSided", "PairedRuns", "pair_runs"]
 
@@ -85,16 +91,23 @@ class PairedRuns:
     reason: str = ""
 
 
-def _mcnemar(metric: str, x: np.ndarray, y: np.ndarray, section: Section) -> Figure:
-    """Paired accuracy of base (x) and new (y), 1 right / 0 wrong per row."""
+def _paired(metric: str, x: np.ndarray, y: np.ndarray, section: Section) -> Figure:
+    """Paired accuracy of base (x) and new (y): each row's share of right answers (1 or 0 for
+    a row answered once), the accuracy their mean, the test on their differences."""
     n = len(x)
-    b = int(((x == 1) & (y == 0)).sum())
-    c = int(((x == 0) & (y == 1)).sum())
-    ka, kb = int(x.sum()), int(y.sum())
+    d = y - x
+    b, c = int((d < 0).sum()), int((d > 0).sum())
+    ka, kb = float(x.sum()), float(y.sum())
+    whole = bool(np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all())
+    if whole:
+        test, detail = "McNemar exact", f"{b} right→wrong, {c} wrong→right of {n} paired rows"
+    else:
+        test = "paired per row (sign-flip)"
+        detail = (f"paired per row (share of right answers of its replays): {b} rows worse, "
+                  f"{c} better of {n} paired rows")  # fmt: skip
     return Figure(metric, "quality", ka / n if n else None, kb / n if n else None, section,
-                  "McNemar exact", stats.mcnemar_exact(b, c), stats.wilson(ka, n),
-                  stats.wilson(kb, n),
-                  f"{b} right→wrong, {c} wrong→right of {n} paired rows")  # fmt: skip
+                  test, stats.paired_fraction_p(d), stats.wilson(ka, n), stats.wilson(kb, n),
+                  detail)  # fmt: skip
 
 
 def _one_sided(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray) -> OneSided:
@@ -156,7 +169,7 @@ def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray) -> list
     for code, label in sorted(enumerate(names), key=lambda cn: cn[1]):
         if label:
             mask = codes == code
-            out.append(_mcnemar(f"recall[{label}]", x[mask], y[mask], "class"))
+            out.append(_paired(f"recall[{label}]", x[mask], y[mask], "class"))
     fields: dict[str, None] = {}
     for shared in {id(slices[i]): slices[i] for i in rows}.values():
         fields.update(dict.fromkeys(shared))
@@ -166,8 +179,16 @@ def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray) -> list
         top = sorted((c for c, v in enumerate(names) if v), key=lambda c: -counts[c])
         for code in top[:MAX_SLICE_VALUES]:
             mask = codes == code
-            out.append(_mcnemar(f"accuracy[{field}={names[code]}]", x[mask], y[mask], "slice"))
+            out.append(_paired(f"accuracy[{field}={names[code]}]", x[mask], y[mask], "slice"))
     return out
+
+
+def _shares(rows: RunRows, index: np.ndarray) -> np.ndarray:
+    """Each row's share of right answers (its majority 1/0 when the counts are unknown)."""
+    if rows.answers.size != len(rows):
+        return rows.correct[index].astype(np.float64)
+    answers = rows.answers[index]
+    return np.where(answers > 0, rows.right[index] / np.maximum(answers, 1), 0.0)
 
 
 def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
@@ -202,19 +223,21 @@ def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
         )
     one_sided = _one_sided(a, b, ia, ib)
     ia, ib = ia[both], ib[both]
-    x, y = a.rows.correct[ia].astype(np.int64), b.rows.correct[ib].astype(np.int64)
+    x, y = _shares(a.rows, ia), _shares(b.rows, ib)
     replays = max(int(a.rows.requests.max()), int(b.rows.requests.max()))
     if replays > 1:
         warnings.append(
-            f"rows were answered up to {replays} times; a row counts as right when most of "
-            "its answers were (a tie goes to its first answer)"
+            f"rows were answered up to {replays} times: each row counts once, by its share of "
+            "right answers, paired row by row; a row is listed as flipped when most of its "
+            "answers changed (a tie goes to its first answer)"
         )
+    xa, yb = a.rows.correct[ia], b.rows.correct[ib]
     return PairedRuns(
         rows=n,
-        accuracy=_mcnemar("accuracy", x, y, "headline"),
+        accuracy=_paired("accuracy", x, y, "headline"),
         breakdown=tuple(_breakdown(a, ia, x, y)),
         flips=_flips(a, b, ia, ib),
-        flip_counts=(int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())),
+        flip_counts=(int(((xa == 1) & (yb == 0)).sum()), int(((xa == 0) & (yb == 1)).sum())),
         one_sided=one_sided,
         warnings=tuple(warnings),
     )

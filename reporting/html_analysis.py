@@ -66,7 +66,7 @@ def _marks(c: Concentration) -> str:
         marks.append('<span class="pill bad" title="significantly worse (Holm, 5 %)">worse</span>')
     if c.thin:
         marks.append(
-            '<span class="pill na" title="too few scored requests for ±10 points">thin</span>'
+            '<span class="pill na" title="under 10 rows, or too few for ±10 points">thin</span>'
         )
     return " ".join(marks)
 
@@ -91,7 +91,7 @@ def _concentrations(a: Analysis) -> str:
     for c in worse[:_ROWS]:
         label = f"<b>{e(c.label)}</b>" if c.significant else e(c.label)
         rows.append([
-            f"{label} {_marks(c)}<br><small>{e(c.kind)} · {c.scored:,} scored · "
+            f"{label} {_marks(c)}<br><small>{e(c.kind)} · {c.rows:,} rows · {c.scored:,} scored · "
             f"{e(fmt.percent(c.failure_rate))} failed</small>",
             meter(c.accuracy, f"{fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)}"),
             f"{e(fmt.percent(c.rest_accuracy))}<br><small>p {_p(c.p_adjusted)}</small>",
@@ -111,7 +111,10 @@ def _concentrations(a: Analysis) -> str:
     body = table(header, rows, numeric=(2,)) + empty(
         "Each group's accuracy against every other scored request: two-sided test (Fisher "
         "exact for small counts, else a two-proportion z-test), Holm-adjusted over all groups. "
-        "Thin: too few scored requests for the interval to be narrower than ±10 points."
+        "The dataset row is the unit of evidence: replays of a row do not narrow an interval "
+        "or a test (each side's counts are divided by its design effect, Rao–Scott). "
+        "Thin: under 10 rows (never significant), or too few for the interval to be narrower "
+        "than ±10 points."
         + (f" {hidden} groups not as bad (or not below the rest) are not shown." if hidden else "")
     )
     return section("concentrations", "Where errors concentrate", body, note)

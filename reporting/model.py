@@ -134,6 +134,8 @@ class Quality:
     precision_weighted: float | None
     recall_weighted: float | None
     f1_weighted: float | None
+    rows: int | None = None  # distinct dataset rows scored (None in older summaries)
+    design_effect: float = 1.0  # of replayed rows: the accuracy's evidence is scored / this
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class ClassMetrics:
     precision: float | None
     recall: float | None
     f1: float | None
+    recall_design_effect: float = 1.0  # of replayed rows (see Quality.design_effect)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,15 @@ def _quality(raw: Any) -> Quality | None:
         precision_weighted=_num(raw.get("precision_weighted")),
         recall_weighted=_num(raw.get("recall_weighted")),
         f1_weighted=_num(raw.get("f1_weighted")),
+        rows=None if _num(raw.get("rows")) is None else _int(raw.get("rows")),
+        design_effect=_deff(raw.get("design_effect")),
     )
+
+
+def _deff(value: Any) -> float:
+    """A design effect of replayed rows; 1 where an older summary has none."""
+    number = _num(value)
+    return number if number is not None and number >= 1.0 else 1.0
 
 
 def _run_info(raw: Mapping[str, Any]) -> RunInfo:
@@ -270,6 +278,7 @@ def build_report(summary: Mapping[str, Any]) -> Report:
                 precision=_num(c.get("precision")),
                 recall=_num(c.get("recall")),
                 f1=_num(c.get("f1")),
+                recall_design_effect=_deff(c.get("recall_design_effect")),
             )
             for c in _list(summary.get("classes"))
             if isinstance(c, Mapping)

@@ -22,6 +22,38 @@ Intervals
   Nonparametric Statistics*, §3.2. No interval exists for p = 0 or 100, or when the sample is too
   small (p99 needs n ≥ 299 at 95 %): the function says so with None.
 
+Replayed rows (clusters)
+A timed run sends each dataset row many times. A deterministic model answers a row the same way
+every time, so the replays of a row are one piece of evidence about the model, not N: the unit
+of evidence is the row. Every proportion keeps its point estimate (correct / scored requests)
+and takes its uncertainty from the rows:
+- ``design_effect`` — Kish's design effect of a ratio estimated on clusters: the cluster-robust
+  (sandwich) variance of p̂ = Σk_i/Σn_i, Σ(k_i − p̂·n_i)²/(Σn_i)², over the binomial variance
+  p̂(1−p̂)/Σn_i. It is 1 when each row is sent once (then the two variances are the same sum), the
+  number of replays m for a deterministic model replayed m times (its rows' correctness is all
+  or nothing), and in between when the answers of a row differ between replays. Never below 1
+  (replays are not counted as more than independent requests). When p̂ is 0 or 1 the variance
+  says nothing; the bound of a perfect within-row correlation, Σn_i²/Σn_i, is used (the mean
+  replays per request; 1 for one pass). Kish (1965), *Survey Sampling* §8.2; the sandwich is
+  statsmodels' OLS ``cov_type="cluster"`` (without the small-sample factor) on an intercept.
+- ``wilson(k, n, deff=…)`` — the Wilson interval at the effective sample size n/deff (Kish's
+  effective n; Korn & Graubard (1998), Survey Methodology 24:193, do the same for exact
+  intervals). One pass: deff = 1, the interval of one request per row, number for number.
+- ``clustered_proportion_p`` — two groups of rows (a slice against the rest of the run, or two
+  runs on different rows): Rao & Scott (1992), Biometrics 48:577, "A simple method for the
+  analysis of clustered binary data": divide each group's counts by its design effect, then run
+  the test of independent proportions (``proportion_p``) on the adjusted counts (rounded, so
+  that Fisher's exact test applies on small ones). A deterministic model replayed m times gives
+  exactly the test on its rows; one pass gives today's test unchanged.
+- ``paired_fraction_p`` — two runs on the same rows: each row's difference of correctness
+  fractions d_i (new − base) and the sign-flip (Fisher–Pitman) test of Σd_i: under "no change"
+  the two runs are exchangeable within a row, so each d_i's sign is a coin toss. Exact by
+  enumeration on few rows that differ, else its normal approximation z = Σd_i/√Σd_i². For 0/1
+  rows (one pass, or a deterministic model) this is exactly McNemar's exact test.
+- ``MIN_ROWS`` — a group of fewer distinct rows is thin and never "significantly worse": a
+  handful of rows cannot tell a slice from the rows that happen to be in it, and the sandwich
+  variance needs clusters to estimate anything (it is biased low by (G−1)/G on G rows).
+
 Tests (all two-sided)
 - ``binom_two_sided_p`` — exact binomial test; outcomes at most as likely as the observed one
   (relative tolerance 1e-7) count as extreme, as in scipy ``binomtest`` and R ``binom.test``.
@@ -53,8 +85,12 @@ import numpy.typing as npt
 
 __all__ = [
     "Z95",
+    "MIN_ROWS",
     "Values",
     "binom_two_sided_p",
+    "clustered_proportion_p",
+    "design_effect",
+    "effective_counts",
     "fisher_exact_p",
     "half_width",
     "holm",
@@ -63,6 +99,7 @@ __all__ = [
     "mann_whitney_p",
     "mcnemar_exact",
     "normal_sf",
+    "paired_fraction_p",
     "percentile_interval",
     "percentile_rank_interval",
     "proportion_p",
@@ -74,6 +111,8 @@ __all__ = [
 Z95 = 1.959963984540054  # standard normal quantile at 0.975
 _REL_TIES = 1 + 1e-7  # outcomes this close in probability count as equally extreme (R, scipy)
 _MIN_EXPECTED = 5.0  # Cochran: below this expected count, use an exact test
+MIN_ROWS = 10  # distinct dataset rows below which a group is thin and never significant
+_EXACT_FLIPS = 16  # rows that differ up to which the sign-flip test is enumerated (2**16 sums)
 
 Values = Sequence[float] | npt.NDArray[Any]  # a sample: a list or a numpy array
 
@@ -109,18 +148,26 @@ def z_value(confidence: float) -> float:
 # --- proportions ---------------------------------------------------------------------------
 
 
-def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """Wilson score interval for successes/n, clamped to [0, 1]; None when n == 0."""
+def wilson(
+    successes: float, n: int, confidence: float = 0.95, deff: float = 1.0
+) -> tuple[float, float] | None:
+    """Wilson score interval for successes/n, clamped to [0, 1]; None when n == 0. ``deff``:
+    the design effect of replayed rows (``design_effect``): the interval is Wilson's at the
+    effective sample size n/deff around the same p̂. ``successes`` may be a sum of per-row
+    shares of right answers (paired rows)."""
     if n < 0 or not 0 <= successes <= max(n, 0):
         raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    if not deff > 0.0:
+        raise ValueError(f"the design effect must be > 0, not {deff}")
     if n == 0:
         return None
     z = z_value(confidence)
     z2 = z * z
     p = successes / n
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    spread = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    m = n if deff == 1.0 else n / deff  # the effective sample size
+    denom = 1.0 + z2 / m
+    centre = (p + z2 / (2.0 * m)) / denom
+    spread = z * math.sqrt(p * (1.0 - p) / m + z2 / (4.0 * m * m)) / denom
     # At k = 0 (k = n) the bound is exactly 0 (1); rounding would leave a few ulps.
     lo = 0.0 if successes == 0 else max(0.0, centre - spread)
     hi = 1.0 if successes == n else min(1.0, centre + spread)
@@ -134,8 +181,9 @@ def half_width(interval: tuple[float, float] | None) -> float | None:
     return (interval[1] - interval[0]) / 2.0
 
 
-def is_thin(n: int, max_half_width: float = 0.10, confidence: float = 0.95) -> bool:
-    """True when a proportion on n items cannot be known to ±max_half_width (n == 0 is thin)."""
+def is_thin(n: float, max_half_width: float = 0.10, confidence: float = 0.95) -> bool:
+    """True when a proportion on n items cannot be known to ±max_half_width (n == 0 is thin);
+    n may be an effective sample size (n / design effect)."""
     if n <= 0:
         return True
     z = z_value(confidence)
@@ -180,6 +228,64 @@ def proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
     if smallest < _MIN_EXPECTED:
         return fisher_exact_p(k1, n1, k2, n2)
     return two_proportion_p(k1, n1, k2, n2)
+
+
+def design_effect(successes: Values, trials: Values) -> float:
+    """Kish's design effect (>= 1) of the proportion Σsuccesses/Σtrials measured on clusters:
+    ``successes[i]`` of ``trials[i]`` requests of dataset row i were right (see the module's
+    docstring). 1.0 when nothing was scored."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if k.shape != n.shape or (k < 0).any() or (k > n).any():
+        raise ValueError("need 0 <= successes[i] <= trials[i], one pair per row")
+    total = float(n.sum())
+    if total <= 0.0 or n.max() <= 1.0:
+        return 1.0  # no row repeats: exactly one request per row, exactly the binomial
+    p = float(k.sum()) / total
+    if 0.0 < p < 1.0:
+        sandwich = float(np.square(k - p * n).sum())  # both variances times total²
+        deff = sandwich / (total * p * (1.0 - p))
+        return deff if deff > 1.0 + 1e-9 else 1.0  # rounding must not move a figure
+    return max(1.0, float(np.square(n).sum()) / total)  # all right or all wrong: ICC = 1
+
+
+def effective_counts(successes: int, n: int, deff: float) -> tuple[int, int]:
+    """Rao–Scott adjusted counts: (successes, n) divided by the design effect, rounded (n >= 1
+    when n > 0); unchanged when deff is 1."""
+    if deff == 1.0 or n <= 0:
+        return successes, n
+    m = max(1, round(n / deff))
+    return min(m, round(successes * m / n)), m
+
+
+def clustered_proportion_p(
+    k1: int, n1: int, deff1: float, k2: int, n2: int, deff2: float
+) -> float | None:
+    """p1 == p2 for two groups of replayed rows: ``proportion_p`` on the Rao–Scott adjusted
+    counts (each group's counts over its design effect); None when a group is empty."""
+    k1, n1 = effective_counts(k1, n1, deff1)
+    k2, n2 = effective_counts(k2, n2, deff2)
+    return proportion_p(k1, n1, k2, n2)
+
+
+def paired_fraction_p(differences: Values) -> float:
+    """Two runs on the same rows: the two-sided sign-flip test of Σd_i, d_i the difference of
+    row i's correctness fractions (each in [-1, 1]). McNemar's exact test when every d_i is
+    -1, 0 or 1; exact enumeration on up to 16 non-zero d_i; else the normal approximation."""
+    d = np.asarray(differences, dtype=np.float64)
+    if d.size and (np.abs(d) > 1.0 + 1e-12).any():
+        raise ValueError("per-row differences of fractions must lie in [-1, 1]")
+    d = d[d != 0.0]
+    if not d.size:
+        return 1.0
+    if np.isin(d, (-1.0, 1.0)).all():
+        return mcnemar_exact(int((d < 0).sum()), int((d > 0).sum()))
+    observed = abs(float(d.sum()))
+    if d.size <= _EXACT_FLIPS:
+        signs = (np.arange(1 << d.size)[:, None] >> np.arange(d.size)) & 1
+        sums = np.abs((2 * signs - 1) @ d)
+        return min(1.0, float((sums >= observed * (1 - 1e-12)).mean()))
+    return min(1.0, 2.0 * normal_sf(observed / math.sqrt(float(np.square(d).sum()))))
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:

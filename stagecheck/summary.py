@@ -23,7 +23,7 @@ from stagecheck.recording.hdr import mean_value, percentile_reader
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring.metrics import classification_metrics
-from stagecheck.stats import is_thin, percentile_interval, wilson
+from stagecheck.stats import MIN_ROWS, design_effect, is_thin, percentile_interval, wilson
 from stagecheck.summary_lookup import (
     failures,
     finished,
@@ -136,10 +136,23 @@ def _rates(by_outcome: Mapping[str, int]) -> tuple[int, float, float]:
     )
 
 
-def _ci(successes: int, n: int) -> list[float] | None:
-    """95 % Wilson interval of a proportion, as summary.json writes it."""
-    bounds = wilson(successes, n)
+def _ci(successes: int, n: int, deff: float = 1.0) -> list[float] | None:
+    """95 % Wilson interval of a proportion, as summary.json writes it; ``deff``: the design
+    effect of replayed rows (the interval of the effective sample size n / deff)."""
+    bounds = wilson(successes, n, deff=deff)
     return None if bounds is None else [round(bounds[0], 6), round(bounds[1], 6)]
+
+
+def _rows_figures(agg: Aggregate, **where: Any) -> tuple[int, float]:
+    """Distinct rows scored in a group and the design effect of its accuracy (the dataset row
+    is the unit of evidence: see stagecheck.stats)."""
+    _, k, n = agg.row_tallies(**where)
+    return int(n.size), design_effect(k, n)
+
+
+def _thin(scored: int, rows: int, deff: float) -> bool:
+    """Too few rows, or an interval wider than ±10 points at the effective sample size."""
+    return rows < MIN_ROWS or is_thin(scored / deff)
 
 
 def _quality(
@@ -147,38 +160,76 @@ def _quality(
 ) -> dict[str, Any] | None:
     counts = agg.outcome_counts(**where)
     scored = sum(counts[o] for o in ANSWER_OUTCOMES)
+    rows, deff = _rows_figures(agg, **where)
     if not classification:
         if not scored:
             return None
         return {
             "scored": scored,
             "correct": counts["correct"],
+            "rows": rows,
+            "design_effect": round(deff, 6),
             "accuracy": counts["correct"] / scored,
-            "accuracy_ci": _ci(counts["correct"], scored),
-            "thin": is_thin(scored),
+            "accuracy_ci": _ci(counts["correct"], scored, deff),
+            "thin": _thin(scored, rows, deff),
         }
     confusion = agg.confusion_counts(**where)
     metrics = classification_metrics(confusion)
     if not metrics.scored:
         return None
     out = metrics.as_dict()
-    out["accuracy_ci"] = _ci(metrics.correct, metrics.scored)
+    out["rows"] = rows
+    out["design_effect"] = round(deff, 6)
+    out["accuracy_ci"] = _ci(metrics.correct, metrics.scored, deff)
     out["off_label"] = sum(n for (_, p), n in confusion.items() if p not in labels)
-    out["thin"] = is_thin(metrics.scored)
+    out["thin"] = _thin(metrics.scored, rows, deff)
+    return out
+
+
+def _class_rows(agg: Aggregate) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
+    """Per class, per row: (tp, support) of its recall and (tp, predicted) of its precision,
+    from each row's answers by label (a row is the unit of evidence): its right answers name
+    its own label, its wrong ones the labels in ``row_mislabelled``."""
+    rows, right, _ = agg.row_tallies()
+    wrong_by_row: dict[int, dict[str, int]] = {}
+    for (row, label), n in agg.row_mislabelled.items():
+        wrong_by_row.setdefault(row, {})[label] = n
+    out: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
+    for row, tp in zip(rows.tolist(), right.tolist(), strict=True):
+        expected = agg.rows[row].expected_text
+        named = wrong_by_row.get(row, {})
+        recall = out.setdefault(expected, {}).setdefault("recall", ([], []))
+        recall[0].append(tp)
+        recall[1].append(tp + sum(named.values()))  # answers that named a label
+        if tp:
+            precision = out[expected].setdefault("precision", ([], []))
+            precision[0].append(tp)
+            precision[1].append(tp)
+        for label, wrong in named.items():
+            precision = out.setdefault(label, {}).setdefault("precision", ([], []))
+            precision[0].append(0)
+            precision[1].append(wrong)
     return out
 
 
 def _classes(agg: Aggregate) -> list[dict[str, Any]]:
     metrics = classification_metrics(agg.confusion_counts())
-    return [
-        {
+    by_row = _class_rows(agg)
+    out = []
+    for c in metrics.classes:
+        figures = by_row.get(c.label, {})
+        recall, precision = figures.get("recall", ([], [])), figures.get("precision", ([], []))
+        deff_p, deff_r = design_effect(*precision), design_effect(*recall)
+        out.append({
             **c.as_dict(),
-            "precision_ci": _ci(c.tp, c.predicted),
-            "recall_ci": _ci(c.tp, c.support),
-            "thin": is_thin(c.support),
-        }
-        for c in metrics.classes
-    ]
+            "rows": len(recall[0]),
+            "precision_ci": _ci(c.tp, c.predicted, deff_p),
+            "recall_ci": _ci(c.tp, c.support, deff_r),
+            "precision_design_effect": round(deff_p, 6),
+            "recall_design_effect": round(deff_r, 6),
+            "thin": _thin(c.support, len(recall[0]), deff_r),
+        })  # fmt: skip
+    return out
 
 
 def _confusion(agg: Aggregate, labels: Collection[str]) -> dict[str, Any] | None:

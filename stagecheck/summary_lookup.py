@@ -142,14 +142,24 @@ def metric_lookup(
     return lookup
 
 
-def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int] | None:
-    """(successes, n) behind a proportion metric, for its interval."""
+def _deff(figures: Mapping[str, Any], key: str = "design_effect") -> float:
+    """The design effect of replayed rows a figure was measured with (1 in older summaries)."""
+    value = figures.get(key)
+    return float(value) if isinstance(value, (int, float)) and value >= 1.0 else 1.0
+
+
+def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int, float] | None:
+    """(successes, n, design effect) behind a proportion metric, for its interval: accuracy,
+    precision and recall are measured on dataset rows (a timed run replays them); error
+    rates on requests."""
     if metric.startswith("class["):
         label, _, stat = metric[len("class[") :].partition("].")
         c = _find_class(summary, label)
         if c is None:
             return None
-        return int(c["tp"]), int(c["support"] if stat == "recall" else c["predicted"])
+        if stat == "recall":
+            return int(c["tp"]), int(c["support"]), _deff(c, "recall_design_effect")
+        return int(c["tp"]), int(c["predicted"]), _deff(c, "precision_design_effect")
     group: Mapping[str, Any] = summary
     if metric.startswith("slice["):
         spec, _, metric = metric[len("slice[") :].partition("].")
@@ -159,15 +169,17 @@ def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int] | No
         group = found
     if metric == "accuracy":
         quality = group.get("quality") or {}
-        return (int(quality["correct"]), int(quality["scored"])) if quality else None
+        if not quality:
+            return None
+        return int(quality["correct"]), int(quality["scored"]), _deff(quality)
     counts = group.get("by_outcome") or (group.get("requests") or {}).get("by_outcome") or {}
     if not counts:
         return None
     total = finished(counts)
     if metric == "error_rate":
-        return failures(counts), total
+        return failures(counts), total, 1.0
     if metric == "unparseable_rate":
-        return int(counts["unparseable"]), total
+        return int(counts["unparseable"]), total, 1.0
     return None
 
 
@@ -175,7 +187,8 @@ def interval_lookup(
     summary: Mapping[str, Any], histograms: Histograms | None = None
 ) -> Callable[[str, float], tuple[float, float] | None]:
     """Threshold metric name and confidence → the figure's interval in base units: Wilson for
-    proportions, order statistics for latency percentiles (from ``histograms``)."""
+    proportions (at the effective sample size of replayed rows), order statistics for latency
+    percentiles (from ``histograms``)."""
 
     def interval(metric: str, confidence: float) -> tuple[float, float] | None:
         head, _, stat = metric.partition(".")
@@ -187,6 +200,8 @@ def interval_lookup(
             bounds = percentile_interval(rank_lookup(h, n), n, float(stat[1:]), confidence)
             return None if bounds is None else (bounds[0] / 1e6, bounds[1] / 1e6)
         counts = _proportion(summary, metric)
-        return None if counts is None else wilson(counts[0], counts[1], confidence)
+        if counts is None:
+            return None
+        return wilson(counts[0], counts[1], confidence, deff=counts[2])
 
     return interval

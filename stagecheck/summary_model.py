@@ -174,9 +174,14 @@ class Tokens(_Strict):
 class Quality(_Strict):
     scored: int
     correct: int
+    # distinct dataset rows scored: the unit of evidence (a timed run replays rows)
+    rows: int | None = None
+    # Kish's design effect of the replays (1: no row repeats; the replays per row for a
+    # deterministic model): the interval is Wilson's at scored / design_effect
+    design_effect: float | None = None
     accuracy: float
     accuracy_ci: Interval
-    thin: bool  # too few scored answers for a ±10-point interval
+    thin: bool  # under 10 rows, or too few for a ±10-point interval
     # classification only
     precision_macro: float | None = None
     recall_macro: float | None = None
@@ -198,8 +203,11 @@ class ClassFigures(_Strict):
     precision: float | None
     recall: float | None
     f1: float | None
+    rows: int | None = None  # distinct dataset rows expecting this label
     precision_ci: Interval
     recall_ci: Interval
+    precision_design_effect: float | None = None  # replays' design effect (see Quality)
+    recall_design_effect: float | None = None
     thin: bool
 
 

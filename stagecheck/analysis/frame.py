@@ -12,6 +12,7 @@ import numpy as np
 
 from stagecheck.analysis.columns import CORRECT, FAILED_CODES, INCORRECT, UNPARSEABLE, RunColumns
 from stagecheck.analysis.model import RowSample
+from stagecheck.stats import design_effect
 
 __all__ = ["Frame", "excerpt", "factorize", "EXCERPT_CHARS"]
 
@@ -127,6 +128,14 @@ class Frame:
     @property
     def incorrect(self) -> np.ndarray:
         return self.cols.outcome == INCORRECT
+
+    def design_effect(self, mask: np.ndarray) -> float:
+        """The design effect of the accuracy of the requests of ``mask``, the dataset rows as
+        clusters (:func:`stagecheck.stats.design_effect`): 1 when no row repeats."""
+        size = len(self.row_keys)
+        k = np.bincount(self.pos[self.correct & mask], minlength=size)
+        n = np.bincount(self.pos[self.scored & mask], minlength=size)
+        return design_effect(k, n)
 
     def text(self, code: int) -> str | None:
         return None if code < 0 else self.cols.texts[code]

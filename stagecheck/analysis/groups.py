@@ -1,6 +1,13 @@
 """Where the wrong answers are: off-label answers, top confusions, and the groups (slice values,
 crossings of two slices, input-length buckets, expected classes) whose accuracy is
-significantly worse than the rest of the run's."""
+significantly worse than the rest of the run's.
+
+Every group is a set of dataset rows (a row's slices, length and label are its own), and a
+timed run replays rows: the unit of evidence is the row. A group's accuracy is over its scored
+requests, as ever; its interval and its test against the rest take the replays into account
+through each side's design effect (:mod:`stagecheck.stats`: Wilson at the effective sample size,
+the Rao–Scott adjusted test). A group with fewer than ``MIN_ROWS`` scored rows is thin and never
+significant; a crossing is shown only with ``MIN_CROSS`` scored rows of its own."""
 
 from __future__ import annotations
 
@@ -12,13 +19,20 @@ from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.model import Concentration, Confusion, OffLabel, OffLabelExample
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
-from stagecheck.stats import holm, is_thin, proportion_p, wilson
+from stagecheck.stats import (
+    MIN_ROWS,
+    clustered_proportion_p,
+    design_effect,
+    holm,
+    is_thin,
+    wilson,
+)
 
-__all__ = ["off_label", "confusions", "concentrations", "OTHER", "MIN_CROSS", "ALPHA",
+__all__ = ["off_label", "confusions", "concentrations", "OTHER", "MIN_CROSS", "MIN_ROWS", "ALPHA",
            "OFF_LABEL_HINT_SHARE"]  # fmt: skip
 
 OTHER = "(other)"  # the predicted column of answers that are none of the dataset's labels
-MIN_CROSS = 10  # a crossing of two slices is shown only with this many scored requests
+MIN_CROSS = 10  # a crossing of two slices is shown only with this many scored rows
 ALPHA = 0.05  # family-wise error rate of the concentration tests (Holm)
 OFF_LABEL_HINT_SHARE = 0.5  # above this share of off-label answers, suggest an extraction
 MAX_CONFUSIONS = 10
@@ -126,18 +140,30 @@ def _groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
             for i, bucket in enumerate(buckets):
                 name = bucket_label(bucket, buckets)
                 yield "length", {"input_chars": name}, f"input {name} chars", per_request == i
-    scored = fr.scored
+    scored_rows = np.unique(fr.pos[fr.scored])  # rows with a scored answer, each once
     for a_i, fa in enumerate(fr.slice_fields):
         for fb in fr.slice_fields[a_i + 1 :]:
             width = len(fr.slice_values[fb])
             cell = fr.slice_codes[fa].astype(np.int64) * width + fr.slice_codes[fb]
-            counts = np.bincount(cell[scored], minlength=len(fr.slice_values[fa]) * width)
+            of_row = np.zeros(len(fr.row_keys), np.int64)
+            of_row[fr.pos] = cell  # a row's slices are its own: one cell per row
+            counts = np.bincount(of_row[scored_rows], minlength=len(fr.slice_values[fa]) * width)
             for cc in np.flatnonzero(counts >= MIN_CROSS).tolist():
                 va, vb = fr.slice_values[fa][cc // width], fr.slice_values[fb][cc % width]
                 yield "cross", {fa: va, fb: vb}, f"{fa}={va} × {fb}={vb}", cell == cc
     if fr.classification:
         for c, label in enumerate(fr.expected_values):
             yield "class", {"expected": label}, f"expected {label}", fr.expected == c
+
+
+def _tallies(fr: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """Correct and scored requests of each row slot."""
+    size = len(fr.row_keys)
+    scored = fr.scored
+    return (
+        np.bincount(fr.pos[fr.correct], minlength=size),
+        np.bincount(fr.pos[scored], minlength=size),
+    )
 
 
 def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
@@ -147,27 +173,35 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
         return [], []
     correct, scored, failed = fr.correct, fr.scored, fr.failed
     k_all, n_all = int(correct.sum()), int(scored.sum())
+    row_k, row_n = _tallies(fr)
     found = []
     for kind, group, label, mask in _groups(fr):
         requests = int(mask.sum())
         if not requests or requests == fr.cols.n:
             continue  # a group that is the whole run has no rest to compare with
+        mine = np.bincount(fr.pos[mask], minlength=len(fr.row_keys)) > 0  # the group's rows
+        rows = int(mine.sum())
         k, n = int((correct & mask).sum()), int((scored & mask).sum())
         k_rest, n_rest = k_all - k, n_all - n
         accuracy = k / n if n else None
         rest = k_rest / n_rest if n_rest else None
-        p = proportion_p(k, n, k_rest, n_rest)
-        found.append((kind, group, label, mask, requests, k, n, accuracy, rest, p))
+        deff = design_effect(row_k[mine], row_n[mine])
+        deff_rest = design_effect(row_k[~mine], row_n[~mine])
+        p = clustered_proportion_p(k, n, deff, k_rest, n_rest, deff_rest)
+        enough = int((row_n[mine] > 0).sum()) >= MIN_ROWS
+        found.append((kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy,
+                      rest, p))  # fmt: skip
     adjusted = holm([f[-1] for f in found])
     items = []
-    for (kind, group, label, mask, requests, k, n, accuracy, rest, p), p_adj in zip(
-        found, adjusted, strict=True
-    ):
+    for entry, p_adj in zip(found, adjusted, strict=True):
+        kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy, rest, p = entry
         worse = accuracy is not None and rest is not None and accuracy < rest
+        significant = bool(worse and enough and p_adj is not None and p_adj < ALPHA)
         effect = (rest - accuracy) if worse and rest is not None and accuracy is not None else 0.0
-        rank = (0 if worse else 1, p_adj if (worse and p_adj is not None) else 1.0, -effect, label)
-        items.append((rank, kind, group, label, mask, requests, k, n, accuracy, rest, p, p_adj,
-                      worse))  # fmt: skip
+        rank = (0 if significant else 1, 0 if worse else 1,
+                p_adj if (worse and p_adj is not None) else 1.0, -effect, label)  # fmt: skip
+        items.append((rank, kind, group, label, mask, requests, rows, k, n, deff, enough,
+                      accuracy, rest, p, p_adj, significant))  # fmt: skip
     items.sort(key=lambda it: it[0])
     notes = []
     if len(items) > MAX_CONCENTRATIONS:
@@ -176,24 +210,24 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
         )
     answered_wrong = scored & ~correct  # samples show answers; failures have their own section
     out = []
-    for i, (_, kind, group, label, mask, requests, k, n, accuracy, rest, p, p_adj, worse) in (
-        enumerate(items[:MAX_CONCENTRATIONS])
-    ):  # fmt: skip
+    for i, (_, kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy, rest, p,
+            p_adj, significant) in enumerate(items[:MAX_CONCENTRATIONS]):  # fmt: skip
         out.append(
             Concentration(
                 kind=kind,
                 group=group,
                 label=label,
                 requests=requests,
+                rows=rows,
                 scored=n,
                 accuracy=accuracy,
-                accuracy_ci=wilson(k, n),
+                accuracy_ci=wilson(k, n, deff=deff),
                 rest_accuracy=rest,
                 failure_rate=int((failed & mask).sum()) / requests,
                 p_value=p,
                 p_adjusted=p_adj,
-                significant=bool(worse and p_adj is not None and p_adj < ALPHA),
-                thin=is_thin(n),
+                significant=significant,
+                thin=not enough or is_thin(n / deff),
                 samples=fr.samples(mask & answered_wrong) if i < SAMPLED_CONCENTRATIONS else [],
             )
         )

@@ -99,15 +99,16 @@ class Concentration(_Strict):
     group: dict[str, str]  # e.g. {"channel": "email"} or {"channel": "email", "lang": "de"}
     label: str  # "channel=email × lang=de", "input 200–400 chars"
     requests: int
+    rows: int = 0  # distinct dataset rows among the requests (the unit of evidence; 0: older file)
     scored: int  # requests with an answer that was scored
     accuracy: float | None
-    accuracy_ci: Interval = None
+    accuracy_ci: Interval = None  # from the rows: replays do not narrow it
     rest_accuracy: float | None = None  # accuracy of every other scored request
     failure_rate: float  # requests without a usable answer / requests
-    p_value: float | None = None  # two-sided test of accuracy against the rest
+    p_value: float | None = None  # two-sided test against the rest, rows as the unit
     p_adjusted: float | None = None  # Holm-adjusted over every group of the analysis
-    significant: bool = False  # p_adjusted < 0.05 and worse than the rest
-    thin: bool = False  # too few scored requests for the interval to be narrower than ±10 pts
+    significant: bool = False  # p_adjusted < 0.05, worse than the rest, and not too few rows
+    thin: bool = False  # under 10 scored rows, or an interval wider than ±10 pts
     samples: list[RowSample] = Field(default_factory=list)  # wrong answers in this group
 
 

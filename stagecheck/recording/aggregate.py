@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import orjson
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
@@ -29,12 +30,13 @@ from stagecheck.recording.interval import (
     Interval,
     SampleRule,
 )
-from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
+from stagecheck.recording.recorder import ALL, CORRECT, OUTCOMES, TIMINGS, UNPARSEABLE, Delta
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
 
 RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
+_ROW_CHUNK = 512  # per-row answer groups added between two pauses (~1 ms)
 
 
 @dataclass
@@ -104,6 +106,13 @@ class Aggregate:
         self.tokens_per_s_milli = new_histogram()
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
+        # Per dataset row, the unit of evidence of every interval and test (a timed run replays
+        # rows; see stagecheck.stats): per stage, each row's scored and correct requests (two
+        # dense columns), and per (row, label) the wrong answers of a classification that named
+        # a label (with the correct ones, each row's confusion: precision's clusters).
+        self.row_counts: dict[int, np.ndarray] = {}  # stage → int64 [2, rows]: scored, correct
+        self.row_mislabelled: Counter[tuple[int, str]] = Counter()
+        self._slice_columns: dict[int, np.ndarray] = {}
         self.write_failure: str | None = None  # the first write to the run folder that failed
         if run_dir is not None:
             try:
@@ -219,6 +228,7 @@ class Aggregate:
             self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
         self.output_tokens += interval.output_tokens
         self.token_sources.update(interval.token_sources)
+        self._count_rows(interval, pause)
         self._keep_recent(interval.ended, by_timing)
         self._write_interval(interval, by_timing.get("e2e"), pause)
 
@@ -250,6 +260,40 @@ class Aggregate:
         on device``); from then on nothing more is written, and the counts go on."""
         if self.write_failure is None:
             self.write_failure = f"{name}: {exc.strerror or exc}"
+
+    def _count_rows(self, interval: Interval, pause: Callable[[], None]) -> None:
+        """Add the interval's answers per dataset row, a chunk of its groups between pauses."""
+        groups = interval.rows
+        size = len(self.rows)
+        keys = [k for k in groups if k[2] <= UNPARSEABLE and 0 <= k[1] < size]  # answered
+        for start in range(0, len(keys), _ROW_CHUNK):
+            self._count_row_chunk(groups, keys[start : start + _ROW_CHUNK])
+            pause()
+
+    def _count_row_chunk(
+        self,
+        groups: Counter[tuple[int, int, int, str | None]],
+        keys: list[tuple[int, int, int, str | None]],
+    ) -> None:
+        size = len(self.rows)
+        stage = np.fromiter((k[0] for k in keys), np.int64, len(keys))
+        row = np.fromiter((k[1] for k in keys), np.int64, len(keys))
+        right = np.fromiter((k[2] == CORRECT for k in keys), bool, len(keys))
+        count = np.fromiter((groups[k] for k in keys), np.int64, len(keys))
+        for s in np.unique(stage).tolist():
+            table = self.row_counts.get(s)
+            if table is None:
+                table = self.row_counts[s] = np.zeros((2, size), np.int64)
+            mine = stage == s
+            np.add.at(table[0], row[mine], count[mine])
+            np.add.at(table[1], row[mine & right], count[mine & right])
+        rows, named = self.rows, self.row_mislabelled
+        for key in keys:
+            _, index, outcome, predicted = key
+            if predicted is None or outcome == CORRECT:
+                continue
+            if predicted != rows[index].expected_text:  # a wrong answer that named a label
+                named[(index, predicted)] += groups[key]
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
@@ -348,6 +392,27 @@ class Aggregate:
             if stage is None or s == stage:
                 out[cause] += n
         return dict(out.most_common())
+
+    def row_tallies(
+        self, slice_index: int = ALL, value: str = "", stage: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The dataset rows scored in a group (a slice value, a stage, or the run) and each
+        one's correct and scored requests: ``(row indexes, correct, scored)``."""
+        tables = [t for s, t in self.row_counts.items() if stage is None or s == stage]
+        if not tables:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        total = tables[0] if len(tables) == 1 else np.sum(tables, axis=0)
+        mask = total[0] > 0
+        if slice_index != ALL:
+            column = self._slice_columns.get(slice_index)
+            if column is None:
+                column = self._slice_columns[slice_index] = np.array(
+                    [r.slices[slice_index] for r in self.rows], dtype=object
+                )
+            mask &= column == value
+        index = np.flatnonzero(mask)
+        return index, total[1][index], total[0][index]
 
     def slice_values(self) -> list[tuple[int, str]]:
         return sorted({(i, v) for (_, i, v, _) in self.outcomes if i != ALL})

@@ -100,6 +100,9 @@ class Interval:
     tokens_per_s_milli: HdrHistogram | None = None  # per answer, after its first token
     output_tokens: int = 0
     token_sources: Counter[str] = field(default_factory=Counter)  # "usage" | "deltas"
+    # requests per (stage, row index, outcome, predicted label or None): the statistics take
+    # the dataset row as the unit of evidence (a timed run replays rows)
+    rows: Counter[tuple[int, int, int, str | None]] = field(default_factory=Counter)
 
     # -- from a worker to the master (msgpack-safe; histograms in HDR's compressed encoding) --
     def to_payload(self) -> dict[str, Any]:
@@ -123,6 +126,7 @@ class Interval:
             ),
             "output_tokens": self.output_tokens,
             "token_sources": dict(self.token_sources),
+            "rows": [[*k, n] for k, n in self.rows.items()],
         }
 
     @classmethod
@@ -148,6 +152,8 @@ class Interval:
             tokens_per_s_milli=hist(p["tokens_per_s_milli"]),
             output_tokens=int(p["output_tokens"]),
             token_sources=Counter(p["token_sources"]),
+            rows=Counter({(int(s), int(r), int(o), q): int(n)
+                          for s, r, o, q, n in p.get("rows", ())}),  # fmt: skip
         )
 
 
@@ -175,6 +181,7 @@ class Folder:
             pause()
         self._record(iv, values, pause)
         self._count_groups(iv, groups, pause)
+        iv.rows = groups
         iv.lines = b"".join(lines)
         pause()
         return iv

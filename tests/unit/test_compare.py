@@ -212,8 +212,16 @@ def test_summaries_alone_use_a_two_proportion_test() -> None:
     outcomes["incorrect"] += moved
     c = compare_runs(base, new)
     acc = by_metric(c)["accuracy"]
-    assert acc.test == "two-proportion" and acc.detail == f"{k1}/{n1} vs {k1 - moved}/{n1}"
+    # the fixture's run replayed its rows: the counts are the rows' evidence (issue 18), each
+    # run's divided by its design effect (Rao–Scott), and the detail says so
+    deff = base["quality"]["design_effect"]
+    assert deff > 1.5
+    assert acc.test == "two-proportion" and acc.detail == (
+        f"{k1}/{n1} vs {k1 - moved}/{n1}; rows as the unit "
+        f"(replays' design effect {deff:.2f} vs {deff:.2f})"
+    )
     k2, n2 = k1 - moved, n1
+    (k1, n1), (k2, n2) = (stats.effective_counts(k, n, deff) for k, n in ((k1, n1), (k2, n2)))
     chi2 = sps.chi2_contingency([[k1, n1 - k1], [k2, n2 - k2]], correction=False)
     assert acc.p == pytest.approx(chi2.pvalue, rel=1e-6)
     assert acc.regression and c.mode == "unpaired"

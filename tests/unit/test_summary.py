@@ -49,7 +49,7 @@ def same_shape(a, b):
     return a == b
 
 
-def run_summary(write_scenario, thresholds):
+def run_summary(write_scenario, thresholds, replays=10):
     text = BASIC_SCENARIO.replace(
         "  - accuracy >= 0.5\n", "".join(f"  - {t}\n" for t in thresholds)
     )
@@ -58,7 +58,7 @@ def run_summary(write_scenario, thresholds):
     agg = Aggregate(rows, prepared.dataset.slice_fields, None, started=100.0)
     agg.begin_stage(0, "steady", 2, 100.0)
     rec = Recorder()
-    for i, row in enumerate(rows * 10):
+    for i, row in enumerate(rows * replays):
         if i % 10 == 0:
             outcome, pred = HTTP_ERROR, None
         elif row.slices[0] == "complex" and i % 3 == 0:
@@ -138,25 +138,41 @@ def test_too_few_requests_make_the_run_invalid(write_scenario):
     assert "only 0 requests" in s["validity"]["reasons"][0]
 
 
-def test_every_headline_proportion_has_its_wilson_interval(write_scenario):
+@pytest.mark.parametrize("replays", [1, 10])
+def test_every_headline_proportion_has_its_wilson_interval(write_scenario, replays):
+    """Wilson's interval; on replayed rows (issue 18) at the effective sample size n / design
+    effect, which is n itself when each row is sent once."""
     from statsmodels.stats.proportion import proportion_confint  # independent oracle
 
-    s = run_summary(write_scenario, [])
+    s = run_summary(write_scenario, [], replays=replays)
 
-    def oracle(k, n):
-        return pytest.approx(list(proportion_confint(k, n, method="wilson")), abs=1e-6)
+    def oracle(k, n, deff=1.0):
+        if replays == 1:
+            assert deff == 1.0
+        return pytest.approx(
+            list(proportion_confint(k / deff, n / deff, method="wilson")), abs=1e-6
+        )
 
     q = s["quality"]
-    assert q["accuracy_ci"] == oracle(q["correct"], q["scored"])
+    assert q["accuracy_ci"] == oracle(q["correct"], q["scored"], q["design_effect"])
+    # one pass: a row per scored answer; replayed: every row of the dataset has one
+    assert q["rows"] == (q["scored"] if replays == 1 else s["run"]["dataset"]["rows"])
     failures = s["requests"]["by_outcome"]["http_error"]
     assert s["requests"]["error_rate_ci"] == oracle(failures, s["requests"]["total"])
     for c in s["classes"]:
-        assert c["recall_ci"] == oracle(c["tp"], c["support"])
-        assert c["precision_ci"] == (oracle(c["tp"], c["predicted"]) if c["predicted"] else None)
+        assert c["recall_ci"] == oracle(c["tp"], c["support"], c["recall_design_effect"])
+        assert c["precision_ci"] == (
+            oracle(c["tp"], c["predicted"], c["precision_design_effect"])
+            if c["predicted"]
+            else None
+        )
     for sl in s["slices"]:
         assert sl["quality"]["accuracy_ci"] == oracle(
-            sl["quality"]["correct"], sl["quality"]["scored"]
+            sl["quality"]["correct"], sl["quality"]["scored"], sl["quality"]["design_effect"]
         )
+    if replays == 1:
+        return  # (six rows sent once: no unparseable answer below)
+    assert q["design_effect"] > 1.5  # replays are not counted as independent evidence
     # unparseable answers are none of the dataset's labels: counted apart, one (other) column
     assert q["off_label"] == sum(
         s["confusion"]["matrix"][i][-1] for i in range(len(s["confusion"]["matrix"]))
@@ -201,3 +217,25 @@ def test_a_confidence_threshold_is_judged_on_the_bound(write_scenario):
     # error rate 10 % of 200 requests: its upper bound is above 11 %
     assert errors["estimate"] == pytest.approx(0.1) and errors["observed"] > 0.11
     assert not errors["passed"] and s["verdict"] == "failed"
+
+
+def test_a_confidence_threshold_counts_replayed_rows_once(write_scenario):
+    """Issue 18: ten replays of a few rows are not ten times the evidence. A target between the
+    per-request lower bound and the per-row one passed before and fails now."""
+    from stagecheck import stats
+
+    s = run_summary(write_scenario, [], replays=10)
+    q = s["quality"]
+    per_request_lo = stats.wilson(q["correct"], q["scored"])[0]
+    rows_lo = q["accuracy_ci"][0]
+    assert rows_lo < per_request_lo - 0.05
+    target = f"accuracy >= {(rows_lo + per_request_lo) / 2:.4f} at 95% confidence"
+    s = run_summary(write_scenario, [target], replays=10)
+    (verdict,) = s["thresholds"]
+    assert not verdict["passed"] and verdict["observed"] == pytest.approx(rows_lo, abs=1e-6)
+    # per slice too: its interval is as wide as its rows allow
+    for sl in s["slices"]:
+        quality = sl["quality"]
+        assert quality["rows"] * 5 <= quality["scored"]  # replayed
+        per_request = stats.wilson(quality["correct"], quality["scored"])
+        assert quality["accuracy_ci"][0] <= per_request[0] + 1e-6
