@@ -20,16 +20,21 @@ from typing import Any
 
 from stagecheck.capacity.figures import StepSample, measure, read_requests
 from stagecheck.capacity.model import SloCheck, Step, StepFigures
+from stagecheck.capacity.recheck import failure_note, recheck_reason
 from stagecheck.capacity.search import Phase, StepStatus
 from stagecheck.capacity.slo import SloKind, latency_bound, slo_kind
 from stagecheck.errors import InputError, RunError
 from stagecheck.thresholds import Threshold, evaluate_thresholds
+from stagecheck.validity import lateness_reason
 
-__all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "GENERATOR_REASONS"]
+__all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "spawn_rate_for",
+           "GENERATOR_REASONS"]  # fmt: skip
 
 #: Validity reasons (stagecheck/validity.py) that mean the generator, not the target, failed.
 GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent")
-_CPU_REASON = GENERATOR_REASONS[0]
+_CPU_REASON, _LATE_REASON = GENERATOR_REASONS[:2]
+#: The most users a step starts (a pool sized on timeouts at a high rate would be absurd).
+MAX_USERS = 2000
 #: Extra seconds a step's subprocess may take beyond its planned duration (start, spawn, end).
 _STEP_GRACE_S = 90.0
 
@@ -50,11 +55,20 @@ class StepPlan:
     master_port: int | None = None
 
 
-def users_for(rate: float, plan: StepPlan) -> int:
-    """The in-flight pool for a rate: twice rate × the latency bound (Little's law with
-    headroom; 1 s without a latency SLO), at least 8 and at least the scenario's."""
-    latency = latency_bound(plan.slos) or 1.0
-    return max(8, plan.scenario_users, math.ceil(2 * rate * latency))
+def users_for(rate: float, plan: StepPlan, latency_seen_s: float | None = None) -> int:
+    """The in-flight pool for a rate: twice rate × latency (Little's law with headroom), at
+    least 8 and at least the scenario's. The latency is the larger of the latency SLO's bound
+    and the highest p99 the search has seen so far (1 s before any step without a latency
+    SLO), so a pool never runs dry on answers slower than the bound."""
+    latency = max(latency_bound(plan.slos) or 0.0, latency_seen_s or 0.0) or 1.0
+    return min(MAX_USERS, max(8, plan.scenario_users, math.ceil(2 * rate * latency)))
+
+
+def spawn_rate_for(users: int) -> float:
+    """Users started per second: all of them within a quarter of a second, well inside any
+    warm-up (the scenario's own spawn rate, e.g. 4/s, would take 12 s for 48 users and leave
+    the measured window short of users)."""
+    return float(max(1, users) * 4)
 
 
 def _window(rate: float, plan: StepPlan) -> tuple[float, bool]:
@@ -70,6 +84,8 @@ def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]
             "--users", str(users), "--out", str(plan.steps_dir), "--quiet"]  # fmt: skip
     for item in plan.overrides:
         argv += ["--set", item]
+    # after the user's overrides: the step, not the scenario, decides how fast users start
+    argv += ["--set", f"load.spawn_rate={spawn_rate_for(users):g}"]
     if plan.processes:
         argv += ["--processes", str(plan.processes)]
         if plan.master_port is not None:
@@ -157,9 +173,30 @@ def _new_folder(before: set[Path], steps_dir: Path) -> Path | None:
     return made[-1] if made else None
 
 
-def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) -> Step:
-    """Run one step at ``rate`` requests/s and judge it; ``root`` is the capacity folder."""
-    users = users_for(rate, plan)
+def _window_reasons(summary_reasons: Sequence[str], sample: StepSample, users: int) -> list[str]:
+    """The generator's validity over the measured window only: the run's own lateness (which
+    counts the warm-up's start-up) is replaced by the window's, with its likely cause."""
+    reasons = [r for r in summary_reasons if _LATE_REASON not in r]
+    in_flight = sample.in_flight
+    seen = f"about {in_flight:.0f} requests in flight for {users} users"
+    why = (f"{seen}: the pool ran short" if in_flight >= users / 2 else
+           f"{seen}: the load generator was short of CPU (another process, or too much work "
+           "per request: add --processes)")  # fmt: skip
+    late = lateness_reason(sample.late, sample.requests, why)
+    return [late, *reasons] if late else reasons
+
+
+def run_step(
+    rate: float,
+    phase: Phase,
+    index: int,
+    plan: StepPlan,
+    root: Path,
+    latency_seen_s: float | None = None,
+) -> Step:
+    """Run one step at ``rate`` requests/s and judge it; ``root`` is the capacity folder,
+    ``latency_seen_s`` the highest p99 of the search's steps so far (sizes the user pool)."""
+    users = users_for(rate, plan, latency_seen_s)
     window_s, stretched = _window(rate, plan)
     plan.steps_dir.mkdir(parents=True, exist_ok=True)
     before = {p for p in plan.steps_dir.iterdir() if p.is_dir()}
@@ -187,7 +224,6 @@ def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) 
                     status="down", figures=None, slos=[], failed_kinds=[],
                     validity_reasons=[], note=why, run_dir=None, wall_s=wall)  # fmt: skip
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
     sample = measure(
         read_requests(folder / "results.jsonl"),
         started=_started(summary),
@@ -195,9 +231,18 @@ def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) 
         window_s=window_s,
         latency_bound_s=latency_bound(plan.slos),
     )
+    run_reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
+    reasons = _window_reasons(run_reasons, sample, users)
     status, checks, kinds, note = judge_step(sample, plan.slos, reasons)
+    generator = [r for r in reasons if any(g in r for g in GENERATOR_REASONS)]
+    recheck = recheck_reason(status, checks, sample, generator)
+    if status == "failed":
+        note = failure_note(checks, sample)
+        if generator:
+            note = f"{note}; {generator[0]}"
     return Step(index=index, phase=phase, offered_rate=rate, users=users,
                 warmup_s=plan.warmup_s, duration_s=window_s, stretched=stretched,
                 status=status, figures=step_figures(sample), slos=checks, failed_kinds=kinds,
                 validity_reasons=reasons, note=note, run_dir=str(folder.relative_to(root)),
-                wall_s=wall)  # fmt: skip
+                wall_s=wall, recheck=recheck[0] if recheck else None,
+                reruns_allowed=recheck[1] if recheck else 0)  # fmt: skip
