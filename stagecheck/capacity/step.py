@@ -35,6 +35,10 @@ GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "nev
 _CPU_REASON, _LATE_REASON = GENERATOR_REASONS[:2]
 #: The most users a step starts (a pool sized on timeouts at a high rate would be absurd).
 MAX_USERS = 2000
+#: Seconds a step runs past its measured window, not measured either: a run's stop begins a
+#: little before its planned end, and the arrivals due in its last 0.1 s were seen leaving
+#: 85-175 ms late (a 4 s step at 20/s) — the end of a run, not the rate.
+COOLDOWN_S = 1.0
 #: Extra seconds a step's subprocess may take beyond its planned duration (start, spawn, end).
 _STEP_GRACE_S = 90.0
 
@@ -80,7 +84,7 @@ def _window(rate: float, plan: StepPlan) -> tuple[float, bool]:
 
 def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]:
     argv = [sys.executable, "-m", "stagecheck.cli", "run", plan.scenario,
-            "--rate", f"{rate:g}/s", "--duration", f"{plan.warmup_s + window_s:g}s",
+            "--rate", f"{rate:g}/s", "--duration", f"{plan.warmup_s + window_s + COOLDOWN_S:g}s",
             "--users", str(users), "--out", str(plan.steps_dir), "--quiet"]  # fmt: skip
     for item in plan.overrides:
         argv += ["--set", item]
@@ -206,7 +210,7 @@ def run_step(
             _argv(rate, users, window_s, plan),
             capture_output=True,
             text=True,
-            timeout=plan.warmup_s + window_s + _STEP_GRACE_S,
+            timeout=plan.warmup_s + window_s + COOLDOWN_S + _STEP_GRACE_S,
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"step {index} at {rate:g}/s did not end in time") from None
