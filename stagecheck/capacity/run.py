@@ -15,7 +15,7 @@ from pathlib import Path
 from stagecheck.capacity.model import CapacityResult, SearchSettings, Step
 from stagecheck.capacity.search import Phase, SearchOutcome, StepStatus, search
 from stagecheck.capacity.slo import SloKind, min_requests
-from stagecheck.capacity.step import StepPlan, run_step
+from stagecheck.capacity.step import POOL_SHORT, StepPlan, run_step
 from stagecheck.errors import EXIT_PASSED, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
 from stagecheck.runfolder import new_run_dir
 from stagecheck.thresholds import Threshold
@@ -75,6 +75,17 @@ def _reason(outcome: SearchOutcome, steps: Sequence[Step], require: float | None
     return f"capacity {found}"
 
 
+def _latency_seen(steps: Sequence[Step], rate: float) -> float | None:
+    """The latency a step's pool must hold: the highest p99 of the steps at this rate or below
+    that passed, or whose pool ran short. Not a failure's: a step whose answers are slower than
+    the bound fails on latency whatever its pool, and hundreds more users only cost CPU."""
+    seen = [s.figures.latency_p99_s for s in steps
+            if s.offered_rate <= rate and s.figures and s.figures.latency_p99_s is not None
+            and (s.status == "passed"
+                 or any(POOL_SHORT in r for r in s.validity_reasons))]  # fmt: skip
+    return max(seen, default=None)
+
+
 def _so_far(steps: Sequence[Step]) -> SearchOutcome:
     """The search's bracket from the steps that ran (a search cut short)."""
     steps = [s for s in steps if not s.superseded]
@@ -119,12 +130,8 @@ def run_capacity(
     def probe(rate: float, phase: Phase) -> StepStatus:
         reruns = 0
         while True:
-            # the pool is sized on the latency seen at this rate or below (a failure far above
-            # would start hundreds of users for nothing)
-            seen = [s.figures.latency_p99_s for s in steps if s.offered_rate <= rate
-                    and s.figures and s.figures.latency_p99_s is not None]  # fmt: skip
             step = run_step(rate, phase, len(steps) + 1, plan, folder,
-                            latency_seen_s=max(seen, default=None))
+                            latency_seen_s=_latency_seen(steps, rate))
             if step.recheck is None or reruns >= step.reruns_allowed:
                 steps.append(step)
                 progress(step)

@@ -28,11 +28,13 @@ from stagecheck.thresholds import Threshold, evaluate_thresholds
 from stagecheck.validity import lateness_reason
 
 __all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "spawn_rate_for",
-           "GENERATOR_REASONS"]  # fmt: skip
+           "POOL_SHORT", "GENERATOR_REASONS"]  # fmt: skip
 
 #: Validity reasons (stagecheck/validity.py) that mean the generator, not the target, failed.
 GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent")
 _CPU_REASON, _LATE_REASON = GENERATOR_REASONS[:2]
+#: The cause of a window's lateness when its users were mostly busy (else: the CPU).
+POOL_SHORT = "the pool ran short"
 #: The most users a step starts (a pool sized on timeouts at a high rate would be absurd).
 MAX_USERS = 2000
 #: Seconds a step runs past its measured window, not measured either: a run's stop begins a
@@ -183,7 +185,7 @@ def _window_reasons(summary_reasons: Sequence[str], sample: StepSample, users: i
     reasons = [r for r in summary_reasons if _LATE_REASON not in r]
     in_flight = sample.in_flight
     seen = f"about {in_flight:.0f} requests in flight for {users} users"
-    why = (f"{seen}: the pool ran short" if in_flight >= users / 2 else
+    why = (f"{seen}: {POOL_SHORT}" if in_flight >= users / 2 else
            f"{seen}: the load generator was short of CPU (another process, or too much work "
            "per request: add --processes)")  # fmt: skip
     late = lateness_reason(sample.late, sample.requests, why)

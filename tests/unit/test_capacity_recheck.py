@@ -182,3 +182,22 @@ def test_a_step_run_again_is_kept_but_the_last_run_at_its_rate_decides(tmp_path:
         (20, "failed", True), (20, "passed", False), (40, "failed", False)]  # fmt: skip
     assert (result.capacity, result.first_failing_rate, result.exit_code) == (20, 40, 0)
     assert result.failed_first == ["accuracy >= 0.7"]
+
+
+def test_the_pool_follows_latencies_that_passed_or_ran_it_short_not_a_failure_s() -> None:
+    from stagecheck.capacity.run import _latency_seen
+
+    def step(rate: float, p99_us: int, status: str, reasons: list[str]) -> Step:
+        sample = window(steady(rate=rate, latency_us=p99_us))
+        return Step(index=1, phase="coarse", offered_rate=rate, users=8, warmup_s=1.0,
+                    duration_s=4.0, stretched=False, status=status,  # type: ignore[arg-type]
+                    figures=step_figures(sample), slos=[], failed_kinds=[],
+                    validity_reasons=reasons, run_dir=None, wall_s=6.0)  # fmt: skip
+
+    short = "the arrival schedule was not kept: … (about 9 requests in flight for 10 users: " \
+            "the pool ran short)"
+    steps = [step(20, 150_000, "passed", []), step(40, 900_000, "failed", []),
+             step(30, 600_000, "saturated", [short])]  # fmt: skip
+    assert _latency_seen(steps, 25) == pytest.approx(0.15)  # the pass below; not 40/s's failure
+    assert _latency_seen(steps, 30) == pytest.approx(0.6)  # the pool that ran short at 30/s
+    assert _latency_seen(steps, 10) is None
