@@ -58,6 +58,10 @@ def assert_steps_are_real_runs(found: dict[str, Any], folder: Path) -> None:
         summary = json.loads((run / "summary.json").read_text())
         assert summary["run"]["load"]["arrival_rate"] == step["offered_rate"]
         assert (run / "results.jsonl").stat().st_size > 0
+        # every user started inside the warm-up, whatever the scenario's own spawn rate
+        load = summary["run"]["load"]
+        assert load["users"] == step["users"]
+        assert load["users"] / load["spawn_rate"] < step["warmup_s"]
         figures = step["figures"]
         # open loop: the rate offered is the rate achieved (what a knee needs to mean anything)
         assert figures["achieved_rate"] == pytest.approx(step["offered_rate"], rel=0.1)
