@@ -75,6 +75,9 @@ class StepSample:
     #: latencies (µs, sorted) of the requests started in the window's last quarter: a latency
     #: failure the step recovered from by its end was a transient, not the rate
     tail_latencies_us: Sequence[int] = ()
+    #: (whole seconds into the window it started, latency µs) of every request: when the slow
+    #: ones came (a burst, or all along)
+    timeline: Sequence[tuple[int, int]] = ()
 
     @property
     def requests(self) -> int:
@@ -100,6 +103,11 @@ class StepSample:
         """The p-th percentile over the window's last quarter only."""
         n = len(self.tail_latencies_us)
         return None if n == 0 else self.tail_latencies_us[_rank(n, p) - 1] / 1e6
+
+    def seconds_over(self, bound_s: float) -> set[int]:
+        """The window's whole seconds in which some request took longer than ``bound_s``."""
+        bound_us = bound_s * 1e6
+        return {second for second, us in self.timeline if us > bound_us}
 
     @property
     def in_flight(self) -> float:
@@ -175,4 +183,5 @@ def measure(
         latency_bound_s=latency_bound_s,
         late=sum(1 for r in kept if r.lag_us > LATE_US),
         tail_latencies_us=sorted(r.latency_us for r in kept if r.t >= tail_from),
+        timeline=[(int(r.t - lo), r.latency_us) for r in kept],
     )
