@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stagecheck.capacity.figures import StepSample, measure, read_requests
+from stagecheck.capacity.figures import StepRequest, StepSample, measure, read_requests
 from stagecheck.capacity.model import SloCheck, Step, StepFigures
 from stagecheck.capacity.recheck import failure_note, recheck_reason
 from stagecheck.capacity.search import Phase, StepStatus
@@ -31,8 +31,9 @@ __all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "s
            "POOL_SHORT", "GENERATOR_REASONS"]  # fmt: skip
 
 #: Validity reasons (stagecheck/validity.py) that mean the generator, not the target, failed.
-GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent")
-_CPU_REASON, _LATE_REASON = GENERATOR_REASONS[:2]
+GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent",
+                     "the window was not filled")  # fmt: skip
+_CPU_REASON, _LATE_REASON, _, _SHORT_REASON = GENERATOR_REASONS
 #: The cause of a window's lateness when its users were mostly busy (else: the CPU).
 POOL_SHORT = "the pool ran short"
 #: The most users a step starts (a pool sized on timeouts at a high rate would be absurd).
@@ -41,6 +42,10 @@ MAX_USERS = 2000
 #: little before its planned end, and the arrivals due in its last 0.1 s were seen leaving
 #: 85-175 ms late (a 4 s step at 20/s) — the end of a run, not the rate.
 COOLDOWN_S = 1.0
+#: Seconds a distributed step runs beyond its plan: its workers' schedules start when each
+#: worker gets its spawn message, 2-5 s after the master's start on a loaded 2-core machine
+#: (the window is measured from the first arrival, so it needs that much more run).
+START_ALLOWANCE_S = 5.0
 #: Extra seconds a step's subprocess may take beyond its planned duration (start, spawn, end).
 _STEP_GRACE_S = 90.0
 
@@ -84,9 +89,14 @@ def _window(rate: float, plan: StepPlan) -> tuple[float, bool]:
     return plan.step_duration_s, False
 
 
+def _run_s(window_s: float, plan: StepPlan) -> float:
+    """The step run's whole planned length: warm-up, window, cool-down, start allowance."""
+    return plan.warmup_s + window_s + COOLDOWN_S + (START_ALLOWANCE_S if plan.processes else 0)
+
+
 def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]:
     argv = [sys.executable, "-m", "stagecheck.cli", "run", plan.scenario,
-            "--rate", f"{rate:g}/s", "--duration", f"{plan.warmup_s + window_s + COOLDOWN_S:g}s",
+            "--rate", f"{rate:g}/s", "--duration", f"{_run_s(window_s, plan):g}s",
             "--users", str(users), "--out", str(plan.steps_dir), "--quiet"]  # fmt: skip
     for item in plan.overrides:
         argv += ["--set", item]
@@ -99,7 +109,11 @@ def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]
     return argv
 
 
-def _started(summary: dict[str, Any]) -> float:
+def _started(summary: dict[str, Any], requests: Sequence[StepRequest]) -> float:
+    """When the step's arrivals began: its first request's due time (a distributed run's
+    workers start seconds after the master), else the run's start."""
+    if requests:
+        return min(r.t for r in requests)
     text = str(summary["run"]["started_at"]).replace("Z", "+00:00")
     return datetime.fromisoformat(text).timestamp()
 
@@ -179,10 +193,17 @@ def _new_folder(before: set[Path], steps_dir: Path) -> Path | None:
     return made[-1] if made else None
 
 
-def _window_reasons(summary_reasons: Sequence[str], sample: StepSample, users: int) -> list[str]:
+def _window_reasons(
+    summary_reasons: Sequence[str], sample: StepSample, users: int, rate: float | None = None
+) -> list[str]:
     """The generator's validity over the measured window only: the run's own lateness (which
-    counts the warm-up's start-up) is replaced by the window's, with its likely cause."""
+    counts the warm-up's start-up) is replaced by the window's, with its likely cause; a window
+    the run did not fill (it ended before) is the generator's shortfall too."""
     reasons = [r for r in summary_reasons if _LATE_REASON not in r]
+    expected = (rate or 0.0) * sample.window_s
+    if expected and sample.requests < expected - 3 * math.sqrt(expected):  # Poisson: 3 SD
+        reasons.insert(0, f"{_SHORT_REASON}: {sample.requests} requests measured of "
+                          f"{expected:.0f} due (the run ended before it)")  # fmt: skip
     in_flight = sample.in_flight
     seen = f"about {in_flight:.0f} requests in flight for {users} users"
     why = (f"{seen}: {POOL_SHORT}" if in_flight >= users / 2 else
@@ -212,7 +233,7 @@ def run_step(
             _argv(rate, users, window_s, plan),
             capture_output=True,
             text=True,
-            timeout=plan.warmup_s + window_s + COOLDOWN_S + _STEP_GRACE_S,
+            timeout=_run_s(window_s, plan) + _STEP_GRACE_S,
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"step {index} at {rate:g}/s did not end in time") from None
@@ -230,15 +251,16 @@ def run_step(
                     status="down", figures=None, slos=[], failed_kinds=[],
                     validity_reasons=[], note=why, run_dir=None, wall_s=wall)  # fmt: skip
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    requests = read_requests(folder / "results.jsonl")
     sample = measure(
-        read_requests(folder / "results.jsonl"),
-        started=_started(summary),
+        requests,
+        started=_started(summary, requests),
         warmup_s=plan.warmup_s,
         window_s=window_s,
         latency_bound_s=latency_bound(plan.slos),
     )
     run_reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
-    reasons = _window_reasons(run_reasons, sample, users)
+    reasons = _window_reasons(run_reasons, sample, users, rate)
     status, checks, kinds, note = judge_step(sample, plan.slos, reasons)
     generator = [r for r in reasons if any(g in r for g in GENERATOR_REASONS)]
     recheck = recheck_reason(status, checks, sample, generator)

@@ -36,7 +36,9 @@ def capacity(url: str, out: Path, *args: str) -> tuple[subprocess.CompletedProce
             "--set", f"endpoint.url={url}", "--set", "load.arrivals=constant",
             "--out", str(out), *SHORT, *args]  # fmt: skip
     t0 = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=150)
+    # a bound, not an expectation: a step's run costs ~20 s of wall time on a 2-core machine at
+    # load 13 (its process start and reports), and a step may be run again
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=420)
     return proc, time.monotonic() - t0
 
 
@@ -68,7 +70,7 @@ def assert_steps_are_real_runs(found: dict[str, Any], folder: Path) -> None:
         assert figures["requests"] >= found["settings"]["min_requests"]
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(450)
 def test_the_fallback_knob_sets_an_accuracy_knee_the_search_finds(tmp_path: Path) -> None:
     latency_ms, above = 100, 4
     knee = above / (latency_ms / 1000)  # 40/s
@@ -93,7 +95,7 @@ def test_the_fallback_knob_sets_an_accuracy_knee_the_search_finds(tmp_path: Path
           f"{len(found['steps'])} steps")  # fmt: skip
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(450)
 def test_the_slowdown_knob_sets_a_latency_knee_the_search_finds(tmp_path: Path) -> None:
     base_ms, slowdown_ms, bound_ms = 50, 10, 150
     knee = (1 - base_ms / bound_ms) / (slowdown_ms / 1000)  # 66.7/s
@@ -147,7 +149,7 @@ def test_bad_input_is_exit_2_one_line_per_problem(tmp_path: Path) -> None:
     assert len(lines) == 3 and all(line.startswith("stagecheck: ") for line in lines)
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(450)
 def test_a_distributed_search_runs_every_step_on_locust_workers(tmp_path: Path) -> None:
     latency_ms, above = 100, 4
     knee = above / (latency_ms / 1000)

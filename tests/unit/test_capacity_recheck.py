@@ -17,6 +17,7 @@ from stagecheck.capacity.recheck import (
 )
 from stagecheck.capacity.slo import parse_slos
 from stagecheck.capacity.step import (
+    GENERATOR_REASONS,
     StepPlan,
     _argv,
     _window_reasons,
@@ -60,7 +61,7 @@ def judged(
     sample: StepSample, reasons: list[str] | None = None
 ) -> tuple[str, tuple[str, int] | None]:
     status, checks, _, _ = judge_step(sample, SLOS, reasons or [])
-    generator = [r for r in reasons or [] if "arrival schedule" in r or "CPU" in r]
+    generator = [r for r in reasons or [] if any(g in r for g in GENERATOR_REASONS)]
     return status, recheck_reason(status, checks, sample, generator)
 
 
@@ -211,3 +212,14 @@ def test_the_pool_follows_latencies_that_passed_or_ran_it_short_not_a_failure_s(
     assert _latency_seen(steps, 25) == pytest.approx(0.15)  # the pass below; not 40/s's failure
     assert _latency_seen(steps, 30) == pytest.approx(0.6)  # the pool that ran short at 30/s
     assert _latency_seen(steps, 10) is None
+
+
+def test_a_window_the_run_did_not_fill_is_the_generator_s_shortfall() -> None:
+    # a distributed run whose workers started late: the window measured from the first
+    # arrival, but the run ended 2 s into it
+    sample = window(steady(seconds=3.0))  # 40 of the 80 due in 1 s .. 5 s
+    [reason] = _window_reasons([], sample, users=8, rate=20.0)
+    assert reason.startswith("the window was not filled: 40 requests measured of 80 due")
+    status, again = judged(sample, [reason])
+    assert status == "saturated" and again is not None and again[1] == STARVED_RERUNS
+    assert _window_reasons([], window(steady()), users=8, rate=20.0) == []
