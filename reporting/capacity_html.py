@@ -27,7 +27,7 @@ _COLOURS = {"p50": "#0969da", "p99": "#cf222e", "accuracy": "#1a7f37", "errors":
 
 
 def _measured(result: CapacityResult) -> list[tuple[Step, StepFigures]]:
-    pairs = [(s, s.figures) for s in result.steps if s.figures is not None]
+    pairs = [(s, s.figures) for s in result.steps if s.figures is not None and not s.superseded]
     return sorted(pairs, key=lambda p: p[0].offered_rate)
 
 

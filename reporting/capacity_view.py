@@ -26,8 +26,11 @@ def _s_ms(seconds: float | None) -> str:
 
 
 def _status(step: Step) -> str:
+    if step.superseded:  # not final: the next step at this rate decided
+        return f"{step.status}, run again: {step.recheck}"
     if step.status == "failed":
-        return "failed: " + ", ".join(c.expression for c in step.slos if not c.passed)
+        return "failed: " + (step.note or ", ".join(c.expression for c in step.slos
+                                                    if not c.passed))  # fmt: skip
     text: str = step.status
     if step.note and step.status != "passed":
         text += f" ({step.note})"
@@ -75,6 +78,10 @@ def answer_lines(r: CapacityResult) -> list[str]:
         f"after a {fmt.seconds(st.warmup_s)} warm-up, at least {st.min_requests} requests each"
         f"; search took {fmt.seconds(r.wall_s)}"
     )
+    rerun = sum(1 for s in r.steps if s.superseded)
+    if rerun:
+        lines.append(f"{rerun} step(s) run again at the same rate before deciding (a starved "
+                     "generator, or a failure within noise); the last run at a rate decides")
     if any(s.stretched for s in r.steps):
         lines.append("* step lengthened to reach the minimum request count")
     return lines

@@ -148,8 +148,10 @@ def _add_capacity_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="measured length of a step, after its warm-up (default: %(default)s; lengthened "
              "when too short for the requests the SLOs' percentiles need)")  # fmt: skip
     add("--warmup", default="5s", help="start of each step left out of its figures (%(default)s)")
-    add("--max-steps", type=int, default=12, help="most steps run (default: %(default)s)")
-    add("--require", metavar="RATE", help="exit 1 unless the capacity is at least RATE (40/s)")
+    add("--max-steps", type=int, default=12,
+        help="most rates tried (default: %(default)s; a step run again is not counted)")
+    add("--require", metavar="RATE",
+        help="exit 1 unless the capacity is at least RATE, e.g. 40/s (default: none)")
     add("--processes", type=int, metavar="N",
         help="run every step on N Locust worker processes (Locust's master/worker)")  # fmt: skip
     add("--master-port", type=int, default=5557, help="(--processes) the master's port")

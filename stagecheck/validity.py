@@ -17,7 +17,11 @@ from stagecheck.recording.aggregate import LATE_US
 EARLY_STOP_REQUESTS = 20  # a run whose first K requests all got 401/403/404 stops early
 _EARLY_STOP_STATUSES = (401, 403, 404)
 
-__all__ = ["ValidityInput", "validity_reasons", "early_stop_reason", "EARLY_STOP_REQUESTS"]
+__all__ = ["ValidityInput", "validity_reasons", "lateness_reason", "early_stop_reason",
+           "EARLY_STOP_REQUESTS", "LATE_SHARE"]  # fmt: skip
+
+#: An open loop whose requests leave late more often than this did not keep its schedule.
+LATE_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,9 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
         )
     if final and v.expected_total is not None and v.total != v.expected_total:
         reasons.append(f"exact pass incomplete: {v.total} of {v.expected_total} requests done")
-    if v.arrival_rate and v.total and v.late > 0.01 * v.total:
-        reasons.append(f"the arrival schedule was not kept: {v.late} of {v.total} requests left "
-                       f"over {LATE_US // 1000} ms after their due time (too few users for the "
-                       "answers' latency: raise load.users)")  # fmt: skip
+    late = lateness_reason(v.late, v.total) if v.arrival_rate else None
+    if late:
+        reasons.append(late)
     if v.arrival_rate and v.dropped > 0.01 * (v.total + v.dropped):
         reasons.append(f"{v.dropped} arrivals were due but never sent: no user was free "
                        "(raise load.users)")  # fmt: skip
@@ -64,6 +67,18 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
         reasons.append("the run was interrupted before its planned end")
     reasons += v.incomplete
     return reasons
+
+
+def lateness_reason(late: int, total: int, why: str | None = None) -> str | None:
+    """The lateness rule of an open loop: over :data:`LATE_SHARE` of ``total`` requests left
+    over LATE_US after their due time. ``why``: the cause when the caller knows it (a run
+    does not know whether its pool ran short or its process was short of CPU)."""
+    if not total or late <= LATE_SHARE * total:
+        return None
+    why = why or ("too few users for the answers' latency (raise load.users), or a load "
+                  "generator short of CPU")  # fmt: skip
+    return (f"the arrival schedule was not kept: {late} of {total} requests left over "
+            f"{LATE_US // 1000} ms after their due time ({why})")  # fmt: skip
 
 
 def early_stop_reason(

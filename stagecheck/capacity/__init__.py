@@ -2,8 +2,9 @@
 enough and right.
 
 Data flow: SLOs (:mod:`.slo`) → a bounded search (:mod:`.search`) whose every step is a real
-open-loop run (:mod:`.step`) recounted from its run folder (:mod:`.figures`) → the result
-(:mod:`.model`), written with its reports by :mod:`.run`.
+open-loop run (:mod:`.step`) recounted from its run folder (:mod:`.figures`), run again when it
+cannot decide yet (:mod:`.recheck`) → the result (:mod:`.model`), written with its reports by
+:mod:`.run`.
 """
 
 from __future__ import annotations

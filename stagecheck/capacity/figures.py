@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 
 from stagecheck.errors import RunError
+from stagecheck.recording.interval import LATE_US
 from stagecheck.stats import percentile_interval, wilson
 
 __all__ = ["FAILED_OUTCOMES", "StepRequest", "StepSample", "read_requests", "measure"]
@@ -31,9 +32,10 @@ FAILED_OUTCOMES = ("http_error", "timeout", "connection_error")
 class StepRequest:
     """What a step's figures need of one line of results.jsonl."""
 
-    t: float  # started, epoch seconds
+    t: float  # started, epoch seconds (open loop: the due time)
     outcome: str
     latency_us: int
+    lag_us: int = 0  # open loop: how late it left after its due time
 
 
 def read_requests(path: Path) -> list[StepRequest]:
@@ -48,7 +50,8 @@ def read_requests(path: Path) -> list[StepRequest]:
             continue
         try:  # both line formats have these three fields (stagecheck.resultlines)
             rec = orjson.loads(line)
-            out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"])))
+            out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"]),
+                                   int(rec.get("lag_us") or 0)))  # fmt: skip
         except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
             raise RunError(f"{path}:{number}: not a results line") from None
     return out
@@ -68,6 +71,13 @@ class StepSample:
     outcomes: Counter[str] = field(default_factory=Counter)
     good: int = 0  # correct and within the latency bound
     latency_bound_s: float | None = None
+    late: int = 0  # left over LATE_US after their due time (the warm-up's are not counted)
+    #: latencies (µs, sorted) of the requests started in the window's last quarter: a latency
+    #: failure the step recovered from by its end was a transient, not the rate
+    tail_latencies_us: Sequence[int] = ()
+    #: (whole seconds into the window it started, latency µs) of every request: when the slow
+    #: ones came (a burst, or all along)
+    timeline: Sequence[tuple[int, int]] = ()
 
     @property
     def requests(self) -> int:
@@ -88,6 +98,21 @@ class StepSample:
     def percentile_s(self, p: float) -> float | None:
         n = self.requests
         return None if n == 0 else self.latencies_us[_rank(n, p) - 1] / 1e6
+
+    def tail_percentile_s(self, p: float) -> float | None:
+        """The p-th percentile over the window's last quarter only."""
+        n = len(self.tail_latencies_us)
+        return None if n == 0 else self.tail_latencies_us[_rank(n, p) - 1] / 1e6
+
+    def seconds_over(self, bound_s: float) -> set[int]:
+        """The window's whole seconds in which some request took longer than ``bound_s``."""
+        bound_us = bound_s * 1e6
+        return {second for second, us in self.timeline if us > bound_us}
+
+    @property
+    def in_flight(self) -> float:
+        """Requests in flight on average (Little's law: rate × mean latency from due time)."""
+        return sum(self.latencies_us) / 1e6 / self.window_s if self.window_s else 0.0
 
     def lookup(self, metric: str) -> float | None:
         """A threshold metric's figure in base units (seconds, fraction, per second)."""
@@ -145,7 +170,9 @@ def measure(
     lo = started + warmup_s
     hi = lo + window_s
     # an unfinished request (open when the step ended) has no latency and no outcome to judge
-    kept = [r for r in requests if lo <= r.t < hi and r.outcome != "unfinished"]
+    kept = sorted((r for r in requests if lo <= r.t < hi and r.outcome != "unfinished"),
+                  key=lambda r: r.t)  # fmt: skip
+    tail_from = hi - window_s / 4
     bound_us = None if latency_bound_s is None else latency_bound_s * 1e6
     good = sum(
         1 for r in kept if r.outcome == "correct" and (bound_us is None or r.latency_us <= bound_us)
@@ -156,4 +183,7 @@ def measure(
         outcomes=Counter(r.outcome for r in kept),
         good=good,
         latency_bound_s=latency_bound_s,
+        late=sum(1 for r in kept if r.lag_us > LATE_US),
+        tail_latencies_us=sorted(r.latency_us for r in kept if r.t >= tail_from),
+        timeline=[(int(r.t - lo), r.latency_us) for r in kept],
     )

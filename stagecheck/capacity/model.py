@@ -77,10 +77,14 @@ class Step(_Frozen):
     figures: StepFigures | None
     slos: list[SloCheck]
     failed_kinds: list[SloKind]
-    validity_reasons: list[str]  # the step run's own, as its summary.json says
-    note: str | None = None
+    #: the generator's validity over the measured window (the warm-up's start-up left out)
+    validity_reasons: list[str]
+    note: str | None = None  # a failed step: which SLO failed, by how much, and why
     run_dir: str | None
     wall_s: float
+    recheck: str | None = None  # why this result is not final: the rate is run again
+    reruns_allowed: int = 0  # how many re-runs that reason allows (stagecheck.capacity.recheck)
+    superseded: bool = False  # a re-run at the same rate took its place in the search
 
 
 class SearchSettings(_Frozen):

@@ -15,7 +15,7 @@ from pathlib import Path
 from stagecheck.capacity.model import CapacityResult, SearchSettings, Step
 from stagecheck.capacity.search import Phase, SearchOutcome, StepStatus, search
 from stagecheck.capacity.slo import SloKind, min_requests
-from stagecheck.capacity.step import StepPlan, run_step
+from stagecheck.capacity.step import POOL_SHORT, StepPlan, run_step
 from stagecheck.errors import EXIT_PASSED, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
 from stagecheck.runfolder import new_run_dir
 from stagecheck.thresholds import Threshold
@@ -51,14 +51,19 @@ def _iso(t: float) -> str:
 
 def _reason(outcome: SearchOutcome, steps: Sequence[Step], require: float | None) -> str:
     last = steps[-1] if steps else None
+    every, steps = steps, [s for s in steps if not s.superseded]
     if outcome.stopped == "down":
         why = last.note if last and last.note else "it answered nothing"
         return f"the endpoint is down at the lowest rate ({why}): no capacity can be measured"
     if outcome.stopped == "saturated":
         rate = last.offered_rate if last else 0.0
         why = f" ({last.note})" if last and last.note else ""
-        return (f"the load generator saturated at {rate:g}/s before the endpoint failed an "
-                f"SLO{why}: its limit is not the model's (add --processes)")  # fmt: skip
+        runs = sum(1 for s in every if s.offered_rate == rate)
+        tries = f" in {runs} runs" if runs > 1 else ""
+        advice = " (add --processes)" if "CPU reached" in why else ""
+        return (f"the load generator saturated at {rate:g}/s{tries} before "
+                f"the endpoint failed an SLO{why}: its limit is not the model's"
+                f"{advice}")  # fmt: skip
     if outcome.capacity is None:
         lowest = min(s.offered_rate for s in steps)
         return f"no rate from {lowest:g}/s up met every SLO"
@@ -70,8 +75,20 @@ def _reason(outcome: SearchOutcome, steps: Sequence[Step], require: float | None
     return f"capacity {found}"
 
 
+def _latency_seen(steps: Sequence[Step], rate: float) -> float | None:
+    """The latency a step's pool must hold: the highest p99 of the steps at this rate or below
+    that passed, or whose pool ran short. Not a failure's: a step whose answers are slower than
+    the bound fails on latency whatever its pool, and hundreds more users only cost CPU."""
+    seen = [s.figures.latency_p99_s for s in steps
+            if s.offered_rate <= rate and s.figures and s.figures.latency_p99_s is not None
+            and (s.status == "passed"
+                 or any(POOL_SHORT in r for r in s.validity_reasons))]  # fmt: skip
+    return max(seen, default=None)
+
+
 def _so_far(steps: Sequence[Step]) -> SearchOutcome:
     """The search's bracket from the steps that ran (a search cut short)."""
+    steps = [s for s in steps if not s.superseded]
     out = SearchOutcome(probed=[(s.offered_rate, s.phase, s.status) for s in steps])
     failed = [s.offered_rate for s in steps if s.status in ("failed", "down")]
     out.first_failing = min(failed) if failed else None
@@ -86,7 +103,7 @@ def conclude(
 ) -> tuple[str, int, list[str], list[SloKind]]:
     """Verdict, exit code, and the SLOs (expressions, kinds) that failed first above."""
     failing = next((s for s in steps if s.offered_rate == outcome.first_failing
-                    and s.status in ("failed", "down")), None)  # fmt: skip
+                    and s.status in ("failed", "down") and not s.superseded), None)  # fmt: skip
     exprs = [c.expression for c in failing.slos if not c.passed] if failing else []
     kinds = list(failing.failed_kinds) if failing else []
     if outcome.stopped is not None:
@@ -111,10 +128,18 @@ def run_capacity(
     steps: list[Step] = []
 
     def probe(rate: float, phase: Phase) -> StepStatus:
-        step = run_step(rate, phase, len(steps) + 1, plan, folder)
-        steps.append(step)
-        progress(step)
-        return step.status
+        reruns = 0
+        while True:
+            step = run_step(rate, phase, len(steps) + 1, plan, folder,
+                            latency_seen_s=_latency_seen(steps, rate))
+            if step.recheck is None or reruns >= step.reruns_allowed:
+                steps.append(step)
+                progress(step)
+                return step.status
+            # not final (stagecheck.capacity.recheck): the same rate again decides
+            steps.append(step.model_copy(update={"superseded": True}))
+            progress(steps[-1])
+            reruns += 1
 
     interrupted = False
     try:
@@ -129,7 +154,7 @@ def run_capacity(
         verdict, code = "not_carried_out", EXIT_RUN_FAILED
         reason = f"interrupted after {len(steps)} steps; so far: {reason}"
     at = next((s for s in steps if s.offered_rate == outcome.capacity
-               and s.status == "passed"), None)  # fmt: skip
+               and s.status == "passed" and not s.superseded), None)  # fmt: skip
     ended = time.time()
     result = CapacityResult(
         scenario=req.scenario_name,

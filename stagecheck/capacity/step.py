@@ -18,18 +18,34 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stagecheck.capacity.figures import StepSample, measure, read_requests
+from stagecheck.capacity.figures import StepRequest, StepSample, measure, read_requests
 from stagecheck.capacity.model import SloCheck, Step, StepFigures
+from stagecheck.capacity.recheck import failure_note, recheck_reason
 from stagecheck.capacity.search import Phase, StepStatus
 from stagecheck.capacity.slo import SloKind, latency_bound, slo_kind
 from stagecheck.errors import InputError, RunError
 from stagecheck.thresholds import Threshold, evaluate_thresholds
+from stagecheck.validity import lateness_reason
 
-__all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "GENERATOR_REASONS"]
+__all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "spawn_rate_for",
+           "POOL_SHORT", "GENERATOR_REASONS"]  # fmt: skip
 
 #: Validity reasons (stagecheck/validity.py) that mean the generator, not the target, failed.
-GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent")
-_CPU_REASON = GENERATOR_REASONS[0]
+GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent",
+                     "the window was not filled")  # fmt: skip
+_CPU_REASON, _LATE_REASON, _, _SHORT_REASON = GENERATOR_REASONS
+#: The cause of a window's lateness when its users were mostly busy (else: the CPU).
+POOL_SHORT = "the pool ran short"
+#: The most users a step starts (a pool sized on timeouts at a high rate would be absurd).
+MAX_USERS = 2000
+#: Seconds a step runs past its measured window, not measured either: a run's stop begins a
+#: little before its planned end, and the arrivals due in its last 0.1 s were seen leaving
+#: 85-175 ms late (a 4 s step at 20/s) — the end of a run, not the rate.
+COOLDOWN_S = 1.0
+#: Seconds a distributed step runs beyond its plan: its workers' schedules start when each
+#: worker gets its spawn message, 2-5 s after the master's start on a loaded 2-core machine
+#: (the window is measured from the first arrival, so it needs that much more run).
+START_ALLOWANCE_S = 5.0
 #: Extra seconds a step's subprocess may take beyond its planned duration (start, spawn, end).
 _STEP_GRACE_S = 90.0
 
@@ -50,11 +66,20 @@ class StepPlan:
     master_port: int | None = None
 
 
-def users_for(rate: float, plan: StepPlan) -> int:
-    """The in-flight pool for a rate: twice rate × the latency bound (Little's law with
-    headroom; 1 s without a latency SLO), at least 8 and at least the scenario's."""
-    latency = latency_bound(plan.slos) or 1.0
-    return max(8, plan.scenario_users, math.ceil(2 * rate * latency))
+def users_for(rate: float, plan: StepPlan, latency_seen_s: float | None = None) -> int:
+    """The in-flight pool for a rate: twice rate × latency (Little's law with headroom), at
+    least 8 and at least the scenario's. The latency is the larger of the latency SLO's bound
+    and the highest p99 the search has seen so far (1 s before any step without a latency
+    SLO), so a pool never runs dry on answers slower than the bound."""
+    latency = max(latency_bound(plan.slos) or 0.0, latency_seen_s or 0.0) or 1.0
+    return min(MAX_USERS, max(8, plan.scenario_users, math.ceil(2 * rate * latency)))
+
+
+def spawn_rate_for(users: int) -> float:
+    """Users started per second: all of them within a quarter of a second, well inside any
+    warm-up (the scenario's own spawn rate, e.g. 4/s, would take 12 s for 48 users and leave
+    the measured window short of users)."""
+    return float(max(1, users) * 4)
 
 
 def _window(rate: float, plan: StepPlan) -> tuple[float, bool]:
@@ -64,12 +89,19 @@ def _window(rate: float, plan: StepPlan) -> tuple[float, bool]:
     return plan.step_duration_s, False
 
 
+def _run_s(window_s: float, plan: StepPlan) -> float:
+    """The step run's whole planned length: warm-up, window, cool-down, start allowance."""
+    return plan.warmup_s + window_s + COOLDOWN_S + (START_ALLOWANCE_S if plan.processes else 0)
+
+
 def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]:
     argv = [sys.executable, "-m", "stagecheck.cli", "run", plan.scenario,
-            "--rate", f"{rate:g}/s", "--duration", f"{plan.warmup_s + window_s:g}s",
+            "--rate", f"{rate:g}/s", "--duration", f"{_run_s(window_s, plan):g}s",
             "--users", str(users), "--out", str(plan.steps_dir), "--quiet"]  # fmt: skip
     for item in plan.overrides:
         argv += ["--set", item]
+    # after the user's overrides: the step, not the scenario, decides how fast users start
+    argv += ["--set", f"load.spawn_rate={spawn_rate_for(users):g}"]
     if plan.processes:
         argv += ["--processes", str(plan.processes)]
         if plan.master_port is not None:
@@ -77,7 +109,11 @@ def _argv(rate: float, users: int, window_s: float, plan: StepPlan) -> list[str]
     return argv
 
 
-def _started(summary: dict[str, Any]) -> float:
+def _started(summary: dict[str, Any], requests: Sequence[StepRequest]) -> float:
+    """When the step's arrivals began: its first request's due time (a distributed run's
+    workers start seconds after the master), else the run's start."""
+    if requests:
+        return min(r.t for r in requests)
     text = str(summary["run"]["started_at"]).replace("Z", "+00:00")
     return datetime.fromisoformat(text).timestamp()
 
@@ -157,9 +193,39 @@ def _new_folder(before: set[Path], steps_dir: Path) -> Path | None:
     return made[-1] if made else None
 
 
-def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) -> Step:
-    """Run one step at ``rate`` requests/s and judge it; ``root`` is the capacity folder."""
-    users = users_for(rate, plan)
+def _window_reasons(
+    summary_reasons: Sequence[str], sample: StepSample, users: int, rate: float | None = None
+) -> list[str]:
+    """The generator's validity over the measured window only: the run's own lateness (which
+    counts the warm-up's start-up) is replaced by the window's, with its likely cause; a window
+    the run did not fill (it ended before) is the generator's shortfall too."""
+    reasons = [r for r in summary_reasons if _LATE_REASON not in r]
+    expected = (rate or 0.0) * sample.window_s
+    if expected and sample.requests < expected - 3 * math.sqrt(expected):  # Poisson: 3 SD
+        reasons.insert(0, f"{_SHORT_REASON}: {sample.requests} requests measured of "
+                          f"{expected:.0f} due (the run ended before it)")  # fmt: skip
+    in_flight = sample.in_flight
+    seen = f"about {in_flight:.0f} requests in flight for {users} users"
+    # on average; a stall of the machine backs requests up too, so only a pool mostly busy
+    # on average ran short (53 of 96 in flight at a stall was not)
+    why = (f"{seen}: {POOL_SHORT}" if in_flight >= 0.8 * users else
+           f"{seen}: the load generator was short of CPU (another process, or too much work "
+           "per request: add --processes)")  # fmt: skip
+    late = lateness_reason(sample.late, sample.requests, why)
+    return [late, *reasons] if late else reasons
+
+
+def run_step(
+    rate: float,
+    phase: Phase,
+    index: int,
+    plan: StepPlan,
+    root: Path,
+    latency_seen_s: float | None = None,
+) -> Step:
+    """Run one step at ``rate`` requests/s and judge it; ``root`` is the capacity folder,
+    ``latency_seen_s`` the highest p99 of the search's steps so far (sizes the user pool)."""
+    users = users_for(rate, plan, latency_seen_s)
     window_s, stretched = _window(rate, plan)
     plan.steps_dir.mkdir(parents=True, exist_ok=True)
     before = {p for p in plan.steps_dir.iterdir() if p.is_dir()}
@@ -169,7 +235,7 @@ def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) 
             _argv(rate, users, window_s, plan),
             capture_output=True,
             text=True,
-            timeout=plan.warmup_s + window_s + _STEP_GRACE_S,
+            timeout=_run_s(window_s, plan) + _STEP_GRACE_S,
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"step {index} at {rate:g}/s did not end in time") from None
@@ -187,17 +253,26 @@ def run_step(rate: float, phase: Phase, index: int, plan: StepPlan, root: Path) 
                     status="down", figures=None, slos=[], failed_kinds=[],
                     validity_reasons=[], note=why, run_dir=None, wall_s=wall)  # fmt: skip
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
+    requests = read_requests(folder / "results.jsonl")
     sample = measure(
-        read_requests(folder / "results.jsonl"),
-        started=_started(summary),
+        requests,
+        started=_started(summary, requests),
         warmup_s=plan.warmup_s,
         window_s=window_s,
         latency_bound_s=latency_bound(plan.slos),
     )
+    run_reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
+    reasons = _window_reasons(run_reasons, sample, users, rate)
     status, checks, kinds, note = judge_step(sample, plan.slos, reasons)
+    generator = [r for r in reasons if any(g in r for g in GENERATOR_REASONS)]
+    recheck = recheck_reason(status, checks, sample, generator)
+    if status == "failed":
+        note = failure_note(checks, sample)
+        if generator:
+            note = f"{note}; {generator[0]}"
     return Step(index=index, phase=phase, offered_rate=rate, users=users,
                 warmup_s=plan.warmup_s, duration_s=window_s, stretched=stretched,
                 status=status, figures=step_figures(sample), slos=checks, failed_kinds=kinds,
                 validity_reasons=reasons, note=note, run_dir=str(folder.relative_to(root)),
-                wall_s=wall)  # fmt: skip
+                wall_s=wall, recheck=recheck[0] if recheck else None,
+                reruns_allowed=recheck[1] if recheck else 0)  # fmt: skip

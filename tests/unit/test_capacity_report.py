@@ -137,7 +137,7 @@ def test_a_search_cut_short_by_ctrl_c_keeps_its_steps_and_finds_no_capacity(
 ) -> None:
     from stagecheck.capacity import run as capacity_run
 
-    def run_step(rate, phase, index, plan, folder):
+    def run_step(rate, phase, index, plan, folder, latency_seen_s=None):
         if index == 3:
             raise KeyboardInterrupt  # Ctrl-C while the third step runs
         return synthetic_step(rate, phase, index)
