@@ -26,26 +26,30 @@ class RowFeeder:
         shard_index: int = 0,
         shard_count: int = 1,
     ) -> None:
-        self._rows = [r for r in rows if r.index % shard_count == shard_index]
+        # Row positions rather than rows: a row is made when handed out (a large dataset's
+        # rows are columns, :class:`~stagecheck.datasets.rows.RowTable`).
+        self._rows = rows
+        self._indices = range(shard_index, len(rows), shard_count)
         self._order = order
         self._seed = seed
         self._passes = passes
         self._pass = 0
         self._pos = 0
-        self._current: list[PreparedRow] = self._arrange(0)
+        self._current: Sequence[int] = self._arrange(0)
         self.handed_out = 0
 
-    def _arrange(self, pass_number: int) -> list[PreparedRow]:
-        rows = list(self._rows)
-        if self._order == "shuffle":
-            # One seeded permutation per pass: reproducible, and each pass differs.
-            random.Random(self._seed * 1_000_003 + pass_number).shuffle(rows)
-        return rows
+    def _arrange(self, pass_number: int) -> Sequence[int]:
+        if self._order != "shuffle":
+            return self._indices
+        order = list(self._indices)
+        # One seeded permutation per pass: reproducible, and each pass differs.
+        random.Random(self._seed * 1_000_003 + pass_number).shuffle(order)
+        return order
 
     @property
     def total(self) -> int | None:
         """Rows this feeder will hand out in all, or None when endless."""
-        return None if self._passes is None else self._passes * len(self._rows)
+        return None if self._passes is None else self._passes * len(self._indices)
 
     @property
     def exhausted(self) -> bool:
@@ -61,7 +65,7 @@ class RowFeeder:
                 return None
             self._current = self._arrange(self._pass)
             self._pos = 0
-        row = self._current[self._pos]
+        row = self._rows[self._current[self._pos]]
         self._pos += 1
         self.handed_out += 1
         return row

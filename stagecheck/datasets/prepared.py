@@ -1,12 +1,16 @@
-"""Turn dataset records into prepared rows: request bytes built and expected answers
-normalised once, at load time, so the per-request hot path only sends and scores."""
+"""Turn dataset records into prepared rows: every row checked and its expected answer
+normalised once, at load time, so the per-request hot path only sends and scores (its request
+bytes built at load time, or when sent: :mod:`stagecheck.datasets.rows`)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from stagecheck.datasets.reader import detect_format, read_records
+from stagecheck.datasets.rows import PreparedRow, RowTable
 from stagecheck.datasets.values import value_problem
 from stagecheck.errors import InputError
 from stagecheck.fields import MISSING, field_value
@@ -15,39 +19,29 @@ from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 from stagecheck.units import shown as shown_value
 
-__all__ = ["PreparedRow", "PreparedDataset", "load_dataset", "MAX_SHOWN_PROBLEMS"]
+__all__ = ["PreparedRow", "PreparedDataset", "RowTable", "load_dataset", "MAX_SHOWN_PROBLEMS",
+           "PAUSE_EVERY"]  # fmt: skip
 
 MAX_SHOWN_PROBLEMS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedRow:
-    index: int  # position in the dataset (0-based), the key of results.jsonl's "row"
-    line: int  # line in the file (row number for Parquet)
-    row_id: str
-    request: PreparedRequest
-    expected: Any  # as the scorer wants it
-    expected_text: str  # for reports and the confusion matrix
-    slices: tuple[str, ...]  # values of dataset.slices, in order
-    input_text: str  # for error samples
+PAUSE_EVERY = 2048  # rows read between two pauses (~5 ms)
+EXPECTED_MEMO_SIZE = 100_000  # distinct expected values prepared once each
 
 
 @dataclass(frozen=True)
 class PreparedDataset:
     path: str
-    rows: tuple[PreparedRow, ...]
+    rows: RowTable
     slice_fields: tuple[str, ...]
     skipped: int
     skipped_problems: tuple[str, ...]
 
     @property
     def labels(self) -> list[str]:
-        return sorted({r.expected_text for r in self.rows})
+        return sorted(set(self.rows.expected_texts))
 
     def slice_values(self) -> dict[str, list[str]]:
-        return {
-            f: sorted({r.slices[i] for r in self.rows}) for i, f in enumerate(self.slice_fields)
-        }
+        combos = set(self.rows.slices)  # few distinct: each is stored once
+        return {f: sorted({c[i] for c in combos}) for i, f in enumerate(self.slice_fields)}
 
 
 def _as_text(value: Any) -> str:
@@ -67,18 +61,32 @@ def _input_text(inputs: dict[str, Any]) -> str:
 
 
 def load_dataset(
-    loaded: LoadedScenario, adapter: ProtocolAdapter, scorer: Scorer
+    loaded: LoadedScenario,
+    adapter: ProtocolAdapter,
+    scorer: Scorer,
+    pause: Callable[[], None] | None = None,
 ) -> PreparedDataset:
     """Read and prepare every row; raise :class:`InputError` listing bad rows (with lines),
-    unless ``dataset.on_bad_row: skip``, which skips and counts them."""
+    unless ``dataset.on_bad_row: skip``, which skips and counts them. ``pause`` is called every
+    :data:`PAUSE_EVERY` rows (a cooperative caller lets its event loop run)."""
     cfg = loaded.scenario.dataset
     path = loaded.resolve(cfg.path)
     fmt = detect_format(path, cfg.format)
     problems: list[str] = []
-    rows: list[PreparedRow] = []
-    for line, record in read_records(path, fmt, problems):
+    rows = RowTable(adapter, cfg.input)
+    # Work done once per distinct value rather than per row: expected values (labels repeat)
+    # when the scorer reads nothing else of the row, and the slices' value tuples (stored once).
+    expected_memo: dict[tuple[type, Any], tuple[Any, str]] | None = (
+        {} if type(scorer).prepare_row is Scorer.prepare_row else None
+    )
+    slice_memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+    lazy = adapter.reads_inputs_only
+    one_input = len(cfg.input) == 1
+    for n, (line, record) in enumerate(read_records(path, fmt, problems)):
         if cfg.limit is not None and len(rows) >= cfg.limit:
             break
+        if pause is not None and n % PAUSE_EVERY == PAUSE_EVERY - 1:
+            pause()
         where = f"{path}:{line}"
         row_problems = []
         inputs = {name: field_value(record, name) for name in cfg.input}
@@ -88,51 +96,61 @@ def load_dataset(
         raw_expected = field_value(record, cfg.expected)
         if raw_expected is MISSING or raw_expected is None:
             row_problems.append(f"{where}: expected field '{cfg.expected}' is missing")
-        slice_values = []
-        for name in cfg.slices:
-            value = field_value(record, name)
+        slice_raw = [field_value(record, name) for name in cfg.slices]
+        for name, value in zip(cfg.slices, slice_raw, strict=True):
             if value is MISSING or value is None:
                 row_problems.append(f"{where}: slice field '{name}' is missing")
-            slice_values.append(_as_text(value))
         used = [
             *(("input", n, v) for n, v in inputs.items()),
             ("expected", cfg.expected, raw_expected),
-            *(("slice", n, field_value(record, n)) for n in cfg.slices),
+            *(("slice", n, v) for n, v in zip(cfg.slices, slice_raw, strict=True)),
         ]
+        raw_id = field_value(record, cfg.id) if cfg.id else MISSING
         if cfg.id:
-            used.append(("id", cfg.id, field_value(record, cfg.id)))
+            used.append(("id", cfg.id, raw_id))
         for role, name, value in used:
-            reason = None if value is MISSING else value_problem(value)
+            if value is MISSING or (type(value) is str and value.isascii()):
+                continue  # the usual text: nothing to check
+            reason = value_problem(value)
             if reason:
                 row_problems.append(f"{where}: {role} field '{name}' {reason}")
         if row_problems:
             problems += row_problems
             continue
-        try:
-            request = adapter.prepare(inputs, record)
-        except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
-            problems.append(f"{where}: cannot build the request: {str(exc)[:200]}")
-            continue
-        try:
-            expected = scorer.prepare_row(raw_expected, record, _input_text(inputs))
-        except (ValueError, TypeError, OverflowError) as exc:
-            problems.append(
-                f"{where}: expected value {shown_value(raw_expected)} is unusable: {str(exc)[:200]}"
-            )
-            continue
-        row_id = field_value(record, cfg.id) if cfg.id else MISSING
-        rows.append(
-            PreparedRow(
-                index=len(rows),
-                line=line,
-                row_id=_as_text(row_id) if row_id is not MISSING else str(line),
-                request=request,
-                expected=expected,
-                expected_text=_as_text(expected),
-                slices=tuple(slice_values),
-                input_text=_input_text(inputs),
-            )
-        )
+        text = _input_text(inputs)
+        request: PreparedRequest | tuple[Any, ...] | None
+        if lazy and len(rows) and all(type(v) is str for v in inputs.values()):
+            # built when sent (one such row was built below: the others build alike)
+            values = tuple(inputs.values())
+            request = None if one_input and values[0] is text else values
+        else:
+            try:
+                request = adapter.prepare(inputs, record)
+            except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+                problems.append(f"{where}: cannot build the request: {str(exc)[:200]}")
+                continue
+        key = (type(raw_expected), raw_expected)
+        known = None
+        if expected_memo is not None:
+            with contextlib.suppress(TypeError):  # an unhashable expected value
+                known = expected_memo.get(key)
+        if known is None:
+            try:
+                expected = scorer.prepare_row(raw_expected, record, text)
+            except (ValueError, TypeError, OverflowError) as exc:
+                problems.append(
+                    f"{where}: expected value {shown_value(raw_expected)} is unusable: "
+                    f"{str(exc)[:200]}"
+                )
+                continue
+            known = (expected, _as_text(expected))
+            if expected_memo is not None and len(expected_memo) < EXPECTED_MEMO_SIZE:
+                with contextlib.suppress(TypeError):
+                    expected_memo[key] = known
+        slices = tuple(_as_text(v) for v in slice_raw)
+        slices = slice_memo.setdefault(slices, slices)
+        row_id = None if raw_id is MISSING else _as_text(raw_id)
+        rows.append(line, row_id, request, known[0], known[1], slices, text)
     if problems and cfg.on_bad_row == "fail":
         shown = problems[:MAX_SHOWN_PROBLEMS]
         if len(problems) > MAX_SHOWN_PROBLEMS:
@@ -145,7 +163,7 @@ def load_dataset(
         raise InputError(f"{path}: the dataset has no usable rows")
     return PreparedDataset(
         path=str(path),
-        rows=tuple(rows),
+        rows=rows,
         slice_fields=tuple(cfg.slices),
         skipped=len(problems),
         skipped_problems=tuple(problems[:MAX_SHOWN_PROBLEMS]),

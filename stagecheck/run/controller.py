@@ -70,7 +70,8 @@ class RunController:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_scenario_copy(run_dir, prepared.loaded)
         ds = prepared.dataset
-        self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock())
+        self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock(),
+                                   pause=self._pause)  # fmt: skip
         self.generator_cpu_max = 0.0
         self.incomplete: list[str] = []  # why results may be missing (workers lost, …)
         self.notes: list[str] = []

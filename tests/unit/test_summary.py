@@ -58,7 +58,7 @@ def run_summary(write_scenario, thresholds):
     agg = Aggregate(rows, prepared.dataset.slice_fields, None, started=100.0)
     agg.begin_stage(0, "steady", 2, 100.0)
     rec = Recorder()
-    for i, row in enumerate(rows * 10):
+    for i, row in enumerate(list(rows) * 10):
         if i % 10 == 0:
             outcome, pred = HTTP_ERROR, None
         elif row.slices[0] == "complex" and i % 3 == 0:
