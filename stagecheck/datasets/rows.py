@@ -93,6 +93,25 @@ class RowTable(Sequence[PreparedRow]):
         self.slices.append(slices)
         self.input_texts.append(input_text)
 
+    def extend(
+        self,
+        lines: Sequence[int],
+        row_ids: Sequence[str | None],
+        requests: Sequence[PreparedRequest | tuple[Any, ...] | None],
+        expected: Sequence[Any],
+        expected_texts: Sequence[str],
+        slices: Sequence[tuple[str, ...]],
+        input_texts: Sequence[str],
+    ) -> None:
+        """:meth:`append` for many rows, column by column."""
+        self.lines.extend(lines)
+        self._ids.extend(row_ids)
+        self._requests.extend(requests)
+        self.expected.extend(expected)
+        self.expected_texts.extend(expected_texts)
+        self.slices.extend(slices)
+        self.input_texts.extend(input_texts)
+
     def __len__(self) -> int:
         return len(self.lines)
 
