@@ -82,6 +82,7 @@ class StagecheckPlugin:
         self._loop: gevent.Greenlet | None = None
         self._stop_loop = gevent.event.Event()
         self._sampler: gevent.Greenlet | None = None
+        self._rows_writer: gevent.Greenlet | None = None  # writes rows.jsonl as the run starts
         self._runs = 0
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
@@ -472,8 +473,11 @@ class StagecheckPlugin:
         self._stopping = False
         self.done.clear()
         controller = self.controller = RunController(
-            prepared, session.plan, run_dir, started=time.time(), pause=_pause
+            prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True
         )
+        # In ~1 ms slices while the run goes: a large dataset's takes seconds, which neither
+        # the first request nor the master's heartbeats should wait for.
+        self._rows_writer = gevent.spawn(controller.write_rows)
         is_master = isinstance(environment.runner, MasterRunner)
         controller.distributed = is_master
         if not is_master:
@@ -526,6 +530,9 @@ class StagecheckPlugin:
         if self._sampler is not None:
             self._sampler.join(timeout=5)
             self._sampler = None
+        if self._rows_writer is not None:
+            self._rows_writer.join()  # before the summary, which reads rows.jsonl
+            self._rows_writer = None
         if self.session is not None:
             self.session.record_abandoned()
             self.session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())

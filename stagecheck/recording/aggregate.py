@@ -33,6 +33,7 @@ from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
 
+ROWS_PER_PAUSE = 512  # rows.jsonl lines written between two pauses (~1 ms)
 RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
 
 
@@ -72,6 +73,8 @@ class Aggregate:
         run_dir: Path | None,
         started: float,
         pause: Callable[[], None] | None = None,
+        *,
+        defer_rows: bool = False,
     ) -> None:
         self.rows = rows
         self.slice_fields = tuple(slice_fields)
@@ -104,13 +107,18 @@ class Aggregate:
         self.tokens_per_s_milli = new_histogram()
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
+        self._rows_path: Path | None = None  # rows.jsonl while it is still to be written
         if run_dir is not None:
-            self._open(run_dir, started, pause or _no_pause)
+            self._open(run_dir, started)
+            if not defer_rows:
+                self.write_rows(pause)
 
-    def _open(self, run_dir: Path, started: float, pause: Callable[[], None]) -> None:
+    def _open(self, run_dir: Path, started: float) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self._results = (run_dir / "results.jsonl").open("ab")
-        self._write_rows(run_dir / "rows.jsonl", pause)
+        rows_path = run_dir / "rows.jsonl"
+        # a resumed or re-opened run folder keeps the rows it has
+        self._rows_path = None if rows_path.exists() else rows_path
         self._hlog = (run_dir / "latency.hlog").open("a", encoding="utf-8")
         writer = HistogramLogWriter(self._hlog)
         writer.output_comment("[Logged with stagecheck: end-to-end latency in microseconds]")
@@ -122,12 +130,16 @@ class Aggregate:
         writer.output_legend()
         self._hlog.flush()
 
-    def _write_rows(self, path: Path, pause: Callable[[], None]) -> None:
+    def write_rows(self, pause: Callable[[], None] | None = None) -> None:
         """``rows.jsonl``: each dataset row once (its input, expected value and slices), so that
         the error analysis joins results lines to their inputs without repeating them. Read
-        from the columns of a row table (1 M rows in ~2 s), pausing between chunks."""
-        if path.exists():  # a resumed or re-opened run folder keeps the rows it has
+        from the columns of a row table (1 M rows in ~2 s of CPU), pausing every
+        :data:`ROWS_PER_PAUSE` rows. Once: later calls do nothing (an interrupted call
+        writes the file anew)."""
+        path = self._rows_path
+        if path is None:
             return
+        pause = pause or _no_pause
         fields = self.slice_fields
         rows = self.rows
         if isinstance(rows, RowTable):
@@ -140,7 +152,7 @@ class Aggregate:
         named: dict[tuple[str, ...], dict[str, str]] = {}  # slice values → their dict, once
         dumps = orjson.dumps
         with path.open("wb") as f:
-            while chunk := list(islice(columns, 4096)):
+            while chunk := list(islice(columns, ROWS_PER_PAUSE)):
                 f.write(b"".join(
                     dumps({"row": i, "id": rid, "input": text, "expected": expected,
                            "slices": named.get(sl) or named.setdefault(
@@ -148,6 +160,7 @@ class Aggregate:
                     for i, rid, text, expected, sl in chunk
                 ))  # fmt: skip
                 pause()
+        self._rows_path = None
 
     # -- stages ------------------------------------------------------------------------------
     def begin_stage(self, index: int, name: str, users: int, at: float) -> None:

@@ -61,6 +61,7 @@ class RunController:
         started: float | None = None,
         pause: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        defer_rows: bool = False,
     ) -> None:
         self.prepared = prepared
         self.plan = plan
@@ -70,8 +71,10 @@ class RunController:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_scenario_copy(run_dir, prepared.loaded)
         ds = prepared.dataset
+        # defer_rows: rows.jsonl is written by write_rows() (the caller's, while the run goes
+        # on: a large dataset's takes seconds), else here
         self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock(),
-                                   pause=self._pause)  # fmt: skip
+                                   pause=self._pause, defer_rows=defer_rows)  # fmt: skip
         self.generator_cpu_max = 0.0
         self.incomplete: list[str] = []  # why results may be missing (workers lost, …)
         self.notes: list[str] = []
@@ -190,6 +193,10 @@ class RunController:
                                     pause=self._pause)  # fmt: skip
         return build_live_view(self, summary, now, pause=self._pause)
 
+    def write_rows(self) -> None:
+        """Write rows.jsonl, pausing (once; :meth:`finish` does it if nobody has)."""
+        self.aggregate.write_rows(self._pause)
+
     # -- the end -------------------------------------------------------------------------------
     def finish(self, *, interrupted: bool | None = None, reason: str | None = None) -> int:
         """End the run: write summary.json and every report, and return the exit code. Called
@@ -198,6 +205,7 @@ class RunController:
         if self.exit_code is not None:
             return self.exit_code
         agg = self.aggregate
+        agg.write_rows(self._pause)
         agg.close()
         if reason:
             self.incomplete.append(reason)
