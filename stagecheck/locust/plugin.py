@@ -217,6 +217,10 @@ class StagecheckPlugin:
         while True:
             gevent.sleep(1.0)
             heard = self._last_heartbeat
+            if self._final_sent.is_set():
+                # no load left to stop: the master may be busy ending the run (a large
+                # dataset's analysis takes many seconds without a heartbeat)
+                continue
             if heard is not None and time.monotonic() - heard > MASTER_SILENCE_S:
                 log.error("worker stopping: no heartbeat from the master for %gs",
                           MASTER_SILENCE_S)  # fmt: skip
@@ -348,7 +352,7 @@ class StagecheckPlugin:
         self._final_sent.clear()
         shards = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
         self.session.start_feeding(shard_index=max(runner.worker_index, 0) % shards,
-                                   shard_count=shards)  # fmt: skip
+                                   shard_count=shards, pause=_pause)  # fmt: skip
         if self._pending_stage is not None:
             self.session.set_stage(self._pending_stage)
 
@@ -481,7 +485,7 @@ class StagecheckPlugin:
         is_master = isinstance(environment.runner, MasterRunner)
         controller.distributed = is_master
         if not is_master:
-            session.start_feeding()
+            session.start_feeding(pause=_pause)
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
             controller.begin_stage(session.stage_index)
         self._stop_loop = gevent.event.Event()
