@@ -6,11 +6,12 @@ held the master for ~7 s, past the workers' 5 s heartbeat limit."""
 
 from __future__ import annotations
 
+import gevent
+
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import gevent
 import pytest
 
 from stagecheck.datasets import RowFeeder
