@@ -193,9 +193,10 @@ class RunController:
                                     pause=self._pause)  # fmt: skip
         return build_live_view(self, summary, now, pause=self._pause)
 
-    def write_rows(self) -> None:
-        """Write rows.jsonl, pausing (once; :meth:`finish` does it if nobody has)."""
-        self.aggregate.write_rows(self._pause)
+    def write_rows(self, pause: Callable[[], None] | None = None) -> None:
+        """Write rows.jsonl, pausing (``pause``, else the controller's) (once; :meth:`finish`
+        does it if nobody has)."""
+        self.aggregate.write_rows(pause or self._pause)
 
     # -- the end -------------------------------------------------------------------------------
     def finish(self, *, interrupted: bool | None = None, reason: str | None = None) -> int:
