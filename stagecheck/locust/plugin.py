@@ -96,6 +96,7 @@ class StagecheckPlugin:
         self._final_sent = gevent.event.Event()  # worker: this run's last results went out
         self._fold_lock = gevent.lock.Semaphore()  # worker: one fold of its recorder at a time
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
+        self._handed_key: tuple[Any, ...] | None = None  # worker: what the hand-over was of
         os.register_at_fork(after_in_child=die_with_parent)
         events.init_command_line_parser.add_listener(add_arguments)
         events.init.add_listener(self._on_init)
@@ -162,6 +163,8 @@ class StagecheckPlugin:
             # so it runs before it (quitting runs listeners in reverse): stop first, which
             # sends this worker's last results, then Locust says quit.
             environment.events.quitting.add_listener(self._on_worker_quitting)
+            if self.prepared is not None:  # forked by --processes: the master's own scenario
+                self._handed_key = _scenario_key(opts)
             gevent.spawn(self._watch_master, environment)
             return
         if not opts.scenario and self.prepared is None:
@@ -328,8 +331,11 @@ class StagecheckPlugin:
         runner = environment.runner
         if self.session is None:
             try:
-                # A worker runs what its master says: never a scenario handed over locally.
-                self.prepared = None
+                # A worker runs what its master says: a scenario handed over (forked with the
+                # master's process: shared, not loaded again) only when it is the one the
+                # master names.
+                if self._handed_key != _scenario_key(environment.parsed_options):
+                    self.prepared = None
                 # Set-up runs in the greenlet that reads the master's messages: its heartbeats
                 # wait meanwhile, which is no silence of the master's.
                 self._last_heartbeat = None
@@ -583,6 +589,11 @@ def _freeze_heap() -> None:
 
 
 _FROZEN = False
+
+
+def _scenario_key(opts: Any) -> tuple[Any, ...]:
+    """What a prepared scenario was prepared from (the options that name it)."""
+    return (opts.scenario, tuple(opts.scenario_set or ()), opts.host)
 
 
 def _main_greenlet() -> Any:
