@@ -18,6 +18,7 @@ import pytest
 
 from stagecheck.datasets import RowFeeder
 from stagecheck.loadplan import LoadPlan
+from stagecheck.locust.plugin import _cycle as pause  # the plugin's pause for set-up
 from stagecheck.preparation import prepare_loaded
 from stagecheck.run import RunController
 from stagecheck.scenario import load_scenario
@@ -45,10 +46,6 @@ def other_greenlet() -> Iterator[list[int]]:
         yield turns
     finally:
         g.kill()
-
-
-def pause() -> None:
-    gevent.sleep(0.0001)  # as stagecheck.locust.plugin._cycle
 
 
 def turns_during(work: Callable[[], object]) -> int:
