@@ -15,7 +15,7 @@ import sys
 import time
 import tracemalloc
 
-from stagecheck.datasets import PreparedDataset, PreparedRow
+from stagecheck.datasets import PreparedDataset, PreparedRow, RowTable
 from stagecheck.datasets.profile import profile_dataset
 from stagecheck.datasets.profile_view import profile_lines
 from stagecheck.protocols import PreparedRequest
@@ -32,7 +32,7 @@ def synthetic(n: int) -> PreparedDataset:
         label = rng.choice(labels)
         slices = (rng.choice("ab"), f"c{rng.randint(0, 300)}")
         rows.append(PreparedRow(i, i + 1, f"r{i}", request, label, label, slices, text))
-    return PreparedDataset("synthetic", tuple(rows), ("tier", "country"), 0, ())
+    return PreparedDataset("synthetic", RowTable.of(rows), ("tier", "country"), 0, ())
 
 
 def main() -> None:

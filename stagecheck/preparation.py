@@ -6,7 +6,7 @@ No Locust import: ``stagecheck validate`` and the CLI's pre-flight use it as is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stagecheck.datasets import PreparedDataset, load_dataset
@@ -33,14 +33,17 @@ class PreparedScenario:
         return self.dataset.rows[0].request.stream
 
 
-def prepare_loaded(loaded: LoadedScenario) -> PreparedScenario:
+def prepare_loaded(
+    loaded: LoadedScenario, pause: Callable[[], None] | None = None
+) -> PreparedScenario:
+    """Build and check everything (``pause``: see :func:`load_dataset`)."""
     sc = loaded.scenario
     ep = sc.endpoint
     adapter = build_adapter(
         ep.protocol, model=ep.model, inputs=sc.dataset.input, options=ep.options
     )
     scorer = build_scorer(sc.scoring, loaded.base_dir)
-    dataset = load_dataset(loaded, adapter, scorer)
+    dataset = load_dataset(loaded, adapter, scorer, pause)
     prepared = PreparedScenario(loaded, adapter, scorer, dataset)
     problems = check_threshold_names(
         [parse_threshold(t) for t in sc.gates],

@@ -37,7 +37,7 @@ _OUTCOME_CODE = {name: i for i, name in enumerate(OUTCOMES)}
 _CHUNK = 1 << 23  # bytes read at a time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowInfo:
     """One dataset row (from rows.jsonl, or from its first results line if rows.jsonl lacks it)."""
 
@@ -93,14 +93,19 @@ def _read_rows(path: Path) -> dict[int, RowInfo]:
     rows: dict[int, RowInfo] = {}
     if not path.is_file():
         return rows
+    # Labels and slice values repeat: each distinct one held once (a million rows' dicts of
+    # slices took ~250 MB). The slices dicts are shared: read, never changed.
+    shared: dict[Any, Any] = {}
     for line in _lines(path):
         try:
             d = orjson.loads(line)
+            sl = tuple((str(k), str(v)) for k, v in (d.get("slices") or {}).items())
+            expected = str(d.get("expected") or "")
             rows[int(d["row"])] = RowInfo(
                 id=str(d.get("id", d["row"])),
                 input=str(d.get("input") or ""),
-                expected=str(d.get("expected") or ""),
-                slices={str(k): str(v) for k, v in (d.get("slices") or {}).items()},
+                expected=shared.setdefault(expected, expected),
+                slices=shared.get(sl) or shared.setdefault(sl, dict(sl)),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             continue

@@ -8,7 +8,7 @@ that an exact pass still sends every row once across all workers.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from stagecheck.datasets.prepared import PreparedRow
 
@@ -25,27 +25,40 @@ class RowFeeder:
         passes: int | None = None,
         shard_index: int = 0,
         shard_count: int = 1,
+        pause: Callable[[], None] | None = None,
     ) -> None:
-        self._rows = [r for r in rows if r.index % shard_count == shard_index]
+        """``pause`` is called now and then while the first pass is arranged (a million rows
+        shuffle in ~0.5 s): a cooperative caller lets its event loop run."""
+        # Row positions rather than rows: a row is made when handed out (a large dataset's
+        # rows are columns, :class:`~stagecheck.datasets.rows.RowTable`).
+        self._rows = rows
+        self._indices = range(shard_index, len(rows), shard_count)
         self._order = order
         self._seed = seed
         self._passes = passes
         self._pass = 0
         self._pos = 0
-        self._current: list[PreparedRow] = self._arrange(0)
+        self._current: Sequence[int] = self._arrange(0, pause)
         self.handed_out = 0
 
-    def _arrange(self, pass_number: int) -> list[PreparedRow]:
-        rows = list(self._rows)
-        if self._order == "shuffle":
-            # One seeded permutation per pass: reproducible, and each pass differs.
-            random.Random(self._seed * 1_000_003 + pass_number).shuffle(rows)
-        return rows
+    def _arrange(self, pass_number: int, pause: Callable[[], None] | None = None) -> Sequence[int]:
+        if self._order != "shuffle":
+            return self._indices
+        order = list(self._indices)
+        # One seeded permutation per pass: reproducible, and each pass differs. Python's own
+        # shuffle (Lib/random.py), step for step, with pauses.
+        randbelow = random.Random(self._seed * 1_000_003 + pass_number)._randbelow  # type: ignore[attr-defined]
+        for i in reversed(range(1, len(order))):
+            j = randbelow(i + 1)
+            order[i], order[j] = order[j], order[i]
+            if pause is not None and not i & 0x3FFF:
+                pause()
+        return order
 
     @property
     def total(self) -> int | None:
         """Rows this feeder will hand out in all, or None when endless."""
-        return None if self._passes is None else self._passes * len(self._rows)
+        return None if self._passes is None else self._passes * len(self._indices)
 
     @property
     def exhausted(self) -> bool:
@@ -61,7 +74,7 @@ class RowFeeder:
                 return None
             self._current = self._arrange(self._pass)
             self._pos = 0
-        row = self._current[self._pos]
+        row = self._rows[self._current[self._pos]]
         self._pos += 1
         self.handed_out += 1
         return row

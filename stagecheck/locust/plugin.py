@@ -84,6 +84,7 @@ class StagecheckPlugin:
         self._loop: gevent.Greenlet | None = None
         self._stop_loop = gevent.event.Event()
         self._sampler: gevent.Greenlet | None = None
+        self._rows_writer: gevent.Greenlet | None = None  # writes rows.jsonl as the run starts
         self._runs = 0
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
@@ -139,7 +140,7 @@ class StagecheckPlugin:
                 # attach() then sets the host from it, credentials split off.
                 overrides.insert(0, f"endpoint.url={opts.host}")
                 environment.host = None
-            prepared = prepare_loaded(load_scenario(opts.scenario, overrides))
+            prepared = prepare_loaded(load_scenario(opts.scenario, overrides), pause=_cycle)
             if preflight:
                 ep = prepared.loaded.scenario.endpoint
                 check_endpoint(ep)
@@ -261,7 +262,13 @@ class StagecheckPlugin:
         """Worker: stop when the master is gone, rather than load the endpoint for a minute
         unaccounted (Locust's own timeout). Workers forked by ``--processes`` also end with
         the master's process (:func:`die_with_parent`)."""
-        why = wait_for_lost_master(environment.runner, lambda: self._last_heartbeat)
+        def last_heard() -> float | None:
+            # once this worker's last results went out there is no load left to stop, and
+            # the master may be busy ending the run (a large dataset's analysis takes many
+            # seconds without a heartbeat): its silence then is no loss
+            return time.monotonic() if self._final_sent.is_set() else self._last_heartbeat
+
+        why = wait_for_lost_master(environment.runner, last_heard)
         log.error("worker stopping: %s", why)
         environment.process_exit_code = EXIT_RUN_FAILED
         gevent.get_hub().parent.throw(KeyboardInterrupt)
@@ -391,18 +398,23 @@ class StagecheckPlugin:
                 # which would start this worker's arrival schedule late).
                 if _scenario_key(environment.parsed_options) != self._handed_key:
                     self.prepared = None
+                # Set-up runs in the greenlet that reads the master's messages: its heartbeats
+                # wait meanwhile, which is no silence of the master's.
+                self._last_heartbeat = None
                 self.session = self._prepare(environment, preflight=False)
             except StagecheckError as exc:
                 for line in exc.problems:
                     log.error(line)
                 runner.send_message(MSG_ERROR, {"problems": exc.problems})
                 return
+            finally:
+                self._last_heartbeat = time.monotonic()
         _freeze_heap()
         self._stopping = False
         self._final_sent.clear()
         shards = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
         self.session.start_feeding(shard_index=max(runner.worker_index, 0) % shards,
-                                   shard_count=shards)  # fmt: skip
+                                   shard_count=shards, pause=_cycle)  # fmt: skip
         if self._pending_stage is not None:
             self.session.set_stage(self._pending_stage)
         end = self.session.schedule_end_epoch()
@@ -542,12 +554,15 @@ class StagecheckPlugin:
         session.workers_schedule_end = None
         self.done.clear()
         controller = self.controller = RunController(
-            prepared, session.plan, run_dir, started=time.time(), pause=_pause
+            prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True
         )
+        # In ~1 ms slices while the run goes: a large dataset's takes seconds, which neither
+        # the first request nor the master's heartbeats should wait for.
+        self._rows_writer = gevent.spawn(controller.write_rows, _cycle)
         is_master = isinstance(environment.runner, MasterRunner)
         controller.distributed = is_master
         if not is_master:
-            session.start_feeding()
+            session.start_feeding(pause=_cycle)
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
             controller.begin_stage(session.stage_index)
         self._stop_loop = gevent.event.Event()
@@ -599,6 +614,9 @@ class StagecheckPlugin:
         if self._sampler is not None:
             self._sampler.join(timeout=5)
             self._sampler = None
+        if self._rows_writer is not None:
+            self._rows_writer.join()  # before the summary, which reads rows.jsonl
+            self._rows_writer = None
         if self.session is not None:
             self.session.record_abandoned()
             self.session.record_dropped_arrivals(self._stopping_ns or time.perf_counter_ns())
@@ -684,6 +702,14 @@ def _pause() -> None:
     """Let users' greenlets run while a delta is merged: keeps the merge from delaying the
     requests in flight (which would inflate their measured latency)."""
     gevent.sleep(0)
+
+
+def _cycle() -> None:
+    """Let the event loop go round during long set-up work (a large dataset): timers and
+    sockets, so heartbeats and requests in flight, are served. ``sleep(0)`` only runs the
+    greenlets ready now, and gevent polls for I/O once in ~50 of them: 50 chunks of a dataset,
+    seconds without a heartbeat."""
+    gevent.sleep(0.0001)
 
 
 def attach(environment: Any, session: RunSession) -> None:

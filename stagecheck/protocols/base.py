@@ -105,6 +105,14 @@ class ProtocolAdapter(ABC):
         """Configuration problems found before any load, as ``endpoint.options.x: ...`` lines."""
         return []
 
+    @property
+    def reads_inputs_only(self) -> bool:
+        """``prepare`` reads only ``inputs`` (never the rest of the row), and a row whose inputs
+        are all text becomes a request whenever one such row has. Then a large dataset keeps
+        only its rows' inputs and builds each request when it is sent (fast to load, small);
+        otherwise every row's request is built at load time and kept."""
+        return False
+
     @abstractmethod
     def prepare(self, inputs: Mapping[str, Any], record: Mapping[str, Any]) -> PreparedRequest:
         """Build the request for one row; ``ValueError`` if the row cannot become a request."""

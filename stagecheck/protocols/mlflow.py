@@ -72,6 +72,10 @@ class MLflowAdapter(ProtocolAdapter):
             )
         return out
 
+    @property
+    def reads_inputs_only(self) -> bool:
+        return True
+
     def prepare(self, inputs: Mapping[str, Any], record: Mapping[str, Any]) -> PreparedRequest:
         fmt = self.options.format
         named = {self._column(field): value for field, value in inputs.items()}

@@ -90,6 +90,11 @@ class OpenAIChatAdapter(OpenAIAdapter):
             ]
         return []
 
+    @property
+    def reads_inputs_only(self) -> bool:
+        o = self.options
+        return o.messages_field is None and o.user_template is None
+
     def _messages(self, inputs: Mapping[str, Any], record: Mapping[str, Any]) -> list[Any]:
         o = self.options
         if o.messages_field is not None:

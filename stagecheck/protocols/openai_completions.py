@@ -47,6 +47,10 @@ class OpenAICompletionsAdapter(OpenAIAdapter):
             ]
         return []
 
+    @property
+    def reads_inputs_only(self) -> bool:
+        return self.options.prompt_template is None
+
     def prepare(self, inputs: Mapping[str, Any], record: Mapping[str, Any]) -> PreparedRequest:
         template = self.options.prompt_template
         if template is not None:

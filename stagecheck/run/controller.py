@@ -61,6 +61,7 @@ class RunController:
         started: float | None = None,
         pause: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        defer_rows: bool = False,
     ) -> None:
         self.prepared = prepared
         self.plan = plan
@@ -75,7 +76,10 @@ class RunController:
         except OSError as exc:
             self._write_failure = f"scenario.yaml: {exc.strerror or exc}"
         ds = prepared.dataset
-        self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock())
+        # defer_rows: rows.jsonl is written by write_rows() (the caller's, while the run goes
+        # on: a large dataset's takes seconds), else here
+        self.aggregate = Aggregate(ds.rows, ds.slice_fields, run_dir, started or clock(),
+                                   pause=self._pause, defer_rows=defer_rows)  # fmt: skip
         # where summary.json and the reports went: elsewhere (or nowhere, None) when the run
         # folder could not take them (see finish)
         self.summary_dir: Path | None = run_dir
@@ -221,6 +225,11 @@ class RunController:
                                     pause=self._pause)  # fmt: skip
         return build_live_view(self, summary, now, pause=self._pause)
 
+    def write_rows(self, pause: Callable[[], None] | None = None) -> None:
+        """Write rows.jsonl, pausing (``pause``, else the controller's) (once; :meth:`finish`
+        does it if nobody has)."""
+        self.aggregate.write_rows(pause or self._pause)
+
     # -- the end -------------------------------------------------------------------------------
     def finish(self, *, interrupted: bool | None = None, reason: str | None = None) -> int:
         """End the run: write summary.json and every report, and return the exit code. Called
@@ -229,6 +238,7 @@ class RunController:
         if self.exit_code is not None:
             return self.exit_code
         agg = self.aggregate
+        agg.write_rows(self._pause)
         agg.close()
         if reason:
             self.incomplete.append(reason)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from stagecheck.datasets import PreparedDataset, PreparedRow
+from stagecheck.datasets import PreparedDataset, RowTable
 from stagecheck.errors import InputError, one_line
 from stagecheck.loadplan import LoadPlan
 from stagecheck.protocols import PreparedRequest
@@ -132,7 +132,7 @@ def _expanded(value: Any) -> Any:
 
 
 def _dataset(path: Path, slice_fields: Sequence[str], source: str) -> PreparedDataset:
-    rows: list[PreparedRow] = []
+    rows = RowTable()
     fields = tuple(slice_fields)
     with path.open("rb") as f:
         for number, text in enumerate(f, 1):
@@ -140,18 +140,15 @@ def _dataset(path: Path, slice_fields: Sequence[str], source: str) -> PreparedDa
                 d = orjson.loads(text)
                 index, slices = int(d["row"]), d.get("slices") or {}
                 expected = str(d.get("expected") or "")
-                row = PreparedRow(
-                    index=index, line=number, row_id=str(d.get("id", index)),
-                    request=_NO_REQUEST, expected=expected, expected_text=expected,
-                    slices=tuple(str(slices.get(k, "")) for k in fields),
-                    input_text=str(d.get("input") or ""),
-                )  # fmt: skip
+                row_id = str(d.get("id", index))
+                row_slices = tuple(str(slices.get(k, "")) for k in fields)
+                input_text = str(d.get("input") or "")
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 raise InputError(f"{path}:{number}: not a row of rows.jsonl") from None
-            if row.index != len(rows):
-                raise InputError(f"{path}:{number}: row {row.index} out of order")
-            rows.append(row)
-    return PreparedDataset(path=source, rows=tuple(rows), slice_fields=fields, skipped=0,
+            if index != len(rows):
+                raise InputError(f"{path}:{number}: row {index} out of order")
+            rows.append(number, row_id, _NO_REQUEST, expected, expected, row_slices, input_text)
+    return PreparedDataset(path=source, rows=rows, slice_fields=fields, skipped=0,
                            skipped_problems=())  # fmt: skip
 
 

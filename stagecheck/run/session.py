@@ -82,7 +82,9 @@ class RunSession:
         )
 
     # -- run lifecycle ---------------------------------------------------------------------
-    def start_feeding(self, shard_index: int = 0, shard_count: int = 1) -> None:
+    def start_feeding(
+        self, shard_index: int = 0, shard_count: int = 1, pause: Callable[[], None] | None = None
+    ) -> None:
         ds = self.loaded.scenario.dataset
         self.feeder = RowFeeder(
             self.dataset.rows,
@@ -91,6 +93,7 @@ class RunSession:
             passes=ds.passes,
             shard_index=shard_index,
             shard_count=shard_count,
+            pause=pause,
         )
         self.recorder = Recorder()
         self.folder = Folder(self.dataset.rows)

@@ -177,3 +177,58 @@ def test_a_column_is_in_the_header_whatever_its_first_row_holds():
     record = {"meta": None, "labels": "a"}
     assert absent_fields(record, fields, header=True) == [("dataset.expected", "label")]
     assert absent_fields(record, fields) == fields
+
+
+def _many_rows(small_dataset, n):
+    """``n`` rows (several read chunks) of text, labels and slices; row 6 has no id."""
+    rows = []
+    for i in range(n):
+        r = dict(SMALL_ROWS[i % len(SMALL_ROWS)])
+        r["text"] = f"{r['text']} #{i} ünïcode" if i % 3 else f"{r['text']} #{i}"
+        r["id"] = f"q{i}"
+        if i == 5:
+            del r["id"]
+        rows.append(r)
+    small_dataset.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return rows
+
+
+def _columns(ds):
+    return [(r.index, r.line, r.row_id, r.expected, r.expected_text, r.slices, r.input_text,
+             r.request) for r in ds.rows]  # fmt: skip
+
+
+def test_a_large_dataset_loads_the_same_rows_as_one_read_row_by_row(write_scenario, small_dataset):
+    """Clean chunks are prepared column by column; ``dataset.limit`` prepares row by row: both
+    give the same rows, the same requests (built when read) and the same labels and slices."""
+    rows = _many_rows(small_dataset, 30_000)
+    scenario = write_scenario(BASIC_SCENARIO.replace("  input: text", "  input: text\n  id: id"))
+    fast = prepare(scenario)
+    slow = prepare(scenario, ["dataset.limit=1000000"])
+    assert len(fast.rows) == len(slow.rows) == len(rows)
+    assert _columns(fast) == _columns(slow)
+    assert fast.rows[5].row_id == "6" and fast.rows[8].row_id == "q8"  # no id: the line
+    assert json.loads(fast.rows[29_999].request.body)["messages"][-1]["content"] == rows[-1]["text"]
+    assert fast.labels == slow.labels and fast.slice_values() == slow.slice_values()
+
+
+def test_bad_rows_of_a_large_dataset_are_named_in_line_order(write_scenario, small_dataset):
+    _many_rows(small_dataset, 9_000)
+    lines = small_dataset.read_text().splitlines()
+    lines[8_000] = json.dumps({"text": "x", "complexity": "simple", "channel": "chat"})
+    lines[8_001] = "{not json"
+    lines[8_003] = json.dumps({"text": "\udc00", "label": "refund", "complexity": "simple",
+                               "channel": "chat"})  # fmt: skip
+    lines[20] = json.dumps({"text": "y", "label": 3, "complexity": "simple", "channel": "chat"})
+    small_dataset.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        prepare(write_scenario(BASIC_SCENARIO))
+    assert info.value.problems == [
+        f"{small_dataset}:8001: expected field 'label' is missing",
+        f"{small_dataset}:8002: not valid JSON (Expecting property name enclosed in double quotes)",
+        f"{small_dataset}:8004: input field 'text' holds text that is not valid Unicode "
+        "(a lone surrogate such as \\udc00)",
+    ]
+    skipped = prepare(write_scenario(BASIC_SCENARIO), ["dataset.on_bad_row=skip"])
+    assert len(skipped.rows) == 9_000 - 3 and skipped.skipped == 3
+    assert skipped.rows[20].expected_text == "3"

@@ -58,7 +58,7 @@ def run_summary(write_scenario, thresholds, replays=10):
     agg = Aggregate(rows, prepared.dataset.slice_fields, None, started=100.0)
     agg.begin_stage(0, "steady", 2, 100.0)
     rec = Recorder()
-    for i, row in enumerate(rows * replays):
+    for i, row in enumerate(list(rows) * replays):
         if i % 10 == 0:
             outcome, pred = HTTP_ERROR, None
         elif row.slices[0] == "complex" and i % 3 == 0:

@@ -1,0 +1,167 @@
+"""Prepared rows stored column by column, and the row a user sends (built on demand).
+
+A million rows as a million objects, each with its request bytes, took ~1.5 GB and as long to
+build; in columns they take ~200 bytes a row (shared values stored once: labels, slices), and a
+row whose request is built from its text input alone gets its request when it is sent
+(:attr:`ProtocolAdapter.reads_inputs_only`). A :class:`RowTable` holds few objects the garbage
+collector tracks, and reading it writes no page of it: forked worker processes share it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+from stagecheck.protocols import PreparedRequest, ProtocolAdapter
+
+__all__ = ["PreparedRow", "RowTable"]
+
+
+class PreparedRow:
+    """One dataset row as users, recorders and reports read it (a value: never changed)."""
+
+    __slots__ = ("index", "line", "row_id", "_request", "expected", "expected_text", "slices",
+                 "input_text", "_table")  # fmt: skip
+
+    def __init__(
+        self,
+        index: int,  # position in the dataset (0-based), the key of results.jsonl's "row"
+        line: int,  # line in the file (row number for Parquet)
+        row_id: str,
+        request: PreparedRequest | None,  # None: built by ``table`` when first read
+        expected: Any,  # as the scorer wants it
+        expected_text: str,  # for reports and the confusion matrix
+        slices: tuple[str, ...],  # values of dataset.slices, in order
+        input_text: str,  # for error samples
+        table: RowTable | None = None,
+    ) -> None:
+        self.index = index
+        self.line = line
+        self.row_id = row_id
+        self._request = request
+        self.expected = expected
+        self.expected_text = expected_text
+        self.slices = slices
+        self.input_text = input_text
+        self._table = table
+
+    @property
+    def request(self) -> PreparedRequest:
+        req = self._request
+        if req is None:
+            assert self._table is not None  # a row without its request comes from a table
+            req = self._request = self._table.request(self.index)
+        return req
+
+    def __repr__(self) -> str:
+        return f"PreparedRow(index={self.index}, line={self.line}, row_id={self.row_id!r})"
+
+
+class RowTable(Sequence[PreparedRow]):
+    """The prepared rows of a dataset, in columns; ``table[i]`` is row ``i`` as a
+    :class:`PreparedRow`. Loops over every row read the columns rather than make rows."""
+
+    def __init__(self, adapter: ProtocolAdapter | None = None, inputs: Sequence[str] = ()) -> None:
+        self._adapter = adapter
+        self._inputs = tuple(inputs)
+        self.lines = array("q")
+        self._ids: list[str | None] = []  # None: the row's line number
+        self.expected: list[Any] = []
+        self.expected_texts: list[str] = []
+        self.slices: list[tuple[str, ...]] = []
+        self.input_texts: list[str] = []
+        # the request built at load time, or what it is built from when sent: the row's input
+        # values (None: its one input, the same text as its input_text)
+        self._requests: list[PreparedRequest | tuple[Any, ...] | None] = []
+
+    def append(
+        self,
+        line: int,
+        row_id: str | None,
+        request: PreparedRequest | tuple[Any, ...] | None,
+        expected: Any,
+        expected_text: str,
+        slices: tuple[str, ...],
+        input_text: str,
+    ) -> None:
+        self.lines.append(line)
+        self._ids.append(row_id)
+        self._requests.append(request)
+        self.expected.append(expected)
+        self.expected_texts.append(expected_text)
+        self.slices.append(slices)
+        self.input_texts.append(input_text)
+
+    def extend(
+        self,
+        lines: Sequence[int],
+        row_ids: Sequence[str | None],
+        requests: Sequence[PreparedRequest | tuple[Any, ...] | None],
+        expected: Sequence[Any],
+        expected_texts: Sequence[str],
+        slices: Sequence[tuple[str, ...]],
+        input_texts: Sequence[str],
+    ) -> None:
+        """:meth:`append` for many rows, column by column."""
+        self.lines.extend(lines)
+        self._ids.extend(row_ids)
+        self._requests.extend(requests)
+        self.expected.extend(expected)
+        self.expected_texts.extend(expected_texts)
+        self.slices.extend(slices)
+        self.input_texts.extend(input_texts)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> PreparedRow: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[PreparedRow]: ...
+
+    def __getitem__(self, i: int | slice) -> PreparedRow | list[PreparedRow]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        built = self._requests[i]
+        return PreparedRow(
+            i, self.lines[i], self.row_id(i),
+            built if isinstance(built, PreparedRequest) else None,
+            self.expected[i], self.expected_texts[i], self.slices[i], self.input_texts[i], self,
+        )  # fmt: skip
+
+    def __iter__(self) -> Iterator[PreparedRow]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def row_id(self, i: int) -> str:
+        rid = self._ids[i]
+        return str(self.lines[i]) if rid is None else rid
+
+    def row_ids(self) -> Iterator[str]:
+        for line, rid in zip(self.lines, self._ids, strict=True):
+            yield str(line) if rid is None else rid
+
+    def request(self, i: int) -> PreparedRequest:
+        """Row ``i``'s request (built now unless it was at load time)."""
+        built = self._requests[i]
+        if isinstance(built, PreparedRequest):
+            return built
+        assert self._adapter is not None  # rows without a built request have their adapter
+        values = (self.input_texts[i],) if built is None else built
+        inputs = dict(zip(self._inputs, values, strict=True))
+        return self._adapter.prepare(inputs, inputs)
+
+    @classmethod
+    def of(cls, rows: Sequence[PreparedRow]) -> RowTable:
+        """A table of rows made one by one (tests, benchmarks); their requests are kept."""
+        table = cls()
+        for i, r in enumerate(rows):
+            if r.index != i:
+                raise ValueError(f"row {i} has index {r.index}")
+            table.append(r.line, r.row_id, r.request, r.expected, r.expected_text, r.slices,
+                         r.input_text)  # fmt: skip
+        return table
