@@ -106,6 +106,11 @@ def main() -> int:
                       f"{r['verdict']} ({r['exit']}) | {r['counted']} | {r['received']} | "
                       f"{r['dropped']} | {r['unfinished']} | {r['late']} | "
                       f"{float(r['error_rate']):.2%} |", flush=True)  # type: ignore[arg-type]  # fmt: skip
+                expected_exit = {"passed": 0, "failed": 1}.get(str(r["verdict"]), 3)
+                if r["exit"] != expected_exit:  # a verdict and an exit code that disagree
+                    bad += 1
+                    print(f"exit {r['exit']} for a {r['verdict']} run:\n{r['output']}",
+                          file=sys.stderr, flush=True)  # fmt: skip
                 if r["reasons"]:
                     print(f"|  | | | | | {r['reasons']} | | | | | | |", flush=True)
         return 1 if bad else 0
