@@ -46,13 +46,14 @@ def _concentration_text(c: Concentration) -> str:
     )
 
 
-def _concentration_row(c: Concentration, width: int) -> str:
-    """One aligned console row: group, accuracy with its interval, the rest, its answers and
-    distinct rows (the unit of evidence), p."""
+def _concentration_row(c: Concentration, width: int, label: str | None = None) -> str:
+    """One aligned console row: group (``label``, default the group's), accuracy with its
+    interval, the rest, its answers and distinct rows (the unit of evidence), p."""
     thin = " thin" if c.thin else ""
     rows = f"rows={c.rows:<5,} " if c.rows else ""  # an older file has none
     return (
-        f"    {fmt.truncate(c.label, width):<{width}}  {fmt.percent(c.accuracy):>6} "
+        f"    {fmt.truncate(c.label if label is None else label, width):<{width}}  "
+        f"{fmt.percent(c.accuracy):>6} "
         f"{ci_text(c.accuracy_ci).removesuffix('%]') + ']' if c.accuracy_ci else '':<13} "
         f"rest {fmt.percent(c.rest_accuracy):>6}  n={c.scored:<6,} {rows}p {_p(c.p_adjusted)}{thin}"
     )
@@ -85,7 +86,11 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
         # the label gives way to the figures: a row cut at the console's width would lose them
         rest = max(len(_concentration_row(c, 0)) for c in significant)
         width = min(max(len(c.label) for c in significant), _LABEL, _WIDTH - rest)
-        out += [_concentration_row(c, width) for c in significant]
+        for c in significant:
+            if len(c.label) > width:  # a long group on a line of its own, then its figures
+                out += [f"    {c.label}", _concentration_row(c, width, label="")]
+            else:
+                out.append(_concentration_row(c, width))
     elif a.concentrations:
         out.append("  No group is significantly worse than the rest (Holm, 5 %)")
     if a.confusions:
