@@ -37,7 +37,7 @@ from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
 from stagecheck.locust.console import route_console
-from stagecheck.locust.options import RunOptions, add_arguments
+from stagecheck.locust.options import RunOptions, add_arguments, compute_locust_defaults_once
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario, prepare_loaded
@@ -87,6 +87,7 @@ class StagecheckPlugin:
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
         self._lost: dict[str, float] = {}  # workers that stopped reporting → when (master)
+        self._run_workers: set[str] = set()  # workers connected when the run began (master)
         self._finisher: gevent.Greenlet | None = None
         self._signal: str | None = None  # the signal that stopped the run, if one did
         self._signal_handlers: list[Any] = []
@@ -215,10 +216,17 @@ class StagecheckPlugin:
         """Worker: stop when the master's heartbeats stop, rather than load the endpoint for a
         minute unaccounted (Locust's own timeout). Workers forked by ``--processes`` also end
         with the master's process (:func:`_die_with_parent`)."""
+        listening_since = time.monotonic()
         while True:
+            before = time.monotonic()
             gevent.sleep(1.0)
+            now = time.monotonic()
+            if now - before > 2.0:
+                # This process's own loop was held (a busy machine): it could neither send a
+                # heartbeat nor hear one meanwhile. The master's silence counts from now.
+                listening_since = now
             heard = self._last_heartbeat
-            if heard is not None and time.monotonic() - heard > MASTER_SILENCE_S:
+            if heard is not None and now - max(heard, listening_since) > MASTER_SILENCE_S:
                 log.error("worker stopping: no heartbeat from the master for %gs",
                           MASTER_SILENCE_S)  # fmt: skip
                 environment.process_exit_code = EXIT_RUN_FAILED
@@ -449,6 +457,18 @@ class StagecheckPlugin:
                 "requests in flight and since its last report (up to 3 s) are missing"
             )
 
+    def _shard_lost(self, runner: Any, controller: RunController) -> bool:
+        """Master of an exact pass: a worker lost, or gone before the last answer was in, leaves
+        rows of its shard unsent for good. The run cannot complete (it is invalid already):
+        end it now rather than at the plan's duration, a safety cap minutes away."""
+        if controller.prepared.loaded.scenario.dataset.passes is None:
+            return False
+        if not isinstance(runner, MasterRunner):
+            return False
+        present = {c.id for c in runner.clients.all}
+        took_part = self._run_workers | controller.aggregate.workers
+        return bool(self._lost) or bool(took_part - present)
+
     def _note_lost_workers(self, runner: Any, controller: RunController) -> None:
         """Workers that stopped reporting: Locust marks them missing when their heartbeats stop
         (a worker that quits is removed without that, and sends its last results)."""
@@ -488,6 +508,7 @@ class StagecheckPlugin:
         )
         is_master = isinstance(environment.runner, MasterRunner)
         controller.distributed = is_master
+        self._run_workers = {c.id for c in environment.runner.clients.all} if is_master else set()
         if not is_master:
             session.start_feeding()
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
@@ -521,7 +542,8 @@ class StagecheckPlugin:
                     controller.note_generator_cpu(float(getattr(client, "cpu_usage", 0) or 0))
             elif ticks % PROGRESS_EVERY == 0:
                 controller.note_generator_cpu(process.cpu_percent())
-            if controller.all_answers_in() or controller.check_early_stop():
+            if (controller.all_answers_in() or controller.check_early_stop()
+                    or self._shard_lost(runner, controller)):  # fmt: skip
                 session.finished = True  # the shape ends the run at its next tick
 
     def _drain_local(self, controller: RunController) -> None:
@@ -635,6 +657,7 @@ def attach(environment: Any, session: RunSession) -> None:
 def install(events: Any) -> StagecheckPlugin:
     """Register stagecheck's listeners on a Locust ``events`` object (once per events object)."""
     plugin = getattr(events, "_stagecheck_plugin", None)
+    compute_locust_defaults_once()
     if plugin is None:
         plugin = StagecheckPlugin(events)
         events._stagecheck_plugin = plugin
