@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -31,6 +32,48 @@ SMALL_ROWS = [
         ]
     )
 ]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI (``CI`` set, as ``.ci/run`` runs) a skip is a failure: CI installs everything the
+    tests need (``.ci/test-deps``), so a skipped test there is a broken setup that would
+    otherwise pass unseen."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI: {str(reason).removeprefix('Skipped: ')}"
+
+
+# Under pytest-xdist a worker waits for its next test on a threading.Event that the worker's
+# receiver thread sets. Once a test has imported locust, gevent's monkey-patching makes that
+# wait a gevent one: with nothing else on the hub it ends in LoopExit ("would block forever")
+# instead of waking when the other thread sets the event. A started async watcher holds the hub
+# open (it never fires and costs nothing); gevent wakes the hub across threads.
+_HUB_HELD: list[object] = []
+
+
+def _hold_gevent_hub_open() -> None:
+    if _HUB_HELD or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return
+    import gevent
+
+    watcher = gevent.get_hub().loop.async_()
+    watcher.start(lambda: None)
+    _HUB_HELD.append(watcher)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _hold_gevent_hub_open()  # a test module imported locust
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _hold_gevent_hub_open()  # the test imported locust
 
 
 @pytest.fixture(scope="module")

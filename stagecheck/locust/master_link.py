@@ -29,6 +29,7 @@ __all__ = ["DISCONNECT_GRACE_S", "MASTER_SILENCE_S", "wait_for_lost_master"]
 DISCONNECT_GRACE_S = 0.5  # a connection closed this long, no heartbeat since: the master is gone
 MASTER_SILENCE_S = 5.0  # no heartbeat for this long: the master is gone (Locust: 60 s)
 _POLL_MS = 100
+_HELD_S = 2.0  # a turn of the watch this much later than its poll: this worker's loop was held
 _SENDING = (STATE_SPAWNING, STATE_RUNNING)
 
 
@@ -41,6 +42,7 @@ def wait_for_lost_master(runner: Any, last_heartbeat: Callable[[], float | None]
     socket: Any = None
     monitor: Any = None
     closed_at: float | None = None
+    listening_since = last_turn = time.monotonic()
     try:
         while True:
             client_socket = runner.client.socket
@@ -60,6 +62,11 @@ def wait_for_lost_master(runner: Any, last_heartbeat: Callable[[], float | None]
                 elif event == zmq.EVENT_CONNECTED:
                     closed_at = None
             now = time.monotonic()
+            if now - last_turn > _HELD_S:
+                # This worker's own loop was held (a busy machine): it could neither send a
+                # heartbeat nor hear the answer meanwhile. The master's silence counts from now.
+                listening_since = now
+            last_turn = now
             heard = last_heartbeat()
             if closed_at is not None and heard is not None and heard > closed_at:
                 closed_at = None  # a heartbeat came through: connected again
@@ -67,7 +74,7 @@ def wait_for_lost_master(runner: Any, last_heartbeat: Callable[[], float | None]
                 closed_for = now - closed_at
                 if closed_for >= DISCONNECT_GRACE_S:
                     return f"the connection to the master closed {closed_for:.1f}s ago"
-            if heard is not None and now - heard > MASTER_SILENCE_S:
+            if heard is not None and now - max(heard, listening_since) > MASTER_SILENCE_S:
                 return f"no heartbeat from the master for {MASTER_SILENCE_S:g}s"
     finally:
         _close(monitor)

@@ -16,13 +16,27 @@ report has been fetched (and a few seconds more), whichever comes first (default
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stagecheck.locust.console import CONSOLE_MODES
 
-__all__ = ["RunOptions", "add_arguments"]
+__all__ = ["RunOptions", "add_arguments", "compute_locust_defaults_once"]
+
+
+def compute_locust_defaults_once() -> None:
+    """A worker handling a spawn message checks every option its master sent against Locust's
+    ``argument_parser.default_args_dict()``, which builds and parses Locust's whole parser on
+    each call: some 70 parses in one go (1 to 8 s of CPU on a 2-core machine, the busier the
+    longer). The worker's event loop is held meanwhile: no heartbeat goes out, the master marks
+    the worker missing (after 3 s) and the run loses it. The defaults cannot change within a
+    process (config files are not read for them): computed once."""
+    from locust import argument_parser
+
+    if not hasattr(argument_parser.default_args_dict, "cache_info"):
+        argument_parser.default_args_dict = functools.cache(argument_parser.default_args_dict)
 
 
 def add_arguments(parser: Any, **_: Any) -> None:

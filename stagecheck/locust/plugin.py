@@ -38,7 +38,7 @@ from stagecheck.exporter.server import MetricsExporter
 from stagecheck.loadplan import LoadPlan
 from stagecheck.locust.console import LogFile, guard_log_file, route_console
 from stagecheck.locust.master_link import wait_for_lost_master
-from stagecheck.locust.options import RunOptions, add_arguments
+from stagecheck.locust.options import RunOptions, add_arguments, compute_locust_defaults_once
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
 from stagecheck.preparation import PreparedScenario, prepare_loaded
@@ -89,6 +89,7 @@ class StagecheckPlugin:
         self._pending_stage: int | None = None
         self._finals: set[str] = set()  # workers whose last results arrived (master)
         self._lost: dict[str, float] = {}  # workers that stopped reporting → when (master)
+        self._run_workers: set[str] = set()  # workers connected when the run began (master)
         self._finisher: gevent.Greenlet | None = None
         self._signal: str | None = None  # the signal that stopped the run, if one did
         self._signal_handlers: list[Any] = []
@@ -519,6 +520,18 @@ class StagecheckPlugin:
                 "requests in flight and since its last report (up to 3 s) are missing"
             )
 
+    def _shard_lost(self, runner: Any, controller: RunController) -> bool:
+        """Master of an exact pass: a worker lost, or gone before the last answer was in, leaves
+        rows of its shard unsent for good. The run cannot complete (it is invalid already):
+        end it now rather than at the plan's duration, a safety cap minutes away."""
+        if controller.prepared.loaded.scenario.dataset.passes is None:
+            return False
+        if not isinstance(runner, MasterRunner):
+            return False
+        present = {c.id for c in runner.clients.all}
+        took_part = self._run_workers | controller.aggregate.workers
+        return bool(self._lost) or bool(took_part - present)
+
     def _note_lost_workers(self, runner: Any, controller: RunController) -> None:
         """Workers that stopped reporting: Locust marks them missing when their heartbeats stop
         (a worker that quits is removed without that, and sends its last results)."""
@@ -561,6 +574,7 @@ class StagecheckPlugin:
         self._rows_writer = gevent.spawn(controller.write_rows, _cycle)
         is_master = isinstance(environment.runner, MasterRunner)
         controller.distributed = is_master
+        self._run_workers = {c.id for c in environment.runner.clients.all} if is_master else set()
         if not is_master:
             session.start_feeding(pause=_cycle)
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
@@ -597,7 +611,8 @@ class StagecheckPlugin:
             if self._log_file is not None and self._log_file.failure:
                 controller.note_write_failure(self._log_file.failure)
             if (controller.all_answers_in() or controller.check_early_stop()
-                    or controller.check_write_failure()):  # fmt: skip
+                    or controller.check_write_failure()
+                    or self._shard_lost(runner, controller)):  # fmt: skip
                 session.finished = True  # the shape ends the run at its next tick
 
     def _drain_local(self, controller: RunController) -> None:
@@ -740,6 +755,7 @@ def attach(environment: Any, session: RunSession) -> None:
 def install(events: Any) -> StagecheckPlugin:
     """Register stagecheck's listeners on a Locust ``events`` object (once per events object)."""
     plugin = getattr(events, "_stagecheck_plugin", None)
+    compute_locust_defaults_once()
     if plugin is None:
         plugin = StagecheckPlugin(events)
         events._stagecheck_plugin = plugin

@@ -116,7 +116,8 @@ def _rss_kib(pid: int) -> int | None:
     return None
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+@pytest.mark.skipif(not Path("/proc/self/status").exists(),
+                    reason="reads the run's memory from /proc (Linux only)")
 def test_a_bounded_soak_keeps_memory_and_bytes_per_request_flat(demo, tmp_path):
     # 20 s catches memory kept per request (1,000 requests: 8 KiB each would fail it); memory
     # that grows with time alone needs minutes to see, the GC's share of it is checked in

@@ -39,7 +39,9 @@ def _run(root: Path, *overrides: str) -> Path:
 
 
 def test_chatbot_run_scores_match_a_recomputation(tmp_path: Path) -> None:
-    rouge_score = pytest.importorskip("rouge_score.rouge_scorer")
+    rouge_score = pytest.importorskip(
+        "rouge_score.rouge_scorer", reason="rouge-score (the ROUGE-L oracle) is not installed"
+    )
     oracle = rouge_score.RougeScorer(["rougeL"])
     run_dir = _run(tmp_path, "dataset.passes=1", "load.duration=60s")
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -16,15 +16,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import REPO, SCENARIOS, free_master_port
+from tests.support import FAST, REPO, SCENARIOS, free_master_port, running_demo
 
 pytestmark = pytest.mark.integration
 
 END_WITHIN_S = 20  # from the signal to the process's exit, summary written
 
 
-def start(demo_url: str, out: Path, *extra: str, duration: str = "60s") -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "smoke.yaml"),
+def start(demo_url: str, out: Path, *extra: str, duration: str = "60s",
+          scenario: str = "smoke.yaml") -> subprocess.Popen[str]:  # fmt: skip
+    cmd = [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / scenario),
            "--set", f"endpoint.url={demo_url}", "--set", "endpoint.metrics_url=null",
            "--duration", duration, "--out", str(out), "--quiet", *extra]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -220,3 +221,24 @@ def test_signals_to_the_group_end_with_exit_3_a_summary_and_no_traceback(
     locust_log = (run_dir / "locust.log").read_text()
     assert "Traceback" not in output + locust_log, (output + locust_log)[-3000:]
     assert "unexpected state" not in output + locust_log
+
+
+def test_an_exact_pass_that_loses_a_worker_ends_then_not_at_its_cap(tmp_path):
+    """The lost worker's shard of rows can never be sent: the run ends once the loss is seen
+    (invalid, saying so), not when its 5-minute safety cap runs out."""
+    # 480 rows at 8 users and ~300 ms an answer: a pass of ~18 s, well under way at the kill
+    with running_demo(*FAST, "--latency-ms", "300") as slow:
+        proc = start(slow.url, tmp_path, "--processes", "2", "--master-port",
+                     str(free_master_port()), duration="5m",
+                     scenario="exact-pass.yaml")  # fmt: skip
+        first, second = workers_of(proc)
+        run_dir = wait_for_results(tmp_path, size=2_000)
+        second.kill()
+        code, summary, lines, took, output = finish(proc, run_dir, timeout=60)
+    assert code == 3, output[-3000:]
+    reasons = summary["validity"]["reasons"]
+    assert any("was lost" in r for r in reasons), reasons
+    assert any(r.startswith("exact pass incomplete") for r in reasons), reasons
+    assert 0 < lines == summary["requests"]["total"] < 480
+    _, alive = psutil.wait_procs([first], timeout=5)
+    assert not alive

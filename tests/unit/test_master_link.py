@@ -5,6 +5,7 @@ sends load; one that stays connected is not."""
 from __future__ import annotations
 
 import gevent
+import gevent.monkey
 from locust.rpc.protocol import Message
 from locust.rpc.zmqrpc import Client, Server
 from locust.runners import STATE_RUNNING, STATE_STOPPED
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from stagecheck.locust.master_link import DISCONNECT_GRACE_S, wait_for_lost_master
+from stagecheck.locust.master_link import DISCONNECT_GRACE_S, MASTER_SILENCE_S, wait_for_lost_master
 
 pytestmark = pytest.mark.unit
 
@@ -58,4 +59,22 @@ def test_a_closed_connection_is_not_acted_on_when_the_worker_sends_no_load():
     gevent.sleep(DISCONNECT_GRACE_S + 1)
     assert not watch.ready()  # it ends as its master told it (the heartbeat rule still holds)
     watch.kill()
+    worker.client.close(linger=0)
+
+
+def test_a_worker_whose_own_loop_was_held_does_not_take_that_for_the_masters_silence():
+    # A worker busy for longer than MASTER_SILENCE_S (a loaded machine) could neither send a
+    # heartbeat nor hear the answer; the master answers the next one within a second.
+    master, worker = connected(STATE_RUNNING)
+    heard = [time.monotonic()]
+    watch = gevent.spawn(wait_for_lost_master, worker, lambda: heard[0])
+    gevent.sleep(0.3)
+    gevent.monkey.get_original("time", "sleep")(MASTER_SILENCE_S + 1)  # the loop held
+    gevent.sleep(1.0)  # the heartbeat round trip after the hold
+    assert not watch.ready(), watch.value
+    heard[0] = time.monotonic()
+    gevent.sleep(0.3)
+    assert not watch.ready(), watch.value
+    watch.kill()
+    master.close(linger=0)
     worker.client.close(linger=0)

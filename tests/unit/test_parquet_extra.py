@@ -15,13 +15,14 @@ pytestmark = pytest.mark.unit
 
 
 def test_the_parquet_extra_installs_pyarrow():
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+ (this is older)")
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extra = project["optional-dependencies"]["parquet"]
     assert any(req.startswith("pyarrow") for req in extra)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow installed")
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None,
+                    reason="pyarrow is installed: this checks the message shown without it")
 def test_without_the_extra_a_parquet_dataset_says_which_extra_to_install(tmp_path):
     path = tmp_path / "rows.parquet"
     path.write_bytes(b"PAR1")

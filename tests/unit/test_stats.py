@@ -256,9 +256,10 @@ def test_two_sample_tests_are_fast_on_a_million_values():
     rng = np.random.default_rng(10)
     a = rng.integers(1_000, 900_000, 1_000_000)
     b = rng.integers(1_000, 900_000, 1_000_000)
-    start = time.perf_counter()
+    # CPU time of this process: what the code costs, whatever else the machine is running
+    start = time.process_time()
     assert stats.mann_whitney_p(a, b) is not None and stats.ks_2samp_p(a, b) is not None
-    assert time.perf_counter() - start < 3.0
+    assert time.process_time() - start < 3.0
 
 
 # --- percentile intervals -------------------------------------------------------------------
@@ -363,9 +364,9 @@ def test_p99_needs_299_values_at_95_percent():
 def test_percentile_ranks_at_ten_million_are_fast_and_cover(p):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        start = time.perf_counter()
+        start = time.process_time()  # this process's CPU: not slowed by other processes
         for _ in range(10):
             ranks = stats.percentile_rank_interval(10**7, p)
-        elapsed = (time.perf_counter() - start) / 10
+        elapsed = (time.process_time() - start) / 10
     assert ranks is not None and coverage(10**7, p, ranks) >= 0.95 - 1e-9
     assert elapsed < 0.005, f"{elapsed * 1e3:.2f} ms"

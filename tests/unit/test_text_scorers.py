@@ -48,7 +48,9 @@ def test_rouge_l_known_example() -> None:
     ],
 )
 def test_rouge_l_matches_the_reference_implementation(prediction: str, reference: str) -> None:
-    rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
+    rouge_scorer = pytest.importorskip(
+        "rouge_score.rouge_scorer", reason="rouge-score (the ROUGE-L oracle) is not installed"
+    )
     expected = rouge_scorer.RougeScorer(["rougeL"]).score(reference, prediction)["rougeL"]
     assert rouge_l(prediction, reference) == pytest.approx(expected.fmeasure)
 
