@@ -86,11 +86,11 @@ def analysis_console_lines(a: Analysis | None) -> list[str]:
         # the label gives way to the figures: a row cut at the console's width would lose them
         rest = max(len(_concentration_row(c, 0)) for c in significant)
         width = min(max(len(c.label) for c in significant), _LABEL, _WIDTH - rest)
-        for c in significant:
-            if len(c.label) > width:  # a long group on a line of its own, then its figures
-                out += [f"    {c.label}", _concentration_row(c, width, label="")]
+        for group in significant:
+            if len(group.label) > width:  # a long group on a line of its own, its figures below
+                out += [f"    {group.label}", _concentration_row(group, width, label="")]
             else:
-                out.append(_concentration_row(c, width))
+                out.append(_concentration_row(group, width))
     elif a.concentrations:
         out.append("  No group is significantly worse than the rest (Holm, 5 %)")
     if a.confusions:
