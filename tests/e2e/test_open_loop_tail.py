@@ -15,7 +15,9 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +63,29 @@ def run(path: Path, out: Path, processes: bool) -> subprocess.CompletedProcess[s
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
 
 
+@dataclass
+class Tail:
+    proc: subprocess.CompletedProcess[str]
+    run_dir: Path
+    summary: dict[str, Any]
+    sent: int  # requests the server received during the run
+
+    @property
+    def requests(self) -> dict[str, Any]:
+        return self.summary["requests"]
+
+
+def run_tail(url: str, tmp_path: Path, *, processes: bool = False, **scenario: Any) -> Tail:
+    """One run of ``open_loop(**scenario)``; no traceback whatever its verdict."""
+    name = f"delay_{scenario['delay_ms']}"
+    before = received(url).get(name, 0)
+    proc = run(open_loop(tmp_path, url, **scenario), tmp_path / "runs", processes)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return Tail(proc, run_dir, summary, received(url).get(name, 0) - before)
+
+
 # (rate /s, answer delay ms, arrivals, users, worker processes): the issue's matrix, one case a
 # corner (the whole matrix, 30 s runs included: benchmarks/open_loop_tail.py)
 CASES = [
@@ -77,16 +102,9 @@ CASES = [
 def test_a_healthy_endpoint_passes_and_every_request_is_counted_once(
     fault_server, tmp_path, rate, delay_ms, arrivals, users, processes
 ):
-    name = f"delay_{delay_ms}"
-    before = received(fault_server).get(name, 0)
-    path = open_loop(tmp_path, fault_server, rate=rate, delay_ms=delay_ms, arrivals=arrivals,
-                     users=users)  # fmt: skip
-    proc = run(path, tmp_path / "runs", processes)
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    requests = summary["requests"]
-    sent = received(fault_server).get(name, 0) - before
+    t = run_tail(fault_server, tmp_path, processes=processes, rate=rate, delay_ms=delay_ms,
+                 arrivals=arrivals, users=users)  # fmt: skip
+    proc, run_dir, summary, requests, sent = t.proc, t.run_dir, t.summary, t.requests, t.sent
     # every request sent is counted once, with its own outcome: none cut off at the end
     assert requests["total"] == len(read_results(run_dir)) == sent, requests
     assert requests["by_outcome"]["unfinished"] == 0, requests
@@ -117,16 +135,9 @@ def assert_passed_or_machine_late(summary: dict, code: int) -> None:
 def test_what_the_graceful_stop_cuts_off_is_unfinished_not_an_error(fault_server, tmp_path):
     """With a graceful stop shorter than the answers' delay, the requests still in flight when
     it runs out are ``unfinished``: shown, counted as sent, never in the error rate."""
-    name = "delay_1500"
-    before = received(fault_server).get(name, 0)
-    path = open_loop(tmp_path, fault_server, rate=10, delay_ms=1500, arrivals="constant",
-                     users=32, extra=", graceful_stop: 200ms")  # fmt: skip
-    proc = run(path, tmp_path / "runs", processes=False)
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    requests = summary["requests"]
-    sent = received(fault_server).get(name, 0) - before
+    t = run_tail(fault_server, tmp_path, rate=10, delay_ms=1500, arrivals="constant", users=32,
+                 extra=", graceful_stop: 200ms")  # fmt: skip
+    proc, run_dir, summary, requests, sent = t.proc, t.run_dir, t.summary, t.requests, t.sent
     assert requests["total"] == sent == 10 * DURATION_S, requests
     unfinished = requests["by_outcome"]["unfinished"]
     assert 5 <= unfinished <= 20, requests  # about 1.3 s of arrivals at 10/s were in flight
@@ -147,16 +158,9 @@ def test_arrivals_no_user_could_send_in_time_are_dropped_not_sent_timeouts(fault
     """Two users for 20 arrivals a second at 300 ms: arrivals queue for a free user; one that
     waited past the request's timeout is never sent, so it is a dropped arrival, not a
     timeout of the endpoint's (the server never saw it)."""
-    name = "delay_300"
-    before = received(fault_server).get(name, 0)
-    path = open_loop(tmp_path, fault_server, rate=20, delay_ms=300, arrivals="constant",
-                     users=2, timeout="1s")  # fmt: skip
-    proc = run(path, tmp_path / "runs", processes=False)
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    summary = json.loads((run_dir / "summary.json").read_text())
-    requests = summary["requests"]
-    sent = received(fault_server).get(name, 0) - before
+    t = run_tail(fault_server, tmp_path, rate=20, delay_ms=300, arrivals="constant", users=2,
+                 timeout="1s")  # fmt: skip
+    proc, summary, requests, sent = t.proc, t.summary, t.requests, t.sent
     assert requests["total"] == sent, requests
     assert requests["dropped_arrivals"] > 0
     assert requests["total"] + requests["dropped_arrivals"] == 20 * DURATION_S

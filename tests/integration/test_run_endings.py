@@ -11,12 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.support import FAST, REPO, SCENARIOS, free_master_port, running_demo
+from tests.support import FAST, REPO, SCENARIOS, Demo, free_master_port, running_demo
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +166,16 @@ def wait_for_line(console: Path, text: str, timeout: float = END_WITHIN_S) -> No
     raise AssertionError(f"{text!r} never shown:\n{console.read_text()[-3000:]}")
 
 
+@pytest.fixture(scope="module")
+def slow_demo() -> Iterator[Demo]:
+    """The demo answering after 600 ms: requests in flight make a stop last that long, so a
+    second signal sent once the first one's stop has begun lands during that stop on a fast
+    machine too (with the fast demo, an idle machine ended the whole run before it)."""
+    with running_demo("--latency-ms", "600", "--jitter-ms", "0", "--slowdown-ms-per-request",
+                      "0", "--complex-extra-ms", "0") as demo:  # fmt: skip
+        yield demo
+
+
 MODES = {
     "headless": (),
     "processes": ("--processes", "2"),
@@ -187,22 +198,22 @@ MODES = {
     ids=lambda v: v.name if isinstance(v, signal.Signals) else str(v),
 )
 def test_signals_to_the_group_end_with_exit_3_a_summary_and_no_traceback(
-    fast_demo, tmp_path, mode, signum, times
+    slow_demo, tmp_path, mode, signum, times
 ):
     """Ctrl-C pressed twice (a terminal signals the whole process group), or SIGTERM sent
     twice, in every mode: the second signal arrives while the first one's stop is under way and
     must not interrupt it (it did: exit 130, no summary). A web run's SIGTERM stopped every user
     twice (a Locust traceback per user). Whatever the signals: exit 3, the run's summary, and
     every request the endpoint served is counted."""
-    fast_demo.reset()
+    slow_demo.reset()
     extra = list(MODES[mode])
     if "--processes" in extra:
         extra += ["--master-port", str(free_master_port())]
     if "--web" in extra:
         extra += ["--web-port", str(free_master_port())]
-    proc, console = start_logged(fast_demo.url, tmp_path, *extra)
+    proc, console = start_logged(slow_demo.url, tmp_path, *extra)
     try:
-        run_dir = wait_for_results(tmp_path / "runs", size=20_000)
+        run_dir = wait_for_results(tmp_path / "runs", size=1_500)
     except AssertionError:
         os.killpg(proc.pid, signal.SIGKILL)
         raise AssertionError(console.read_text()[-3000:]) from None
@@ -217,7 +228,7 @@ def test_signals_to_the_group_end_with_exit_3_a_summary_and_no_traceback(
         assert f"{signum.name}: already stopping" in output, output[-3000:]
     assert summary["verdict"] == "invalid"
     assert f"the run was stopped by {signum.name}" in summary["validity"]["reasons"], output[-3000:]
-    assert lines == summary["requests"]["total"] == fast_demo.stats()["requests_total"]
+    assert lines == summary["requests"]["total"] == slow_demo.stats()["requests_total"]
     locust_log = (run_dir / "locust.log").read_text()
     assert "Traceback" not in output + locust_log, (output + locust_log)[-3000:]
     assert "unexpected state" not in output + locust_log
