@@ -74,7 +74,6 @@ class ArrivalSchedule:
         """When the plan's last arrival is due (``perf_counter_ns``; inf without an end)."""
         return self._end
 
-
     def _due_of(self, lam: float) -> tuple[float, int]:
         i = self._at
         stages = self._stages

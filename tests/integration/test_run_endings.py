@@ -110,24 +110,33 @@ def test_a_signal_to_a_distributed_run(fast_demo, tmp_path, signum, target):
     assert not alive, "workers outlived their master"
 
 
-def test_a_worker_killed_mid_run_makes_it_partial_and_keeps_the_rest(fast_demo, tmp_path):
-    fast_demo.reset()
-    proc = start(fast_demo.url, tmp_path, "--processes", "2",
-                 "--master-port", str(free_master_port()), duration="14s")  # fmt: skip
+def lose_a_worker(url: str, tmp_path: Path, size: int, **start_kw: str):
+    """A run with 2 worker processes, one of them killed once ``size`` bytes of results are
+    in: the run must end with exit 3, naming the lost worker, and the other worker with it.
+    Returns what finish() does."""
+    proc = start(url, tmp_path, "--processes", "2", "--master-port", str(free_master_port()),
+                 **start_kw)  # fmt: skip
     first, second = workers_of(proc)
-    run_dir = wait_for_results(tmp_path, size=20_000)
+    run_dir = wait_for_results(tmp_path, size=size)
     second.kill()
     code, summary, lines, took, output = finish(proc, run_dir, timeout=60)
     assert code == 3, output[-3000:]
     reasons = summary["validity"]["reasons"]
     assert any("was lost" in r for r in reasons), reasons
+    _, alive = psutil.wait_procs([first], timeout=5)
+    assert not alive, "the worker left outlived the run"
+    return code, summary, lines, took, output
+
+
+def test_a_worker_killed_mid_run_makes_it_partial_and_keeps_the_rest(fast_demo, tmp_path):
+    fast_demo.reset()
+    code, summary, lines, took, output = lose_a_worker(fast_demo.url, tmp_path, 20_000,
+                                                       duration="14s")  # fmt: skip
     total = summary["requests"]["total"]
     assert lines == total > 0
     served = fast_demo.stats()["requests_total"]
     # only the dead worker's last seconds (since its last report) are missing
     assert total <= served <= total + 3 * 2000, (total, served)
-    _, alive = psutil.wait_procs([first], timeout=5)
-    assert not alive
 
 
 def test_every_worker_killed_still_ends_with_a_summary(fast_demo, tmp_path):
@@ -239,17 +248,9 @@ def test_an_exact_pass_that_loses_a_worker_ends_then_not_at_its_cap(tmp_path):
     (invalid, saying so), not when its 5-minute safety cap runs out."""
     # 480 rows at 8 users and ~300 ms an answer: a pass of ~18 s, well under way at the kill
     with running_demo(*FAST, "--latency-ms", "300") as slow:
-        proc = start(slow.url, tmp_path, "--processes", "2", "--master-port",
-                     str(free_master_port()), duration="5m",
-                     scenario="exact-pass.yaml")  # fmt: skip
-        first, second = workers_of(proc)
-        run_dir = wait_for_results(tmp_path, size=2_000)
-        second.kill()
-        code, summary, lines, took, output = finish(proc, run_dir, timeout=60)
-    assert code == 3, output[-3000:]
+        code, summary, lines, took, output = lose_a_worker(
+            slow.url, tmp_path, 2_000, duration="5m", scenario="exact-pass.yaml"
+        )
     reasons = summary["validity"]["reasons"]
-    assert any("was lost" in r for r in reasons), reasons
     assert any(r.startswith("exact pass incomplete") for r in reasons), reasons
     assert 0 < lines == summary["requests"]["total"] < 480
-    _, alive = psutil.wait_procs([first], timeout=5)
-    assert not alive
