@@ -109,8 +109,6 @@ def _requests(report: Report) -> list[str]:
     left: list[str] = []
     right: list[str] = []
     for name, n in report.outcomes.counts:
-        if name == "unfinished" and not n:
-            continue  # shown only when some request was still open at the end
         cell = f"{name:<17}{n:>8,} {fmt.percent(report.share(n)):>7}"
         (right if name in ERROR_OUTCOMES else left).append(cell)
     rows = max(len(left), len(right))

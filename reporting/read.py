@@ -71,7 +71,10 @@ def _list(value: Any) -> list[Any]:
 
 def _outcomes(raw: Any) -> Outcomes:
     data = _map(raw)
-    known = [(name, _int(data.get(name))) for name in OUTCOMES]
+    # unfinished (open when the run ended) is shown only when some request was: every view
+    # reads these counts
+    known = [(name, _int(data.get(name))) for name in OUTCOMES
+             if name != "unfinished" or _int(data.get(name))]  # fmt: skip
     extra = [(str(k), _int(v)) for k, v in data.items() if k not in OUTCOMES]
     return Outcomes(tuple(known + extra))
 
