@@ -87,10 +87,10 @@ def _rss_mib() -> float:
 
 def finish_run(scenario: Path, run_dir: Path, requests: int, seed: int) -> dict[str, Any]:
     """In this (fresh) process: feed a controller ``requests`` requests, then time finish()."""
-    from stagecheck.loadplan import LoadPlan
-    from stagecheck.preparation import prepare_scenario
+    from stagecheck.load.plan import LoadPlan
     from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, TIMEOUT, Recorder
     from stagecheck.run import RunController
+    from stagecheck.run.preparation import prepare_scenario
 
     prepared = prepare_scenario(str(scenario))
     plan = LoadPlan.from_scenario(prepared.loaded)

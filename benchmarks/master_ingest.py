@@ -45,8 +45,8 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
     import random
 
     import stagecheck.recording as rec_mod
-    from stagecheck.preparation import prepare_loaded
     from stagecheck.recording import Aggregate, Recorder
+    from stagecheck.run.preparation import prepare_loaded
     from stagecheck.scenario import load_scenario
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))

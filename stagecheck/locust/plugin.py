@@ -32,22 +32,22 @@ from typing import Any
 
 import psutil
 
-from stagecheck.endpoint import check_endpoint
+from stagecheck.endpoint.check import check_endpoint
+from stagecheck.endpoint.resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.locust.console import LogFile, guard_log_file, route_console
 from stagecheck.locust.master_link import wait_for_lost_master
 from stagecheck.locust.options import RunOptions, add_arguments, compute_locust_defaults_once
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
-from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Interval
 from stagecheck.redact import split_credentials
 from stagecheck.run import LiveView, RunController, RunSession
-from stagecheck.runfolder import check_writable, new_run_dir
+from stagecheck.run.preparation import PreparedScenario, prepare_loaded
+from stagecheck.runfolder.layout import check_writable, new_run_dir
 from stagecheck.scenario import load_scenario
-from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
 __all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
 

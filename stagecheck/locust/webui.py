@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagecheck.errors import InputError
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 
 if TYPE_CHECKING:
     from stagecheck.locust.plugin import StagecheckPlugin

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.datasets.profile import profile_dataset
+from stagecheck.endpoint.resources import ResourceSampler
 from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, InputError
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import PreparedScenario
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import Aggregate, Delta, Interval
 from stagecheck.recording.hdr import value_at_percentile
 from stagecheck.redact import redact_text
 from stagecheck.run.live import LiveView, build_live_view
-from stagecheck.runfolder import write_scenario_copy, write_summary
-from stagecheck.summary import RunFacts, build_summary
-from stagecheck.target_resources import ResourceSampler
-from stagecheck.validity import EARLY_STOP_REQUESTS, early_stop_reason
-from stagecheck.verdict import complete_summary
+from stagecheck.run.preparation import PreparedScenario
+from stagecheck.runfolder.layout import write_scenario_copy, write_summary
+from stagecheck.summary.build import RunFacts, build_summary
+from stagecheck.summary.validity import EARLY_STOP_REQUESTS, early_stop_reason
+from stagecheck.summary.verdict import complete_summary
 
 __all__ = ["RunController", "EXIT_FOR_VERDICT", "exit_code_for", "progress_line"]
 
@@ -141,7 +141,7 @@ class RunController:
 
     def check_early_stop(self) -> str | None:
         """Whether the run should stop now: its first requests all got HTTP 401, 403 or 404
-        (:func:`~stagecheck.validity.early_stop_reason`). Judged once, when the first
+        (:func:`~stagecheck.summary.validity.early_stop_reason`). Judged once, when the first
         :data:`EARLY_STOP_REQUESTS` requests are in; says why (logged once) or None."""
         if self._early_judged or self.aggregate.requests < EARLY_STOP_REQUESTS:
             return self.early_stop
@@ -328,7 +328,7 @@ def _check_contract(summary: dict[str, Any]) -> None:
     run's figures and verdict matter more than the shape of one field."""
     from pydantic import ValidationError
 
-    from stagecheck.summary_model import check_summary
+    from stagecheck.summary.schema import check_summary
 
     try:
         check_summary(summary)

@@ -126,7 +126,7 @@ class EndpointConfig(_Model):
     @classmethod
     def _preset(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("preset") is not None:
-            from stagecheck.presets import apply_preset
+            from stagecheck.protocols.presets import apply_preset
 
             return apply_preset(data)
         return data

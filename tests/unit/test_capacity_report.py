@@ -13,8 +13,8 @@ from stagecheck.capacity.run import _reason, conclude
 from stagecheck.capacity.search import Phase, StepStatus, search
 from stagecheck.capacity.slo import parse_slos
 from stagecheck.capacity.step import judge_step, step_figures
-from stagecheck.reporting.capacity_html import render_capacity_html
-from stagecheck.reporting.capacity_view import render_capacity_console, render_capacity_markdown
+from stagecheck.reporting.capacity.html import render_capacity_html
+from stagecheck.reporting.capacity.view import render_capacity_console, render_capacity_markdown
 
 pytestmark = pytest.mark.unit
 

@@ -16,11 +16,11 @@ from stagecheck.exporter import series_names
 from stagecheck.exporter.catalogue import LATENCY_BUCKETS_S, MAX_LABEL_VALUES, METRICS, OTHER
 from stagecheck.exporter.collector import StagecheckCollector, label_value
 from stagecheck.exporter.server import MetricsExporter
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import prepare_scenario
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, TIMEOUT, Recorder
 from stagecheck.run import RunController
 from stagecheck.run.live import endpoint_host
+from stagecheck.run.preparation import prepare_scenario
 from tests.conftest import BASIC_SCENARIO
 
 pytestmark = pytest.mark.unit

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import prepare_scenario
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, Recorder
 from stagecheck.run import RunController, exit_code_for
+from stagecheck.run.preparation import prepare_scenario
 from tests.conftest import BASIC_SCENARIO
 
 pytestmark = pytest.mark.unit

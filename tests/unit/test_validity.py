@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stagecheck.validity import ValidityInput, validity_reasons
+from stagecheck.summary.validity import ValidityInput, validity_reasons
 
 pytestmark = pytest.mark.unit
 

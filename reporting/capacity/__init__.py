@@ -1,0 +1,1 @@
+"""The capacity search's report: console/Markdown view and HTML."""
