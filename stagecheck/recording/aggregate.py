@@ -30,6 +30,7 @@ from stagecheck.recording.interval import (
     Folder,
     Interval,
     SampleRule,
+    add_counts,
 )
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 
@@ -216,11 +217,12 @@ class Aggregate:
         self.ended = max(self.ended, interval.ended)
         self.dropped += interval.dropped
         self.late += interval.late
-        self.out_of_range.update(interval.out_of_range)
-        self.outcomes.update(interval.outcomes)
-        self.confusion.update(interval.confusion)
-        self.causes.update(interval.causes)
-        self.per_second.update(interval.per_second)
+        for counts, part in (
+            (self.out_of_range, interval.out_of_range), (self.outcomes, interval.outcomes),
+            (self.confusion, interval.confusion), (self.causes, interval.causes),
+            (self.per_second, interval.per_second),
+        ):  # fmt: skip
+            add_counts(counts, part)
         lag_max = self.lag_max_per_second
         for second, us in interval.lag_max.items():
             if us > lag_max.get(second, 0):
@@ -308,7 +310,7 @@ class Aggregate:
                 table = self.row_counts[s] = np.zeros((2, len(self.rows)), np.int64)
             table[0][index] += scored  # the indexes are unique: a plain fancy-index add
             table[1][index] += correct
-        self.row_mislabelled.update(interval.mislabelled)
+        add_counts(self.row_mislabelled, interval.mislabelled)
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:
