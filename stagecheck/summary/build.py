@@ -186,37 +186,67 @@ def _quality(
     return out
 
 
-def _class_rows(agg: Aggregate) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
+_CLASS_ROWS_PER_PAUSE = 1024  # rows and wrong labels gone through between two pauses (~0.3 ms)
+
+
+def _class_rows(
+    agg: Aggregate, pause: Callable[[], None] | None = None
+) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
     """Per class, per row: (tp, support) of its recall and (tp, predicted) of its precision,
     from each row's answers by label (a row is the unit of evidence): its right answers name
     its own label, its wrong ones the labels in ``row_mislabelled``."""
+    pause = pause or _no_pause
     rows, right, _ = agg.row_tallies()
     wrong_by_row: dict[int, dict[str, int]] = {}
-    for (row, label), n in agg.row_mislabelled.items():
+    for done, ((row, label), n) in enumerate(agg.row_mislabelled.items(), 1):
         wrong_by_row.setdefault(row, {})[label] = n
+        if not done % _CLASS_ROWS_PER_PAUSE:
+            pause()
+    # the expected label's column (a row table's), not a row object per row: a live view
+    # rebuilds this each second while the users run
+    texts = getattr(agg.rows, "expected_texts", None)
+    if texts is None:
+        texts = [r.expected_text for r in agg.rows]
     out: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
+    no_names: dict[str, int] = {}
+    done = 0
     for row, tp in zip(rows.tolist(), right.tolist(), strict=True):
-        expected = agg.rows[row].expected_text
-        named = wrong_by_row.get(row, {})
-        recall = out.setdefault(expected, {}).setdefault("recall", ([], []))
+        done += 1
+        if not done % _CLASS_ROWS_PER_PAUSE:
+            pause()
+        expected = texts[row]
+        figures = out.get(expected)
+        if figures is None:
+            figures = out[expected] = {}
+        recall = figures.get("recall")
+        if recall is None:
+            recall = figures["recall"] = ([], [])
+        named = wrong_by_row.get(row, no_names)
         recall[0].append(tp)
-        recall[1].append(tp + sum(named.values()))  # answers that named a label
+        recall[1].append(tp + sum(named.values()) if named else tp)  # answers naming a label
         if tp:
-            precision = out[expected].setdefault("precision", ([], []))
+            precision = figures.get("precision")
+            if precision is None:
+                precision = figures["precision"] = ([], [])
             precision[0].append(tp)
             precision[1].append(tp)
         for label, wrong in named.items():
             precision = out.setdefault(label, {}).setdefault("precision", ([], []))
             precision[0].append(0)
             precision[1].append(wrong)
+        done += len(named)
     return out
 
 
-def _classes(agg: Aggregate) -> list[dict[str, Any]]:
+def _classes(agg: Aggregate, pause: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+    pause = pause or _no_pause
     metrics = classification_metrics(agg.confusion_counts())
-    by_row = _class_rows(agg)
+    by_row = _class_rows(agg, pause)
+    pause()
     out = []
-    for c in metrics.classes:
+    for n, c in enumerate(metrics.classes, 1):
+        if not n % 4:
+            pause()
         figures = by_row.get(c.label, {})
         recall, precision = figures.get("recall", ([], [])), figures.get("precision", ([], []))
         deff_p, deff_r = design_effect(*precision), design_effect(*recall)
@@ -486,14 +516,17 @@ def build_summary(
     # the sections one by one, yielding in between (a live view is built while users run)
     pause()
     latency = _latency_section(agg, pause)
+    pause()
     quality = _quality(agg, classification, labels)
     pause()
-    classes = _classes(agg) if classification else []
+    classes = _classes(agg, pause) if classification else []
+    pause()
     confusion = _confusion(agg, labels) if classification else None
     pause()
     slices = _slices_section(agg, facts, labels)
     pause()
     stages = _stages_section(agg, facts, labels, pause)
+    pause()
     samples = _samples_section(agg)
     pause()
     summary: dict[str, Any] = {
