@@ -96,13 +96,15 @@ def finish_run(scenario: Path, run_dir: Path, requests: int, seed: int) -> dict[
     """In this (fresh) process: feed a controller ``requests`` requests, then time finish()."""
     from stagecheck.load.plan import LoadPlan
     from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, TIMEOUT, Recorder
+    from stagecheck.reporting import write_reports
     from stagecheck.run import RunController
     from stagecheck.run.preparation import prepare_scenario
 
     prepared = prepare_scenario(str(scenario))
     plan = LoadPlan.from_scenario(prepared.loaded)
     end = STARTED + DURATION_S
-    c = RunController(prepared, plan, run_dir, started=STARTED, clock=lambda: end)
+    c = RunController(prepared, plan, run_dir, started=STARTED, clock=lambda: end,
+                      reports=write_reports)
     rows = prepared.dataset.rows
     rng = random.Random(seed)
     worse = 0.3 + 0.05 * seed  # the complex slice's error rate (differs between the folders)

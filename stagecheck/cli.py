@@ -454,10 +454,11 @@ def _capacity_request(args: argparse.Namespace) -> tuple[CapacityRequest, Endpoi
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
-    from stagecheck.capacity import Step, run_capacity, write_outputs
+    from stagecheck.capacity import Step, run_capacity
     from stagecheck.capacity.slo import min_requests
     from stagecheck.endpoint.check import check_endpoint
     from stagecheck.redact import redact_url
+    from stagecheck.reporting.capacity import write_capacity_reports
     from stagecheck.reporting.capacity.view import render_capacity_console
     from stagecheck.runfolder.layout import check_writable
 
@@ -480,7 +481,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 
     result, folder = run_capacity(replace(request, endpoint=redact_url(request.endpoint) or ""),
                                   progress)  # fmt: skip
-    write_outputs(folder, result)
+    write_capacity_reports(folder, result)
     print(render_capacity_console(result, str(folder)), end="")
     return result.exit_code
 

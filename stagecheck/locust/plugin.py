@@ -28,6 +28,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -567,7 +568,8 @@ class StagecheckPlugin:
         session.workers_schedule_end = None
         self.done.clear()
         controller = self.controller = RunController(
-            prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True
+            prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True,
+            reports=_write_reports,
         )
         # In ~1 ms slices while the run goes: a large dataset's takes seconds, which neither
         # the first request nor the master's heartbeats should wait for.
@@ -680,6 +682,12 @@ def _move_locust_stats(opts: Any, controller: RunController) -> None:
         opts.json_file = str(folder / os.path.basename(json_file))
     elif folder is None:
         opts.json_file = None  # Locust then prints its table on the console instead
+
+
+def _write_reports(folder: Path, summary: dict[str, Any]) -> object:
+    from stagecheck.reporting import write_reports  # report time only: pandas, templates
+
+    return write_reports(folder, summary)
 
 
 def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
