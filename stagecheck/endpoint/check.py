@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from stagecheck.errors import InputError, RunError
+from stagecheck.protocols import ADAPTERS
 from stagecheck.redact import redact_url
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ __all__ = [
     "url_path_warning",
 ]
 
-# Protocols whose adapter appends its own route to ``url`` (``endpoint.options.path``).
-_APPENDS_PATH = ("openai-chat", "openai-completions", "kserve-v2", "mlflow", "json")
 _HINTS = {
     401: "authentication failed: check the API key header",
     403: "permission denied: the key is not allowed this model or route",
@@ -45,7 +44,8 @@ def url_path_warning(endpoint: EndpointConfig) -> str | None:
         path = urlsplit(endpoint.url).path
     except ValueError:
         return None
-    if path in ("", "/") or endpoint.protocol not in _APPENDS_PATH:
+    adapter = ADAPTERS.get(endpoint.protocol)
+    if path in ("", "/") or adapter is None or not adapter.appends_path:
         return None
     route = str(endpoint.options.get("path", "")) or "its own route"
     return (
