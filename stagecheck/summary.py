@@ -121,6 +121,8 @@ def tokens_section(agg: Aggregate, duration_s: float) -> dict[str, Any] | None:
         "per_request": _distribution(agg.tokens),
         "per_s_overall": round(agg.output_tokens / max(duration_s, 1e-9), 3),
         "per_s_per_request": _distribution(agg.tokens_per_s_milli, 1000.0),
+        "ttft_bounded": agg.stamp_bounds["ttft"],
+        "itl_merged": agg.stamp_bounds["itl"],
     }
 
 

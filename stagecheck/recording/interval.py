@@ -100,6 +100,9 @@ class Interval:
     tokens_per_s_milli: HdrHistogram | None = None  # per answer, after its first token
     output_tokens: int = 0
     token_sources: Counter[str] = field(default_factory=Counter)  # "usage" | "deltas"
+    # stream timings the kernel's merged packets left unknown: "ttft" (upper bounds) and
+    # "itl" (gaps that are bounds)
+    stamp_bounds: Counter[str] = field(default_factory=Counter)
     # requests per (stage, row index, outcome, predicted label or None): the statistics take
     # the dataset row as the unit of evidence (a timed run replays rows)
     rows: Counter[tuple[int, int, int, str | None]] = field(default_factory=Counter)
@@ -126,6 +129,7 @@ class Interval:
             ),
             "output_tokens": self.output_tokens,
             "token_sources": dict(self.token_sources),
+            "stamp_bounds": dict(self.stamp_bounds),
             "rows": [[*k, n] for k, n in self.rows.items()],
         }
 
@@ -152,6 +156,7 @@ class Interval:
             tokens_per_s_milli=hist(p["tokens_per_s_milli"]),
             output_tokens=int(p["output_tokens"]),
             token_sources=Counter(p["token_sources"]),
+            stamp_bounds=Counter(p.get("stamp_bounds", {})),
             rows=Counter({(int(s), int(r), int(o), q): int(n)
                           for s, r, o, q, n in p.get("rows", ())}),  # fmt: skip
         )
@@ -297,7 +302,12 @@ class Folder:
         results = delta.results
         counts: list[int] = []
         rates: list[int] = []
-        for stage, ttft_us, gaps, tokens, from_usage, position in delta.streams:
+        bounds = iv.stamp_bounds
+        for stage, ttft_us, gaps, tokens, from_usage, position, bounded, merged in delta.streams:
+            if bounded:
+                bounds["ttft"] += 1
+            if merged:
+                bounds["itl"] += merged
             values.setdefault((stage, "ttft"), []).append(ttft_us)
             values.setdefault((stage, "itl"), []).extend(gaps)
             iv.output_tokens += tokens

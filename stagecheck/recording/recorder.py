@@ -58,8 +58,9 @@ Result = tuple[
 ]
 # Streaming figures of one answer: (stage, time to first token µs, inter-token gaps µs,
 #  output tokens, whether the server's usage gave them (else: counted text deltas), position of
-#  the answer's Result in the same delta or -1).
-StreamTiming = tuple[int, int, Sequence[int], int, bool, int]
+#  the answer's Result in the same delta or -1, whether the TTFT is an upper bound, inter-token
+#  gaps that are bounds because the kernel merged their packets).
+StreamTiming = tuple[int, int, Sequence[int], int, bool, int, bool, int]
 
 
 @dataclass
@@ -113,16 +114,22 @@ class Recorder:
         *,
         output_tokens: int | None = None,
         linked: bool = False,
+        ttft_bounded: bool = False,
+        merged_gaps: int = 0,
     ) -> None:
         """Streaming figures of one answer: time to first token, each inter-token gap and its
         output tokens (the server's usage count; None: the text deltas, one per gap plus one).
         ``linked``: it belongs to the request :meth:`record` took just before (same greenlet,
-        no yield in between), so that its results line carries its TTFT and tokens."""
+        no yield in between), so that its results line carries its TTFT and tokens.
+        ``ttft_bounded``: the first token's arrival is an upper bound (its packet was merged
+        with a later one); ``merged_gaps``: gaps of ``itl_us`` next to such a token (bounds,
+        not measurements)."""
         from_usage = output_tokens is not None
         tokens = output_tokens if output_tokens is not None else len(itl_us) + 1
         position = len(self._delta.results) - 1 if linked else -1
         self._delta.streams.append(
-            (self.stage if stage is None else stage, ttft_us, itl_us, tokens, from_usage, position)
+            (self.stage if stage is None else stage, ttft_us, itl_us, tokens, from_usage, position,
+             ttft_bounded, merged_gaps)
         )
 
     def record_dropped(self, count: int) -> None:

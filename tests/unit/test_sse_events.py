@@ -86,3 +86,44 @@ def test_a_burst_shares_its_arrival_and_later_bytes_arrive_later(pair):
     rest = list(events)
     assert [x[0] for x in rest] == [b"data: c", b""]
     assert all(x[1] > first for x in rest)
+
+
+def _event(i: int) -> bytes:
+    return _chunk(b'data: {"choices":[{"delta":{"content":"t%d"}}]}\n\n' % i)
+
+
+def test_events_read_late_keep_their_own_arrival(pair):
+    """Events written in separate packets while the reader was busy elsewhere (so that one
+    read would take them all): each gets its own packet's time, distinct and in order, each
+    within the moments around its write, unless the kernel merged the packets, which is then
+    flagged rather than passed off as a gap."""
+    server, client = pair
+    if not _kernel_stamps_on():
+        pytest.skip("the kernel does not stamp received packets here")
+    server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t0 = time.perf_counter_ns()
+    server.sendall(HEAD)
+    resp = HTTPSocketResponse(client, block_size=16 * 1024, method="POST")
+    events = sse_events(resp, not_before=t0)
+    server.sendall(_event(0))
+    first = next(events)  # read at once: the reader now knows the socket's queue is empty
+    assert first[0].endswith(b'"t0"}}]}') and not first[2]
+    windows = []  # (before the write, after it) of each event
+    for i in range(1, 6):  # the reader is paused: all five wait in the socket's queue
+        before = time.perf_counter_ns()
+        server.sendall(_event(i))
+        windows.append((before, time.perf_counter_ns()))
+        time.sleep(0.01)
+    server.sendall(b"0\r\n\r\n")
+    lines = [x for x in events if x[0]]
+    assert [x[0][-8:] for x in lines] == [b'"t%d"}}]}' % i for i in range(1, 6)]
+    for (_, at, bounded), (before, after) in zip(lines, windows, strict=True):
+        if bounded:  # the kernel merged its packet with a later one: an upper bound
+            assert at >= before
+        else:  # its own packet's time, not the last one's (a generous margin for a busy
+            # machine, which may hold the writer between its clock and its write)
+            assert before - 1_000_000 <= at <= after + 1_000_000
+    arrivals = [x[1] for x in lines]
+    assert arrivals == sorted(arrivals)
+    # none passed off as arriving with the last one: distinct from it, or flagged
+    assert all(x[1] < lines[-1][1] or x[2] for x in lines[:-1])
