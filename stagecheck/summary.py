@@ -383,6 +383,8 @@ def _validity_reasons(
             answered=by_outcome["correct"] + by_outcome["incorrect"],
             top_cause=next(iter(agg.cause_counts()), None),
             dropped=agg.dropped,
+            loop_checks=agg.loop["checks"],
+            loop_late=agg.loop["late"],
         ),
         final=final,
     )

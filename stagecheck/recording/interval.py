@@ -103,6 +103,7 @@ class Interval:
     # stream timings the kernel's merged packets left unknown: "ttft" (upper bounds) and
     # "itl" (gaps that are bounds)
     stamp_bounds: Counter[str] = field(default_factory=Counter)
+    loop: Counter[str] = field(default_factory=Counter)  # event-loop "checks" and "late" ones
     # requests per (stage, row index, outcome, predicted label or None): the statistics take
     # the dataset row as the unit of evidence (a timed run replays rows)
     rows: Counter[tuple[int, int, int, str | None]] = field(default_factory=Counter)
@@ -130,6 +131,7 @@ class Interval:
             "output_tokens": self.output_tokens,
             "token_sources": dict(self.token_sources),
             "stamp_bounds": dict(self.stamp_bounds),
+            "loop": dict(self.loop),
             "rows": [[*k, n] for k, n in self.rows.items()],
         }
 
@@ -157,6 +159,7 @@ class Interval:
             output_tokens=int(p["output_tokens"]),
             token_sources=Counter(p["token_sources"]),
             stamp_bounds=Counter(p.get("stamp_bounds", {})),
+            loop=Counter(p.get("loop", {})),
             rows=Counter({(int(s), int(r), int(o), q): int(n)
                           for s, r, o, q, n in p.get("rows", ())}),  # fmt: skip
         )
@@ -175,6 +178,9 @@ class Folder:
     def fold(self, delta: Delta, pause: Callable[[], None] | None = None) -> Interval:
         pause = pause or _no_pause
         iv = Interval(started=delta.started, ended=delta.ended, dropped=delta.dropped)
+        if delta.loop_checks:
+            iv.loop["checks"] = delta.loop_checks
+            iv.loop["late"] = delta.loop_late
         values: dict[tuple[int, str], list[int]] = {}
         linked = self._fold_streams(delta, iv, values)
         groups: Counter[tuple[int, int, int, str | None]] = Counter()
@@ -199,7 +205,7 @@ class Folder:
         iv: Interval,
         values: dict[tuple[int, str], list[int]],
         groups: Counter[tuple[int, int, int, str | None]],
-        linked: dict[int, tuple[int, int]],
+        linked: dict[int, tuple[int, int, bool]],
         lines: list[bytes],
     ) -> None:
         started, index, outcome, predicted, got, latency, error, stage, lag = list(
@@ -255,7 +261,7 @@ class Folder:
         self,
         r: Result,
         n: int,
-        linked: dict[int, tuple[int, int]],
+        linked: dict[int, tuple[int, int, bool]],
         text: Callable[[str], bytes],
     ) -> bytes:
         predicted, got, error, lag_us, score, judge_us = r[3], r[4], r[6], r[8], r[9], r[10]
@@ -276,7 +282,9 @@ class Folder:
             parts.append(b',"lag_us":%d' % lag_us)
         stream = linked.get(n)
         if stream is not None:
-            parts.append(b',"ttft_us":%d,"tokens":%d' % stream)
+            parts.append(b',"ttft_us":%d,"tokens":%d' % stream[:2])
+            if stream[2]:  # the first token's packet was merged: its TTFT is an upper bound
+                parts.append(b',"ttft_bound":1')
         if score is not None:
             parts.append(b',"score":' + orjson.dumps(score))
         if judge_us:
@@ -293,10 +301,10 @@ class Folder:
 
     def _fold_streams(
         self, delta: Delta, iv: Interval, values: dict[tuple[int, str], list[int]]
-    ) -> dict[int, tuple[int, int]]:
+    ) -> dict[int, tuple[int, int, bool]]:
         """TTFT / ITL values and token counts of the delta's streams; returns (TTFT µs, output
-        tokens) by the position of their request in ``delta.results``."""
-        linked: dict[int, tuple[int, int]] = {}
+        tokens, TTFT an upper bound) by the position of their request in ``delta.results``."""
+        linked: dict[int, tuple[int, int, bool]] = {}
         if not delta.streams:
             return linked
         results = delta.results
@@ -314,7 +322,7 @@ class Folder:
             iv.token_sources["usage" if from_usage else "deltas"] += 1
             counts.append(min(max(tokens, 0), HIGHEST_US))
             if 0 <= position < len(results):
-                linked[position] = (ttft_us, tokens)
+                linked[position] = (ttft_us, tokens, bounded)
                 generating_us = results[position][5] - ttft_us  # e2e − TTFT
                 if tokens > 1 and generating_us > 0:
                     milli = (tokens - 1) * 1_000_000_000 // generating_us

@@ -46,6 +46,9 @@ CORRECT, INCORRECT, UNPARSEABLE, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR, UNFINISH
 FAILURES = frozenset((HTTP_ERROR, TIMEOUT, CONNECTION_ERROR))
 TIMINGS = ("e2e", "ttft", "itl")
 ALL = -1  # slice index meaning "every request" (no slice)
+# A check of a generator's event loop is late when it woke this long past due: its users' sends
+# and reads waited as long (streams at a 50 ms token gap then get their packets merged).
+LOOP_LATE_US = 20_000
 
 # One request, as a plain tuple so that recording it costs next to nothing:
 # (start epoch s, row index, outcome code, predicted label or None, answer text or None,
@@ -72,6 +75,8 @@ class Delta:
     results: list[Result] = field(default_factory=list)
     streams: list[StreamTiming] = field(default_factory=list)
     dropped: int = 0  # open loop: arrivals due that no user was free to send (never sent)
+    loop_checks: int = 0  # checks of this process's event loop (LoopProbe)
+    loop_late: int = 0  # checks that found it late by over LOOP_LATE_US
 
 
 class Recorder:
@@ -131,6 +136,12 @@ class Recorder:
             (self.stage if stage is None else stage, ttft_us, itl_us, tokens, from_usage, position,
              ttft_bounded, merged_gaps)
         )
+
+    def record_loop_check(self, late: bool) -> None:
+        """One check of the event loop: ``late`` when it woke over LOOP_LATE_US past due."""
+        self._delta.loop_checks += 1
+        if late:
+            self._delta.loop_late += 1
 
     def record_dropped(self, count: int) -> None:
         """Open loop: ``count`` arrivals were due but no user was free to send them."""
