@@ -49,7 +49,7 @@ for i in range(events):
     s.sendall(chunk)
     if batch <= 1:
         time.sleep(pace_us / 1e6)
-    elif (i + 1) % batch == 0:
+    elif (i + 1) % batch == 0 and i + 1 < events:
         s.recv(1)  # the reader took the batch: the next one
 s.sendall(b"0\r\n\r\n")
 s.recv(1)

@@ -234,6 +234,7 @@ _SEGS = struct.Struct("@I")
 # where an SSE event ends in the raw bytes: its blank line ("\n\n" or "\r\n\r\n"), and the
 # chunk's own line end when the body is chunked (the rest of the server's write)
 _EVENT_END = re.compile(rb"\n\r?\n(?:\r\n)?")
+_DISCARD = bytearray(64 * 1024)  # where bytes already peeked are read to (nothing yields)
 
 
 class _EventReader:
@@ -248,10 +249,11 @@ class _EventReader:
     were more than the distinct stamps seen, were merged by the kernel: their time is an upper
     bound, and is flagged. Costs a peek and a ``getsockopt`` per wake-up (one read otherwise)."""
 
-    __slots__ = ("sock", "offset", "pos", "segs")
+    __slots__ = ("sock", "raw", "offset", "pos", "segs")
 
     def __init__(self, sock: Any) -> None:
         self.sock = sock
+        self.raw = getattr(sock, "_sock", sock)  # gevent's socket: the system one inside
         self.offset = _wall_offset()
         # The stream's next unread byte in tcpi_bytes_received's count, and the data packets
         # received when that byte was the next to arrive (None: not known, e.g. bytes were
@@ -267,7 +269,7 @@ class _EventReader:
 
     def _info(self) -> tuple[int, int] | None:
         try:
-            raw = self.sock.getsockopt(_socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
+            raw = self.raw.getsockopt(_socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
         except OSError:
             return None
         if len(raw) < 156:
@@ -286,24 +288,33 @@ class _EventReader:
         """The queued bytes (at most ``size``; waits for some) as ``(bytes, arrival, bounded)``
         pieces, each ending at an event's end when they came in several packets; ``b""`` at
         the end of the connection. Arrivals are kept between ``floor`` and now."""
-        sock = self.sock
-        data, ancillary, _, _ = sock.recvmsg(size, _ANCILLARY, _socket.MSG_PEEK)
+        data, ancillary, _, _ = self.sock.recvmsg(size, _ANCILLARY, _socket.MSG_PEEK)
         now = time.perf_counter_ns()
+        sock = self.raw  # the bytes are queued: nothing below waits
         if not data:
             return [(sock.recv(size), now, False)]
         last = self._stamp(ancillary, now)  # every queued byte arrived by then
-        info = self._info()
         packets = None
-        if info is not None and self.pos is not None:
-            if self.segs is not None and info[0] - self.pos == len(data):
-                packets = info[1] - self.segs
-            self.pos += len(data)
-            self.segs = info[1] if info[0] == self.pos else None
+        pos = self.pos
+        if pos is not None:
+            info = self._info()
+            if info is None:
+                self.pos = None
+            else:
+                if self.segs is not None and info[0] - pos == len(data):
+                    packets = info[1] - self.segs
+                self.pos = pos = pos + len(data)
+                self.segs = info[1] if info[0] == pos else None
+        if packets is not None and packets <= 1 and len(data) <= len(_DISCARD):
+            sock.recv_into(_DISCARD, len(data))  # the peeked bytes, without a second copy
+            return [(data, max(last, floor), False)]
         cuts = [m.end() for m in _EVENT_END.finditer(data)]
-        if packets is not None and packets <= 1 or len(cuts) <= 1 and (
-                not cuts or cuts[0] == len(data)):  # fmt: skip
-            got = sock.recv(len(data))
-            return [(got, max(last, floor), False)]
+        if not cuts or len(cuts) == 1 and cuts[0] == len(data):
+            if len(data) <= len(_DISCARD):
+                sock.recv_into(_DISCARD, len(data))
+            else:
+                sock.recv(len(data))
+            return [(data, max(last, floor), False)]
         if not cuts or cuts[-1] != len(data):
             cuts.append(len(data))
         pieces: list[tuple[bytes, int, bool]] = []
