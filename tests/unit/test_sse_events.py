@@ -4,7 +4,9 @@ not when the reader got to them, and the lines of one write share it."""
 
 from __future__ import annotations
 
+import gevent
 import gevent.socket
+from gevent.monkey import get_original
 
 import socket
 import sys
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from geventhttpclient.response import HTTPSocketResponse
 
+from stagecheck.locust.connection import Connection, Target
 from stagecheck.locust.transport import sse_events
 
 pytestmark = pytest.mark.unit
@@ -127,3 +130,47 @@ def test_events_read_late_keep_their_own_arrival(pair):
     assert arrivals == sorted(arrivals)
     # none passed off as arriving with the last one: distinct from it, or flagged
     assert all(x[1] < lines[-1][1] or x[2] for x in lines[:-1])
+
+
+def test_events_queued_behind_the_head_keep_their_own_arrival():
+    """A generator that gets to an answer late finds its head and its first events queued
+    together: the head is read alone, so the events still get their own packets' times (not
+    the moment the reader got there, which is TTFT grown by the generator's own delay)."""
+    if not _kernel_stamps_on():
+        pytest.skip("the kernel does not stamp received packets here")
+    hold = get_original("time", "sleep")  # holds the event loop: the reader is late
+    windows: list[tuple[int, int]] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> socket.socket:
+            peer, _ = listener.accept()
+            peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += peer.recv(65536)
+            peer.sendall(HEAD)
+            hold(0.01)
+            for i in range(3):
+                before = time.perf_counter_ns()
+                peer.sendall(_event(i))
+                windows.append((before, time.perf_counter_ns()))
+                hold(0.01)
+            peer.sendall(b"0\r\n\r\n")
+            return peer
+
+        server = gevent.spawn(serve)
+        conn = Connection(Target(f"http://127.0.0.1:{port}", {}, connect_timeout=5.0,
+                                 verify_tls=False))  # fmt: skip
+        t0 = time.perf_counter_ns()
+        resp = conn.start_stream(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET", t0 + 10**10, 10.0)
+        lines = [x for x in sse_events(resp, not_before=t0) if x[0]]
+        peer = server.get(timeout=10)
+        peer.close()
+        conn.close()
+    assert len(lines) == len(windows) == 3
+    for (_, at, bounded), (before, after) in zip(lines, windows, strict=True):
+        if bounded:
+            assert at >= before
+        else:
+            assert before - 1_000_000 <= at <= after + 1_000_000
