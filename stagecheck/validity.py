@@ -25,7 +25,7 @@ __all__ = ["ValidityInput", "validity_reasons", "lateness_reason", "early_stop_r
 LATE_SHARE = 0.01
 #: A generator whose event loop woke over LOOP_LATE_US past due in more than this share of
 #: its checks was saturated: the sends and reads of its users waited for it.
-LOOP_LATE_SHARE = 0.01
+LOOP_LATE_SHARE = 0.05
 
 
 @dataclass(frozen=True)

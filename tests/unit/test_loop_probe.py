@@ -46,4 +46,4 @@ def test_a_held_loop_is_counted_late():
 
 def test_a_free_loop_is_checked():
     checks, _ = _checks(hold_s=0, holds=5)
-    assert checks >= 5  # late ones possible on a busy machine: the rule tolerates 1 %
+    assert checks >= 5  # late ones possible on a busy machine: the rule tolerates 5 %
