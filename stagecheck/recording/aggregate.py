@@ -111,6 +111,8 @@ class Aggregate:
         self.tokens_per_s_milli = new_histogram()
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
+        self.stamp_bounds: Counter[str] = Counter()  # "ttft" | "itl" → left unmeasured
+        self.loop: Counter[str] = Counter()  # the generators' event-loop checks, late ones
         # Per dataset row, the unit of evidence of every interval and test (a timed run replays
         # rows; see stagecheck.stats): per stage, each row's scored and correct requests (two
         # dense columns), and per (row, label) the wrong answers of a classification that named
@@ -258,6 +260,8 @@ class Aggregate:
             self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
         self.output_tokens += interval.output_tokens
         self.token_sources.update(interval.token_sources)
+        self.stamp_bounds.update(interval.stamp_bounds)
+        self.loop.update(interval.loop)
         self._count_rows(interval)
         self._keep_recent(interval.ended, by_timing)
         # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line

@@ -119,6 +119,10 @@ class Interval:
     mislabelled: Counter[tuple[int, str]] = field(default_factory=Counter)
     # the histograms' HDR encodings as they came from a worker (latency.hlog reuses them)
     encoded: dict[tuple[int, str], bytes] = field(default_factory=dict)
+    # stream timings the kernel's merged packets left unknown: "ttft" (upper bounds) and
+    # "itl" (gaps that are bounds)
+    stamp_bounds: Counter[str] = field(default_factory=Counter)
+    loop: Counter[str] = field(default_factory=Counter)  # event-loop "checks" and "late" ones
 
     # -- from a worker to the master (msgpack-safe; histograms in HDR's compressed encoding) --
     def to_payload(self) -> dict[str, Any]:
@@ -147,6 +151,8 @@ class Interval:
                 for s, (i, n, c) in self.row_tallies.items()
             ],  # fmt: skip
             "mislabelled": [[i, q, n] for (i, q), n in self.mislabelled.items()],
+            "stamp_bounds": dict(self.stamp_bounds),
+            "loop": dict(self.loop),
         }
 
     @classmethod
@@ -178,6 +184,8 @@ class Interval:
                 int(s): (_int64s(i), _int64s(n), _int64s(c)) for s, i, n, c in p["row_tallies"]
             },  # fmt: skip
             mislabelled=Counter({(int(i), str(q)): int(n) for i, q, n in p["mislabelled"]}),
+            stamp_bounds=Counter(p.get("stamp_bounds", {})),
+            loop=Counter(p.get("loop", {})),
         )
 
 
@@ -194,6 +202,9 @@ class Folder:
     def fold(self, delta: Delta, pause: Callable[[], None] | None = None) -> Interval:
         pause = pause or _no_pause
         iv = Interval(started=delta.started, ended=delta.ended, dropped=delta.dropped)
+        if delta.loop_checks:
+            iv.loop["checks"] = delta.loop_checks
+            iv.loop["late"] = delta.loop_late
         values: dict[tuple[int, str], list[int]] = {}
         linked = self._fold_streams(delta, iv, values)
         groups: Counter[tuple[int, int, int, str | None]] = Counter()
@@ -217,7 +228,7 @@ class Folder:
         iv: Interval,
         values: dict[tuple[int, str], list[int]],
         groups: Counter[tuple[int, int, int, str | None]],
-        linked: dict[int, tuple[int, int]],
+        linked: dict[int, tuple[int, int, bool]],
         lines: list[bytes],
     ) -> None:
         started, index, outcome, predicted, got, latency, error, stage, lag = list(
@@ -273,7 +284,7 @@ class Folder:
         self,
         r: Result,
         n: int,
-        linked: dict[int, tuple[int, int]],
+        linked: dict[int, tuple[int, int, bool]],
         text: Callable[[str], bytes],
     ) -> bytes:
         predicted, got, error, lag_us, score, judge_us = r[3], r[4], r[6], r[8], r[9], r[10]
@@ -294,7 +305,9 @@ class Folder:
             parts.append(b',"lag_us":%d' % lag_us)
         stream = linked.get(n)
         if stream is not None:
-            parts.append(b',"ttft_us":%d,"tokens":%d' % stream)
+            parts.append(b',"ttft_us":%d,"tokens":%d' % stream[:2])
+            if stream[2]:  # the first token's packet was merged: its TTFT is an upper bound
+                parts.append(b',"ttft_bound":1')
         if score is not None:
             parts.append(b',"score":' + orjson.dumps(score))
         if judge_us:
@@ -311,23 +324,28 @@ class Folder:
 
     def _fold_streams(
         self, delta: Delta, iv: Interval, values: dict[tuple[int, str], list[int]]
-    ) -> dict[int, tuple[int, int]]:
+    ) -> dict[int, tuple[int, int, bool]]:
         """TTFT / ITL values and token counts of the delta's streams; returns (TTFT µs, output
-        tokens) by the position of their request in ``delta.results``."""
-        linked: dict[int, tuple[int, int]] = {}
+        tokens, TTFT an upper bound) by the position of their request in ``delta.results``."""
+        linked: dict[int, tuple[int, int, bool]] = {}
         if not delta.streams:
             return linked
         results = delta.results
         counts: list[int] = []
         rates: list[int] = []
-        for stage, ttft_us, gaps, tokens, from_usage, position in delta.streams:
+        bounds = iv.stamp_bounds
+        for stage, ttft_us, gaps, tokens, from_usage, position, bounded, merged in delta.streams:
+            if bounded:
+                bounds["ttft"] += 1
+            if merged:
+                bounds["itl"] += merged
             values.setdefault((stage, "ttft"), []).append(ttft_us)
             values.setdefault((stage, "itl"), []).extend(gaps)
             iv.output_tokens += tokens
             iv.token_sources["usage" if from_usage else "deltas"] += 1
             counts.append(min(max(tokens, 0), HIGHEST_US))
             if 0 <= position < len(results):
-                linked[position] = (ttft_us, tokens)
+                linked[position] = (ttft_us, tokens, bounded)
                 generating_us = results[position][5] - ttft_us  # e2e − TTFT
                 if tokens > 1 and generating_us > 0:
                     milli = (tokens - 1) * 1_000_000_000 // generating_us

@@ -167,7 +167,8 @@ def _batches(
                 continue
             if stream is not None:  # TTFT and tokens; inter-token gaps are not on the line
                 ttft_us, tokens = stream
-                delta.streams.append((result[7], ttft_us, (), tokens, False, len(delta.results)))
+                delta.streams.append((result[7], ttft_us, (), tokens, False, len(delta.results),
+                                      False, 0))
             delta.results.append(result)
             if len(delta.results) >= BATCH:
                 yield _timed(delta), bad

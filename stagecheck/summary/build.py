@@ -121,6 +121,8 @@ def tokens_section(agg: Aggregate, duration_s: float) -> dict[str, Any] | None:
         "per_request": _distribution(agg.tokens),
         "per_s_overall": round(agg.output_tokens / max(duration_s, 1e-9), 3),
         "per_s_per_request": _distribution(agg.tokens_per_s_milli, 1000.0),
+        "ttft_bounded": agg.stamp_bounds["ttft"],
+        "itl_merged": agg.stamp_bounds["itl"],
     }
 
 
@@ -411,6 +413,8 @@ def _validity_reasons(
             answered=by_outcome["correct"] + by_outcome["incorrect"],
             top_cause=next(iter(agg.cause_counts()), None),
             dropped=agg.dropped,
+            loop_checks=agg.loop["checks"],
+            loop_late=agg.loop["late"],
         ),
         final=final,
     )

@@ -169,6 +169,11 @@ class Tokens(_Strict):
     per_s_overall: float  # output tokens / run duration
     # per answer: tokens after the first / (end to end − time to first token)
     per_s_per_request: TokenFigures | None
+    # Arrivals the generator could not time (it fell behind and the kernel merged packets of
+    # several tokens, keeping the last one's time): answers whose TTFT is an upper bound, and
+    # inter-token gaps in the ITL figures that are bounds, not measurements.
+    ttft_bounded: int = 0
+    itl_merged: int = 0
 
 
 class Quality(_Strict):

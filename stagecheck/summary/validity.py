@@ -13,15 +13,19 @@ from dataclasses import dataclass
 
 from stagecheck.endpoint.check import status_hint
 from stagecheck.recording.aggregate import LATE_US
+from stagecheck.recording.recorder import LOOP_LATE_US
 
 EARLY_STOP_REQUESTS = 20  # a run whose first K requests all got 401/403/404 stops early
 _EARLY_STOP_STATUSES = (401, 403, 404)
 
 __all__ = ["ValidityInput", "validity_reasons", "lateness_reason", "early_stop_reason",
-           "EARLY_STOP_REQUESTS", "LATE_SHARE"]  # fmt: skip
+           "EARLY_STOP_REQUESTS", "LATE_SHARE", "LOOP_LATE_SHARE"]  # fmt: skip
 
 #: An open loop whose requests leave late more often than this did not keep its schedule.
 LATE_SHARE = 0.01
+#: A generator whose event loop woke over LOOP_LATE_US past due in more than this share of
+#: its checks was saturated: the sends and reads of its users waited for it.
+LOOP_LATE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class ValidityInput:
     answered: int | None = None  # requests with a usable answer (correct or incorrect)
     top_cause: str | None = None  # the most frequent reason requests got no usable answer
     dropped: int = 0  # open loop: arrivals due that no user was free to send
+    loop_checks: int = 0  # checks of the generators' event loops (LoopProbe)
+    loop_late: int = 0  # checks that found one late by over LOOP_LATE_US
 
 
 def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
@@ -54,6 +60,11 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
         reasons.append(
             f"load generator CPU reached {v.generator_cpu_max:.0f}% (above "
             f"{v.max_generator_cpu:.0f}%): latencies include its queueing"
+        )
+    if v.loop_checks and v.loop_late > LOOP_LATE_SHARE * v.loop_checks:
+        reasons.append(
+            f"load generator saturated: its event loop was over {LOOP_LATE_US // 1000} ms late "
+            f"in {v.loop_late} of {v.loop_checks} checks: its timings are not the endpoint's"
         )
     if final and v.expected_total is not None and v.total != v.expected_total:
         reasons.append(f"exact pass incomplete: {v.total} of {v.expected_total} requests done")
