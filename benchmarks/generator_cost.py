@@ -540,7 +540,7 @@ BUCKETS: list[tuple[str, str, str]] = [
     ("  ResponseContextManager.__exit__", "ResponseContextManager.__exit__", "fasthttp.py"),
     ("  _judge: status, parse, score", "_judge", "stagecheck/locust/user.py"),
     ("    adapter.parse (json.loads)", "OpenAIAdapter.parse", "protocols/openai_common.py"),
-    ("    scorer.score", "LabelScorer.score", "scoring/scorers.py"),
+    ("    scorer.score", "LabelScorer.score", "scoring/label.py"),
     ("  Recorder.record", "Recorder.record", "recording/recorder.py"),
     ("    HdrHistogram.record_value", "HdrHistogram.record_value", "hdrh/histogram.py"),
     ("  RowFeeder.next_row", "RowFeeder.next_row", "datasets/feeder.py"),

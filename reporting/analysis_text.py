@@ -133,49 +133,81 @@ def analysis_markdown(a: Analysis | None) -> str:
     if a is None:
         return ""
     out = ["### Why is it wrong?", "", _cell(replays_text(a)), ""]
+    out += _off_label_md(a)
+    out += _concentrations_md(a)
+    out += _confusions_md(a)
+    out += _failures_md(a)
+    out += _load_md(a)
+    out += _closing_md(a)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _off_label_md(a: Analysis) -> list[str]:
     ol = a.off_label
-    if ol is not None and ol.count:
-        out += [
-            f"> **{ol.count:,} of {ol.answers:,} answers ({fmt.percent(ol.share)}) are none of "
-            "the dataset's labels.**" + (f" Hint: {_cell(ol.hint)}." if ol.hint else ""),
-            "",
-        ]
-        rows = [[_cell(x.got, 80), _cell(x.predicted, 40), _cell(x.expected), f"×{x.count:,}"]
-                for x in ol.examples[:5]]  # fmt: skip
-        out += [*_table(["Answer", "Read as", "Expected", "Requests"], rows), ""]
-    if a.concentrations:
-        out += ["#### Where errors concentrate", ""]
-        rows = []
-        for c in a.concentrations[:_MD_TOP]:
-            mark = "**yes**" if c.significant else "no"
-            rows.append([
-                _cell(c.label, 60), f"{c.rows:,}", f"{c.scored:,}",
-                f"{fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)}",
-                fmt.percent(c.rest_accuracy), fmt.percent(c.failure_rate), _p(c.p_adjusted),
-                mark + (" (thin)" if c.thin else ""),
-            ])  # fmt: skip
-        header = ["Group", "Rows", "Scored", "Accuracy [95% CI]", "Rest", "Failures", "p (Holm)",
-                  "Significantly worse"]  # fmt: skip
-        out += [*_table(header, rows), ""]
-    if a.confusions:
-        out += ["#### Top confusions", ""]
-        rows = [[_cell(c.expected), _cell(c.predicted), f"{c.count:,}",
-                 fmt.percent(c.share_of_expected),
-                 _cell(c.samples[0].input, 80) if c.samples else ""]
-                for c in a.confusions[:_MD_TOP]]  # fmt: skip
-        out += [*_table(["Expected", "Predicted", "Count", "Of expected", "Example"], rows), ""]
-    if a.failures:
-        out += ["#### Failures by cause", ""]
-        rows = [[_cell(f.cause), f"{f.count:,}", fmt.seconds(f.first_s), fmt.seconds(f.last_s),
-                 _cell(f.errors[0][0], 100) if f.errors else ""]
-                for f in a.failures]  # fmt: skip
-        out += [*_table(["Cause", "Requests", "First", "Last", "Error"], rows), ""]
-    if a.load:
-        out += ["#### Errors against load", ""]
-        rows = [[_cell(x.kind), _cell(x.label), f"{x.requests:,}",
-                 f"{fmt.percent(x.accuracy)} {ci_text(x.accuracy_ci)}",
-                 fmt.percent(x.failure_rate)] for x in a.load]  # fmt: skip
-        out += [*_table(["By", "Level", "Requests", "Accuracy [95% CI]", "Failures"], rows), ""]
+    if ol is None or not ol.count:
+        return []
+    rows = [[_cell(x.got, 80), _cell(x.predicted, 40), _cell(x.expected), f"×{x.count:,}"]
+            for x in ol.examples[:5]]  # fmt: skip
+    return [
+        f"> **{ol.count:,} of {ol.answers:,} answers ({fmt.percent(ol.share)}) are none of "
+        "the dataset's labels.**" + (f" Hint: {_cell(ol.hint)}." if ol.hint else ""),
+        "",
+        *_table(["Answer", "Read as", "Expected", "Requests"], rows),
+        "",
+    ]
+
+
+def _concentrations_md(a: Analysis) -> list[str]:
+    if not a.concentrations:
+        return []
+    rows = []
+    for c in a.concentrations[:_MD_TOP]:
+        mark = "**yes**" if c.significant else "no"
+        rows.append([
+            _cell(c.label, 60), f"{c.rows:,}", f"{c.scored:,}",
+            f"{fmt.percent(c.accuracy)} {ci_text(c.accuracy_ci)}",
+            fmt.percent(c.rest_accuracy), fmt.percent(c.failure_rate), _p(c.p_adjusted),
+            mark + (" (thin)" if c.thin else ""),
+        ])  # fmt: skip
+    header = ["Group", "Rows", "Scored", "Accuracy [95% CI]", "Rest", "Failures", "p (Holm)",
+              "Significantly worse"]  # fmt: skip
+    return ["#### Where errors concentrate", "", *_table(header, rows), ""]
+
+
+def _confusions_md(a: Analysis) -> list[str]:
+    if not a.confusions:
+        return []
+    rows = [[_cell(c.expected), _cell(c.predicted), f"{c.count:,}",
+             fmt.percent(c.share_of_expected),
+             _cell(c.samples[0].input, 80) if c.samples else ""]
+            for c in a.confusions[:_MD_TOP]]  # fmt: skip
+    header = ["Expected", "Predicted", "Count", "Of expected", "Example"]
+    return ["#### Top confusions", "", *_table(header, rows), ""]
+
+
+def _failures_md(a: Analysis) -> list[str]:
+    if not a.failures:
+        return []
+    rows = [[_cell(f.cause), f"{f.count:,}", fmt.seconds(f.first_s), fmt.seconds(f.last_s),
+             _cell(f.errors[0][0], 100) if f.errors else ""]
+            for f in a.failures]  # fmt: skip
+    header = ["Cause", "Requests", "First", "Last", "Error"]
+    return ["#### Failures by cause", "", *_table(header, rows), ""]
+
+
+def _load_md(a: Analysis) -> list[str]:
+    if not a.load:
+        return []
+    rows = [[_cell(x.kind), _cell(x.label), f"{x.requests:,}",
+             f"{fmt.percent(x.accuracy)} {ci_text(x.accuracy_ci)}",
+             fmt.percent(x.failure_rate)] for x in a.load]  # fmt: skip
+    header = ["By", "Level", "Requests", "Accuracy [95% CI]", "Failures"]
+    return ["#### Errors against load", "", *_table(header, rows), ""]
+
+
+def _closing_md(a: Analysis) -> list[str]:
+    """Consistency, goodput, the count of wrong answers and the analysis' notes."""
+    out = []
     cons = a.consistency
     if cons is not None and cons.rows_repeated:
         out += [
@@ -191,4 +223,4 @@ def analysis_markdown(a: Analysis | None) -> str:
         out += [f"{a.wrong_total:,} distinct wrong answers (×N deduplicated); see report.html.",
                 ""]  # fmt: skip
     out += [f"- {_cell(n)}" for n in a.notes]
-    return "\n".join(out).rstrip() + "\n"
+    return out

@@ -9,6 +9,7 @@ report leaves the plot out rather than drawing an empty frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from stagecheck.analysis.model import TimeBin
 from stagecheck.reporting import fmt
@@ -97,6 +98,10 @@ def _stage_markers(report: Report, end_s: float) -> list[Marker]:
     return markers
 
 
+# A chart of the timeline: (heading, title, y axis, lines, columns).
+_TimelineChart = tuple[str, str, Axis, list[Line], Columns | None]
+
+
 def timeline_section(report: Report) -> str:
     """Throughput, outcomes, accuracy and latency percentiles over time, on one time axis."""
     analysis = report.analysis
@@ -107,57 +112,25 @@ def timeline_section(report: Report) -> str:
     duration = report.run.duration_s
     spans = _spans(bins, timeline.bin_s, duration)
     end_s = max(stop for _, stop in spans)
-    ticks = time_ticks(end_s)
-    x = Axis(0.0, ticks[-1][0], ticks, "", lambda s: f"{s:.1f} s")
-    x_last = Axis(x.lo, x.hi, x.ticks, "seconds since the start of the run", x.value_format)
     mids = [(a + b) / 2 for a, b in spans]
     markers = _stage_markers(report, end_s)
+    # Drawn in this order on one x axis.
+    charts = [_throughput_chart(bins, spans, mids), _outcomes_chart(bins, spans)]
+    charts += [c for c in (_accuracy_chart(bins, mids), _latency_chart(bins, mids)) if c]
+    parts = _timeline_plots(charts, time_ticks(end_s), markers)
+    note = f"{len(bins)} intervals of {clock(timeline.bin_s)}"
+    if markers:
+        note += " · dashed lines: stage starts"
+    return section("timeline", "Over time", f'<div class="plots">{"".join(parts)}</div>', note)
+
+
+def _timeline_plots(
+    charts: list[_TimelineChart], ticks: list[tuple[float, str]], markers: list[Marker]
+) -> list[str]:
+    """Each chart under its heading; only the last names the x axis, only the first the stages."""
+    x = Axis(0.0, ticks[-1][0], ticks, "", lambda s: f"{s:.1f} s")
+    x_last = Axis(x.lo, x.hi, x.ticks, "seconds since the start of the run", x.value_format)
     unlabelled = [Marker(m.x) for m in markers]
-
-    rates = [b.requests / (stop - start) for b, (start, stop) in zip(bins, spans, strict=True)]
-    # (heading, title, y axis, lines, columns): drawn in this order on one x axis.
-    charts: list[tuple[str, str, Axis, list[Line], Columns | None]] = []
-    rate_axis = linear_axis(0.0, max(rates), lambda v: f"{v:g}/s", label="requests/s",
-                            value_format=lambda v: f"{v:,.1f}/s")  # fmt: skip
-    line = Line("requests/s", "#0969da", list(zip(mids, rates, strict=True)))
-    charts.append(("Throughput", "Throughput over time (requests started per second)",
-                   rate_axis, [line], None))  # fmt: skip
-
-    def share(n: int, b: TimeBin) -> float:
-        return n / b.requests if b.requests else 0.0
-
-    layers = [
-        Layer(name, colour, [share(getattr(b, name), b) for b in bins])
-        for name, colour in _OUTCOME_FILL
-    ]
-    tips = [
-        f"{clock(start)}–{clock(stop)}: {b.requests:,} requests · "
-        + " · ".join(f"{name} {getattr(b, name):,}" for name, _ in _OUTCOME_FILL)
-        for b, (start, stop) in zip(bins, spans, strict=True)
-    ]
-    share_axis = linear_axis(0.0, 1.0, _pct_tick, label="share of requests", count=4)
-    charts.append(("Outcomes", "Outcomes over time (share of the requests started in each "
-                   "interval)", share_axis, [], Columns(spans, layers, tips)))  # fmt: skip
-
-    acc = [(m, b.accuracy) for m, b in zip(mids, bins, strict=True)]
-    known = [a for _, a in acc if a is not None]
-    if known:
-        lo = max(0.0, min(known) - 0.02)
-        acc_axis = linear_axis(lo, min(1.0, max(known) + 0.01), _pct_tick, label="accuracy",
-                               value_format=lambda v: fmt.percent(v, 1), count=4)  # fmt: skip
-        line = Line("accuracy", "#1a7f37", acc)
-        charts.append(("Accuracy", "Accuracy over time (correct / answered, per interval)",
-                       acc_axis, [line], None))  # fmt: skip
-    lat_lines = [
-        Line(name, colour, [(m, getattr(b, attr)) for m, b in zip(mids, bins, strict=True)], dash)
-        for name, attr, colour, dash in _PERCENTILE_LINES
-    ]
-    lat_values = [v for ln in lat_lines for _, v in ln.points if v is not None]
-    if lat_values:
-        lat_axis = linear_axis(0.0, max(lat_values), _ms_tick, label="latency",
-                               value_format=_ms_value, count=4)  # fmt: skip
-        charts.append(("Latency percentiles", "End-to-end latency p50, p90 and p99 over time "
-                       "(per interval)", lat_axis, lat_lines, None))  # fmt: skip
     parts = []
     for i, (heading, title, y, lines, columns) in enumerate(charts):
         last = i == len(charts) - 1
@@ -171,10 +144,63 @@ def timeline_section(report: Report) -> str:
             height=226 if last else 200,
         )
         parts.append(f"<h3>{e(heading)}</h3>{chart}")
-    note = f"{len(bins)} intervals of {clock(timeline.bin_s)}"
-    if markers:
-        note += " · dashed lines: stage starts"
-    return section("timeline", "Over time", f'<div class="plots">{"".join(parts)}</div>', note)
+    return parts
+
+
+def _throughput_chart(
+    bins: list[TimeBin], spans: list[tuple[float, float]], mids: list[float]
+) -> _TimelineChart:
+    rates = [b.requests / (stop - start) for b, (start, stop) in zip(bins, spans, strict=True)]
+    rate_axis = linear_axis(0.0, max(rates), lambda v: f"{v:g}/s", label="requests/s",
+                            value_format=lambda v: f"{v:,.1f}/s")  # fmt: skip
+    line = Line("requests/s", "#0969da", list(zip(mids, rates, strict=True)))
+    return ("Throughput", "Throughput over time (requests started per second)",
+            rate_axis, [line], None)  # fmt: skip
+
+
+def _outcomes_chart(bins: list[TimeBin], spans: list[tuple[float, float]]) -> _TimelineChart:
+    def share(n: int, b: TimeBin) -> float:
+        return n / b.requests if b.requests else 0.0
+
+    layers = [
+        Layer(name, colour, [share(getattr(b, name), b) for b in bins])
+        for name, colour in _OUTCOME_FILL
+    ]
+    tips = [
+        f"{clock(start)}–{clock(stop)}: {b.requests:,} requests · "
+        + " · ".join(f"{name} {getattr(b, name):,}" for name, _ in _OUTCOME_FILL)
+        for b, (start, stop) in zip(bins, spans, strict=True)
+    ]
+    share_axis = linear_axis(0.0, 1.0, _pct_tick, label="share of requests", count=4)
+    return ("Outcomes", "Outcomes over time (share of the requests started in each "
+            "interval)", share_axis, [], Columns(spans, layers, tips))  # fmt: skip
+
+
+def _accuracy_chart(bins: list[TimeBin], mids: list[float]) -> _TimelineChart | None:
+    acc = [(m, b.accuracy) for m, b in zip(mids, bins, strict=True)]
+    known = [a for _, a in acc if a is not None]
+    if not known:
+        return None
+    lo = max(0.0, min(known) - 0.02)
+    acc_axis = linear_axis(lo, min(1.0, max(known) + 0.01), _pct_tick, label="accuracy",
+                           value_format=lambda v: fmt.percent(v, 1), count=4)  # fmt: skip
+    line = Line("accuracy", "#1a7f37", acc)
+    return ("Accuracy", "Accuracy over time (correct / answered, per interval)",
+            acc_axis, [line], None)  # fmt: skip
+
+
+def _latency_chart(bins: list[TimeBin], mids: list[float]) -> _TimelineChart | None:
+    lat_lines = [
+        Line(name, colour, [(m, getattr(b, attr)) for m, b in zip(mids, bins, strict=True)], dash)
+        for name, attr, colour, dash in _PERCENTILE_LINES
+    ]
+    lat_values = [v for ln in lat_lines for _, v in ln.points if v is not None]
+    if not lat_values:
+        return None
+    lat_axis = linear_axis(0.0, max(lat_values), _ms_tick, label="latency",
+                           value_format=_ms_value, count=4)  # fmt: skip
+    return ("Latency percentiles", "End-to-end latency p50, p90 and p99 over time "
+            "(per interval)", lat_axis, lat_lines, None)  # fmt: skip
 
 
 def _nines_top(values: list[float]) -> int:
@@ -237,54 +263,61 @@ def stage_plots_section(report: Report) -> str:
         return float(value or 0)
 
     ordered = sorted(stages, key=lambda s: (load(s), s.index))
-    xs = [load(s) for s in ordered]
-    if by_users:
-        x = linear_axis(0.0, max(xs), lambda v: f"{v:g}", label="concurrent users",
-                        value_format=lambda v: f"{v:g} users", count=4)  # fmt: skip
-    else:
-        x = linear_axis(0.0, max(xs), lambda v: f"{v:g}/s", label="achieved requests/s",
-                        value_format=lambda v: f"{v:,.1f}/s", count=4)  # fmt: skip
-    acc = [(load(s), s.accuracy) for s in ordered]
-    known = [a for _, a in acc if a is not None]
-    charts = []
-    if known:
-        y = linear_axis(max(0.0, min(known) - 0.05), min(1.0, max(known) + 0.02), _pct_tick,
-                        label="accuracy", value_format=lambda v: fmt.percent(v, 2),
-                        count=4)  # fmt: skip
-        charts.append(
-            plot(
-                title="Accuracy against load (one point per stage)",
-                x=x,
-                y=y,
-                lines=[Line("accuracy", "#1a7f37", acc)],
-                width=520,
-                height=280,
-            )
+    x = _load_axis(max(load(s) for s in ordered), by_users)
+    charts = [
+        chart
+        for chart in (
+            _stage_accuracy_plot([(load(s), s.accuracy) for s in ordered], x),
+            _stage_latency_plot(ordered, load, x),
         )
+        if chart
+    ]
+    if not charts:
+        return ""
+    body = '<div class="grid2 plots">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
+    return section("stage-plots", "Load against quality and latency", body,
+                   f"{len(stages)} stages")  # fmt: skip
+
+
+def _load_axis(top: float, by_users: bool) -> Axis:
+    if by_users:
+        return linear_axis(0.0, top, lambda v: f"{v:g}", label="concurrent users",
+                           value_format=lambda v: f"{v:g} users", count=4)  # fmt: skip
+    return linear_axis(0.0, top, lambda v: f"{v:g}/s", label="achieved requests/s",
+                       value_format=lambda v: f"{v:,.1f}/s", count=4)  # fmt: skip
+
+
+def _stage_plot(title: str, x: Axis, y: Axis, lines: list[Line]) -> str:
+    """One of the two side-by-side charts against load."""
+    return plot(title=title, x=x, y=y, lines=lines, width=520, height=280)
+
+
+def _stage_accuracy_plot(acc: list[tuple[float, float | None]], x: Axis) -> str:
+    known = [a for _, a in acc if a is not None]
+    if not known:
+        return ""
+    y = linear_axis(max(0.0, min(known) - 0.05), min(1.0, max(known) + 0.02), _pct_tick,
+                    label="accuracy", value_format=lambda v: fmt.percent(v, 2),
+                    count=4)  # fmt: skip
+    return _stage_plot("Accuracy against load (one point per stage)", x, y,
+                       [Line("accuracy", "#1a7f37", acc)])  # fmt: skip
+
+
+def _stage_latency_plot(
+    ordered: list[StageMetrics], load: Callable[[StageMetrics], float], x: Axis
+) -> str:
     lat_lines = [
         Line(name, colour, [(load(s), getattr(s.latency, attr, None)) for s in ordered], dash)
         for name, attr, colour, dash in _PERCENTILE_LINES
         if name in ("p50", "p99")
     ]
     values = [v for ln in lat_lines for _, v in ln.points if v is not None]
-    if values:
-        y = linear_axis(0.0, max(values), _ms_tick, label="latency", value_format=_ms_value,
-                        count=4)  # fmt: skip
-        charts.append(
-            plot(
-                title="Latency p50 and p99 against load (one point per stage)",
-                x=x,
-                y=y,
-                lines=lat_lines,
-                width=520,
-                height=280,
-            )
-        )
-    if not charts:
+    if not values:
         return ""
-    body = '<div class="grid2 plots">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
-    return section("stage-plots", "Load against quality and latency", body,
-                   f"{len(stages)} stages")  # fmt: skip
+    y = linear_axis(0.0, max(values), _ms_tick, label="latency", value_format=_ms_value,
+                    count=4)  # fmt: skip
+    return _stage_plot("Latency p50 and p99 against load (one point per stage)", x, y,
+                       lat_lines)  # fmt: skip
 
 
 def class_plots_section(report: Report) -> str:

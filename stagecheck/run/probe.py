@@ -106,16 +106,8 @@ def probe_endpoint(prepared: PreparedScenario) -> ProbeResult:
         resp.release_conn()
     except urllib3.exceptions.HTTPError as exc:
         ms = (time.perf_counter() - t0) * 1000
-        reason = type(exc).__name__
-        if isinstance(exc, urllib3.exceptions.TimeoutError):
-            reason = f"no answer within {ep.timeout:g}s (endpoint.timeout)"
-        elif isinstance(exc, urllib3.exceptions.NewConnectionError):
-            reason = "connection refused or host unreachable"
-        elif isinstance(exc, urllib3.exceptions.SSLError):
-            causes = [exc.__context__, *exc.args]
-            found = [tls_problem(c) for c in causes if isinstance(c, BaseException)]
-            reason = next((f for f in found if f), f"TLS: {exc}")
         lines.append(f"status     no answer after {ms:.1f} ms")
+        reason = _no_answer_reason(exc, ep.timeout)
         return ProbeResult(lines, f"probe: {req.method} {redact_url(url)}: {reason}")
     finally:
         pool.clear()
@@ -131,8 +123,30 @@ def probe_endpoint(prepared: PreparedScenario) -> ProbeResult:
         return ProbeResult(
             lines, f"probe: HTTP {resp.status}{route}" + (f" ({hint})" if hint else "")
         )
+    return _judge(prepared, raw, headers, lines)
+
+
+def _no_answer_reason(exc: urllib3.exceptions.HTTPError, timeout: float) -> str:
+    """Why no answer came, in the words of the endpoint's settings."""
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return f"no answer within {timeout:g}s (endpoint.timeout)"
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "connection refused or host unreachable"
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        causes = [exc.__context__, *exc.args]
+        found = [tls_problem(c) for c in causes if isinstance(c, BaseException)]
+        return next((f for f in found if f), f"TLS: {exc}")
+    return type(exc).__name__
+
+
+def _judge(
+    prepared: PreparedScenario, raw: bytes, headers: Mapping[str, str], lines: list[str]
+) -> ProbeResult:
+    """Parse and score the answer as a run would, adding the prediction and the score."""
+    sc = prepared.loaded.scenario
+    row = prepared.dataset.rows[0]
     try:
-        prediction = _parse(prepared, raw, req.stream)
+        prediction = _parse(prepared, raw, row.request.stream)
         correct, label = prepared.scorer.score(prediction, row.expected)
     except Exception as exc:  # an odd answer is reported, never a traceback
         reason = str(exc) if isinstance(exc, ResponseParseError) else type(exc).__name__
