@@ -130,3 +130,46 @@ def test_the_analysis_reads_the_same_columns_either_way(
         a, b = getattr(fast, name), getattr(slow, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert fast.texts == slow.texts and fast.rows == slow.rows  # rows 40-49 from the lines
+
+
+def test_compare_folds_the_same_rows_by_columns_as_line_by_line(tmp_path: Path) -> None:
+    from stagecheck.reporting.compare import data
+
+    rng = random.Random(5)
+    # rows 0-29 in rows.jsonl (rows 0 and 1 share an id: one entry), 30-39 only in the results
+    rows = [{"row": i, "id": "dup" if i < 2 else f"r{i}", "expected": ("a", "b")[i % 2],
+             "slices": {"k": ("x", "y")[i % 3 == 0]}} for i in range(30)]  # fmt: skip
+    lines = []
+    for _ in range(6000):
+        outcome = rng.choice((0, 0, 0, 1, 2, 3, 4, 5, 6))
+        t = 1.8e9 + rng.randrange(200) / 100  # many ties: the first in the file wins
+        line = _LINE % (rng.randrange(40), t, _OUTCOME_JSON[outcome], rng.randrange(10**6),
+                        0)  # fmt: skip
+        u = rng.random()
+        if outcome == 1 and u < 0.5:
+            line += b',"predicted":"' + rng.choice((b"a", b"b", b"c")) + b'"}'
+        elif outcome in (0, 2) and u < 0.2:
+            line += b',"got":"A, said the model"}'
+        elif outcome in (3, 4, 5):
+            line += b',"error":"HTTP 503"}'
+        elif u < 0.05:  # no latency: counted as a request, no latency value
+            line = line.replace(b',"latency_us":', b',"lag_us":') + b',"t2":1}'
+        else:
+            line += b"}"
+        lines.append(line)
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path = tmp_path / "results.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n\n")
+    by_columns = data._fold_columns(path)
+    assert by_columns is not None
+    fast, slow = by_columns[0], data._fold_lines(path)[0]
+    for name in ("key", "expected", "slices", "answer", "failure", "inputs"):
+        assert getattr(fast, name) == getattr(slow, name), name
+    for name in ("row", "correct", "requests", "answers", "right"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert np.array_equal(by_columns[1], data._fold_lines(path)[1])
+    assert by_columns[2:] == data._fold_lines(path)[2:] == (6000, by_columns[3])
+    old = b'{"row":1,"id":"v1","t":1.0,"outcome":"correct","latency_us":5,"stage":0,"x":1}'
+    path.write_bytes(b"\n".join([*lines, old]))
+    assert data._fold_columns(path) is None  # an old line: the file is folded line by line
