@@ -288,14 +288,19 @@ def _add_block(block: bytes, blocks: list[_Block], names: list[str]) -> bool:
             names.append(o)
         index = {name: i for i, name in enumerate(names)}
         code[at] = [index[o] for o in outcomes]
-        lat = [d.get("latency_us") for d in lines]
-        has_latency[at] = [isinstance(x, int) for x in lat]
-        latency[at] = [x if isinstance(x, int) else 0 for x in lat]
+        lat = list(map(_GET_LATENCY, lines))
+        if set(map(type, lat)) <= {int}:  # the common case: every line has its latency
+            latency[at] = lat
+        else:
+            has_latency[at] = [isinstance(x, int) for x in lat]
+            latency[at] = [x if isinstance(x, int) else 0 for x in lat]
     blocks.append((row, code, t, latency[has_latency], at, lines))
     return True
 
 
-_GET_ROW, _GET_T, _GET_OUTCOME = (methodcaller("get", k) for k in ("row", "t", "outcome"))
+_GET_ROW, _GET_T, _GET_OUTCOME, _GET_LATENCY = (
+    methodcaller("get", k) for k in ("row", "t", "outcome", "latency_us")
+)
 
 
 def _fold_arrays(
