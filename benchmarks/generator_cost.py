@@ -26,6 +26,16 @@ CPU / requests) and the ratio stagecheck / baseline.
    score, record, drain), each side by side with a baseline, to price each piece in situ.
 4. When the median ratio misses the target (1.05), or with ``--profile always``: one py-spy
    profile of each variant.
+5. ``--whole ROUNDS`` (default 2): the cost as a user pays it. Three whole processes on the
+   generator's CPU, order rotated per round: a bare ``locust --headless`` (bare_locustfile.py
+   given the prepared bodies in a file: it imports nothing of stagecheck), ``stagecheck run
+   scenarios/smoke.yaml --users U --duration S`` (start-up, dataset preparation, load, summary
+   and every report), and ``wrk -t1 -cU`` posting the same bodies (Lua). Each one's CPU is its
+   own user + system time from ``os.wait4``; the figure is CPU-µs per request (its requests:
+   the probe's, results.jsonl's lines, wrk's count), and the ratios, per round, are
+   stagecheck run ÷ bare Locust and stagecheck run ÷ wrk (median, min–max). Start-up and the
+   end-of-run reports are a fixed cost: the fewer requests a busy machine lets through in S
+   seconds, the more they weigh.
 
 Prints tables; writes benchmarks/results/generator_cost-<UTC time>.json (+ py-spy stacks).
 """
