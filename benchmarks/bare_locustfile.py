@@ -10,24 +10,30 @@ Locust's own statistics.
 from locust import FastHttpUser, constant, events, task
 
 import itertools
+import json
 import os
 
 import cpu_probe
-
-from stagecheck.run.preparation import prepare_scenario
 
 cpu_probe.register(events)
 
 _SCENARIO = os.environ.get("BENCH_SCENARIO", "scenarios/smoke.yaml")
 _URL = os.environ.get("BENCH_TARGET_URL", "http://127.0.0.1:8000")
 
-# Done once, before the load window: the same prepared rows stagecheck sends.
-_prepared = prepare_scenario(_SCENARIO, [f"endpoint.url={_URL}"])
-_first = _prepared.dataset.rows[0].request
-BODIES = [r.request.body for r in _prepared.dataset.rows]
-PATH = _first.path
-HEADERS = {"Content-Type": _first.content_type, "Accept": "application/json"}
-NAME = f"{_prepared.loaded.scenario.endpoint.protocol} {PATH}"
+if os.environ.get("BENCH_BODIES"):  # the whole-process measurement: no stagecheck import
+    with open(os.environ["BENCH_BODIES"], encoding="utf-8") as f:
+        _given = json.load(f)
+    BODIES = [b.encode() for b in _given["bodies"]]
+    PATH, HEADERS, NAME = _given["path"], _given["headers"], _given["name"]
+else:  # done once, before the load window: the same prepared rows stagecheck sends
+    from stagecheck.run.preparation import prepare_scenario
+
+    _prepared = prepare_scenario(_SCENARIO, [f"endpoint.url={_URL}"])
+    _first = _prepared.dataset.rows[0].request
+    BODIES = [r.request.body for r in _prepared.dataset.rows]
+    PATH = _first.path
+    HEADERS = {"Content-Type": _first.content_type, "Accept": "application/json"}
+    NAME = f"{_prepared.loaded.scenario.endpoint.protocol} {PATH}"
 _next_body = itertools.cycle(BODIES).__next__
 
 

@@ -26,6 +26,16 @@ CPU / requests) and the ratio stagecheck / baseline.
    score, record, drain), each side by side with a baseline, to price each piece in situ.
 4. When the median ratio misses the target (1.05), or with ``--profile always``: one py-spy
    profile of each variant.
+5. ``--whole ROUNDS`` (default 2): the cost as a user pays it. Three whole processes on the
+   generator's CPU, order rotated per round: a bare ``locust --headless`` (bare_locustfile.py
+   given the prepared bodies in a file: it imports nothing of stagecheck), ``stagecheck run
+   scenarios/smoke.yaml --users U --duration S`` (start-up, dataset preparation, load, summary
+   and every report), and ``wrk -t1 -cU`` posting the same bodies (Lua). Each one's CPU is its
+   own user + system time from ``os.wait4``; the figure is CPU-µs per request (its requests:
+   the probe's, results.jsonl's lines, wrk's count), and the ratios, per round, are
+   stagecheck run ÷ bare Locust and stagecheck run ÷ wrk (median, min–max). Start-up and the
+   end-of-run reports are a fixed cost: the fewer requests a busy machine lets through in S
+   seconds, the more they weigh.
 
 Prints tables; writes benchmarks/results/generator_cost-<UTC time>.json (+ py-spy stacks).
 """
@@ -474,6 +484,129 @@ def run_concurrently(
     else the machine does at that moment hits them alike (no drift between them)."""
     launched = [launch_locust(v, round_no, target, args, tmp, tag="-c") for v in variants]
     return [finish_locust(x, args.seconds) for x in launched]
+
+
+# --------------------------------------------------------------------------------------------
+# the whole process, as a user pays it: start-up, load, end-of-run reports (issue 19 item 4)
+
+WHOLE_VARIANTS = ("locust", "stagecheck run", "wrk")
+
+
+def write_bodies(target: Target, tmp: Path) -> Path:
+    """The smoke scenario's prepared request bodies, path and headers, for the bare Locust
+    process (which then imports nothing of stagecheck) and for wrk's Lua script."""
+    from stagecheck.run.preparation import prepare_scenario
+
+    prepared = prepare_scenario(str(REPO / SCENARIO), [f"endpoint.url={target.url}"])
+    first = prepared.dataset.rows[0].request
+    given = {
+        "bodies": [r.request.body.decode() for r in prepared.dataset.rows],
+        "path": first.path,
+        "headers": {"Content-Type": first.content_type, "Accept": "application/json"},
+        "name": f"{prepared.loaded.scenario.endpoint.protocol} {first.path}",
+    }
+    path = tmp / "bodies.json"
+    path.write_text(json.dumps(given), encoding="utf-8")
+    lua = ["wrk.method = 'POST'"]
+    lua += [f"wrk.headers[{k!r}] = {v!r}" for k, v in given["headers"].items()]
+    lua.append("bodies = {" + ",\n".join(f"[==[{b}]==]" for b in given["bodies"]) + "}")
+    lua.append("i = 0")
+    lua.append(
+        "request = function() i = i % #bodies + 1; "
+        f"return wrk.format(nil, {given['path']!r}, nil, bodies[i]) end"
+    )
+    (tmp / "bodies.lua").write_text("\n".join(lua) + "\n", encoding="utf-8")
+    return path
+
+
+def run_whole(
+    variant: str, round_no: int, target: Target, args: argparse.Namespace, tmp: Path
+) -> dict[str, Any]:
+    """One whole process of ``variant`` on the generator's CPU: its own CPU time (user +
+    system, from ``os.wait4``: start-up, imports, preparation, load, end-of-run reports) and
+    the requests it made."""
+    slug = f"whole-{variant.replace(' ', '-')}-{round_no}"
+    env = {**os.environ, **SOURCE_ENV, "PYTHONUNBUFFERED": "1"}
+    run_dir = tmp / slug
+    probe = tmp / f"{slug}.probe.jsonl"
+    if variant == "locust":
+        env.update(BENCH_OUT=str(probe), BENCH_VARIANT="baseline", BENCH_TARGET_URL=target.url,
+                   BENCH_BODIES=str(tmp / "bodies.json"))  # fmt: skip
+        cmd = [LOCUST, "-f", str(BENCH / "bare_locustfile.py"), "--headless", "-u",
+               str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s",
+               "--only-summary", "--loglevel", "WARNING", "-H", target.url]  # fmt: skip
+    elif variant == "stagecheck run":
+        cmd = [str(BIN / "stagecheck"), "run", SCENARIO, "--users", str(args.users),
+               "--duration", f"{args.seconds}s", "--set", f"endpoint.url={target.url}",
+               "--set", f"load.spawn_rate={args.users}", "--out", str(run_dir),
+               "--quiet"]  # fmt: skip
+    else:
+        cmd = [shutil.which("wrk") or "wrk", "-t1", f"-c{args.users}", f"-d{args.seconds}s",
+               "-s", str(tmp / "bodies.lua"), target.url]  # fmt: skip
+    log_path = tmp / f"{slug}.log"
+    with log_path.open("w") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [*pin_prefix(GENERATOR_CORE), *cmd], cwd=SOURCE_DIR, env=env, stdout=log, stderr=log
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    text = log_path.read_text(errors="replace")
+    if variant == "locust":
+        requests = json.loads(probe.read_text().splitlines()[-1])["requests"]
+    elif variant == "stagecheck run":
+        found = list(run_dir.glob("*/results.jsonl"))
+        requests = sum(f.read_bytes().count(b"\n") for f in found)
+    else:
+        m = re.search(r"(\d+) requests in", text)
+        requests = int(m.group(1)) if m else 0
+    if code not in (0, 1, 3) or not requests:
+        raise SystemExit(f"whole {variant} run {round_no} failed (exit {code}):\n{text[-2000:]}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"variant": variant, "round": round_no, "exit_code": code, "requests": requests,
+            "wall_s": round(wall, 3), "cpu_s": round(cpu, 4),
+            "cpu_us_per_request": round(cpu * 1e6 / requests, 2),
+            "loadavg_1m_after": round(os.getloadavg()[0], 2)}  # fmt: skip
+
+
+def summarise_whole(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per round: stagecheck run's CPU-µs per request ÷ the bare Locust process's, and ÷
+    wrk's; the median and min–max of each."""
+    out: dict[str, Any] = {}
+    rounds = sorted({r["round"] for r in runs})
+    by = {(r["round"], r["variant"]): r["cpu_us_per_request"] for r in runs}
+    for name, base in (("ratio_to_locust", "locust"), ("ratio_to_wrk", "wrk")):
+        ratios = [by[(n, "stagecheck run")] / by[(n, base)] for n in rounds
+                  if (n, base) in by and (n, "stagecheck run") in by]  # fmt: skip
+        if ratios:
+            out[name] = {"per_round": [round(x, 3) for x in ratios],
+                         "median": round(statistics.median(ratios), 3),
+                         "min": round(min(ratios), 3), "max": round(max(ratios), 3)}  # fmt: skip
+    for variant in WHOLE_VARIANTS:
+        values = [r["cpu_us_per_request"] for r in runs if r["variant"] == variant]
+        if values:
+            made = [r["requests"] for r in runs if r["variant"] == variant]
+            out[variant] = {"cpu_us_per_request_median": round(statistics.median(values), 2),
+                            "requests_median": statistics.median(made)}  # fmt: skip
+    return out
+
+
+def print_whole(summary: dict[str, Any]) -> None:
+    if not summary:
+        return
+    print("\nwhole process (start-up + load + end-of-run; CPU from os.wait4 ÷ requests):")
+    for variant in WHOLE_VARIANTS:
+        if variant in summary:
+            v = summary[variant]
+            print(f"  {variant:<15} {v['cpu_us_per_request_median']:8.1f} CPU-µs/request "
+                  f"(median; {v['requests_median']:.0f} requests)")  # fmt: skip
+    for name, label in (("ratio_to_locust", "bare locust --headless"), ("ratio_to_wrk", "wrk")):
+        if name in summary:
+            r = summary[name]
+            print(f"  stagecheck run ÷ {label}: median {r['median']:.3f} (min "
+                  f"{r['min']:.3f}, max {r['max']:.3f}; per round {r['per_round']})")  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -1022,6 +1155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure stagecheck at this git revision (git archive to a temporary folder) "
         "instead of the working tree",
     )
+    ap.add_argument(
+        "--whole",
+        type=int,
+        default=2,
+        metavar="ROUNDS",
+        help="rounds of whole processes: bare locust --headless, stagecheck run, wrk (order "
+        "rotated per round; 0: none)",
+    )
     ap.add_argument("--out-dir", default=str(BENCH / "results"))
     ap.add_argument("--check", action="store_true", help="exit 1 when the ratio misses the target")
     args = ap.parse_args(argv)
@@ -1078,6 +1219,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{level} {other.cpu_us_per_request:6.1f} CPU-µs/request",
                         flush=True,
                     )
+            whole: list[dict[str, Any]] = []
+            if args.whole:
+                write_bodies(target, tmp)
+            for rnd in range(args.whole):
+                order = WHOLE_VARIANTS[rnd % 3 :] + WHOLE_VARIANTS[: rnd % 3]
+                for variant in order:
+                    if variant == "wrk" and not shutil.which("wrk"):
+                        continue
+                    w = run_whole(variant, rnd, target, args, tmp)
+                    whole.append(w)
+                    print(f"  whole {rnd} {variant:<15} {w['requests']:>7} requests "
+                          f"{w['cpu_us_per_request']:7.1f} CPU-µs/request", flush=True)  # fmt: skip
+            summary["whole_process"] = summarise_whole(whole)
             summary["concurrent"] = summarise_concurrent(concurrent)
             summary["ladder"] = summarise_concurrent(ladder)
             want_profile = args.profile == "always" or (
@@ -1109,6 +1263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary["ladder"],
         "ladder (each level side by side with a baseline run; each level adds one piece)",
     )
+    print_whole(summary["whole_process"])
     for variant, prof in profiles.items():
         print_profile(
             f"{variant} (priced at the rounds' median "
@@ -1135,12 +1290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "order": "ABBA (baseline first in even rounds)",
             "side_by_side_pairs": args.concurrent,
             "ladder_rounds": args.ladder,
+            "whole_rounds": args.whole,
         },
         "machine": info,
         "summary": summary,
         "runs": [r.as_dict() for r in runs],
         "side_by_side_runs": [[b.as_dict(), o.as_dict()] for b, o in concurrent],
         "ladder_runs": [[b.as_dict(), o.as_dict()] for b, o in ladder],
+        "whole_process_runs": whole,
         "profiles": profiles,
     }
     out = out_dir / f"generator_cost-{stamp_s}.json"

@@ -14,7 +14,7 @@ from rows.jsonl, users from the summary's stage figures, and a classification an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from stagecheck.recording.recorder import OUTCOMES
+from stagecheck.runfolder.plain_lines import parse_block
 from stagecheck.runfolder.results import line_answer
 
 __all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "stage_users", "CORRECT",
@@ -70,23 +70,25 @@ class RunColumns:
         return int(self.row.shape[0])
 
 
-def _chunks(path: Path) -> Iterator[list[bytes]]:
-    """Lines of a file in lists, read in large blocks (a cut last line included)."""
+def _blocks(path: Path) -> Iterator[bytes]:
+    """A file in large blocks of whole lines (a cut last line included, on its own)."""
     if not path.is_file():
         return
     with path.open("rb") as f:
         rest = b""
         while block := f.read(_CHUNK):
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            yield lines
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                yield block[: cut - 1]
         if rest:
-            yield [rest]
+            yield rest
 
 
 def _lines(path: Path) -> Iterator[bytes]:
-    for chunk in _chunks(path):
-        yield from chunk
+    for block in _blocks(path):
+        yield from block.split(b"\n")
 
 
 def _read_rows(path: Path) -> dict[int, RowInfo]:
@@ -151,12 +153,25 @@ class _Texts:
         return c
 
     def column(self, values: Sequence[object] | np.ndarray) -> np.ndarray:
-        """Codes of a chunk's values (-1 for None): factorised at C speed, then only the
-        chunk's distinct values are looked up."""
-        local, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        """Codes of a chunk's values (-1 for None): factorised, then only the chunk's distinct
+        values are looked up."""
+        local, uniques = _factorize(values)
         table = np.fromiter((self.code(u) for u in uniques), np.int32, count=len(uniques))
         table = np.append(table, np.int32(-1))  # local -1 (None) picks the last entry
         return table[local]
+
+
+def _factorize(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Each value's index among the distinct values (-1 for None), and the distinct values in
+    the order they first appear: what ``pandas.factorize`` gives, without importing pandas
+    (half a second of a run's CPU) for it. Both loops are C's (``dict.fromkeys``, ``map``)."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()  # iterating a list is several times faster
+    uniques = [v for v in dict.fromkeys(values) if v is not None]
+    lookup: dict[Any, int] = {v: i for i, v in enumerate(uniques)}
+    lookup[None] = -1
+    codes = np.fromiter(map(lookup.__getitem__, values), np.int64, count=len(values))
+    return codes, uniques
 
 
 def _columns(lines: list[_Line], texts: _Texts) -> list[np.ndarray]:
@@ -202,11 +217,12 @@ def read_columns(
     texts = _Texts()
     parts: list[list[np.ndarray]] = []
     bad = 0
-    for chunk in _chunks(run_dir / "results.jsonl"):
+    for block in _blocks(run_dir / "results.jsonl"):
         # Old lines (each repeats its row's fields: nested objects) read faster one by one.
-        old = bool(chunk) and b'"expected"' in chunk[0]
-        part = None if old else _whole_chunk(chunk, rows, dataset, texts, classification)
+        old = b'"expected"' in block.partition(b"\n")[0]
+        part = None if old else _whole_chunk(block, rows, dataset, texts, classification)
         if part is None:  # a broken or unusual line: line by line, leaving out what is unusable
+            chunk = block.split(b"\n")
             part, chunk_bad = _chunk_by_line(chunk, rows, expected_of, texts, classification)
             bad += chunk_bad
         if part is not None:
@@ -279,23 +295,70 @@ class _Dataset:
 
 
 def _whole_chunk(
+    block: bytes,
+    rows: dict[int, RowInfo],
+    dataset: _Dataset,
+    texts: _Texts,
+    classification: bool,
+) -> list[np.ndarray] | None:
+    """A block's columns, taken a column at a time; None when a line is broken or unusual
+    (then :func:`_chunk_by_line` reads it). Plain lines (the five fields only) are read
+    with numpy over the bytes (:func:`~stagecheck.runfolder.plain_lines.parse_block`); the
+    others are parsed with orjson and taken field by field at C speed (``map``; a Python loop
+    over the lines costs ~3 µs a request). The rule for predicted/got is
+    :func:`stagecheck.runfolder.results.line_answer`'s, over whole columns."""
+    plain = parse_block(block)
+    if plain is None:
+        return _orjson_chunk(block.split(b"\n"), rows, dataset, texts, classification)
+    n, at = plain.n, plain.extra
+    try:
+        ds = list(map(orjson.loads, plain.extra_lines))
+        row, t, latency, stage = plain.row, plain.t, plain.latency_us, plain.stage
+        outcome = plain.outcome
+        users = np.full(n, -1, np.int32)
+        if ds:
+            row[at] = np.asarray(list(map(_ROW, ds)), np.int64)
+            names = list(map(_OUTCOME, ds))
+            outcome[at] = np.asarray([_OUTCOME_CODE[x] for x in names], np.int8)
+            t[at] = np.asarray(list(map(_T, ds)), np.float64)
+            latency[at] = np.asarray(list(map(_LATENCY, ds)), np.int64)
+            stage[at] = np.asarray(list(map(_STAGE, ds)), np.int32)
+            users[at] = np.asarray(list(map(_USERS, ds)), np.int32)
+        if stage.size and int(stage.max()) > np.iinfo(np.int32).max:
+            raise OverflowError  # as np.asarray(..., np.int32) raises on the lines' values
+        stage = stage.astype(np.int32)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+    predicted = np.full(n, _ABSENT, object)
+    got = np.full(n, _ABSENT, object)
+    error = np.full(n, None, object)
+    if ds:
+        predicted[at] = _objects(map(_PREDICTED, ds), len(ds))
+        got[at] = _objects(map(_GOT, ds), len(ds))
+        error[at] = _objects(map(_ERROR, ds), len(ds))
+
+    if not dataset.all_known(row):
+        extra = dict(zip(at.tolist(), ds, strict=True))
+        _add_rows(rows, row, lambda i: extra.get(i) or {"row": int(row[i])})
+    return _answers(row, outcome, t, latency, predicted, got, error, stage, users, dataset,
+                    texts, classification)  # fmt: skip
+
+
+def _orjson_chunk(
     chunk: list[bytes],
     rows: dict[int, RowInfo],
     dataset: _Dataset,
     texts: _Texts,
     classification: bool,
 ) -> list[np.ndarray] | None:
-    """A chunk's columns, parsed and taken field by field at C speed (``map``; a Python loop
-    over the lines costs ~3 µs a request); None when a line is broken or unusual
-    (then :func:`_chunk_by_line` reads it). The rule for predicted/got is
-    :func:`stagecheck.runfolder.results.line_answer`'s, over whole columns."""
+    """A chunk's columns, parsed with orjson and taken field by field at C speed."""
     try:
         ds = list(map(orjson.loads, filter(None, chunk)))
         n = len(ds)
         if not n:
             return None
         row = np.asarray(list(map(_ROW, ds)), np.int64)
-        local, names = pd.factorize(_objects(map(_OUTCOME, ds), n))
+        local, names = _factorize(list(map(_OUTCOME, ds)))
         outcome = np.asarray([_OUTCOME_CODE[x] for x in names], np.int8)[local]
         t = np.asarray(list(map(_T, ds)), np.float64)
         latency = np.asarray(list(map(_LATENCY, ds)), np.int64)
@@ -305,6 +368,36 @@ def _whole_chunk(
         return None
     predicted = _objects(map(_PREDICTED, ds), n)
     got = _objects(map(_GOT, ds), n)
+    error = _objects(map(_ERROR, ds), n)
+    if not dataset.all_known(row):  # rows.jsonl absent or cut: the lines' rows (old ones)
+        _add_rows(rows, row, ds.__getitem__)
+    return _answers(row, outcome, t, latency, predicted, got, error, stage, users, dataset,
+                    texts, classification)  # fmt: skip
+
+
+def _add_rows(rows: dict[int, RowInfo], row: np.ndarray, line: Callable[[int], Any]) -> None:
+    """rows.jsonl absent or cut: the rows of lines it lacks, from the lines themselves."""
+    for i, r in enumerate(row.tolist()):
+        if r not in rows:
+            _add_row(rows, line(i))
+
+
+def _answers(
+    row: np.ndarray,
+    outcome: np.ndarray,
+    t: np.ndarray,
+    latency: np.ndarray,
+    predicted: np.ndarray,
+    got: np.ndarray,
+    error: np.ndarray,
+    stage: np.ndarray,
+    users: np.ndarray,
+    dataset: _Dataset,
+    texts: _Texts,
+    classification: bool,
+) -> list[np.ndarray]:
+    """The nine columns, with predicted/got (object columns, ``_ABSENT`` where a line left
+    the key out) resolved by the line-format rule and coded."""
     no_predicted, no_got = predicted == _ABSENT, got == _ABSENT
     only_predicted = no_got & ~no_predicted
     got[only_predicted] = predicted[only_predicted]  # classification: got is the label
@@ -318,12 +411,8 @@ def _whole_chunk(
         labelled = no_predicted & ~no_got & (outcome == CORRECT)
         if labelled.any():
             predicted[labelled] = dataset.expected_texts(row[labelled])
-    if not dataset.all_known(row):  # rows.jsonl absent or cut: the lines' rows (old ones)
-        for i in range(n):
-            if ds[i]["row"] not in rows:
-                _add_row(rows, ds[i])
     return [row, outcome, t, latency, texts.column(predicted), texts.column(got),
-            texts.column(_objects(map(_ERROR, ds), n)), stage, users]  # fmt: skip
+            texts.column(error), stage, users]  # fmt: skip
 
 
 def _chunk_by_line(

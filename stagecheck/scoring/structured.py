@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import jsonschema
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from stagecheck.protocols.jsonpath import compile_path
@@ -76,6 +75,8 @@ class JSONSchemaOptions(ScorerOptions):
     def _one_schema(self) -> JSONSchemaOptions:
         if (self.json_schema is None) == (self.schema_file is None):
             raise ValueError("give exactly one of schema (inline) and schema_file")
+        import jsonschema  # only a json-schema scorer needs it (0.2 s of a run's start-up)
+
         try:
             jsonschema.Draft202012Validator.check_schema(self.load_schema())
         except jsonschema.SchemaError as exc:
@@ -107,6 +108,8 @@ class JSONSchemaScorer(Scorer):
 
     def __init__(self, options: BaseModel) -> None:
         super().__init__(options)
+        import jsonschema
+
         o = self.options
         self._validator = jsonschema.Draft202012Validator(o.load_schema())
         self._norm = make_normalizer(o.normalize)
