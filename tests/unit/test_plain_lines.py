@@ -133,7 +133,7 @@ def test_the_analysis_reads_the_same_columns_either_way(
 
 
 def test_compare_folds_the_same_rows_by_columns_as_line_by_line(tmp_path: Path) -> None:
-    from stagecheck.reporting.compare.runs import data
+    from stagecheck.reporting.compare import data
 
     rng = random.Random(5)
     # rows 0-29 in rows.jsonl (rows 0 and 1 share an id: one entry), 30-39 only in the results
