@@ -101,6 +101,28 @@ def test_a_starved_generator_is_run_again_up_to_twice_whatever_it_measured() -> 
     assert status == "failed" and again is not None and "starved" in again[0]
 
 
+def test_a_latency_failure_only_the_late_requests_made_is_the_generator_s_not_the_endpoint_s(
+) -> None:
+    # the generator stalled twice for half a second: the 20 requests due then left 300 ms late
+    # (open-loop latency counts from the due time); the 60 sent on time got 100 ms answers
+    stalled = [i for i in range(120) if 2.0 <= i / 20 < 2.5 or 3.0 <= i / 20 < 3.5]
+    lat = [400_000 if i in stalled else 100_000 for i in range(120)]
+    late = {i / 20: 300_000 for i in stalled}
+    sample = window(steady(latency_us=lat, late=late))
+    reasons = _window_reasons([], sample, users=40)  # 3.5 in flight of 40: short of CPU
+    status, checks, _, note = judge_step(sample, SLOS, reasons)
+    assert [c.passed for c in checks] == [False, True]  # p90 400 ms on all 80 requests
+    assert status == "saturated", note
+    assert note is not None and "the 60 requests sent on time met latency.p90 < 200ms" in note
+    assert judged(sample, reasons)[1] == (
+        f"the load generator was starved ({reasons[0]})", STARVED_RERUNS)
+    # a pool the endpoint's slow answers kept busy: the endpoint fell behind, a failure
+    assert judged(sample, _window_reasons([], sample, users=4))[0] == "failed"
+    # the requests sent on time were slow too: the endpoint's failure, whatever the lateness
+    slow = window(steady(latency_us=[400_000] * 120, late=late))
+    assert judged(slow, _window_reasons([], slow, users=40))[0] == "failed"
+
+
 def test_a_failure_within_noise_is_run_again_once_and_a_clear_one_is_final() -> None:
     # p90 210 ms against 200 ms all through the window: 5 % over, within noise
     close = window(steady(latency_us=210_000))
