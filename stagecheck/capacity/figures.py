@@ -78,6 +78,9 @@ class StepSample:
     #: (whole seconds into the window it started, latency µs) of every request: when the slow
     #: ones came (a burst, or all along)
     timeline: Sequence[tuple[int, int]] = ()
+    #: latencies (µs, sorted) of the requests that left within LATE_US of their due time: what
+    #: the endpoint did when the generator kept its schedule
+    on_time_latencies_us: Sequence[int] = ()
 
     @property
     def requests(self) -> int:
@@ -186,4 +189,5 @@ def measure(
         late=sum(1 for r in kept if r.lag_us > LATE_US),
         tail_latencies_us=sorted(r.latency_us for r in kept if r.t >= tail_from),
         timeline=[(int(r.t - lo), r.latency_us) for r in kept],
+        on_time_latencies_us=sorted(r.latency_us for r in kept if r.lag_us <= LATE_US),
     )

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,9 @@ def judge_step(
     The generator's CPU over its limit makes a step ``saturated`` whatever it measured (its
     latencies include the generator's queueing). Late or never-sent arrivals make it
     ``saturated`` only when every SLO held on what was sent; when an SLO failed anyway the
-    target is the one falling behind (open-loop latency counts from the due time)."""
+    target is the one falling behind (open-loop latency counts from the due time) — unless the
+    generator, not a short pool, left them late and the requests it sent on time met every
+    latency SLO: then its lateness failed the step, which is ``saturated``."""
     checks = [
         SloCheck(
             expression=r.threshold.expression,
@@ -183,9 +185,33 @@ def judge_step(
         return "saturated", checks, failed_kinds, generator[0]
     if generator and not failed_kinds:
         return "saturated", checks, failed_kinds, generator[0]
+    if failed_kinds == ["latency"] and _late_for_cpu(generator):
+        met = _on_time_meets(sample, slos)
+        if met:
+            return "saturated", checks, failed_kinds, f"{generator[0]}; {met}"
     if failed_kinds:
         return "failed", checks, failed_kinds, generator[0] if generator else None
     return "passed", checks, failed_kinds, None
+
+
+def _late_for_cpu(generator: Sequence[str]) -> bool:
+    """The window's lateness came from the generator's CPU, not from a pool the endpoint's
+    slow answers kept busy (stagecheck.capacity.step._window_reasons says which)."""
+    return any(_LATE_REASON in r and POOL_SHORT not in r for r in generator)
+
+
+def _on_time_meets(sample: StepSample, slos: Sequence[Threshold]) -> str | None:
+    """What the requests that left on time say when they meet every latency SLO (else None).
+    Their latency still holds any delay the generator took to read an answer, so a pass on
+    them is the endpoint's; a failure on them is judged as a failure."""
+    on_time = replace(sample, latencies_us=sample.on_time_latencies_us,
+                      tail_latencies_us=(), timeline=())  # fmt: skip
+    latency = [t for t in slos if slo_kind(t) == "latency"]
+    results = evaluate_thresholds(latency, on_time.lookup, on_time.interval)
+    if not on_time.requests or not all(r.passed for r in results):
+        return None
+    return (f"the {on_time.requests} requests sent on time met "
+            f"{', '.join(t.expression for t in latency)}: the late ones failed it")  # fmt: skip
 
 
 def _new_folder(before: set[Path], steps_dir: Path) -> Path | None:

@@ -19,13 +19,16 @@ slow-down 60/s of 66.7/s with two CPU hogs beside the tests).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.support import SCENARIOS, free_master_port, running_demo
@@ -190,3 +193,66 @@ def test_without_min_rate_the_first_step_is_the_lowest_rate_that_fills_a_step(
     assert found["settings"]["min_rate"] == 17 == found["steps"][0]["offered_rate"]
     assert "each step measures at least 50 requests" in proc.stderr
     assert "first step at 17/s" in proc.stderr
+
+
+@pytest.mark.timeout(300)
+def test_a_correctness_miss_close_to_its_target_is_not_run_again(tmp_path: Path) -> None:
+    # the demo model is right on ~84 % of the rows; 0.9 is missed by ~7 %, which was once "within
+    # noise" and run again. Every step replays the same seeded rows in the same order, so the
+    # re-run got the same answers: the rows decide accuracy, not the load.
+    with running_demo("--latency-ms", "5", *STEADY) as demo:
+        proc, _ = capacity(demo.url, tmp_path, "--slo", "accuracy >= 0.9", "--min-rate", "20",
+                           "--max-rate", "20", "--max-steps", "1")  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    found, _ = result_of(tmp_path)
+    [step] = found["steps"]
+    assert step["status"] == "failed" and not step["superseded"] and step["recheck"] is None
+    assert 0.8 < step["figures"]["accuracy"] < 0.9
+    assert found["failed_first"] == ["accuracy >= 0.9"]
+
+
+def stall_every_step(proc: subprocess.Popen[str], stop_s: float, every_s: float) -> None:
+    """Freeze each step's generator (``stagecheck run``, a child of the search) for ``stop_s``
+    every ``every_s`` until the search ends: a generator starved in every run at its rate."""
+    while proc.poll() is None:
+        try:
+            steps = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for step in steps:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                step.send_signal(signal.SIGSTOP)
+        time.sleep(stop_s)  # the stall itself: a duration, not a wait for something
+        for step in steps:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                step.send_signal(signal.SIGCONT)
+        time.sleep(every_s - stop_s)
+
+
+@pytest.mark.timeout(300)
+def test_a_generator_stalled_in_every_run_is_saturated_not_the_endpoint_s_failure(
+    tmp_path: Path,
+) -> None:
+    # the endpoint answers in 5 ms; the generator is frozen 0.3 s of every second, so ~30 % of
+    # the requests leave up to 300 ms late and the p90 from their due time fails. The requests
+    # sent on time meet it: the generator's starvation failed the step, not the endpoint, and
+    # it must not be reported as the endpoint's knee (it was: "no rate met every SLO", exit 1)
+    with running_demo("--latency-ms", "5", *STEADY) as demo:
+        argv = [sys.executable, "-m", "stagecheck.cli", "capacity",
+                str(SCENARIOS / "open-loop.yaml"), "--set", f"endpoint.url={demo.url}",
+                "--set", "load.arrivals=constant", "--out", str(tmp_path), *SHORT,
+                "--slo", "latency.p90 < 150ms", "--min-rate", "50", "--max-rate", "50",
+                "--max-steps", "1"]  # fmt: skip
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stall_every_step(proc, stop_s=0.3, every_s=1.0)
+            out, err = proc.communicate(timeout=240)
+        finally:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    found, _ = result_of(tmp_path)
+    assert found["verdict"] == "not_carried_out" and found["capacity"] is None
+    assert [s["status"] for s in found["steps"]] == ["saturated"] * 3  # two re-runs, then stop
+    for step in found["steps"]:
+        assert "requests sent on time met latency.p90 < 150ms" in step["note"]
+    assert "the load generator saturated at 50/s in 3 runs" in out
