@@ -5,7 +5,10 @@ started, epoch seconds; ``outcome``; ``latency_us``, counted from the request's 
 open loop). Only requests started in the measured window — after the warm-up, up to the
 planned end — count. Latency percentiles are exact (nearest rank on the raw values) with
 order-statistics intervals, accuracy and error rate have Wilson intervals, and goodput counts
-the answers both correct and within the latency SLO's bound.
+the answers both correct and within the latency SLO's bound. A step replays the dataset's rows,
+so accuracy's interval counts rows, not requests: Wilson at scored / the replays' design effect
+(:func:`stagecheck.stats.design_effect`), as in a run's summary. The error rate stays per
+request: a failure is the endpoint's under load, not the row's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import orjson
 
 from stagecheck.errors import RunError
 from stagecheck.recording.interval import LATE_US
-from stagecheck.stats import percentile_interval, wilson
+from stagecheck.stats import design_effect, percentile_interval, wilson
 
 __all__ = ["FAILED_OUTCOMES", "StepRequest", "StepSample", "read_requests", "measure"]
 
@@ -36,6 +39,7 @@ class StepRequest:
     outcome: str
     latency_us: int
     lag_us: int = 0  # open loop: how late it left after its due time
+    row: int = -1  # the dataset row it replayed (-1: not known)
 
 
 def read_requests(path: Path) -> list[StepRequest]:
@@ -51,7 +55,8 @@ def read_requests(path: Path) -> list[StepRequest]:
         try:  # both line formats have these three fields (stagecheck.runfolder.results)
             rec = orjson.loads(line)
             out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"]),
-                                   int(rec.get("lag_us") or 0)))  # fmt: skip
+                                   int(rec.get("lag_us") or 0),
+                                   int(rec.get("row", -1))))  # fmt: skip
         except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
             raise RunError(f"{path}:{number}: not a results line") from None
     return out
@@ -81,6 +86,8 @@ class StepSample:
     #: latencies (µs, sorted) of the requests that left within LATE_US of their due time: what
     #: the endpoint did when the generator kept its schedule
     on_time_latencies_us: Sequence[int] = ()
+    #: the design effect of the replayed rows on accuracy (1: every row scored once)
+    accuracy_design_effect: float = 1.0
 
     @property
     def requests(self) -> int:
@@ -153,7 +160,7 @@ class StepSample:
             bounds = percentile_interval(self.latencies_us, n, float(stat[1:]), confidence)
             return None if bounds is None else (bounds[0] / 1e6, bounds[1] / 1e6)
         if metric == "accuracy":
-            return wilson(self.correct, self.scored, confidence)
+            return wilson(self.correct, self.scored, confidence, self.accuracy_design_effect)
         if metric == "error_rate":
             return wilson(self.failed, n, confidence)
         if metric == "unparseable_rate":
@@ -190,4 +197,19 @@ def measure(
         tail_latencies_us=sorted(r.latency_us for r in kept if r.t >= tail_from),
         timeline=[(int(r.t - lo), r.latency_us) for r in kept],
         on_time_latencies_us=sorted(r.latency_us for r in kept if r.lag_us <= LATE_US),
+        accuracy_design_effect=_rows_design_effect(kept),
     )
+
+
+def _rows_design_effect(kept: Sequence[StepRequest]) -> float:
+    """The replays' design effect on accuracy over the scored requests of known rows."""
+    per_row: dict[int, list[int]] = {}
+    for r in kept:
+        if r.row >= 0 and r.outcome in ("correct", "incorrect"):
+            tally = per_row.setdefault(r.row, [0, 0])
+            tally[0] += r.outcome == "correct"
+            tally[1] += 1
+    if not per_row:
+        return 1.0
+    right, scored = zip(*per_row.values(), strict=True)
+    return design_effect(right, scored)

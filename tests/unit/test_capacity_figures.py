@@ -189,3 +189,22 @@ def test_a_step_too_short_for_its_percentile_is_lengthened(tmp_path: Path) -> No
     assert stretched and window * 10.0 >= need and (window - 1) * 10.0 < need
     # the in-flight pool: twice rate × bound, at least 8
     assert users_for(100.0, plan) == 40 and users_for(1.0, plan) == 8
+
+
+def test_a_steps_accuracy_interval_counts_rows_not_replays() -> None:
+    # 480 rows replayed 20 times each by a deterministic model (420 rows always right): the
+    # evidence is 480 rows, not 9,600 requests, so the interval is Wilson's at n = 480.
+    from stagecheck.capacity.figures import StepRequest
+
+    reqs = [StepRequest(START + 1 + (k * 480 + row) * 0.0005,
+                        "correct" if row < 420 else "incorrect", 50_000, 0, row)
+            for k in range(20) for row in range(480)]  # fmt: skip
+    sample = measure(reqs, started=START, warmup_s=0, window_s=10, latency_bound_s=None)
+    assert sample.scored == 9_600 and sample.accuracy_design_effect == pytest.approx(20)
+    lo, hi = sample.interval("accuracy", 0.95)  # type: ignore[misc]
+    rows_lo, rows_hi = proportion_confint(420, 480, alpha=0.05, method="wilson")
+    assert (lo, hi) == (pytest.approx(rows_lo), pytest.approx(rows_hi))
+    # an "at 95% confidence" SLO is judged on that bound, not on the replays' narrower one
+    confident = parse_slos(["accuracy >= 0.85 at 95% confidence"])[0]
+    status, [check], _, _ = judge_step(sample, confident, [])
+    assert check.observed == pytest.approx(rows_lo) and status == "failed"  # 0.840 < 0.85
