@@ -126,6 +126,11 @@ class StagecheckPlugin:
         """The caller (the ``stagecheck`` CLI) has prepared and checked the scenario already:
         use it rather than preparing it again."""
         self.prepared = prepared
+        # Before Locust forks --processes workers: a collection in a worker would write the
+        # GC header of every inherited object, copying the pages it shares with the master
+        # (~140 MB per worker with 1 M rows). Frozen here, the workers' collections skip them.
+        gc.collect()
+        gc.freeze()
 
     def _prepare(self, environment: Any, *, preflight: bool) -> RunSession:
         """Load, check and prepare the scenario (unless handed over), and with ``preflight``
@@ -346,6 +351,7 @@ class StagecheckPlugin:
         try:
             if isinstance(environment.runner, MasterRunner):
                 self._collect_finals(environment, controller)
+                self._release_workers(environment)
             self._finish_run(environment, controller)
         except Exception:
             log.exception("stagecheck: the run could not be ended cleanly")
@@ -483,6 +489,17 @@ class StagecheckPlugin:
             self.controller.absorb(interval, worker=msg.node_id)
         self._finals.add(msg.node_id)
 
+    def _release_workers(self, environment: Any) -> None:
+        """A headless master whose workers' last results are in tells them to quit now, not
+        after the summary: with a large dataset each worker holds ~150 MB that the end of the
+        run (profile, analysis, reports) would otherwise add to. A web UI keeps its workers
+        for the next run."""
+        if not self._headless():
+            return
+        runner = environment.runner
+        for client in list(runner.clients.all):
+            runner.send_message("quit", None, client_id=client.id)
+
     def _collect_finals(self, environment: Any, controller: RunController) -> None:
         """Wait until every connected worker has sent its last results (asking the ones still
         running to stop); a worker that never does makes the run invalid."""
@@ -570,9 +587,13 @@ class StagecheckPlugin:
             prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True
         )
         # In ~1 ms slices while the run goes: a large dataset's takes seconds, which neither
-        # the first request nor the master's heartbeats should wait for.
-        self._rows_writer = gevent.spawn(controller.write_rows, _cycle)
+        # the first request nor the master's heartbeats should wait for. A master whose
+        # workers it forked (--processes) shares the rows' pages with them: reading every row
+        # (refcounts) would copy them all (~110 MB PSS with 1 M rows), so it writes them at
+        # the end, once the workers have quit.
         is_master = isinstance(environment.runner, MasterRunner)
+        if not (is_master and getattr(environment.parsed_options, "processes", None)):
+            self._rows_writer = gevent.spawn(controller.write_rows, _cycle)
         controller.distributed = is_master
         self._run_workers = {c.id for c in environment.runner.clients.all} if is_master else set()
         if not is_master:
