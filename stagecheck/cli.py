@@ -148,10 +148,17 @@ def _add_capacity_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="measured length of a step, after its warm-up (default: %(default)s; lengthened "
              "when too short for the requests the SLOs' percentiles need)")  # fmt: skip
     add("--warmup", default="5s", help="start of each step left out of its figures (%(default)s)")
-    add("--max-steps", type=int, default=12,
-        help="most rates tried (default: %(default)s; a step run again is not counted)")
-    add("--require", metavar="RATE",
-        help="exit 1 unless the capacity is at least RATE, e.g. 40/s (default: none)")
+    add(
+        "--max-steps",
+        type=int,
+        default=12,
+        help="most rates tried (default: %(default)s; a step run again is not counted)",
+    )
+    add(
+        "--require",
+        metavar="RATE",
+        help="exit 1 unless the capacity is at least RATE, e.g. 40/s (default: none)",
+    )
     add("--processes", type=int, metavar="N",
         help="run every step on N Locust worker processes (Locust's master/worker)")  # fmt: skip
     add("--master-port", type=int, default=5557, help="(--processes) the master's port")
@@ -310,7 +317,7 @@ def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] 
         argv += ["--headless"]
     if args.quiet:
         argv += ["--loglevel", "WARNING"]
-    return _locust_main(argv + _distribution_argv(args), None if args.worker else prepared)
+    return _locust_main(argv + _distribution_argv(args), prepared)
 
 
 def _check_listenable(option: str, host: str, port: int) -> None:
@@ -350,7 +357,9 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
     from stagecheck.locust import install
 
     plugin = install(events)
-    if prepared is not None:  # prepared and checked once, here: the plugin need not again
+    if prepared is not None and "--worker" in argv:  # ready for the master's scenario
+        plugin.offer(prepared)
+    elif prepared is not None:  # prepared and checked once, here: the plugin need not again
         plugin.hand_over(prepared)
     saved = sys.argv
     sys.argv = ["stagecheck", *argv]
