@@ -39,7 +39,7 @@ bench: install-test
 schema: install
 	$(BIN)/python -c "import json; from stagecheck.scenario.schema import scenario_json_schema as s; \
 	print(json.dumps(s(), indent=2, ensure_ascii=False))" > scenarios/scenario.schema.json
-	$(BIN)/python -m stagecheck.summary_model > reporting/summary.schema.json
+	$(BIN)/python -m stagecheck.summary.schema > reporting/summary.schema.json
 
 fixture: install-test
 	$(BIN)/python -m tests.fixtures.make_summary_example

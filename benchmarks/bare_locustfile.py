@@ -14,7 +14,7 @@ import os
 
 import cpu_probe
 
-from stagecheck.preparation import prepare_scenario
+from stagecheck.run.preparation import prepare_scenario
 
 cpu_probe.register(events)
 

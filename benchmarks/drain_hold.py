@@ -65,9 +65,9 @@ def measure(requests: int, rounds: int) -> dict[str, float]:
     """Runs in the process of the code under test (sys.path set by the caller)."""
     import random
 
-    from stagecheck.loadplan import LoadPlan  # noqa: F401 - the scenario's load is unused
-    from stagecheck.preparation import prepare_loaded
+    from stagecheck.load.plan import LoadPlan  # noqa: F401 - the scenario's load is unused
     from stagecheck.recording import Aggregate, Recorder
+    from stagecheck.run.preparation import prepare_loaded
     from stagecheck.scenario import load_scenario
 
     prepared = prepare_loaded(load_scenario(ROOT / "scenarios" / "smoke.yaml", []))

@@ -16,9 +16,15 @@ the child's own (``os.wait4``'s rusage), so the numbers are per step, not cumula
     .venv/bin/python benchmarks/end_of_run_scale.py 200000         # fewer
     .venv/bin/python benchmarks/end_of_run_scale.py --json out.json
 
-The folders stay in /tmp/stagecheck-end-of-run-REQUESTS/ (a/, b/) for profiling, e.g.
-``.venv/bin/py-spy record -o benchmarks/results/x.txt -f raw -- .venv/bin/stagecheck report
-/tmp/stagecheck-end-of-run-1000000/a``.
+Everything is written under a fresh temporary folder, removed at the end unless ``--keep``
+(then its path is printed, for profiling: ``.venv/bin/py-spy record -o x.txt -f raw --
+.venv/bin/stagecheck report FOLDER/a``).
+
+Baseline, in the same invocation: a fixed reference workload in a fresh process of its own
+(:func:`reference_step`: a pure-Python and pandas pass over 1 M synthetic rows like the
+reports' own, a few seconds), timed before and after the steps; each step's
+``× ref`` is its wall time over the reference's (the mean of both), so that a slower or busier
+machine does not read as a regression.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -87,15 +94,17 @@ def _rss_mib() -> float:
 
 def finish_run(scenario: Path, run_dir: Path, requests: int, seed: int) -> dict[str, Any]:
     """In this (fresh) process: feed a controller ``requests`` requests, then time finish()."""
-    from stagecheck.loadplan import LoadPlan
-    from stagecheck.preparation import prepare_scenario
+    from stagecheck.load.plan import LoadPlan
     from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, TIMEOUT, Recorder
+    from stagecheck.reporting import write_reports
     from stagecheck.run import RunController
+    from stagecheck.run.preparation import prepare_scenario
 
     prepared = prepare_scenario(str(scenario))
     plan = LoadPlan.from_scenario(prepared.loaded)
     end = STARTED + DURATION_S
-    c = RunController(prepared, plan, run_dir, started=STARTED, clock=lambda: end)
+    c = RunController(prepared, plan, run_dir, started=STARTED, clock=lambda: end,
+                      reports=write_reports)
     rows = prepared.dataset.rows
     rng = random.Random(seed)
     worse = 0.3 + 0.05 * seed  # the complex slice's error rate (differs between the folders)
@@ -153,6 +162,22 @@ def finish_run(scenario: Path, run_dir: Path, requests: int, seed: int) -> dict[
     }  # fmt: skip
 
 
+def reference_step(n: int = 1_000_000) -> None:
+    """The baseline's fixed workload: parse n JSON lines, count them in Python, and group them
+    with pandas (what the reports do with results.jsonl, in miniature)."""
+    import orjson
+    import pandas as pd
+
+    rng = random.Random(3)
+    lines = [orjson.dumps({"row": rng.randrange(20_000), "latency_us": rng.randrange(10**6),
+                           "outcome": "correct" if rng.random() < 0.9 else "incorrect"})
+             for _ in range(n)]  # fmt: skip
+    records = [orjson.loads(x) for x in lines]
+    frame = pd.DataFrame.from_records(records)
+    frame.groupby("outcome")["latency_us"].quantile([0.5, 0.99])
+    frame.groupby(["row", "outcome"]).size()
+
+
 def timed(argv: list[str]) -> dict[str, Any]:
     """Run ``argv`` in a child; its wall time, its own peak RSS and its exit code."""
     start = time.perf_counter()
@@ -171,18 +196,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("requests", nargs="?", type=int, default=1_000_000)
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--finish", nargs=4, help=argparse.SUPPRESS)  # child: scenario dir n seed
+    ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)  # child
     args = ap.parse_args()
+    if args.reference:
+        reference_step()
+        return
     if args.finish:
         scenario, run_dir, n, seed = args.finish
         print(json.dumps(finish_run(Path(scenario), Path(run_dir), int(n), int(seed))))
         return
-    base = Path(f"/tmp/stagecheck-end-of-run-{args.requests}")
-    shutil.rmtree(base, ignore_errors=True)
+    base = Path(tempfile.mkdtemp(prefix=f"stagecheck-end-of-run-{args.requests}-"))
+    try:
+        run_steps(args, base)
+    finally:
+        if args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def run_steps(args: argparse.Namespace, base: Path) -> None:
     scenario = write_inputs(base)
     here, exe = Path(__file__).resolve(), Path(sys.executable)
     stagecheck = str(exe.parent / "stagecheck")
-    figures: dict[str, Any] = {"requests": args.requests}
+    figures: dict[str, Any] = {"requests": args.requests,
+                               "load_average_before": os.getloadavg()}  # fmt: skip
+    reference = [timed([str(exe), str(here), "--reference"])["wall_s"]]
     for name, seed in (("a", 1), ("b", 2)):
         child = timed([str(exe), str(here), "--finish", str(scenario), str(base / name),
                        str(args.requests), str(seed)])  # fmt: skip
@@ -197,12 +238,18 @@ def main() -> None:
         if step["exit_code"] not in (0, 1):
             sys.exit(f"stagecheck {name} failed:\n{step['stderr']}")
         figures[name] = {k: step[k] for k in ("wall_s", "peak_rss_mib", "exit_code")}
+    reference.append(timed([str(exe), str(here), "--reference"])["wall_s"])
+    ref = sum(reference) / len(reference)
+    figures["reference_wall_s"] = reference
+    figures["load_average_after"] = os.getloadavg()
+    for step in (figures["finish_a"], figures["finish_b"], figures["report"], figures["compare"]):
+        step["x_reference"] = round(step["wall_s"] / ref, 2)
     print(json.dumps(figures, indent=1))
     worst_wall = max(figures["finish_a"]["wall_s"], report["wall_s"], compare["wall_s"])
     worst_rss = max(report["peak_rss_mib"], compare["peak_rss_mib"],
                     figures["finish_a"]["peak_rss_mib"])  # fmt: skip
-    print(f"worst step: {worst_wall:.2f} s (target < 10 s), {worst_rss:.0f} MiB "
-          f"(target < {GIB:.0f} MiB)")  # fmt: skip
+    print(f"worst step: {worst_wall:.2f} s (target < 10 s; {worst_wall / ref:.2f} × the "
+          f"reference's {ref:.2f} s), {worst_rss:.0f} MiB (target < {GIB:.0f} MiB)")  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1), encoding="utf-8")
 

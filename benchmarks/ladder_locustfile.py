@@ -29,9 +29,9 @@ from typing import Any
 
 import cpu_probe
 
-from stagecheck.preparation import prepare_scenario
 from stagecheck.protocols import ResponseParseError
 from stagecheck.recording import CORRECT, INCORRECT, Aggregate, Recorder
+from stagecheck.run.preparation import prepare_scenario
 
 cpu_probe.register(events)
 

@@ -33,10 +33,10 @@ def main() -> int:
     a = p.parse_args()
 
     from stagecheck.exporter.server import MetricsExporter
-    from stagecheck.loadplan import LoadPlan
-    from stagecheck.preparation import prepare_loaded
+    from stagecheck.load.plan import LoadPlan
     from stagecheck.recording import Recorder
     from stagecheck.run import RunController
+    from stagecheck.run.preparation import prepare_loaded
     from stagecheck.scenario import load_scenario
 
     loaded = load_scenario(ROOT / "scenarios" / "smoke.yaml", [])

@@ -154,6 +154,8 @@ def run_once(tmp: Path, args: argparse.Namespace, mode: Mode, users: int,
     capture = start_capture(tmp / f"{out.name}.pcap", port) if args.pcap else None
     cmd = [*pin(GENERATOR_CORE), PY, "-m", "stagecheck.cli", "run", str(scenario), "--out",
            str(out), "--quiet"]  # fmt: skip
+    if args.processes > 1:  # the workers share the generator's core (the server keeps its own)
+        cmd += ["--processes", str(args.processes)]
     if profile is not None:
         pyspy = shutil.which("py-spy", path=str(Path(PY).parent)) or "py-spy"
         cmd = [*pin(GENERATOR_CORE), pyspy, "record", "--format", "raw", "--rate", "250",
@@ -173,6 +175,14 @@ def run_once(tmp: Path, args: argparse.Namespace, mode: Mode, users: int,
     results = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
     truth = {r["id"]: r for r in map(json.loads, log.read_text().splitlines())}
     row = measure(summary, results, truth, args.tokens, users, mode)
+    row["valid"] = summary.get("valid", summary.get("validity", {}).get("valid"))
+    row["validity_reasons"] = _find_key(summary, "reasons")
+    tokens = summary.get("tokens") or {}
+    row["ttft_bounded"] = tokens.get("ttft_bounded")
+    row["itl_merged"] = tokens.get("itl_merged")
+    exact = [x for x in results if not x.get("ttft_bound")]
+    row["ttft_error_exact_ms"] = measure({}, exact, truth, args.tokens, users, mode)[
+        "ttft_error_ms"]
     if capture is not None:
         row["wire"] = wire_check(tmp / f"{out.name}.pcap", port, results, truth)
     return row
@@ -362,6 +372,18 @@ def measure(summary: dict[str, Any], results: list[dict[str, Any]], truth: dict[
     }  # fmt: skip
 
 
+def _find_key(summary: dict[str, Any], key: str) -> Any:
+    """The first value of ``key`` anywhere in summary.json (None: absent)."""
+    stack: list[Any] = [summary]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if key in node:
+                return node[key]
+            stack.extend(node.values())
+    return None
+
+
 def _find(summary: dict[str, Any], key: str) -> dict[str, Any] | None:
     """summary.json's percentiles of one timing (``ttft``/``itl``), in ms, wherever they sit."""
     stack: list[Any] = [summary]
@@ -404,8 +426,9 @@ def brief(rows: list[dict[str, Any]]) -> str:
         return " / ".join(f"{x[k]:+.3f}" for k in keys) if x else "–"
 
     out = ["| variant | streams | warm p50 / p99 / max | cold p50 / max | cold: to accept p50 "
-           "| vs wire p50 / p99 | ITL p50 / p90 / p99 (server's) | ITL n / expected |",
-           "|" + "---|" * 8]  # fmt: skip
+           "| vs wire p50 / p99 | ITL p50 / p90 / p99 (server's) | ITL n / expected "
+           "| exact TTFT p50 / p99 / max (n) | TTFT bounded / ITL merged | valid |",
+           "|" + "---|" * 11]  # fmt: skip
     for r in rows:
         i, t = r["itl"] or {}, r["itl_truth_ms"]
         itl = (f"{i['p50_us'] / 1e3:.3f} / {i['p90_us'] / 1e3:.3f} / {i['p99_us'] / 1e3:.3f} "
@@ -415,9 +438,20 @@ def brief(rows: list[dict[str, Any]]) -> str:
             f"| {fig(r['ttft_error_cold_ms'], 'p50', 'max')} "
             f"| {fig(r.get('cold_connect_ms'), 'p50')} "
             f"| {fig(r.get('wire', {}).get('ttft_error_ms'), 'p50', 'p99')} | {itl} "
-            f"| {r['itl_count'] or '–'} / {r['itl_count_expected']} |"
+            f"| {r['itl_count'] or '–'} / {r['itl_count_expected']} "
+            f"| {fig(r.get('ttft_error_exact_ms'), 'p50', 'p99', 'max')} "
+            f"({(r.get('ttft_error_exact_ms') or {}).get('n', '–')}) "
+            f"| {r.get('ttft_bounded', '–')} / {r.get('itl_merged', '–')} "
+            f"| {_validity(r)} |"
         )
     return "\n".join(out)
+
+
+def _validity(r: dict[str, Any]) -> str:
+    if "valid" not in r:
+        return "–"
+    reasons = r.get("validity_reasons") or []
+    return "yes" if r["valid"] else "NO: " + "; ".join(str(x) for x in reasons)[:160]
 
 
 def main() -> None:
@@ -430,6 +464,7 @@ def main() -> None:
     ap.add_argument("--burst", type=int, default=4)
     ap.add_argument("--burst-gap-ms", type=float, default=20.0)
     ap.add_argument("--modes", default="tokens,bursts")
+    ap.add_argument("--processes", type=int, default=1, help="stagecheck run --processes N")
     ap.add_argument("--profile", action="store_true", help="py-spy the 64-stream burst run")
     ap.add_argument(
         "--rounds",

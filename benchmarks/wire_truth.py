@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("WARNING: not root: tcpdump may not capture")
 
-    from stagecheck.preparation import prepare_scenario
+    from stagecheck.run.preparation import prepare_scenario
 
     stamp = datetime.now(timezone.utc)
     result: dict[str, Any] = {

@@ -4,7 +4,7 @@
     python grafana/build_dashboards.py --check   # exit 1 if the checked-in JSON is out of date
 
 The JSON is generated, never edited by hand: change this file, run it, commit both. Every query
-uses only the series of ``stagecheck/exporter/catalogue.py`` (tests/grafana holds the two to each
+uses only the series of ``stagecheck/judging/catalogue.py`` (tests/grafana holds the two to each
 other and evaluates every query against a real Prometheus scraping a real run). Queries filter on
 the dashboard's ``$scenario`` and ``$run_id`` variables; the data source is the ``${datasource}``
 variable, so the dashboard imports into any Grafana with a Prometheus data source.

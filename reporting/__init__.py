@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.errors import InputError
-
-from .compare import Comparison, ComparisonRow, Tolerances, compare_runs
-from .compare_view import render_comparison, render_comparison_markdown
-from .console import render_console
-from .html import render_html
-from .junit import render_junit
-from .markdown import render_markdown
-from .model import Report
-from .read import build_report
+from stagecheck.reporting.compare.runs import Comparison, ComparisonRow, Tolerances, compare_runs
+from stagecheck.reporting.compare.view import render_comparison, render_comparison_markdown
+from stagecheck.reporting.console import render_console
+from stagecheck.reporting.html.page import render_html
+from stagecheck.reporting.junit import render_junit
+from stagecheck.reporting.markdown import render_markdown
+from stagecheck.reporting.model import Report
+from stagecheck.reporting.read import build_report
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -8,8 +8,7 @@ import textwrap
 from collections.abc import Sequence
 
 from stagecheck.analysis.model import Analysis, Concentration, Interval
-
-from . import fmt
+from stagecheck.reporting import fmt
 
 __all__ = ["analysis_console_lines", "analysis_markdown", "replays_text", "ci_text"]
 

@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from stagecheck.errors import shorten
-
-from . import fmt
-from .analysis_text import analysis_console_lines
-from .model import ERROR_OUTCOMES, Report, StageMetrics, causes_text
-from .read import build_report
+from stagecheck.reporting import fmt
+from stagecheck.reporting.analysis_text import analysis_console_lines
+from stagecheck.reporting.model import ERROR_OUTCOMES, Report, StageMetrics, causes_text
+from stagecheck.reporting.read import build_report
 
 __all__ = ["render_console", "WIDTH"]
 

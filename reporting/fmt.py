@@ -7,7 +7,7 @@ shown as a percentage, "/s" per second, "" plain).
 
 from __future__ import annotations
 
-from .model import ThresholdResult
+from stagecheck.reporting.model import ThresholdResult
 
 __all__ = [
     "MISSING",

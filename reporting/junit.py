@@ -11,13 +11,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from . import fmt
-from .model import Report, ThresholdResult
-from .read import build_report
+from stagecheck.reporting import fmt
+from stagecheck.reporting.model import Report, ThresholdResult
+from stagecheck.reporting.read import build_report
 
 __all__ = ["render_junit", "THRESHOLD_CLASSNAME", "VALIDITY_CLASSNAME", "VALIDITY_TESTCASE"]
 
-THRESHOLD_CLASSNAME = "stagecheck.thresholds"
+THRESHOLD_CLASSNAME = "stagecheck.judging.thresholds"
 VALIDITY_CLASSNAME = "stagecheck.run"
 VALIDITY_TESTCASE = "run validity"
 

@@ -11,11 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stagecheck.datasets.profile_view import profile_markdown
-
-from . import fmt
-from .analysis_text import analysis_markdown
-from .model import Report, causes_text
-from .read import build_report
+from stagecheck.reporting import fmt
+from stagecheck.reporting.analysis_text import analysis_markdown
+from stagecheck.reporting.model import Report, causes_text
+from stagecheck.reporting.read import build_report
 
 __all__ = ["render_markdown", "md_cell", "md_table", "MAX_SAMPLES", "INPUT_CHARS"]
 

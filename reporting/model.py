@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
-from stagecheck.thresholds import judges_correctness
+from stagecheck.judging.thresholds import judges_correctness
 
 __all__ = [
     "OUTCOMES",

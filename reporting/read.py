@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.redact import redact_text
-
-from .model import (
+from stagecheck.reporting.model import (
     OUTCOMES,
     TIMING_NAMES,
     ClassMetrics,

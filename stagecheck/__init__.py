@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:  # lazy: importing stagecheck must not import
 
         return run_scenario
     if name == "prepare_scenario":
-        from stagecheck.preparation import prepare_scenario
+        from stagecheck.run.preparation import prepare_scenario
 
         return prepare_scenario
     raise AttributeError(f"module 'stagecheck' has no attribute {name!r}")

@@ -27,7 +27,7 @@ from stagecheck.errors import (
 if TYPE_CHECKING:
     from stagecheck.capacity import CapacityRequest
     from stagecheck.locust.plugin import StagecheckPlugin
-    from stagecheck.preparation import PreparedScenario
+    from stagecheck.run.preparation import PreparedScenario
     from stagecheck.scenario.schema import EndpointConfig
 
 __all__ = ["main", "build_parser"]
@@ -247,7 +247,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from stagecheck.datasets.profile import profile_dataset
     from stagecheck.datasets.profile_view import profile_lines
-    from stagecheck.preparation import describe_scenario, prepare_scenario
+    from stagecheck.run.preparation import describe_scenario, prepare_scenario
 
     prepared = prepare_scenario(args.scenario, args.overrides)
     print(describe_scenario(prepared))
@@ -256,9 +256,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print("\n".join(profile_lines(profile)))
     if not args.probe:
         return 0
-    from stagecheck.endpoint import check_endpoint
+    from stagecheck.endpoint.check import check_endpoint
     from stagecheck.errors import RunError
-    from stagecheck.probe import probe_endpoint
+    from stagecheck.run.probe import probe_endpoint
 
     check_endpoint(prepared.loaded.scenario.endpoint)
     result = probe_endpoint(prepared)
@@ -269,9 +269,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] = ()) -> int:
-    from stagecheck.endpoint import check_endpoint
-    from stagecheck.preparation import prepare_scenario
-    from stagecheck.runfolder import check_writable, new_run_dir
+    from stagecheck.endpoint.check import check_endpoint
+    from stagecheck.run.preparation import prepare_scenario
+    from stagecheck.runfolder.layout import check_writable, new_run_dir
 
     overrides = [*_overrides(args), *extra_sets]
     if not (math.isfinite(args.web_linger) and args.web_linger >= 0):
@@ -400,7 +400,7 @@ def _capacity_request(args: argparse.Namespace) -> tuple[CapacityRequest, Endpoi
     """The search asked for, or InputError with one line per problem."""
     from stagecheck.capacity import CapacityRequest, parse_slos
     from stagecheck.capacity.slo import min_requests
-    from stagecheck.preparation import prepare_scenario
+    from stagecheck.run.preparation import prepare_scenario
     from stagecheck.units import parse_duration, parse_rate
 
     slos, problems = parse_slos(args.slos)
@@ -463,12 +463,13 @@ def _capacity_request(args: argparse.Namespace) -> tuple[CapacityRequest, Endpoi
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
-    from stagecheck.capacity import Step, run_capacity, write_outputs
+    from stagecheck.capacity import Step, run_capacity
     from stagecheck.capacity.slo import min_requests
-    from stagecheck.endpoint import check_endpoint
+    from stagecheck.endpoint.check import check_endpoint
     from stagecheck.redact import redact_url
-    from stagecheck.reporting.capacity_view import render_capacity_console
-    from stagecheck.runfolder import check_writable
+    from stagecheck.reporting.capacity import write_capacity_reports
+    from stagecheck.reporting.capacity.view import render_capacity_console
+    from stagecheck.runfolder.layout import check_writable
 
     request, endpoint = _capacity_request(args)
     check_writable(request.out, "--out")
@@ -489,7 +490,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 
     result, folder = run_capacity(replace(request, endpoint=redact_url(request.endpoint) or ""),
                                   progress)  # fmt: skip
-    write_outputs(folder, result)
+    write_capacity_reports(folder, result)
     print(render_capacity_console(result, str(folder)), end="")
     return result.exit_code
 
@@ -532,8 +533,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     from stagecheck.run.controller import exit_code_for
     from stagecheck.run.rebuild import can_rebuild, rebuild_summary
-    from stagecheck.runfolder import live_owner, write_summary
-    from stagecheck.verdict import rejudge_run_folder
+    from stagecheck.runfolder.layout import live_owner, write_summary
+    from stagecheck.summary.verdict import rejudge_run_folder
 
     run_dir = Path(args.run_dir)
     owner = live_owner(run_dir) if run_dir.is_dir() else None
@@ -562,9 +563,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from stagecheck.reporting.compare import compare_folders
-    from stagecheck.reporting.compare_html import write_comparison
-    from stagecheck.reporting.compare_view import render_comparison, render_comparison_markdown
+    from stagecheck.reporting.compare.html import write_comparison
+    from stagecheck.reporting.compare.runs import compare_folders
+    from stagecheck.reporting.compare.view import render_comparison, render_comparison_markdown
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
@@ -604,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _cmd_validate(args)
         if args.command == "protocols":
-            from stagecheck.reference import reference_markdown
+            from stagecheck.scenario.reference import reference_markdown
 
             print(reference_markdown(), end="")
             return 0

@@ -26,7 +26,7 @@ import pandas as pd
 
 from stagecheck.analysis.rowstore import DatasetRows, RowInfo
 from stagecheck.recording.recorder import OUTCOMES
-from stagecheck.resultlines import line_answer
+from stagecheck.runfolder.results import line_answer
 
 __all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "stage_users", "CORRECT",
            "INCORRECT", "UNPARSEABLE", "FAILED_CODES", "ANSWER_CODES"]  # fmt: skip
@@ -162,7 +162,7 @@ def read_columns(
     """The columns of ``run_dir``; a missing results file gives zero requests. ``users`` maps a
     stage index to its users (:func:`stage_users`) for lines that do not carry them; a stage
     without an entry reads 0 users. ``classification``: a right answer's label is its row's
-    expected text (:func:`stagecheck.resultlines.line_answer`)."""
+    expected text (:func:`stagecheck.runfolder.results.line_answer`)."""
     rows = DatasetRows(run_dir / "rows.jsonl")
     dataset_rows = rows.file_rows
     expected_of = rows.expected_of
@@ -223,7 +223,7 @@ def _whole_chunk(
     """A chunk's columns, parsed and taken field by field at C speed (``map``; a Python loop
     over the lines costs ~3 µs a request); None when a line is broken or unusual
     (then :func:`_chunk_by_line` reads it). The rule for predicted/got is
-    :func:`stagecheck.resultlines.line_answer`'s, over whole columns."""
+    :func:`stagecheck.runfolder.results.line_answer`'s, over whole columns."""
     try:
         ds = list(map(orjson.loads, filter(None, chunk)))
         n = len(ds)

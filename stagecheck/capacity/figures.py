@@ -48,7 +48,7 @@ def read_requests(path: Path) -> list[StepRequest]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:  # both line formats have these three fields (stagecheck.resultlines)
+        try:  # both line formats have these three fields (stagecheck.runfolder.results)
             rec = orjson.loads(line)
             out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"]),
                                    int(rec.get("lag_us") or 0)))  # fmt: skip

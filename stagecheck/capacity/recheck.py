@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from stagecheck.capacity.figures import StepSample
 from stagecheck.capacity.model import SloCheck
-from stagecheck.validity import lateness_reason
+from stagecheck.summary.validity import lateness_reason
 
 __all__ = ["NOISE_SHARE", "STARVED_RERUNS", "NOISE_RERUNS", "BURST_RERUNS",
            "recheck_reason", "failure_note", "show"]  # fmt: skip

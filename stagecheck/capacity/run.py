@@ -17,10 +17,10 @@ from stagecheck.capacity.search import Phase, SearchOutcome, StepStatus, search
 from stagecheck.capacity.slo import SloKind, min_requests
 from stagecheck.capacity.step import POOL_SHORT, StepPlan, run_step
 from stagecheck.errors import EXIT_PASSED, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED
-from stagecheck.runfolder import new_run_dir
-from stagecheck.thresholds import Threshold
+from stagecheck.judging.thresholds import Threshold
+from stagecheck.runfolder.layout import new_run_dir
 
-__all__ = ["CapacityRequest", "run_capacity", "conclude", "write_outputs"]
+__all__ = ["CapacityRequest", "run_capacity", "conclude"]
 
 
 @dataclass(frozen=True)
@@ -187,15 +187,3 @@ def run_capacity(
         exit_code=code,
     )
     return result, folder
-
-
-def write_outputs(folder: Path, result: CapacityResult) -> list[Path]:
-    """capacity.json, capacity.md and capacity.html in the capacity folder."""
-    from stagecheck.reporting.capacity_html import render_capacity_html
-    from stagecheck.reporting.capacity_view import render_capacity_markdown
-
-    paths = [folder / "capacity.json", folder / "capacity.md", folder / "capacity.html"]
-    paths[0].write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    paths[1].write_text(render_capacity_markdown(result), encoding="utf-8")
-    paths[2].write_text(render_capacity_html(result), encoding="utf-8")
-    return paths

@@ -2,7 +2,7 @@
 
 An SLO is written as a threshold (``latency.p99 < 300ms``, ``accuracy >= 0.9``,
 ``error_rate < 1%``, ``goodput >= 20/s``, ``… at 95% confidence``) and parsed by
-:func:`stagecheck.thresholds.parse_threshold`; a capacity step is judged on the whole run's
+:func:`stagecheck.judging.thresholds.parse_threshold`; a capacity step is judged on the whole run's
 figures, so class and slice metrics are refused here (one line each).
 
 The minimum number of requests per step follows from the tail an SLO names, as MLPerf
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Literal
 
-from stagecheck.metric_names import TIMINGS
+from stagecheck.judging.catalogue import TIMINGS
+from stagecheck.judging.thresholds import Threshold, parse_threshold
 from stagecheck.stats import percentile_rank_interval
-from stagecheck.thresholds import Threshold, parse_threshold
 
 __all__ = [
     "SLO_METRICS",

@@ -24,13 +24,14 @@ from stagecheck.capacity.recheck import failure_note, recheck_reason
 from stagecheck.capacity.search import Phase, StepStatus
 from stagecheck.capacity.slo import SloKind, latency_bound, slo_kind
 from stagecheck.errors import InputError, RunError
-from stagecheck.thresholds import Threshold, evaluate_thresholds
-from stagecheck.validity import lateness_reason
+from stagecheck.judging.thresholds import Threshold, evaluate_thresholds
+from stagecheck.summary.validity import lateness_reason
 
 __all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "spawn_rate_for",
            "POOL_SHORT", "GENERATOR_REASONS"]  # fmt: skip
 
-#: Validity reasons (stagecheck/validity.py) that mean the generator, not the target, failed.
+#: Validity reasons (stagecheck/summary/validity.py) that mean the generator, not the target,
+#: failed.
 GENERATOR_REASONS = ("load generator CPU", "arrival schedule was not kept", "never sent",
                      "the window was not filled")  # fmt: skip
 _CPU_REASON, _LATE_REASON, _, _SHORT_REASON = GENERATOR_REASONS

@@ -1,7 +1,3 @@
-"""Prometheus export of a live run: the metric catalogue (:mod:`.catalogue`, no dependencies,
-read by the run's live view, the Grafana builder and the tests), the collector
-(:mod:`.collector`) and where it is served (:mod:`.server`)."""
-
-from stagecheck.exporter.catalogue import METRICS, MetricSpec, series_names
-
-__all__ = ["METRICS", "MetricSpec", "series_names"]
+"""Prometheus export of a live run: the collector (:mod:`.collector`), computed at scrape time
+from the run's live view, and where it is served (:mod:`.server`). The series it serves are
+listed in the one catalogue, :mod:`stagecheck.judging.catalogue`."""

@@ -15,20 +15,20 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stagecheck import __version__
-from stagecheck.exporter.catalogue import (
+from stagecheck.judging.catalogue import (
     BASE_LABELS,
     LATENCY_BUCKETS_S,
     MAX_LABEL_VALUES,
-    METRICS,
     OTHER,
     QUANTILES,
-    MetricSpec,
+    SERIES,
+    Series,
 )
 from stagecheck.run.live import LiveView
 
 __all__ = ["StagecheckCollector", "label_value"]
 
-_SPECS = {m.name: m for m in METRICS}
+_SPECS = {m.name: m for m in SERIES}
 _VERDICTS = ("running", "passed", "failed", "invalid")
 _LABEL_MAX_CHARS = 120
 _BUCKET_LABELS = [repr(b) for b in LATENCY_BUCKETS_S] + ["+Inf"]
@@ -77,7 +77,7 @@ class _Families:
         family.add_sample(f"{name}_count", base, count)
         family.add_sample(f"{name}_sum", base, total)
 
-    def _new(self, spec: MetricSpec) -> Metric:
+    def _new(self, spec: Series) -> Metric:
         labels = [*BASE_LABELS, *spec.labels]
         family: Metric
         if spec.kind == "summary":

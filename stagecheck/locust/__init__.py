@@ -3,7 +3,7 @@
 Thin on purpose: scoring, recording, thresholds and reports are plain Python elsewhere.
 """
 
-from stagecheck.loadplan import LoadPlan, Stage
+from stagecheck.load.plan import LoadPlan, Stage
 from stagecheck.locust.options import RunOptions
 from stagecheck.locust.plugin import StagecheckPlugin, attach, install
 from stagecheck.locust.shape import ScenarioShape

@@ -289,7 +289,13 @@ class Connection:
                 raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
             sock.settimeout(remaining)
             sock.sendall(data)
-            return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
+            if not self.stamped:
+                return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
+            # The head alone: the events stay queued for sse_events to read and stamp one by
+            # one (a generator that got to this answer late finds its first tokens there too).
+            resp = HTTPSocketResponse(_HeadOnly(sock), block_size=BLOCK_SIZE, method=method)
+            resp._sock = sock
+            return resp
         except BaseException:
             self.close()
             raise
@@ -301,6 +307,28 @@ class Connection:
             if raw is not None:
                 raw._sock = None
             self.close()
+
+
+class _HeadOnly:
+    """A socket whose reads stop at the end of an answer's head (``\\r\\n\\r\\n``): a peek,
+    then a read of the bytes up to it."""
+
+    __slots__ = ("sock", "tail")
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.tail = b""  # the last bytes read: a head's end may straddle two reads
+
+    def recv(self, size: int) -> bytes:
+        data = self.sock.recv(size, _stdsocket.MSG_PEEK)
+        if not data:
+            return self.sock.recv(size)  # type: ignore[no-any-return]
+        seen = self.tail + data
+        end = seen.find(b"\r\n\r\n")
+        count = len(data) if end < 0 else end + 4 - len(self.tail)
+        got: bytes = self.sock.recv(count)
+        self.tail = (self.tail + got)[-3:]
+        return got
 
 
 def _connect(addresses: list[tuple[Any, ...]], timeout: float) -> Any:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stagecheck.errors import StagecheckError
-from stagecheck.preparation import PreparedScenario, prepare_loaded
+from stagecheck.run.preparation import PreparedScenario, prepare_loaded
 from stagecheck.scenario import LoadedScenario, load_scenario
 
 __all__ = ["EarlyPreparation"]
@@ -26,7 +26,7 @@ log = logging.getLogger("stagecheck")
 
 
 def _rows_key(loaded: LoadedScenario) -> tuple[Any, ...]:
-    """What a prepared dataset depends on (:func:`stagecheck.preparation.prepare_loaded`)."""
+    """What a prepared dataset depends on (:func:`stagecheck.run.preparation.prepare_loaded`)."""
     sc = loaded.scenario
     ep = sc.endpoint
     return (loaded.base_dir.resolve(), sc.dataset, sc.scoring, ep.protocol, ep.model, ep.options)

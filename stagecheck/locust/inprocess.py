@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.errors import RunError
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.locust.options import RunOptions
 from stagecheck.locust.plugin import install
 from stagecheck.locust.shape import ScenarioShape
 from stagecheck.locust.user import ValidationUser
-from stagecheck.preparation import PreparedScenario
 from stagecheck.run import RunSession
-from stagecheck.runfolder import check_writable
+from stagecheck.run.preparation import PreparedScenario
+from stagecheck.runfolder.layout import check_writable
 
 __all__ = ["RunResult", "run_scenario"]
 
@@ -54,7 +54,7 @@ def run_scenario(
 ) -> RunResult:
     """Run ``prepared`` to its end (its plan, or ``plan``) and return the summary, the exit code
     its verdict maps to, and the run folder. The endpoint is not pre-checked here: callers do
-    that once (``stagecheck.endpoint.check_reachable``)."""
+    that once (``stagecheck.endpoint.check.check_reachable``)."""
     options = options or RunOptions()
     # before any load: a folder that cannot be written is bad input (InputError, exit 2)
     check_writable(options.run_dir or options.runs_root,

@@ -28,27 +28,29 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
 
-from stagecheck.endpoint import check_endpoint
+from stagecheck.endpoint.check import check_endpoint
+from stagecheck.endpoint.resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.locust.console import LogFile, guard_log_file, route_console
 from stagecheck.locust.early import EarlyPreparation
 from stagecheck.locust.master_link import wait_for_lost_master
 from stagecheck.locust.options import RunOptions, add_arguments, compute_locust_defaults_once
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
 from stagecheck.locust.user import ValidationUser
-from stagecheck.preparation import PreparedScenario, prepare_loaded
 from stagecheck.recording import Interval
+from stagecheck.recording.recorder import LOOP_LATE_US
 from stagecheck.redact import split_credentials
 from stagecheck.run import LiveView, RunController, RunSession
-from stagecheck.runfolder import check_writable, new_run_dir
+from stagecheck.run.preparation import PreparedScenario, prepare_loaded
+from stagecheck.runfolder.layout import check_writable, new_run_dir
 from stagecheck.scenario import load_scenario
-from stagecheck.target_resources import SAMPLE_INTERVAL_S, ResourceSampler, resolve_metrics_url
 
 __all__ = ["install", "attach", "StagecheckPlugin", "DRAIN_INTERVAL_S"]
 
@@ -56,6 +58,7 @@ log = logging.getLogger("stagecheck")
 
 DRAIN_INTERVAL_S = 1.0  # local recorder → aggregate (one latency.hlog interval) every second
 PROGRESS_EVERY = 5  # drains between two progress lines
+LOOP_CHECK_S = 0.01  # event-loop checks (validity: a saturated generator)
 PAYLOAD_KEY = "stagecheck"
 MSG_STAGE = "stagecheck_stage"
 MSG_FINAL = "stagecheck_final"
@@ -101,6 +104,7 @@ class StagecheckPlugin:
         self._stopping = False  # the runner is stopping its users (once per run)
         self._stopping_ns = 0
         self._final_sent = gevent.event.Event()  # worker: this run's last results went out
+        self._probe_stop = gevent.event.Event()  # ends this run's event-loop probe
         self._fold_lock = gevent.lock.Semaphore()  # worker: one fold of its recorder at a time
         self._last_heartbeat: float | None = None  # worker: the master's last heartbeat
         self._handed_key: tuple[Any, ...] | None = None  # worker: options of the hand-over
@@ -435,6 +439,7 @@ class StagecheckPlugin:
                                    shard_count=shards, pause=_cycle)  # fmt: skip
         if self._pending_stage is not None:
             self.session.set_stage(self._pending_stage)
+        self._start_probe(self.session)
         end = self.session.schedule_end_epoch()
         if end is not None:  # the master ends the run when the last worker's schedule ends
             runner.send_message(MSG_SCHEDULE, {"end": end})
@@ -453,6 +458,7 @@ class StagecheckPlugin:
 
     def _on_test_stopping(self, **_: Any) -> None:
         self._stopping = True
+        self._probe_stop.set()  # the stop's own work is not the load's
         self._stopping_ns = time.perf_counter_ns()  # arrivals due after this are not dropped
         if self.session is not None:
             # Fired before Locust stops the users: from here on nothing more is sent, and
@@ -595,7 +601,8 @@ class StagecheckPlugin:
         session.workers_schedule_end = None
         self.done.clear()
         controller = self.controller = RunController(
-            prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True
+            prepared, session.plan, run_dir, started=time.time(), pause=_pause, defer_rows=True,
+            reports=_write_reports,
         )
         # In ~1 ms slices while the run goes: a large dataset's takes seconds, which neither
         # the first request nor the master's heartbeats should wait for. A master whose
@@ -609,6 +616,7 @@ class StagecheckPlugin:
         self._run_workers = {c.id for c in environment.runner.clients.all} if is_master else set()
         if not is_master:
             session.start_feeding(pause=_cycle)
+            self._start_probe(session)
         if session.stage_index >= 0:  # the shape's first tick comes before test_start
             controller.begin_stage(session.stage_index)
         self._stop_loop = gevent.event.Event()
@@ -618,6 +626,13 @@ class StagecheckPlugin:
             controller.resources = ResourceSampler(resolve_metrics_url(ep.url, ep.metrics_url))
             self._sampler = gevent.spawn(_sample_loop, controller.resources, self._stop_loop)
         log.info("run folder %s", run_dir)
+
+    def _start_probe(self, session: RunSession) -> None:
+        """Check this process's event loop while its users send (validity: a saturated
+        generator)."""
+        self._probe_stop.set()
+        self._probe_stop = stop = gevent.event.Event()
+        gevent.spawn(_loop_probe, session, stop)
 
     def _drain_loop(self, runner: Any, stop: gevent.event.Event) -> None:
         ticks = 0
@@ -714,6 +729,12 @@ def _move_locust_stats(opts: Any, controller: RunController) -> None:
         opts.json_file = None  # Locust then prints its table on the console instead
 
 
+def _write_reports(folder: Path, summary: dict[str, Any]) -> object:
+    from stagecheck.reporting import write_reports  # report time only: pandas, templates
+
+    return write_reports(folder, summary)
+
+
 def _sample_loop(sampler: ResourceSampler, stop: gevent.event.Event) -> None:
     sampler.sample()
     while not stop.wait(SAMPLE_INTERVAL_S):
@@ -804,3 +825,17 @@ def install(events: Any) -> StagecheckPlugin:
         plugin = StagecheckPlugin(events)
         events._stagecheck_plugin = plugin
     return plugin
+
+
+def _loop_probe(session: RunSession, stop: gevent.event.Event) -> None:
+    """Every LOOP_CHECK_S, how late the event loop woke this greenlet: over LOOP_LATE_US, the
+    users' sends and reads waited as long (the recorder counts checks and late ones)."""
+    due_ns = int(LOOP_CHECK_S * 1e9)
+    late_ns = LOOP_LATE_US * 1000
+    while not stop.is_set():
+        before = time.perf_counter_ns()
+        if stop.wait(LOOP_CHECK_S):
+            return
+        recorder = session.recorder
+        if recorder is not None:
+            recorder.record_loop_check(time.perf_counter_ns() - before - due_ns > late_ns)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gevent
 
+import fcntl
+import re
 import socket as _socket
 import struct
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -98,21 +101,28 @@ def sse_lines(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BOD
               ) -> Iterator[bytes]:  # fmt: skip
     """The lines of a streamed body as they arrive (without their line end), from a
     geventhttpclient response: :func:`sse_events` without the arrival times."""
-    for line, _ in sse_events(raw, max_line, max_total):
+    for line, _, _ in sse_events(raw, max_line, max_total):
         yield line
 
 
 def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BODY_BYTES,
-               not_before: int = 0) -> Iterator[tuple[bytes, int]]:  # fmt: skip
-    """``(line, arrived)`` for each line of a streamed body as it arrives (without its line
-    end), from a geventhttpclient response. ``arrived`` is the ``perf_counter_ns`` at which the
-    read that completed the line returned, taken before any parsing; on Linux, over plain TCP,
-    the kernel's receive time of that read's bytes instead (``SO_TIMESTAMPNS``), so that neither
-    the greenlets served before this one (64 streams whose tokens arrive together) nor anything
-    else holding the event loop delays it. The lines of one read (a burst of tokens the server
-    wrote at once) share it, so the gaps between them are 0, as on the wire; lines already read
-    with the headers get the time the stream started. Arrivals never go back, nor before
-    ``not_before`` (the request's start: the kernel's clock and the counter are two clocks).
+               not_before: int = 0) -> Iterator[tuple[bytes, int, bool]]:  # fmt: skip
+    """``(line, arrived, bounded)`` for each line of a streamed body as it arrives (without its
+    line end), from a geventhttpclient response. ``arrived`` is the ``perf_counter_ns`` at which
+    the bytes that completed the line arrived, taken before any parsing: on Linux, over plain
+    TCP, the kernel's receive time of those bytes (``SO_TIMESTAMPNS``), so that neither the
+    greenlets served before this one nor anything else holding the event loop delays it;
+    elsewhere the time the read that completed it returned.
+
+    The kernel gives a read the stamp of the last packet it took, so one read never spans an
+    event boundary when more is queued (:class:`_EventReader`): each event gets its own
+    packet's time even when the reader fell behind. Lines the server wrote at once (a burst)
+    share one time, so the gaps between them are 0, as on the wire. When the kernel merged
+    packets in its queue (a reader late by more than the gap between them), only the last of
+    them keeps its time: the lines before it get that later time with ``bounded`` True (an
+    upper bound, not a measurement). Lines already read with the headers get the time the
+    stream started. Arrivals never go back, nor before ``not_before`` (the request's start:
+    the kernel's clock and the counter are two clocks).
 
     Unlike geventhttpclient's ``readline`` (which rescans the whole buffer after every read:
     quadratic on long lines), each byte is scanned once, and a line or a body past its cap
@@ -120,21 +130,30 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
     connection that closes before the body's end raises :class:`AnswerCut`."""
     buf: bytearray = raw._body_buffer  # parsed body bytes not yet consumed
     scanned = 0  # bytes of buf known to hold no line end
-    total = 0
+    total = 0  # body bytes consumed (the lines yielded)
     arrived = time.perf_counter_ns()  # of the lines read with the headers
+    bounded = False
     floor = not_before  # the last arrival yielded
-    offset = _wall_offset() if _stamping(raw._sock) else None
+    reader = _EventReader(raw._sock) if _stamping(raw._sock) else None
+    # (body offset its bytes end at, arrival, bounded) of reads not yet yielded from
+    marks: list[tuple[int, int, bool]] = []
+    fed = total + len(buf)  # body bytes parsed so far
     while True:
         end = buf.find(b"\n", scanned)
         if end >= 0:
             line = bytes(buf[:end])
             del buf[: end + 1]
             scanned = 0
-            total += end + 1
+            at = total + end  # the line end's offset in the body
+            total = at + 1
             if total > max_total:
                 raise AnswerTooLarge(f"the stream exceeded {max_total:,} bytes")
+            while marks and marks[0][0] <= at:
+                del marks[0]
+            if marks:
+                _, arrived, bounded = marks[0]
             floor = arrived
-            yield (line[:-1] if line.endswith(b"\r") else line), arrived
+            yield (line[:-1] if line.endswith(b"\r") else line), arrived, bounded
             continue
         scanned = len(buf)
         if scanned > max_line:
@@ -143,18 +162,27 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
             if buf:
                 rest = bytes(buf)
                 del buf[:]
-                yield rest, arrived
+                if marks:
+                    _, arrived, bounded = marks[-1]
+                yield rest, arrived, bounded
             return
         sock = raw._sock
         if sock is None:
             raise AnswerCut("the connection closed before the end of the stream")
         try:
-            if offset is not None:
-                data, arrived = _recv_stamped(sock, raw.block_size, floor, offset)
+            if reader is not None:
+                reads = reader.read(raw.block_size, floor)
+                data = b""
+                for data, stamp, late in reads:
+                    raw.feed(data)
+                    fed = total + len(buf)
+                    marks.append((fed, stamp, late))
+                if marks:
+                    _, arrived, bounded = marks[-1]
             else:
                 data = sock.recv(raw.block_size)
                 arrived = time.perf_counter_ns()
-            raw.feed(data)
+                raw.feed(data)
         except BaseException:
             raw.release()
             raise
@@ -198,14 +226,119 @@ def _wall_offset() -> int:
     return offset
 
 
-def _recv_stamped(sock: Any, size: int, floor_ns: int, offset: int) -> tuple[bytes, int]:
-    """One read and the ``perf_counter_ns`` its bytes arrived at: the kernel's receive time,
-    moved from the wall clock to the performance counter by ``offset`` (:func:`_wall_offset`)
-    and kept between ``floor_ns`` and now; now when the kernel gave none."""
-    data, ancillary, _, _ = sock.recvmsg(size, _ANCILLARY)
-    now = time.perf_counter_ns()
-    for level, kind, value in ancillary:
-        if level == _socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
-            sec, nsec = _TIMESPEC.unpack_from(value)
-            return data, min(max(sec * 1_000_000_000 + nsec - offset, floor_ns), now)
-    return data, now
+# struct tcp_info (linux/tcp.h): tcpi_bytes_received (u64) at 128, tcpi_data_segs_in (u32) at 152
+_TCP_INFO = getattr(_socket, "TCP_INFO", 11)
+_TCP_INFO_SIZE = 160
+_RECEIVED = struct.Struct("@Q")
+_SEGS = struct.Struct("@I")
+# where an SSE event ends in the raw bytes: its blank line ("\n\n" or "\r\n\r\n"), and the
+# chunk's own line end when the body is chunked (the rest of the server's write)
+_EVENT_END = re.compile(rb"\n\r?\n(?:\r\n)?")
+_DISCARD = bytearray(64 * 1024)  # where bytes already peeked are read to (nothing yields)
+
+
+class _EventReader:
+    """Reads a stamped socket so that each event gets the arrival time of its own bytes.
+
+    The kernel stamps each packet, merges consecutive packets waiting in a socket's queue
+    (keeping the later stamp), and hands a read the stamp of the last packet it took. So each
+    read first peeks at what is queued and asks the kernel (``TCP_INFO``) how many packets
+    brought it: one packet (the usual case: one event, or a burst written at once) is read
+    whole; bytes from several packets are read one event at a time, each read ending at an
+    event's end. Events of one read that shared a stamp with the next one, where the packets
+    were more than the distinct stamps seen, were merged by the kernel: their time is an upper
+    bound, and is flagged. Costs a peek and a ``getsockopt`` per wake-up (one read otherwise)."""
+
+    __slots__ = ("sock", "raw", "offset", "pos", "segs")
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.raw = getattr(sock, "_sock", sock)  # gevent's socket: the system one inside
+        self.offset = _wall_offset()
+        # The stream's next unread byte in tcpi_bytes_received's count, and the data packets
+        # received when that byte was the next to arrive (None: not known, e.g. bytes were
+        # queued already; every batch is then judged merged where stamps are shared).
+        self.pos: int | None = None
+        self.segs: int | None = None
+        info = self._info()
+        if info is not None:
+            queued = _queued(sock)
+            if queued is not None:
+                self.pos = info[0] - queued
+                self.segs = info[1] if queued == 0 else None
+
+    def _info(self) -> tuple[int, int] | None:
+        try:
+            raw = self.raw.getsockopt(_socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
+        except OSError:
+            return None
+        if len(raw) < 156:
+            return None
+        return _RECEIVED.unpack_from(raw, 128)[0], _SEGS.unpack_from(raw, 152)[0]
+
+    def _stamp(self, ancillary: list[tuple[int, int, bytes]], now: int) -> int:
+        """The kernel's stamp on the performance counter (``now`` when there is none)."""
+        for level, kind, value in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = _TIMESPEC.unpack_from(value)
+                return min(sec * 1_000_000_000 + nsec - self.offset, now)
+        return now
+
+    def read(self, size: int, floor: int) -> list[tuple[bytes, int, bool]]:
+        """The queued bytes (at most ``size``; waits for some) as ``(bytes, arrival, bounded)``
+        pieces, each ending at an event's end when they came in several packets; ``b""`` at
+        the end of the connection. Arrivals are kept between ``floor`` and now."""
+        data, ancillary, _, _ = self.sock.recvmsg(size, _ANCILLARY, _socket.MSG_PEEK)
+        now = time.perf_counter_ns()
+        sock = self.raw  # the bytes are queued: nothing below waits
+        if not data:
+            return [(sock.recv(size), now, False)]
+        last = self._stamp(ancillary, now)  # every queued byte arrived by then
+        packets = None
+        pos = self.pos
+        if pos is not None:
+            info = self._info()
+            if info is None:
+                self.pos = None
+            else:
+                if self.segs is not None and info[0] - pos == len(data):
+                    packets = info[1] - self.segs
+                self.pos = pos = pos + len(data)
+                self.segs = info[1] if info[0] == pos else None
+        if packets is not None and packets <= 1 and len(data) <= len(_DISCARD):
+            sock.recv_into(_DISCARD, len(data))  # the peeked bytes, without a second copy
+            return [(data, max(last, floor), False)]
+        cuts = [m.end() for m in _EVENT_END.finditer(data)]
+        if not cuts or len(cuts) == 1 and cuts[0] == len(data):
+            if len(data) <= len(_DISCARD):
+                sock.recv_into(_DISCARD, len(data))
+            else:
+                sock.recv(len(data))
+            return [(data, max(last, floor), False)]
+        if not cuts or cuts[-1] != len(data):
+            cuts.append(len(data))
+        pieces: list[tuple[bytes, int, bool]] = []
+        stamps: list[int] = []
+        done = 0
+        for cut in cuts:
+            got, ancillary, _, _ = sock.recvmsg(cut - done, _ANCILLARY)
+            done = cut
+            # a packet that came after the peek may have been merged into the last one read
+            stamps.append(min(self._stamp(ancillary, now), last))
+            pieces.append((got, max(stamps[-1], floor), False))
+        distinct = len(set(stamps))
+        if distinct < len(stamps) and (packets is None or packets > distinct):
+            for i in range(len(stamps) - 1):
+                if stamps[i] == stamps[i + 1]:
+                    got, at, _ = pieces[i]
+                    pieces[i] = (got, at, True)
+        return pieces
+
+
+def _queued(sock: Any) -> int | None:
+    """Bytes waiting in the socket's receive queue (``FIONREAD``)."""
+    try:
+        return int.from_bytes(fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"),
+                              sys.byteorder)  # fmt: skip
+    except (OSError, ValueError):
+        return None

@@ -246,6 +246,7 @@ class ValidationUser(FastHttpUser):
         req = row.request
         adapter = session.adapter
         token_times: list[int] = []  # perf_counter_ns at which each text delta arrived
+        bounded: list[int] = []  # indices of token_times that are upper bounds (merged packets)
         usage: list[int] = []  # the server's output token count, when the stream reports it
         timer = deadline(self._timeout_s)  # the stream's reads, in sse_lines, are not timed
         resp: Any = None
@@ -254,7 +255,7 @@ class ValidationUser(FastHttpUser):
             pieces: list[str] = []
             # each event as it arrives (geventhttpclient response), size-capped, with the time
             # its bytes came off the socket: parsing it is not the server's time
-            for line, arrived in sse_events(resp, not_before=t0):
+            for line, arrived, late in sse_events(resp, not_before=t0):
                 piece = adapter.parse_stream_line(line)
                 if piece is STREAM_DONE:
                     timer.close()
@@ -262,6 +263,8 @@ class ValidationUser(FastHttpUser):
                 if piece.__class__ is StreamUsage:
                     usage.append(piece.output_tokens)  # type: ignore[union-attr]
                 elif piece:
+                    if late:
+                        bounded.append(len(token_times))
                     token_times.append(arrived)
                     pieces.append(piece)  # type: ignore[arg-type]
             raise AnswerCut("the stream ended before its end marker ([DONE])")
@@ -298,12 +301,17 @@ class ValidationUser(FastHttpUser):
         self._record(session, row, stage, started, latency_us, lag_us, verdict)
         if token_times:
             gaps = [(b - a) // 1000 for a, b in zip(token_times, token_times[1:], strict=False)]
+            # a bounded token's gaps on either side may be merged: counted (they stay in the
+            # ITL figures, which then say how many of their gaps are not measurements)
+            merged = len({g for i in bounded for g in (i - 1, i) if 0 <= g < len(gaps)})
             session.recorder.record_stream(  # type: ignore[union-attr]
                 (token_times[0] - t0) // 1000,
                 gaps,
                 stage,
                 output_tokens=usage[-1] if usage else None,
                 linked=True,
+                ttft_bounded=bool(bounded) and bounded[0] == 0,
+                merged_gaps=merged,
             )
 
     def _report(self, row: PreparedRow, started: float, latency_us: int, length: int,

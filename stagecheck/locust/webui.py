@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagecheck.errors import InputError
-from stagecheck.loadplan import LoadPlan
+from stagecheck.judging.thresholds import judges_correctness
+from stagecheck.load.plan import LoadPlan
 from stagecheck.reporting.model import ungated_text
-from stagecheck.thresholds import judges_correctness
 
 if TYPE_CHECKING:
     from stagecheck.locust.plugin import StagecheckPlugin

@@ -1,17 +1,19 @@
 """Protocol adapters: how a dataset row becomes an HTTP request and an answer a prediction.
 
-``build_adapter(name, model=..., inputs=..., options=...)`` validates the options with the
-adapter's pydantic model (``ValidationError`` propagates, for the scenario loader to locate) and
-returns the adapter; ``get_adapter_class`` raises a ``ValueError`` listing the valid names.
+Each adapter is a module of this package; importing the package registers them all in
+:data:`ADAPTERS` (:mod:`stagecheck.registry`). ``build_adapter(name, model=..., inputs=...,
+options=...)`` validates the options with the adapter's pydantic model (``ValidationError``
+propagates, for the scenario loader to locate) and returns the adapter; ``get_adapter_class``
+raises a ``ValueError`` listing the valid names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
 from stagecheck.protocols.base import (
+    ADAPTERS,
     STREAM_DONE,
     PreparedRequest,
     ProtocolAdapter,
@@ -19,12 +21,8 @@ from stagecheck.protocols.base import (
     StreamDone,
     StreamUsage,
 )
-from stagecheck.protocols.json_api import JSONAPIAdapter
 from stagecheck.protocols.jsonpath import compile_path
-from stagecheck.protocols.kserve_v2 import KServeV2Adapter
-from stagecheck.protocols.mlflow import MLflowAdapter
-from stagecheck.protocols.openai_chat import OpenAIChatAdapter
-from stagecheck.protocols.openai_completions import OpenAICompletionsAdapter
+from stagecheck.registry import import_submodules
 
 __all__ = [
     "PreparedRequest",
@@ -40,34 +38,17 @@ __all__ = [
     "compile_path",
 ]
 
-ADAPTERS: Mapping[str, type[ProtocolAdapter]] = MappingProxyType(
-    {
-        cls.name: cls
-        for cls in (
-            JSONAPIAdapter,
-            KServeV2Adapter,
-            MLflowAdapter,
-            OpenAIChatAdapter,
-            OpenAICompletionsAdapter,
-        )
-    }
-)
-"""Every protocol adapter by name (read-only)."""
+import_submodules(__name__, __path__)
 
 
 def available_protocols() -> list[str]:
     """Names of the registered protocols, sorted."""
-    return sorted(ADAPTERS)
+    return ADAPTERS.names()
 
 
 def get_adapter_class(name: str) -> type[ProtocolAdapter]:
     """The adapter class registered as ``name``; ``ValueError`` listing the valid names."""
-    try:
-        return ADAPTERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Protocol {name!r} is not registered. Available protocols: {available_protocols()}"
-        ) from None
+    return ADAPTERS.get_class(name)
 
 
 def build_adapter(

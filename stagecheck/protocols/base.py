@@ -18,8 +18,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from stagecheck.fields import MISSING, field_value
+from stagecheck.registry import Registry
 
 __all__ = [
+    "ADAPTERS",
     "PreparedRequest",
     "ResponseParseError",
     "StreamDone",
@@ -73,6 +75,10 @@ class StreamUsage:
     output_tokens: int
 
 
+ADAPTERS: Registry[ProtocolAdapter] = Registry("Protocol", "protocols")
+"""Every protocol adapter by name (read-only)."""
+
+
 class AdapterOptions(BaseModel):
     """Base of every adapter's options: unknown keys are errors, values are immutable."""
 
@@ -80,11 +86,20 @@ class AdapterOptions(BaseModel):
 
 
 class ProtocolAdapter(ABC):
-    """Maps dataset rows to requests and responses to predictions for one wire protocol."""
+    """Maps dataset rows to requests and responses to predictions for one wire protocol. A
+    subclass that sets ``name`` registers itself in :data:`ADAPTERS`."""
 
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
     supports_stream: ClassVar[bool] = False
+    #: The adapter appends its own route to ``endpoint.url`` (``endpoint.options.path``), so a
+    #: path in the URL is a mistake worth a warning.
+    appends_path: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            ADAPTERS.add(cls.name, cls)
 
     def __init__(self, *, model: str | None, inputs: Sequence[str], options: BaseModel) -> None:
         if not isinstance(options, self.Options):

@@ -30,15 +30,15 @@ from stagecheck.recording.interval import (
     Folder,
     Interval,
     SampleRule,
+    add_counts,
 )
-from stagecheck.recording.recorder import ALL, CORRECT, OUTCOMES, TIMINGS, UNPARSEABLE, Delta
+from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
 
 ROWS_PER_PAUSE = 512  # rows.jsonl lines written between two pauses (~1 ms)
 RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
-_ROW_CHUNK = 512  # per-row answer groups added between two pauses (~1 ms)
 
 
 @dataclass
@@ -111,6 +111,8 @@ class Aggregate:
         self.tokens_per_s_milli = new_histogram()
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()  # "usage" | "deltas" → answers
+        self.stamp_bounds: Counter[str] = Counter()  # "ttft" | "itl" → left unmeasured
+        self.loop: Counter[str] = Counter()  # the generators' event-loop checks, late ones
         # Per dataset row, the unit of evidence of every interval and test (a timed run replays
         # rows; see stagecheck.stats): per stage, each row's scored and correct requests (two
         # dense columns), and per (row, label) the wrong answers of a classification that named
@@ -217,11 +219,12 @@ class Aggregate:
         self.ended = max(self.ended, interval.ended)
         self.dropped += interval.dropped
         self.late += interval.late
-        self.out_of_range.update(interval.out_of_range)
-        self.outcomes.update(interval.outcomes)
-        self.confusion.update(interval.confusion)
-        self.causes.update(interval.causes)
-        self.per_second.update(interval.per_second)
+        for counts, part in (
+            (self.out_of_range, interval.out_of_range), (self.outcomes, interval.outcomes),
+            (self.confusion, interval.confusion), (self.causes, interval.causes),
+            (self.per_second, interval.per_second),
+        ):  # fmt: skip
+            add_counts(counts, part)
         lag_max = self.lag_max_per_second
         for second, us in interval.lag_max.items():
             if us > lag_max.get(second, 0):
@@ -233,12 +236,15 @@ class Aggregate:
                 self._keep_sample(rows[index], outcome, got, latency_us, error)
         pause()
         parts: dict[str, list[HdrHistogram]] = {}
+        e2e_keys = []
         for key, h in interval.histograms.items():
             total = self.histograms.get(key)
             if total is None:
                 total = self.histograms[key] = new_histogram()
             total.add(h)
             parts.setdefault(key[1], []).append(h)
+            if key[1] == "e2e":
+                e2e_keys.append(key)
             pause()
         by_timing: dict[str, HdrHistogram] = {}
         for timing, hs in parts.items():
@@ -254,12 +260,21 @@ class Aggregate:
             self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
         self.output_tokens += interval.output_tokens
         self.token_sources.update(interval.token_sources)
-        self._count_rows(interval, pause)
+        self.stamp_bounds.update(interval.stamp_bounds)
+        self.loop.update(interval.loop)
+        self._count_rows(interval)
         self._keep_recent(interval.ended, by_timing)
-        self._write_interval(interval, by_timing.get("e2e"), pause)
+        # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line
+        # is that encoding (re-encoding the decoded histogram gives the same bytes)
+        encoded = interval.encoded.get(e2e_keys[0]) if len(e2e_keys) == 1 else None
+        self._write_interval(interval, by_timing.get("e2e"), pause, encoded)
 
     def _write_interval(
-        self, interval: Interval, e2e: HdrHistogram | None, pause: Callable[[], None]
+        self,
+        interval: Interval,
+        e2e: HdrHistogram | None,
+        pause: Callable[[], None],
+        encoded: bytes | None = None,
     ) -> None:
         name = "results.jsonl"
         try:
@@ -269,13 +284,17 @@ class Aggregate:
             name = "latency.hlog"
             if self._hlog is not None and e2e is not None and e2e.get_total_count():
                 pause()
-                HistogramLogWriter(self._hlog).output_interval_histogram(
-                    e2e,
-                    # the first delta may begin a hair before the run's start stamp
-                    start_time_stamp_sec=max(interval.started - self.started, 0.0),
-                    end_time_stamp_sec=max(interval.ended, interval.started + 1e-3) - self.started,
-                    max_value_unit_ratio=1000.0,  # interval max column in milliseconds
-                )
+                # the first delta may begin a hair before the run's start stamp
+                start = max(interval.started - self.started, 0.0)
+                end = max(interval.ended, interval.started + 1e-3) - self.started
+                if encoded is None:
+                    HistogramLogWriter(self._hlog).output_interval_histogram(
+                        e2e, start_time_stamp_sec=start, end_time_stamp_sec=end,
+                        max_value_unit_ratio=1000.0,  # interval max column in milliseconds
+                    )  # fmt: skip
+                else:  # HistogramLogWriter's line, with the encoding already at hand
+                    max_ms = e2e.get_max_value() // 1000.0
+                    self._hlog.write(f"{start:f},{end - start:f},{max_ms:f},{encoded.decode()}\n")
                 self._hlog.flush()
         except OSError as exc:
             self._note_failure(name, exc)
@@ -287,39 +306,15 @@ class Aggregate:
         if self.write_failure is None:
             self.write_failure = f"{name}: {exc.strerror or exc}"
 
-    def _count_rows(self, interval: Interval, pause: Callable[[], None]) -> None:
-        """Add the interval's answers per dataset row, a chunk of its groups between pauses."""
-        groups = interval.rows
-        size = len(self.rows)
-        keys = [k for k in groups if k[2] <= UNPARSEABLE and 0 <= k[1] < size]  # answered
-        for start in range(0, len(keys), _ROW_CHUNK):
-            self._count_row_chunk(groups, keys[start : start + _ROW_CHUNK])
-            pause()
-
-    def _count_row_chunk(
-        self,
-        groups: Counter[tuple[int, int, int, str | None]],
-        keys: list[tuple[int, int, int, str | None]],
-    ) -> None:
-        size = len(self.rows)
-        stage = np.fromiter((k[0] for k in keys), np.int64, len(keys))
-        row = np.fromiter((k[1] for k in keys), np.int64, len(keys))
-        right = np.fromiter((k[2] == CORRECT for k in keys), bool, len(keys))
-        count = np.fromiter((groups[k] for k in keys), np.int64, len(keys))
-        for s in np.unique(stage).tolist():
+    def _count_rows(self, interval: Interval) -> None:
+        """Add the interval's answers per dataset row (its per-stage tallies, with numpy)."""
+        for s, (index, scored, correct) in interval.row_tallies.items():
             table = self.row_counts.get(s)
             if table is None:
-                table = self.row_counts[s] = np.zeros((2, size), np.int64)
-            mine = stage == s
-            np.add.at(table[0], row[mine], count[mine])
-            np.add.at(table[1], row[mine & right], count[mine & right])
-        rows, named = self.rows, self.row_mislabelled
-        for key in keys:
-            _, index, outcome, predicted = key
-            if predicted is None or outcome == CORRECT:
-                continue
-            if predicted != rows[index].expected_text:  # a wrong answer that named a label
-                named[(index, predicted)] += groups[key]
+                table = self.row_counts[s] = np.zeros((2, len(self.rows)), np.int64)
+            table[0][index] += scored  # the indexes are unique: a plain fancy-index add
+            table[1][index] += correct
+        add_counts(self.row_mislabelled, interval.mislabelled)
 
     def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
         if by_timing:

@@ -46,6 +46,9 @@ CORRECT, INCORRECT, UNPARSEABLE, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR, UNFINISH
 FAILURES = frozenset((HTTP_ERROR, TIMEOUT, CONNECTION_ERROR))
 TIMINGS = ("e2e", "ttft", "itl")
 ALL = -1  # slice index meaning "every request" (no slice)
+# A check of a generator's event loop is late when it woke this long past due: its users' sends
+# and reads waited as long (streams at a 50 ms token gap then get their packets merged).
+LOOP_LATE_US = 20_000
 
 # One request, as a plain tuple so that recording it costs next to nothing:
 # (start epoch s, row index, outcome code, predicted label or None, answer text or None,
@@ -58,8 +61,9 @@ Result = tuple[
 ]
 # Streaming figures of one answer: (stage, time to first token µs, inter-token gaps µs,
 #  output tokens, whether the server's usage gave them (else: counted text deltas), position of
-#  the answer's Result in the same delta or -1).
-StreamTiming = tuple[int, int, Sequence[int], int, bool, int]
+#  the answer's Result in the same delta or -1, whether the TTFT is an upper bound, inter-token
+#  gaps that are bounds because the kernel merged their packets).
+StreamTiming = tuple[int, int, Sequence[int], int, bool, int, bool, int]
 
 
 @dataclass
@@ -71,6 +75,8 @@ class Delta:
     results: list[Result] = field(default_factory=list)
     streams: list[StreamTiming] = field(default_factory=list)
     dropped: int = 0  # open loop: arrivals due that no user was free to send (never sent)
+    loop_checks: int = 0  # checks of this process's event loop (LoopProbe)
+    loop_late: int = 0  # checks that found it late by over LOOP_LATE_US
 
 
 class Recorder:
@@ -113,17 +119,29 @@ class Recorder:
         *,
         output_tokens: int | None = None,
         linked: bool = False,
+        ttft_bounded: bool = False,
+        merged_gaps: int = 0,
     ) -> None:
         """Streaming figures of one answer: time to first token, each inter-token gap and its
         output tokens (the server's usage count; None: the text deltas, one per gap plus one).
         ``linked``: it belongs to the request :meth:`record` took just before (same greenlet,
-        no yield in between), so that its results line carries its TTFT and tokens."""
+        no yield in between), so that its results line carries its TTFT and tokens.
+        ``ttft_bounded``: the first token's arrival is an upper bound (its packet was merged
+        with a later one); ``merged_gaps``: gaps of ``itl_us`` next to such a token (bounds,
+        not measurements)."""
         from_usage = output_tokens is not None
         tokens = output_tokens if output_tokens is not None else len(itl_us) + 1
         position = len(self._delta.results) - 1 if linked else -1
         self._delta.streams.append(
-            (self.stage if stage is None else stage, ttft_us, itl_us, tokens, from_usage, position)
+            (self.stage if stage is None else stage, ttft_us, itl_us, tokens, from_usage, position,
+             ttft_bounded, merged_gaps)
         )
+
+    def record_loop_check(self, late: bool) -> None:
+        """One check of the event loop: ``late`` when it woke over LOOP_LATE_US past due."""
+        self._delta.loop_checks += 1
+        if late:
+            self._delta.loop_late += 1
 
     def record_dropped(self, count: int) -> None:
         """Open loop: ``count`` arrivals were due but no user was free to send them."""

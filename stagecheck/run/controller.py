@@ -16,24 +16,32 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.datasets.profile import profile_dataset
+from stagecheck.endpoint.resources import ResourceSampler
 from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, InputError
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import PreparedScenario
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import Aggregate, Delta, Interval
 from stagecheck.recording.hdr import value_at_percentile
 from stagecheck.redact import redact_text
-from stagecheck.run.live import LiveView, build_live_view
-from stagecheck.runfolder import clear_live, mark_live, write_scenario_copy, write_summary
-from stagecheck.summary import RunFacts, build_summary
-from stagecheck.target_resources import ResourceSampler
-from stagecheck.validity import EARLY_STOP_REQUESTS, early_stop_reason
-from stagecheck.verdict import complete_summary
+from stagecheck.run.live import LiveView, RunState, build_live_view
+from stagecheck.run.preparation import PreparedScenario
+from stagecheck.runfolder.layout import (
+    clear_live,
+    mark_live,
+    write_scenario_copy,
+    write_summary,
+)
+from stagecheck.summary.build import RunFacts, build_summary
+from stagecheck.summary.validity import EARLY_STOP_REQUESTS, early_stop_reason
+from stagecheck.summary.verdict import complete_summary
 
 __all__ = ["RunController", "EXIT_FOR_VERDICT", "exit_code_for", "progress_line"]
 
 log = logging.getLogger("stagecheck")
 
 EXIT_FOR_VERDICT = {"passed": 0, "failed": EXIT_THRESHOLD_FAILED, "invalid": EXIT_RUN_FAILED}
+#: Writes a final summary's reports into a folder (the caller's: the engine imports no
+#: renderer; :func:`stagecheck.reporting.write_reports`). Raises OSError or InputError.
+ReportWriter = Callable[[Path, dict[str, Any]], object]
 LIVE_MAX_AGE_S = 1.0  # a live view is rebuilt at most this often, however often it is read
 INTERRUPT_SLACK_S = 2.0  # a timed run that ended this much before its plan was interrupted
 
@@ -62,8 +70,10 @@ class RunController:
         pause: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         defer_rows: bool = False,
+        reports: ReportWriter | None = None,
     ) -> None:
         self.prepared = prepared
+        self._reports = reports
         self.plan = plan
         self.run_dir = run_dir
         self._pause = pause or _no_pause
@@ -142,7 +152,7 @@ class RunController:
 
     def check_early_stop(self) -> str | None:
         """Whether the run should stop now: its first requests all got HTTP 401, 403 or 404
-        (:func:`~stagecheck.validity.early_stop_reason`). Judged once, when the first
+        (:func:`~stagecheck.summary.validity.early_stop_reason`). Judged once, when the first
         :data:`EARLY_STOP_REQUESTS` requests are in; says why (logged once) or None."""
         if self._early_judged or self.aggregate.requests < EARLY_STOP_REQUESTS:
             return self.early_stop
@@ -224,7 +234,19 @@ class RunController:
             loaded, ds = self.prepared.loaded, self.prepared.dataset
             summary = build_summary(loaded, ds, self.aggregate, self.facts(), final=False,
                                     pause=self._pause)  # fmt: skip
-        return build_live_view(self, summary, now, pause=self._pause)
+        return build_live_view(self.aggregate, self._state(), summary, now, pause=self._pause)
+
+    def _state(self) -> RunState:
+        sc = self.prepared.loaded.scenario
+        cpu, rss = self.resources.latest() if self.resources is not None else (None, None)
+        return RunState(
+            run_id=self.run_id, scenario=sc.name, model=sc.endpoint.model,
+            protocol=sc.endpoint.protocol, url=sc.endpoint.url, distributed=self.distributed,
+            finished=self.summary is not None, users=self.users, stage_index=self.stage_index,
+            offered_rate=self.plan.rate_at(self.stage_index),
+            generator_cpu_max=self.generator_cpu_max, target_cpu_percent=cpu,
+            target_memory_bytes=rss,
+        )  # fmt: skip
 
     def write_rows(self, pause: Callable[[], None] | None = None) -> None:
         """Write rows.jsonl, pausing (``pause``, else the controller's) (once; :meth:`finish`
@@ -259,13 +281,13 @@ class RunController:
         if self.write_failure:
             self.incomplete.append(_folder_reason(self.write_failure))
         summary = self._final_summary(interrupted)
-        problem = _write_outputs(self.run_dir, summary)
+        problem = _write_outputs(self.run_dir, summary, self._reports)
         if problem:  # the summary and reports could not be written: invalid, and kept elsewhere
             self.note_write_failure(problem)
             if not any(r.startswith(_FOLDER_REASON) for r in self.incomplete):
                 self.incomplete.append(_folder_reason(problem))
                 summary = self._final_summary(interrupted)
-            self.summary_dir = _write_elsewhere(self.run_id, summary)
+            self.summary_dir = _write_elsewhere(self.run_id, summary, self._reports)
         if self.write_failure:
             where = self.summary_dir
             kept = (f"the summary and reports are in {where}" if where is not None
@@ -296,14 +318,15 @@ def _folder_reason(failure: str) -> str:
     return f"{_FOLDER_REASON} ({failure}): the results it holds are incomplete"
 
 
-def _write_outputs(folder: Path, summary: dict[str, Any]) -> str | None:
+def _write_outputs(
+    folder: Path, summary: dict[str, Any], reports: ReportWriter | None
+) -> str | None:
     """Write every report, then summary.json, into ``folder``; what failed, or None. The
     summary comes last: a folder whose reports could not be written holds no summary that
     contradicts the one written elsewhere."""
-    from stagecheck.reporting import write_reports  # report time only
-
     try:
-        write_reports(folder, summary)
+        if reports is not None:
+            reports(folder, summary)
         write_summary(folder, summary)
     except OSError as exc:
         return f"{Path(str(exc.filename or 'summary.json')).name}: {exc.strerror or exc}"
@@ -313,7 +336,9 @@ def _write_outputs(folder: Path, summary: dict[str, Any]) -> str | None:
     return None
 
 
-def _write_elsewhere(run_id: str, summary: dict[str, Any]) -> Path | None:
+def _write_elsewhere(
+    run_id: str, summary: dict[str, Any], reports: ReportWriter | None
+) -> Path | None:
     """A folder of the system's temporary space holding the summary and reports of a run
     whose own folder could not take them; None when that fails too (the console keeps it)."""
     import tempfile
@@ -322,7 +347,7 @@ def _write_elsewhere(run_id: str, summary: dict[str, Any]) -> Path | None:
         folder = Path(tempfile.mkdtemp(prefix=f"stagecheck-{run_id}-"))
     except OSError:
         return None
-    return None if _write_outputs(folder, summary) else folder
+    return None if _write_outputs(folder, summary, reports) else folder
 
 
 def _check_contract(summary: dict[str, Any]) -> None:
@@ -330,7 +355,7 @@ def _check_contract(summary: dict[str, Any]) -> None:
     run's figures and verdict matter more than the shape of one field."""
     from pydantic import ValidationError
 
-    from stagecheck.summary_model import check_summary
+    from stagecheck.summary.schema import check_summary
 
     try:
         check_summary(summary)

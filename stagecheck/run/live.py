@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from stagecheck.exporter.catalogue import LATENCY_BUCKETS_S
+from stagecheck.judging.catalogue import LATENCY_BUCKETS_S
 from stagecheck.recording.hdr import recorded, values_at_percentiles
 
 if TYPE_CHECKING:
-    from stagecheck.run.controller import RunController
+    from stagecheck.recording import Aggregate
 
-__all__ = ["LiveView", "IntervalFigures", "build_live_view", "cumulative_buckets",
+__all__ = ["LiveView", "RunState", "IntervalFigures", "build_live_view", "cumulative_buckets",
            "INTERVAL_S", "endpoint_host"]  # fmt: skip
 
 INTERVAL_S = 10.0  # "last interval" figures cover this many seconds
@@ -39,6 +39,25 @@ class IntervalFigures:
     count: int
     percentiles_us: dict[float, int]  # percentile (0-100) → value
     max_us: int
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the live view takes of the run besides its aggregate: values, not the controller."""
+
+    run_id: str
+    scenario: str
+    model: str | None
+    protocol: str
+    url: str
+    distributed: bool  # results arrive in workers' reports (a few seconds late)
+    finished: bool
+    users: int
+    stage_index: int
+    offered_rate: float | None
+    generator_cpu_max: float
+    target_cpu_percent: float | None
+    target_memory_bytes: float | None
 
 
 @dataclass(frozen=True)
@@ -97,15 +116,14 @@ def cumulative_buckets(h: HdrHistogram, bounds_s: tuple[float, ...]) -> tuple[li
 
 
 def build_live_view(
-    controller: RunController,
+    agg: Aggregate,
+    run: RunState,
     summary: Mapping[str, Any],
     now: float,
     *,
     pause: Callable[[], None],
 ) -> LiveView:
-    agg = controller.aggregate
-    sc = controller.prepared.loaded.scenario
-    settle = DISTRIBUTED_SETTLE_S if controller.distributed else 1
+    settle = DISTRIBUTED_SETTLE_S if run.distributed else 1
     last = int(min(now, agg.ended)) - settle  # the newest second whose requests are all in
     first = max(last - int(INTERVAL_S) + 1, int(agg.started) + 1)  # whole seconds of the run
     span = last - first + 1
@@ -124,29 +142,26 @@ def build_live_view(
         if whole is not None:
             buckets[timing], sums[timing] = cumulative_buckets(whole, LATENCY_BUCKETS_S)
         pause()
-    target_cpu, target_rss = (
-        controller.resources.latest() if controller.resources is not None else (None, None)
-    )
     return LiveView(
         at=now,
-        finished=controller.summary is not None,
+        finished=run.finished,
         summary=summary,
-        scenario=sc.name,
-        run_id=controller.run_id,
-        model=sc.endpoint.model,
-        protocol=sc.endpoint.protocol,
-        endpoint_host=endpoint_host(sc.endpoint.url),
+        scenario=run.scenario,
+        run_id=run.run_id,
+        model=run.model,
+        protocol=run.protocol,
+        endpoint_host=endpoint_host(run.url),
         started=agg.started,
         elapsed_s=max(agg.ended - agg.started, 0.0),
-        users=controller.users,
-        stage_index=max(controller.stage_index, 0),
-        offered_rate=controller.plan.rate_at(controller.stage_index),
+        users=run.users,
+        stage_index=max(run.stage_index, 0),
+        offered_rate=run.offered_rate,
         achieved_rate=agg.requests_started(first, last) / span if span > 0 else 0.0,
         late=agg.late,
         lag_max_us=agg.lag_max(first, last),
-        generator_cpu_max=controller.generator_cpu_max,
-        target_cpu_percent=target_cpu,
-        target_memory_bytes=target_rss,
+        generator_cpu_max=run.generator_cpu_max,
+        target_cpu_percent=run.target_cpu_percent,
+        target_memory_bytes=run.target_memory_bytes,
         interval=interval,
         buckets=buckets,
         sums_s=sums,

@@ -6,7 +6,7 @@ appends each merged interval to ``results.jsonl`` (and ``latency.hlog``) as it g
 ``rows.jsonl`` and ``scenario.yaml``. :func:`rebuild_summary` replays those lines through the
 run's own recording path (:class:`~stagecheck.recording.Folder` →
 :class:`~stagecheck.recording.Aggregate`) and builds the summary as the run would have
-(:func:`~stagecheck.summary.build_summary`), marked incomplete and therefore invalid.
+(:func:`~stagecheck.summary.build.build_summary`), marked incomplete and therefore invalid.
 
 What the lines do not hold is not invented: the number of workers (None), the generator's CPU,
 the inter-token gaps of streamed answers, the dataset rows skipped at load time.
@@ -25,16 +25,16 @@ from pydantic import ValidationError
 
 from stagecheck.datasets import PreparedDataset, RowTable
 from stagecheck.errors import InputError, one_line
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import PreparedRequest
 from stagecheck.recording import Aggregate, Delta
 from stagecheck.recording.recorder import OUTCOMES, Result
-from stagecheck.resultlines import line_answer
 from stagecheck.run.controller import INTERRUPT_SLACK_S
+from stagecheck.runfolder.results import line_answer
 from stagecheck.scenario import LoadedScenario, Scenario
 from stagecheck.scenario.yamlread import YAMLProblem, read_yaml
 from stagecheck.scoring import get_scorer_class
-from stagecheck.summary import RunFacts, build_summary
+from stagecheck.summary.build import RunFacts, build_summary
 
 __all__ = ["rebuild_summary", "can_rebuild", "REBUILT"]
 
@@ -167,7 +167,8 @@ def _batches(
                 continue
             if stream is not None:  # TTFT and tokens; inter-token gaps are not on the line
                 ttft_us, tokens = stream
-                delta.streams.append((result[7], ttft_us, (), tokens, False, len(delta.results)))
+                delta.streams.append((result[7], ttft_us, (), tokens, False, len(delta.results),
+                                      False, 0))
             delta.results.append(result)
             if len(delta.results) >= BATCH:
                 yield _timed(delta), bad

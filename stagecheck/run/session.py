@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stagecheck.arrivals import ArrivalSchedule
 from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import PreparedScenario, prepare_loaded
+from stagecheck.load.arrivals import ArrivalSchedule
+from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import ProtocolAdapter
 from stagecheck.recording import UNFINISHED, Folder, Interval, Recorder
+from stagecheck.run.preparation import PreparedScenario, prepare_loaded
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
 from stagecheck.scoring.scorers import Graded

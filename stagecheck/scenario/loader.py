@@ -227,7 +227,7 @@ def _check_plugins(scenario: Scenario, file: str, lines: _Lines) -> list[str]:
 
 
 def _check_thresholds(scenario: Scenario, file: str, lines: _Lines) -> list[str]:
-    from stagecheck.thresholds import parse_threshold
+    from stagecheck.judging.thresholds import parse_threshold
 
     problems = []
     for i, text in enumerate(scenario.thresholds or ()):

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from stagecheck.protocols import ADAPTERS
 from stagecheck.redact import redact_text, redact_url
 from stagecheck.units import MAX_RATE, parse_duration, parse_rate
 
@@ -103,9 +104,7 @@ class EndpointConfig(_Model):
         description="A hosted platform's settings (seekrflow): its base path, its API key "
         "header from the environment, its health route; keys given here win",
     )
-    protocol: str = Field(
-        description="openai-chat | openai-completions | kserve-v2 | mlflow | json"
-    )
+    protocol: str = Field(description=" | ".join(ADAPTERS.names()))
     model: str | None = Field(None, description="Model name sent to / addressed on the endpoint")
     headers: dict[str, str] = Field(
         default_factory=dict, description="Extra headers; ${VAR} reads the environment"
@@ -126,7 +125,7 @@ class EndpointConfig(_Model):
     @classmethod
     def _preset(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("preset") is not None:
-            from stagecheck.presets import apply_preset
+            from stagecheck.protocols.presets import apply_preset
 
             return apply_preset(data)
         return data

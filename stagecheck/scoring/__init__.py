@@ -1,5 +1,7 @@
 """Scoring: is an answer right, and how good is the model over many answers.
 
+Each scorer is a class of a module of this package; importing the package registers them all in
+:data:`SCORERS` (:mod:`stagecheck.registry`).
 ``build_scorer({"kind": "label", ...})`` validates the options with the scorer's pydantic model
 (``ValidationError`` propagates, for the scenario loader to locate); ``get_scorer_class`` raises
 a ``ValueError`` listing the valid kinds. ``classification_metrics`` turns confusion counts into
@@ -10,52 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any, Union
 
 from pydantic import Field
 
-from stagecheck.scoring.freetext import (
-    PhrasesOptions,
-    PhrasesScorer,
-    SimilarityOptions,
-    SimilarityScorer,
-)
-from stagecheck.scoring.judge import JudgeFailed, JudgeOptions, JudgeScorer
+from stagecheck.registry import import_submodules
+from stagecheck.scoring.judge import JudgeFailed
 from stagecheck.scoring.metrics import ClassificationMetrics, ClassMetrics, classification_metrics
-from stagecheck.scoring.scorers import (
-    UNPARSEABLE_LABEL,
-    ContainsOptions,
-    ContainsScorer,
-    ExactOptions,
-    ExactScorer,
-    JSONFieldOptions,
-    JSONFieldScorer,
-    LabelOptions,
-    LabelScorer,
-    NumericOptions,
-    NumericScorer,
-    RegexOptions,
-    RegexScorer,
-    Scorer,
-    UnparseableAnswer,
-)
-from stagecheck.scoring.structured import JSONSchemaOptions, JSONSchemaScorer
+from stagecheck.scoring.scorers import SCORERS, UNPARSEABLE_LABEL, Scorer, UnparseableAnswer
 
 __all__ = [
     "UNPARSEABLE_LABEL",
     "UnparseableAnswer",
     "Scorer",
-    "LabelScorer",
-    "ExactScorer",
-    "ContainsScorer",
-    "RegexScorer",
-    "JSONFieldScorer",
-    "NumericScorer",
-    "SimilarityScorer",
-    "PhrasesScorer",
-    "JSONSchemaScorer",
-    "JudgeScorer",
     "JudgeFailed",
     "SCORERS",
     "ScoringOptions",
@@ -67,56 +36,23 @@ __all__ = [
     "classification_metrics",
 ]
 
-SCORERS: Mapping[str, type[Scorer]] = MappingProxyType(
-    {
-        cls.kind: cls
-        for cls in (
-            ContainsScorer,
-            ExactScorer,
-            JSONFieldScorer,
-            JSONSchemaScorer,
-            JudgeScorer,
-            LabelScorer,
-            NumericScorer,
-            PhrasesScorer,
-            RegexScorer,
-            SimilarityScorer,
-        )
-    }
-)
-"""Every scorer by kind (read-only)."""
+import_submodules(__name__, __path__)
 
-ScoringOptions = Annotated[
-    Union[  # noqa: UP007 - a runtime union object, for pydantic and JSON Schema
-        LabelOptions,
-        ExactOptions,
-        ContainsOptions,
-        RegexOptions,
-        JSONFieldOptions,
-        NumericOptions,
-        SimilarityOptions,
-        PhrasesOptions,
-        JSONSchemaOptions,
-        JudgeOptions,
-    ],
-    Field(discriminator="kind"),
-]
-"""The ``scoring:`` section as one pydantic type (e.g. for the scenario's JSON Schema)."""
+# Built from the registry at import time: a value, not a static type (mypy cannot follow it).
+_OPTIONS = tuple(SCORERS[kind].Options for kind in SCORERS)
+ScoringOptions: Any = Annotated[Union[_OPTIONS], Field(discriminator="kind")]  # noqa: UP007
+"""The ``scoring:`` section as one pydantic type (e.g. for the scenario's JSON Schema): every
+registered scorer's options, told apart by ``kind``."""
 
 
 def available_scorers() -> list[str]:
     """Kinds of the registered scorers, sorted."""
-    return sorted(SCORERS)
+    return SCORERS.names()
 
 
 def get_scorer_class(kind: str) -> type[Scorer]:
     """The scorer class registered as ``kind``; ``ValueError`` listing the valid kinds."""
-    try:
-        return SCORERS[kind]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Scorer kind {kind!r} is not registered. Available kinds: {available_scorers()}"
-        ) from None
+    return SCORERS.get_class(kind)
 
 
 def build_scorer(options: Mapping[str, Any], base_dir: Path | None = None) -> Scorer:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from stagecheck.protocols import ResponseParseError
 from stagecheck.protocols.jsonpath import compile_path
+from stagecheck.registry import Registry
 from stagecheck.scoring.text import (
     DEFAULT_LABEL_NORMALIZE,
     NormalizeStep,
@@ -28,6 +29,7 @@ from stagecheck.scoring.text import (
 )
 
 __all__ = [
+    "SCORERS",
     "UNPARSEABLE_LABEL",
     "UnparseableAnswer",
     "Scorer",
@@ -56,6 +58,10 @@ class UnparseableAnswer(ResponseParseError):
     """The answer arrived but cannot be interpreted (not a number, no label found...)."""
 
 
+SCORERS: Registry[Scorer] = Registry("Scorer kind", "kinds")
+"""Every scorer by kind (read-only)."""
+
+
 class ScorerOptions(BaseModel):
     """Base of every scorer's options: unknown keys are errors, values are immutable."""
 
@@ -63,12 +69,18 @@ class ScorerOptions(BaseModel):
 
 
 class Scorer(ABC):
-    """Decides whether a prediction matches the expected value of its row."""
+    """Decides whether a prediction matches the expected value of its row. A subclass that
+    sets ``kind`` registers itself in :data:`SCORERS`."""
 
     kind: ClassVar[str]
     Options: ClassVar[type[BaseModel]]
     classification: ClassVar[bool] = False  # True: confusion matrix + precision/recall/F1
     memoize: ClassVar[bool] = True  # False: every answer is scored anew (an LLM judge)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            SCORERS.add(cls.kind, cls)
 
     def __init__(self, options: BaseModel) -> None:
         if not isinstance(options, self.Options):

@@ -310,8 +310,8 @@ def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
     assert len(r.stderr.strip().splitlines()) == 2, r.stderr
     # a folder an older stagecheck re-judged in place: a plain report judges it by the
     # scenario's thresholds again (from scenario.yaml) and says so
-    from stagecheck.runfolder import write_summary
-    from stagecheck.verdict import rejudge_run_folder
+    from stagecheck.runfolder.layout import write_summary
+    from stagecheck.summary.verdict import rejudge_run_folder
 
     old = rejudge_run_folder(base.run_dir, json.loads((base.run_dir / "summary.json").read_text()),
                              ["latency.p75 < 1us"])  # fmt: skip

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from stagecheck.exporter.catalogue import BASE_LABELS, METRICS, series_names
+from stagecheck.judging.catalogue import BASE_LABELS, SERIES, series_names
 from tests.grafana import artefacts
 from tests.grafana.artefacts import Query
 
@@ -25,7 +25,7 @@ _RECORDED = {r["record"] for r in artefacts.rules() if "record" in r}
 
 def _labels_of(series: str) -> set[str]:
     """The labels a series of the catalogue has (histogram and summary parts included)."""
-    for spec in METRICS:
+    for spec in SERIES:
         labels = {*BASE_LABELS, *spec.labels}
         if series == f"{spec.name}_bucket" and spec.kind == "histogram":
             return labels | {"le"}
@@ -109,7 +109,7 @@ def test_every_panel_uses_the_datasource_variable() -> None:
 def test_every_catalogue_metric_is_on_the_dashboard() -> None:
     used = set().union(*(artefacts.metric_names(q.expr) for q in artefacts.panel_queries()))
     parts = {n.removesuffix(s) for n in used for s in ("_bucket", "_sum", "_count")}
-    unused = {m.name for m in METRICS} - parts - used
+    unused = {m.name for m in SERIES} - parts - used
     assert not unused, f"metrics exported but on no panel: {sorted(unused)}"
 
 

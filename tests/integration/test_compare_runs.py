@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stagecheck.reporting.compare import compare_folders
+from stagecheck.reporting.compare.runs import compare_folders
 from tests.support import FAST, REPO, SCENARIOS, running_demo
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""summary.json against its typed model (``stagecheck.summary_model``, ``extra="forbid"``) and
+"""summary.json against its typed model (``stagecheck.summary.schema``, ``extra="forbid"``) and
 its published JSON Schema, for real runs of every kind against the real demo endpoint:
 classification exact pass, timed streaming chat, and load stages."""
 
@@ -11,7 +11,7 @@ import sys
 import jsonschema
 import pytest
 
-from stagecheck.summary_model import check_summary, summary_json_schema
+from stagecheck.summary.schema import check_summary, summary_json_schema
 from tests.support import REPO, SCENARIOS
 
 pytestmark = pytest.mark.integration

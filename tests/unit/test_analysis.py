@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from reporting.analysis_text import analysis_console_lines, analysis_markdown
-from reporting.html_analysis import render_analysis_html
+from reporting.html.analysis import render_analysis_html
 from stagecheck import stats
 from stagecheck.analysis import Analysis, analyse_run, answers
 from stagecheck.analysis.load import bin_width

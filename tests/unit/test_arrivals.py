@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from stagecheck.arrivals import ArrivalSchedule
+from stagecheck.load.arrivals import ArrivalSchedule
 
 pytestmark = pytest.mark.unit
 

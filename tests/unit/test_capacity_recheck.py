@@ -26,7 +26,7 @@ from stagecheck.capacity.step import (
     step_figures,
     users_for,
 )
-from stagecheck.validity import lateness_reason
+from stagecheck.summary.validity import lateness_reason
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,9 @@ from stagecheck.capacity.run import _reason, conclude
 from stagecheck.capacity.search import Phase, StepStatus, search
 from stagecheck.capacity.slo import parse_slos
 from stagecheck.capacity.step import judge_step, step_figures
-from stagecheck.reporting.capacity_html import render_capacity_html
-from stagecheck.reporting.capacity_view import render_capacity_console, render_capacity_markdown
+from stagecheck.reporting.capacity import write_capacity_reports
+from stagecheck.reporting.capacity.html import render_capacity_html
+from stagecheck.reporting.capacity.view import render_capacity_console, render_capacity_markdown
 
 pytestmark = pytest.mark.unit
 
@@ -151,5 +152,5 @@ def test_a_search_cut_short_by_ctrl_c_keeps_its_steps_and_finds_no_capacity(
     assert [s.offered_rate for s in result.steps] == [10, 20]  # both passed, then Ctrl-C
     assert (result.verdict, result.exit_code) == ("not_carried_out", 3)
     assert result.reason.startswith("interrupted after 2 steps; so far: capacity 20/s")
-    capacity_run.write_outputs(folder, result)
+    write_capacity_reports(folder, result)
     assert "interrupted after 2 steps" in (folder / "capacity.md").read_text()

@@ -21,9 +21,9 @@ from stagecheck import stats
 from stagecheck.cli import main
 from stagecheck.errors import InputError
 from stagecheck.reporting import compare_runs, render_comparison, render_comparison_markdown
-from stagecheck.reporting.compare import Comparison, compare_folders
-from stagecheck.reporting.compare_data import load_run
-from stagecheck.reporting.compare_html import render_comparison_html
+from stagecheck.reporting.compare.data import load_run
+from stagecheck.reporting.compare.html import render_comparison_html
+from stagecheck.reporting.compare.runs import Comparison, compare_folders
 
 pytestmark = pytest.mark.unit
 

@@ -28,7 +28,7 @@ from stagecheck.datasets.profile import (
     profile_dataset,
 )
 from stagecheck.datasets.profile_view import profile_lines, profile_markdown
-from stagecheck.preparation import PreparedScenario, prepare_scenario
+from stagecheck.run.preparation import PreparedScenario, prepare_scenario
 
 pytestmark = pytest.mark.unit
 

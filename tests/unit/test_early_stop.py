@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stagecheck.validity import EARLY_STOP_REQUESTS, early_stop_reason
+from stagecheck.summary.validity import EARLY_STOP_REQUESTS, early_stop_reason
 
 pytestmark = pytest.mark.unit
 

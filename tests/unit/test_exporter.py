@@ -12,15 +12,20 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from stagecheck.errors import InputError
-from stagecheck.exporter import series_names
-from stagecheck.exporter.catalogue import LATENCY_BUCKETS_S, MAX_LABEL_VALUES, METRICS, OTHER
 from stagecheck.exporter.collector import StagecheckCollector, label_value
 from stagecheck.exporter.server import MetricsExporter
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import prepare_scenario
+from stagecheck.judging.catalogue import (
+    LATENCY_BUCKETS_S,
+    MAX_LABEL_VALUES,
+    OTHER,
+    SERIES,
+    series_names,
+)
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, TIMEOUT, Recorder
 from stagecheck.run import RunController
 from stagecheck.run.live import endpoint_host
+from stagecheck.run.preparation import prepare_scenario
 from tests.conftest import BASIC_SCENARIO
 
 pytestmark = pytest.mark.unit
@@ -107,7 +112,7 @@ def test_every_exported_series_is_in_the_catalogue(write_scenario, tmp_path):
     assert names <= series_names()
     exported_families = {n.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum")
                          for n in names}  # fmt: skip
-    missing = {m.name for m in METRICS} - exported_families
+    missing = {m.name for m in SERIES} - exported_families
     # only the target's resources (no metrics_url here) and streams' timings may be missing
     assert missing == {"stagecheck_target_cpu_ratio", "stagecheck_target_memory_bytes"}
 

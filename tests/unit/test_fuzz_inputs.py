@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stagecheck.errors import EXIT_BAD_INPUT, InputError
-from stagecheck.preparation import prepare_loaded
+from stagecheck.judging.thresholds import parse_threshold
 from stagecheck.protocols import STREAM_DONE, ResponseParseError, StreamUsage, build_adapter
 from stagecheck.redact import redact_mapping, redact_override, redact_text
+from stagecheck.run.preparation import prepare_loaded
 from stagecheck.scenario import load_scenario
-from stagecheck.thresholds import parse_threshold
 from stagecheck.units import (
     MAX_DURATION_S,
     MAX_RATE,

@@ -16,18 +16,15 @@ from typing import Any
 import pytest
 
 from stagecheck.analysis.model import Analysis, Replays, TimeBin, Timeline, WrongAnswer
-from stagecheck.reporting.html import render_html
-from stagecheck.reporting.html_plots import (
+from stagecheck.reporting.html.page import render_html
+from stagecheck.reporting.html.plots import (
     MAX_CLASS_BARS,
     class_plots_section,
     distribution_section,
     stage_plots_section,
     timeline_section,
 )
-from stagecheck.reporting.html_table import SCRIPT, SCRIPT_CSP_SOURCE, wrong_answers_section
-from stagecheck.reporting.model import ClassMetrics, Report
-from stagecheck.reporting.read import build_report
-from stagecheck.reporting.svg import (
+from stagecheck.reporting.html.svg import (
     Axis,
     Line,
     clock,
@@ -38,6 +35,9 @@ from stagecheck.reporting.svg import (
     plot,
     time_ticks,
 )
+from stagecheck.reporting.html.table import SCRIPT, SCRIPT_CSP_SOURCE, wrong_answers_section
+from stagecheck.reporting.model import ClassMetrics, Report
+from stagecheck.reporting.read import build_report
 
 pytestmark = pytest.mark.unit
 

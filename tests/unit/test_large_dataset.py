@@ -17,10 +17,10 @@ from contextlib import contextmanager
 import pytest
 
 from stagecheck.datasets import RowFeeder
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.locust.plugin import _cycle as pause  # the plugin's pause for set-up
-from stagecheck.preparation import prepare_loaded
 from stagecheck.run import RunController
+from stagecheck.run.preparation import prepare_loaded
 from stagecheck.scenario import load_scenario
 from tests.conftest import BASIC_SCENARIO, SMALL_ROWS
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from stagecheck.exporter.catalogue import series_names
-from stagecheck.metric_names import CATALOGUE, STREAM_ONLY
-from stagecheck.thresholds import parse_threshold
+from stagecheck.judging.catalogue import CATALOGUE, STREAM_ONLY, series_names
+from stagecheck.judging.thresholds import parse_threshold
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import pytest
 
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT
 from stagecheck.run.rebuild import can_rebuild, rebuild_summary
-from stagecheck.summary_model import check_summary
+from stagecheck.summary.schema import check_summary
 from tests.unit.test_run_controller import controller, delta
 
 pytestmark = pytest.mark.unit

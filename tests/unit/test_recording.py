@@ -219,6 +219,23 @@ def test_worker_intervals_through_locusts_serializer_add_up_to_the_single_proces
     lines = sorted((tmp_path / "master" / "results.jsonl").read_bytes().splitlines())
     assert lines == sorted((tmp_path / "local" / "results.jsonl").read_bytes().splitlines())
     assert len(lines) == 6 * 300
+    # per dataset row (the statistics' unit): scored and correct answers, as the lines say
+    scored: Counter[int] = Counter()
+    right: Counter[int] = Counter()
+    for line in map(json.loads, lines):
+        if line["outcome"] in ("correct", "incorrect", "unparseable"):
+            scored[line["row"]] += 1
+            right[line["row"]] += line["outcome"] == "correct"
+    for agg in (master, local):
+        table = sum(agg.row_counts.values())
+        assert {i: int(n) for i, n in enumerate(table[0]) if n} == dict(scored)
+        assert {i: int(n) for i, n in enumerate(table[1]) if n} == +right
+    assert master.row_mislabelled == local.row_mislabelled
+    # latency.hlog: the master reuses each worker's HDR encoding, byte for byte
+    hlog = (tmp_path / "master" / "latency.hlog").read_text().splitlines()
+    assert [x for x in hlog if not x.startswith("#")] == [
+        x for x in (tmp_path / "local" / "latency.hlog").read_text().splitlines()
+        if not x.startswith("#")]  # fmt: skip
     # samples: the same rules; which ones come first depends on the order they arrive in
     assert len(master.samples) == len(local.samples)
     assert {(s.row, s.outcome) for s in master.samples} <= {

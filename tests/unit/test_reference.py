@@ -1,6 +1,6 @@
 """The options reference (scenarios/REFERENCE.md) is generated from the pydantic models: the
 file in the repository must be the generator's output (regenerate it with
-``python -m stagecheck.reference > scenarios/REFERENCE.md``), name every option of every
+``python -m stagecheck.scenario.reference > scenarios/REFERENCE.md``), name every option of every
 protocol and scorer, and ``stagecheck protocols`` must print it."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from stagecheck.cli import main
-from stagecheck.presets import PRESETS
 from stagecheck.protocols import ADAPTERS
-from stagecheck.reference import option_rows, reference_markdown
+from stagecheck.protocols.presets import PRESETS
+from stagecheck.scenario.reference import option_rows, reference_markdown
 from stagecheck.scoring import SCORERS
 from tests.support import SCENARIOS
 
@@ -21,7 +21,8 @@ REFERENCE = SCENARIOS / "REFERENCE.md"
 
 def test_the_reference_file_is_current() -> None:
     assert REFERENCE.read_text() == reference_markdown(), (
-        "scenarios/REFERENCE.md is stale: python -m stagecheck.reference > scenarios/REFERENCE.md"
+        "scenarios/REFERENCE.md is stale: "
+        "python -m stagecheck.scenario.reference > scenarios/REFERENCE.md"
     )
 
 

@@ -22,8 +22,8 @@ from stagecheck.analysis.columns import RowInfo, RunColumns
 from stagecheck.analysis.frame import Frame
 from stagecheck.analysis.groups import ALPHA, _groups, concentrations
 from stagecheck.analysis.rowstore import DatasetRows
-from stagecheck.reporting.compare import compare_runs
-from stagecheck.reporting.compare_data import RunData, RunRows
+from stagecheck.reporting.compare.data import RunData, RunRows
+from stagecheck.reporting.compare.runs import compare_runs
 from stagecheck.reporting.read import build_report
 
 pytestmark = pytest.mark.unit

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stagecheck.reporting import fmt, load_summary, render_html, write_reports
-from stagecheck.reporting.html import SECTION_IDS
+from stagecheck.reporting.html.page import SECTION_IDS
 
 pytestmark = pytest.mark.unit
 

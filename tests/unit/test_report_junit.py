@@ -39,7 +39,7 @@ def test_one_case_per_threshold(summary: dict[str, Any]) -> None:
     assert counts == (str(len(thresholds)), str(len(failed_thresholds)), "0")
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == [t["expression"] for t in thresholds]
-    assert {c.get("classname") for c in cases} == {"stagecheck.thresholds"}
+    assert {c.get("classname") for c in cases} == {"stagecheck.judging.thresholds"}
     failed = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
     assert set(failed) == {t["expression"] for t in failed_thresholds}
     messages = {name: f.get("message") for name, f in failed.items() if f is not None}

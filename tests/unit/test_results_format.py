@@ -21,8 +21,8 @@ from stagecheck.analysis import analyse_run
 from stagecheck.analysis.columns import read_columns, stage_users
 from stagecheck.capacity.figures import read_requests
 from stagecheck.errors import InputError
-from stagecheck.reporting.compare import compare_folders
-from stagecheck.reporting.compare_data import load_run
+from stagecheck.reporting.compare.data import load_run
+from stagecheck.reporting.compare.runs import compare_folders
 
 pytestmark = pytest.mark.unit
 

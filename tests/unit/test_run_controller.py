@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from stagecheck.loadplan import LoadPlan
-from stagecheck.preparation import prepare_scenario
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, Recorder
+from stagecheck.reporting import write_reports
 from stagecheck.run import RunController, exit_code_for
+from stagecheck.run.preparation import prepare_scenario
 from tests.conftest import BASIC_SCENARIO
 
 pytestmark = pytest.mark.unit
@@ -28,7 +29,8 @@ def controller(write_scenario, tmp_path, text=BASIC_SCENARIO, started=1000.0):
     prepared = prepare_scenario(str(write_scenario(text)))
     clock = Clock(started)
     plan = LoadPlan.from_scenario(prepared.loaded)
-    c = RunController(prepared, plan, tmp_path / "run", started=started, clock=clock)
+    c = RunController(prepared, plan, tmp_path / "run", started=started, clock=clock,
+                      reports=write_reports)
     return c, clock
 
 

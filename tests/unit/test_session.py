@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import OUTCOMES, UNFINISHED, Aggregate
 from stagecheck.run import RunSession
 from stagecheck.run.session import UNFINISHED_ERROR

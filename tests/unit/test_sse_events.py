@@ -4,7 +4,9 @@ not when the reader got to them, and the lines of one write share it."""
 
 from __future__ import annotations
 
+import gevent
 import gevent.socket
+from gevent.monkey import get_original
 
 import socket
 import sys
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from geventhttpclient.response import HTTPSocketResponse
 
+from stagecheck.locust.connection import Connection, Target
 from stagecheck.locust.transport import sse_events
 
 pytestmark = pytest.mark.unit
@@ -86,3 +89,88 @@ def test_a_burst_shares_its_arrival_and_later_bytes_arrive_later(pair):
     rest = list(events)
     assert [x[0] for x in rest] == [b"data: c", b""]
     assert all(x[1] > first for x in rest)
+
+
+def _event(i: int) -> bytes:
+    return _chunk(b'data: {"choices":[{"delta":{"content":"t%d"}}]}\n\n' % i)
+
+
+def test_events_read_late_keep_their_own_arrival(pair):
+    """Events written in separate packets while the reader was busy elsewhere (so that one
+    read would take them all): each gets its own packet's time, distinct and in order, each
+    within the moments around its write, unless the kernel merged the packets, which is then
+    flagged rather than passed off as a gap."""
+    server, client = pair
+    if not _kernel_stamps_on():
+        pytest.skip("the kernel does not stamp received packets here")
+    server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t0 = time.perf_counter_ns()
+    server.sendall(HEAD)
+    resp = HTTPSocketResponse(client, block_size=16 * 1024, method="POST")
+    events = sse_events(resp, not_before=t0)
+    server.sendall(_event(0))
+    first = next(events)  # read at once: the reader now knows the socket's queue is empty
+    assert first[0].endswith(b'"t0"}}]}') and not first[2]
+    windows = []  # (before the write, after it) of each event
+    for i in range(1, 6):  # the reader is paused: all five wait in the socket's queue
+        before = time.perf_counter_ns()
+        server.sendall(_event(i))
+        windows.append((before, time.perf_counter_ns()))
+        time.sleep(0.01)
+    server.sendall(b"0\r\n\r\n")
+    lines = [x for x in events if x[0]]
+    assert [x[0][-8:] for x in lines] == [b'"t%d"}}]}' % i for i in range(1, 6)]
+    for (_, at, bounded), (before, after) in zip(lines, windows, strict=True):
+        if bounded:  # the kernel merged its packet with a later one: an upper bound
+            assert at >= before
+        else:  # its own packet's time, not the last one's (a generous margin for a busy
+            # machine, which may hold the writer between its clock and its write)
+            assert before - 1_000_000 <= at <= after + 1_000_000
+    arrivals = [x[1] for x in lines]
+    assert arrivals == sorted(arrivals)
+    # none passed off as arriving with the last one: distinct from it, or flagged
+    assert all(x[1] < lines[-1][1] or x[2] for x in lines[:-1])
+
+
+def test_events_queued_behind_the_head_keep_their_own_arrival():
+    """A generator that gets to an answer late finds its head and its first events queued
+    together: the head is read alone, so the events still get their own packets' times (not
+    the moment the reader got there, which is TTFT grown by the generator's own delay)."""
+    if not _kernel_stamps_on():
+        pytest.skip("the kernel does not stamp received packets here")
+    hold = get_original("time", "sleep")  # holds the event loop: the reader is late
+    windows: list[tuple[int, int]] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> socket.socket:
+            peer, _ = listener.accept()
+            peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += peer.recv(65536)
+            peer.sendall(HEAD)
+            hold(0.01)
+            for i in range(3):
+                before = time.perf_counter_ns()
+                peer.sendall(_event(i))
+                windows.append((before, time.perf_counter_ns()))
+                hold(0.01)
+            peer.sendall(b"0\r\n\r\n")
+            return peer
+
+        server = gevent.spawn(serve)
+        conn = Connection(Target(f"http://127.0.0.1:{port}", {}, connect_timeout=5.0,
+                                 verify_tls=False))  # fmt: skip
+        t0 = time.perf_counter_ns()
+        resp = conn.start_stream(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET", t0 + 10**10, 10.0)
+        lines = [x for x in sse_events(resp, not_before=t0) if x[0]]
+        peer = server.get(timeout=10)
+        peer.close()
+        conn.close()
+    assert len(lines) == len(windows) == 3
+    for (_, at, bounded), (before, after) in zip(lines, windows, strict=True):
+        if bounded:
+            assert at >= before
+        else:
+            assert before - 1_000_000 <= at <= after + 1_000_000

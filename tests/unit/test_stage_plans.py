@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stagecheck.errors import InputError
-from stagecheck.loadplan import LoadPlan
+from stagecheck.load.plan import LoadPlan
 from stagecheck.scenario import load_scenario
 from tests.conftest import BASIC_SCENARIO
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from stagecheck.preparation import prepare_scenario
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, Aggregate, Recorder
+from stagecheck.run.preparation import prepare_scenario
 from stagecheck.scoring import UNPARSEABLE_LABEL
-from stagecheck.summary import OTHER_LABEL, RunFacts, build_summary, metric_lookup
+from stagecheck.summary.build import OTHER_LABEL, RunFacts, build_summary, metric_lookup
 from tests.conftest import BASIC_SCENARIO, REPO
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
-from stagecheck.target_resources import (
+from stagecheck.endpoint.resources import (
     ResourceSampler,
     read_process_metrics,
     resolve_metrics_url,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stagecheck.thresholds import (
+from stagecheck.judging.thresholds import (
     Threshold,
     ThresholdResult,
     check_threshold_names,
@@ -334,6 +334,6 @@ def test_a_confidence_threshold_without_an_interval_fails_rather_than_passes():
     ],
 )
 def test_which_thresholds_judge_the_answers_correctness(expression, judges):
-    from stagecheck.thresholds import judges_correctness
+    from stagecheck.judging.thresholds import judges_correctness
 
     assert judges_correctness(parse_threshold(expression).metric) is judges

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from stagecheck.judging.thresholds import check_threshold_names, parse_threshold
 from stagecheck.protocols import StreamUsage, build_adapter
 from stagecheck.recording import CORRECT, Aggregate, Recorder
-from stagecheck.thresholds import check_threshold_names, parse_threshold
 from tests.unit.test_recording import ROWS
 
 pytestmark = pytest.mark.unit

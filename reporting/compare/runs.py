@@ -1,0 +1,434 @@
+"""``stagecheck compare BASE NEW``: did the new run regress against the base run?
+
+Each figure becomes a :class:`ComparisonRow`. A row is a **regression** only when it is worse by
+more than the user's tolerance (:class:`Tolerances`) **and** the change is significant: its
+test's p-value, Holm-adjusted within its family, is below ``alpha``. Figures without a test
+(F1, throughput, streaming timings: one number per run) are shown but never decide.
+
+Tests (``stagecheck.stats``):
+
+- **Paired** (both runs' results.jsonl cover the same dataset rows): accuracy, per-class
+  recall and per-slice accuracy are compared on the rows scored in both runs, each row once by
+  its share of right answers, with an exact McNemar test on the rows that flipped (every share
+  0 or 1) or else a sign-flip test on the per-row differences (:mod:`.compare_pairs`).
+  Rows scored in one run only are counted apart (:class:`OneSided`), never mixed in.
+- **Unpaired** (different rows, or a folder without results.jsonl): a two-proportion test
+  (Fisher's exact test on small counts) on each run's own figures, the counts of a run that
+  replayed rows divided by its design effect (Rao–Scott: the rows are the evidence).
+- **Latency**: percentiles of the raw per-request values with distribution-free 95 % intervals;
+  a two-sample Kolmogorov–Smirnov test decides (Mann–Whitney is shown beside it).
+- **Error rate**: a two-proportion test on failed / requests.
+
+Families for Holm's correction: the headline figures (accuracy, error rate, latency), and the
+breakdown (every class and every slice value together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import numpy as np
+
+from stagecheck import stats
+from stagecheck.errors import InputError
+from stagecheck.reporting.compare.data import RunData, load_run
+from stagecheck.reporting.compare.pairs import (
+    Figure,
+    Flip,
+    MetricKind,
+    OneSided,
+    PairedRuns,
+    Section,
+    pair_runs,
+)
+from stagecheck.reporting.model import ERROR_OUTCOMES, Quality, Report
+from stagecheck.reporting.read import build_report
+
+__all__ = [
+    "Status",
+    "MetricKind",
+    "Tolerances",
+    "ComparisonRow",
+    "Comparison",
+    "Flip",
+    "OneSided",
+    "compare_runs",
+    "compare_folders",
+]
+
+Status = Literal["better", "worse", "same", "n/a"]
+# MetricKind: how a figure is judged and shown: ``quality`` (fraction, higher is better,
+# absolute tolerance), ``error_rate`` (fraction, lower is better, absolute), ``latency`` (µs,
+# lower is better, relative), ``throughput`` (per second, higher is better, relative).
+
+# Below this a difference is float noise, not a change.
+_EPSILON = 1e-12
+_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How much worse a figure may get before it counts as a regression."""
+
+    #: Largest accepted drop of accuracy or an F1 (absolute, 0.01 = one point).
+    quality: float = 0.01
+    #: Largest accepted rise of the error rate (absolute, 0.005 = half a point).
+    error_rate: float = 0.005
+    #: Largest accepted rise of a latency percentile (relative, 0.10 = 10 %).
+    latency: float = 0.10
+    #: Largest accepted drop of throughput (relative, 0.10 = 10 %).
+    throughput: float = 0.10
+
+    def __post_init__(self) -> None:
+        bad = [name for name, value in vars(self).items() if not value >= 0]
+        if bad:
+            raise InputError(f"compare: tolerances must not be negative: {', '.join(bad)}")
+
+    def for_kind(self, kind: MetricKind) -> float:
+        return float(getattr(self, kind))
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One figure of both runs. ``delta`` is new − base in the figure's unit (µs for latency)."""
+
+    metric: str
+    kind: MetricKind
+    base: float | None
+    new: float | None
+    delta: float | None
+    #: delta / base, for latency and throughput (None when base is 0 or missing).
+    relative: float | None
+    status: Status
+    regression: bool
+    section: Section = "headline"
+    #: The test that judges the row ("McNemar exact", "two-proportion", "KS"); None: no test.
+    test: str | None = None
+    p: float | None = None
+    #: p after Holm's correction within the row's family.
+    p_adjusted: float | None = None
+    #: Worse by more than the tolerance (whether or not significant).
+    beyond_tolerance: bool = False
+    #: 95 % intervals of the two figures (Wilson for fractions, order statistics for latency).
+    base_interval: tuple[float, float] | None = None
+    new_interval: tuple[float, float] | None = None
+    #: Sample behind the row, e.g. "12 right→wrong, 3 wrong→right of 120 paired rows".
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of :func:`compare_runs`."""
+
+    base_id: str
+    new_id: str
+    rows: tuple[ComparisonRow, ...]
+    #: Reasons the two runs may not be comparable (other dataset, scenario, load, invalid run).
+    warnings: tuple[str, ...]
+    tolerances: Tolerances
+    #: Advice on reading the table (e.g. sampling noise between timed runs).
+    notes: tuple[str, ...] = ()
+    alpha: float = 0.05
+    #: ``paired`` (row by row) or ``unpaired`` (each run's own figures).
+    mode: Literal["paired", "unpaired"] = "unpaired"
+    #: Rows scored in both runs (paired mode).
+    paired_rows: int = 0
+    #: Rows that flipped, right→wrong first (capped; the counts are in ``flip_counts``).
+    flips: tuple[Flip, ...] = ()
+    #: (right→wrong, wrong→right) over all paired rows.
+    flip_counts: tuple[int, int] = (0, 0)
+    one_sided: OneSided | None = None
+
+    @property
+    def regressions(self) -> tuple[ComparisonRow, ...]:
+        return tuple(row for row in self.rows if row.regression)
+
+    @property
+    def regressed(self) -> bool:
+        return any(row.regression for row in self.rows)
+
+
+_HIGHER_IS_BETTER: dict[MetricKind, bool] = {
+    "quality": True,
+    "error_rate": False,
+    "latency": False,
+    "throughput": True,
+}
+_RELATIVE: frozenset[MetricKind] = frozenset({"latency", "throughput"})
+
+
+def _judge(f: Figure, p_adjusted: float | None, tol: Tolerances, alpha: float) -> ComparisonRow:
+    def row(
+        delta: float | None, rel: float | None, status: Status, beyond: bool = False
+    ) -> ComparisonRow:
+        significant = p_adjusted is not None and p_adjusted < alpha
+        return ComparisonRow(f.metric, f.kind, f.base, f.new, delta, rel, status,
+                             beyond and significant, f.section, f.test, f.p, p_adjusted, beyond,
+                             f.base_interval, f.new_interval, f.detail)  # fmt: skip
+
+    if f.base is None or f.new is None:
+        return row(None, None, "n/a")
+    delta = f.new - f.base
+    relative = delta / f.base if f.base else None
+    if abs(delta) <= _EPSILON * max(1.0, abs(f.base)):
+        return row(0.0, 0.0 if f.base else None, "same")
+    if (delta > 0) == _HIGHER_IS_BETTER[f.kind]:
+        return row(delta, relative, "better")
+    if f.kind in _RELATIVE:
+        # From zero, any worsening is unbounded in relative terms.
+        beyond = relative is None or abs(relative) > tol.for_kind(f.kind) + _EPSILON
+    else:
+        beyond = abs(delta) > tol.for_kind(f.kind) + _EPSILON
+    return row(delta, relative, "worse", beyond)
+
+
+def _judge_family(figures: list[Figure], tol: Tolerances, alpha: float) -> list[ComparisonRow]:
+    """Holm's correction over the family's distinct tests (the latency percentiles share one
+    distribution test, so they count once), then each row judged on its adjusted p."""
+    keys = [_test_key(f, i) for i, f in enumerate(figures)]
+    tests: dict[str, float | None] = {}
+    for key, f in zip(keys, figures, strict=True):
+        if key is not None:
+            tests.setdefault(key, f.p)
+    adjusted = dict(zip(tests, stats.holm(list(tests.values())), strict=True))
+    return [
+        _judge(f, None if key is None else adjusted[key], tol, alpha)
+        for key, f in zip(keys, figures, strict=True)
+    ]
+
+
+def _test_key(f: Figure, i: int) -> str | None:
+    if f.test is None or f.p is None:
+        return None
+    return f"latency:{f.test}" if f.kind == "latency" else str(i)
+
+
+def _proportion(
+    metric: str, kind: MetricKind, k1: int, n1: int, k2: int, n2: int,
+    section: Section = "headline", deff1: float = 1.0, deff2: float = 1.0,
+) -> Figure:  # fmt: skip
+    """Unpaired: k/n of each run, a two-proportion test (Fisher on small counts). ``deff``: each
+    run's design effect of replayed rows (the Rao–Scott test on the rows' evidence)."""
+    base = k1 / n1 if n1 else None
+    new = k2 / n2 if n2 else None
+    p = stats.clustered_proportion_p(k1, n1, deff1, k2, n2, deff2)
+    small = _small(*stats.effective_counts(k1, n1, deff1), *stats.effective_counts(k2, n2, deff2))
+    test = None if p is None else "Fisher exact" if small else "two-proportion"
+    detail = f"{k1}/{n1} vs {k2}/{n2}"
+    if deff1 > 1.0 or deff2 > 1.0:
+        detail += f"; rows as the unit (replays' design effect {deff1:.2f} vs {deff2:.2f})"
+    return Figure(metric, kind, base, new, section, test, p,
+                  stats.wilson(k1, n1, deff=deff1), stats.wilson(k2, n2, deff=deff2),
+                  detail)  # fmt: skip
+
+
+def _small(k1: int, n1: int, k2: int, n2: int) -> bool:
+    """Whether ``stats.proportion_p`` uses Fisher's test (an expected cell under 5)."""
+    total, hits = n1 + n2, k1 + k2
+    return min(n1, n2) * min(hits, total - hits) / total < 5
+
+
+def _percentile(values: Any, p: float) -> float:
+    """Nearest-rank percentile of a sorted array."""
+    rank = max(1, -(-int(round(p * len(values))) // 100))
+    return float(values[min(len(values), rank) - 1])
+
+
+def _lookup(values: np.ndarray) -> Callable[[int], float]:
+    return lambda rank: float(values[rank - 1])
+
+
+def _latency_figures(a: RunData, b: RunData) -> list[Figure]:
+    la, lb = a.latency_us, b.latency_us
+    if la is None or lb is None or not len(la) or not len(lb):
+        ea, eb = a.report.timing("e2e"), b.report.timing("e2e")
+        return [
+            Figure(
+                f"latency.{name}",
+                "latency",
+                getattr(ea, f"{name}_us", None),
+                getattr(eb, f"{name}_us", None),
+                detail="summary figures: no per-request values to test",
+            )  # fmt: skip
+            for name, _ in _PERCENTILES
+        ]
+    ks = stats.ks_2samp_p(cast("Sequence[float]", la), cast("Sequence[float]", lb))
+    mw = stats.mann_whitney_p(cast("Sequence[float]", la), cast("Sequence[float]", lb))
+    mw_text = "n/a" if mw is None else f"{mw:.2g}"
+    out = []
+    for name, p in _PERCENTILES:
+        out.append(
+            Figure(
+                f"latency.{name}",
+                "latency",
+                _percentile(la, p),
+                _percentile(lb, p),
+                test="KS" if ks is not None else None,
+                p=ks,
+                base_interval=stats.percentile_interval(_lookup(la), len(la), p),
+                new_interval=stats.percentile_interval(_lookup(lb), len(lb), p),
+                detail=f"{len(la)} vs {len(lb)} requests; Mann–Whitney p={mw_text}",
+            )  # fmt: skip
+        )
+    return out
+
+
+def _failed(report: Report) -> int:
+    return sum(report.outcomes.get(name) for name in ERROR_OUTCOMES)
+
+
+def _error_rate(a: RunData, b: RunData) -> Figure:
+    if a.requests is not None and b.requests is not None and a.failed is not None:
+        k1, n1, k2, n2 = a.failed, a.requests, b.failed or 0, b.requests
+    else:
+        k1, n1 = _failed(a.report), a.report.total_requests
+        k2, n2 = _failed(b.report), b.report.total_requests
+    return _proportion("error_rate", "error_rate", k1, n1, k2, n2)
+
+
+def _untested(a: Report, b: Report) -> list[Figure]:
+    qa, qb = a.quality, b.quality
+    out = [
+        Figure("f1_macro", "quality", qa.f1_macro if qa else None, qb.f1_macro if qb else None),
+        Figure(
+            "f1_weighted", "quality", qa.f1_weighted if qa else None, qb.f1_weighted if qb else None
+        ),  # fmt: skip
+        Figure("throughput", "throughput", a.requests_per_s, b.requests_per_s),
+    ]
+    for key in ("ttft", "itl"):
+        ta, tb = a.timing(key), b.timing(key)
+        if ta is not None and tb is not None:
+            out.append(Figure(f"{key}.p95", "latency", ta.p95_us, tb.p95_us))
+    return out
+
+
+def _unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
+    acc = _proportion("accuracy", "quality", a.outcomes.get("correct"), a.outcomes.answered,
+                      b.outcomes.get("correct"), b.outcomes.answered, "headline",
+                      _deff(a.quality), _deff(b.quality))  # fmt: skip
+    breakdown: list[Figure] = []
+    ca = {c.label: c for c in a.classes}
+    cb = {c.label: c for c in b.classes}
+    for label in sorted(ca.keys() & cb.keys()):
+        x, y = ca[label], cb[label]
+        if x.recall is None or y.recall is None:
+            continue
+        breakdown.append(_proportion(f"recall[{label}]", "quality", round(x.recall * x.support),
+                                     x.support, round(y.recall * y.support), y.support,
+                                     "class", x.recall_design_effect,
+                                     y.recall_design_effect))  # fmt: skip
+    sa = {(s.field, s.value): s for s in a.slices}
+    sb = {(s.field, s.value): s for s in b.slices}
+    for key in [k for k in sa if k in sb]:
+        u, v = sa[key], sb[key]
+        breakdown.append(_proportion(f"accuracy[{key[0]}={key[1]}]", "quality",
+                                     u.outcomes.get("correct"), u.outcomes.answered,
+                                     v.outcomes.get("correct"), v.outcomes.answered,
+                                     "slice", _deff(u.quality), _deff(v.quality)))  # fmt: skip
+    return acc, breakdown
+
+
+def _deff(quality: Quality | None) -> float:
+    return 1.0 if quality is None else quality.design_effect
+
+
+def _warnings(base: Report, new: Report) -> list[str]:
+    out = []
+    pairs = [
+        ("scenario", base.run.scenario, new.run.scenario),
+        ("dataset", base.run.dataset_path, new.run.dataset_path),
+        ("scoring", base.run.scoring_kind, new.run.scoring_kind),
+        ("load", base.run.load_summary(), new.run.load_summary()),
+    ]
+    for what, a, b in pairs:
+        if a and b and a != b:
+            out.append(f"the runs used different {what}s: {a!r} (base) vs {b!r} (new)")
+    for name, report in (("base", base), ("new", new)):
+        if not report.valid:
+            reasons = "; ".join(report.invalid_reasons) or "no reason given"
+            out.append(f"the {name} run is invalid: {reasons}")
+    return out
+
+
+def _as_run(run: RunData | Mapping[str, Any] | Report | str | Path) -> RunData:
+    if isinstance(run, RunData):
+        return run
+    if isinstance(run, (str, Path)):
+        return load_run(run)
+    report = run if isinstance(run, Report) else build_report(run)
+    return RunData(None, {} if isinstance(run, Report) else run, report)
+
+
+def compare_runs(
+    base: RunData | Mapping[str, Any] | Report | str | Path,
+    new: RunData | Mapping[str, Any] | Report | str | Path,
+    *,
+    quality_tolerance: float = 0.01,
+    error_rate_tolerance: float = 0.005,
+    latency_tolerance: float = 0.10,
+    throughput_tolerance: float = 0.10,
+    alpha: float = 0.05,
+) -> Comparison:
+    """Compare two runs: run folders (paths or :func:`load_run` results) or summary dicts.
+
+    With both folders' results.jsonl covering the same rows the comparison is paired row by
+    row; otherwise (or from summaries alone) it is unpaired and says so in its notes.
+    """
+    if not 0 < alpha < 1:
+        raise InputError(f"compare: alpha must be between 0 and 1, got {alpha}")
+    tol = Tolerances(quality_tolerance, error_rate_tolerance, latency_tolerance,
+                     throughput_tolerance)  # fmt: skip
+    a, b = _as_run(base), _as_run(new)
+    ra, rb = a.report, b.report
+    notes: list[str] = []
+    paired: PairedRuns | None = pair_runs(a, b)
+    if paired is not None and paired.reason:
+        notes.append(paired.reason)
+        paired = None
+    if paired is not None and paired.accuracy is not None:
+        accuracy, breakdown = paired.accuracy, list(paired.breakdown)
+        notes.append(
+            f"paired by row: {paired.rows} rows scored in both runs; accuracy, classes and "
+            "slices on those rows, each row counted once (its share of right answers when "
+            "replayed); exact McNemar test on the rows that flipped, a sign-flip test on the "
+            "per-row differences when replays disagree"
+        )
+    else:
+        accuracy, breakdown = _unpaired_quality(ra, rb)
+        if a.rows is None or b.rows is None:
+            notes.append(
+                "unpaired: a run folder has no results.jsonl, so each run's own figures are "
+                "compared with a two-proportion test"
+            )
+        if not (ra.run.exact_pass and rb.run.exact_pass):
+            notes.append(
+                "timed runs send different rows, so per-class and per-slice figures differ by "
+                "sampling alone; compare model quality on exact-pass runs (dataset.passes: 1)"
+            )
+    latency = _latency_figures(a, b)
+    headline = [accuracy, _error_rate(a, b), *latency]
+    rows = _judge_family(headline, tol, alpha)
+    rows += _judge_family(_untested(ra, rb), tol, alpha)
+    rows += _judge_family(breakdown, tol, alpha)
+    return Comparison(
+        base_id=ra.run.id or ra.run.scenario,
+        new_id=rb.run.id or rb.run.scenario,
+        rows=tuple(rows),
+        warnings=tuple(_warnings(ra, rb) + (list(paired.warnings) if paired else [])),
+        tolerances=tol,
+        notes=tuple(notes),
+        alpha=alpha,
+        mode="paired" if paired else "unpaired",
+        paired_rows=paired.rows if paired else 0,
+        flips=paired.flips if paired else (),
+        flip_counts=paired.flip_counts if paired else (0, 0),
+        one_sided=paired.one_sided if paired else None,
+    )
+
+
+def compare_folders(base_dir: str | Path, new_dir: str | Path, **options: Any) -> Comparison:
+    """:func:`compare_runs` on two run folders (read with :func:`load_run`)."""
+    return compare_runs(load_run(base_dir), load_run(new_dir), **options)

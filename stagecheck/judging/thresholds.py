@@ -1,0 +1,454 @@
+"""Pass/fail thresholds, k6-style: ``latency.p99 < 300ms``, ``accuracy >= 0.90``,
+``class[refund].recall >= 0.8``, ``slice[complexity=complex].accuracy >= 0.7``.
+
+Expressions are parsed (``parse_threshold``) and checked against the dataset and the protocol
+(``check_threshold_names``) before any load is sent, with messages that say what to write
+instead. After the run, ``evaluate_thresholds`` compares them with the observed figures, read
+through a ``lookup(metric)`` callable in base units: seconds, fractions, requests per second.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stagecheck.judging.catalogue import (
+    STREAM_ONLY,
+    TIMINGS,
+    TOKEN_FIGURES,
+    TOKEN_STATS,
+    Kind,
+    by_scope,
+    names,
+)
+from stagecheck.units import parse_duration, parse_percent_or_fraction, parse_rate
+
+__all__ = [
+    "Threshold",
+    "ThresholdResult",
+    "parse_threshold",
+    "check_threshold_names",
+    "evaluate_thresholds",
+    "judges_correctness",
+    "OPERATORS",
+]
+
+OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_OP_CHARS = "<>=!"
+_OP_HELP = "use <, <=, >, >=, == or !="
+
+_Kind = Kind
+
+# The tables below are views of the one catalogue of metric names (stagecheck.judging.catalogue).
+_TIMINGS = TIMINGS
+_STREAM_TIMINGS = ("ttft", "itl")
+_RUN = by_scope("run")
+_SCORES = tuple(n for n in _RUN if n == "accuracy" or n.startswith(("precision", "recall", "f1")))
+_RATES = ("error_rate", "unparseable_rate")
+_PLAIN: dict[str, _Kind] = {name: m.kind for name, m in _RUN.items()}
+_CLASS_METRICS: dict[str, _Kind] = {name: m.kind for name, m in by_scope("class").items()}
+_SLICE_METRICS = names("slice")
+_STATS_HELP = "pNN such as p50, p95, p99, p99.9; mean; min; max"
+_KNOWN = (
+    ", ".join(["accuracy", *_RATES, "throughput", "goodput", "requests", *_SCORES[1:]])
+    + ", latency.<stat>, ttft.<stat>, itl.<stat> (stat: p50, p99, p99.9, mean, min, max)"
+    + ", tokens.<stat>, tokens_per_s.<stat> (stat: p50, p90, p99, mean)"
+    + ", class[<label>].<precision|recall|f1|support>, slice[<field>=<value>].<metric>"
+)
+_SUGGESTIONS = [
+    *_PLAIN,
+    *(f"{t}.{s}" for t in _TIMINGS for s in ("p50", "p95", "p99", "mean")),
+    *(f"{t}.{s}" for t in TOKEN_FIGURES for s in TOKEN_STATS),
+]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One parsed threshold; ``target`` is in base units (seconds, fraction, per second)."""
+
+    expression: str  # as written
+    metric: str  # canonical: "latency.p99", "class[refund].recall", "slice[a=b].accuracy"
+    op: str  # one of OPERATORS
+    target: float
+    unit: Literal["s", "%", "/s", ""]  # how to show target and observed ("%": fraction x 100)
+    #: ``… at 95% confidence``: judged on the bound of the figure's confidence interval that
+    #: must clear the target (the lower bound for >/>=, the upper for </<=), 0.95 here.
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """A threshold with the figure observed in the run; no figure (None) fails."""
+
+    threshold: Threshold
+    observed: float | None  # the figure, or the interval's bound for a confidence threshold
+    passed: bool
+    estimate: float | None = None  # a confidence threshold's point estimate
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary's ``thresholds[]`` entry."""
+        t = self.threshold
+        out = {
+            "expression": t.expression,
+            "metric": t.metric,
+            "op": t.op,
+            "target": t.target,
+            "observed": self.observed,
+            "unit": t.unit,
+            "passed": self.passed,
+        }
+        if t.confidence is not None:
+            out["confidence"] = t.confidence
+            out["estimate"] = self.estimate
+        return out
+
+
+# --- parsing ---
+
+
+def _unknown_metric(text: str, known: str = _KNOWN, choices: Iterable[str] = _SUGGESTIONS) -> str:
+    close = difflib.get_close_matches(text, list(choices), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    # The suggestion before the long list: a line too long for the console is cut at its end.
+    return f"unknown metric '{text}'{hint} (known: {known})"
+
+
+def _stat(root: str, stat: str, *, slice_: bool) -> str:
+    """Canonical statistic name (``p99.9``, ``mean``...) of a timing metric."""
+    if stat in ("mean", "min", "max") and not slice_:
+        return stat
+    body = stat[1:]
+    if stat.startswith("p") and body.startswith("(") and body.endswith(")"):
+        body = body[1:-1]  # k6 style p(95)
+    try:
+        pct = float(body) if stat.startswith("p") else math.nan
+    except ValueError:
+        pct = math.nan
+    if math.isnan(pct):
+        allowed = "pNN such as p50, p99, p99.9" if slice_ else _STATS_HELP
+        raise ValueError(f"unknown {root} statistic '{stat}' (known: {allowed})")
+    if not 0 < pct <= 100:
+        raise ValueError(f"percentile {root}.{stat} must be above 0 and at most 100 (e.g. p99.9)")
+    return f"p{pct:g}"
+
+
+def _plain_metric(text: str, *, slice_: bool = False) -> tuple[str, _Kind]:
+    root, dot, rest = text.partition(".")
+    if root in _TIMINGS and dot:
+        if slice_:
+            # Per-slice latency would cost an extra HDR record per slice on the hot path.
+            raise ValueError(
+                "latency is recorded for the whole run and per load stage, not per slice; "
+                f"use {root}.pNN without slice[...]"
+            )
+        return f"{root}.{_stat(root, rest.strip(), slice_=slice_)}", "duration"
+    if root in TOKEN_FIGURES and dot:
+        if slice_:
+            raise ValueError(f"{root} is recorded for the whole run, not per slice")
+        stat = rest.strip()
+        if stat not in TOKEN_STATS:
+            known = ", ".join(TOKEN_STATS)
+            raise ValueError(f"unknown {root} statistic '{stat}' (known: {known})")
+        return f"{root}.{stat}", "count"
+    if slice_:
+        if text not in _SLICE_METRICS:
+            known = ", ".join(_SLICE_METRICS)
+            raise ValueError(_unknown_metric(text, known, _SLICE_METRICS))
+        return text, _PLAIN[text]
+    if text in _TIMINGS or text in TOKEN_FIGURES:
+        example = "p50" if text in TOKEN_FIGURES else "p99"
+        raise ValueError(f"'{text}' needs a statistic, e.g. {text}.{example} or {text}.mean")
+    if text not in _PLAIN:
+        raise ValueError(_unknown_metric(text))
+    return text, _PLAIN[text]
+
+
+def _bracketed(text: str, prefix: str, example: str) -> tuple[str, str]:
+    """``class[x].recall`` -> ("x", "recall")."""
+    end = text.rfind("]")
+    if end < 0:
+        raise ValueError(f"'{text}' has '[' without ']' (e.g. {example})")
+    inner, rest = text[len(prefix) + 1 : end].strip(), text[end + 1 :].strip()
+    if not rest.startswith(".") or not rest[1:].strip():
+        raise ValueError(f"'{text}' needs a metric after the brackets (e.g. {example})")
+    return inner, rest[1:].strip()
+
+
+def _metric(text: str) -> tuple[str, _Kind]:
+    """Canonical metric name and the kind of value it takes."""
+    if text.startswith("class["):
+        label, name = _bracketed(text, "class", "class[refund].recall")
+        if not label:
+            raise ValueError("class[] needs a label, e.g. class[refund].recall")
+        if name not in _CLASS_METRICS:
+            known = ", ".join(_CLASS_METRICS)
+            raise ValueError(f"unknown class metric '{name}' in '{text}' (known: {known})")
+        return f"class[{label}].{name}", _CLASS_METRICS[name]
+    if text.startswith("slice["):
+        where, name = _bracketed(text, "slice", "slice[complexity=complex].accuracy")
+        field, eq, value = where.partition("=")
+        field, value = field.strip(), value.strip()
+        if not eq or not field or not value:
+            raise ValueError(
+                f"'{text}': a slice is written slice[<field>=<value>], "
+                "e.g. slice[complexity=complex].accuracy"
+            )
+        sub, kind = _plain_metric(name, slice_=True)
+        return f"slice[{field}={value}].{sub}", kind
+    return _plain_metric(text)
+
+
+def _split(text: str) -> tuple[str, str, str]:
+    """Metric, operator and value, the operator being the first one outside brackets."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and ch in _OP_CHARS:
+            j = i
+            while j < len(text) and text[j] in _OP_CHARS:
+                j += 1
+            op = text[i:j]
+            if op not in OPERATORS:
+                hint = " (did you mean '=='?)" if op == "=" else ""
+                raise ValueError(f"unknown operator '{op}'{hint}: {_OP_HELP}")
+            return text[:i].strip(), op, text[j:].strip()
+    if depth:
+        raise ValueError(f"'{text}' has '[' without ']' (e.g. class[refund].recall >= 0.8)")
+    raise ValueError(f"no comparison in '{text}': {_OP_HELP}, e.g. latency.p99 < 300ms")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _value(text: str, metric: str, kind: _Kind) -> tuple[float, Literal["s", "%", "/s", ""]]:
+    if kind == "duration":
+        if _is_number(text):
+            raise ValueError(f"'{text}' needs a unit for {metric} (e.g. {text}ms)")
+        try:
+            return parse_duration(text), "s"
+        except ValueError:
+            raise ValueError(
+                f"'{text}' is not a duration for {metric} (e.g. 300ms, 1.5s, 250us)"
+            ) from None
+    if kind == "rate":
+        if _is_number(text):
+            raise ValueError(f"'{text}' needs a unit for {metric} (e.g. {text}/s)")
+        try:
+            return parse_rate(text), "/s"
+        except ValueError:
+            raise ValueError(f"'{text}' is not a rate for {metric} (e.g. 20/s, 600/m)") from None
+    if kind == "count":
+        if not _is_number(text):
+            raise ValueError(f"{metric} takes a plain number, got '{text}'")
+        count = float(text)
+        if not math.isfinite(count):
+            raise ValueError(f"{metric} target must be a finite number, got '{text}'")
+        if count < 0:
+            raise ValueError(f"{metric} target must not be negative, got {text}")
+        return count, ""
+    # fraction: a score or a rate, written 0.9 or 90%
+    try:
+        value = parse_percent_or_fraction(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number or a percentage for {metric}") from None
+    percent = text.endswith("%")
+    if value > 1 and not percent:
+        hint = f" (write {value / 100:g} or {text}%)" if value <= 100 else ""
+        raise ValueError(
+            f"{metric} target {text} is above 1: scores and rates are fractions "
+            f"or percentages{hint}"
+        )
+    if not 0 <= value <= 1:
+        raise ValueError(f"{metric} target {text} must be between 0 and 1 (or 0% and 100%)")
+    rate = metric.rsplit(".", 1)[-1].endswith("_rate")
+    return value, "%" if percent or rate else ""
+
+
+_CONFIDENCE = re.compile(r"\s+at\s+(\S+?)\s*%\s*(?:confidence)?\s*$", re.IGNORECASE)
+
+
+def _has_interval(metric: str) -> bool:
+    """Whether the catalogue gives this metric a confidence interval."""
+    scope, sub = "run", metric
+    if metric.startswith(("class[", "slice[")):
+        scope, sub = metric[: metric.index("[")], metric.rsplit("]", 1)[-1].lstrip(".")
+    root, _, stat = sub.partition(".")
+    if root in _TIMINGS and stat:
+        entry = by_scope("timing").get("p<NN>" if stat.startswith("p") else stat)
+    else:
+        entry = by_scope(scope).get(sub)  # type: ignore[arg-type]
+    return entry is not None and entry.interval is not None
+
+
+def _confidence(expression: str) -> tuple[str, float | None]:
+    """``"accuracy >= 0.9 at 95% confidence"`` → ("accuracy >= 0.9", 0.95)."""
+    m = _CONFIDENCE.search(expression)
+    if m is None:
+        return expression, None
+    try:
+        level = float(m.group(1))
+    except ValueError:
+        level = math.nan
+    if not 50 <= level < 100:
+        raise ValueError(
+            f"confidence '{m.group(1)}%' must be at least 50% and below 100% "
+            "(e.g. at 95% confidence)"
+        )
+    return expression[: m.start()].strip(), level / 100
+
+
+def _check_confident(metric: str, op: str) -> None:
+    if not _has_interval(metric):
+        raise ValueError(
+            f"'at … confidence' applies to proportions (accuracy, error_rate, unparseable_rate, "
+            f"a class's precision or recall, a slice's accuracy or error_rate) and latency "
+            f"percentiles, not to {metric}"
+        )
+    if op in ("==", "!="):
+        raise ValueError(f"'at … confidence' needs <, <=, > or >=, not {op}")
+
+
+def parse_threshold(text: str) -> Threshold:
+    """A threshold from ``"<metric> <op> <value> [at NN% confidence]"``; ``ValueError`` with a
+    user-facing reason."""
+    if not isinstance(text, str):
+        raise ValueError(f"a threshold is a string such as 'latency.p99 < 300ms', got {text!r}")
+    expression = text.strip()
+    if not expression:
+        raise ValueError("empty threshold; write e.g. 'latency.p99 < 300ms'")
+    body, confidence = _confidence(expression)
+    left, op, right = _split(body)
+    if not left:
+        raise ValueError(f"no metric before '{op}' (e.g. accuracy >= 0.9)")
+    if not right:
+        raise ValueError(f"no value after '{op}' in '{expression}'")
+    metric, kind = _metric(left)
+    target, unit = _value(right, metric, kind)
+    if confidence is not None:
+        _check_confident(metric, op)
+    return Threshold(expression=expression, metric=metric, op=op, target=target, unit=unit,
+                     confidence=confidence)  # fmt: skip
+
+
+_CORRECTNESS = ("accuracy", "precision", "recall", "f1", "goodput")
+
+
+def judges_correctness(metric: str) -> bool:
+    """Whether a threshold on ``metric`` (canonical, as :attr:`Threshold.metric`) judges the
+    answers' correctness: accuracy, precision, recall or F1 of the run, a class or a slice, or
+    goodput (correct answers only). Latency, error rates and throughput do not: a model that
+    answers everything wrong, fast, passes them."""
+    name = metric.rpartition("].")[2] if "]." in metric else metric
+    return name.startswith(_CORRECTNESS)
+
+
+# --- checks before the run ---
+
+
+def _classification_metric(name: str) -> bool:
+    return name.startswith(("precision", "recall", "f1"))
+
+
+def check_threshold_names(
+    thresholds: Iterable[Threshold],
+    *,
+    classes: Collection[str] | None,
+    slices: Mapping[str, Collection[str]] | None,
+    timings: Collection[str],
+    classification: bool | None = None,
+) -> list[str]:
+    """Problems with names the run cannot produce, one line each (``None``: not checked).
+
+    ``classes``: the dataset's (normalised) labels; ``slices``: values per slice field;
+    ``timings``: the timings the protocol measures (``ttft``/``itl`` only when streaming);
+    ``classification``: whether the scorer yields a confusion matrix (precision/recall/F1).
+    """
+    problems = []
+    for t in thresholds:
+        metric = t.metric
+        sub = metric
+        if metric.startswith("class["):
+            label, sub = metric[6 : metric.rindex("]")], metric[metric.rindex("]") + 2 :]
+            if classification is False:
+                problems.append(f"{metric} needs scoring.kind: label (a classification)")
+            elif classes is not None and label not in classes:
+                near = difflib.get_close_matches(label, list(classes), n=1)
+                hint = f"; did you mean class[{near[0]}]?" if near else ""
+                shown = ", ".join(sorted(classes)) or "none"
+                problems.append(
+                    f"{metric}: '{label}' is not a label in the dataset (labels: {shown}){hint}"
+                )
+            continue
+        if metric.startswith("slice["):
+            where, sub = metric[6 : metric.rindex("]")], metric[metric.rindex("]") + 2 :]
+            field, _, value = where.partition("=")
+            if slices is not None:
+                if field not in slices:
+                    shown = ", ".join(slices) or "none; list fields in dataset.slices"
+                    problems.append(f"{metric}: '{field}' is not a slice field ({shown})")
+                elif value not in slices[field]:
+                    shown = ", ".join(sorted(slices[field])) or "none"
+                    problems.append(
+                        f"{metric}: slice field '{field}' has no value '{value}' (values: {shown})"
+                    )
+        root = sub.split(".", 1)[0]
+        if (root in _STREAM_TIMINGS or root in STREAM_ONLY) and "ttft" not in timings:
+            problems.append(
+                f"{metric} needs a streaming endpoint "
+                "(openai-chat or openai-completions with endpoint.options.stream: true)"
+            )
+        if classification is False and _classification_metric(sub):
+            problems.append(f"{metric} needs scoring.kind: label (a classification)")
+    return problems
+
+
+# --- evaluation after the run ---
+
+
+Interval = Callable[[str, float], "tuple[float, float] | None"]
+
+
+def evaluate_thresholds(
+    thresholds: Iterable[Threshold],
+    lookup: Callable[[str], float | None],
+    interval: Interval | None = None,
+) -> list[ThresholdResult]:
+    """Compare each threshold with ``lookup(metric)``; a missing (or NaN) figure fails. A
+    confidence threshold is judged on ``interval(metric, confidence)``'s bound that must clear
+    the target; no interval (too few requests) fails."""
+    results = []
+    for t in thresholds:
+        estimate = lookup(t.metric)
+        observed = estimate
+        if t.confidence is None:
+            estimate = None  # only a confidence threshold has a bound apart from its estimate
+        elif estimate is not None:
+            bounds = interval(t.metric, t.confidence) if interval is not None else None
+            observed = None if bounds is None else bounds[0 if t.op in (">", ">=") else 1]
+        if observed is None or math.isnan(observed):
+            results.append(ThresholdResult(t, None, False, estimate))
+        else:
+            observed = float(observed)
+            passed = OPERATORS[t.op](observed, t.target)
+            results.append(ThresholdResult(t, observed, passed, estimate))
+    return results
