@@ -479,7 +479,10 @@ class Report:
         figure (a pass then says nothing about the answers), else None."""
         if not self.valid or any(judges_correctness(t.metric) for t in self.thresholds):
             return None
-        accuracy = self.accuracy
-        seen = f" (accuracy {accuracy:.2%})" if accuracy is not None else ""
-        return (f"no correctness gate was set: answers not judged{seen}; add e.g. "
-                "'accuracy >= 0.9'")  # fmt: skip
+        return ungated_text(self.accuracy)
+
+
+def ungated_text(accuracy: float | None) -> str:
+    """The words every view puts beside the verdict of a run no correctness figure judged."""
+    seen = f" (accuracy {accuracy:.2%})" if accuracy is not None else ""
+    return f"no correctness gate was set: answers not judged{seen}; add e.g. 'accuracy >= 0.9'"

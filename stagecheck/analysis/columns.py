@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from stagecheck.analysis.rowstore import DatasetRows, RowInfo
 from stagecheck.recording.recorder import OUTCOMES
 from stagecheck.runfolder.plain_lines import parse_block
 from stagecheck.runfolder.results import line_answer
@@ -35,16 +36,6 @@ ANSWER_CODES = (0, 1, 2)  # requests with an answer that was scored
 FAILED_CODES = (3, 4, 5)  # requests without an answer (transport failures)
 _OUTCOME_CODE = {name: i for i, name in enumerate(OUTCOMES)}
 _CHUNK = 1 << 23  # bytes read at a time
-
-
-@dataclass(frozen=True, slots=True)
-class RowInfo:
-    """One dataset row (from rows.jsonl, or from its first results line if rows.jsonl lacks it)."""
-
-    id: str
-    input: str
-    expected: str
-    slices: dict[str, str]
 
 
 @dataclass
@@ -61,7 +52,7 @@ class RunColumns:
     stage: np.ndarray  # int32
     users: np.ndarray  # int32
     texts: list[str]  # distinct answer, label and error texts
-    rows: dict[int, RowInfo]  # dataset rows by index
+    rows: DatasetRows  # dataset rows by index
     dataset_rows: int  # rows listed in rows.jsonl
     bad_lines: int  # results lines that could not be read
 
@@ -91,38 +82,15 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from block.split(b"\n")
 
 
-def _read_rows(path: Path) -> dict[int, RowInfo]:
-    rows: dict[int, RowInfo] = {}
-    if not path.is_file():
-        return rows
-    # Labels and slice values repeat: each distinct one held once (a million rows' dicts of
-    # slices took ~250 MB). The slices dicts are shared: read, never changed.
-    shared: dict[Any, Any] = {}
-    for line in _lines(path):
-        try:
-            d = orjson.loads(line)
-            sl = tuple((str(k), str(v)) for k, v in (d.get("slices") or {}).items())
-            expected = str(d.get("expected") or "")
-            rows[int(d["row"])] = RowInfo(
-                id=str(d.get("id", d["row"])),
-                input=str(d.get("input") or ""),
-                expected=shared.setdefault(expected, expected),
-                slices=shared.get(sl) or shared.setdefault(sl, dict(sl)),
-            )
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            continue
-    return rows
-
-
 _OLD_LINE = itemgetter("row", "outcome", "t", "latency_us", "predicted", "got", "error", "stage",
                        "users")  # fmt: skip
 _Line = tuple[Any, ...]
 _ABSENT = object()  # a key left out of a format-2 line, unlike a key written as null
 
 
-def _lenient_line(d: Any, expected_of: Mapping[int, str], classification: bool) -> _Line:
+def _lenient_line(d: Any, expected_of: Callable[[int], str | None], classification: bool) -> _Line:
     """The fields of a results line that lacks some of them (an older run): defaults."""
-    predicted, got = line_answer(d, expected_of.get(d["row"]), classification)
+    predicted, got = line_answer(d, expected_of(d["row"]), classification)
     return (d["row"], d["outcome"], d["t"], d.get("latency_us") or 0, predicted, got,
             d.get("error"), d.get("stage") or 0, d.get("users", -1))  # fmt: skip
 
@@ -210,17 +178,16 @@ def read_columns(
     stage index to its users (:func:`stage_users`) for lines that do not carry them; a stage
     without an entry reads 0 users. ``classification``: a right answer's label is its row's
     expected text (:func:`stagecheck.runfolder.results.line_answer`)."""
-    rows = _read_rows(run_dir / "rows.jsonl")
-    dataset_rows = len(rows)
-    dataset = _Dataset(rows)
-    expected_of = dataset.expected_of
+    rows = DatasetRows(run_dir / "rows.jsonl")
+    dataset_rows = rows.file_rows
+    expected_of = rows.expected_of
     texts = _Texts()
     parts: list[list[np.ndarray]] = []
     bad = 0
     for block in _blocks(run_dir / "results.jsonl"):
         # Old lines (each repeats its row's fields: nested objects) read faster one by one.
         old = b'"expected"' in block.partition(b"\n")[0]
-        part = None if old else _whole_chunk(block, rows, dataset, texts, classification)
+        part = None if old else _whole_chunk(block, rows, texts, classification)
         if part is None:  # a broken or unusual line: line by line, leaving out what is unusable
             chunk = block.split(b"\n")
             part, chunk_bad = _chunk_by_line(chunk, rows, expected_of, texts, classification)
@@ -263,41 +230,9 @@ def _objects(values: Iterator[Any], n: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=n)
 
 
-class _Dataset:
-    """rows.jsonl's rows for the column reader: each row's expected text, looked up for whole
-    columns at once (a dense index when the row numbers allow, as they do: 0..N-1)."""
-
-    _DENSE_MAX = 1 << 26  # rows; a sparser numbering falls back to a dict
-
-    def __init__(self, rows: Mapping[int, RowInfo]) -> None:
-        self.expected_of = {k: info.expected for k, info in rows.items()}
-        keys = np.fromiter(self.expected_of, np.int64, count=len(self.expected_of))
-        self.dense = bool(keys.size) and int(keys.min()) >= 0 and int(keys.max()) < self._DENSE_MAX
-        # slot of each row number (-1: not in rows.jsonl); the last expected entry is None
-        self.slot = np.full(int(keys.max()) + 1 if self.dense else 0, -1, np.int64)
-        if self.dense:
-            self.slot[keys] = np.arange(keys.size)
-        self.expected = _objects(iter([*self.expected_of.values(), None]), keys.size + 1)
-
-    def all_known(self, row: np.ndarray) -> bool:
-        """Whether every row number of ``row`` is in rows.jsonl."""
-        if not self.dense:
-            return self.expected_of.keys() >= set(np.unique(row).tolist())
-        if int(row.min()) < 0 or int(row.max()) >= self.slot.size:
-            return False
-        return bool((self.slot[row] >= 0).all())
-
-    def expected_texts(self, row: np.ndarray) -> np.ndarray:
-        """The expected text of each row number (None when unknown), as an object column."""
-        if self.dense and row.size and int(row.min()) >= 0 and int(row.max()) < self.slot.size:
-            return self.expected[self.slot[row]]  # slot -1 picks the trailing None
-        return _objects((self.expected_of.get(r) for r in row.tolist()), row.size)
-
-
 def _whole_chunk(
     block: bytes,
-    rows: dict[int, RowInfo],
-    dataset: _Dataset,
+    rows: DatasetRows,
     texts: _Texts,
     classification: bool,
 ) -> list[np.ndarray] | None:
@@ -309,7 +244,7 @@ def _whole_chunk(
     :func:`stagecheck.runfolder.results.line_answer`'s, over whole columns."""
     plain = parse_block(block)
     if plain is None:
-        return _orjson_chunk(block.split(b"\n"), rows, dataset, texts, classification)
+        return _orjson_chunk(block.split(b"\n"), rows, texts, classification)
     n, at = plain.n, plain.extra
     try:
         ds = list(map(orjson.loads, plain.extra_lines))
@@ -337,17 +272,16 @@ def _whole_chunk(
         got[at] = _objects(map(_GOT, ds), len(ds))
         error[at] = _objects(map(_ERROR, ds), len(ds))
 
-    if not dataset.all_known(row):
+    if not rows.all_known(row):
         extra = dict(zip(at.tolist(), ds, strict=True))
         _add_rows(rows, row, lambda i: extra.get(i) or {"row": int(row[i])})
-    return _answers(row, outcome, t, latency, predicted, got, error, stage, users, dataset,
+    return _answers(row, outcome, t, latency, predicted, got, error, stage, users, rows,
                     texts, classification)  # fmt: skip
 
 
 def _orjson_chunk(
     chunk: list[bytes],
-    rows: dict[int, RowInfo],
-    dataset: _Dataset,
+    rows: DatasetRows,
     texts: _Texts,
     classification: bool,
 ) -> list[np.ndarray] | None:
@@ -369,13 +303,13 @@ def _orjson_chunk(
     predicted = _objects(map(_PREDICTED, ds), n)
     got = _objects(map(_GOT, ds), n)
     error = _objects(map(_ERROR, ds), n)
-    if not dataset.all_known(row):  # rows.jsonl absent or cut: the lines' rows (old ones)
+    if not rows.all_known(row):  # rows.jsonl absent or cut: the lines' rows (old ones)
         _add_rows(rows, row, ds.__getitem__)
-    return _answers(row, outcome, t, latency, predicted, got, error, stage, users, dataset,
+    return _answers(row, outcome, t, latency, predicted, got, error, stage, users, rows,
                     texts, classification)  # fmt: skip
 
 
-def _add_rows(rows: dict[int, RowInfo], row: np.ndarray, line: Callable[[int], Any]) -> None:
+def _add_rows(rows: DatasetRows, row: np.ndarray, line: Callable[[int], Any]) -> None:
     """rows.jsonl absent or cut: the rows of lines it lacks, from the lines themselves."""
     for i, r in enumerate(row.tolist()):
         if r not in rows:
@@ -392,7 +326,7 @@ def _answers(
     error: np.ndarray,
     stage: np.ndarray,
     users: np.ndarray,
-    dataset: _Dataset,
+    rows: DatasetRows,
     texts: _Texts,
     classification: bool,
 ) -> list[np.ndarray]:
@@ -406,19 +340,19 @@ def _answers(
     predicted[neither] = got[neither] = None
     right = neither & (outcome == CORRECT)  # a right classification answer: the row's text
     if right.any():
-        predicted[right] = got[right] = dataset.expected_texts(row[right])
+        predicted[right] = got[right] = rows.expected_texts(row[right])
     if classification:  # a right label written with its raw answer only ("got")
         labelled = no_predicted & ~no_got & (outcome == CORRECT)
         if labelled.any():
-            predicted[labelled] = dataset.expected_texts(row[labelled])
+            predicted[labelled] = rows.expected_texts(row[labelled])
     return [row, outcome, t, latency, texts.column(predicted), texts.column(got),
             texts.column(error), stage, users]  # fmt: skip
 
 
 def _chunk_by_line(
     chunk: list[bytes],
-    rows: dict[int, RowInfo],
-    expected_of: Mapping[int, str],
+    rows: DatasetRows,
+    expected_of: Callable[[int], str | None],
     texts: _Texts,
     classification: bool,
 ) -> tuple[list[np.ndarray] | None, int]:
@@ -464,14 +398,17 @@ def _fill_users(users: np.ndarray, stage: np.ndarray, by_stage: Mapping[int, int
     return users
 
 
-def _add_row(rows: dict[int, RowInfo], d: Any) -> None:
+def _add_row(rows: DatasetRows, d: Any) -> None:
     try:
         r = int(d["row"])
-        rows[r] = RowInfo(
-            id=str(d.get("id", r)),
-            input="",
-            expected=str(d.get("expected") or ""),
-            slices={str(k): str(v) for k, v in (d.get("slices") or {}).items()},
+        rows.add(
+            r,
+            RowInfo(
+                id=str(d.get("id", r)),
+                input="",
+                expected=str(d.get("expected") or ""),
+                slices={str(k): str(v) for k, v in (d.get("slices") or {}).items()},
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         pass

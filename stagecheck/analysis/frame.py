@@ -33,6 +33,16 @@ def factorize(values: list[str]) -> tuple[list[str], np.ndarray]:
     return table, np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values))
 
 
+def _recode(codes: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """:func:`factorize` of the values ``texts[c]`` of ``codes``, computed on the codes: the
+    distinct values present (sorted) and each entry's code among them."""
+    present = np.unique(codes).tolist()
+    table = sorted({texts[c] for c in present})
+    index = {v: i for i, v in enumerate(table)}
+    remap = np.fromiter((index[t] for t in texts), np.int32, count=len(texts))
+    return table, remap[codes] if codes.size else np.zeros(0, np.int32)
+
+
 def _epoch(iso: object) -> float | None:
     if not isinstance(iso, str):
         return None
@@ -71,20 +81,22 @@ class Frame:
         duration = run.get("duration_s")
         if not isinstance(duration, (int, float)) or duration <= 0:
             duration = float(cols.t.max() - started) if cols.n else 0.0
-        keys = sorted(cols.rows)
-        infos = [cols.rows[k] for k in keys]
-        row_keys = np.asarray(keys, dtype=np.int64)
+        table = cols.rows.table()
+        row_keys = table.keys
         pos = np.searchsorted(row_keys, cols.row) if cols.n else np.zeros(0, np.int64)
-        exp_values, exp_rows = factorize([i.expected for i in infos])
+        exp_values, exp_rows = _recode(table.expected, table.expected_texts)
+        # slice fields in the order they first appear, rows taken by row number
+        used, first = np.unique(table.slices, return_index=True)
+        sets = [table.slice_sets[c] for c in used[np.argsort(first, kind="stable")].tolist()]
         fields: list[str] = []
-        for info in infos:
-            for f in info.slices:
+        for sl in sets:
+            for f in sl:
                 if f not in fields:
                     fields.append(f)
         slice_values: dict[str, list[str]] = {}
         slice_codes: dict[str, np.ndarray] = {}
         for f in fields:
-            values, codes = factorize([i.slices.get(f, "(none)") for i in infos])
+            values, codes = _recode(table.slices, [s.get(f, "(none)") for s in table.slice_sets])
             slice_values[f] = values
             slice_codes[f] = codes[pos]
         classification = bool(summary.get("classes"))
@@ -102,7 +114,7 @@ class Frame:
             slice_fields=fields,
             slice_values=slice_values,
             slice_codes=slice_codes,
-            input_len=np.fromiter((len(i.input) for i in infos), np.int64, count=len(infos)),
+            input_len=table.input_len,
         )
         return frame
 

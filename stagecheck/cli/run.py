@@ -83,7 +83,7 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
         argv += ["--headless"]
     if args.quiet:
         argv += ["--loglevel", "WARNING"]
-    return _locust_main(argv + _distribution_argv(args), None if args.worker else prepared)
+    return _locust_main(argv + _distribution_argv(args), prepared)
 
 
 def check_listenable(option: str, host: str, port: int) -> None:
@@ -123,7 +123,9 @@ def _locust_main(argv: list[str], prepared: PreparedScenario | None = None) -> i
     from stagecheck.locust import install
 
     plugin = install(events)
-    if prepared is not None:  # prepared and checked once, here: the plugin need not again
+    if prepared is not None and "--worker" in argv:  # ready for the master's scenario
+        plugin.offer(prepared)
+    elif prepared is not None:  # prepared and checked once, here: the plugin need not again
         plugin.hand_over(prepared)
     saved = sys.argv
     sys.argv = ["stagecheck", *argv]

@@ -30,10 +30,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     from stagecheck.run.controller import exit_code_for
     from stagecheck.run.rebuild import can_rebuild, rebuild_summary
-    from stagecheck.runfolder.layout import write_summary
+    from stagecheck.runfolder.layout import live_owner, write_summary
     from stagecheck.summary.verdict import rejudge_run_folder
 
     run_dir = Path(args.run_dir)
+    owner = live_owner(run_dir) if run_dir.is_dir() else None
+    if owner is not None:  # a rebuild now would call a live run dead: leave its folder alone
+        raise InputError(f"{run_dir}: its run is still going (process {owner}); report it "
+                         "once the run has ended")  # fmt: skip
     if can_rebuild(run_dir):
         path = write_summary(run_dir, rebuild_summary(run_dir))
         print(f"wrote {path} (rebuilt from the results on disk: the run did not end)")

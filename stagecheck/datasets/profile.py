@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from stagecheck.datasets.prepared import PreparedDataset
@@ -227,49 +228,57 @@ def _groups(counter: Counter[str], total: int) -> Groups:
     )
 
 
+def _codes(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's code and the distinct values, hashed with pandas (a dict of a million
+    texts to their first row took ~100 MB at the end of a run)."""
+    import pandas as pd  # the end of a run only
+
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return codes, uniques
+
+
 def _duplicates(dataset: PreparedDataset) -> Duplicates:
-    first: dict[str, int] = {}  # input text -> index of the first row carrying it
-    repeats: dict[str, list[int]] = {}  # duplicated input -> indexes of all its rows
-    # the rows' columns, read as they are (a million rows made one by one take seconds)
-    for i, text in enumerate(dataset.rows.input_texts):
-        j = first.setdefault(text, i)
-        if j != i:
-            repeats.setdefault(text, [j]).append(i)
     rows = dataset.rows
-    found: list[tuple[DuplicateInput, bool]] = []
-    conflicting_inputs = conflicting_rows = 0
-    for text, indexes in repeats.items():
+    codes, uniques = _codes(rows.input_texts)
+    repeated = np.flatnonzero(np.bincount(codes)[codes] > 1) if codes.size else codes
+    grouped = repeated[np.argsort(codes[repeated], kind="stable")]  # by text, then row
+    code = codes[grouped]
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if grouped.size else grouped
+    ends = np.r_[starts[1:], grouped.size].astype(np.int64)
+    expected, _ = _codes(rows.expected_texts)
+    e = expected[grouped]
+    # an input whose rows expect more than one value
+    conflict = (np.minimum.reduceat(e, starts) != np.maximum.reduceat(e, starts)
+                if starts.size else np.zeros(0, bool))  # fmt: skip
+    # repeated inputs in the order of each one's second row
+    order = np.argsort(grouped[starts + 1], kind="stable")
+    starts, ends, conflict = starts[order], ends[order], conflict[order]
+    n = ends - starts
+    rank = np.argsort(-n, kind="stable")  # stable: first seen first among equals
+    expected_texts = rows.expected_texts
+
+    def example(g: int) -> DuplicateInput:
+        indexes = grouped[starts[g] : ends[g]].tolist()
         first_expecting: dict[str, int] = {}
         for i in indexes:
-            first_expecting.setdefault(rows[i].expected_text, i)
-        expected = list(first_expecting)
-        conflict = len(expected) > 1
-        if conflict:
-            conflicting_inputs += 1
-            conflicting_rows += len(indexes)
-        found.append(
-            (
-                DuplicateInput(
-                    input=excerpt(text),
-                    rows=len(indexes),
-                    row_ids=[excerpt(rows[i].row_id) for i in indexes[:MAX_EXAMPLES]],
-                    expected=[excerpt(e) for e in expected[:MAX_EXAMPLES]],
-                    expected_rows=[
-                        excerpt(rows[first_expecting[e]].row_id) for e in expected[:MAX_EXAMPLES]
-                    ],
-                    expected_distinct=len(expected),
-                ),
-                conflict,
-            )
+            first_expecting.setdefault(expected_texts[i], i)
+        shown = list(first_expecting)[:MAX_EXAMPLES]
+        return DuplicateInput(
+            input=excerpt(uniques[code[starts[g]]]),
+            rows=len(indexes),
+            row_ids=[excerpt(rows[i].row_id) for i in indexes[:MAX_EXAMPLES]],
+            expected=[excerpt(x) for x in shown],
+            expected_rows=[excerpt(rows[first_expecting[x]].row_id) for x in shown],
+            expected_distinct=len(first_expecting),
         )
-    found.sort(key=lambda d: -d[0].rows)  # stable: first seen first among equals
+
     return Duplicates(
-        rows=sum(len(ix) - 1 for ix in repeats.values()),
-        inputs=len(repeats),
-        examples=[d for d, _ in found[:MAX_EXAMPLES]],
-        conflicting_inputs=conflicting_inputs,
-        conflicting_rows=conflicting_rows,
-        conflicting_examples=[d for d, c in found if c][:MAX_EXAMPLES],
+        rows=int((n - 1).sum()),
+        inputs=int(n.size),
+        examples=[example(g) for g in rank[:MAX_EXAMPLES].tolist()],
+        conflicting_inputs=int(conflict.sum()),
+        conflicting_rows=int(n[conflict].sum()),
+        conflicting_examples=[example(g) for g in rank[conflict[rank]][:MAX_EXAMPLES].tolist()],
     )
 
 

@@ -39,6 +39,7 @@ from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.exporter.server import MetricsExporter
 from stagecheck.load.plan import LoadPlan
 from stagecheck.locust.console import LogFile, guard_log_file, route_console
+from stagecheck.locust.early import EarlyPreparation
 from stagecheck.locust.master_link import wait_for_lost_master
 from stagecheck.locust.options import RunOptions, add_arguments, compute_locust_defaults_once
 from stagecheck.locust.processes import die_with_parent, reap_forked_workers
@@ -87,6 +88,7 @@ class StagecheckPlugin:
         self._loop: gevent.Greenlet | None = None
         self._stop_loop = gevent.event.Event()
         self._sampler: gevent.Greenlet | None = None
+        self._early: EarlyPreparation | None = None  # separate worker: preparing at init
         self._rows_writer: gevent.Greenlet | None = None  # writes rows.jsonl as the run starts
         self._runs = 0
         self._pending_stage: int | None = None
@@ -130,6 +132,19 @@ class StagecheckPlugin:
         """The caller (the ``stagecheck`` CLI) has prepared and checked the scenario already:
         use it rather than preparing it again."""
         self.prepared = prepared
+        # Before Locust forks --processes workers: a collection in a worker would write the
+        # GC header of every inherited object, copying the pages it shares with the master
+        # (~140 MB per worker with 1 M rows). Frozen here, the workers' collections skip them.
+        gc.collect()
+        gc.freeze()
+
+    def offer(self, prepared: PreparedScenario) -> None:
+        """A separate ``--worker``: the scenario of its own command line, prepared by the CLI.
+        Used at the start if the master's scenario asks for the same rows (the worker's set-up
+        then takes no time away from its arrival schedule)."""
+        gc.collect()
+        gc.freeze()
+        self._early = EarlyPreparation(prepared)
 
     def _prepare(self, environment: Any, *, preflight: bool) -> RunSession:
         """Load, check and prepare the scenario (unless handed over), and with ``preflight``
@@ -138,14 +153,11 @@ class StagecheckPlugin:
         opts = environment.parsed_options
         prepared = self.prepared
         if prepared is None:
-            overrides = list(opts.scenario_set or [])
-            if opts.host and not any(o.partition("=")[0].strip() == "endpoint.url"
-                                     for o in overrides):  # fmt: skip
-                # Locust's -H is the endpoint (after the scenario file, before --scenario-set);
-                # attach() then sets the host from it, credentials split off.
-                overrides.insert(0, f"endpoint.url={opts.host}")
-                environment.host = None
-            prepared = prepare_loaded(load_scenario(opts.scenario, overrides), pause=_cycle)
+            loaded = load_scenario(opts.scenario, _overrides(environment))
+            early, self._early = self._early, None
+            prepared = early.take(loaded) if early is not None else None
+            if prepared is None:
+                prepared = prepare_loaded(loaded, pause=_cycle)
             if preflight:
                 ep = prepared.loaded.scenario.endpoint
                 check_endpoint(ep)
@@ -171,6 +183,9 @@ class StagecheckPlugin:
             # Forked by --processes after the CLI prepared the scenario: that preparation is
             # the master's own, usable as long as the master's options name the same scenario.
             self._handed_key = _scenario_key(opts) if self.prepared is not None else None
+            if self.prepared is None and self._early is None and getattr(opts, "scenario", None):
+                # a separate worker (locust --worker): its dataset loads while it waits
+                self._early = EarlyPreparation.start(opts.scenario, opts.scenario_set or (), _cycle)
             runner.register_message(MSG_STAGE, self._on_stage_message)
             runner.register_message(MSG_FLUSH, self._on_flush_message, concurrent=True)
             # Added after the runner's own quitting listener (which tells the master "quit"),
@@ -267,6 +282,7 @@ class StagecheckPlugin:
         """Worker: stop when the master is gone, rather than load the endpoint for a minute
         unaccounted (Locust's own timeout). Workers forked by ``--processes`` also end with
         the master's process (:func:`die_with_parent`)."""
+
         def last_heard() -> float | None:
             # once this worker's last results went out there is no load left to stop, and
             # the master may be busy ending the run (a large dataset's analysis takes many
@@ -350,6 +366,7 @@ class StagecheckPlugin:
         try:
             if isinstance(environment.runner, MasterRunner):
                 self._collect_finals(environment, controller)
+                self._release_workers(environment)
             self._finish_run(environment, controller)
         except Exception:
             log.exception("stagecheck: the run could not be ended cleanly")
@@ -489,6 +506,17 @@ class StagecheckPlugin:
             self.controller.absorb(interval, worker=msg.node_id)
         self._finals.add(msg.node_id)
 
+    def _release_workers(self, environment: Any) -> None:
+        """A headless master whose workers' last results are in tells them to quit now, not
+        after the summary: with a large dataset each worker holds ~150 MB that the end of the
+        run (profile, analysis, reports) would otherwise add to. A web UI keeps its workers
+        for the next run."""
+        if not self._headless():
+            return
+        runner = environment.runner
+        for client in list(runner.clients.all):
+            runner.send_message("quit", None, client_id=client.id)
+
     def _collect_finals(self, environment: Any, controller: RunController) -> None:
         """Wait until every connected worker has sent its last results (asking the ones still
         running to stop); a worker that never does makes the run invalid."""
@@ -577,9 +605,13 @@ class StagecheckPlugin:
             reports=_write_reports,
         )
         # In ~1 ms slices while the run goes: a large dataset's takes seconds, which neither
-        # the first request nor the master's heartbeats should wait for.
-        self._rows_writer = gevent.spawn(controller.write_rows, _cycle)
+        # the first request nor the master's heartbeats should wait for. A master whose
+        # workers it forked (--processes) shares the rows' pages with them: reading every row
+        # (refcounts) would copy them all (~110 MB PSS with 1 M rows), so it writes them at
+        # the end, once the workers have quit.
         is_master = isinstance(environment.runner, MasterRunner)
+        if not (is_master and getattr(environment.parsed_options, "processes", None)):
+            self._rows_writer = gevent.spawn(controller.write_rows, _cycle)
         controller.distributed = is_master
         self._run_workers = {c.id for c in environment.runner.clients.all} if is_master else set()
         if not is_master:
@@ -723,6 +755,18 @@ def _freeze_heap() -> None:
 
 
 _FROZEN = False
+
+
+def _overrides(environment: Any) -> list[str]:
+    """The scenario's overrides from Locust's options: ``--scenario-set``, and ``-H`` as the
+    endpoint (after the scenario file, before ``--scenario-set``; attach() then sets the host
+    from it, credentials split off)."""
+    opts = environment.parsed_options
+    overrides = list(opts.scenario_set or [])
+    if opts.host and not any(o.partition("=")[0].strip() == "endpoint.url" for o in overrides):
+        overrides.insert(0, f"endpoint.url={opts.host}")
+        environment.host = None
+    return overrides
 
 
 def _scenario_key(opts: Any) -> tuple[Any, ...]:

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagecheck.errors import InputError
+from stagecheck.judging.thresholds import judges_correctness
 from stagecheck.load.plan import LoadPlan
+from stagecheck.reporting.model import ungated_text
 
 if TYPE_CHECKING:
     from stagecheck.locust.plugin import StagecheckPlugin
@@ -47,8 +49,9 @@ _LAT_COLS = ("p50", "p90", "p95", "p99", "pnines")  # p99.9: the UI camel-cases 
 
 # key → (tab title, columns). Keys are lower-case words: the UI camel-cases table keys. No
 # column is keyed "name": Locust's table sorts its rows by that key unless a header is clicked,
-# which would undo our worst-first order. Titles are short and the tabs few, so that they fit in
-# the tab bar beside Locust's own (a 1440-pixel window; ~120 px a tab).
+# which would undo our worst-first order. Three tabs with short titles, so that they fit in the
+# tab bar beside Locust's own in a 1280-pixel window (~100 px a tab): the wrong answers are
+# rows of the Quality tab.
 TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
     "stagecheck": (
         "Verdict",
@@ -63,6 +66,8 @@ TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
             ("accuracy", "Accuracy"),
             ("errors", "Error rate"),
             ("fone", "F1"),
+            ("expected", "Expected"),
+            ("got", "Got"),
             ("detail", "Detail"),
         ),
     ),
@@ -79,16 +84,6 @@ TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
             ("p99", "p99"),
             ("pnines", "p99.9"),
             ("max", "max"),
-        ),
-    ),
-    "stagecheck_samples": (
-        "Wrong answers",
-        (
-            ("outcome", "Outcome"),
-            ("input", "Input"),
-            ("expected", "Expected"),
-            ("got", "Got"),
-            ("error", "Error"),
         ),
     ),
 }
@@ -156,7 +151,13 @@ def verdict_rows(
          "status": "ok" if validity.get("valid", True) else "INVALID",
          "detail": "; ".join(validity.get("reasons") or [])},
     ]  # fmt: skip
-    for t in s.get("thresholds") or []:
+    thresholds = s.get("thresholds") or []
+    if validity.get("valid", True) and not any(
+        judges_correctness(str(t.get("metric", ""))) for t in thresholds
+    ):
+        rows.append({"item": "correctness gate", "value": "none", "status": "WARNING",
+                     "detail": ungated_text(q.get("accuracy"))})  # fmt: skip
+    for t in thresholds:
         passed = t.get("passed")
         rows.append({"item": f"threshold {t.get('expression')}", "value": _observed(t),
                      "status": "–" if passed is None else ("PASS" if passed else "FAIL"),
@@ -259,10 +260,13 @@ def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def sample_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The latest wrong answers, as rows of the Quality tab: the input as the name, the error
+    (for a failure) as the detail."""
     samples = list(summary.get("samples") or [])[-SAMPLES_SHOWN:]
-    return [{"outcome": str(s.get("outcome", "")), "input": _text(s.get("input")),
+    return [{"kind": f"answer {s.get('outcome', '')}", "group": _text(s.get("input")),
+             "requests": "", "accuracy": "", "errors": "", "fone": "",
              "expected": _text(s.get("expected")), "got": _text(s.get("got")),
-             "error": _text(s.get("error"))} for s in reversed(samples)]  # fmt: skip
+             "detail": _text(s.get("error"))} for s in reversed(samples)]  # fmt: skip
 
 
 def _text(v: Any) -> str:
@@ -286,11 +290,14 @@ def extended_stats(
     s = view.summary
     tables = {
         "stagecheck": verdict_rows(view, report_url, report_note),
-        "stagecheck_quality": breakdown_rows(s),
+        "stagecheck_quality": breakdown_rows(s) + sample_rows(s),
         "stagecheck_latency": latency_rows(view, locust_entry),
-        "stagecheck_samples": sample_rows(s),
     }
-    return [{"key": key, "data": data} for key, data in tables.items()]
+    # every row has every column of its tab (a class row has no expected answer): blank cells
+    return [
+        {"key": key, "data": [{k: row.get(k, "") for k, _ in TABS[key][1]} for row in data]}
+        for key, data in tables.items()
+    ]
 
 
 # -- Flask glue ---------------------------------------------------------------------------------

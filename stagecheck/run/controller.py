@@ -24,7 +24,12 @@ from stagecheck.recording.hdr import value_at_percentile
 from stagecheck.redact import redact_text
 from stagecheck.run.live import LiveView, RunState, build_live_view
 from stagecheck.run.preparation import PreparedScenario
-from stagecheck.runfolder.layout import write_scenario_copy, write_summary
+from stagecheck.runfolder.layout import (
+    clear_live,
+    mark_live,
+    write_scenario_copy,
+    write_summary,
+)
 from stagecheck.summary.build import RunFacts, build_summary
 from stagecheck.summary.validity import EARLY_STOP_REQUESTS, early_stop_reason
 from stagecheck.summary.verdict import complete_summary
@@ -77,6 +82,7 @@ class RunController:
         self._write_failure_told = False
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
+            mark_live(run_dir)  # `stagecheck report` leaves a live run's folder alone
             write_scenario_copy(run_dir, prepared.loaded)
         except OSError as exc:
             self._write_failure = f"scenario.yaml: {exc.strerror or exc}"
@@ -290,6 +296,7 @@ class RunController:
                       self.run_dir, self.write_failure, kept)  # fmt: skip
         self.summary = summary
         self._live = None
+        clear_live(self.run_dir)
         self.exit_code = exit_code_for(summary["verdict"])
         if self.summary_dir is not None:
             log.info("%s; report %s", summary["verdict"].upper(), self.summary_dir / "report.html")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -13,7 +14,21 @@ from stagecheck.errors import InputError, one_line
 from stagecheck.redact import redact_override
 from stagecheck.scenario import LoadedScenario, redacted_yaml
 
-__all__ = ["check_writable", "new_run_dir", "write_scenario_copy", "write_summary"]
+__all__ = [
+    "check_writable",
+    "new_run_dir",
+    "write_scenario_copy",
+    "write_summary",
+    "mark_live",
+    "clear_live",
+    "live_owner",
+    "LIVE_FILE",
+]
+
+#: Written when a run starts in its folder and removed when it has ended: the process that owns
+#: the run (its pid and start time, so that a reused pid or a lock left by a killed run is not
+#: taken for the run).
+LIVE_FILE = "run.lock"
 
 _CHECK_BYTES = 64 * 1024  # written (and removed) to tell a full disk before the run
 
@@ -62,3 +77,39 @@ def write_summary(run_dir: Path, summary: dict[str, Any], name: str = "summary.j
     tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _started(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):
+        return None
+
+
+def mark_live(run_dir: Path) -> None:
+    """Record this process as the one running ``run_dir``'s run (best effort: a folder that
+    cannot take it has its own failure reported by the run)."""
+    pid = os.getpid()
+    with contextlib.suppress(OSError):
+        (run_dir / LIVE_FILE).write_text(json.dumps({"pid": pid, "started": _started(pid)}))
+
+
+def clear_live(run_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        (run_dir / LIVE_FILE).unlink(missing_ok=True)
+
+
+def live_owner(run_dir: Path) -> int | None:
+    """The pid of the process still running ``run_dir``'s run, or None: no lock, or one whose
+    process is gone (a killed run) or is another process that got its pid since."""
+    try:
+        lock = json.loads((run_dir / LIVE_FILE).read_text())
+        pid, started = int(lock["pid"]), lock["started"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    now = _started(pid)
+    if now is None or started is None or abs(now - float(started)) > 0.5:
+        return None
+    return pid

@@ -258,9 +258,10 @@ def test_tabs_live_final_and_form_start(browser: Browser, tmp_path: Path, demo_u
         assert any(r["Source"] == "Locust (rounded)" for r in lat)
 
         # a dataset row holding HTML shows as text
-        _open_tab(page, "Wrong answers")
-        samples = _read_table(page)
-        assert any(r["Input"].startswith(PAYLOAD) for r in samples)
+        # the wrong answers: rows of the Quality tab (three tabs fit a 1280-pixel window)
+        _open_tab(page, "Quality")
+        samples = [r for r in _read_table(page) if r["Kind"].startswith("answer ")]
+        assert any(r["Name"].startswith(PAYLOAD) for r in samples)
         assert len(samples) == len(summary["samples"])
         assert page.locator("table img").count() == 0
         assert page.evaluate("window.__pwned") is None
@@ -441,3 +442,57 @@ def test_the_ui_quits_by_itself_after_its_linger(tmp_path: Path, demo_url: str) 
         _stop(proc)
     summary = _summaries(tmp_path / "runs")[0]
     assert code == {"passed": 0, "failed": 1, "invalid": 3}[summary["verdict"]], code
+
+
+def _tab_boxes(page: Page) -> list[dict[str, Any]]:
+    """Every tab of the tab bar (Locust's and ours) with its box on the page."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('[role=tab]')].map((t) => {
+                const r = t.getBoundingClientRect();
+                return {name: t.textContent, left: r.left, right: r.right, top: r.top,
+                        bottom: r.bottom};
+            })"""
+        )
+    )
+
+
+def test_a_run_without_a_correctness_gate_says_so_in_a_1280_pixel_window(
+    browser: Browser, tmp_path: Path, demo_url: str
+) -> None:
+    """The Verdict tab says that no correctness gate was set (the console, summary.md,
+    report.html and junit.xml say it too), and every tab fits a 1280-pixel window: each one
+    wholly inside it, none over another."""
+    port = free_master_port()
+    proc = _start(tmp_path, demo_url, port, "--set", 'thresholds=["latency.p99 < 10s"]',
+                  "--keep-web", duration="3s")  # fmt: skip
+    context = _offline_context(browser, [], [])
+    try:
+        _until(lambda: _get(port, "/")[0] == 200, "the web UI")
+        page = context.new_page()
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        _open_tab(page, "Verdict")
+        page.screenshot(path=str(tmp_path / "tabs-1280.png"))
+        boxes = _tab_boxes(page)
+        assert {"Verdict", "Quality", "Latency"} <= {b["name"] for b in boxes}, boxes
+        for b in boxes:
+            assert b["left"] >= 0 and b["right"] <= 1280 and b["bottom"] > b["top"], b
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                apart = (
+                    a["right"] <= b["left"] + 0.5
+                    or b["right"] <= a["left"] + 0.5
+                    or a["bottom"] <= b["top"] + 0.5
+                    or b["bottom"] <= a["top"] + 0.5
+                )
+                assert apart, (a, b)  # fmt: skip
+        _until(lambda: _run_ended(port), "the end of the run")
+        gate = _until(lambda: _items(page).get("correctness gate"), "the correctness gate row")
+        assert gate["Status"] == "WARNING" and gate["Value"] == "none"
+        assert gate["Detail"].startswith("no correctness gate was set: answers not judged")
+        (summary,) = _summaries(tmp_path / "runs")
+        assert summary["verdict"] in ("passed", "invalid")
+    finally:
+        context.close()
+        _stop(proc)

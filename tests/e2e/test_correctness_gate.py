@@ -5,6 +5,7 @@ must not let that read as a plain pass. The exit code stays the verdict's (0).""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -49,6 +50,12 @@ def test_a_pass_without_a_correctness_gate_says_so(wrong_model, no_complaints, c
     assert md.startswith("## ⚠️ stagecheck")  # not ✅
     assert GATE.capitalize() in md and "accuracy 0.00%" in md
     assert GATE in (r.run_dir / "report.html").read_text()
+    # JUnit: the suite's cases are green, so the suite says it (property and its output)
+    suite = ET.parse(r.run_dir / "junit.xml").getroot()
+    warning = suite.find("properties/property[@name='warning']")
+    assert warning is not None and warning.get("value", "").startswith(GATE)
+    out = suite.find("system-out")
+    assert out is not None and out.text == "warning: " + warning.get("value", "")
 
 
 def test_a_correctness_gate_removes_the_caveat(wrong_model, cli):
@@ -58,6 +65,7 @@ def test_a_correctness_gate_removes_the_caveat(wrong_model, cli):
     assert r.code == 1, r.stderr
     assert GATE not in r.stdout
     assert GATE.capitalize() not in (r.run_dir / "summary.md").read_text()
+    assert GATE not in (r.run_dir / "junit.xml").read_text()
 
 
 def test_validate_warns_of_a_scenario_without_a_correctness_gate(cli):

@@ -147,3 +147,55 @@ def test_a_lost_worker_is_counted_among_the_workers_and_as_lost(fast_demo, tmp_p
     shown = f"2 workers ({summary['run']['workers_lost']} lost)"
     assert shown in stdout
     assert shown in (run_dir / "summary.md").read_text()
+
+
+def _folder_state(run_dir: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in run_dir.iterdir()}
+
+
+def test_report_refuses_a_live_runs_folder_and_rebuilds_it_once_the_run_is_dead(
+    fast_demo, tmp_path
+):
+    """``report`` on the folder of a run still going would have rebuilt it as dead (invalid,
+    "rebuilt from the N results on disk"): it now refuses in one line, exit 2, touching
+    nothing. The run's lock names its process and that process's start time: once the run is
+    SIGKILLed (its lock left behind), or when another process has its pid, the lock is stale
+    and the folder is rebuilt."""
+    out = tmp_path / "runs"
+    run = subprocess.Popen(
+        stagecheck("run", str(SCENARIOS / "smoke.yaml"), "--set", f"endpoint.url={fast_demo.url}",
+                   "--set", "endpoint.metrics_url=null", "--duration", "60s", "--out", str(out),
+                   "--quiet"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: results_on_disk(out) > 200, 60, "no results recorded")
+        (run_dir,) = out.iterdir()
+        before = _folder_state(run_dir)
+        live = subprocess.run(stagecheck("report", str(run_dir)), capture_output=True,
+                              text=True, timeout=120, cwd=REPO)  # fmt: skip
+        assert run.poll() is None  # the run was live all along
+        assert live.returncode == 2, live.stdout[-2000:] + live.stderr[-2000:]
+        assert live.stderr.strip().splitlines() == [
+            f"stagecheck: {run_dir}: its run is still going (process {run.pid}); report it "
+            "once the run has ended"
+        ], live.stderr
+        after = _folder_state(run_dir)
+        assert not (run_dir / "summary.json").exists()
+        # no file added; the ones the run does not append to are as they were
+        assert after.keys() == before.keys()
+        for name in ("scenario.yaml", "rows.jsonl", "run.lock"):
+            assert after[name] == before[name], name
+        run.kill()
+        run.wait(timeout=10)
+    finally:
+        end_all(run)
+    assert (run_dir / "run.lock").exists()  # a killed run cannot remove its lock
+    lock = json.loads((run_dir / "run.lock").read_text())
+    # the same pid, another process: a lock naming a live process that started at another time
+    (run_dir / "run.lock").write_text(json.dumps({"pid": 1, "started": lock["started"]}))
+    dead = subprocess.run(stagecheck("report", str(run_dir)), capture_output=True, text=True,
+                          timeout=120, cwd=REPO)  # fmt: skip
+    assert dead.returncode == 3, dead.stdout[-2000:] + dead.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert any("rebuilt from the" in r for r in summary["validity"]["reasons"])

@@ -21,6 +21,7 @@ from stagecheck import stats
 from stagecheck.analysis.columns import RowInfo, RunColumns
 from stagecheck.analysis.frame import Frame
 from stagecheck.analysis.groups import ALPHA, _groups, concentrations
+from stagecheck.analysis.rowstore import DatasetRows
 from stagecheck.reporting.compare.data import RunData, RunRows
 from stagecheck.reporting.compare.runs import compare_runs
 from stagecheck.reporting.read import build_report
@@ -87,7 +88,8 @@ def _frame(rows: dict[int, RowInfo], row: np.ndarray, correct: np.ndarray) -> Fr
         row=row.astype(np.int64), t=T0 + np.arange(n) * 0.01,
         outcome=np.where(correct, 0, 1).astype(np.int8), predicted=predicted, got=predicted,
         error=np.full(n, -1, np.int32), latency_us=np.full(n, 20_000, np.int64),
-        stage=np.zeros(n, np.int32), users=np.full(n, 8, np.int32), texts=texts, rows=rows,
+        stage=np.zeros(n, np.int32), users=np.full(n, 8, np.int32), texts=texts,
+        rows=DatasetRows.of(rows),
         dataset_rows=ROWS, bad_lines=0,
     )  # fmt: skip
     summary: dict[str, Any] = {"run": {"duration_s": 30.0}, "classes": [{"label": "x"}]}
