@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from stagecheck.errors import InputError
-from stagecheck.reporting.compare.columns import fold_columns
+from stagecheck.reporting.compare.columnar import fold_columns
 from stagecheck.reporting.compare.fold import (
     ROWS_FILE,
     SCORED,
