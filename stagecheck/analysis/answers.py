@@ -42,23 +42,7 @@ def consistency(fr: Frame) -> Consistency:
     classification, else the answer text (lower case, whitespace collapsed)."""
     cols = fr.cols
     idx = np.flatnonzero(fr.scored)
-    if fr.classification:
-        key = cols.predicted[idx].astype(np.int64)
-        shown = [excerpt(t, 80) or "" for t in cols.texts]
-    else:
-        # one code per distinct normalised text
-        norm: dict[str, int] = {}
-        shown = []
-        mapping = np.empty(len(cols.texts) + 1, dtype=np.int64)
-        for i, text in enumerate(cols.texts):
-            plain = normalise_answer(text)
-            c = norm.get(plain)
-            if c is None:
-                c = norm[plain] = len(shown)
-                shown.append(excerpt(plain, 80) or "")
-            mapping[i] = c
-        mapping[-1] = -1
-        key = mapping[cols.got[idx]]
+    key, shown = _answer_keys(fr, idx)
     rows = cols.row[idx]
     if not rows.size:
         return Consistency(rows_repeated=0, rows_inconsistent=0, share=0.0)
@@ -101,6 +85,26 @@ def consistency(fr: Frame) -> Consistency:
         share=bad.size / repeated if repeated else 0.0,
         examples=examples,
     )
+
+
+def _answer_keys(fr: Frame, idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The answer of each request ``idx`` as a code (-1: no label), and each code's text as
+    shown: the predicted label for classification, else one code per normalised text."""
+    cols = fr.cols
+    if fr.classification:
+        return cols.predicted[idx].astype(np.int64), [excerpt(t, 80) or "" for t in cols.texts]
+    norm: dict[str, int] = {}
+    shown: list[str] = []
+    mapping = np.empty(len(cols.texts) + 1, dtype=np.int64)
+    for i, text in enumerate(cols.texts):
+        plain = normalise_answer(text)
+        c = norm.get(plain)
+        if c is None:
+            c = norm[plain] = len(shown)
+            shown.append(excerpt(plain, 80) or "")
+        mapping[i] = c
+    mapping[-1] = -1
+    return mapping[cols.got[idx]], shown
 
 
 def wrong_answers(fr: Frame) -> tuple[list[WrongAnswer], int, list[str]]:

@@ -14,7 +14,7 @@ from rows.jsonl, users from the summary's stage figures, and a classification an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -23,10 +23,16 @@ from typing import Any
 import numpy as np
 import orjson
 
+from stagecheck.analysis.lines import (
+    OUTCOME_CODE,
+    TextCodes,
+    add_line_row,
+    chunk_by_line,
+    factorize,
+)
 from stagecheck.analysis.rowstore import DatasetRows, RowInfo
 from stagecheck.recording.recorder import OUTCOMES
 from stagecheck.runfolder.plain_lines import parse_block
-from stagecheck.runfolder.results import line_answer
 
 __all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "stage_users", "CORRECT",
            "INCORRECT", "UNPARSEABLE", "FAILED_CODES", "ANSWER_CODES"]  # fmt: skip
@@ -34,7 +40,6 @@ __all__ = ["OUTCOMES", "RunColumns", "RowInfo", "read_columns", "stage_users", "
 CORRECT, INCORRECT, UNPARSEABLE = 0, 1, 2
 ANSWER_CODES = (0, 1, 2)  # requests with an answer that was scored
 FAILED_CODES = (3, 4, 5)  # requests without an answer (transport failures)
-_OUTCOME_CODE = {name: i for i, name in enumerate(OUTCOMES)}
 _CHUNK = 1 << 23  # bytes read at a time
 
 
@@ -82,81 +87,7 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from block.split(b"\n")
 
 
-_OLD_LINE = itemgetter("row", "outcome", "t", "latency_us", "predicted", "got", "error", "stage",
-                       "users")  # fmt: skip
-_Line = tuple[Any, ...]
 _ABSENT = object()  # a key left out of a format-2 line, unlike a key written as null
-
-
-def _lenient_line(d: Any, expected_of: Callable[[int], str | None], classification: bool) -> _Line:
-    """The fields of a results line that lacks some of them (an older run): defaults."""
-    predicted, got = line_answer(d, expected_of(d["row"]), classification)
-    return (d["row"], d["outcome"], d["t"], d.get("latency_us") or 0, predicted, got,
-            d.get("error"), d.get("stage") or 0, d.get("users", -1))  # fmt: skip
-
-
-def _checked(line: _Line) -> _Line | None:
-    """One line's fields with their types checked, or None when it is unusable."""
-    r, o, t, lat, pred, got, err, stage, users = line
-    try:
-        return (int(r), _OUTCOME_CODE[o], float(t), int(lat or 0), pred, got, err,
-                int(stage or 0), int(users or 0))  # fmt: skip
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-class _Texts:
-    """Answer, label and error texts, each stored once; columns hold their codes."""
-
-    def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
-        self.texts: list[str] = []
-
-    def code(self, value: object) -> int:
-        text = value if type(value) is str else str(value)
-        c = self.codes.get(text)
-        if c is None:
-            c = self.codes[text] = len(self.texts)
-            self.texts.append(text)
-        return c
-
-    def column(self, values: Sequence[object] | np.ndarray) -> np.ndarray:
-        """Codes of a chunk's values (-1 for None): factorised, then only the chunk's distinct
-        values are looked up."""
-        local, uniques = _factorize(values)
-        table = np.fromiter((self.code(u) for u in uniques), np.int32, count=len(uniques))
-        table = np.append(table, np.int32(-1))  # local -1 (None) picks the last entry
-        return table[local]
-
-
-def _factorize(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, list[Any]]:
-    """Each value's index among the distinct values (-1 for None), and the distinct values in
-    the order they first appear: what ``pandas.factorize`` gives, without importing pandas
-    (half a second of a run's CPU) for it. Both loops are C's (``dict.fromkeys``, ``map``)."""
-    if isinstance(values, np.ndarray):
-        values = values.tolist()  # iterating a list is several times faster
-    uniques = [v for v in dict.fromkeys(values) if v is not None]
-    lookup: dict[Any, int] = {v: i for i, v in enumerate(uniques)}
-    lookup[None] = -1
-    codes = np.fromiter(map(lookup.__getitem__, values), np.int64, count=len(values))
-    return codes, uniques
-
-
-def _columns(lines: list[_Line], texts: _Texts) -> list[np.ndarray]:
-    """A chunk's lines as its nine columns (raises on a value of the wrong type)."""
-    r, o, t, lat, pred, got, err, stage, users = zip(*lines, strict=True)
-    codes = _OUTCOME_CODE
-    return [
-        np.asarray(r, dtype=np.int64),
-        np.asarray([codes[x] if type(x) is str else x for x in o], dtype=np.int8),
-        np.asarray(t, dtype=np.float64),
-        np.asarray(lat, dtype=np.int64),
-        texts.column(pred),
-        texts.column(got),
-        texts.column(err),
-        np.asarray(stage, dtype=np.int32),
-        np.asarray(users, dtype=np.int32),
-    ]
 
 
 def stage_users(summary: Mapping[str, Any]) -> dict[int, int]:
@@ -181,7 +112,7 @@ def read_columns(
     rows = DatasetRows(run_dir / "rows.jsonl")
     dataset_rows = rows.file_rows
     expected_of = rows.expected_of
-    texts = _Texts()
+    texts = TextCodes()
     parts: list[list[np.ndarray]] = []
     bad = 0
     for block in _blocks(run_dir / "results.jsonl"):
@@ -190,7 +121,7 @@ def read_columns(
         part = None if old else _whole_chunk(block, rows, texts, classification)
         if part is None:  # a broken or unusual line: line by line, leaving out what is unusable
             chunk = block.split(b"\n")
-            part, chunk_bad = _chunk_by_line(chunk, rows, expected_of, texts, classification)
+            part, chunk_bad = chunk_by_line(chunk, rows, expected_of, texts, classification)
             bad += chunk_bad
         if part is not None:
             parts.append(part)
@@ -233,11 +164,11 @@ def _objects(values: Iterator[Any], n: int) -> np.ndarray:
 def _whole_chunk(
     block: bytes,
     rows: DatasetRows,
-    texts: _Texts,
+    texts: TextCodes,
     classification: bool,
 ) -> list[np.ndarray] | None:
     """A block's columns, taken a column at a time; None when a line is broken or unusual
-    (then :func:`_chunk_by_line` reads it). Plain lines (the five fields only) are read
+    (then :func:`chunk_by_line` reads it). Plain lines (the five fields only) are read
     with numpy over the bytes (:func:`~stagecheck.runfolder.plain_lines.parse_block`); the
     others are parsed with orjson and taken field by field at C speed (``map``; a Python loop
     over the lines costs ~3 µs a request). The rule for predicted/got is
@@ -254,7 +185,7 @@ def _whole_chunk(
         if ds:
             row[at] = np.asarray(list(map(_ROW, ds)), np.int64)
             names = list(map(_OUTCOME, ds))
-            outcome[at] = np.asarray([_OUTCOME_CODE[x] for x in names], np.int8)
+            outcome[at] = np.asarray([OUTCOME_CODE[x] for x in names], np.int8)
             t[at] = np.asarray(list(map(_T, ds)), np.float64)
             latency[at] = np.asarray(list(map(_LATENCY, ds)), np.int64)
             stage[at] = np.asarray(list(map(_STAGE, ds)), np.int32)
@@ -282,7 +213,7 @@ def _whole_chunk(
 def _orjson_chunk(
     chunk: list[bytes],
     rows: DatasetRows,
-    texts: _Texts,
+    texts: TextCodes,
     classification: bool,
 ) -> list[np.ndarray] | None:
     """A chunk's columns, parsed with orjson and taken field by field at C speed."""
@@ -292,8 +223,8 @@ def _orjson_chunk(
         if not n:
             return None
         row = np.asarray(list(map(_ROW, ds)), np.int64)
-        local, names = _factorize(list(map(_OUTCOME, ds)))
-        outcome = np.asarray([_OUTCOME_CODE[x] for x in names], np.int8)[local]
+        local, names = factorize(list(map(_OUTCOME, ds)))
+        outcome = np.asarray([OUTCOME_CODE[x] for x in names], np.int8)[local]
         t = np.asarray(list(map(_T, ds)), np.float64)
         latency = np.asarray(list(map(_LATENCY, ds)), np.int64)
         stage = np.asarray(list(map(_STAGE, ds)), np.int32)
@@ -313,7 +244,7 @@ def _add_rows(rows: DatasetRows, row: np.ndarray, line: Callable[[int], Any]) ->
     """rows.jsonl absent or cut: the rows of lines it lacks, from the lines themselves."""
     for i, r in enumerate(row.tolist()):
         if r not in rows:
-            _add_row(rows, line(i))
+            add_line_row(rows, line(i))
 
 
 def _answers(
@@ -327,7 +258,7 @@ def _answers(
     stage: np.ndarray,
     users: np.ndarray,
     rows: DatasetRows,
-    texts: _Texts,
+    texts: TextCodes,
     classification: bool,
 ) -> list[np.ndarray]:
     """The nine columns, with predicted/got (object columns, ``_ABSENT`` where a line left
@@ -349,43 +280,6 @@ def _answers(
             texts.column(error), stage, users]  # fmt: skip
 
 
-def _chunk_by_line(
-    chunk: list[bytes],
-    rows: DatasetRows,
-    expected_of: Callable[[int], str | None],
-    texts: _Texts,
-    classification: bool,
-) -> tuple[list[np.ndarray] | None, int]:
-    """A chunk's columns read line by line, and how many of its lines are unusable."""
-    lines: list[_Line] = []
-    bad = 0
-    for raw in chunk:
-        try:
-            d = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            bad += raw.strip() != b""
-            continue
-        try:
-            line = _OLD_LINE(d)  # an old line writes every field: read as written
-        except (KeyError, TypeError):
-            try:
-                line = _lenient_line(d, expected_of, classification)
-            except (KeyError, TypeError, AttributeError):
-                bad += 1
-                continue
-        if line[0] not in rows:  # rows.jsonl absent (an older run) or cut: the line has them
-            _add_row(rows, d)
-        lines.append(line)
-    if not lines:
-        return None, bad
-    try:
-        return _columns(lines, texts), bad
-    except (KeyError, TypeError, ValueError, OverflowError):
-        kept = [c for c in map(_checked, lines) if c is not None]
-        bad += len(lines) - len(kept)
-        return (_columns(kept, texts) if kept else None), bad
-
-
 def _fill_users(users: np.ndarray, stage: np.ndarray, by_stage: Mapping[int, int]) -> np.ndarray:
     """Lines without ``users`` (-1) take their stage's users (0 when the summary has none)."""
     missing = users < 0
@@ -396,19 +290,3 @@ def _fill_users(users: np.ndarray, stage: np.ndarray, by_stage: Mapping[int, int
             fill[stages == index] = n
         users[missing] = fill
     return users
-
-
-def _add_row(rows: DatasetRows, d: Any) -> None:
-    try:
-        r = int(d["row"])
-        rows.add(
-            r,
-            RowInfo(
-                id=str(d.get("id", r)),
-                input="",
-                expected=str(d.get("expected") or ""),
-                slices={str(k): str(v) for k, v in (d.get("slices") or {}).items()},
-            ),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError):
-        pass

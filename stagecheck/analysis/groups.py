@@ -12,6 +12,7 @@ significant; a crossing is shown only with ``MIN_CROSS`` scored rows of its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -172,37 +173,7 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
     if not fr.cols.n:
         return [], []
     correct, scored, failed = fr.correct, fr.scored, fr.failed
-    k_all, n_all = int(correct.sum()), int(scored.sum())
-    row_k, row_n = _tallies(fr)
-    found = []
-    for kind, group, label, mask in _groups(fr):
-        requests = int(mask.sum())
-        if not requests or requests == fr.cols.n:
-            continue  # a group that is the whole run has no rest to compare with
-        mine = np.bincount(fr.pos[mask], minlength=len(fr.row_keys)) > 0  # the group's rows
-        rows = int(mine.sum())
-        k, n = int((correct & mask).sum()), int((scored & mask).sum())
-        k_rest, n_rest = k_all - k, n_all - n
-        accuracy = k / n if n else None
-        rest = k_rest / n_rest if n_rest else None
-        deff = design_effect(row_k[mine], row_n[mine])
-        deff_rest = design_effect(row_k[~mine], row_n[~mine])
-        p = clustered_proportion_p(k, n, deff, k_rest, n_rest, deff_rest)
-        enough = int((row_n[mine] > 0).sum()) >= MIN_ROWS
-        found.append((kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy,
-                      rest, p))  # fmt: skip
-    adjusted = holm([f[-1] for f in found])
-    items = []
-    for entry, p_adj in zip(found, adjusted, strict=True):
-        kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy, rest, p = entry
-        worse = accuracy is not None and rest is not None and accuracy < rest
-        significant = bool(worse and enough and p_adj is not None and p_adj < ALPHA)
-        effect = (rest - accuracy) if worse and rest is not None and accuracy is not None else 0.0
-        rank = (0 if significant else 1, 0 if worse else 1,
-                p_adj if (worse and p_adj is not None) else 1.0, -effect, label)  # fmt: skip
-        items.append((rank, kind, group, label, mask, requests, rows, k, n, deff, enough,
-                      accuracy, rest, p, p_adj, significant))  # fmt: skip
-    items.sort(key=lambda it: it[0])
+    items = _ranked(_compared(fr, correct, scored))
     notes = []
     if len(items) > MAX_CONCENTRATIONS:
         notes.append(
@@ -232,3 +203,45 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
             )
         )
     return out, notes
+
+
+def _compared(fr: Frame, correct: np.ndarray, scored: np.ndarray) -> list[tuple[Any, ...]]:
+    """Each group against the rest of the run: its counts, its rows' design effect, and the
+    p-value of the difference (rows as the unit)."""
+    k_all, n_all = int(correct.sum()), int(scored.sum())
+    row_k, row_n = _tallies(fr)
+    found = []
+    for kind, group, label, mask in _groups(fr):
+        requests = int(mask.sum())
+        if not requests or requests == fr.cols.n:
+            continue  # a group that is the whole run has no rest to compare with
+        mine = np.bincount(fr.pos[mask], minlength=len(fr.row_keys)) > 0  # the group's rows
+        rows = int(mine.sum())
+        k, n = int((correct & mask).sum()), int((scored & mask).sum())
+        k_rest, n_rest = k_all - k, n_all - n
+        accuracy = k / n if n else None
+        rest = k_rest / n_rest if n_rest else None
+        deff = design_effect(row_k[mine], row_n[mine])
+        deff_rest = design_effect(row_k[~mine], row_n[~mine])
+        p = clustered_proportion_p(k, n, deff, k_rest, n_rest, deff_rest)
+        enough = int((row_n[mine] > 0).sum()) >= MIN_ROWS
+        found.append((kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy,
+                      rest, p))  # fmt: skip
+    return found
+
+
+def _ranked(found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The compared groups with their Holm-adjusted p-values, significantly worse first."""
+    adjusted = holm([f[-1] for f in found])
+    items = []
+    for entry, p_adj in zip(found, adjusted, strict=True):
+        kind, group, label, mask, requests, rows, k, n, deff, enough, accuracy, rest, p = entry
+        worse = accuracy is not None and rest is not None and accuracy < rest
+        significant = bool(worse and enough and p_adj is not None and p_adj < ALPHA)
+        effect = (rest - accuracy) if worse and rest is not None and accuracy is not None else 0.0
+        rank = (0 if significant else 1, 0 if worse else 1,
+                p_adj if (worse and p_adj is not None) else 1.0, -effect, label)  # fmt: skip
+        items.append((rank, kind, group, label, mask, requests, rows, k, n, deff, enough,
+                      accuracy, rest, p, p_adj, significant))  # fmt: skip
+    items.sort(key=lambda it: it[0])
+    return items

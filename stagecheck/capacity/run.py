@@ -125,29 +125,7 @@ def run_capacity(
                     min_requests=need, overrides=req.overrides,
                     scenario_users=req.scenario_users, processes=req.processes,
                     master_port=req.master_port)  # fmt: skip
-    steps: list[Step] = []
-
-    def probe(rate: float, phase: Phase) -> StepStatus:
-        reruns = 0
-        while True:
-            step = run_step(rate, phase, len(steps) + 1, plan, folder,
-                            latency_seen_s=_latency_seen(steps, rate))
-            if step.recheck is None or reruns >= step.reruns_allowed:
-                steps.append(step)
-                progress(step)
-                return step.status
-            # not final (stagecheck.capacity.recheck): the same rate again decides
-            steps.append(step.model_copy(update={"superseded": True}))
-            progress(steps[-1])
-            reruns += 1
-
-    interrupted = False
-    try:
-        outcome = search(probe, min_rate=req.min_rate, max_rate=req.max_rate,
-                         max_steps=req.max_steps, resolution=req.resolution,
-                         floor=req.floor)  # fmt: skip
-    except KeyboardInterrupt:  # Ctrl-C (the step under way ends as its own run does)
-        interrupted, outcome = True, _so_far(steps)
+    steps, outcome, interrupted = _search(req, plan, folder, progress)
     verdict, code, exprs, kinds = conclude(outcome, steps, req.require)
     reason = _reason(outcome, steps, req.require) if steps else "no step ran"
     if interrupted:  # what was found is kept, but a search cut short found no capacity
@@ -187,3 +165,33 @@ def run_capacity(
         exit_code=code,
     )
     return result, folder
+
+
+def _search(
+    req: CapacityRequest, plan: StepPlan, folder: Path, progress: Callable[[Step], None]
+) -> tuple[list[Step], SearchOutcome, bool]:
+    """The search's steps, its outcome, and whether Ctrl-C cut it short."""
+    steps: list[Step] = []
+
+    def probe(rate: float, phase: Phase) -> StepStatus:
+        reruns = 0
+        while True:
+            step = run_step(rate, phase, len(steps) + 1, plan, folder,
+                            latency_seen_s=_latency_seen(steps, rate))
+            if step.recheck is None or reruns >= step.reruns_allowed:
+                steps.append(step)
+                progress(step)
+                return step.status
+            # not final (stagecheck.capacity.recheck): the same rate again decides
+            steps.append(step.model_copy(update={"superseded": True}))
+            progress(steps[-1])
+            reruns += 1
+
+    interrupted = False
+    try:
+        outcome = search(probe, min_rate=req.min_rate, max_rate=req.max_rate,
+                         max_steps=req.max_steps, resolution=req.resolution,
+                         floor=req.floor)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C (the step under way ends as its own run does)
+        interrupted, outcome = True, _so_far(steps)
+    return steps, outcome, interrupted

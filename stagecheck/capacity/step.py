@@ -256,17 +256,7 @@ def run_step(
     window_s, stretched = _window(rate, plan)
     plan.steps_dir.mkdir(parents=True, exist_ok=True)
     before = {p for p in plan.steps_dir.iterdir() if p.is_dir()}
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(
-            _argv(rate, users, window_s, plan),
-            capture_output=True,
-            text=True,
-            timeout=_run_s(window_s, plan) + _STEP_GRACE_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise RunError(f"step {index} at {rate:g}/s did not end in time") from None
-    wall = time.monotonic() - t0
+    proc, wall = _launch(rate, users, window_s, index, plan)
     errors = [line.removeprefix("stagecheck: ") for line in proc.stderr.splitlines()
               if line.startswith("stagecheck: ")]  # fmt: skip
     if proc.returncode == 2:
@@ -303,3 +293,20 @@ def run_step(
                 validity_reasons=reasons, note=note, run_dir=str(folder.relative_to(root)),
                 wall_s=wall, recheck=recheck[0] if recheck else None,
                 reruns_allowed=recheck[1] if recheck else 0)  # fmt: skip
+
+
+def _launch(
+    rate: float, users: int, window_s: float, index: int, plan: StepPlan
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The step's ``stagecheck run``, bounded in time: its process and its wall time (s)."""
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            _argv(rate, users, window_s, plan),
+            capture_output=True,
+            text=True,
+            timeout=_run_s(window_s, plan) + _STEP_GRACE_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise RunError(f"step {index} at {rate:g}/s did not end in time") from None
+    return proc, time.monotonic() - t0

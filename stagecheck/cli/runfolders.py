@@ -31,7 +31,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from stagecheck.run.controller import exit_code_for
     from stagecheck.run.rebuild import can_rebuild, rebuild_summary
     from stagecheck.runfolder.layout import live_owner, write_summary
-    from stagecheck.summary.verdict import rejudge_run_folder
+    from stagecheck.summary.pipeline import rejudge_run_folder
 
     run_dir = Path(args.run_dir)
     owner = live_owner(run_dir) if run_dir.is_dir() else None

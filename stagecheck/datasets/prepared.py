@@ -264,30 +264,11 @@ class _Loader:
         """Check and add one row, or note each of its problems."""
         cfg, rows = self.cfg, self.rows
         where = f"{self.path}:{line}"
-        row_problems = []
         inputs = {name: field_value(record, name) for name in cfg.input}
-        for name, value in inputs.items():
-            if value is MISSING or value is None:
-                row_problems.append(where + _missing("input", name))
         raw_expected = field_value(record, cfg.expected)
-        if raw_expected is MISSING or raw_expected is None:
-            row_problems.append(where + _missing("expected", cfg.expected))
         slice_raw = [field_value(record, name) for name in cfg.slices]
-        for name, value in zip(cfg.slices, slice_raw, strict=True):
-            if value is MISSING or value is None:
-                row_problems.append(where + _missing("slice", name))
-        used = [
-            *(("input", n, v) for n, v in inputs.items()),
-            ("expected", cfg.expected, raw_expected),
-            *(("slice", n, v) for n, v in zip(cfg.slices, slice_raw, strict=True)),
-        ]
         raw_id = field_value(record, cfg.id) if cfg.id else MISSING
-        if cfg.id:
-            used.append(("id", cfg.id, raw_id))
-        for role, name, value in used:
-            reason = None if value is MISSING else value_problem(value)
-            if reason:
-                row_problems.append(f"{where}: {role} field '{name}' {reason}")
+        row_problems = self._row_problems(where, inputs, raw_expected, slice_raw, raw_id)
         if row_problems:
             self.problems += row_problems
             return
@@ -303,6 +284,47 @@ class _Loader:
             except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
                 self.problems.append(f"{where}: cannot build the request: {str(exc)[:200]}")
                 return
+        known = self._expected(where, raw_expected, record, text)
+        if known is None:
+            return
+        slices = tuple(_as_text(v) for v in slice_raw)
+        slices = self.slice_memo.setdefault(slices, slices)
+        row_id = None if raw_id is MISSING else _as_text(raw_id)
+        rows.append(line, row_id, request, known[0], known[1], slices, text)
+
+    def _row_problems(
+        self, where: str, inputs: dict[str, Any], raw_expected: Any, slice_raw: list[Any],
+        raw_id: Any,
+    ) -> list[str]:  # fmt: skip
+        """A row's missing fields, then its unusable values, one line each."""
+        cfg = self.cfg
+        row_problems = []
+        for name, value in inputs.items():
+            if value is MISSING or value is None:
+                row_problems.append(where + _missing("input", name))
+        if raw_expected is MISSING or raw_expected is None:
+            row_problems.append(where + _missing("expected", cfg.expected))
+        for name, value in zip(cfg.slices, slice_raw, strict=True):
+            if value is MISSING or value is None:
+                row_problems.append(where + _missing("slice", name))
+        used = [
+            *(("input", n, v) for n, v in inputs.items()),
+            ("expected", cfg.expected, raw_expected),
+            *(("slice", n, v) for n, v in zip(cfg.slices, slice_raw, strict=True)),
+        ]
+        if cfg.id:
+            used.append(("id", cfg.id, raw_id))
+        for role, name, value in used:
+            reason = None if value is MISSING else value_problem(value)
+            if reason:
+                row_problems.append(f"{where}: {role} field '{name}' {reason}")
+        return row_problems
+
+    def _expected(
+        self, where: str, raw_expected: Any, record: dict[str, Any], text: str
+    ) -> tuple[Any, str] | None:
+        """The row's expected value and its text (memoised by value), or None with the
+        problem noted."""
         key = (type(raw_expected), raw_expected)
         memo = self.expected_memo
         known = None
@@ -317,12 +339,9 @@ class _Loader:
                     f"{where}: expected value {shown_value(raw_expected)} is unusable: "
                     f"{str(exc)[:200]}"
                 )
-                return
+                return None
             known = (expected, _as_text(expected))
             if memo is not None and len(memo) < EXPECTED_MEMO_SIZE:
                 with contextlib.suppress(TypeError):
                     memo[key] = known
-        slices = tuple(_as_text(v) for v in slice_raw)
-        slices = self.slice_memo.setdefault(slices, slices)
-        row_id = None if raw_id is MISSING else _as_text(raw_id)
-        rows.append(line, row_id, request, known[0], known[1], slices, text)
+        return known

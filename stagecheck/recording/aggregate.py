@@ -9,35 +9,25 @@ write that fails (a full disk, a folder made read-only) stops the writing, never
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from itertools import islice
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-import orjson
 from hdrh.histogram import HdrHistogram
-from hdrh.log import HistogramLogWriter
 
-from stagecheck.datasets import PreparedRow, RowTable
+from stagecheck.datasets import PreparedRow
+from stagecheck.recording.files import open_hlog, write_hlog_interval, write_rows_file
 from stagecheck.recording.hdr import new_histogram
-from stagecheck.recording.interval import (
-    LATE_US,
-    MAX_SAMPLES,
-    MAX_SAMPLES_PER_GROUP,
-    Folder,
-    Interval,
-    SampleRule,
-    add_counts,
-)
+from stagecheck.recording.interval import LATE_US, Folder, Interval
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
+from stagecheck.recording.samples import MAX_SAMPLES, MAX_SAMPLES_PER_GROUP, Sample, SampleRule
+from stagecheck.recording.tally import add_counts
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
 
-ROWS_PER_PAUSE = 512  # rows.jsonl lines written between two pauses (~1 ms)
 RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
 
 
@@ -48,19 +38,6 @@ class StageInfo:
     users: int
     start: float  # epoch seconds
     end: float | None = None
-
-
-@dataclass(frozen=True)
-class Sample:
-    row: int
-    row_id: str
-    input: str
-    expected: str
-    got: str | None
-    outcome: str
-    latency_us: int
-    slices: dict[str, str]
-    error: str | None
 
 
 def _no_pause() -> None:
@@ -137,48 +114,18 @@ class Aggregate:
         rows_path = run_dir / "rows.jsonl"
         # a resumed or re-opened run folder keeps the rows it has
         self._rows_path = None if rows_path.exists() else rows_path
-        self._hlog = (run_dir / "latency.hlog").open("a", encoding="utf-8")
-        writer = HistogramLogWriter(self._hlog)
-        writer.output_comment("[Logged with stagecheck: end-to-end latency in microseconds]")
-        writer.output_log_format_version()
-        # hdrh's own output_start_time is broken (it treats ms as s): write the line here.
-        iso = datetime.fromtimestamp(started, timezone.utc).isoformat()
-        self._hlog.write(f"#[StartTime: {started:.3f} (seconds since epoch), {iso}]\n")
-        self._hlog.write(f"#[BaseTime: {started:.3f} (seconds since epoch)]\n")
-        writer.output_legend()
-        self._hlog.flush()
+        self._hlog = open_hlog(run_dir / "latency.hlog", started)
 
     def write_rows(self, pause: Callable[[], None] | None = None) -> None:
         """``rows.jsonl``: each dataset row once (its input, expected value and slices), so that
-        the error analysis joins results lines to their inputs without repeating them. Read
-        from the columns of a row table (1 M rows in ~2 s of CPU), pausing every
-        :data:`ROWS_PER_PAUSE` rows. Once: later calls do nothing (an interrupted call
+        the error analysis joins results lines to their inputs without repeating them
+        (:func:`~.files.write_rows_file`). Once: later calls do nothing (an interrupted call
         writes the file anew)."""
         path = self._rows_path
         if path is None:
             return
-        pause = pause or _no_pause
-        fields = self.slice_fields
-        rows = self.rows
-        if isinstance(rows, RowTable):
-            columns: Iterator[tuple[int, str, str, str, tuple[str, ...]]] = zip(
-                range(len(rows)), rows.row_ids(), rows.input_texts, rows.expected_texts,
-                rows.slices, strict=True,
-            )  # fmt: skip
-        else:
-            columns = ((r.index, r.row_id, r.input_text, r.expected_text, r.slices) for r in rows)
-        named: dict[tuple[str, ...], dict[str, str]] = {}  # slice values → their dict, once
-        dumps = orjson.dumps
         try:
-            with path.open("wb") as f:
-                while chunk := list(islice(columns, ROWS_PER_PAUSE)):
-                    f.write(b"".join(
-                        dumps({"row": i, "id": rid, "input": text, "expected": expected,
-                               "slices": named.get(sl) or named.setdefault(
-                                   sl, dict(zip(fields, sl, strict=True)))}) + b"\n"
-                        for i, rid, text, expected, sl in chunk
-                    ))  # fmt: skip
-                    pause()
+            write_rows_file(path, self.rows, self.slice_fields, pause or _no_pause)
         except OSError as exc:
             self._note_failure("rows.jsonl", exc)
         self._rows_path = None
@@ -287,15 +234,7 @@ class Aggregate:
                 # the first delta may begin a hair before the run's start stamp
                 start = max(interval.started - self.started, 0.0)
                 end = max(interval.ended, interval.started + 1e-3) - self.started
-                if encoded is None:
-                    HistogramLogWriter(self._hlog).output_interval_histogram(
-                        e2e, start_time_stamp_sec=start, end_time_stamp_sec=end,
-                        max_value_unit_ratio=1000.0,  # interval max column in milliseconds
-                    )  # fmt: skip
-                else:  # HistogramLogWriter's line, with the encoding already at hand
-                    max_ms = e2e.get_max_value() // 1000.0
-                    self._hlog.write(f"{start:f},{end - start:f},{max_ms:f},{encoded.decode()}\n")
-                self._hlog.flush()
+                write_hlog_interval(self._hlog, e2e, start, end, encoded)
         except OSError as exc:
             self._note_failure(name, exc)
             self.close()

@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import add
 from typing import Any
 
 import numpy as np
@@ -43,6 +41,13 @@ from stagecheck.recording.recorder import (
     Delta,
     Result,
 )
+from stagecheck.recording.samples import (
+    MAX_SAMPLES,
+    MAX_SAMPLES_PER_GROUP,
+    SampleCandidate,
+    SampleRule,
+)
+from stagecheck.recording.tally import int64s, row_tallies
 
 __all__ = ["Interval", "Folder", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
            "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
@@ -51,14 +56,9 @@ CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
 GROUP_CHUNK = 64  # count groups expanded between two pauses
 VALUE_CHUNK = 1024  # latencies recorded in a histogram between two pauses
 LATE_US = 50_000  # an open-loop request leaving later than this after its due time is late
-MAX_SAMPLES = 100
-MAX_SAMPLES_PER_GROUP = 5  # per (outcome, expected label): keeps samples diverse
 _MEMO_TEXT = 64  # texts up to this long have their JSON encoding memoised (labels, causes)
 _MEMO_SIZE = 8192
 
-# A wrong answer or failure worth keeping as a sample: (row index, outcome, answer text or
-# None, latency µs, error or None).
-SampleCandidate = tuple[int, int, "str | None", int, "str | None"]
 
 _OUTCOME_JSON = [orjson.dumps(o) for o in OUTCOMES]
 _LINE = b'{"row":%d,"t":%.6f,"outcome":%s,"latency_us":%d,"stage":%d'
@@ -66,28 +66,6 @@ _LINE = b'{"row":%d,"t":%.6f,"outcome":%s,"latency_us":%d,"stage":%d'
 
 def _no_pause() -> None:
     pass
-
-
-class SampleRule:
-    """Which wrong answers become samples: at most :data:`MAX_SAMPLES`, at most
-    :data:`MAX_SAMPLES_PER_GROUP` per (outcome, expected value), a row once per outcome (the
-    error analysis counts its repeats from results.jsonl). First come, first kept."""
-
-    def __init__(self) -> None:
-        self.kept = 0
-        self._groups: Counter[tuple[int, str]] = Counter()
-        self._rows: set[tuple[int, int]] = set()
-
-    def admit(self, row: PreparedRow, outcome: int) -> bool:
-        group = (outcome, row.expected_text)
-        if self.kept >= MAX_SAMPLES or self._groups[group] >= MAX_SAMPLES_PER_GROUP:
-            return False
-        if (row.index, outcome) in self._rows:
-            return False
-        self._rows.add((row.index, outcome))
-        self._groups[group] += 1
-        self.kept += 1
-        return True
 
 
 @dataclass
@@ -181,7 +159,7 @@ class Interval:
             output_tokens=int(p["output_tokens"]),
             token_sources=Counter(p["token_sources"]),
             row_tallies={
-                int(s): (_int64s(i), _int64s(n), _int64s(c)) for s, i, n, c in p["row_tallies"]
+                int(s): (int64s(i), int64s(n), int64s(c)) for s, i, n, c in p["row_tallies"]
             },  # fmt: skip
             mislabelled=Counter({(int(i), str(q)): int(n) for i, q, n in p["mislabelled"]}),
             stamp_bounds=Counter(p.get("stamp_bounds", {})),
@@ -402,36 +380,4 @@ class Folder:
                     confusion[(stage, i, value, row.expected_text, predicted)] += count
             if n % GROUP_CHUNK == 0:
                 pause()
-        iv.row_tallies = _tally(answered)
-
-
-def add_counts(total: dict[Any, int], part: dict[Any, int]) -> None:
-    """``total.update(part)`` of a Counter in C-level loops (~25 % faster): each key's sum
-    set at once."""
-    keys = list(part)
-    sums = map(add, part.values(), map(total.get, keys, repeat(0)))
-    dict.update(total, zip(keys, sums, strict=True))
-
-
-def _int64s(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, dtype="<i8").astype(np.int64)
-
-
-def _tally(
-    answered: list[tuple[int, int, int, int]],
-) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per stage: the unique row indexes of ``answered`` and each one's scored and correct
-    requests."""
-    if not answered:
-        return {}
-    table = np.array(answered, dtype=np.int64)
-    out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for s in np.unique(table[:, 0]).tolist():
-        mine = table[table[:, 0] == s]
-        index, where = np.unique(mine[:, 1], return_inverse=True)
-        scored = np.zeros(index.size, np.int64)
-        correct = np.zeros(index.size, np.int64)
-        np.add.at(scored, where, mine[:, 2])
-        np.add.at(correct, where, mine[:, 3])
-        out[int(s)] = (index, scored, correct)
-    return out
+        iv.row_tallies = row_tallies(answered)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stagecheck.datasets.profile import profile_dataset
 from stagecheck.endpoint.resources import ResourceSampler
 from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, InputError
 from stagecheck.load.plan import LoadPlan
@@ -31,8 +30,8 @@ from stagecheck.runfolder.layout import (
     write_summary,
 )
 from stagecheck.summary.build import RunFacts, build_summary
+from stagecheck.summary.pipeline import finished_summary
 from stagecheck.summary.validity import EARLY_STOP_REQUESTS, early_stop_reason
-from stagecheck.summary.verdict import complete_summary
 
 __all__ = ["RunController", "EXIT_FOR_VERDICT", "exit_code_for", "progress_line"]
 
@@ -192,18 +191,6 @@ class RunController:
                       self.run_dir, failure)  # fmt: skip
         return failure
 
-    def _dataset_profile(self, summary: dict[str, Any]) -> dict[str, Any] | None:
-        """The dataset's profile for the summary. A profile that cannot be built is a note:
-        it must never cost a run its summary and verdict."""
-        ds = self.prepared.dataset
-        try:
-            profile = profile_dataset(ds, ds.slice_fields, self.prepared.scorer.classification)
-        except Exception as exc:  # noqa: BLE001 - the run's figures come first
-            log.exception("dataset profile failed")
-            summary["notes"].append(f"the dataset profile could not be built: {exc!r}"[:300])
-            return None
-        return profile.model_dump(mode="json")
-
     def facts(self, *, interrupted: bool = False) -> RunFacts:
         agg = self.aggregate
         return RunFacts(
@@ -304,11 +291,7 @@ class RunController:
 
     def _final_summary(self, interrupted: bool) -> dict[str, Any]:
         loaded, ds, agg = self.prepared.loaded, self.prepared.dataset, self.aggregate
-        summary = build_summary(loaded, ds, agg, self.facts(interrupted=interrupted))
-        summary["dataset_profile"] = self._dataset_profile(summary)
-        complete_summary(summary, self.run_dir, loaded.scenario.gates, agg.histogram)
-        _check_contract(summary)
-        return summary
+        return finished_summary(loaded, ds, agg, self.facts(interrupted=interrupted), self.run_dir)
 
 
 _FOLDER_REASON = "the run folder could not be written"
@@ -348,24 +331,6 @@ def _write_elsewhere(
     except OSError:
         return None
     return None if _write_outputs(folder, summary, reports) else folder
-
-
-def _check_contract(summary: dict[str, Any]) -> None:
-    """A summary that drifts from its typed model (a bug) is still written, with a note: the
-    run's figures and verdict matter more than the shape of one field."""
-    from pydantic import ValidationError
-
-    from stagecheck.summary.schema import check_summary
-
-    try:
-        check_summary(summary)
-    except ValidationError as exc:
-        log.error("summary.json does not match its schema: %s", exc)
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        summary["notes"].append(
-            f"summary.json does not match its schema at {where}: {first['msg']}"
-        )
 
 
 def progress_line(agg: Aggregate) -> str:

@@ -6,7 +6,7 @@ appends each merged interval to ``results.jsonl`` (and ``latency.hlog``) as it g
 ``rows.jsonl`` and ``scenario.yaml``. :func:`rebuild_summary` replays those lines through the
 run's own recording path (:class:`~stagecheck.recording.Folder` →
 :class:`~stagecheck.recording.Aggregate`) and builds the summary as the run would have
-(:func:`~stagecheck.summary.build.build_summary`), marked incomplete and therefore invalid.
+(:func:`~stagecheck.summary.pipeline.finished_summary`), marked incomplete and therefore invalid.
 
 What the lines do not hold is not invented: the number of workers (None), the generator's CPU,
 the inter-token gaps of streamed answers, the dataset rows skipped at load time.
@@ -34,7 +34,8 @@ from stagecheck.runfolder.results import line_answer
 from stagecheck.scenario import LoadedScenario, Scenario
 from stagecheck.scenario.yamlread import YAMLProblem, read_yaml
 from stagecheck.scoring import get_scorer_class
-from stagecheck.summary.build import RunFacts, build_summary
+from stagecheck.summary.facts import RunFacts
+from stagecheck.summary.pipeline import finished_summary
 
 __all__ = ["rebuild_summary", "can_rebuild", "REBUILT"]
 
@@ -56,10 +57,9 @@ def can_rebuild(run_dir: Path) -> bool:
 
 
 def rebuild_summary(run_dir: Path) -> dict[str, Any]:
-    """The summary of ``run_dir`` from its results on disk (see the module's docstring); its
-    thresholds judged on the figures alone, as :func:`build_summary` does (the error analysis
-    and a second judgement are the caller's, as for any summary). Raises :class:`InputError`
-    for a scenario copy or rows file that cannot be read."""
+    """The summary of ``run_dir`` from its results on disk (see the module's docstring), made
+    as a run's own is: with its dataset profile and error analysis, judged once. Raises
+    :class:`InputError` for a scenario copy or rows file that cannot be read."""
     loaded = _scenario(run_dir / "scenario.yaml")
     sc = loaded.scenario
     classification = get_scorer_class(sc.scoring["kind"]).classification
@@ -99,9 +99,7 @@ def rebuild_summary(run_dir: Path) -> dict[str, Any]:
         incomplete=incomplete,
         notes=notes,
     )
-    summary = build_summary(loaded, dataset, agg, facts)
-    summary["dataset_profile"] = _profile(dataset, classification)
-    return summary
+    return finished_summary(loaded, dataset, agg, facts, run_dir)
 
 
 def _scenario(path: Path) -> LoadedScenario:
@@ -231,13 +229,3 @@ def _begin_stage(agg: Aggregate, plan: LoadPlan, index: int) -> None:
         agg.begin_stage(index, stage.name, stage.users, agg.started + start)
     else:
         agg.begin_stage(index, f"stage {index + 1}", 0, agg.started)
-
-
-def _profile(dataset: PreparedDataset, classification: bool) -> dict[str, Any] | None:
-    from stagecheck.datasets.profile import profile_dataset
-
-    try:
-        profile = profile_dataset(dataset, dataset.slice_fields, classification)
-    except Exception:  # noqa: BLE001 - a profile is never worth the summary
-        return None
-    return profile.model_dump(mode="json")

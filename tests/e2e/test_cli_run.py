@@ -311,7 +311,7 @@ def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
     # a folder an older stagecheck re-judged in place: a plain report judges it by the
     # scenario's thresholds again (from scenario.yaml) and says so
     from stagecheck.runfolder.layout import write_summary
-    from stagecheck.summary.verdict import rejudge_run_folder
+    from stagecheck.summary.pipeline import rejudge_run_folder
 
     old = rejudge_run_folder(base.run_dir, json.loads((base.run_dir / "summary.json").read_text()),
                              ["latency.p75 < 1us"])  # fmt: skip

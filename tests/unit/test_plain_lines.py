@@ -161,7 +161,7 @@ def test_compare_folds_the_same_rows_by_columns_as_line_by_line(tmp_path: Path) 
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     path = tmp_path / "results.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n\n")
-    by_columns = data._fold_columns(path)
+    by_columns = data.fold_columns(path)
     assert by_columns is not None
     fast, slow = by_columns[0], data._fold_lines(path)[0]
     for name in ("key", "expected", "slices", "answer", "failure", "inputs"):
@@ -173,4 +173,4 @@ def test_compare_folds_the_same_rows_by_columns_as_line_by_line(tmp_path: Path) 
     assert by_columns[2:] == data._fold_lines(path)[2:] == (6000, by_columns[3])
     old = b'{"row":1,"id":"v1","t":1.0,"outcome":"correct","latency_us":5,"stage":0,"x":1}'
     path.write_bytes(b"\n".join([*lines, old]))
-    assert data._fold_columns(path) is None  # an old line: the file is folded line by line
+    assert data.fold_columns(path) is None  # an old line: the file is folded line by line

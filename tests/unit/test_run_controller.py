@@ -161,7 +161,7 @@ def test_a_broken_profile_or_analysis_never_costs_the_run_its_verdict(
         raise RuntimeError("planted bug")
 
     if broken == "profile":
-        monkeypatch.setattr("stagecheck.run.controller.profile_dataset", boom)
+        monkeypatch.setattr("stagecheck.summary.pipeline.profile_dataset", boom)
     else:
         monkeypatch.setattr("stagecheck.analysis.analyse_run", boom)
     c, clock = controller(write_scenario, tmp_path)

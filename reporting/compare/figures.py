@@ -1,0 +1,150 @@
+"""The figures ``compare`` reads from each run on its own: latency percentiles (with a KS test
+on the raw values when both folders have them), the error rate, and the unpaired quality
+figures (a two-proportion test on each run's counts, rows as the unit when replayed); and the
+figures shown without a test (F1, throughput, streaming timings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from stagecheck import stats
+from stagecheck.reporting.compare.data import RunData
+from stagecheck.reporting.compare.pairs import Figure, MetricKind, Section
+from stagecheck.reporting.model import ERROR_OUTCOMES, Quality, Report
+
+__all__ = ["latency_figures", "error_rate_figure", "untested_figures", "unpaired_quality"]
+
+_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
+
+
+def _proportion(
+    metric: str, kind: MetricKind, k1: int, n1: int, k2: int, n2: int,
+    section: Section = "headline", deff1: float = 1.0, deff2: float = 1.0,
+) -> Figure:  # fmt: skip
+    """Unpaired: k/n of each run, a two-proportion test (Fisher on small counts). ``deff``: each
+    run's design effect of replayed rows (the Rao–Scott test on the rows' evidence)."""
+    base = k1 / n1 if n1 else None
+    new = k2 / n2 if n2 else None
+    p = stats.clustered_proportion_p(k1, n1, deff1, k2, n2, deff2)
+    small = _small(*stats.effective_counts(k1, n1, deff1), *stats.effective_counts(k2, n2, deff2))
+    test = None if p is None else "Fisher exact" if small else "two-proportion"
+    detail = f"{k1}/{n1} vs {k2}/{n2}"
+    if deff1 > 1.0 or deff2 > 1.0:
+        detail += f"; rows as the unit (replays' design effect {deff1:.2f} vs {deff2:.2f})"
+    return Figure(metric, kind, base, new, section, test, p,
+                  stats.wilson(k1, n1, deff=deff1), stats.wilson(k2, n2, deff=deff2),
+                  detail)  # fmt: skip
+
+
+def _small(k1: int, n1: int, k2: int, n2: int) -> bool:
+    """Whether ``stats.proportion_p`` uses Fisher's test (an expected cell under 5)."""
+    total, hits = n1 + n2, k1 + k2
+    return min(n1, n2) * min(hits, total - hits) / total < 5
+
+
+def _percentile(values: Any, p: float) -> float:
+    """Nearest-rank percentile of a sorted array."""
+    rank = max(1, -(-int(round(p * len(values))) // 100))
+    return float(values[min(len(values), rank) - 1])
+
+
+def _lookup(values: np.ndarray) -> Callable[[int], float]:
+    return lambda rank: float(values[rank - 1])
+
+
+def latency_figures(a: RunData, b: RunData) -> list[Figure]:
+    la, lb = a.latency_us, b.latency_us
+    if la is None or lb is None or not len(la) or not len(lb):
+        ea, eb = a.report.timing("e2e"), b.report.timing("e2e")
+        return [
+            Figure(
+                f"latency.{name}",
+                "latency",
+                getattr(ea, f"{name}_us", None),
+                getattr(eb, f"{name}_us", None),
+                detail="summary figures: no per-request values to test",
+            )  # fmt: skip
+            for name, _ in _PERCENTILES
+        ]
+    ks = stats.ks_2samp_p(cast("Sequence[float]", la), cast("Sequence[float]", lb))
+    mw = stats.mann_whitney_p(cast("Sequence[float]", la), cast("Sequence[float]", lb))
+    mw_text = "n/a" if mw is None else f"{mw:.2g}"
+    out = []
+    for name, p in _PERCENTILES:
+        out.append(
+            Figure(
+                f"latency.{name}",
+                "latency",
+                _percentile(la, p),
+                _percentile(lb, p),
+                test="KS" if ks is not None else None,
+                p=ks,
+                base_interval=stats.percentile_interval(_lookup(la), len(la), p),
+                new_interval=stats.percentile_interval(_lookup(lb), len(lb), p),
+                detail=f"{len(la)} vs {len(lb)} requests; Mann–Whitney p={mw_text}",
+            )  # fmt: skip
+        )
+    return out
+
+
+def _failed(report: Report) -> int:
+    return sum(report.outcomes.get(name) for name in ERROR_OUTCOMES)
+
+
+def error_rate_figure(a: RunData, b: RunData) -> Figure:
+    if a.requests is not None and b.requests is not None and a.failed is not None:
+        k1, n1, k2, n2 = a.failed, a.requests, b.failed or 0, b.requests
+    else:
+        k1, n1 = _failed(a.report), a.report.total_requests
+        k2, n2 = _failed(b.report), b.report.total_requests
+    return _proportion("error_rate", "error_rate", k1, n1, k2, n2)
+
+
+def untested_figures(a: Report, b: Report) -> list[Figure]:
+    qa, qb = a.quality, b.quality
+    out = [
+        Figure("f1_macro", "quality", qa.f1_macro if qa else None, qb.f1_macro if qb else None),
+        Figure(
+            "f1_weighted", "quality", qa.f1_weighted if qa else None, qb.f1_weighted if qb else None
+        ),  # fmt: skip
+        Figure("throughput", "throughput", a.requests_per_s, b.requests_per_s),
+    ]
+    for key in ("ttft", "itl"):
+        ta, tb = a.timing(key), b.timing(key)
+        if ta is not None and tb is not None:
+            out.append(Figure(f"{key}.p95", "latency", ta.p95_us, tb.p95_us))
+    return out
+
+
+def unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
+    acc = _proportion("accuracy", "quality", a.outcomes.get("correct"), a.outcomes.answered,
+                      b.outcomes.get("correct"), b.outcomes.answered, "headline",
+                      _deff(a.quality), _deff(b.quality))  # fmt: skip
+    breakdown: list[Figure] = []
+    ca = {c.label: c for c in a.classes}
+    cb = {c.label: c for c in b.classes}
+    for label in sorted(ca.keys() & cb.keys()):
+        x, y = ca[label], cb[label]
+        if x.recall is None or y.recall is None:
+            continue
+        breakdown.append(_proportion(f"recall[{label}]", "quality", round(x.recall * x.support),
+                                     x.support, round(y.recall * y.support), y.support,
+                                     "class", x.recall_design_effect,
+                                     y.recall_design_effect))  # fmt: skip
+    sa = {(s.field, s.value): s for s in a.slices}
+    sb = {(s.field, s.value): s for s in b.slices}
+    for key in [k for k in sa if k in sb]:
+        u, v = sa[key], sb[key]
+        breakdown.append(_proportion(f"accuracy[{key[0]}={key[1]}]", "quality",
+                                     u.outcomes.get("correct"), u.outcomes.answered,
+                                     v.outcomes.get("correct"), v.outcomes.answered,
+                                     "slice", _deff(u.quality), _deff(v.quality)))  # fmt: skip
+    return acc, breakdown
+
+
+def _deff(quality: Quality | None) -> float:
+    return 1.0 if quality is None else quality.design_effect
+

@@ -1,0 +1,177 @@
+"""The summary's answer-quality figures: accuracy (or classification metrics) with their
+intervals, per class, and the confusion matrix. The dataset row is the unit of evidence: an
+interval is that of the rows' effective sample size (see :mod:`stagecheck.stats`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection
+from typing import Any
+
+from stagecheck.recording import Aggregate
+from stagecheck.scoring.metrics import classification_metrics
+from stagecheck.stats import MIN_ROWS, design_effect, is_thin, wilson
+
+__all__ = ["ANSWER_OUTCOMES", "OTHER_LABEL", "proportion_ci", "quality_figures",
+           "classes_section", "confusion_section", "no_pause"]  # fmt: skip
+
+ANSWER_OUTCOMES = ("correct", "incorrect", "unparseable")
+
+
+#: The confusion matrix's column for answers that are none of the dataset's labels.
+OTHER_LABEL = "(other)"
+
+
+def proportion_ci(successes: int, n: int, deff: float = 1.0) -> list[float] | None:
+    """95 % Wilson interval of a proportion, as summary.json writes it; ``deff``: the design
+    effect of replayed rows (the interval of the effective sample size n / deff)."""
+    bounds = wilson(successes, n, deff=deff)
+    return None if bounds is None else [round(bounds[0], 6), round(bounds[1], 6)]
+
+
+def _rows_figures(agg: Aggregate, **where: Any) -> tuple[int, float]:
+    """Distinct rows scored in a group and the design effect of its accuracy (the dataset row
+    is the unit of evidence: see stagecheck.stats)."""
+    _, k, n = agg.row_tallies(**where)
+    return int(n.size), design_effect(k, n)
+
+
+def _thin(scored: int, rows: int, deff: float) -> bool:
+    """Too few rows, or an interval wider than ±10 points at the effective sample size."""
+    return rows < MIN_ROWS or is_thin(scored / deff)
+
+
+def quality_figures(
+    agg: Aggregate, classification: bool, labels: Collection[str], **where: Any
+) -> dict[str, Any] | None:
+    counts = agg.outcome_counts(**where)
+    scored = sum(counts[o] for o in ANSWER_OUTCOMES)
+    rows, deff = _rows_figures(agg, **where)
+    if not classification:
+        if not scored:
+            return None
+        return {
+            "scored": scored,
+            "correct": counts["correct"],
+            "rows": rows,
+            "design_effect": round(deff, 6),
+            "accuracy": counts["correct"] / scored,
+            "accuracy_ci": proportion_ci(counts["correct"], scored, deff),
+            "thin": _thin(scored, rows, deff),
+        }
+    confusion = agg.confusion_counts(**where)
+    metrics = classification_metrics(confusion)
+    if not metrics.scored:
+        return None
+    out = metrics.as_dict()
+    out["rows"] = rows
+    out["design_effect"] = round(deff, 6)
+    out["accuracy_ci"] = proportion_ci(metrics.correct, metrics.scored, deff)
+    out["off_label"] = sum(n for (_, p), n in confusion.items() if p not in labels)
+    out["thin"] = _thin(metrics.scored, rows, deff)
+    return out
+
+
+_CLASS_ROWS_PER_PAUSE = 1024  # rows and wrong labels gone through between two pauses (~0.3 ms)
+
+
+def _class_rows(
+    agg: Aggregate, pause: Callable[[], None] | None = None
+) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
+    """Per class, per row: (tp, support) of its recall and (tp, predicted) of its precision,
+    from each row's answers by label (a row is the unit of evidence): its right answers name
+    its own label, its wrong ones the labels in ``row_mislabelled``."""
+    pause = pause or no_pause
+    rows, right, _ = agg.row_tallies()
+    wrong_by_row: dict[int, dict[str, int]] = {}
+    for done, ((row, label), n) in enumerate(agg.row_mislabelled.items(), 1):
+        wrong_by_row.setdefault(row, {})[label] = n
+        if not done % _CLASS_ROWS_PER_PAUSE:
+            pause()
+    # the expected label's column (a row table's), not a row object per row: a live view
+    # rebuilds this each second while the users run
+    texts = getattr(agg.rows, "expected_texts", None)
+    if texts is None:
+        texts = [r.expected_text for r in agg.rows]
+    out: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
+    no_names: dict[str, int] = {}
+    done = 0
+    for row, tp in zip(rows.tolist(), right.tolist(), strict=True):
+        done += 1
+        if not done % _CLASS_ROWS_PER_PAUSE:
+            pause()
+        expected = texts[row]
+        figures = out.get(expected)
+        if figures is None:
+            figures = out[expected] = {}
+        recall = figures.get("recall")
+        if recall is None:
+            recall = figures["recall"] = ([], [])
+        named = wrong_by_row.get(row, no_names)
+        recall[0].append(tp)
+        recall[1].append(tp + sum(named.values()) if named else tp)  # answers naming a label
+        if tp:
+            precision = figures.get("precision")
+            if precision is None:
+                precision = figures["precision"] = ([], [])
+            precision[0].append(tp)
+            precision[1].append(tp)
+        for label, wrong in named.items():
+            precision = out.setdefault(label, {}).setdefault("precision", ([], []))
+            precision[0].append(0)
+            precision[1].append(wrong)
+        done += len(named)
+    return out
+
+
+def classes_section(
+    agg: Aggregate, pause: Callable[[], None] | None = None
+) -> list[dict[str, Any]]:
+    pause = pause or no_pause
+    metrics = classification_metrics(agg.confusion_counts())
+    by_row = _class_rows(agg, pause)
+    pause()
+    out = []
+    for n, c in enumerate(metrics.classes, 1):
+        if not n % 4:
+            pause()
+        figures = by_row.get(c.label, {})
+        recall, precision = figures.get("recall", ([], [])), figures.get("precision", ([], []))
+        deff_p, deff_r = design_effect(*precision), design_effect(*recall)
+        out.append({
+            **c.as_dict(),
+            "rows": len(recall[0]),
+            "precision_ci": proportion_ci(c.tp, c.predicted, deff_p),
+            "recall_ci": proportion_ci(c.tp, c.support, deff_r),
+            "precision_design_effect": round(deff_p, 6),
+            "recall_design_effect": round(deff_r, 6),
+            "thin": _thin(c.support, len(recall[0]), deff_r),
+        })  # fmt: skip
+    return out
+
+
+def confusion_section(agg: Aggregate, labels: Collection[str]) -> dict[str, Any] | None:
+    """Rows: the expected labels sent; columns: the dataset's labels that occur, then one
+    ``(other)`` column for every answer that is none of them (off-label or unparseable)."""
+    counts = agg.confusion_counts()
+    if not counts:
+        return None
+    expected = sorted({e for e, _ in counts})
+    known = sorted(set(expected) | {p for _, p in counts if p in labels})
+    other = Counter[str]()
+    for (e, p), n in counts.items():
+        if p not in labels:
+            other[e] += n
+    columns = known + ([OTHER_LABEL] if other else [])
+    matrix = [[counts.get((e, p), 0) for p in known] + ([other[e]] if other else [])
+              for e in expected]  # fmt: skip
+    return {
+        "labels": columns,
+        "matrix": matrix,
+        "note": "rows: expected label (classes sent); columns: predicted label; "
+        f"{OTHER_LABEL}: answers that are none of the dataset's labels (off-label or unparseable)",
+    }
+
+
+def no_pause() -> None:
+    pass
