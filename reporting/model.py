@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
+from stagecheck.judging.catalogue import LATENCY_STATS
 from stagecheck.judging.thresholds import judges_correctness
+from stagecheck.recording.recorder import FAILURE_OUTCOMES, OUTCOMES
 
 __all__ = [
     "OUTCOMES",
@@ -33,28 +35,10 @@ __all__ = [
     "Tokens",
 ]
 
-#: Outcome names in the order reports show them (DESIGN.md, "summary.json figures").
-OUTCOMES: tuple[str, ...] = (
-    "correct",
-    "incorrect",
-    "unparseable",
-    "http_error",
-    "timeout",
-    "connection_error",
-    "unfinished",
-)
 #: Outcomes where no answer came back at all (they count in ``error_rate``).
-ERROR_OUTCOMES: frozenset[str] = frozenset({"http_error", "timeout", "connection_error"})
+ERROR_OUTCOMES: frozenset[str] = frozenset(FAILURE_OUTCOMES)
 #: (label shown, key in a latency block) — all values are integer microseconds except the mean.
-PERCENTILE_KEYS: tuple[tuple[str, str], ...] = (
-    ("p50", "p50_us"),
-    ("p90", "p90_us"),
-    ("p95", "p95_us"),
-    ("p99", "p99_us"),
-    ("p99.9", "p99_9_us"),
-    ("max", "max_us"),
-    ("mean", "mean_us"),
-)
+PERCENTILE_KEYS = LATENCY_STATS
 #: Timing key in ``latency`` → human name.
 TIMING_NAMES: dict[str, str] = {
     "e2e": "end-to-end",

@@ -21,14 +21,11 @@ from pydantic import BaseModel, ConfigDict
 
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
+from stagecheck.recording.recorder import Outcome
 
 __all__ = ["Summary", "check_summary", "summary_json_schema"]
 
 Interval = list[float] | None  # 95 % two-sided [low, high]
-Outcome = Literal[
-    "correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error",
-    "unfinished",
-]
 
 
 class _Strict(BaseModel):
