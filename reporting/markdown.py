@@ -13,7 +13,7 @@ from typing import Any
 from stagecheck.datasets.profile_view import profile_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
-from stagecheck.reporting.model import Report, causes_text
+from stagecheck.reporting.model import Report
 from stagecheck.reporting.read import build_report
 
 __all__ = ["render_markdown", "md_cell", "md_table", "MAX_SAMPLES", "INPUT_CHARS"]
@@ -124,7 +124,7 @@ def _outcomes(report: Report) -> list[str]:
     ]
     out = ["### Requests by outcome", "", *md_table(["Outcome", "Requests", "Share"], rows, "lrr")]
     if report.causes:
-        out += ["", f"No usable answer, by cause: {md_cell(causes_text(report.causes))}"]
+        out += ["", f"No usable answer, by cause: {md_cell(fmt.causes_text(report.causes))}"]
     return out
 
 

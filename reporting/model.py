@@ -376,14 +376,6 @@ class Tokens:
         return " · ".join(parts)
 
 
-def causes_text(causes: tuple[tuple[str, int], ...], limit: int = 6) -> str:
-    """``HTTP 503 ×18 · timeout ×3 · …`` (the most frequent first)."""
-    shown = [f"{cause} ×{n:,}" for cause, n in causes[:limit]]
-    if len(causes) > limit:
-        shown.append(f"+{len(causes) - limit} more")
-    return " · ".join(shown)
-
-
 @dataclass(frozen=True)
 class Report:
     """Everything a report shows, read from one summary.json."""

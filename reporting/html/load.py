@@ -8,7 +8,7 @@ from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, empty, section, table
 from stagecheck.reporting.html.style import OUTCOME_COLOURS
 from stagecheck.reporting.html.svg import Series, line_chart, stacked_bar
-from stagecheck.reporting.model import Report, causes_text
+from stagecheck.reporting.model import Report
 
 __all__ = ["requests_section", "latency_section", "stages_section"]
 
@@ -51,7 +51,7 @@ def requests_section(report: Report) -> str:
     )
     if report.causes:
         body += f'<p class="note" id="causes">no usable answer, by cause: ' \
-                f"{e(causes_text(report.causes))}</p>"
+                f"{e(fmt.causes_text(report.causes))}</p>"
     return section("requests", "Requests by outcome", body, f"{total:,} requests")
 
 
