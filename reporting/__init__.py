@@ -22,6 +22,7 @@ from stagecheck.reporting.junit import render_junit
 from stagecheck.reporting.markdown import render_markdown
 from stagecheck.reporting.model import Report
 from stagecheck.reporting.read import build_report
+from stagecheck.summary.read import load_summary_model
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -125,11 +126,11 @@ def write_reports(
     """
     folder = Path(run_dir)
     data = load_summary(folder) if summary is None else summary
-    report = build_report(data)
+    model = load_summary_model(data)
     outputs = {
-        HTML_FILE: render_html(report),
-        MARKDOWN_FILE: render_markdown(report),
-        JUNIT_FILE: render_junit(report),
+        HTML_FILE: render_html(build_report(data)),
+        MARKDOWN_FILE: render_markdown(model),
+        JUNIT_FILE: render_junit(model),
     }
     written = []
     for name, text in outputs.items():
