@@ -128,7 +128,7 @@ def write_reports(
     data = load_summary(folder) if summary is None else summary
     model = load_summary_model(data)
     outputs = {
-        HTML_FILE: render_html(build_report(data)),
+        HTML_FILE: render_html(model),
         MARKDOWN_FILE: render_markdown(model),
         JUNIT_FILE: render_junit(model),
     }
