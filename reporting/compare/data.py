@@ -26,11 +26,11 @@ import numpy as np
 import orjson
 
 from stagecheck.errors import InputError
-from stagecheck.recording.recorder import OUTCOMES
-from stagecheck.reporting.model import ERROR_OUTCOMES, Report
-from stagecheck.reporting.read import build_report
+from stagecheck.recording.recorder import FAILURE_OUTCOMES, OUTCOMES
 from stagecheck.runfolder.plain_lines import parse_block
 from stagecheck.runfolder.results import line_answer
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = ["RunRows", "RunData", "load_run", "read_inputs", "RESULTS_FILE", "ROWS_FILE"]
 
@@ -80,7 +80,7 @@ class RunData:
 
     path: Path | None
     summary: Mapping[str, Any]
-    report: Report
+    report: Summary
     #: None when the folder has no results.jsonl (only summary figures can be compared then).
     rows: RunRows | None = None
     #: Sorted end-to-end latencies (µs) of every request that has one; None without results.
@@ -325,7 +325,7 @@ def _fold_arrays(
         entry_of[j] = fold.slot({"row": r}, joined.get(r))
     entry = entry_of[where]
     size = len(fold.key)
-    failed_codes = [i for i, n in enumerate(names) if n in ERROR_OUTCOMES]
+    failed_codes = [i for i, n in enumerate(names) if n in FAILURE_OUTCOMES]
     scored_codes = [i for i, n in enumerate(names) if n in _SCORED]
     right_code = names.index("correct")
     is_failed, is_scored = np.isin(code, failed_codes), np.isin(code, scored_codes)
@@ -387,7 +387,7 @@ def _fold_lines(path: Path) -> _Results:
     requests = failed = 0
     joined: dict[int, _RowFields] | None = None  # rows.jsonl, read at the first format-2 line
     by_row: dict[int, int] = {}  # format 2: row index → entry
-    loads, errors, scored_outcomes = orjson.loads, ERROR_OUTCOMES, _SCORED
+    loads, errors, scored_outcomes = orjson.loads, frozenset(FAILURE_OUTCOMES), _SCORED
     counts, scored, right_n = fold.requests, fold.scored, fold.right
     first_t, first_right, failure = fold.first_t, fold.first_right, fold.failure
     try:
@@ -447,7 +447,7 @@ def load_run(run_dir: str | Path) -> RunData:
 
     folder = Path(run_dir)
     summary = load_summary(folder)
-    report = build_report(summary)
+    report = load_summary_model(summary)
     results = (folder if folder.is_dir() else folder.parent) / RESULTS_FILE
     if not results.is_file():
         return RunData(folder, summary, report)

@@ -44,8 +44,9 @@ from stagecheck.reporting.compare.pairs import (
     Section,
     pair_runs,
 )
-from stagecheck.reporting.model import ERROR_OUTCOMES, Quality, Report
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.figures import Quality
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = [
     "Status",
@@ -276,27 +277,28 @@ def _latency_figures(a: RunData, b: RunData) -> list[Figure]:
     return out
 
 
-def _failed(report: Report) -> int:
-    return sum(report.outcomes.get(name) for name in ERROR_OUTCOMES)
+def _failed(report: Summary) -> int:
+    return report.requests.by_outcome.failed
 
 
 def _error_rate(a: RunData, b: RunData) -> Figure:
     if a.requests is not None and b.requests is not None and a.failed is not None:
         k1, n1, k2, n2 = a.failed, a.requests, b.failed or 0, b.requests
     else:
-        k1, n1 = _failed(a.report), a.report.total_requests
-        k2, n2 = _failed(b.report), b.report.total_requests
+        k1, n1 = _failed(a.report), a.report.requests.total
+        k2, n2 = _failed(b.report), b.report.requests.total
     return _proportion("error_rate", "error_rate", k1, n1, k2, n2)
 
 
-def _untested(a: Report, b: Report) -> list[Figure]:
+def _untested(a: Summary, b: Summary) -> list[Figure]:
     qa, qb = a.quality, b.quality
     out = [
         Figure("f1_macro", "quality", qa.f1_macro if qa else None, qb.f1_macro if qb else None),
         Figure(
             "f1_weighted", "quality", qa.f1_weighted if qa else None, qb.f1_weighted if qb else None
         ),  # fmt: skip
-        Figure("throughput", "throughput", a.requests_per_s, b.requests_per_s),
+        Figure("throughput", "throughput", a.throughput.requests_per_s,
+               b.throughput.requests_per_s),  # fmt: skip
     ]
     for key in ("ttft", "itl"):
         ta, tb = a.timing(key), b.timing(key)
@@ -305,10 +307,10 @@ def _untested(a: Report, b: Report) -> list[Figure]:
     return out
 
 
-def _unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
-    acc = _proportion("accuracy", "quality", a.outcomes.get("correct"), a.outcomes.answered,
-                      b.outcomes.get("correct"), b.outcomes.answered, "headline",
-                      _deff(a.quality), _deff(b.quality))  # fmt: skip
+def _unpaired_quality(a: Summary, b: Summary) -> tuple[Figure, list[Figure]]:
+    oa, ob = a.requests.by_outcome, b.requests.by_outcome
+    acc = _proportion("accuracy", "quality", oa.correct, oa.answered, ob.correct, ob.answered,
+                      "headline", _deff(a.quality), _deff(b.quality))  # fmt: skip
     breakdown: list[Figure] = []
     ca = {c.label: c for c in a.classes}
     cb = {c.label: c for c in b.classes}
@@ -318,29 +320,29 @@ def _unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
             continue
         breakdown.append(_proportion(f"recall[{label}]", "quality", round(x.recall * x.support),
                                      x.support, round(y.recall * y.support), y.support,
-                                     "class", x.recall_design_effect,
-                                     y.recall_design_effect))  # fmt: skip
+                                     "class", x.recall_design_effect or 1.0,
+                                     y.recall_design_effect or 1.0))  # fmt: skip
     sa = {(s.field, s.value): s for s in a.slices}
     sb = {(s.field, s.value): s for s in b.slices}
     for key in [k for k in sa if k in sb]:
         u, v = sa[key], sb[key]
         breakdown.append(_proportion(f"accuracy[{key[0]}={key[1]}]", "quality",
-                                     u.outcomes.get("correct"), u.outcomes.answered,
-                                     v.outcomes.get("correct"), v.outcomes.answered,
+                                     u.by_outcome.get("correct"), u.by_outcome.answered,
+                                     v.by_outcome.get("correct"), v.by_outcome.answered,
                                      "slice", _deff(u.quality), _deff(v.quality)))  # fmt: skip
     return acc, breakdown
 
 
 def _deff(quality: Quality | None) -> float:
-    return 1.0 if quality is None else quality.design_effect
+    return 1.0 if quality is None or quality.design_effect is None else quality.design_effect
 
 
-def _warnings(base: Report, new: Report) -> list[str]:
+def _warnings(base: Summary, new: Summary) -> list[str]:
     out = []
     pairs = [
         ("scenario", base.run.scenario, new.run.scenario),
-        ("dataset", base.run.dataset_path, new.run.dataset_path),
-        ("scoring", base.run.scoring_kind, new.run.scoring_kind),
+        ("dataset", base.run.dataset.path, new.run.dataset.path),
+        ("scoring", base.run.scoring.kind, new.run.scoring.kind),
         ("load", base.run.load_summary(), new.run.load_summary()),
     ]
     for what, a, b in pairs:
@@ -348,23 +350,23 @@ def _warnings(base: Report, new: Report) -> list[str]:
             out.append(f"the runs used different {what}s: {a!r} (base) vs {b!r} (new)")
     for name, report in (("base", base), ("new", new)):
         if not report.valid:
-            reasons = "; ".join(report.invalid_reasons) or "no reason given"
+            reasons = "; ".join(report.validity.reasons) or "no reason given"
             out.append(f"the {name} run is invalid: {reasons}")
     return out
 
 
-def _as_run(run: RunData | Mapping[str, Any] | Report | str | Path) -> RunData:
+def _as_run(run: RunData | Mapping[str, Any] | Summary | str | Path) -> RunData:
     if isinstance(run, RunData):
         return run
     if isinstance(run, (str, Path)):
         return load_run(run)
-    report = run if isinstance(run, Report) else build_report(run)
-    return RunData(None, {} if isinstance(run, Report) else run, report)
+    report = run if isinstance(run, Summary) else load_summary_model(run)
+    return RunData(None, {} if isinstance(run, Summary) else run, report)
 
 
 def compare_runs(
-    base: RunData | Mapping[str, Any] | Report | str | Path,
-    new: RunData | Mapping[str, Any] | Report | str | Path,
+    base: RunData | Mapping[str, Any] | Summary | str | Path,
+    new: RunData | Mapping[str, Any] | Summary | str | Path,
     *,
     quality_tolerance: float = 0.01,
     error_rate_tolerance: float = 0.005,
@@ -403,7 +405,7 @@ def compare_runs(
                 "unpaired: a run folder has no results.jsonl, so each run's own figures are "
                 "compared with a two-proportion test"
             )
-        if not (ra.run.exact_pass and rb.run.exact_pass):
+        if not (ra.run.load.exact_pass and rb.run.load.exact_pass):
             notes.append(
                 "timed runs send different rows, so per-class and per-slice figures differ by "
                 "sampling alone; compare model quality on exact-pass runs (dataset.passes: 1)"
