@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stagecheck.reporting.model import ThresholdResult
 from stagecheck.summary.schema import ThresholdVerdict
-
-# A threshold as judged (the dataclass goes once every view reads the summary model).
-_Threshold = ThresholdResult | ThresholdVerdict
 
 __all__ = [
     "MISSING",
@@ -111,12 +107,12 @@ def quantity(value: float | None, unit: str, *, precise: bool = True) -> str:
     return f"{text}{unit}"
 
 
-def threshold_mark(threshold: _Threshold) -> str:
+def threshold_mark(threshold: ThresholdVerdict) -> str:
     """✓ for a passed threshold, ✗ otherwise."""
     return "✓" if threshold.passed else "✗"
 
 
-def threshold_observed(threshold: _Threshold) -> str:
+def threshold_observed(threshold: ThresholdVerdict) -> str:
     """Observed value in human units, or ``n/a`` when the metric was unavailable; for a
     confidence threshold, the interval's bound that was judged and the estimate:
     ``0.9012 (lower 95% bound; estimate 0.9234)``."""
@@ -128,7 +124,7 @@ def threshold_observed(threshold: _Threshold) -> str:
     return f"{observed} ({side} {threshold.confidence:.0%} bound; estimate {estimate})"
 
 
-def threshold_target(threshold: _Threshold) -> str:
+def threshold_target(threshold: ThresholdVerdict) -> str:
     """``< 300ms`` — the operator and the target in human units."""
     target = quantity(threshold.target, threshold.unit, precise=False)
     return f"{threshold.op} {target}".strip()

@@ -8,7 +8,8 @@ published JSON Schema (``reporting/summary.schema.json``) is generated from
 this model (``python -m stagecheck.summary.schema``) and kept current by a test.
 
 Reading is the other direction and is lenient on purpose (older and half-written files):
-``reporting/read.py`` turns any summary into the reports' view of it.
+:func:`stagecheck.summary.read.load_summary_model` reads any summary into this same model,
+which every report (console, Markdown, HTML, JUnit, compare) reads by attribute.
 """
 
 from __future__ import annotations
