@@ -34,6 +34,7 @@ import numpy as np
 
 from stagecheck import stats
 from stagecheck.errors import InputError
+from stagecheck.judging.catalogue import PERCENTILES, percentile
 from stagecheck.reporting.compare.data import RunData, load_run
 from stagecheck.reporting.compare.pairs import (
     Figure,
@@ -67,7 +68,7 @@ Status = Literal["better", "worse", "same", "n/a"]
 
 # Below this a difference is float noise, not a change.
 _EPSILON = 1e-12
-_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
+_PERCENTILES = tuple((p.label, p.value) for p in PERCENTILES if p.label in ("p50", "p90", "p99"))
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,8 @@ def _latency_figures(a: RunData, b: RunData) -> list[Figure]:
             Figure(
                 f"latency.{name}",
                 "latency",
-                getattr(ea, f"{name}_us", None),
-                getattr(eb, f"{name}_us", None),
+                getattr(ea, percentile(name).key, None),
+                getattr(eb, percentile(name).key, None),
                 detail="summary figures: no per-request values to test",
             )  # fmt: skip
             for name, _ in _PERCENTILES

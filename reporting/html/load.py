@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from stagecheck.judging.catalogue import percentile
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, empty, section, table
 from stagecheck.reporting.html.style import OUTCOME_COLOURS
@@ -109,11 +110,8 @@ def _stage_charts(report: Summary) -> str:
         for i, s in enumerate(stages)
     ]
     lat_series = []
-    for label, attr, colour in (
-        ("p50", "p50_us", "#54aeff"),
-        ("p95", "p95_us", "#0969da"),
-        ("p99", "p99_us", "#0a3069"),
-    ):
+    for label, colour in (("p50", "#54aeff"), ("p95", "#0969da"), ("p99", "#0a3069")):
+        attr = percentile(label).key
         pts = [
             (float(i), getattr(s.latency.e2e, attr))
             for i, s in enumerate(stages)
@@ -168,7 +166,7 @@ def stages_section(report: Summary) -> str:
                 e(fmt.percent(s.accuracy, 2)),
                 *(
                     e(fmt.ms(getattr(lat, a) if lat else None))
-                    for a in ("p50_us", "p95_us", "p99_us")
+                    for a in (percentile(p).key for p in ("p50", "p95", "p99"))
                 ),
             ]
         )

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 
 from stagecheck.analysis.model import TimeBin
+from stagecheck.judging.catalogue import percentile
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, section
 from stagecheck.reporting.html.svg import (
@@ -51,11 +52,11 @@ _OUTCOME_FILL = (
     ("failed", "#82071e"),
 )
 # Same hue, darker and differently dashed as the percentile rises.
-_PERCENTILE_LINES = (
-    ("p50", "p50_us", "#54aeff", ""),
-    ("p90", "p90_us", "#0969da", "7 4"),
-    ("p99", "p99_us", "#0a3069", "2 3"),
-)
+_PERCENTILE_LINES = tuple(
+    (p, percentile(p).key, colour, dash)
+    for p, colour, dash in (("p50", "#54aeff", ""), ("p90", "#0969da", "7 4"),
+                            ("p99", "#0a3069", "2 3"))
+)  # fmt: skip
 _TIMING_LINES = {"e2e": ("#0969da", ""), "ttft": ("#8250df", "8 4"), "itl": ("#9a6700", "2 3")}
 _CLASS_BARS = (("precision", "#9ecbff"), ("recall", "#218bff"), ("F1", "#0a3069"))
 
