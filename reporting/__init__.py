@@ -1,7 +1,8 @@
 """stagecheck.reporting: a run folder's summary.json → reports, and compare two runs.
 
-Every report is a view of one summary model (:class:`~.model.Report`, built by
-:func:`build_report`): the terminal summary, ``summary.md``, ``report.html`` and ``junit.xml``.
+Every report is a view of the one summary model (:class:`stagecheck.summary.schema.Summary`,
+read leniently from any summary.json by :func:`build_report`): the terminal summary,
+``summary.md``, ``report.html`` and ``junit.xml`` read its figures by attribute.
 This package reads run folders only; it never imports Locust.
 """
 
@@ -20,8 +21,8 @@ from stagecheck.reporting.console import render_console
 from stagecheck.reporting.html.page import render_html
 from stagecheck.reporting.junit import render_junit
 from stagecheck.reporting.markdown import render_markdown
-from stagecheck.reporting.model import Report
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -35,7 +36,7 @@ __all__ = [
     "summary_variant",
     "REJUDGED",
     "build_report",
-    "Report",
+    "Summary",
     "render_console",
     "render_markdown",
     "render_html",
@@ -48,6 +49,8 @@ __all__ = [
     "render_comparison_markdown",
 ]
 
+#: A summary.json dict (any age, even half-written) → the summary model every report reads.
+build_report = load_summary_model
 #: The summary.json schema this package reads.
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
@@ -125,11 +128,11 @@ def write_reports(
     """
     folder = Path(run_dir)
     data = load_summary(folder) if summary is None else summary
-    report = build_report(data)
+    model = load_summary_model(data)
     outputs = {
-        HTML_FILE: render_html(report),
-        MARKDOWN_FILE: render_markdown(report),
-        JUNIT_FILE: render_junit(report),
+        HTML_FILE: render_html(model),
+        MARKDOWN_FILE: render_markdown(model),
+        JUNIT_FILE: render_junit(model),
     }
     written = []
     for name, text in outputs.items():

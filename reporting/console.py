@@ -6,14 +6,16 @@ are cut to their worst entries and the cut is said, the full lists live in repor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stagecheck.errors import shorten
+from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_console_lines
-from stagecheck.reporting.model import ERROR_OUTCOMES, Report, StageMetrics, causes_text
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.figures import StageFigures
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = ["render_console", "WIDTH"]
 
@@ -31,14 +33,15 @@ def _fit(line: str) -> str:
     return shorten(line, WIDTH)  # at a word boundary: never "p 0.0013 t…"
 
 
-def _header(report: Report) -> list[str]:
+def _header(report: Summary) -> list[str]:
     run = report.run
-    endpoint = run.endpoint_url or fmt.MISSING
+    endpoint = run.endpoint.url or fmt.MISSING
+    model = run.endpoint.model
     details = ", ".join(
-        part for part in (run.protocol, f"model {run.model}" if run.model else "") if part
+        part for part in (run.endpoint.protocol, f"model {model}" if model else "") if part
     )
     load = f"{run.load_text()} for {fmt.seconds(run.duration_s)}"
-    if run.exact_pass:
+    if run.load.exact_pass:
         load += f" · {run.pass_text()}"
     if run.workers_text():
         load += f" · {run.workers_text()}"
@@ -47,13 +50,14 @@ def _header(report: Report) -> list[str]:
     load_lines = [f"load      {load}" + (f" · {replays}" if replays else "")]
     if len(load_lines[0]) > WIDTH:
         load_lines = [f"load      {load}", f"          {replays}"]
-    dataset = [run.dataset_path or fmt.MISSING]
-    if run.dataset_rows is not None:
-        dataset.append(f"{run.dataset_rows:,} rows")
-    if run.order:
-        dataset.append(run.order + (f" seed {run.seed}" if run.seed is not None else ""))
-    if run.scoring_kind:
-        dataset.append(f"scoring {run.scoring_kind}")
+    data = run.dataset
+    dataset = [data.path or fmt.MISSING]
+    if data.rows is not None:
+        dataset.append(f"{data.rows:,} rows")
+    if data.order:
+        dataset.append(data.order + (f" seed {data.seed}" if data.seed is not None else ""))
+    if run.scoring.kind:
+        dataset.append(f"scoring {run.scoring.kind}")
     return [
         f"stagecheck · {run.scenario}" + (f" · {run.id}" if run.id else ""),
         f"endpoint  {endpoint}" + (f"  ({details})" if details else ""),
@@ -62,14 +66,14 @@ def _header(report: Report) -> list[str]:
     ]
 
 
-def _replays(report: Report) -> str:
+def _replays(report: Summary) -> str:
     """How often each row was sent: a timed run replays rows, so its figures rest on fewer
     independent rows than requests."""
     r = report.analysis.replays if report.analysis is not None else None
     if r is None or not r.unique_rows:
         return ""
     if r.unique_rows == r.dataset_rows:
-        if report.run.exact_pass:
+        if report.run.load.exact_pass:
             return ""  # the load line says it: "exact pass: every row once"
         once = r.factor <= 1.0
         return "each row sent once" if once else f"each row sent {r.factor:.1f} times on average"
@@ -77,10 +81,10 @@ def _replays(report: Report) -> str:
     return f"{r.unique_rows:,} of {r.dataset_rows:,} rows sent, {times}"
 
 
-def _verdict(report: Report) -> list[str]:
+def _verdict(report: Summary) -> list[str]:
     failed = report.failed_thresholds()
     if report.verdict == "invalid" or not report.valid:
-        reasons = "; ".join(report.invalid_reasons) or "no reason given"
+        reasons = "; ".join(report.validity.reasons) or "no reason given"
         return [f"INVALID  the run is not valid: {reasons}"]
     caveat = [f"  ⚠ {report.ungated_correctness}"] if report.ungated_correctness else []
     if report.verdict == "passed":
@@ -92,13 +96,13 @@ def _verdict(report: Report) -> list[str]:
     return [f"{report.verdict.upper()}"]
 
 
-def _requests(report: Report) -> list[str]:
-    total = report.total_requests
-    answered = f"{fmt.rate(report.answers_per_s)} answered (failures excluded)"
+def _requests(report: Summary) -> list[str]:
+    total = report.requests.total
+    answered = f"{fmt.rate(report.throughput.answers_per_s)} answered (failures excluded)"
     line = (
         f"Requests  {total:,} in {fmt.seconds(report.run.duration_s)}"
-        f" · {fmt.rate(report.requests_per_s)} sent · {answered}"
-        f" · error rate {fmt.percent(report.error_rate, 2)}"
+        f" · {fmt.rate(report.throughput.requests_per_s)} sent · {answered}"
+        f" · error rate {fmt.percent(report.requests.error_rate, 2)}"
     )
     if len(line) > WIDTH:  # a long run's figures: "answered" has to say it alone
         line = line.replace(" (failures excluded)", "")
@@ -107,25 +111,26 @@ def _requests(report: Report) -> list[str]:
     # Answers on the left, failures (no answer at all) on the right.
     left: list[str] = []
     right: list[str] = []
-    for name, n in report.outcomes.counts:
+    for name, n in report.requests.by_outcome.counts:
         cell = f"{name:<17}{n:>8,} {fmt.percent(report.share(n)):>7}"
-        (right if name in ERROR_OUTCOMES else left).append(cell)
+        (right if name in FAILURE_OUTCOMES else left).append(cell)
     rows = max(len(left), len(right))
     left += [""] * (rows - len(left))
     right += [""] * (rows - len(right))
     out = [line] + [f"  {a:<36}    {b}".rstrip() for a, b in zip(left, right, strict=True)]
     if report.causes:
-        out.append(f"  no usable answer, by cause: {causes_text(report.causes)}")
+        out.append(f"  no usable answer, by cause: {fmt.causes_text(report.causes)}")
     return out
 
 
-def _latency(report: Report) -> list[str]:
-    if not report.latency:
+def _latency(report: Summary) -> list[str]:
+    timings = report.timings()
+    if not timings:
         return []
-    labels = [label for label, _ in report.latency[0].values()]
+    labels = [label for label, _ in timings[0][1].values()]
     out = ["Latency (ms)  " + "".join(f"{label:>9}" for label in labels) + f"{'count':>10}"]
-    for lat in report.latency:
-        name = {"e2e": "end-to-end"}.get(lat.key, lat.key)
+    for key, lat in timings:
+        name = {"e2e": "end-to-end"}.get(key, key)
         cells = "".join(f"{fmt.ms(us):>9}" for _, us in lat.values())
         out.append(f"  {name:<12}{cells}{lat.count:>10,}")
         if lat.out_of_range:
@@ -135,11 +140,11 @@ def _latency(report: Report) -> list[str]:
     return out
 
 
-def _target(report: Report) -> list[str]:
+def _target(report: Summary) -> list[str]:
     return [f"Target    {report.target.describe()}"] if report.target is not None else []
 
 
-def _quality(report: Report) -> list[str]:
+def _quality(report: Summary) -> list[str]:
     q = report.quality
     accuracy = report.accuracy
     if accuracy is None:
@@ -155,7 +160,7 @@ def _quality(report: Report) -> list[str]:
     return [line + f" · {q.scored:,} scored"]
 
 
-def _classes(report: Report) -> list[str]:
+def _classes(report: Summary) -> list[str]:
     classes = report.classes_worst_first()
     if not classes:
         return []
@@ -177,7 +182,7 @@ def _classes(report: Report) -> list[str]:
     return out
 
 
-def _slices(report: Report) -> list[str]:
+def _slices(report: Summary) -> list[str]:
     slices = report.slices_worst_first()
     if not slices:
         return []
@@ -194,21 +199,22 @@ def _slices(report: Report) -> list[str]:
     return out
 
 
-def _stage_rate(st: StageMetrics) -> str:
+def _stage_rate(st: StageFigures) -> str:
     """Achieved rate; open loop: ``achieved/offered`` (``39.8/40/s``)."""
     if st.offered_rate_per_s is None or st.throughput_per_s is None:
         return fmt.rate(st.throughput_per_s)
     return f"{st.throughput_per_s:.1f}/{st.offered_rate_per_s:g}/s"
 
 
-def _stages(report: Report) -> list[str]:
+def _stages(report: Summary) -> list[str]:
     if len(report.stages) <= 1:
         return []
     out = ["Stages"]
     for st in report.stages[:_MAX_STAGES]:
         users = f"{st.users} users" if st.users is not None else "users n/a"
         window = f"{fmt.seconds(st.start_s)}–{fmt.seconds(st.end_s)}"
-        p95 = fmt.ms(st.latency.p95_us) if st.latency else fmt.MISSING
+        e2e = st.latency.e2e
+        p95 = fmt.ms(e2e.p95_us) if e2e else fmt.MISSING
         out.append(
             f"  {st.index} {fmt.truncate(st.name, 12):<12} {users:>10}  {window:<13}"
             f" {_stage_rate(st):>9}  errors {fmt.percent(st.error_rate):>6}"
@@ -219,7 +225,7 @@ def _stages(report: Report) -> list[str]:
     return out
 
 
-def _thresholds(report: Report) -> list[str]:
+def _thresholds(report: Summary) -> list[str]:
     if not report.thresholds:
         return []
     width = min(max(len(t.expression) for t in report.thresholds), 50)
@@ -231,26 +237,26 @@ def _thresholds(report: Report) -> list[str]:
     return out
 
 
-def _listed(title: str, items: tuple[str, ...]) -> list[str]:
+def _listed(title: str, items: Sequence[str]) -> list[str]:
     out = [title] + [f"  - {shorten(' '.join(i.split()), WIDTH - 4)}" for i in items[:_MAX_REASONS]]
     if len(items) > _MAX_REASONS:
         out.append(f"  … {len(items) - _MAX_REASONS} more")
     return out
 
 
-def _validity(report: Report) -> list[str]:
-    if report.valid or not report.invalid_reasons:
+def _validity(report: Summary) -> list[str]:
+    if report.valid or not report.validity.reasons:
         return []
-    return _listed("Why the run is invalid", report.invalid_reasons)
+    return _listed("Why the run is invalid", report.validity.reasons)
 
 
-def _notes(report: Report) -> list[str]:
+def _notes(report: Summary) -> list[str]:
     return _listed("Notes", report.notes) if report.notes else []
 
 
-def render_console(summary: Mapping[str, Any] | Report) -> str:
-    """The end-of-run terminal summary of a summary.json dict (or an already built Report)."""
-    report = summary if isinstance(summary, Report) else build_report(summary)
+def render_console(summary: Mapping[str, Any] | Summary) -> str:
+    """The end-of-run terminal summary of a summary.json dict (or its model, already read)."""
+    report = summary if isinstance(summary, Summary) else load_summary_model(summary)
     blocks = [
         _header(report),
         _verdict(report),

@@ -7,7 +7,9 @@ shown as a percentage, "/s" per second, "" plain).
 
 from __future__ import annotations
 
-from stagecheck.reporting.model import ThresholdResult
+from collections.abc import Sequence
+
+from stagecheck.summary.schema import ThresholdVerdict
 
 __all__ = [
     "MISSING",
@@ -22,6 +24,7 @@ __all__ = [
     "threshold_observed",
     "threshold_target",
     "truncate",
+    "causes_text",
 ]
 
 #: How every view shows a figure that is not available.
@@ -104,12 +107,12 @@ def quantity(value: float | None, unit: str, *, precise: bool = True) -> str:
     return f"{text}{unit}"
 
 
-def threshold_mark(threshold: ThresholdResult) -> str:
+def threshold_mark(threshold: ThresholdVerdict) -> str:
     """✓ for a passed threshold, ✗ otherwise."""
     return "✓" if threshold.passed else "✗"
 
 
-def threshold_observed(threshold: ThresholdResult) -> str:
+def threshold_observed(threshold: ThresholdVerdict) -> str:
     """Observed value in human units, or ``n/a`` when the metric was unavailable; for a
     confidence threshold, the interval's bound that was judged and the estimate:
     ``0.9012 (lower 95% bound; estimate 0.9234)``."""
@@ -121,7 +124,7 @@ def threshold_observed(threshold: ThresholdResult) -> str:
     return f"{observed} ({side} {threshold.confidence:.0%} bound; estimate {estimate})"
 
 
-def threshold_target(threshold: ThresholdResult) -> str:
+def threshold_target(threshold: ThresholdVerdict) -> str:
     """``< 300ms`` — the operator and the target in human units."""
     target = quantity(threshold.target, threshold.unit, precise=False)
     return f"{threshold.op} {target}".strip()
@@ -131,3 +134,11 @@ def truncate(text: str, limit: int) -> str:
     """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def causes_text(causes: Sequence[tuple[str, int]], limit: int = 6) -> str:
+    """``HTTP 503 ×18 · timeout ×3 · …`` (the most frequent first)."""
+    shown = [f"{cause} ×{n:,}" for cause, n in causes[:limit]]
+    if len(causes) > limit:
+        shown.append(f"+{len(causes) - limit} more")
+    return " · ".join(shown)

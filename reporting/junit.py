@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from stagecheck.reporting import fmt
-from stagecheck.reporting.model import Report, ThresholdResult
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary, ThresholdVerdict
 
 __all__ = ["render_junit", "THRESHOLD_CLASSNAME", "VALIDITY_CLASSNAME", "VALIDITY_TESTCASE"]
 
@@ -22,14 +22,14 @@ VALIDITY_CLASSNAME = "stagecheck.run"
 VALIDITY_TESTCASE = "run validity"
 
 
-def _failure_message(t: ThresholdResult) -> str:
+def _failure_message(t: ThresholdVerdict) -> str:
     observed = fmt.threshold_observed(t)
     if t.observed is None:
         observed += " (metric unavailable)"
     return f"observed {observed}, target {fmt.threshold_target(t)}"
 
 
-def _threshold_case(suite: ET.Element, t: ThresholdResult) -> None:
+def _threshold_case(suite: ET.Element, t: ThresholdVerdict) -> None:
     case = ET.SubElement(
         suite, "testcase", name=t.expression, classname=THRESHOLD_CLASSNAME, time="0"
     )
@@ -46,9 +46,9 @@ def _threshold_case(suite: ET.Element, t: ThresholdResult) -> None:
         out.text = f"observed {fmt.threshold_observed(t)}, target {fmt.threshold_target(t)}"
 
 
-def render_junit(summary: Mapping[str, Any] | Report) -> str:
-    """``junit.xml`` text for a summary.json dict (or an already built Report)."""
-    report = summary if isinstance(summary, Report) else build_report(summary)
+def render_junit(summary: Mapping[str, Any] | Summary) -> str:
+    """``junit.xml`` text for a summary.json dict (or its model, already read)."""
+    report = summary if isinstance(summary, Summary) else load_summary_model(summary)
     run = report.run
     invalid = not report.valid
     tests = len(report.thresholds) + (1 if invalid else 0)
@@ -68,9 +68,9 @@ def render_junit(summary: Mapping[str, Any] | Report) -> str:
     props = ET.SubElement(suite, "properties")
     for name, value in (
         ("run.id", run.id),
-        ("endpoint.url", run.endpoint_url),
-        ("endpoint.protocol", run.protocol),
-        ("dataset.path", run.dataset_path),
+        ("endpoint.url", run.endpoint.url),
+        ("endpoint.protocol", run.endpoint.protocol),
+        ("dataset.path", run.dataset.path),
         ("verdict", report.verdict),
         ("warning", report.ungated_correctness),
     ):
@@ -82,7 +82,7 @@ def render_junit(summary: Mapping[str, Any] | Report) -> str:
         case = ET.SubElement(
             suite, "testcase", name=VALIDITY_TESTCASE, classname=VALIDITY_CLASSNAME, time="0"
         )
-        reasons = list(report.invalid_reasons) or ["no reason given"]
+        reasons = list(report.validity.reasons) or ["no reason given"]
         failure = ET.SubElement(
             case, "failure", message="run invalid: " + "; ".join(reasons), type="RunInvalid"
         )

@@ -13,8 +13,9 @@ from typing import Any
 from stagecheck.datasets.profile_view import profile_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
-from stagecheck.reporting.model import Report, causes_text
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.figures import timing_name
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = ["render_markdown", "md_cell", "md_table", "MAX_SAMPLES", "INPUT_CHARS"]
 
@@ -49,7 +50,7 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = 
     return lines
 
 
-def _title(report: Report) -> list[str]:
+def _title(report: Summary) -> list[str]:
     caveat = report.ungated_correctness
     icon = "⚠️" if caveat and report.verdict == "passed" else _ICONS.get(report.verdict, "❔")
     run = report.run
@@ -63,14 +64,14 @@ def _title(report: Report) -> list[str]:
     lines = [
         f"## {icon} stagecheck · {md_cell(run.scenario)} — {md_cell(report.verdict.upper())}",
         "",
-        f"{why} · {report.total_requests:,} requests in {fmt.seconds(run.duration_s)}"
+        f"{why} · {report.requests.total:,} requests in {fmt.seconds(run.duration_s)}"
         f" · {md_cell(run.load_summary())}"
         + (f" · {md_cell(run.workers_text())}" if run.workers_text() else "")
-        + f" · endpoint {md_cell(run.endpoint_url or fmt.MISSING)}"
-        + (f" ({md_cell(run.protocol)})" if run.protocol else ""),
+        + f" · endpoint {md_cell(run.endpoint.url or fmt.MISSING)}"
+        + (f" ({md_cell(run.endpoint.protocol)})" if run.endpoint.protocol else ""),
     ]
     if not report.valid:
-        reasons = "; ".join(report.invalid_reasons) or "no reason given"
+        reasons = "; ".join(report.validity.reasons) or "no reason given"
         lines += ["", f"> **Run invalid:** {md_cell(reasons)}"]
     if caveat:
         lines += ["", f"> **⚠️ {md_cell(caveat[0].upper() + caveat[1:])}**"]
@@ -81,7 +82,7 @@ def _title(report: Report) -> list[str]:
     return lines
 
 
-def _thresholds(report: Report) -> list[str]:
+def _thresholds(report: Summary) -> list[str]:
     if not report.thresholds:
         return []
     rows = [
@@ -96,14 +97,14 @@ def _thresholds(report: Report) -> list[str]:
     return ["### Thresholds", "", *md_table(["", "Threshold", "Observed", "Target"], rows, "llrr")]
 
 
-def _key_figures(report: Report) -> list[str]:
+def _key_figures(report: Summary) -> list[str]:
     e2e = report.timing("e2e")
     q = report.quality
     header = ["Requests", "Throughput", "Error rate", "Accuracy"]
     row = [
-        f"{report.total_requests:,}",
-        fmt.rate(report.requests_per_s),
-        fmt.percent(report.error_rate, 2),
+        f"{report.requests.total:,}",
+        fmt.rate(report.throughput.requests_per_s),
+        fmt.percent(report.requests.error_rate, 2),
         fmt.fraction(report.accuracy),
     ]
     if q is not None and q.f1_macro is not None:
@@ -115,26 +116,27 @@ def _key_figures(report: Report) -> list[str]:
     return ["### Key figures", "", *md_table(header, [row], "r" * len(header))]
 
 
-def _outcomes(report: Report) -> list[str]:
-    if report.total_requests == 0:
+def _outcomes(report: Summary) -> list[str]:
+    if report.requests.total == 0:
         return ["### Requests by outcome", "", "No requests were made."]
     rows = [
         [md_cell(name), f"{n:,}", fmt.percent(report.share(n))]
-        for name, n in report.outcomes.counts
+        for name, n in report.requests.by_outcome.counts
     ]
     out = ["### Requests by outcome", "", *md_table(["Outcome", "Requests", "Share"], rows, "lrr")]
     if report.causes:
-        out += ["", f"No usable answer, by cause: {md_cell(causes_text(report.causes))}"]
+        out += ["", f"No usable answer, by cause: {md_cell(fmt.causes_text(report.causes))}"]
     return out
 
 
-def _latency(report: Report) -> list[str]:
-    if not report.latency:
+def _latency(report: Summary) -> list[str]:
+    timings = report.timings()
+    if not timings:
         return []
-    labels = [label for label, _ in report.latency[0].values()]
+    labels = [label for label, _ in timings[0][1].values()]
     rows = [
-        [md_cell(lat.name), *(fmt.ms(us) for _, us in lat.values()), f"{lat.count:,}"]
-        for lat in report.latency
+        [md_cell(timing_name(key)), *(fmt.ms(us) for _, us in lat.values()), f"{lat.count:,}"]
+        for key, lat in timings
     ]
     header = ["Timing (ms)", *labels, "count"]
     out = ["### Latency", "", *md_table(header, rows, "l" + "r" * (len(header) - 1))]
@@ -143,7 +145,7 @@ def _latency(report: Report) -> list[str]:
     return out
 
 
-def _classes(report: Report) -> list[str]:
+def _classes(report: Summary) -> list[str]:
     classes = report.classes_worst_first()
     if not classes:
         return []
@@ -164,7 +166,7 @@ def _classes(report: Report) -> list[str]:
     return lines
 
 
-def _slices(report: Report) -> list[str]:
+def _slices(report: Summary) -> list[str]:
     slices = report.slices_worst_first()
     if not slices:
         return []
@@ -183,7 +185,7 @@ def _slices(report: Report) -> list[str]:
     return [title, "", *md_table(header, rows, "llrrr")]
 
 
-def _confusion(report: Report) -> list[str]:
+def _confusion(report: Summary) -> list[str]:
     cm = report.confusion
     if cm is None or len(cm.labels) > 30:
         return []
@@ -202,7 +204,7 @@ def _confusion(report: Report) -> list[str]:
     ]
 
 
-def _samples(report: Report) -> list[str]:
+def _samples(report: Summary) -> list[str]:
     samples = report.samples_for_review()[:MAX_SAMPLES]
     if not samples:
         return []
@@ -230,7 +232,7 @@ def _samples(report: Report) -> list[str]:
     ]
 
 
-def _profile(report: Report) -> list[str]:
+def _profile(report: Summary) -> list[str]:
     """The dataset profile, folded: it is about the dataset, not this run's figures."""
     if report.dataset_profile is None:
         return []
@@ -238,9 +240,9 @@ def _profile(report: Report) -> list[str]:
     return ["<details><summary>Dataset profile</summary>", "", *body, "</details>"]
 
 
-def render_markdown(summary: Mapping[str, Any] | Report) -> str:
-    """``summary.md`` for a summary.json dict (or an already built Report)."""
-    report = summary if isinstance(summary, Report) else build_report(summary)
+def render_markdown(summary: Mapping[str, Any] | Summary) -> str:
+    """``summary.md`` for a summary.json dict (or its model, already read)."""
+    report = summary if isinstance(summary, Summary) else load_summary_model(summary)
     blocks = [
         _title(report),
         _thresholds(report),
@@ -261,6 +263,6 @@ def render_markdown(summary: Mapping[str, Any] | Report) -> str:
                 lines.append("")
             lines.extend(block)
     run = report.run
-    version = f" {md_cell(run.tool_version)}" if run.tool_version else ""
+    version = f" {md_cell(report.tool.version)}" if report.tool.version else ""
     lines += ["", f"<sub>stagecheck{version} · run {md_cell(run.id)}</sub>"]
     return "\n".join(lines) + "\n"

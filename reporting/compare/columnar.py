@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from stagecheck.recording.recorder import OUTCOMES
+from stagecheck.recording.recorder import FAILURE_OUTCOMES, OUTCOMES
 from stagecheck.reporting.compare.fold import ROWS_FILE, SCORED, Results, RowFold, read_row_fields
-from stagecheck.reporting.model import ERROR_OUTCOMES
 from stagecheck.runfolder.plain_lines import parse_block
 from stagecheck.runfolder.results import line_answer
 
@@ -133,7 +132,7 @@ def _fold_arrays(
         entry_of[j] = fold.slot({"row": r}, joined.get(r))
     entry = entry_of[where]
     size = len(fold.key)
-    failed_codes = [i for i, n in enumerate(names) if n in ERROR_OUTCOMES]
+    failed_codes = [i for i, n in enumerate(names) if n in FAILURE_OUTCOMES]
     scored_codes = [i for i, n in enumerate(names) if n in SCORED]
     right_code = names.index("correct")
     is_failed, is_scored = np.isin(code, failed_codes), np.isin(code, scored_codes)

@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 
 from stagecheck.errors import InputError
+from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting.compare.columnar import fold_columns
 from stagecheck.reporting.compare.fold import (
     ROWS_FILE,
@@ -35,9 +36,9 @@ from stagecheck.reporting.compare.fold import (
     RunRows,
     read_row_fields,
 )
-from stagecheck.reporting.model import ERROR_OUTCOMES, Report
-from stagecheck.reporting.read import build_report
 from stagecheck.runfolder.results import line_answer
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = ["RunRows", "RunData", "load_run", "read_inputs", "RESULTS_FILE", "ROWS_FILE"]
 
@@ -50,7 +51,7 @@ class RunData:
 
     path: Path | None
     summary: Mapping[str, Any]
-    report: Report
+    report: Summary
     #: None when the folder has no results.jsonl (only summary figures can be compared then).
     rows: RunRows | None = None
     #: Sorted end-to-end latencies (µs) of every request that has one; None without results.
@@ -80,7 +81,7 @@ def _fold_lines(path: Path) -> Results:
     requests = failed = 0
     joined: dict[int, RowFields] | None = None  # rows.jsonl, read at the first format-2 line
     by_row: dict[int, int] = {}  # format 2: row index → entry
-    loads, errors, scored_outcomes = orjson.loads, ERROR_OUTCOMES, SCORED
+    loads, errors, scored_outcomes = orjson.loads, frozenset(FAILURE_OUTCOMES), SCORED
     counts, scored, right_n = fold.requests, fold.scored, fold.right
     first_t, first_right, failure = fold.first_t, fold.first_right, fold.failure
     try:
@@ -140,7 +141,7 @@ def load_run(run_dir: str | Path) -> RunData:
 
     folder = Path(run_dir)
     summary = load_summary(folder)
-    report = build_report(summary)
+    report = load_summary_model(summary)
     results = (folder if folder.is_dir() else folder.parent) / RESULTS_FILE
     if not results.is_file():
         return RunData(folder, summary, report)

@@ -11,13 +11,15 @@ from typing import Any, cast
 import numpy as np
 
 from stagecheck import stats
+from stagecheck.judging.catalogue import PERCENTILES, percentile
 from stagecheck.reporting.compare.data import RunData
 from stagecheck.reporting.compare.pairs import Figure, MetricKind, Section
-from stagecheck.reporting.model import ERROR_OUTCOMES, Quality, Report
+from stagecheck.summary.figures import Quality
+from stagecheck.summary.schema import Summary
 
 __all__ = ["latency_figures", "error_rate_figure", "untested_figures", "unpaired_quality"]
 
-_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0))
+_PERCENTILES = tuple((p.label, p.value) for p in PERCENTILES if p.label in ("p50", "p90", "p99"))
 
 
 def _proportion(
@@ -63,8 +65,8 @@ def latency_figures(a: RunData, b: RunData) -> list[Figure]:
             Figure(
                 f"latency.{name}",
                 "latency",
-                getattr(ea, f"{name}_us", None),
-                getattr(eb, f"{name}_us", None),
+                getattr(ea, percentile(name).key, None),
+                getattr(eb, percentile(name).key, None),
                 detail="summary figures: no per-request values to test",
             )  # fmt: skip
             for name, _ in _PERCENTILES
@@ -90,27 +92,28 @@ def latency_figures(a: RunData, b: RunData) -> list[Figure]:
     return out
 
 
-def _failed(report: Report) -> int:
-    return sum(report.outcomes.get(name) for name in ERROR_OUTCOMES)
+def _failed(report: Summary) -> int:
+    return report.requests.by_outcome.failed
 
 
 def error_rate_figure(a: RunData, b: RunData) -> Figure:
     if a.requests is not None and b.requests is not None and a.failed is not None:
         k1, n1, k2, n2 = a.failed, a.requests, b.failed or 0, b.requests
     else:
-        k1, n1 = _failed(a.report), a.report.total_requests
-        k2, n2 = _failed(b.report), b.report.total_requests
+        k1, n1 = _failed(a.report), a.report.requests.total
+        k2, n2 = _failed(b.report), b.report.requests.total
     return _proportion("error_rate", "error_rate", k1, n1, k2, n2)
 
 
-def untested_figures(a: Report, b: Report) -> list[Figure]:
+def untested_figures(a: Summary, b: Summary) -> list[Figure]:
     qa, qb = a.quality, b.quality
     out = [
         Figure("f1_macro", "quality", qa.f1_macro if qa else None, qb.f1_macro if qb else None),
         Figure(
             "f1_weighted", "quality", qa.f1_weighted if qa else None, qb.f1_weighted if qb else None
         ),  # fmt: skip
-        Figure("throughput", "throughput", a.requests_per_s, b.requests_per_s),
+        Figure("throughput", "throughput", a.throughput.requests_per_s,
+               b.throughput.requests_per_s),  # fmt: skip
     ]
     for key in ("ttft", "itl"):
         ta, tb = a.timing(key), b.timing(key)
@@ -119,9 +122,10 @@ def untested_figures(a: Report, b: Report) -> list[Figure]:
     return out
 
 
-def unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
-    acc = _proportion("accuracy", "quality", a.outcomes.get("correct"), a.outcomes.answered,
-                      b.outcomes.get("correct"), b.outcomes.answered, "headline",
+def unpaired_quality(a: Summary, b: Summary) -> tuple[Figure, list[Figure]]:
+    oa, ob = a.requests.by_outcome, b.requests.by_outcome
+    acc = _proportion("accuracy", "quality", oa.correct, oa.answered, ob.correct, ob.answered,
+                      "headline",
                       _deff(a.quality), _deff(b.quality))  # fmt: skip
     breakdown: list[Figure] = []
     ca = {c.label: c for c in a.classes}
@@ -132,19 +136,19 @@ def unpaired_quality(a: Report, b: Report) -> tuple[Figure, list[Figure]]:
             continue
         breakdown.append(_proportion(f"recall[{label}]", "quality", round(x.recall * x.support),
                                      x.support, round(y.recall * y.support), y.support,
-                                     "class", x.recall_design_effect,
-                                     y.recall_design_effect))  # fmt: skip
+                                     "class", x.recall_design_effect or 1.0,
+                                     y.recall_design_effect or 1.0))  # fmt: skip
     sa = {(s.field, s.value): s for s in a.slices}
     sb = {(s.field, s.value): s for s in b.slices}
     for key in [k for k in sa if k in sb]:
         u, v = sa[key], sb[key]
         breakdown.append(_proportion(f"accuracy[{key[0]}={key[1]}]", "quality",
-                                     u.outcomes.get("correct"), u.outcomes.answered,
-                                     v.outcomes.get("correct"), v.outcomes.answered,
+                                     u.by_outcome.get("correct"), u.by_outcome.answered,
+                                     v.by_outcome.get("correct"), v.by_outcome.answered,
                                      "slice", _deff(u.quality), _deff(v.quality)))  # fmt: skip
     return acc, breakdown
 
 
 def _deff(quality: Quality | None) -> float:
-    return 1.0 if quality is None else quality.design_effect
+    return 1.0 if quality is None or quality.design_effect is None else quality.design_effect
 

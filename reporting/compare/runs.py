@@ -48,8 +48,8 @@ from stagecheck.reporting.compare.pairs import (
     Section,
     pair_runs,
 )
-from stagecheck.reporting.model import Report
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = [
     "Status",
@@ -209,12 +209,12 @@ def _test_key(f: Figure, i: int) -> str | None:
     return f"latency:{f.test}" if f.kind == "latency" else str(i)
 
 
-def _warnings(base: Report, new: Report) -> list[str]:
+def _warnings(base: Summary, new: Summary) -> list[str]:
     out = []
     pairs = [
         ("scenario", base.run.scenario, new.run.scenario),
-        ("dataset", base.run.dataset_path, new.run.dataset_path),
-        ("scoring", base.run.scoring_kind, new.run.scoring_kind),
+        ("dataset", base.run.dataset.path, new.run.dataset.path),
+        ("scoring", base.run.scoring.kind, new.run.scoring.kind),
         ("load", base.run.load_summary(), new.run.load_summary()),
     ]
     for what, a, b in pairs:
@@ -222,23 +222,23 @@ def _warnings(base: Report, new: Report) -> list[str]:
             out.append(f"the runs used different {what}s: {a!r} (base) vs {b!r} (new)")
     for name, report in (("base", base), ("new", new)):
         if not report.valid:
-            reasons = "; ".join(report.invalid_reasons) or "no reason given"
+            reasons = "; ".join(report.validity.reasons) or "no reason given"
             out.append(f"the {name} run is invalid: {reasons}")
     return out
 
 
-def _as_run(run: RunData | Mapping[str, Any] | Report | str | Path) -> RunData:
+def _as_run(run: RunData | Mapping[str, Any] | Summary | str | Path) -> RunData:
     if isinstance(run, RunData):
         return run
     if isinstance(run, (str, Path)):
         return load_run(run)
-    report = run if isinstance(run, Report) else build_report(run)
-    return RunData(None, {} if isinstance(run, Report) else run, report)
+    report = run if isinstance(run, Summary) else load_summary_model(run)
+    return RunData(None, {} if isinstance(run, Summary) else run, report)
 
 
 def compare_runs(
-    base: RunData | Mapping[str, Any] | Report | str | Path,
-    new: RunData | Mapping[str, Any] | Report | str | Path,
+    base: RunData | Mapping[str, Any] | Summary | str | Path,
+    new: RunData | Mapping[str, Any] | Summary | str | Path,
     *,
     quality_tolerance: float = 0.01,
     error_rate_tolerance: float = 0.005,
@@ -303,7 +303,7 @@ def _quality_figures(
             "unpaired: a run folder has no results.jsonl, so each run's own figures are "
             "compared with a two-proportion test"
         )
-    if not (ra.run.exact_pass and rb.run.exact_pass):
+    if not (ra.run.load.exact_pass and rb.run.load.exact_pass):
         notes.append(
             "timed runs send different rows, so per-class and per-slice figures differ by "
             "sampling alone; compare model quality on exact-pass runs (dataset.passes: 1)"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
+from stagecheck.judging.catalogue import percentile
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, empty, section, table
 from stagecheck.reporting.html.style import OUTCOME_COLOURS
 from stagecheck.reporting.html.svg import Series, line_chart, stacked_bar
-from stagecheck.reporting.model import Report, causes_text
+from stagecheck.summary.figures import timing_name
+from stagecheck.summary.schema import Summary
 
 __all__ = ["requests_section", "latency_section", "stages_section"]
 
@@ -28,13 +30,14 @@ def _ms_value(us: float) -> str:
     return f"{fmt.ms(us)} ms"
 
 
-def requests_section(report: Report) -> str:
+def requests_section(report: Summary) -> str:
     """Outcome shares as a stacked bar with a legend of counts."""
-    total = report.total_requests
+    total = report.requests.total
     if total == 0:
         return section("requests", "Requests by outcome", empty("No requests were made."))
     parts = [
-        (name, float(n), OUTCOME_COLOURS.get(name, "#8c959f")) for name, n in report.outcomes.counts
+        (name, float(n), OUTCOME_COLOURS.get(name, "#8c959f"))
+        for name, n in report.requests.by_outcome.counts
     ]
     legend = "".join(
         f'<span><i style="background:{colour}"></i>{e(name)} <b>{int(n):,}</b> '
@@ -44,39 +47,40 @@ def requests_section(report: Report) -> str:
     body = (
         stacked_bar(parts, title="Requests by outcome")
         + f'\n<div class="legend">{legend}</div>'
-        + f'<p class="note">error rate {e(fmt.percent(report.error_rate, 2))}'
-        f" · unparseable {e(fmt.percent(report.unparseable_rate, 2))}"
-        f" · throughput {e(fmt.rate(report.requests_per_s))}"
-        f" ({e(fmt.rate(report.answers_per_s))} answered, failures excluded)</p>"
+        + f'<p class="note">error rate {e(fmt.percent(report.requests.error_rate, 2))}'
+        f" · unparseable {e(fmt.percent(report.requests.unparseable_rate, 2))}"
+        f" · throughput {e(fmt.rate(report.throughput.requests_per_s))}"
+        f" ({e(fmt.rate(report.throughput.answers_per_s))} answered, failures excluded)</p>"
     )
     if report.causes:
         body += f'<p class="note" id="causes">no usable answer, by cause: ' \
-                f"{e(causes_text(report.causes))}</p>"
+                f"{e(fmt.causes_text(report.causes))}</p>"
     return section("requests", "Requests by outcome", body, f"{total:,} requests")
 
 
-def latency_section(report: Report) -> str:
+def latency_section(report: Summary) -> str:
     """Percentile table and chart for each timing (end-to-end, TTFT, ITL)."""
-    if not report.latency:
+    timings = report.timings()
+    if not timings:
         return section("latency", "Latency", empty("No latency was recorded."))
-    labels = [label for label, _ in report.latency[0].values()]
+    labels = [label for label, _ in timings[0][1].values()]
     rows = [
-        [e(lat.name), *(e(fmt.ms(us)) for _, us in lat.values()), f"{lat.count:,}"]
-        for lat in report.latency
+        [e(timing_name(key)), *(e(fmt.ms(us)) for _, us in lat.values()), f"{lat.count:,}"]
+        for key, lat in timings
     ]
     numeric = tuple(range(1, len(labels) + 2))
     grid = table(["Timing (ms)", *labels, "count"], rows, numeric)
     # Points stay in µs so their labels go through fmt.ms, as the table's cells do.
     series = []
-    for lat in report.latency:
+    for key, lat in timings:
         points = [
             (_NINES[label], us) for label, us in lat.values() if label in _NINES and us is not None
         ]
         if lat.max_us is not None:
             points.append((_MAX_X, lat.max_us))
         if points:
-            colour = _TIMING_COLOURS.get(lat.key, "#57606a")
-            series.append(Series(lat.name, colour, points, labelled=lat.key == "e2e"))
+            colour = _TIMING_COLOURS.get(key, "#57606a")
+            series.append(Series(timing_name(key), colour, points, labelled=key == "e2e"))
     ticks = [(x, label) for label, x in _NINES.items()] + [(_MAX_X, "max")]
     chart = line_chart(
         series,
@@ -86,10 +90,10 @@ def latency_section(report: Report) -> str:
         title="Latency by percentile",
         y_label="milliseconds",
     )
-    out_of_range = [lat for lat in report.latency if lat.out_of_range]
     note = "".join(
-        empty(f"{lat.out_of_range:,} {lat.name} values fell outside the histogram's range.")
-        for lat in out_of_range
+        empty(f"{lat.out_of_range:,} {timing_name(key)} values fell outside the histogram's range.")
+        for key, lat in timings
+        if lat.out_of_range
     )
     if report.tokens is not None:
         note += f'<p id="tokens"><strong>Tokens</strong> {e(report.tokens.describe())}</p>'
@@ -99,22 +103,19 @@ def latency_section(report: Report) -> str:
     return section("latency", "Latency", grid + chart + note, "percentile distribution")
 
 
-def _stage_charts(report: Report) -> str:
+def _stage_charts(report: Summary) -> str:
     stages = report.stages
     ticks = [
         (float(i), f"{s.index}" + (f" · {s.users}u" if s.users is not None else ""))
         for i, s in enumerate(stages)
     ]
     lat_series = []
-    for label, attr, colour in (
-        ("p50", "p50_us", "#54aeff"),
-        ("p95", "p95_us", "#0969da"),
-        ("p99", "p99_us", "#0a3069"),
-    ):
+    for label, colour in (("p50", "#54aeff"), ("p95", "#0969da"), ("p99", "#0a3069")):
+        attr = percentile(label).key
         pts = [
-            (float(i), getattr(s.latency, attr))
+            (float(i), getattr(s.latency.e2e, attr))
             for i, s in enumerate(stages)
-            if s.latency is not None and getattr(s.latency, attr) is not None
+            if s.latency.e2e is not None and getattr(s.latency.e2e, attr) is not None
         ]
         if pts:
             lat_series.append(Series(label, colour, pts))
@@ -144,14 +145,14 @@ def _stage_charts(report: Report) -> str:
     return '<div class="grid2">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
 
 
-def stages_section(report: Report) -> str:
+def stages_section(report: Summary) -> str:
     """Per-stage table, with latency and accuracy charts when there are several stages."""
     if not report.stages:
         return section("stages", "Load stages", empty("The run had no separate load stages."))
     rows: list[list[str | None]] = []
     open_loop = any(s.offered_rate_per_s is not None for s in report.stages)
     for s in report.stages:
-        lat = s.latency
+        lat = s.latency.e2e
         rows.append(
             [
                 str(s.index),
@@ -165,7 +166,7 @@ def stages_section(report: Report) -> str:
                 e(fmt.percent(s.accuracy, 2)),
                 *(
                     e(fmt.ms(getattr(lat, a) if lat else None))
-                    for a in ("p50_us", "p95_us", "p99_us")
+                    for a in (percentile(p).key for p in ("p50", "p95", "p99"))
                 ),
             ]
         )

@@ -27,8 +27,8 @@ from stagecheck.reporting.html.profile import profile_section
 from stagecheck.reporting.html.style import CSS
 from stagecheck.reporting.html.table import CSS as TABLE_CSS
 from stagecheck.reporting.html.table import SCRIPT_CSP_SOURCE, wrong_answers_section
-from stagecheck.reporting.model import Report
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.read import load_summary_model
+from stagecheck.summary.schema import Summary
 
 __all__ = ["render_html", "SECTION_IDS", "MAX_SAMPLES"]
 
@@ -53,7 +53,7 @@ _WIDE_MATRIX = 14
 _HEAD_CHARS = 24
 
 
-def _verdict(report: Report) -> str:
+def _verdict(report: Summary) -> str:
     failed = report.failed_thresholds()
     verdict = report.verdict if report.verdict in ("passed", "failed", "invalid") else "invalid"
     if not report.valid:
@@ -67,13 +67,13 @@ def _verdict(report: Report) -> str:
     caveat = report.ungated_correctness
     reasons = ""
     if not report.valid:
-        items = report.invalid_reasons or ("no reason given",)
+        items = report.validity.reasons or ("no reason given",)
         reasons = "<ul>" + "".join(f"<li>{e(r)}</li>" for r in items) + "</ul>"
     q, e2e = report.quality, report.timing("e2e")
     kpis = [
-        ("Requests", fmt.count(report.total_requests)),
-        ("Throughput", fmt.rate(report.requests_per_s)),
-        ("Error rate", fmt.percent(report.error_rate, 2)),
+        ("Requests", fmt.count(report.requests.total)),
+        ("Throughput", fmt.rate(report.throughput.requests_per_s)),
+        ("Error rate", fmt.percent(report.requests.error_rate, 2)),
         ("Accuracy", fmt.percent(report.accuracy, 2)),
     ]
     if q is not None and q.f1_macro is not None:
@@ -93,7 +93,7 @@ def _verdict(report: Report) -> str:
     )
 
 
-def _thresholds(report: Report) -> str:
+def _thresholds(report: Summary) -> str:
     if not report.thresholds:
         return section("thresholds", "Thresholds", empty("The scenario sets no thresholds."))
     rows = []
@@ -118,10 +118,10 @@ def _thresholds(report: Report) -> str:
     return section("thresholds", "Thresholds", body, note)
 
 
-def _classes(report: Report) -> str:
+def _classes(report: Summary) -> str:
     classes = report.classes_worst_first()
     if not classes:
-        why = f"scoring kind {report.run.scoring_kind!r} is not a classification"
+        why = f"scoring kind {report.run.scoring.kind!r} is not a classification"
         return section("classes", "Per class", empty(f"No per-class figures: {why}."))
     rows = [
         [
@@ -153,7 +153,7 @@ def _abbreviate(label: str, limit: int) -> str:
     return label[: limit - 1 - tail] + "…" + label[-tail:]
 
 
-def _confusion(report: Report) -> str:
+def _confusion(report: Summary) -> str:
     cm = report.confusion
     if cm is None:
         return section("confusion", "Confusion matrix", empty("No confusion matrix."))
@@ -202,7 +202,7 @@ def _confusion(report: Report) -> str:
     return section("confusion", "Confusion matrix", table, note)
 
 
-def _slices(report: Report) -> str:
+def _slices(report: Summary) -> str:
     slices = report.slices_worst_first()
     if not slices:
         return section("slices", "Where it is worst", empty("The dataset defines no slices."))
@@ -219,7 +219,7 @@ def _slices(report: Report) -> str:
                 meter(s.accuracy, fmt.percent(s.accuracy, 2)),
                 e(fmt.percent(s.error_rate, 2)),
                 *f1,
-                f"{s.outcomes.get('incorrect'):,}",
+                f"{s.by_outcome.get('incorrect'):,}",
             ]
         )
     header = ["Slice", "Value", "Requests", "Accuracy", "Error rate"]
@@ -228,7 +228,7 @@ def _slices(report: Report) -> str:
     return section("slices", "Where it is worst", body, "slices by accuracy, lowest first")
 
 
-def _samples(report: Report) -> str:
+def _samples(report: Summary) -> str:
     ordered = report.samples_for_review()
     samples = ordered[:MAX_SAMPLES]
     if not samples:
@@ -243,7 +243,9 @@ def _samples(report: Report) -> str:
         label = s.id or ("" if s.row is None else f"row {s.row}")
         name = f'<span class="sid"{where}>{e(label)}</span>'
         pill = "ok" if s.outcome == "correct" else "bad"
-        slices = "".join(f'<span class="slice">{e(k)}=<wbr>{e(v)}</span>' for k, v in s.slices)
+        slices = "".join(
+            f'<span class="slice">{e(k)}=<wbr>{e(v)}</span>' for k, v in s.slices.items()
+        )
         rows.append(
             [
                 f'{name}<span class="pill {pill}">{e(s.outcome)}</span>',
@@ -262,7 +264,7 @@ def _samples(report: Report) -> str:
     return section("samples", "Wrong answers and failures", body, note)
 
 
-def _run_details(report: Report) -> str:
+def _run_details(report: Summary) -> str:
     run = report.run
     items = [
         ("Run", run.id),
@@ -270,22 +272,22 @@ def _run_details(report: Report) -> str:
         ("Started", run.started_at),
         ("Ended", run.ended_at),
         ("Duration", fmt.seconds(run.duration_s)),
-        ("Endpoint", run.endpoint_url),
-        ("Protocol", run.protocol),
-        ("Model", run.model),
+        ("Endpoint", run.endpoint.url),
+        ("Protocol", run.endpoint.protocol),
+        ("Model", run.endpoint.model),
         ("Load", run.load_summary()),
         ("Workers", run.workers_text() or ("" if run.workers is None else str(run.workers))),
-        ("Dataset", run.dataset_path),
+        ("Dataset", run.dataset.path),
         (
             "Rows",
             ""
-            if run.dataset_rows is None
-            else f"{run.dataset_rows:,} ({run.skipped_rows:,} skipped)",
+            if run.dataset.rows is None
+            else f"{run.dataset.rows:,} ({run.dataset.skipped_rows:,} skipped)",
         ),
-        ("Order", run.order),
-        ("Seed", "" if run.seed is None else str(run.seed)),
-        ("Passes", "" if run.passes is None else str(run.passes)),
-        ("Scoring", run.scoring_kind),
+        ("Order", run.dataset.order),
+        ("Seed", "" if run.dataset.seed is None else str(run.dataset.seed)),
+        ("Passes", "" if run.dataset.passes is None else str(run.dataset.passes)),
+        ("Scoring", run.scoring.kind),
     ]
     body = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items if v)
     notes = ""
@@ -294,7 +296,7 @@ def _run_details(report: Report) -> str:
     return section("run", "Run details", f'<dl class="details">{body}</dl>{notes}')
 
 
-def _run_name(report: Report) -> str:
+def _run_name(report: Summary) -> str:
     """The run id, with the scenario in front only when the id does not already say it."""
     run = report.run
     if not run.id:
@@ -302,9 +304,9 @@ def _run_name(report: Report) -> str:
     return run.id if run.scenario in run.id else f"{run.scenario} · {run.id}"
 
 
-def render_html(summary: Mapping[str, Any] | Report) -> str:
-    """``report.html`` for a summary.json dict (or an already built Report)."""
-    report = summary if isinstance(summary, Report) else build_report(summary)
+def render_html(summary: Mapping[str, Any] | Summary) -> str:
+    """``report.html`` for a summary.json dict (or its model, already read)."""
+    report = summary if isinstance(summary, Summary) else load_summary_model(summary)
     run = report.run
     sections = [
         _verdict(report),
@@ -328,7 +330,7 @@ def render_html(summary: Mapping[str, Any] | Report) -> str:
     ]
     sections = [s for s in sections if s]
     title = f"stagecheck · {run.scenario} · {report.verdict.upper()}"
-    version = f" {run.tool_version}" if run.tool_version else ""
+    version = f" {report.tool.version}" if report.tool.version else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 
 from stagecheck.analysis.model import TimeBin
+from stagecheck.judging.catalogue import percentile
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, section
 from stagecheck.reporting.html.svg import (
@@ -28,7 +29,8 @@ from stagecheck.reporting.html.svg import (
     plot,
     time_ticks,
 )
-from stagecheck.reporting.model import Report, StageMetrics
+from stagecheck.summary.figures import StageFigures, timing_name
+from stagecheck.summary.schema import Summary
 
 __all__ = [
     "CSS",
@@ -50,11 +52,11 @@ _OUTCOME_FILL = (
     ("failed", "#82071e"),
 )
 # Same hue, darker and differently dashed as the percentile rises.
-_PERCENTILE_LINES = (
-    ("p50", "p50_us", "#54aeff", ""),
-    ("p90", "p90_us", "#0969da", "7 4"),
-    ("p99", "p99_us", "#0a3069", "2 3"),
-)
+_PERCENTILE_LINES = tuple(
+    (p, percentile(p).key, colour, dash)
+    for p, colour, dash in (("p50", "#54aeff", ""), ("p90", "#0969da", "7 4"),
+                            ("p99", "#0a3069", "2 3"))
+)  # fmt: skip
 _TIMING_LINES = {"e2e": ("#0969da", ""), "ttft": ("#8250df", "8 4"), "itl": ("#9a6700", "2 3")}
 _CLASS_BARS = (("precision", "#9ecbff"), ("recall", "#218bff"), ("F1", "#0a3069"))
 
@@ -89,7 +91,7 @@ def _spans(bins: list[TimeBin], bin_s: float, end_s: float | None) -> list[tuple
     return spans
 
 
-def _stage_markers(report: Report, end_s: float) -> list[Marker]:
+def _stage_markers(report: Summary, end_s: float) -> list[Marker]:
     markers = []
     for s in report.stages:
         if s.start_s is None or not 0 <= s.start_s < end_s:
@@ -102,7 +104,7 @@ def _stage_markers(report: Report, end_s: float) -> list[Marker]:
 _TimelineChart = tuple[str, str, Axis, list[Line], Columns | None]
 
 
-def timeline_section(report: Report) -> str:
+def timeline_section(report: Summary) -> str:
     """Throughput, outcomes, accuracy and latency percentiles over time, on one time axis."""
     analysis = report.analysis
     timeline = analysis.timeline if analysis is not None else None
@@ -208,12 +210,12 @@ def _nines_top(values: list[float]) -> int:
     return max(1, math.ceil(max(values) - 1e-6)) if values else 1
 
 
-def distribution_section(report: Report) -> str:
+def distribution_section(report: Summary) -> str:
     """Each timing's HDR percentile distribution on a "nines" axis (0%, 90%, 99%, 99.9% …)."""
-    timings = [lat for lat in report.latency if len(lat.distribution) >= 2]
+    timings = [(key, lat) for key, lat in report.timings() if len(lat.distribution) >= 2]
     if not timings:
         return ""
-    finite = [nines(p) for lat in timings for p, _ in lat.distribution if p < 100]
+    finite = [nines(p) for _, lat in timings for p, _ in lat.distribution if p < 100]
     top = _nines_top(finite)
     max_x = top + 0.5
 
@@ -225,11 +227,11 @@ def distribution_section(report: Report) -> str:
     ticks = [(float(k), nines_label(k)) for k in range(top + 1)] + [(max_x, "max")]
     x = Axis(0.0, max_x, ticks, "percentile (nines scale: each step is ten times rarer)", where)
     lines = []
-    for lat in timings:
-        colour, dash = _TIMING_LINES.get(lat.key, ("#57606a", "4 2"))
-        points = [(min(nines(p), max_x), us) for p, us in sorted(lat.distribution)]
-        lines.append(Line(lat.name, colour, points, dash))
-    high = max(us for lat in timings for _, us in lat.distribution)
+    for key, lat in timings:
+        colour, dash = _TIMING_LINES.get(key, ("#57606a", "4 2"))
+        points = [(min(nines(p), max_x), float(us)) for p, us in sorted(lat.distribution)]
+        lines.append(Line(timing_name(key), colour, points, dash))
+    high = max(us for _, lat in timings for _, us in lat.distribution)
     y = linear_axis(0.0, high, _ms_tick, label="latency", value_format=_ms_value)
     chart = plot(
         title="Latency percentile distribution (HDR), on a nines axis",
@@ -238,7 +240,7 @@ def distribution_section(report: Report) -> str:
         lines=lines,
         height=320,
     )
-    counts = " · ".join(f"{lat.name}: {lat.count:,} values" for lat in timings)
+    counts = " · ".join(f"{timing_name(key)}: {lat.count:,} values" for key, lat in timings)
     # With n values, levels above 1 - 1/n are all the slowest one: say so, so no one reads a
     # flat tail on a short run as a measured 99.999th percentile.
     note = (
@@ -249,7 +251,7 @@ def distribution_section(report: Report) -> str:
     return section("distribution", "Latency distribution", body, "HDR histogram percentiles")
 
 
-def stage_plots_section(report: Report) -> str:
+def stage_plots_section(report: Summary) -> str:
     """Accuracy and latency against the load of each stage (users, else achieved rate)."""
     stages = report.stages
     if len(stages) < 2:
@@ -258,7 +260,7 @@ def stage_plots_section(report: Report) -> str:
     if not by_users and any(s.throughput_per_s is None for s in stages):
         return ""
 
-    def load(s: StageMetrics) -> float:
+    def load(s: StageFigures) -> float:
         value = s.users if by_users else s.throughput_per_s
         return float(value or 0)
 
@@ -304,10 +306,10 @@ def _stage_accuracy_plot(acc: list[tuple[float, float | None]], x: Axis) -> str:
 
 
 def _stage_latency_plot(
-    ordered: list[StageMetrics], load: Callable[[StageMetrics], float], x: Axis
+    ordered: list[StageFigures], load: Callable[[StageFigures], float], x: Axis
 ) -> str:
     lat_lines = [
-        Line(name, colour, [(load(s), getattr(s.latency, attr, None)) for s in ordered], dash)
+        Line(name, colour, [(load(s), getattr(s.latency.e2e, attr, None)) for s in ordered], dash)
         for name, attr, colour, dash in _PERCENTILE_LINES
         if name in ("p50", "p99")
     ]
@@ -320,7 +322,7 @@ def _stage_latency_plot(
                        lat_lines)  # fmt: skip
 
 
-def class_plots_section(report: Report) -> str:
+def class_plots_section(report: Summary) -> str:
     """Per-class precision, recall and F1 as grouped bars, worst F1 first."""
     classes = report.classes_worst_first()
     if not classes:

@@ -13,9 +13,10 @@ import base64
 import hashlib
 
 from stagecheck.analysis.model import WrongAnswer
+from stagecheck.recording.recorder import OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, empty, section
-from stagecheck.reporting.model import OUTCOMES, Report
+from stagecheck.summary.schema import Summary
 
 __all__ = ["CSS", "SCRIPT", "SCRIPT_CSP_SOURCE", "wrong_answers_section"]
 
@@ -141,7 +142,7 @@ def _counted(values: list[str], order: dict[str, int] | None = None) -> list[tup
     return sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
 
 
-def wrong_answers_section(report: Report) -> str:
+def wrong_answers_section(report: Summary) -> str:
     """Every wrong answer and failure of the run, deduplicated by row (×N), filterable.
 
     ``""`` for a run without an analysis (older summary.json): its samples section stands.

@@ -23,12 +23,10 @@ import orjson
 
 from stagecheck.errors import RunError
 from stagecheck.recording.interval import LATE_US
+from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.stats import design_effect, percentile_interval, wilson
 
-__all__ = ["FAILED_OUTCOMES", "StepRequest", "StepSample", "read_requests", "measure"]
-
-#: Outcomes without an answer (the summary's error_rate counts these).
-FAILED_OUTCOMES = ("http_error", "timeout", "connection_error")
+__all__ = ["StepRequest", "StepSample", "read_requests", "measure"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ class StepSample:
 
     @property
     def failed(self) -> int:
-        return sum(self.outcomes[o] for o in FAILED_OUTCOMES)
+        return sum(self.outcomes[o] for o in FAILURE_OUTCOMES)
 
     def percentile_s(self, p: float) -> float | None:
         n = self.requests

@@ -21,7 +21,8 @@ from typing import Literal
 
 __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIMINGS",
            "TOKEN_FIGURES", "TOKEN_STATS", "STREAM_ONLY", "Series", "SERIES", "BASE_LABELS",
-           "QUANTILES", "LATENCY_BUCKETS_S", "MAX_LABEL_VALUES", "OTHER",
+           "Percentile", "PERCENTILES", "LATENCY_STATS", "percentile", "QUANTILES",
+           "LATENCY_BUCKETS_S", "MAX_LABEL_VALUES", "OTHER",
            "series_names"]  # fmt: skip
 
 Kind = Literal["duration", "fraction", "rate", "count"]
@@ -125,10 +126,47 @@ def names(scope: Scope) -> tuple[str, ...]:
 # The Prometheus series ------------------------------------------------------------------------
 
 BASE_LABELS = ("scenario", "run_id")
-# HDR percentiles exported: (summary quantile label, interval gauge percentile label, percentile)
-# with their label text written exactly (str(99.9 / 100) would be 0.9990000000000001).
-QUANTILES = (("0.5", "50", 50.0), ("0.9", "90", 90.0), ("0.95", "95", 95.0),
-             ("0.99", "99", 99.0), ("0.999", "99.9", 99.9))
+
+
+@dataclass(frozen=True)
+class Percentile:
+    """One headline percentile, spelled once for every place that names it."""
+
+    label: str  # "p99.9": in reports and threshold names (latency.p99.9)
+    value: float  # 99.9
+    key: str  # "p99_9_us": its key in a summary.json latency block (µs)
+    quantile: str  # "0.999": the Prometheus summary's quantile label, written exactly
+    gauge: str  # "99.9": the interval gauge's percentile label
+
+    @property
+    def field(self) -> str:
+        """Its name in a summary's ``ci_us`` block and the model's attributes: ``p99_9``."""
+        return self.key.removesuffix("_us")
+
+
+#: The percentiles a summary, the exporter and the reports carry for every timing (a threshold
+#: may name any other; it is computed from the histogram). Label texts are written exactly
+#: (str(99.9 / 100) would be 0.9990000000000001).
+PERCENTILES: tuple[Percentile, ...] = (
+    Percentile("p50", 50.0, "p50_us", "0.5", "50"),
+    Percentile("p90", 90.0, "p90_us", "0.9", "90"),
+    Percentile("p95", 95.0, "p95_us", "0.95", "95"),
+    Percentile("p99", 99.0, "p99_us", "0.99", "99"),
+    Percentile("p99.9", 99.9, "p99_9_us", "0.999", "99.9"),
+)
+#: (label, key) of every figure of a summary's latency block reports show, in their order.
+LATENCY_STATS: tuple[tuple[str, str], ...] = (
+    *((p.label, p.key) for p in PERCENTILES), ("max", "max_us"), ("mean", "mean_us"),
+)
+
+
+def percentile(label: str) -> Percentile:
+    """The headline percentile labelled ``label`` (``p99``)."""
+    return next(p for p in PERCENTILES if p.label == label)
+
+
+# HDR percentiles exported: (summary quantile label, interval gauge percentile label, percentile).
+QUANTILES = tuple((p.quantile, p.gauge, p.value) for p in PERCENTILES)
 # Histogram buckets for histogram_quantile(): 1 ms .. 60 s, roughly 1-2.5-5 per decade.
 LATENCY_BUCKETS_S = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,

@@ -14,13 +14,14 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from stagecheck.judging.catalogue import LATENCY_STATS
 from stagecheck.recording.hdr import percentile_reader, value_at_percentile
+from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.stats import percentile_interval, wilson
 
 __all__ = ["FAILURE_OUTCOMES", "Histograms", "metric_lookup", "interval_lookup", "rank_lookup",
            "failures", "finished"]  # fmt: skip
 
-FAILURE_OUTCOMES = ("http_error", "timeout", "connection_error")
 
 
 def failures(by_outcome: Mapping[str, int]) -> int:
@@ -40,16 +41,7 @@ def rank_lookup(h: HdrHistogram, n: int) -> Callable[[int], float]:
     return lambda rank: float(at(100.0 * (rank - 0.5) / n))
 
 
-_LATENCY_KEYS = {
-    "p50": "p50_us",
-    "p90": "p90_us",
-    "p95": "p95_us",
-    "p99": "p99_us",
-    "p99.9": "p99_9_us",
-    "max": "max_us",
-    "min": "min_us",
-    "mean": "mean_us",
-}
+_LATENCY_KEYS = {**dict(LATENCY_STATS), "min": "min_us"}
 Histograms = Callable[[str], "HdrHistogram | None"]
 
 

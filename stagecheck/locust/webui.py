@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from stagecheck.errors import InputError
 from stagecheck.judging.thresholds import judges_correctness
 from stagecheck.load.plan import LoadPlan
-from stagecheck.reporting.model import ungated_text
+from stagecheck.summary.schema import ungated_text
 
 if TYPE_CHECKING:
     from stagecheck.locust.plugin import StagecheckPlugin

@@ -13,11 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from stagecheck.recording.hdr import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES, new_histogram
 
 __all__ = [
+    "Outcome",
     "OUTCOMES",
+    "ANSWER_OUTCOMES",
+    "FAILURE_OUTCOMES",
     "CORRECT",
     "INCORRECT",
     "UNPARSEABLE",
@@ -40,8 +44,14 @@ __all__ = [
 
 # The outcome of a request sent. ``unfinished``: still open when the run ended (after the plan's
 # graceful stop, or killed by a signal): no verdict on the endpoint either way, never an error.
-OUTCOMES = ("correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error",
-            "unfinished")  # fmt: skip
+# Defined once here (codes are indices into it); summary.json, reports and capacity import these.
+Outcome = Literal["correct", "incorrect", "unparseable", "http_error", "timeout",
+                  "connection_error", "unfinished"]  # fmt: skip
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+#: Outcomes with an answer to score (the base of accuracy).
+ANSWER_OUTCOMES: tuple[str, ...] = OUTCOMES[:3]
+#: Outcomes without an answer at all (HTTP error, timeout, connection error): ``error_rate``.
+FAILURE_OUTCOMES: tuple[str, ...] = OUTCOMES[3:6]
 CORRECT, INCORRECT, UNPARSEABLE, HTTP_ERROR, TIMEOUT, CONNECTION_ERROR, UNFINISHED = range(7)
 FAILURES = frozenset((HTTP_ERROR, TIMEOUT, CONNECTION_ERROR))
 TIMINGS = ("e2e", "ttft", "itl")

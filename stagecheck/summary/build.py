@@ -18,7 +18,7 @@ from stagecheck.judging.lookup import interval_lookup, metric_lookup
 from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
 from stagecheck.summary.facts import RunFacts
-from stagecheck.summary.figures import latency_figures, latency_section, tokens_section
+from stagecheck.summary.latency import latency_figures, latency_section, tokens_section
 from stagecheck.summary.quality import (
     ANSWER_OUTCOMES,
     OTHER_LABEL,

@@ -8,31 +8,38 @@ published JSON Schema (``reporting/summary.schema.json``) is generated from
 this model (``python -m stagecheck.summary.schema``) and kept current by a test.
 
 Reading is the other direction and is lenient on purpose (older and half-written files):
-``reporting/read.py`` turns any summary into the reports' view of it.
+:func:`stagecheck.summary.read.load_summary_model` reads any summary into this same model,
+which every report (console, Markdown, HTML, JUnit, compare) reads by attribute.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
+from stagecheck.judging.thresholds import judges_correctness
+from stagecheck.recording.recorder import OUTCOMES, Outcome
+from stagecheck.summary.figures import (
+    TIMING_NAMES,
+    ByOutcome,
+    ClassFigures,
+    ConfusionMatrix,
+    Interval,
+    Latency,
+    Quality,
+    SliceFigures,
+    StageFigures,
+    TargetUsage,
+    Tokens,
+    _Strict,
+    accuracy_of,
+)
 
 __all__ = ["Summary", "check_summary", "summary_json_schema"]
-
-Interval = list[float] | None  # 95 % two-sided [low, high]
-Outcome = Literal[
-    "correct", "incorrect", "unparseable", "http_error", "timeout", "connection_error",
-    "unfinished",
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Tool(_Strict):
@@ -95,20 +102,48 @@ class Run(_Strict):
     #: never came): their latest requests are missing. None when not known.
     workers_lost: int | None = 0
 
+    def workers_text(self) -> str:
+        """``3 workers``, ``3 workers (1 lost)``; empty for a single process or when unknown."""
+        lost = f" ({self.workers_lost} lost)" if self.workers_lost else ""
+        if not self.workers or (self.workers == 1 and not lost):
+            return ""
+        return f"{self.workers} worker{'s' if self.workers > 1 else ''}{lost}"
+
+    def pass_text(self) -> str:
+        """``exact pass: every row once`` (or ``twice``, ``3 times``); empty for timed load."""
+        if not self.load.exact_pass:
+            return ""
+        passes = self.dataset.passes
+        times = {None: "once", 1: "once", 2: "twice"}.get(passes, f"{passes} times")
+        return f"exact pass: every row {times}"
+
+    def load_summary(self) -> str:
+        """:meth:`load_text` and, for an exact pass, :meth:`pass_text`, joined by `` · ``."""
+        return " · ".join(part for part in (self.load_text(), self.pass_text()) if part)
+
+    def load_text(self) -> str:
+        """``8 users (spawn 4/s)``, ``arrival rate 40/s`` or ``3 stages``."""
+        load, stages = self.load, len(self.load.stages)
+        if load.mode == "arrival_rate" or (load.arrival_rate and not load.users):
+            return f"arrival rate {_short(load.arrival_rate)}/s"
+        if stages and load.arrival_rate:
+            return f"{stages} stages of arrival rates, up to {_short(load.arrival_rate)}/s"
+        if stages:
+            peak = f", up to {load.users} users" if load.users is not None else ""
+            return f"{stages} stages{peak}"
+        if load.users is not None:
+            spawn = f" (spawn {_short(load.spawn_rate)}/s)" if load.spawn_rate else ""
+            return f"{load.users} users{spawn}"
+        return load.mode or "n/a"
+
+
+def _short(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
 
 class Validity(_Strict):
     valid: bool
     reasons: list[str]
-
-
-class ByOutcome(_Strict):
-    correct: int
-    incorrect: int
-    unparseable: int
-    http_error: int
-    timeout: int
-    connection_error: int
-    unfinished: int = 0  # still open when the run ended: not an error (older summaries: absent)
 
 
 class Requests(_Strict):
@@ -124,134 +159,6 @@ class Requests(_Strict):
 class Throughput(_Strict):
     requests_per_s: float
     answers_per_s: float
-
-
-class PercentileIntervals(_Strict):
-    """Distribution-free 95 % intervals (order statistics), None where the sample is too
-    small (p99 needs 299 requests, p99.9 about 3,000)."""
-
-    p50: Interval
-    p90: Interval
-    p95: Interval
-    p99: Interval
-    p99_9: Interval
-
-
-class Latency(_Strict):
-    count: int
-    min_us: int
-    mean_us: float
-    p50_us: int
-    p90_us: int
-    p95_us: int
-    p99_us: int
-    p99_9_us: int
-    max_us: int
-    out_of_range: int
-    distribution: list[tuple[float, int]]  # (percentile, µs) at "nines" levels
-    ci_us: PercentileIntervals | None = None  # whole run only, not per stage
-
-
-class TokenFigures(_Strict):
-    p50: float
-    p90: float
-    p99: float
-    mean: float
-
-
-class Tokens(_Strict):
-    """Output tokens of the streamed answers."""
-
-    source: Literal["usage", "deltas", "mixed"]  # the server's usage count, or text deltas
-    answers: int  # streamed answers counted
-    output_total: int
-    per_request: TokenFigures | None  # output tokens per answer
-    per_s_overall: float  # output tokens / run duration
-    # per answer: tokens after the first / (end to end − time to first token)
-    per_s_per_request: TokenFigures | None
-    # Arrivals the generator could not time (it fell behind and the kernel merged packets of
-    # several tokens, keeping the last one's time): answers whose TTFT is an upper bound, and
-    # inter-token gaps in the ITL figures that are bounds, not measurements.
-    ttft_bounded: int = 0
-    itl_merged: int = 0
-
-
-class Quality(_Strict):
-    scored: int
-    correct: int
-    # distinct dataset rows scored: the unit of evidence (a timed run replays rows)
-    rows: int | None = None
-    # Kish's design effect of the replays (1: no row repeats; the replays per row for a
-    # deterministic model): the interval is Wilson's at scored / design_effect
-    design_effect: float | None = None
-    accuracy: float
-    accuracy_ci: Interval
-    thin: bool  # under 10 rows, or too few for a ±10-point interval
-    # classification only
-    precision_macro: float | None = None
-    recall_macro: float | None = None
-    f1_macro: float | None = None
-    precision_weighted: float | None = None
-    recall_weighted: float | None = None
-    f1_weighted: float | None = None
-    precision_micro: float | None = None
-    recall_micro: float | None = None
-    f1_micro: float | None = None
-    off_label: int | None = None  # answers that are none of the dataset's labels
-
-
-class ClassFigures(_Strict):
-    label: str
-    support: int
-    predicted: int
-    tp: int
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    rows: int | None = None  # distinct dataset rows expecting this label
-    precision_ci: Interval
-    recall_ci: Interval
-    precision_design_effect: float | None = None  # replays' design effect (see Quality)
-    recall_design_effect: float | None = None
-    thin: bool
-
-
-class ConfusionMatrix(_Strict):
-    labels: list[str]  # columns; the last may be "(other)"
-    matrix: list[list[int]]  # rows: expected labels sent, in sorted order
-    note: str
-
-
-class SliceFigures(_Strict):
-    field: str
-    value: str
-    requests: int
-    by_outcome: ByOutcome
-    error_rate: float
-    error_rate_ci: Interval
-    quality: Quality | None
-
-
-class StageLatency(_Strict):
-    e2e: Latency | None
-    ttft: Latency | None = None  # streamed answers only
-    itl: Latency | None = None
-
-
-class StageFigures(_Strict):
-    index: int
-    name: str
-    users: int
-    start_s: float
-    end_s: float
-    requests: int
-    by_outcome: ByOutcome
-    error_rate: float
-    error_rate_ci: Interval
-    offered_rate_per_s: float | None = None  # open loop: the stage's planned arrival rate
-    throughput_per_s: float  # achieved: requests sent in the stage per second of it
-    quality: Quality | None
-    latency: StageLatency
 
 
 class ThresholdVerdict(_Strict):
@@ -276,17 +183,6 @@ class SampleRequest(_Strict):
     latency_us: int
     slices: dict[str, str]
     error: str | None
-
-
-class TargetUsage(_Strict):
-    metrics_url: str | None
-    samples: int
-    errors: int
-    last_error: str | None
-    cpu_percent_mean: float | None
-    cpu_percent_max: float | None
-    memory_bytes_mean: float | None
-    memory_bytes_max: float | None
 
 
 class Files(_Strict):
@@ -321,6 +217,86 @@ class Summary(_Strict):
     files: Files
     dataset_profile: DatasetProfile | None = None
     analysis: Analysis | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.validity.valid is not False and self.verdict != "invalid"
+
+    @property
+    def causes(self) -> list[tuple[str, int]]:
+        """Requests without a usable answer by cause ("HTTP 503", "timeout", …), most first."""
+        return sorted(self.requests.by_cause.items(), key=lambda kv: -kv[1])
+
+    @property
+    def accuracy(self) -> float | None:
+        return accuracy_of(self.quality, self.requests.by_outcome)
+
+    def timings(self) -> list[tuple[str, Latency]]:
+        """(key, figures) of each timing: e2e, ttft, itl, then any other."""
+        keys = [k for k in TIMING_NAMES if k in self.latency]
+        return [(k, self.latency[k]) for k in keys + [k for k in self.latency if k not in keys]]
+
+    def timing(self, key: str) -> Latency | None:
+        return self.latency.get(key)  # type: ignore[call-overload]
+
+    def share(self, count: int) -> float | None:
+        """``count`` as a fraction of all requests (None when there were none)."""
+        total = self.requests.total
+        return count / total if total else None
+
+    def classes_worst_first(self) -> list[ClassFigures]:
+        # Classes without an F1 (never expected nor predicted) go last: nothing to learn there.
+        return sorted(self.classes, key=lambda c: (c.f1 is None, c.f1 or 0.0, c.label))
+
+    def slices_worst_first(self) -> list[SliceFigures]:
+        return sorted(self.slices, key=_slice_key)
+
+    def samples_for_review(self) -> list[SampleRequest]:
+        """Samples grouped for error analysis: by outcome, then expected label, then id.
+
+        Outcomes go wrong answers first (incorrect, unparseable), then failures in
+        :data:`OUTCOMES` order; ids compare as people read them (``v9`` before ``v10``).
+        """
+        return sorted(self.samples, key=_review_key)
+
+    def failed_thresholds(self) -> list[ThresholdVerdict]:
+        return [t for t in self.thresholds if not t.passed]
+
+    @property
+    def ungated_correctness(self) -> str | None:
+        """What every view says beside the verdict of a valid run that judged no correctness
+        figure (a pass then says nothing about the answers), else None."""
+        if not self.valid or any(judges_correctness(t.metric) for t in self.thresholds):
+            return None
+        return ungated_text(self.accuracy)
+
+
+def ungated_text(accuracy: float | None) -> str:
+    """The words every view puts beside the verdict of a run no correctness figure judged."""
+    seen = f" (accuracy {accuracy:.2%})" if accuracy is not None else ""
+    return f"no correctness gate was set: answers not judged{seen}; add e.g. 'accuracy >= 0.9'"
+
+
+def _slice_key(s: SliceFigures) -> tuple[object, ...]:
+    accuracy = s.accuracy
+    return (accuracy is None, accuracy if accuracy is not None else 0.0, -(s.error_rate or 0.0),
+            s.field, s.value)  # fmt: skip
+
+
+# Wrong answers first: they are what error analysis is about; "correct" only if a run keeps it.
+_REVIEW_RANK = {name: i for i, name in enumerate(o for o in OUTCOMES if o != "correct")}
+
+
+def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key reading digit runs as numbers, so ``v9`` < ``v10`` and ``row2`` < ``row11``."""
+    parts = re.split(r"(\d+)", text)
+    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts if p)
+
+
+def _review_key(s: SampleRequest) -> tuple[object, ...]:
+    rank = _REVIEW_RANK.get(s.outcome, len(_REVIEW_RANK) + (s.outcome == "correct"))
+    return (rank, s.outcome, s.expected is None, s.expected or "", s.id is None,
+            _natural(s.id or ""), -1 if s.row is None else s.row)  # fmt: skip
 
 
 def check_summary(summary: dict[str, Any]) -> Summary:

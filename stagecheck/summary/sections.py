@@ -14,7 +14,7 @@ from stagecheck.recording import Aggregate
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario
 from stagecheck.summary.facts import RunFacts
-from stagecheck.summary.figures import latency_figures
+from stagecheck.summary.latency import latency_figures
 from stagecheck.summary.quality import proportion_ci, quality_figures
 from stagecheck.summary.validity import ValidityInput, validity_reasons
 

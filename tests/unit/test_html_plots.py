@@ -5,7 +5,6 @@ tests/browser/test_report_plots.py."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import math
@@ -36,8 +35,9 @@ from stagecheck.reporting.html.svg import (
     time_ticks,
 )
 from stagecheck.reporting.html.table import SCRIPT, SCRIPT_CSP_SOURCE, wrong_answers_section
-from stagecheck.reporting.model import ClassMetrics, Report
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.figures import ClassFigures
+from stagecheck.summary.read import load_summary_model as build_report
+from stagecheck.summary.schema import Summary as Report
 
 pytestmark = pytest.mark.unit
 
@@ -69,7 +69,8 @@ def _wrong(row: int, **changes: Any) -> WrongAnswer:
 
 def _report(**analysis: Any) -> Report:
     base = {"replays": Replays(unique_rows=10, dataset_rows=10, requests=30, factor=3.0)}
-    return dataclasses.replace(build_report(_summary()), analysis=Analysis(**{**base, **analysis}))
+    report = build_report(_summary())
+    return report.model_copy(update={"analysis": Analysis(**{**base, **analysis})})
 
 
 # Axis helpers
@@ -167,11 +168,11 @@ def test_sections_are_left_out_when_their_data_is_absent() -> None:
     assert timeline_section(report) == ""
     assert wrong_answers_section(report) == ""
     assert stage_plots_section(report) == ""
-    no_dist = dataclasses.replace(
-        report, latency=tuple(dataclasses.replace(lat, distribution=()) for lat in report.latency)
-    )
+    no_dist = report.model_copy(update={"latency": {
+        key: lat.model_copy(update={"distribution": []}) for key, lat in report.latency.items()
+    }})  # fmt: skip
     assert distribution_section(no_dist) == ""
-    assert class_plots_section(dataclasses.replace(report, classes=())) == ""
+    assert class_plots_section(report.model_copy(update={"classes": []})) == ""
     page = render_html(no_dist)
     for sid in ("timeline", "distribution", "stage-plots", "wrong-answers"):
         assert f'id="{sid}"' not in page
@@ -193,7 +194,7 @@ def test_timeline_draws_four_charts_on_one_axis_with_stage_marks() -> None:
 def test_timeline_last_bin_ends_with_the_run() -> None:
     # A last bin cut short by the run's end: its rate is per second of that bin, not of 2 s.
     report = _report(timeline=Timeline(bin_s=2.0, bins=[_bin(0.0, 10), _bin(2.0, 5)]))
-    report = dataclasses.replace(report, run=dataclasses.replace(report.run, duration_s=2.5))
+    report = report.model_copy(update={"run": report.run.model_copy(update={"duration_s": 2.5})})
     html = timeline_section(report)
     rates = re.findall(r"requests/s at [\d.]+ s: ([\d.]+)/s", html)
     assert rates == ["5.0", "10.0"]
@@ -202,10 +203,10 @@ def test_timeline_last_bin_ends_with_the_run() -> None:
 def test_distribution_axis_has_every_nine_up_to_the_data_and_max() -> None:
     report = build_report(_summary())
     levels = [0, 50, 90, 99, 99.9, 99.99, 99.999, 100]
-    lat = dataclasses.replace(
-        report.latency[0], distribution=tuple((p, 1000.0 + p) for p in levels)
+    lat = report.latency["e2e"].model_copy(
+        update={"distribution": [(p, 1000.0 + p) for p in levels]}
     )
-    html = distribution_section(dataclasses.replace(report, latency=(lat,)))
+    html = distribution_section(report.model_copy(update={"latency": {"e2e": lat}}))
     ticks = re.findall(r'<text class="xtick"[^>]*>([^<]+)</text>', html)
     assert ticks == ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "max"]
     assert html.count('class="series"') == 1
@@ -213,10 +214,12 @@ def test_distribution_axis_has_every_nine_up_to_the_data_and_max() -> None:
 
 def test_class_bars_worst_first_and_capped() -> None:
     report = build_report(_summary())
-    many = tuple(
-        ClassMetrics(f"c{i:02d}", 10, 10, 0.5 + i / 100, 0.5, 0.4 + i / 100) for i in range(40)
-    )
-    html = class_plots_section(dataclasses.replace(report, classes=many))
+    many = [
+        ClassFigures.model_construct(label=f"c{i:02d}", support=10, predicted=10,
+                                     precision=0.5 + i / 100, recall=0.5, f1=0.4 + i / 100)
+        for i in range(40)
+    ]  # fmt: skip
+    html = class_plots_section(report.model_copy(update={"classes": many}))
     labels = re.findall(r'class="group"[^>]*><title>([^<]+)</title>', html)
     assert labels == [f"c{i:02d}" for i in range(MAX_CLASS_BARS)]
     assert f"the worst {MAX_CLASS_BARS} of 40 classes" in html

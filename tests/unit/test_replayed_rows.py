@@ -24,7 +24,7 @@ from stagecheck.analysis.groups import ALPHA, _groups, concentrations
 from stagecheck.analysis.rowstore import DatasetRows
 from stagecheck.reporting.compare.data import RunData, RunRows
 from stagecheck.reporting.compare.runs import compare_runs
-from stagecheck.reporting.read import build_report
+from stagecheck.summary.read import load_summary_model as build_report
 
 pytestmark = pytest.mark.unit
 
