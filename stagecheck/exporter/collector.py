@@ -20,6 +20,7 @@ from stagecheck.judging.catalogue import (
     LATENCY_BUCKETS_S,
     MAX_LABEL_VALUES,
     OTHER,
+    PERCENTILES,
     QUANTILES,
     SERIES,
     Series,
@@ -32,8 +33,7 @@ _SPECS = {m.name: m for m in SERIES}
 _VERDICTS = ("running", "passed", "failed", "invalid")
 _LABEL_MAX_CHARS = 120
 _BUCKET_LABELS = [repr(b) for b in LATENCY_BUCKETS_S] + ["+Inf"]
-_SUMMARY_KEYS = {50.0: "p50_us", 90.0: "p90_us", 95.0: "p95_us", 99.0: "p99_us",
-                 99.9: "p99_9_us"}  # fmt: skip
+_SUMMARY_KEYS = {p.value: p.key for p in PERCENTILES}
 
 
 def label_value(value: Any) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from stagecheck.judging.catalogue import LATENCY_BUCKETS_S
+from stagecheck.judging.catalogue import LATENCY_BUCKETS_S, PERCENTILES
 from stagecheck.recording.hdr import recorded, values_at_percentiles
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ __all__ = ["LiveView", "RunState", "IntervalFigures", "build_live_view", "cumula
            "INTERVAL_S", "endpoint_host"]  # fmt: skip
 
 INTERVAL_S = 10.0  # "last interval" figures cover this many seconds
-LIVE_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+LIVE_PERCENTILES = tuple(p.value for p in PERCENTILES)
 # Workers report every 3 s: the newest seconds of a distributed run are not all in yet.
 DISTRIBUTED_SETTLE_S = 4
 
