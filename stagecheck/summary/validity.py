@@ -19,13 +19,17 @@ EARLY_STOP_REQUESTS = 20  # a run whose first K requests all got 401/403/404 sto
 _EARLY_STOP_STATUSES = (401, 403, 404)
 
 __all__ = ["ValidityInput", "validity_reasons", "lateness_reason", "early_stop_reason",
-           "EARLY_STOP_REQUESTS", "LATE_SHARE", "LOOP_LATE_SHARE"]  # fmt: skip
+           "EARLY_STOP_REQUESTS", "LATE_SHARE", "LOOP_LATE_SHARE", "MIN_LOOP_CHECKS"]  # fmt: skip
 
 #: An open loop whose requests leave late more often than this did not keep its schedule.
 LATE_SHARE = 0.01
 #: A generator whose event loop woke over LOOP_LATE_US past due in more than this share of
 #: its checks was saturated: the sends and reads of its users waited for it.
 LOOP_LATE_SHARE = 0.05
+#: The loop rule judges at least this many checks (3 s of the loop): the first second of a
+#: run (users spawning, first connections, lazy imports) holds the loop on a busy machine, and
+#: a handful of checks says nothing about the run.
+MIN_LOOP_CHECKS = 300
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def validity_reasons(v: ValidityInput, *, final: bool = True) -> list[str]:
             f"load generator CPU reached {v.generator_cpu_max:.0f}% (above "
             f"{v.max_generator_cpu:.0f}%): latencies include its queueing"
         )
-    if v.loop_checks and v.loop_late > LOOP_LATE_SHARE * v.loop_checks:
+    if v.loop_checks >= MIN_LOOP_CHECKS and v.loop_late > LOOP_LATE_SHARE * v.loop_checks:
         reasons.append(
             f"load generator saturated: its event loop was over {LOOP_LATE_US // 1000} ms late "
             f"in {v.loop_late} of {v.loop_checks} checks: its timings are not the endpoint's"
