@@ -27,7 +27,7 @@ from stagecheck.recording.interval import (
     LATE_US,
     MAX_SAMPLES,
     MAX_SAMPLES_PER_GROUP,
-    Folder,
+    DeltaFold,
     Interval,
     SampleRule,
     add_counts,
@@ -93,7 +93,7 @@ class Aggregate:
         self.causes: Counter[tuple[int, str]] = Counter()
         self.samples: list[Sample] = []
         self._sample_rule = SampleRule()
-        self.folder = Folder(rows, write_lines=run_dir is not None)  # this process's deltas
+        self.delta_fold = DeltaFold(rows, write_lines=run_dir is not None)  # this process's deltas
         self.stages: list[StageInfo] = []
         self.workers: set[str] = set()
         self._results: IO[bytes] | None = None
@@ -206,7 +206,7 @@ class Aggregate:
         """Fold a delta recorded in this process and add it (the single process). ``pause`` is
         called every few hundred requests so that a cooperative caller (gevent) does not hold
         up requests in flight while this runs."""
-        self.absorb(self.folder.fold(delta, pause), worker, pause)
+        self.absorb(self.delta_fold.fold(delta, pause), worker, pause)
 
     def absorb(
         self, interval: Interval, worker: str = "local", pause: Callable[[], None] | None = None

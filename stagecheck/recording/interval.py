@@ -45,7 +45,7 @@ from stagecheck.recording.recorder import (
     Result,
 )
 
-__all__ = ["Interval", "Folder", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
+__all__ = ["Interval", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
            "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
 
 CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
@@ -190,7 +190,7 @@ class Interval:
         )
 
 
-class Folder:
+class DeltaFold:
     """Folds the deltas of one process into intervals (keeps which samples it has offered)."""
 
     def __init__(self, rows: Sequence[PreparedRow], *, write_lines: bool = True) -> None:

@@ -4,7 +4,7 @@ A run whose master (or single process) died — SIGKILL, a crash, the machine's 
 leaves no summary.json, but every request merged before its death is on disk: the aggregate
 appends each merged interval to ``results.jsonl`` (and ``latency.hlog``) as it goes, beside
 ``rows.jsonl`` and ``scenario.yaml``. :func:`rebuild_summary` replays those lines through the
-run's own recording path (:class:`~stagecheck.recording.Folder` →
+run's own recording path (:class:`~stagecheck.recording.DeltaFold` →
 :class:`~stagecheck.recording.Aggregate`) and builds the summary as the run would have
 (:func:`~stagecheck.summary.build.build_summary`), marked incomplete and therefore invalid.
 
