@@ -267,25 +267,19 @@ class DeltaFold:
                 if rule.admit(rows[row], out_code):
                     iv.samples.append((row, out_code, got, latency_us, error))
         if self.write_lines:
-            lines.append(self._lines(chunk, start, linked))
-
-    def _lines(
-        self, chunk: Sequence[Result], start: int, linked: dict[int, tuple[int, int, bool]]
-    ) -> bytes:
-        """The chunk's lines of ``results.jsonl`` (its first request is the delta's ``start``)."""
-        line, text, rows = _LINE, self._text, self.rows
-        done: list[bytes] = []
-        out = done.append
-        for n, r in enumerate(chunk, start=start):
-            t, row, out_code, label, got, latency_us, error, stage, lag_us, score, judge_us = r
-            head = line % (row, t, _OUTCOME_JSON[out_code], latency_us, stage)
-            if (error is None and not lag_us and score is None and not judge_us and got == label
-                    and (label is None or label == rows[row].expected_text)
-                    and n not in linked):  # fmt: skip
-                out(head + b"}\n")  # the common line: a right label, or a failure's
-            else:
-                out(head + self._extra(r, n, linked, text) + b"}\n")
-        return b"".join(done)
+            line, text = _LINE, self._text
+            done: list[bytes] = []
+            out = done.append
+            for n, r in enumerate(chunk, start=start):
+                t, row, out_code, label, got, e2e_us, error, stage_no, lag_us, score, judge_us = r
+                head = line % (row, t, _OUTCOME_JSON[out_code], e2e_us, stage_no)
+                if (error is None and not lag_us and score is None and not judge_us and got == label
+                        and (label is None or label == rows[row].expected_text)
+                        and n not in linked):  # fmt: skip
+                    out(head + b"}\n")  # the common line: a right label, or a failure's
+                else:
+                    out(head + self._extra(r, n, linked, text) + b"}\n")
+            lines.append(b"".join(done))
 
     def _extra(
         self,
