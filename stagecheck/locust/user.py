@@ -64,8 +64,7 @@ def _score_answer(session: RunSession, row: PreparedRow, read: Callable[[], Any]
         prediction = read()
         correct, label, value, judge_us = session.grade(prediction, row.expected)
     except _TRANSPORT_ERRORS as exc:  # a stream broke, stalled or overflowed mid-answer
-        outcome, error = failure_of(exc, during_body=True)
-        return (outcome, None, None, error, None, 0)
+        return _failed(exc, during_body=True)
     except Exception as exc:  # an odd answer must never crash a run
         reason = (
             str(exc)
