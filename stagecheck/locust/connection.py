@@ -215,10 +215,7 @@ class Connection:
         reused = self.sock
         sock = self.socket(end_ns)
         try:
-            remaining = (end_ns - time.perf_counter_ns()) / 1e9
-            if remaining <= 0:
-                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
-            sock.settimeout(remaining)
+            _time_left(sock, end_ns, timeout_s)
             begin = before if sock is not reused else time.perf_counter_ns()
             # One send() takes a request whole (it fits the socket's buffer): gevent's sendall
             # would first ask the kernel for that buffer's size, a syscall per request.
@@ -253,10 +250,7 @@ class Connection:
 
         sock = self.socket(end_ns)
         try:
-            remaining = (end_ns - time.perf_counter_ns()) / 1e9
-            if remaining <= 0:
-                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
-            sock.settimeout(remaining)
+            _time_left(sock, end_ns, timeout_s)
             sock.sendall(data)
             if not self.stamped:
                 return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
@@ -317,6 +311,15 @@ def _connect(addresses: list[tuple[Any, ...]], timeout: float) -> Any:
 
 
 
+def _time_left(sock: Any, end_ns: int, timeout_s: float) -> None:
+    """Time ``sock``'s next wait out at the request's deadline ``end_ns``; raises
+    :class:`RequestTimeout` when it has passed."""
+    remaining = (end_ns - time.perf_counter_ns()) / 1e9
+    if remaining <= 0:
+        raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+    sock.settimeout(remaining)
+
+
 def _receive(sock: Any, parser: HTTPResponse, stamped: bool, end_ns: int, timeout_s: float
              ) -> list[tuple[int, int, bytes]]:  # fmt: skip
     """Read the whole answer into ``parser`` by ``end_ns``; the ancillary data of the last read
@@ -324,7 +327,7 @@ def _receive(sock: Any, parser: HTTPResponse, stamped: bool, end_ns: int, timeou
     anc: list[tuple[int, int, bytes]] = []
     got = 0
     while True:
-        remaining = (end_ns - time.perf_counter_ns()) / 1e9
+        remaining = (end_ns - time.perf_counter_ns()) / 1e9  # _time_left, inline: per read
         if remaining <= 0:
             raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
         sock.settimeout(remaining)
