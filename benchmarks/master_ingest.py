@@ -89,7 +89,8 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
     folded = hasattr(rec_mod, "Interval")
     per_report = rate * REPORT_S // workers
     wires: list[tuple[str, bytes]] = []
-    folders = {f"w{i}": rec_mod.Folder(rows) for i in range(workers)} if folded else {}
+    fold = getattr(rec_mod, "DeltaFold", None) or getattr(rec_mod, "Folder", None)  # older revs
+    folders = {f"w{i}": fold(rows) for i in range(workers)} if folded else {}
     t0 = time.time()
     for report in range(max(seconds // REPORT_S, 1)):
         for i in range(workers):

@@ -214,49 +214,15 @@ class Connection:
         before = time.perf_counter_ns()
         reused = self.sock
         sock = self.socket(end_ns)
-        fresh = sock is not reused
         try:
-            remaining = (end_ns - time.perf_counter_ns()) / 1e9
-            if remaining <= 0:
-                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
-            sock.settimeout(remaining)
-            stamped = self.stamped
-            anc: list[tuple[int, int, bytes]] = []
-            begin = before if fresh else time.perf_counter_ns()
+            _time_left(sock, end_ns, timeout_s)
+            begin = before if sock is not reused else time.perf_counter_ns()
             # One send() takes a request whole (it fits the socket's buffer): gevent's sendall
             # would first ask the kernel for that buffer's size, a syscall per request.
             sent = sock.send(data)
             if sent < len(data):
                 sock.sendall(memoryview(data)[sent:])
-            got = 0
-            while True:
-                remaining = (end_ns - time.perf_counter_ns()) / 1e9
-                if remaining <= 0:
-                    raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
-                sock.settimeout(remaining)
-                if stamped:
-                    chunk, anc, _, _ = sock.recvmsg(BLOCK_SIZE, _ANC_SIZE)
-                else:
-                    chunk = sock.recv(BLOCK_SIZE)
-                if not chunk:
-                    with_eof(parser)
-                    if parser.message_complete and parser.get_code() >= 200:
-                        break  # a body that ends with the connection
-                    if not got:
-                        raise HTTPConnectionClosed("connection closed.")
-                    if not parser.headers_complete:
-                        raise HTTPParseError("connection closed before end of the headers")
-                    length = parser.content_length
-                    of = f" of {length:,}" if length is not None else ""
-                    raise AnswerCut(f"the connection closed after {len(parser._body_buffer):,}"
-                                    f"{of} bytes of the answer")  # fmt: skip
-                got += len(chunk)
-                parser.feed(chunk)
-                if parser.message_complete:
-                    if parser.get_code() >= 200:
-                        break
-                elif len(parser._body_buffer) > MAX_BODY_BYTES:
-                    raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
+            anc = _receive(sock, parser, self.stamped, end_ns, timeout_s)
             end = time.perf_counter_ns()
             if anc:
                 end = _arrival(anc, begin, end)
@@ -284,10 +250,7 @@ class Connection:
 
         sock = self.socket(end_ns)
         try:
-            remaining = (end_ns - time.perf_counter_ns()) / 1e9
-            if remaining <= 0:
-                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
-            sock.settimeout(remaining)
+            _time_left(sock, end_ns, timeout_s)
             sock.sendall(data)
             if not self.stamped:
                 return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
@@ -346,6 +309,58 @@ def _connect(addresses: list[tuple[Any, ...]], timeout: float) -> Any:
             error = exc
     raise error if error is not None else OSError("the host has no address")
 
+
+
+def _time_left(sock: Any, end_ns: int, timeout_s: float) -> None:
+    """Time ``sock``'s next wait out at the request's deadline ``end_ns``; raises
+    :class:`RequestTimeout` when it has passed."""
+    remaining = (end_ns - time.perf_counter_ns()) / 1e9
+    if remaining <= 0:
+        raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+    sock.settimeout(remaining)
+
+
+def _receive(sock: Any, parser: HTTPResponse, stamped: bool, end_ns: int, timeout_s: float
+             ) -> list[tuple[int, int, bytes]]:  # fmt: skip
+    """Read the whole answer into ``parser`` by ``end_ns``; the ancillary data of the last read
+    (its kernel stamp) when ``stamped``. Raises what :meth:`Connection.exchange` says."""
+    anc: list[tuple[int, int, bytes]] = []
+    got = 0
+    while True:
+        remaining = (end_ns - time.perf_counter_ns()) / 1e9  # _time_left, inline: per read
+        if remaining <= 0:
+            raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+        sock.settimeout(remaining)
+        if stamped:
+            chunk, anc, _, _ = sock.recvmsg(BLOCK_SIZE, _ANC_SIZE)
+        else:
+            chunk = sock.recv(BLOCK_SIZE)
+        if not chunk:
+            _closed(parser, got)
+            return anc  # a body that ends with the connection
+        got += len(chunk)
+        parser.feed(chunk)
+        if parser.message_complete:
+            if parser.get_code() >= 200:
+                return anc
+        elif len(parser._body_buffer) > MAX_BODY_BYTES:
+            raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
+
+
+def _closed(parser: HTTPResponse, got: int) -> None:
+    """The connection closed after ``got`` bytes of answer: returns when that ended a complete
+    answer, else raises what the answer lacks."""
+    with_eof(parser)
+    if parser.message_complete and parser.get_code() >= 200:
+        return
+    if not got:
+        raise HTTPConnectionClosed("connection closed.")
+    if not parser.headers_complete:
+        raise HTTPParseError("connection closed before end of the headers")
+    length = parser.content_length
+    of = f" of {length:,}" if length is not None else ""
+    raise AnswerCut(f"the connection closed after {len(parser._body_buffer):,}"
+                    f"{of} bytes of the answer")  # fmt: skip
 
 def _arrival(anc: list[tuple[int, int, bytes]], begin: int, end: int) -> int:
     """The kernel's stamp of the last packet read, on the perf_counter clock (``end`` when

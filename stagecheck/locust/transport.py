@@ -108,36 +108,29 @@ def sse_lines(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BOD
 def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BODY_BYTES,
                not_before: int = 0) -> Iterator[tuple[bytes, int, bool]]:  # fmt: skip
     """``(line, arrived, bounded)`` for each line of a streamed body as it arrives (without its
-    line end), from a geventhttpclient response. ``arrived`` is the ``perf_counter_ns`` at which
-    the bytes that completed the line arrived, taken before any parsing: on Linux, over plain
-    TCP, the kernel's receive time of those bytes (``SO_TIMESTAMPNS``), so that neither the
-    greenlets served before this one nor anything else holding the event loop delays it;
-    elsewhere the time the read that completed it returned.
+    line end), from a geventhttpclient response. ``arrived``: the ``perf_counter_ns`` at which
+    the bytes that completed the line arrived, before any parsing; on Linux over plain TCP the
+    kernel's receive stamp (``SO_TIMESTAMPNS``, one read per event when more is queued:
+    :class:`_EventReader`), so nothing holding the event loop delays it; elsewhere when the read
+    returned. Lines written at once (a burst) share one time (gaps of 0, as on the wire); lines
+    whose packets the kernel merged (a reader late by more than the gap between them) get the
+    last one's time with ``bounded`` True (an upper bound, not a measurement); lines read with
+    the headers get the stream's start. Arrivals never go back, nor before ``not_before`` (the
+    request's start: the kernel's clock and the counter are two clocks).
 
-    The kernel gives a read the stamp of the last packet it took, so one read never spans an
-    event boundary when more is queued (:class:`_EventReader`): each event gets its own
-    packet's time even when the reader fell behind. Lines the server wrote at once (a burst)
-    share one time, so the gaps between them are 0, as on the wire. When the kernel merged
-    packets in its queue (a reader late by more than the gap between them), only the last of
-    them keeps its time: the lines before it get that later time with ``bounded`` True (an
-    upper bound, not a measurement). Lines already read with the headers get the time the
-    stream started. Arrivals never go back, nor before ``not_before`` (the request's start:
-    the kernel's clock and the counter are two clocks).
-
-    Unlike geventhttpclient's ``readline`` (which rescans the whole buffer after every read:
-    quadratic on long lines), each byte is scanned once, and a line or a body past its cap
-    raises :class:`AnswerTooLarge`. A body that ends without a line end yields its rest; a
-    connection that closes before the body's end raises :class:`AnswerCut`."""
+    Each byte is scanned once (geventhttpclient's ``readline`` rescans the buffer after every
+    read: quadratic on long lines); a line or a body past its cap raises
+    :class:`AnswerTooLarge`. A body that ends without a line end yields its rest; a connection
+    that closes before the body's end raises :class:`AnswerCut`."""
     buf: bytearray = raw._body_buffer  # parsed body bytes not yet consumed
     scanned = 0  # bytes of buf known to hold no line end
     total = 0  # body bytes consumed (the lines yielded)
     arrived = time.perf_counter_ns()  # of the lines read with the headers
     bounded = False
     floor = not_before  # the last arrival yielded
-    reader = _EventReader(raw._sock) if _stamping(raw._sock) else None
+    reader = _EventReader(raw._sock) if _stamping(raw._sock) else _PlainReader(raw._sock)
     # (body offset its bytes end at, arrival, bounded) of reads not yet yielded from
     marks: list[tuple[int, int, bool]] = []
-    fed = total + len(buf)  # body bytes parsed so far
     while True:
         end = buf.find(b"\n", scanned)
         if end >= 0:
@@ -166,29 +159,45 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
                     _, arrived, bounded = marks[-1]
                 yield rest, arrived, bounded
             return
-        sock = raw._sock
-        if sock is None:
-            raise AnswerCut("the connection closed before the end of the stream")
-        try:
-            if reader is not None:
-                reads = reader.read(raw.block_size, floor)
-                data = b""
-                for data, stamp, late in reads:
-                    raw.feed(data)
-                    fed = total + len(buf)
-                    marks.append((fed, stamp, late))
-                if marks:
-                    _, arrived, bounded = marks[-1]
-            else:
-                data = sock.recv(raw.block_size)
-                arrived = time.perf_counter_ns()
-                raw.feed(data)
-        except BaseException:
-            raw.release()
-            raise
-        if not data and not raw.message_complete:
-            raw.release()
-            raise AnswerCut("the connection closed before the end of the stream")
+        _read_more(raw, reader, floor, marks, total)
+        if marks:
+            _, arrived, bounded = marks[-1]
+
+
+def _read_more(raw: Any, reader: _EventReader | _PlainReader, floor: int,
+               marks: list[tuple[int, int, bool]], consumed: int) -> None:  # fmt: skip
+    """Read what arrived next into ``raw``'s parser, ``(body offset its bytes end at, arrival,
+    bounded)`` of each piece appended to ``marks`` (``consumed``: body bytes before the
+    parser's buffer). Raises :class:`AnswerCut` when the connection closed before the body's
+    end; an error releases the response."""
+    if raw._sock is None:
+        raise AnswerCut("the connection closed before the end of the stream")
+    buf = raw._body_buffer
+    data = b""
+    try:
+        for data, stamp, late in reader.read(raw.block_size, floor):
+            raw.feed(data)
+            marks.append((consumed + len(buf), stamp, late))
+    except BaseException:
+        raw.release()
+        raise
+    if not data and not raw.message_complete:
+        raw.release()
+        raise AnswerCut("the connection closed before the end of the stream")
+
+
+class _PlainReader:
+    """A socket without kernel stamps (TLS, or not Linux): a read's arrival is when it
+    returned."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+
+    def read(self, size: int, floor: int) -> list[tuple[bytes, int, bool]]:
+        data = self.sock.recv(size)
+        return [(data, time.perf_counter_ns(), False)]
 
 
 # Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; the socket module does not name it): each read's

@@ -20,9 +20,10 @@ import contextlib
 import time
 from collections.abc import Callable
 from http.client import HTTPException
-from typing import Any
+from typing import Any, Final
 
 from stagecheck.datasets import PreparedRow
+from stagecheck.load.arrivals import ArrivalSchedule
 from stagecheck.locust.connection import Connection, Target, decoded
 from stagecheck.locust.transport import (
     MAX_BODY_BYTES,
@@ -33,7 +34,7 @@ from stagecheck.locust.transport import (
     failure_of,
     sse_events,
 )
-from stagecheck.protocols import STREAM_DONE, ResponseParseError, StreamUsage
+from stagecheck.protocols import STREAM_DONE, ProtocolAdapter, ResponseParseError, StreamUsage
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, UNPARSEABLE
 from stagecheck.redact import looks_secret, redact_text
 from stagecheck.run import RunSession, Sent
@@ -45,25 +46,25 @@ _GOT_LIMIT = 300  # characters of an answer kept for error analysis
 
 _ERROR_EXCERPT = 160  # characters of an error answer's body kept in its error text
 
-# (outcome, predicted label or None, answer text or None, error or None, per-row score or None,
-#  LLM judge µs or 0)
-Verdict = tuple[int, "str | None", "str | None", "str | None", "float | None", int]
+# One answer scored, as the recorder takes it: (outcome, predicted label or None, answer text or
+# None, error or None, per-row score or None, LLM judge µs or 0). A plain tuple, as a Result is
+# (a NamedTuple costs ~0.5 µs a request more to build); readers unpack it, or index it by name.
+Scored = tuple[int, "str | None", "str | None", "str | None", "float | None", int]
+SCORED_JUDGE_US: Final = 5
 
 # Raised while the answer is read: the transport failed (not the model). Anything else raised
 # while reading a complete answer makes it unparseable.
 _TRANSPORT_ERRORS = (OSError, HTTPException, AnswerTooLarge, gevent.Timeout)
 
 
-def _judge(session: RunSession, row: PreparedRow, status: int, read: Callable[[], Any]
-           ) -> Verdict:  # fmt: skip
-    """Outcome of one answer with HTTP ``status``; ``read()`` returns the prediction from its
+def _score_answer(session: RunSession, row: PreparedRow, read: Callable[[], Any]) -> Scored:
+    """Outcome of one answer with a 2xx status; ``read()`` returns the prediction from its
     body."""
     try:
         prediction = read()
         correct, label, value, judge_us = session.grade(prediction, row.expected)
     except _TRANSPORT_ERRORS as exc:  # a stream broke, stalled or overflowed mid-answer
-        outcome, error = failure_of(exc, during_body=True)
-        return (outcome, None, None, error, None, 0)
+        return _failed(exc, during_body=True)
     except Exception as exc:  # an odd answer must never crash a run
         reason = (
             str(exc)
@@ -78,9 +79,13 @@ def _judge(session: RunSession, row: PreparedRow, status: int, read: Callable[[]
     return (CORRECT if correct else INCORRECT), label, got, None, value, judge_us
 
 
-def _failed(exc: BaseException, during_body: bool) -> Verdict:
+def _failed(exc: BaseException, during_body: bool) -> Scored:
     outcome, error = failure_of(exc, during_body=during_body)
     return (outcome, None, None, error, None, 0)
+
+
+def _http_error(session: RunSession, row: PreparedRow, status: int, body: bytes) -> Scored:
+    return (HTTP_ERROR, None, None, http_error_text(session, row, status, body), None, 0)
 
 
 def http_error_text(session: RunSession, row: PreparedRow, status: int, body: bytes) -> str:
@@ -147,34 +152,9 @@ class ValidationUser(FastHttpUser):
             # Locust may have asked to kill this user as one between tasks, a kill that lands
             # at its next wait: a request sent now would be cut off mid-flight.
             raise StopUser()
-        due_stage = session.stage_index
         arrivals = session.arrivals
         if arrivals is not None:  # open loop: wait for the next due time
-            due = arrivals.next_due()
-            due_stage = arrivals.stage  # read now: other users take the next ones
-            wait_ns = due - time.perf_counter_ns()
-            if wait_ns > 0:
-                # Wait as Locust's own wait() does, as WAITING: stopping the run then ends this
-                # user here at once (nothing is in flight yet) instead of letting it sleep out
-                # its turn (the pool holds due times up to users/rate ahead) and send a request
-                # after the end of the plan.
-                # A user stopped here gives its due time back (a stage's pool may shrink).
-                self._state = LOCUST_STATE_WAITING
-                try:
-                    gevent.sleep(wait_ns / 1e9)
-                except GreenletExit:
-                    arrivals.give_back(due, due_stage)
-                    raise
-                if self._state == LOCUST_STATE_STOPPING:
-                    arrivals.give_back(due, due_stage)
-                    raise StopUser()
-                self._state = LOCUST_STATE_RUNNING
-            if session.stopping:
-                # The run began stopping while this user waited (Locust may already have
-                # asked to kill it, as a waiting user): send nothing, which would only be cut
-                # off. A due time before the stop is then a dropped arrival (missed_until).
-                arrivals.give_back(due, due_stage)
-                raise StopUser()
+            due, due_stage = self._await_due(session, arrivals)
             if time.perf_counter_ns() - due >= self._timeout_ns:
                 # No user was free until past the request's whole timeout: it is never sent,
                 # so it is a dropped arrival (raise load.users), not a request of the endpoint.
@@ -190,12 +170,13 @@ class ValidationUser(FastHttpUser):
             # (no coordinated omission).
             now_ns = time.perf_counter_ns()
             t0, started, lag_us = due, time.time() - (now_ns - due) / 1e9, (now_ns - due) // 1000
+            # open loop, staged: the stage its due time falls in (the schedule knows its stages)
+            stage = due_stage if session.plan.rate_stages else session.stage_index
         else:  # closed loop: the connection restarts the clock right before the send
             t0, started, lag_us = time.perf_counter_ns(), time.time(), 0
+            stage = session.stage_index
         # A request belongs to the stage it was sent in. It stays pending until recorded: if
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
-        # Open loop, staged: the stage its due time falls in (the schedule knows its stages).
-        stage = due_stage if session.plan.rate_stages else session.stage_index
         sent: Sent = (row, stage, started, t0, lag_us)
         session.pending[id(self)] = sent
         if req.stream:
@@ -204,13 +185,42 @@ class ValidationUser(FastHttpUser):
             self._send(session, sent, data)
         del session.pending[id(self)]
 
+    def _await_due(self, session: RunSession, arrivals: ArrivalSchedule) -> tuple[int, int]:
+        """Open loop: wait for this user's next due time; (due perf_counter_ns, its stage).
+        Raises StopUser when the run stops meanwhile (the due time is given back)."""
+        due = arrivals.next_due()
+        due_stage = arrivals.stage  # read now: other users take the next ones
+        wait_ns = due - time.perf_counter_ns()
+        if wait_ns > 0:
+            # Wait as Locust's own wait() does, as WAITING: stopping the run then ends this
+            # user here at once (nothing is in flight yet) instead of letting it sleep out
+            # its turn (the pool holds due times up to users/rate ahead) and send a request
+            # after the end of the plan.
+            # A user stopped here gives its due time back (a stage's pool may shrink).
+            self._state = LOCUST_STATE_WAITING
+            try:
+                gevent.sleep(wait_ns / 1e9)
+            except GreenletExit:
+                arrivals.give_back(due, due_stage)
+                raise
+            if self._state == LOCUST_STATE_STOPPING:
+                arrivals.give_back(due, due_stage)
+                raise StopUser()
+            self._state = LOCUST_STATE_RUNNING
+        if session.stopping:
+            # The run began stopping while this user waited (Locust may already have asked to
+            # kill it, as a waiting user): send nothing, which would only be cut off. A due
+            # time before the stop is then a dropped arrival (missed_until).
+            arrivals.give_back(due, due_stage)
+            raise StopUser()
+        return due, due_stage
+
     def _send(self, session: RunSession, sent: Sent, data: bytes) -> None:
-        row, stage, started, t0, lag_us = sent
-        req = row.request
+        row, _, _, t0, _ = sent
         conn = self._conn
         raw: Any
         try:
-            raw, body, begin, end = conn.exchange(data, req.method, t0 + self._timeout_ns,
+            raw, body, begin, end = conn.exchange(data, row.request.method, t0 + self._timeout_ns,
                                                   self._timeout_s)  # fmt: skip
             if session.arrivals is None:  # closed loop: from the send itself (or the connect)
                 t0 = begin
@@ -219,109 +229,73 @@ class ValidationUser(FastHttpUser):
             raw = conn.response
             if raw is None or not raw.headers_complete:
                 raw, body = None, b""
-                verdict = _failed(exc, during_body=False)
+                scored = _failed(exc, during_body=False)
             else:
                 body = bytes(raw._body_buffer[:MAX_BODY_BYTES])
                 status = raw.status_code
                 if 200 <= status < 300:  # headers arrived, the body did not: the transport
-                    verdict = _failed(exc, during_body=True)
+                    scored = _failed(exc, during_body=True)
                 else:
-                    verdict = (HTTP_ERROR, None, None, http_error_text(session, row, status, body),
-                               None, 0)  # fmt: skip
+                    scored = _http_error(session, row, status, body)
         else:
             status = raw.status_code
             if 200 <= status < 300:
                 adapter = session.adapter
-                verdict = _judge(session, row, status,
-                                 lambda: adapter.parse(decoded(raw, body)))  # fmt: skip
+                scored = _score_answer(session, row, lambda: adapter.parse(decoded(raw, body)))
             else:
-                verdict = (HTTP_ERROR, None, None, http_error_text(session, row, status, body),
-                           None, 0)  # fmt: skip
-        latency_us = (end - t0) // 1000
-        self._report(row, started, latency_us, len(body), raw, verdict)
-        self._record(session, row, stage, started, latency_us, lag_us, verdict)
+                scored = _http_error(session, row, status, body)
+        self._finish(session, sent, (end - t0) // 1000, len(body), raw, scored)
 
     def _send_stream(self, session: RunSession, sent: Sent, data: bytes) -> None:
-        row, stage, started, t0, lag_us = sent
-        req = row.request
-        adapter = session.adapter
-        token_times: list[int] = []  # perf_counter_ns at which each text delta arrived
-        bounded: list[int] = []  # indices of token_times that are upper bounds (merged packets)
+        row, stage, _, t0, _ = sent
+        times: list[int] = []  # perf_counter_ns at which each text delta arrived
+        bounded: list[int] = []  # indices of times that are upper bounds (merged packets)
         usage: list[int] = []  # the server's output token count, when the stream reports it
         timer = deadline(self._timeout_s)  # the stream's reads, in sse_lines, are not timed
         resp: Any = None
-
-        def read() -> Any:
-            pieces: list[str] = []
-            # each event as it arrives (geventhttpclient response), size-capped, with the time
-            # its bytes came off the socket: parsing it is not the server's time
-            for line, arrived, late in sse_events(resp, not_before=t0):
-                piece = adapter.parse_stream_line(line)
-                if piece is STREAM_DONE:
-                    timer.close()
-                    return adapter.finish_stream("".join(pieces))
-                if piece.__class__ is StreamUsage:
-                    usage.append(piece.output_tokens)  # type: ignore[union-attr]
-                elif piece:
-                    if late:
-                        bounded.append(len(token_times))
-                    token_times.append(arrived)
-                    pieces.append(piece)  # type: ignore[arg-type]
-            raise AnswerCut("the stream ended before its end marker ([DONE])")
-
         length = 0
         try:
             try:
-                resp = self._conn.start_stream(data, req.method, t0 + self._timeout_ns,
+                resp = self._conn.start_stream(data, row.request.method, t0 + self._timeout_ns,
                                                self._timeout_s)  # fmt: skip
             except Exception as exc:  # no answer: nothing was streamed
-                verdict = _failed(exc, during_body=False)
+                scored = _failed(exc, during_body=False)
             else:
                 status = resp.status_code
                 length = resp.content_length or 0
                 if 200 <= status < 300:
-                    verdict = _judge(session, row, status, read)
+                    adapter = session.adapter
+                    scored = _score_answer(session, row, lambda: _read_stream(
+                        adapter, resp, t0, timer, times, bounded, usage))  # fmt: skip
                 else:
                     try:
                         excerpt = resp.read(_ERROR_EXCERPT)
                     except Exception:  # noqa: BLE001 - the status is what matters
                         excerpt = b""
-                    verdict = (HTTP_ERROR, None, None,
-                               http_error_text(session, row, status, excerpt), None, 0)  # fmt: skip
+                    scored = _http_error(session, row, status, excerpt)
         except RequestTimeout as exc:
             # The deadline struck outside the reads' own error handling (between its steps):
             # still one request, with its outcome.
-            verdict = _failed(exc, during_body=False)
+            scored = _failed(exc, during_body=False)
         finally:
             timer.close()
             self._conn.finish(resp)
         # an LLM judge grades after the last token: its time is not the target's
-        latency_us = (time.perf_counter_ns() - t0) // 1000 - verdict[5]
-        self._report(row, started, latency_us, length, resp, verdict)  # the whole answer
-        self._record(session, row, stage, started, latency_us, lag_us, verdict)
-        if token_times:
-            gaps = [(b - a) // 1000 for a, b in zip(token_times, token_times[1:], strict=False)]
-            # a bounded token's gaps on either side may be merged: counted (they stay in the
-            # ITL figures, which then say how many of their gaps are not measurements)
-            merged = len({g for i in bounded for g in (i - 1, i) if 0 <= g < len(gaps)})
-            session.recorder.record_stream(  # type: ignore[union-attr]
-                (token_times[0] - t0) // 1000,
-                gaps,
-                stage,
-                output_tokens=usage[-1] if usage else None,
-                linked=True,
-                ttft_bounded=bool(bounded) and bounded[0] == 0,
-                merged_gaps=merged,
-            )
+        latency_us = (time.perf_counter_ns() - t0) // 1000 - scored[SCORED_JUDGE_US]
+        self._finish(session, sent, latency_us, length, resp, scored)  # the whole answer
+        if times:
+            _record_tokens(session, stage, t0, times, bounded, usage)
 
-    def _report(self, row: PreparedRow, started: float, latency_us: int, length: int,
-                response: Any, verdict: Verdict) -> None:  # fmt: skip
-        """Locust's ``request`` event, once, as ``FastHttpSession`` fires it."""
-        error = verdict[3]
+    def _finish(self, session: RunSession, sent: Sent, latency_us: int, length: int,
+                response: Any, scored: Scored) -> None:  # fmt: skip
+        """Locust's ``request`` event, once, as ``FastHttpSession`` fires it; then the request
+        recorded."""
+        row, stage, started, _, lag_us = sent
+        outcome, predicted, got, error, score, judge_us = scored
         req = row.request
         self._fire(
             request_type=req.method,
-            name=self.session.request_name,
+            name=session.request_name,
             response_time=latency_us / 1000.0,
             response_length=length,
             response=response,
@@ -332,18 +306,6 @@ class ValidationUser(FastHttpUser):
             start_time=started,
             url=self._target.url(req.path),
         )
-
-    @staticmethod
-    def _record(
-        session: RunSession,
-        row: PreparedRow,
-        stage: int,
-        started: float,
-        latency_us: int,
-        lag_us: int,
-        verdict: Verdict,
-    ) -> None:
-        outcome, predicted, got, error, score, judge_us = verdict
         session.recorder.record(  # type: ignore[union-attr]
             row_index=row.index,
             outcome=outcome,
@@ -357,3 +319,44 @@ class ValidationUser(FastHttpUser):
             score=score,
             judge_us=judge_us,
         )
+
+
+def _read_stream(adapter: ProtocolAdapter, resp: Any, t0: int, timer: gevent.Timeout,
+                 times: list[int], bounded: list[int], usage: list[int]) -> Any:  # fmt: skip
+    """The prediction of a streamed answer, read event by event (geventhttpclient response),
+    size-capped, each text delta's arrival (the time its bytes came off the socket: parsing it
+    is not the server's time) appended to ``times`` (its index to ``bounded`` when it is an
+    upper bound), the server's output token counts to ``usage``."""
+    pieces: list[str] = []
+    for line, arrived, late in sse_events(resp, not_before=t0):
+        piece = adapter.parse_stream_line(line)
+        if piece is STREAM_DONE:
+            timer.close()
+            return adapter.finish_stream("".join(pieces))
+        if piece.__class__ is StreamUsage:
+            usage.append(piece.output_tokens)  # type: ignore[union-attr]
+        elif piece:
+            if late:
+                bounded.append(len(times))
+            times.append(arrived)
+            pieces.append(piece)  # type: ignore[arg-type]
+    raise AnswerCut("the stream ended before its end marker ([DONE])")
+
+
+def _record_tokens(session: RunSession, stage: int, t0: int, times: list[int],
+                   bounded: list[int], usage: list[int]) -> None:  # fmt: skip
+    """A streamed answer's TTFT, inter-token gaps and output tokens (linked to the request
+    recorded just before)."""
+    gaps = [(b - a) // 1000 for a, b in zip(times, times[1:], strict=False)]
+    # a bounded token's gaps on either side may be merged: counted (they stay in the ITL
+    # figures, which then say how many of their gaps are not measurements)
+    merged = len({g for i in bounded for g in (i - 1, i) if 0 <= g < len(gaps)})
+    session.recorder.record_stream(  # type: ignore[union-attr]
+        (times[0] - t0) // 1000,
+        gaps,
+        stage,
+        output_tokens=usage[-1] if usage else None,
+        linked=True,
+        ttft_bounded=bool(bounded) and bounded[0] == 0,
+        merged_gaps=merged,
+    )

@@ -20,7 +20,7 @@ from hdrh.histogram import HdrHistogram
 from stagecheck.datasets import PreparedRow
 from stagecheck.recording.files import open_hlog, write_hlog_interval, write_rows_file
 from stagecheck.recording.hdr import new_histogram
-from stagecheck.recording.interval import LATE_US, Folder, Interval
+from stagecheck.recording.interval import LATE_US, DeltaFold, Interval
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 from stagecheck.recording.samples import MAX_SAMPLES, MAX_SAMPLES_PER_GROUP, Sample, SampleRule
 from stagecheck.recording.tally import add_counts
@@ -70,7 +70,7 @@ class Aggregate:
         self.causes: Counter[tuple[int, str]] = Counter()
         self.samples: list[Sample] = []
         self._sample_rule = SampleRule()
-        self.folder = Folder(rows, write_lines=run_dir is not None)  # this process's deltas
+        self.delta_fold = DeltaFold(rows, write_lines=run_dir is not None)  # this process's deltas
         self.stages: list[StageInfo] = []
         self.workers: set[str] = set()
         self._results: IO[bytes] | None = None
@@ -153,7 +153,7 @@ class Aggregate:
         """Fold a delta recorded in this process and add it (the single process). ``pause`` is
         called every few hundred requests so that a cooperative caller (gevent) does not hold
         up requests in flight while this runs."""
-        self.absorb(self.folder.fold(delta, pause), worker, pause)
+        self.absorb(self.delta_fold.fold(delta, pause), worker, pause)
 
     def absorb(
         self, interval: Interval, worker: str = "local", pause: Callable[[], None] | None = None

@@ -36,6 +36,7 @@ from stagecheck.recording.recorder import (
     ALL,
     CORRECT,
     OUTCOMES,
+    R_LATENCY_US,
     UNFINISHED,
     UNPARSEABLE,
     Delta,
@@ -49,7 +50,7 @@ from stagecheck.recording.samples import (
 )
 from stagecheck.recording.tally import int64s, row_tallies
 
-__all__ = ["Interval", "Folder", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
+__all__ = ["Interval", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
            "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
 
 CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
@@ -167,7 +168,7 @@ class Interval:
         )
 
 
-class Folder:
+class DeltaFold:
     """Folds the deltas of one process into intervals (keeps which samples it has offered)."""
 
     def __init__(self, rows: Sequence[PreparedRow], *, write_lines: bool = True) -> None:
@@ -209,7 +210,7 @@ class Folder:
         linked: dict[int, tuple[int, int, bool]],
         lines: list[bytes],
     ) -> None:
-        started, index, outcome, predicted, got, latency, error, stage, lag = list(
+        started, index, outcome, predicted, _, latency, _, stage, lag = list(
             zip(*chunk, strict=True)
         )[:9]
         groups.update(zip(stage, index, outcome, predicted, strict=True))
@@ -236,22 +237,22 @@ class Folder:
         rows = self.rows
         if outcome.count(CORRECT) != len(outcome):
             rule = self.samples
-            for r in chunk:
-                if r[2] == CORRECT:
+            for _, row, out_code, _, got, latency_us, error, stage_no, _, _, _ in chunk:
+                if out_code == CORRECT:
                     continue
-                if r[6] is not None:
-                    iv.causes[(r[7], r[6].partition(":")[0])] += 1
-                if rule.admit(rows[r[1]], r[2]):
-                    iv.samples.append((r[1], r[2], r[4], r[5], r[6]))
+                if error is not None:
+                    iv.causes[(stage_no, error.partition(":")[0])] += 1
+                if rule.admit(rows[row], out_code):
+                    iv.samples.append((row, out_code, got, latency_us, error))
         if self.write_lines:
             line, text = _LINE, self._text
             done: list[bytes] = []
             out = done.append
             for n, r in enumerate(chunk, start=start):
-                head = line % (r[1], r[0], _OUTCOME_JSON[r[2]], r[5], r[7])
-                label = r[3]
-                if (r[6] is None and not r[8] and r[9] is None and not r[10] and r[4] == label
-                        and (label is None or label == rows[r[1]].expected_text)
+                t, row, out_code, label, got, e2e_us, error, stage_no, lag_us, score, judge_us = r
+                head = line % (row, t, _OUTCOME_JSON[out_code], e2e_us, stage_no)
+                if (error is None and not lag_us and score is None and not judge_us and got == label
+                        and (label is None or label == rows[row].expected_text)
                         and n not in linked):  # fmt: skip
                     out(head + b"}\n")  # the common line: a right label, or a failure's
                 else:
@@ -265,7 +266,7 @@ class Folder:
         linked: dict[int, tuple[int, int, bool]],
         text: Callable[[str], bytes],
     ) -> bytes:
-        predicted, got, error, lag_us, score, judge_us = r[3], r[4], r[6], r[8], r[9], r[10]
+        _, row, _, predicted, got, _, error, _, lag_us, score, judge_us = r
         parts: list[bytes] = []
         if predicted is not None:
             # a label is written when it is not the row's expected one, and whenever the
@@ -273,7 +274,7 @@ class Folder:
             if got != predicted:
                 parts.append(b',"predicted":' + text(predicted))
                 parts.append(b',"got":' + (b"null" if got is None else text(got)))
-            elif predicted != self.rows[r[1]].expected_text:
+            elif predicted != self.rows[row].expected_text:
                 parts.append(b',"predicted":' + text(predicted))
         elif got is not None:
             parts.append(b',"got":' + text(got))
@@ -324,7 +325,7 @@ class Folder:
             counts.append(min(max(tokens, 0), HIGHEST_US))
             if 0 <= position < len(results):
                 linked[position] = (ttft_us, tokens, bounded)
-                generating_us = results[position][5] - ttft_us  # e2e − TTFT
+                generating_us = results[position][R_LATENCY_US] - ttft_us  # e2e − TTFT
                 if tokens > 1 and generating_us > 0:
                     milli = (tokens - 1) * 1_000_000_000 // generating_us
                     rates.append(min(milli, HIGHEST_US))

@@ -4,7 +4,7 @@ A run whose master (or single process) died — SIGKILL, a crash, the machine's 
 leaves no summary.json, but every request merged before its death is on disk: the aggregate
 appends each merged interval to ``results.jsonl`` (and ``latency.hlog``) as it goes, beside
 ``rows.jsonl`` and ``scenario.yaml``. :func:`rebuild_summary` replays those lines through the
-run's own recording path (:class:`~stagecheck.recording.Folder` →
+run's own recording path (:class:`~stagecheck.recording.DeltaFold` →
 :class:`~stagecheck.recording.Aggregate`) and builds the summary as the run would have
 (:func:`~stagecheck.summary.pipeline.finished_summary`), marked incomplete and therefore invalid.
 
@@ -28,7 +28,7 @@ from stagecheck.errors import InputError, one_line
 from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import PreparedRequest
 from stagecheck.recording import Aggregate, Delta
-from stagecheck.recording.recorder import OUTCOMES, Result
+from stagecheck.recording.recorder import OUTCOMES, R_LATENCY_US, R_STAGE, R_STARTED, Result
 from stagecheck.run.controller import INTERRUPT_SLACK_S
 from stagecheck.runfolder.results import line_answer
 from stagecheck.scenario import LoadedScenario, Scenario
@@ -76,7 +76,7 @@ def rebuild_summary(run_dir: Path) -> dict[str, Any]:
         if not batch.results:
             continue
         requests += len(batch.results)
-        for index in sorted({r[7] for r in batch.results} - stages):
+        for index in sorted({r[R_STAGE] for r in batch.results} - stages):
             stages.add(index)
             _begin_stage(agg, plan, index)
         agg.merge(batch, worker="rebuilt")
@@ -165,8 +165,10 @@ def _batches(
                 continue
             if stream is not None:  # TTFT and tokens; inter-token gaps are not on the line
                 ttft_us, tokens = stream
-                delta.streams.append((result[7], ttft_us, (), tokens, False, len(delta.results),
-                                      False, 0))
+                position = len(delta.results)
+                delta.streams.append(
+                    (result[R_STAGE], ttft_us, (), tokens, False, position, False, 0)
+                )
             delta.results.append(result)
             if len(delta.results) >= BATCH:
                 yield _timed(delta), bad
@@ -176,8 +178,9 @@ def _batches(
 
 def _timed(delta: Delta) -> Delta:
     if delta.results:
-        delta.started = min(r[0] for r in delta.results)
-        delta.ended = max(r[0] + r[5] / 1e6 for r in delta.results)
+        results = delta.results
+        delta.started = min(r[R_STARTED] for r in results)
+        delta.ended = max(r[R_STARTED] + r[R_LATENCY_US] / 1e6 for r in results)
     return delta
 
 

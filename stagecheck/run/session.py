@@ -16,7 +16,7 @@ from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.load.arrivals import ArrivalSchedule
 from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import ProtocolAdapter
-from stagecheck.recording import UNFINISHED, Folder, Interval, Recorder
+from stagecheck.recording import UNFINISHED, DeltaFold, Interval, Recorder
 from stagecheck.run.preparation import PreparedScenario, prepare_loaded
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
@@ -24,7 +24,8 @@ from stagecheck.scoring.scorers import Graded
 
 __all__ = ["RunSession", "Sent", "SCORE_MEMO_SIZE", "UNFINISHED_ERROR"]
 
-# A request as sent: (row, stage, start epoch s, start perf_counter ns, schedule lag µs)
+# A request as sent: (row, stage, start epoch s, start perf_counter ns, schedule lag µs); a
+# plain tuple, as a recorded Result is (one per request), which its readers unpack by name.
 Sent = tuple[PreparedRow, int, float, int, int]
 
 SCORE_MEMO_SIZE = 65_536
@@ -44,7 +45,7 @@ class RunSession:
     request_name: str
     plan: LoadPlan
     recorder: Recorder | None = None
-    folder: Folder | None = None  # a worker's: folds its recorder's deltas into intervals
+    delta_fold: DeltaFold | None = None  # a worker's: folds its recorder's deltas into intervals
     feeder: RowFeeder | None = None
     stage_index: int = -1
     finished: bool = False  # exact pass: every answer is in (the shape then ends the run)
@@ -96,7 +97,7 @@ class RunSession:
             pause=pause,
         )
         self.recorder = Recorder()
-        self.folder = Folder(self.dataset.rows)
+        self.delta_fold = DeltaFold(self.dataset.rows)
         if self.plan.arrival_rate:
             # staged: the rate changes at each stage's end (on this process's clock, from
             # now: the shape's first stage starts with the run)
@@ -110,8 +111,8 @@ class RunSession:
 
     def fold(self, pause: Callable[[], None] | None = None) -> Interval:
         """A worker: what its users recorded since the last call, folded (what it ships)."""
-        assert self.recorder is not None and self.folder is not None  # start_feeding() first
-        return self.folder.fold(self.recorder.drain(), pause)
+        assert self.recorder is not None and self.delta_fold is not None  # start_feeding() first
+        return self.delta_fold.fold(self.recorder.drain(), pause)
 
     def set_stage(self, index: int) -> None:
         """Called when the load shape enters a new stage (on every process)."""

@@ -186,7 +186,7 @@ def test_worker_intervals_through_locusts_serializer_add_up_to_the_single_proces
     requests itself."""
     from locust.rpc.protocol import Message
 
-    from stagecheck.recording import Folder, Interval
+    from stagecheck.recording import DeltaFold, Interval
 
     rng = random.Random(2)
     deltas = []
@@ -200,7 +200,7 @@ def test_worker_intervals_through_locusts_serializer_add_up_to_the_single_proces
     for d in deltas:
         local.merge(d)
     master = Aggregate(ROWS, ["complexity"], tmp_path / "master", started=0.0)  # type: ignore[arg-type]
-    workers = {"w1": Folder(ROWS), "w2": Folder(ROWS)}  # type: ignore[arg-type]
+    workers = {"w1": DeltaFold(ROWS), "w2": DeltaFold(ROWS)}  # type: ignore[arg-type]
     for n, d in enumerate(deltas):
         name = "w1" if n % 2 else "w2"
         payload = workers[name].fold(d).to_payload()
