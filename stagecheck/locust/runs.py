@@ -63,8 +63,7 @@ class Runs:
         self._runs += 1
         run_dir = self._run_dir(prepared.loaded.scenario.name)
         freeze_heap()
-        self._run.stop.signal = None
-        self._run.stop.stopping = False
+        self._run.stop.begin_run()
         session.workers_schedule_end = None
         self.done.clear()
         controller = self._run.controller = RunController(

@@ -44,6 +44,10 @@ class RunStop:
     stopping: bool = False  # the runner is stopping its users (once per run)
     stopping_ns: int = 0  # perf_counter_ns() when it began
 
+    def begin_run(self) -> None:
+        self.signal = None
+        self.stopping = False
+
     def note_stopping(self) -> None:
         self.stopping = True
         self.stopping_ns = time.perf_counter_ns()
