@@ -145,7 +145,7 @@ def register(events: Any) -> None:
 
 def instrument_stagecheck(events: Any) -> None:
     """Benchmark-only hooks for a stagecheck run (call right after ``install(events)``).
-    They use stagecheck's data API only (``environment.stagecheck``, the plugin's run
+    They use stagecheck's data API only (``session_of(environment)``, the plugin's run
     controller, ``Recorder.drain``, ``Aggregate.merge``), not the plugin's private methods:
 
     * time every merge of a recorder delta into the aggregate (``extra.drain_cpu_s``,
@@ -159,6 +159,7 @@ def instrument_stagecheck(events: Any) -> None:
       copy, feeder, aggregate files, drain greenlet), a fixed cost per run
       (``marks.stagecheck_test_start``).
     """
+    from stagecheck.locust.binding import session_of
     from stagecheck.recording.aggregate import Aggregate
 
     merge = Aggregate.merge
@@ -178,7 +179,7 @@ def instrument_stagecheck(events: Any) -> None:
         Aggregate.merge = timed_merge  # type: ignore[method-assign]
 
     def final_drain(environment: Any) -> None:
-        session = getattr(environment, "stagecheck", None)
+        session = session_of(environment)
         plugin = getattr(environment.events, "_stagecheck_plugin", None)
         controller = getattr(plugin, "controller", None)
         if session is None or controller is None:

@@ -4,8 +4,9 @@ Thin on purpose: scoring, recording, thresholds and reports are plain Python els
 """
 
 from stagecheck.load.plan import LoadPlan, Stage
+from stagecheck.locust.environment import attach
 from stagecheck.locust.options import RunOptions
-from stagecheck.locust.plugin import StagecheckPlugin, attach, install
+from stagecheck.locust.plugin import StagecheckPlugin, install
 from stagecheck.locust.shape import ScenarioShape
 from stagecheck.locust.user import ValidationUser
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from stagecheck.errors import RunError
 from stagecheck.load.plan import LoadPlan
+from stagecheck.locust.environment import attach
 from stagecheck.locust.options import RunOptions
 from stagecheck.locust.plugin import install
 from stagecheck.locust.shape import ScenarioShape
@@ -66,8 +67,6 @@ def run_scenario(
     env = Environment(user_classes=[user], shape_class=_Shape(), events=events)
     runner = env.create_local_runner()
     session = RunSession.from_prepared(prepared, plan)
-    from stagecheck.locust.plugin import attach
-
     attach(env, session)
     plugin.prepared = prepared
     plugin.begin(env, session, options)

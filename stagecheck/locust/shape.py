@@ -5,7 +5,7 @@ from __future__ import annotations
 import gevent
 from locust import LoadTestShape
 
-from stagecheck.run import RunSession
+from stagecheck.locust.binding import session_of
 
 __all__ = ["ScenarioShape"]
 
@@ -22,9 +22,7 @@ class ScenarioShape(LoadTestShape):
     use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
-        session: RunSession | None = getattr(
-            getattr(self.runner, "environment", None), "stagecheck", None
-        )
+        session = session_of(getattr(self.runner, "environment", None))
         if session is None:
             return None
         if session.finished:  # exact pass done, or stopped early

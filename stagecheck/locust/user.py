@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from stagecheck.datasets import PreparedRow
 from stagecheck.load.arrivals import ArrivalSchedule
+from stagecheck.locust.binding import session_of
 from stagecheck.locust.connection import Connection, Target, decoded
 from stagecheck.locust.transport import (
     MAX_BODY_BYTES,
@@ -125,7 +126,9 @@ class ValidationUser(FastHttpUser):
     session: RunSession
 
     def on_start(self) -> None:
-        session = self.session = self.environment.stagecheck  # type: ignore[attr-defined]
+        session = session_of(self.environment)
+        assert session is not None, "no run bound to this environment (stagecheck's attach)"
+        self.session = session
         ep = session.loaded.scenario.endpoint
         self._target = Target(
             self.host or ep.url,

@@ -2,9 +2,10 @@
 
 Locust's React UI renders an extended tab as one table (``template_args["extended_tabs"]`` and
 ``["extended_tables"]``) whose rows come from an ``extended_stats`` entry of the
-``/stats/requests`` JSON it polls every couple of seconds. The rows are built here from the
-plugin's live view when Locust polls (never per request). The UI renders every cell as text, so
-dataset rows holding HTML show as text. Every route added here sits behind Locust's own auth
+``/stats/requests`` JSON it polls every couple of seconds. The rows are built
+(:mod:`stagecheck.locust.webtables`) from the run's live view when Locust polls (never per
+request). The UI reads the run through :class:`WebRun` (values and callables), not through the
+plugin. Every route added here sits behind Locust's own auth
 (``web_ui.auth_required_if_enabled``), and reports are served read-only from the run folders of
 this process only.
 """
@@ -17,21 +18,20 @@ import gevent.event
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stagecheck.errors import InputError
-from stagecheck.judging.thresholds import judges_correctness
-from stagecheck.load.plan import LoadPlan
-from stagecheck.summary.schema import ungated_text
+from stagecheck.locust.webtables import TABS, extended_stats
 
 if TYPE_CHECKING:
-    from stagecheck.locust.plugin import StagecheckPlugin
+    from stagecheck.load.plan import LoadPlan
     from stagecheck.run import LiveView
 
 __all__ = ["install_web_ui", "extended_stats", "TABS", "RunFolders", "ENV_WEB_USER",
-           "ENV_WEB_PASSWORD", "MISSING_LOGIN"]  # fmt: skip
+           "ENV_WEB_PASSWORD", "MISSING_LOGIN", "LatestRun", "WebRun"]  # fmt: skip
 
 log = logging.getLogger("stagecheck")
 
@@ -42,51 +42,29 @@ MISSING_LOGIN = (
     "and password of the web UI); without them nobody could log in"
 )
 REPORT_GRACE_S = 5.0  # --web-linger: the UI stays this long once the report has been fetched
-SAMPLES_SHOWN = 50  # the summary keeps a bounded sample already
-SLICES_SHOWN = 15
-_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
-_LAT_COLS = ("p50", "p90", "p95", "p99", "pnines")  # p99.9: the UI camel-cases keys
 
-# key → (tab title, columns). Keys are lower-case words: the UI camel-cases table keys. No
-# column is keyed "name": Locust's table sorts its rows by that key unless a header is clicked,
-# which would undo our worst-first order. Three tabs with short titles, so that they fit in the
-# tab bar beside Locust's own in a 1280-pixel window (~100 px a tab): the wrong answers are
-# rows of the Quality tab.
-TABS: dict[str, tuple[str, Sequence[tuple[str, str]]]] = {
-    "stagecheck": (
-        "Verdict",
-        (("item", "Item"), ("value", "Value"), ("status", "Status"), ("detail", "Detail")),
-    ),
-    "stagecheck_quality": (
-        "Quality",
-        (
-            ("kind", "Kind"),
-            ("group", "Name"),
-            ("requests", "Requests"),
-            ("accuracy", "Accuracy"),
-            ("errors", "Error rate"),
-            ("fone", "F1"),
-            ("expected", "Expected"),
-            ("got", "Got"),
-            ("detail", "Detail"),
-        ),
-    ),
-    "stagecheck_latency": (
-        "Latency",
-        (
-            ("timing", "Timing"),
-            ("source", "Source"),
-            ("window", "Window"),
-            ("count", "Count"),
-            ("p50", "p50"),
-            ("p90", "p90"),
-            ("p95", "p95"),
-            ("p99", "p99"),
-            ("pnines", "p99.9"),
-            ("max", "max"),
-        ),
-    ),
-}
+
+class LatestRun(NamedTuple):
+    """The current (or last) run's folder, and whether that run has ended."""
+
+    run_dir: Path
+    finished: bool
+
+
+@dataclass(frozen=True)
+class WebRun:
+    """What the web UI reads of this process's runs, and the one thing it changes (the plan of
+    a run started from the form): values and callables, not the plugin."""
+
+    live_view: Callable[[], LiveView | None]  # the current (or last) run as it stands
+    latest_run: Callable[[], LatestRun | None]  # None before the first run
+    request_name: Callable[[], str | None]  # Locust's name for the scenario's requests
+    replan: Callable[[int, float | None, float | None], LoadPlan | None]  # users, rate, time
+    metrics: Callable[[], bytes]  # the Prometheus exposition
+    run_ended: gevent.event.Event  # set when a run has ended (its summary written)
+    stopped_by_signal: Callable[[], bool]  # the last run was stopped by a signal, or quitting
+    quitting: Callable[[], bool]  # Locust's shutdown has begun
+    linger: float | None = None  # --web-linger
 
 
 class RunFolders:
@@ -111,209 +89,33 @@ def report_path(number: int) -> str:
     return f"/stagecheck/runs/{number}/report.html"
 
 
-# -- rows (pure: a live view in, table rows out) ----------------------------------------------
-def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100 * float(x):.2f} %"
-
-
-def _num(x: Any) -> str:
-    return "–" if x is None else f"{float(x):.4f}"
-
-
-def _ms(us: Any) -> str:
-    return "–" if us is None else f"{float(us) / 1000:.3f} ms"
-
-
-def _observed(t: Mapping[str, Any]) -> str:
-    obs, unit = t.get("observed"), t.get("unit") or ""
-    if obs is None:
-        return "–"
-    if unit == "s":
-        return f"{1000 * float(obs):.3f} ms"
-    if unit == "%":
-        return _pct(obs)
-    return f"{float(obs):.4g}{unit}"
-
-
-def verdict_rows(
-    view: LiveView, report_url: str | None, report_note: str = "also under Download Data"
-) -> list[dict[str, Any]]:
-    s = view.summary
-    req = s.get("requests", {})
-    q = s.get("quality") or {}
-    validity = s.get("validity") or {}
-    rows: list[dict[str, Any]] = [
-        {"item": "verdict", "value": str(s.get("verdict", "")).upper(),
-         "status": "finished" if view.finished else "running",
-         "detail": f"{view.scenario} · run {view.run_id} · {view.elapsed_s:.0f} s · "
-                   f"{view.users} users"},
-        {"item": "run valid", "value": "yes" if validity.get("valid", True) else "no",
-         "status": "ok" if validity.get("valid", True) else "INVALID",
-         "detail": "; ".join(validity.get("reasons") or [])},
-    ]  # fmt: skip
-    thresholds = s.get("thresholds") or []
-    if validity.get("valid", True) and not any(
-        judges_correctness(str(t.get("metric", ""))) for t in thresholds
-    ):
-        rows.append({"item": "correctness gate", "value": "none", "status": "WARNING",
-                     "detail": ungated_text(q.get("accuracy"))})  # fmt: skip
-    for t in thresholds:
-        passed = t.get("passed")
-        rows.append({"item": f"threshold {t.get('expression')}", "value": _observed(t),
-                     "status": "–" if passed is None else ("PASS" if passed else "FAIL"),
-                     "detail": ""})  # fmt: skip
-    rows.append({"item": "requests", "value": str(req.get("total", 0)), "status": "",
-                 "detail": f"error rate {_pct(req.get('error_rate'))}, achieved "
-                           f"{view.achieved_rate:.1f}/s"})  # fmt: skip
-    for key, title in (("accuracy", "accuracy"), ("f1_macro", "F1 macro"),
-                       ("f1_weighted", "F1 weighted")):  # fmt: skip
-        if key in q:
-            rows.append({"item": title, "value": _num(q.get(key)), "status": "", "detail": ""})
-    for outcome, n in (req.get("by_outcome") or {}).items():
-        rows.append({"item": f"outcome {outcome}", "value": str(n), "status": "", "detail": ""})
-    for cause, n in (req.get("by_cause") or {}).items():
-        rows.append({"item": f"failure cause {cause}", "value": str(n), "status": "",
-                     "detail": ""})  # fmt: skip
-    if report_url is not None:
-        rows.append({"item": "report", "value": report_url,
-                     "status": "ready" if view.finished else "when the run ends",
-                     "detail": report_note})  # fmt: skip
-    return rows
-
-
-def class_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    classes = sorted(summary.get("classes") or [],
-                     key=lambda c: (c.get("f1") is None, c.get("f1") or 0.0))  # fmt: skip
-    return [{"kind": "class (worst F1 first)", "group": str(c.get("label")),
-             "requests": c.get("support"), "accuracy": "–", "errors": "–",
-             "fone": _num(c.get("f1")),
-             "detail": f"precision {_num(c.get('precision'))} · recall {_num(c.get('recall'))}"}
-            for c in classes]  # fmt: skip
-
-
-def _worst_first(group: Mapping[str, Any]) -> tuple[float, float]:
-    """Lowest accuracy first (a group with no scored answer, all failed, first of all), then
-    the highest error rate."""
-    accuracy = (group.get("quality") or {}).get("accuracy")
-    return (-1.0 if accuracy is None else float(accuracy), -float(group.get("error_rate") or 0))
-
-
-def latency_rows(view: LiveView, locust_entry: Any = None) -> list[dict[str, Any]]:
-    """HDR percentiles (µs resolution) of each timing, whole run and last interval; beside
-    e2e, Locust's own figures for the same request name (bucketed: 1 ms steps, then 2
-    significant digits)."""
-    rows: list[dict[str, Any]] = []
-    for timing, lat in (view.summary.get("latency") or {}).items():
-        keys = ("p50_us", "p90_us", "p95_us", "p99_us", "p99_9_us")
-        row = {"timing": timing, "source": "stagecheck HDR", "window": "whole run",
-               "count": lat.get("count", 0), "max": _ms(lat.get("max_us"))}  # fmt: skip
-        row.update({col: _ms(lat.get(k)) for col, k in zip(_LAT_COLS, keys, strict=True)})
-        rows.append(row)
-        recent = view.interval.get(timing)
-        if recent is not None:
-            row = {"timing": timing, "source": "stagecheck HDR", "window": "last 10 s",
-                   "count": recent.count, "max": _ms(recent.max_us)}  # fmt: skip
-            row.update({col: _ms(recent.percentiles_us.get(p))
-                        for col, p in zip(_LAT_COLS, _PERCENTILES, strict=True)})  # fmt: skip
-            rows.append(row)
-        if timing == "e2e" and locust_entry is not None:
-            rows.extend(_locust_rows(locust_entry))
-    return rows
-
-
-def _locust_rows(entry: Any) -> list[dict[str, Any]]:
-    def ms(v: Any) -> str:
-        return "–" if v is None else f"{float(v):.0f} ms"
-
-    whole = {"timing": "e2e", "source": "Locust (rounded)", "window": "whole run",
-             "count": entry.num_requests, "max": ms(entry.max_response_time)}  # fmt: skip
-    recent = {"timing": "e2e", "source": "Locust (rounded)", "window": "last 10 s",
-              "count": "", "max": ""}  # fmt: skip
-    for col, p in zip(_LAT_COLS, _PERCENTILES, strict=True):
-        whole[col] = ms(entry.get_response_time_percentile(p / 100)) if entry.num_requests else "–"
-        recent[col] = ms(entry.get_current_response_time_percentile(p / 100))
-    return [whole, recent]
-
-
-def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Classes (worst F1 first), the stages in order, then the slices (worst first)."""
-    rows = class_rows(summary)
-    stages = summary.get("stages") or []
-    if len(stages) > 1 or (stages and stages[0].get("name") != "steady"):
-        for st in stages:
-            quality = st.get("quality") or {}
-            rows.append({"kind": "stage", "group": f"{st.get('index', 0) + 1}. {st.get('name')}",
-                         "requests": st.get("requests", 0),
-                         "accuracy": _num(quality.get("accuracy")),
-                         "errors": _pct(st.get("error_rate")),
-                         "fone": _num(quality.get("f1_macro")),
-                         "detail": f"{st.get('users')} users, "
-                                   f"{float(st.get('throughput_per_s') or 0):.1f}/s"})  # fmt: skip
-    slices = sorted(summary.get("slices") or [], key=_worst_first)
-    for sl in slices[:SLICES_SHOWN]:
-        quality = sl.get("quality") or {}
-        rows.append({"kind": "slice (worst first)", "group": f"{sl.get('field')}={sl.get('value')}",
-                     "requests": sl.get("requests", 0), "accuracy": _num(quality.get("accuracy")),
-                     "errors": _pct(sl.get("error_rate")), "fone": _num(quality.get("f1_macro")),
-                     "detail": ""})  # fmt: skip
-    return rows
-
-
-def sample_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The latest wrong answers, as rows of the Quality tab: the input as the name, the error
-    (for a failure) as the detail."""
-    samples = list(summary.get("samples") or [])[-SAMPLES_SHOWN:]
-    return [{"kind": f"answer {s.get('outcome', '')}", "group": _text(s.get("input")),
-             "requests": "", "accuracy": "", "errors": "", "fone": "",
-             "expected": _text(s.get("expected")), "got": _text(s.get("got")),
-             "detail": _text(s.get("error"))} for s in reversed(samples)]  # fmt: skip
-
-
-def _text(v: Any) -> str:
-    if v is None:
-        return ""
-    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-
-
-def extended_stats(
-    view: LiveView | None,
-    report_url: str | None = None,
-    locust_entry: Any = None,
-    report_note: str = "also under Download Data",
-) -> list[dict[str, Any]]:
-    """The ``extended_stats`` entry of ``/stats/requests``: one table per tab."""
-    if view is None:
-        empty: dict[str, list[dict[str, Any]]] = {key: [] for key in TABS}
-        empty["stagecheck"] = [{"item": "verdict", "value": "not started", "status": "",
-                                "detail": "start a run from the form"}]  # fmt: skip
-        return [{"key": key, "data": data} for key, data in empty.items()]
-    s = view.summary
-    tables = {
-        "stagecheck": verdict_rows(view, report_url, report_note),
-        "stagecheck_quality": breakdown_rows(s) + sample_rows(s),
-        "stagecheck_latency": latency_rows(view, locust_entry),
-    }
-    # every row has every column of its tab (a class row has no expected answer): blank cells
-    return [
-        {"key": key, "data": [{k: row.get(k, "") for k, _ in TABS[key][1]} for row in data]}
-        for key, data in tables.items()
-    ]
-
-
 # -- Flask glue ---------------------------------------------------------------------------------
-def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
-    """Add the tabs, the report routes and the UI-start hook to Locust's ``web_ui``."""
-    from flask import Response, abort, redirect, request, send_from_directory
-
+def install_web_ui(web_ui: Any, run: WebRun) -> None:
+    """Add the tabs, the report routes, ``/metrics`` and the UI-start hook to Locust's
+    ``web_ui``."""
     folders = RunFolders()
-    auth = web_ui.auth_required_if_enabled
-    linger = plugin.options.web_linger
-    report_note = "also under Download Data"
     report_fetched = gevent.event.Event()
-    if linger is not None:
-        report_note += (f"; the UI quits {linger:g} s after the run ends, or "
+    report_note = _start_linger(web_ui, run, report_fetched)
+    _add_tabs(web_ui)
+    _add_form_hook(web_ui, run)
+    _add_live_tables(web_ui, run, folders, report_note)
+    _add_report_routes(web_ui, run, folders, report_fetched)
+    _add_metrics_route(web_ui, run)
+    if web_ui.web_login:
+        _default_login(web_ui)
+
+
+def _start_linger(web_ui: Any, run: WebRun, report_fetched: gevent.event.Event) -> str:
+    """``--web-linger``: quit once the run has ended; the report row's note says when."""
+    report_note = "also under Download Data"
+    if run.linger is not None:
+        report_note += (f"; the UI quits {run.linger:g} s after the run ends, or "
                         f"{REPORT_GRACE_S:g} s after the report is opened")  # fmt: skip
-        gevent.spawn(_quit_after_the_run, web_ui, plugin, linger, report_fetched)
+        gevent.spawn(_quit_after_the_run, web_ui, run, run.linger, report_fetched)
+    return report_note
+
+
+def _add_tabs(web_ui: Any) -> None:
     web_ui.template_args["extended_tabs"] = [{"title": title, "key": key}
                                              for key, (title, _) in TABS.items()]  # fmt: skip
     web_ui.template_args["extended_tables"] = [
@@ -324,24 +126,13 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
         {"href": "/stagecheck/report/latest", "title": "stagecheck report of the latest run"}
     ]
 
-    def current_report() -> str | None:
-        controller = plugin.controller
-        if controller is None:
-            return None
-        return report_path(folders.note(controller.run_dir))
 
-    def locust_entry() -> Any:
-        session, runner = plugin.session, getattr(web_ui.environment, "runner", None)
-        if session is None or runner is None:
-            return None
-        for entry in runner.stats.entries.values():
-            if entry.name == session.request_name:
-                return entry
-        return None
+def _add_form_hook(web_ui: Any, run: WebRun) -> None:
+    from flask import request
 
-    @auth
+    @web_ui.auth_required_if_enabled
     def use_form_values() -> None:
-        _use_form_values(plugin, web_ui.environment, request.form)
+        _use_form_values(run, web_ui.environment, request.form)
 
     @web_ui.app.before_request
     def take_form_values() -> Any:
@@ -351,16 +142,42 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
             return use_form_values()
         return None
 
+
+def _add_live_tables(web_ui: Any, run: WebRun, folders: RunFolders, report_note: str) -> None:
+    """Our tables ride on Locust's ``/stats/requests`` answer (``extended_stats``)."""
+    from flask import Response, request
+
+    def current_report() -> str | None:
+        latest = run.latest_run()
+        return None if latest is None else report_path(folders.note(latest.run_dir))
+
+    def locust_entry() -> Any:
+        name, runner = run.request_name(), getattr(web_ui.environment, "runner", None)
+        if name is None or runner is None:
+            return None
+        for entry in runner.stats.entries.values():
+            if entry.name == name:
+                return entry
+        return None
+
     @web_ui.app.after_request
     def add_extended_stats(response: Response) -> Response:
         if request.path.rstrip("/").endswith("/stats/requests") and response.status_code == 200:
             body = response.get_json(silent=True)
             if isinstance(body, dict):
                 body["extended_stats"] = extended_stats(
-                    plugin.live_view(), current_report(), locust_entry(), report_note
+                    run.live_view(), current_report(), locust_entry(), report_note
                 )
                 response.set_data(json.dumps(body))
         return response
+
+
+def _add_report_routes(
+    web_ui: Any, run: WebRun, folders: RunFolders, report_fetched: gevent.event.Event
+) -> None:
+    from flask import Response, abort, redirect, send_from_directory
+
+    auth = web_ui.auth_required_if_enabled
 
     @web_ui.app.route("/stagecheck/runs/<int:number>/<path:name>")
     @auth
@@ -371,50 +188,54 @@ def install_web_ui(web_ui: Any, plugin: StagecheckPlugin) -> None:
         # send_from_directory refuses paths that leave the folder (and absolute ones)
         response = send_from_directory(run_dir, name, max_age=0)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        controller = plugin.controller
-        if name == "report.html" and controller is not None and controller.finished:
+        latest = run.latest_run()
+        if name == "report.html" and latest is not None and latest.finished:
             report_fetched.set()
         return response
 
     @web_ui.app.route("/stagecheck/report/latest")
     @auth
     def latest_report() -> Response:
-        controller = plugin.controller
-        if controller is None or not controller.finished:
+        latest = run.latest_run()
+        if latest is None or not latest.finished:
             return Response("no run has finished yet\n", status=404, mimetype="text/plain")
-        return redirect(report_path(folders.note(controller.run_dir)))  # type: ignore[return-value]
+        return redirect(report_path(folders.note(latest.run_dir)))  # type: ignore[return-value]
 
-    if web_ui.web_login:
-        _default_login(web_ui)
+
+def _add_metrics_route(web_ui: Any, run: WebRun) -> None:
+    from flask import Response
+
+    @web_ui.app.route("/metrics")
+    @web_ui.auth_required_if_enabled
+    def metrics() -> Response:
+        return Response(run.metrics(), mimetype="text/plain; version=0.0.4")
 
 
 def _quit_after_the_run(
-    web_ui: Any, plugin: StagecheckPlugin, linger: float, report_fetched: gevent.event.Event
+    web_ui: Any, run: WebRun, linger: float, report_fetched: gevent.event.Event
 ) -> None:
     """``--web-linger``: once the run has ended, leave the UI up for ``linger`` seconds, or until
     its report has been fetched (then :data:`REPORT_GRACE_S`), then quit the way Locust's
     ``--autoquit`` does (the process exits with the run's exit code). A run stopped by a signal
     quits at once."""
-    plugin.done.wait()
-    if not plugin.stopped_by_signal and report_fetched.wait(timeout=linger):
+    run.run_ended.wait()
+    if not run.stopped_by_signal() and report_fetched.wait(timeout=linger):
         gevent.sleep(REPORT_GRACE_S)
-    if plugin.quitting:
+    if run.quitting():
         return  # Locust's shutdown (SIGTERM) is under way
     log.info("the web UI quits (--web-linger)")
     web_ui.environment.runner.quit()
     web_ui.stop()
 
 
-def _use_form_values(plugin: StagecheckPlugin, environment: Any, form: Mapping[str, str]) -> None:
+def _use_form_values(run: WebRun, environment: Any, form: Mapping[str, str]) -> None:
     """A start from the UI form follows the form's user count, spawn rate and run time (Locust
     updates its own options only after this, and the shape's first tick reads the plan)."""
     from locust.runners import STATE_RUNNING, STATE_SPAWNING
     from locust.util.timespan import parse_timespan
 
-    runner, session, prepared = environment.runner, plugin.session, plugin.prepared
-    if session is None or prepared is None or runner is None:
-        return
-    if runner.state in (STATE_RUNNING, STATE_SPAWNING):
+    runner = environment.runner
+    if runner is None or runner.state in (STATE_RUNNING, STATE_SPAWNING):
         return  # Locust does not change a running shape from the form
     try:
         users = int(form["user_count"]) if form.get("user_count") else None
@@ -427,10 +248,9 @@ def _use_form_values(plugin: StagecheckPlugin, environment: Any, form: Mapping[s
         duration = environment.parsed_options.run_time
     if users is None or users < 1:
         return
-    session.plan = LoadPlan.from_scenario(prepared.loaded, users=users, spawn_rate=rate,
-                                          duration=duration)  # fmt: skip
-    log.info("run from the web UI: %d users at %s/s for %ss", users, rate,
-             session.plan.duration)  # fmt: skip
+    plan = run.replan(users, rate, duration)
+    if plan is not None:
+        log.info("run from the web UI: %d users at %s/s for %ss", users, rate, plan.duration)
 
 
 def _default_login(web_ui: Any) -> None:

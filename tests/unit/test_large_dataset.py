@@ -18,7 +18,7 @@ import pytest
 
 from stagecheck.datasets import RowFeeder
 from stagecheck.load.plan import LoadPlan
-from stagecheck.locust.plugin import _cycle as pause  # the plugin's pause for set-up
+from stagecheck.locust.lifecycle import cycle as pause  # the plugin's pause for set-up
 from stagecheck.run import RunController
 from stagecheck.run.preparation import prepare_loaded
 from stagecheck.scenario import load_scenario

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from stagecheck.locust.plugin import _loop_probe
+from stagecheck.locust.lifecycle import loop_probe
 from stagecheck.recording import Interval
 from stagecheck.recording.interval import DeltaFold
 from stagecheck.recording.recorder import LOOP_LATE_US, Recorder
@@ -25,7 +25,7 @@ def _checks(hold_s: float, holds: int) -> tuple[int, int]:
     """(checks, late ones) over a stretch where the loop is held ``holds`` times."""
     recorder = Recorder()
     stop = gevent.event.Event()
-    probe = gevent.spawn(_loop_probe, SimpleNamespace(recorder=recorder), stop)
+    probe = gevent.spawn(loop_probe, SimpleNamespace(recorder=recorder), stop)
     gevent.sleep(0.05)
     for _ in range(holds):
         _block(hold_s)  # holds the event loop, as a busy generator's own work does

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stagecheck.locust.webui import TABS, breakdown_rows
+from stagecheck.locust.webtables import TABS, breakdown_rows
 
 pytestmark = pytest.mark.unit
 
