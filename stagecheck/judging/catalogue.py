@@ -6,7 +6,7 @@ Two tables, each entry held to the other by the tests:
   kind of value each takes (which units a target is written in), how it is computed, which
   confidence interval it has (``… at 95% confidence``) and which Prometheus series carries it
   live. :mod:`stagecheck.judging.thresholds` parses and checks names against it before a run,
-  :mod:`stagecheck.judging.lookup` evaluates them after it.
+  :mod:`stagecheck.summary.lookup` evaluates them after it.
 - :data:`SERIES`, the Prometheus series the exporter serves, read by the collector, the Grafana
   dashboards and the recording and alerting rules. Every series carries the labels ``scenario``
   and ``run_id`` (one run at a time per process, so bounded), plus the labels listed. Names

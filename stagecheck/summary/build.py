@@ -2,7 +2,7 @@
 
 The summary is the one model every report renders (HTML, Markdown, JUnit, console) and that
 ``compare`` reads; thresholds are evaluated against it through
-:func:`stagecheck.judging.lookup.metric_lookup` and ``interval_lookup``. A finished run's
+:func:`stagecheck.summary.lookup.metric_lookup` and ``interval_lookup``. A finished run's
 summary goes through :func:`stagecheck.summary.pipeline.finished_summary` (build, analysis,
 thresholds, validated); :func:`build_summary` is the figures judged on their own (a live view).
 """
@@ -14,11 +14,11 @@ from typing import Any
 
 from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
-from stagecheck.judging.lookup import interval_lookup, metric_lookup
 from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
 from stagecheck.summary.facts import RunFacts
 from stagecheck.summary.latency import latency_figures, latency_section, tokens_section
+from stagecheck.summary.lookup import interval_lookup, metric_lookup
 from stagecheck.summary.quality import (
     ANSWER_OUTCOMES,
     OTHER_LABEL,

@@ -8,10 +8,10 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from stagecheck.judging import catalogue
-from stagecheck.judging.lookup import rank_lookup
 from stagecheck.recording import Aggregate
 from stagecheck.recording.hdr import mean_value, percentile_reader
 from stagecheck.stats import percentile_interval
+from stagecheck.summary.lookup import rank_lookup
 
 __all__ = ["PERCENTILES", "NINES", "latency_figures", "tokens_section", "latency_section"]
 

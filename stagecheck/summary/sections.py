@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from stagecheck.datasets import PreparedDataset
-from stagecheck.judging.lookup import failures, finished
 from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import Aggregate
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario
 from stagecheck.summary.facts import RunFacts
 from stagecheck.summary.latency import latency_figures
+from stagecheck.summary.lookup import failures, finished
 from stagecheck.summary.quality import proportion_ci, quality_figures
 from stagecheck.summary.validity import ValidityInput, validity_reasons
 

@@ -14,9 +14,9 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
-from stagecheck.judging.lookup import interval_lookup, metric_lookup
 from stagecheck.judging.thresholds import evaluate_thresholds, parse_threshold
 from stagecheck.recording.recorder import new_histogram
+from stagecheck.summary.lookup import interval_lookup, metric_lookup
 
 __all__ = ["judge", "logged_histograms", "Histograms"]
 
