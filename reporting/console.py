@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stagecheck.errors import shorten
+from stagecheck.production.view import figures_lines
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_console_lines
@@ -268,6 +269,7 @@ def render_console(summary: Mapping[str, Any] | Summary) -> str:
         [] if report.analysis and report.analysis.concentrations else _slices(report),
         _stages(report),
         analysis_console_lines(report.analysis),
+        figures_lines(report.production) if report.production is not None else [],
         _thresholds(report),
         _validity(report),
         _notes(report),

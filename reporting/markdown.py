@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stagecheck.datasets.profile_view import profile_markdown
+from stagecheck.production.view import figures_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
 from stagecheck.summary.figures import timing_name
@@ -253,6 +254,7 @@ def render_markdown(summary: Mapping[str, Any] | Summary) -> str:
         _slices(report),
         _confusion(report),
         analysis_markdown(report.analysis).splitlines(),
+        figures_markdown(report.production) if report.production is not None else [],
         _samples(report),
         _profile(report),
     ]

@@ -119,6 +119,25 @@ def untested_figures(a: Summary, b: Summary) -> list[Figure]:
         ta, tb = a.timing(key), b.timing(key)
         if ta is not None and tb is not None:
             out.append(Figure(f"{key}.p95", "latency", ta.p95_us, tb.p95_us))
+    return out + _production_figures(a, b)
+
+
+def _production_figures(a: Summary, b: Summary) -> list[Figure]:
+    """Both runs' production-weighted accuracy and macro-F1 (``--against``), shown, untested:
+    each is re-weighted to its own sample."""
+    fa = a.production.figures if a.production is not None else None
+    fb = b.production.figures if b.production is not None else None
+    if fa is None and fb is None:
+        return []
+    out = []
+    for name in ("accuracy", "f1_macro"):
+        va, vb = (getattr(f, name) if f is not None else None for f in (fa, fb))
+        ca, cb = (getattr(f, f"{name}_ci") if f is not None else None for f in (fa, fb))
+        if va is None and vb is None:
+            continue
+        out.append(Figure(f"{name}[production]", "quality", va, vb,
+                          base_interval=tuple(ca) if ca else None,  # type: ignore[arg-type]
+                          new_interval=tuple(cb) if cb else None))  # type: ignore[arg-type]
     return out
 
 

@@ -54,6 +54,17 @@ def _add_set_option(p: argparse.ArgumentParser, text: str) -> None:
                    metavar="KEY.PATH=VALUE", help=text)  # fmt: skip
 
 
+def _add_against_option(p: argparse.ArgumentParser) -> None:
+    """``--against PROD`` (one flag for validate, run, report and compare)."""
+    p.add_argument("--against", metavar="PROD",
+                   help="a sample of production inputs (JSONL, CSV or Parquet; fields named as "
+                        "the dataset's): compare the validation set with it and re-weight the "
+                        "run's figures to its slice mix (a run keeps it in production.json)")
+    p.add_argument("--against-label", metavar="FIELD",
+                   help="(--against) the sample's field holding the production model's "
+                        "predicted label")  # fmt: skip
+
+
 def _add_validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     validate = sub.add_parser("validate", help="check a scenario and its dataset; send no load")
     validate.add_argument("scenario")
@@ -63,6 +74,7 @@ def _add_validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="send ONE real request (the first row) and show the request, answer and score",
     )
+    _add_against_option(validate)
 
 
 def _add_report_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -81,6 +93,7 @@ def _add_report_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         "summary.rejudged.json and report.rejudged.html beside the run's own files, "
         "e.g. --threshold 'latency.p99 < 250ms' --threshold 'accuracy >= 0.9 at 95%% confidence'",
     )
+    _add_against_option(report)
 
 
 def _add_compare_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -101,6 +114,7 @@ def _add_compare_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
                          help="largest accepted latency rise, relative (0.10)")  # fmt: skip
     compare.add_argument("--throughput-tolerance", type=float, default=0.10,
                          help="largest accepted throughput drop, relative (0.10)")  # fmt: skip
+    _add_against_option(compare)
 
 
 def _add_demo_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -160,6 +174,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", help="run length, e.g. 30s (overrides load.duration)")
     p.add_argument("--rate", help="open loop: arrival rate, e.g. 40/s (sets load.arrival_rate)")
     _add_set_option(p, "override any scenario key")
+    _add_against_option(p)
     _add_web_options(p)
     _add_metrics_options(p)
     p.add_argument("--quiet", action="store_true", help="less Locust logging")

@@ -48,6 +48,12 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
                          "one user and password); without them nobody could log in")  # fmt: skip
     prepared = prepare_scenario(scenario, overrides)
     sc = prepared.loaded.scenario
+    sample = None
+    if args.against and not args.worker:  # read and checked before any load: exit 2
+        from stagecheck.production.against import sample_for_dataset
+
+        sample = sample_for_dataset(args.against, sc.dataset, prepared.dataset,
+                                    args.against_label)  # fmt: skip
     argv = ["-f", str(Path(__file__).parents[1] / "locust" / "locustfile.py"),
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip
@@ -65,6 +71,11 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
         # Locust's own statistics go to the run folder rather than the terminal: its
         # bucketed percentiles beside stagecheck's HDR ones would only confuse.
         run_dir = new_run_dir(Path(args.out), sc.name)
+        if sample is not None:  # its weights, for the summary and a later report or compare
+            from stagecheck.production.store import write_sample
+
+            print(f"stagecheck: production sample {sample.source}: {sample.rows:,} rows "
+                  f"(kept in {write_sample(run_dir, sample)})", flush=True)  # fmt: skip
         argv += ["--run-dir", str(run_dir), "--json-file", str(run_dir / "locust_stats")]
         # Locust's log to the run folder; the console keeps stagecheck's own lines
         argv += ["--logfile", str(run_dir / "locust.log"),

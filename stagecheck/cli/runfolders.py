@@ -7,8 +7,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stagecheck.errors import EXIT_THRESHOLD_FAILED, InputError
+
+if TYPE_CHECKING:
+    from stagecheck.reporting.compare.data import RunData
 
 __all__ = ["cmd_report", "cmd_compare"]
 
@@ -38,6 +42,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if owner is not None:  # a rebuild now would call a live run dead: leave its folder alone
         raise InputError(f"{run_dir}: its run is still going (process {owner}); report it "
                          "once the run has ended")  # fmt: skip
+    if args.against:  # the sample's weights kept in the run folder, for later reports too
+        from stagecheck.production.against import sample_for_run_folder
+        from stagecheck.production.store import write_sample
+
+        sample = sample_for_run_folder(args.against, run_dir, args.against_label)
+        print(f"wrote {write_sample(run_dir, sample)}")
     if can_rebuild(run_dir):
         path = write_summary(run_dir, rebuild_summary(run_dir))
         print(f"wrote {path} (rebuilt from the results on disk: the run did not end)")
@@ -61,21 +71,31 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from stagecheck.reporting.compare.html import write_comparison
-    from stagecheck.reporting.compare.runs import compare_folders
+    from stagecheck.reporting.compare.runs import compare_folders, compare_runs
     from stagecheck.reporting.compare.view import render_comparison, render_comparison_markdown
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
         raise InputError(f"--out {out}: the file must end in .md or .html")
-    comparison = compare_folders(
-        args.base_run,
-        args.new_run,
-        quality_tolerance=args.quality_tolerance,
-        error_rate_tolerance=args.error_rate_tolerance,
-        latency_tolerance=args.latency_tolerance,
-        throughput_tolerance=args.throughput_tolerance,
-        alpha=args.alpha,
-    )
+    if args.against:
+        comparison = compare_runs(
+            _against(args.base_run, args), _against(args.new_run, args),
+            quality_tolerance=args.quality_tolerance,
+            error_rate_tolerance=args.error_rate_tolerance,
+            latency_tolerance=args.latency_tolerance,
+            throughput_tolerance=args.throughput_tolerance,
+            alpha=args.alpha,
+        )  # fmt: skip
+    else:
+        comparison = compare_folders(
+            args.base_run,
+            args.new_run,
+            quality_tolerance=args.quality_tolerance,
+            error_rate_tolerance=args.error_rate_tolerance,
+            latency_tolerance=args.latency_tolerance,
+            throughput_tolerance=args.throughput_tolerance,
+            alpha=args.alpha,
+        )
     if out is not None:
         write_comparison(comparison, out)
     render = render_comparison_markdown if args.markdown else render_comparison
@@ -89,3 +109,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     return code
+
+
+def _against(run_dir: str, args: argparse.Namespace) -> RunData:
+    """``compare --against``: a run folder read with its figures re-weighted to the sample
+    (in memory: the folder is left as it is)."""
+    import dataclasses
+
+    from stagecheck.production.against import sample_for_run_folder
+    from stagecheck.production.model import ProductionFigures
+    from stagecheck.production.store import production_section
+    from stagecheck.reporting.compare.data import load_run
+
+    run = load_run(run_dir)
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise InputError(f"--against: {run_dir} must be a run folder, not a summary file")
+    sample = sample_for_run_folder(args.against, folder, args.against_label)
+    section = production_section(folder, run.summary, sample)
+    if section is None:
+        return run
+    figures = ProductionFigures.model_validate(section)
+    return dataclasses.replace(run, report=run.report.model_copy(update={"production": figures}))

@@ -18,6 +18,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     ds = prepared.dataset
     profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
     print("\n".join(profile_lines(profile)))
+    if args.against:
+        from stagecheck.production.against import sample_for_dataset
+        from stagecheck.production.view import sample_lines
+
+        sample = sample_for_dataset(args.against, prepared.loaded.scenario.dataset, ds,
+                                    args.against_label)  # fmt: skip
+        print("\n".join(["", *sample_lines(sample)]))
     if not args.probe:
         return 0
     from stagecheck.endpoint.check import check_endpoint

@@ -23,11 +23,14 @@ __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIM
            "TOKEN_FIGURES", "TOKEN_STATS", "STREAM_ONLY", "Series", "SERIES", "BASE_LABELS",
            "Percentile", "PERCENTILES", "LATENCY_STATS", "percentile", "QUANTILES",
            "LATENCY_BUCKETS_S", "MAX_LABEL_VALUES", "OTHER",
-           "series_names"]  # fmt: skip
+           "series_names", "PRODUCTION"]  # fmt: skip
 
 Kind = Literal["duration", "fraction", "rate", "count"]
-Scope = Literal["run", "timing", "tokens", "class", "slice"]
-Interval = Literal["wilson", "order-statistics"] | None
+#: The suffix of a production-weighted figure: ``accuracy[production]``.
+PRODUCTION = "[production]"
+Scope = Literal["run", "timing", "tokens", "class", "slice", "production"]
+# bootstrap: the production-weighted figures' (stagecheck.production.weighted)
+Interval = Literal["wilson", "order-statistics", "bootstrap"] | None
 
 #: ``latency`` (end to end), ``ttft`` and ``itl`` (streams): ``<timing>.<stat>``.
 TIMINGS = ("latency", "ttft", "itl")
@@ -59,6 +62,9 @@ class MetricName:
             return f"class[refund].{self.name}"
         if self.scope == "slice":
             return f"slice[complexity=complex].{self.name}"
+        if self.scope == "production":
+            head, _, stat = self.name.partition(".")
+            return f"class[refund].{stat}{PRODUCTION}" if stat else f"{head}{PRODUCTION}"
         return self.name
 
 
@@ -112,6 +118,14 @@ CATALOGUE: tuple[MetricName, ...] = (
       for name in ("f1_macro", "precision_macro", "recall_macro", "f1_weighted")),
     MetricName("requests", "slice", "count", "requests sent in the slice", None,
                "stagecheck_slice_requests_total"),
+    # --against PROD: re-weighted to the production sample's mix of slice cells
+    MetricName("accuracy", "production", "fraction",
+               "accuracy re-weighted to the production sample's mix (--against)", "bootstrap"),
+    MetricName("f1_macro", "production", "fraction",
+               "macro-F1 re-weighted to the production sample's mix (--against)", "bootstrap"),
+    MetricName("class.recall", "production", "fraction",
+               "a class's recall re-weighted to the production sample's mix (--against)",
+               "bootstrap"),
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stagecheck.judging.catalogue import (
+    PRODUCTION,
     TIMINGS,
     TOKEN_FIGURES,
     TOKEN_STATS,
@@ -56,6 +57,7 @@ _KNOWN = (
     + ", latency.<stat>, ttft.<stat>, itl.<stat> (stat: p50, p99, p99.9, mean, min, max)"
     + ", tokens.<stat>, tokens_per_s.<stat> (stat: p50, p90, p99, mean)"
     + ", class[<label>].<precision|recall|f1|support>, slice[<field>=<value>].<metric>"
+    + ", accuracy[production], f1_macro[production], class[<label>].recall[production]"
 )
 _SUGGESTIONS = [
     *_PLAIN,
@@ -146,8 +148,25 @@ def _bracketed(text: str, prefix: str, example: str) -> tuple[str, str]:
     return inner, rest[1:].strip()
 
 
+def _production_metric(text: str) -> tuple[str, _Kind]:
+    """``accuracy[production]``, ``f1_macro[production]``, ``class[x].recall[production]``:
+    the figures re-weighted to a production sample's mix (``--against``)."""
+    base = text[: -len(PRODUCTION)].strip()
+    known = by_scope("production")
+    if base.startswith("class["):
+        label, name = _bracketed(base, "class", "class[refund].recall[production]")
+        if label and f"class.{name}" in known:
+            return f"class[{label}].{name}{PRODUCTION}", known[f"class.{name}"].kind
+    elif base in known:
+        return f"{base}{PRODUCTION}", known[base].kind
+    raise ValueError(f"unknown production-weighted metric '{text}' (known: accuracy[production], "
+                     "f1_macro[production], class[<label>].recall[production])")  # fmt: skip
+
+
 def _metric(text: str) -> tuple[str, _Kind]:
     """Canonical metric name and the kind of value it takes."""
+    if text.endswith(PRODUCTION):
+        return _production_metric(text)
     if text.startswith("class["):
         label, name = _bracketed(text, "class", "class[refund].recall")
         if not label:
@@ -256,6 +275,8 @@ _CONFIDENCE = re.compile(r"\s+at\s+(\S+?)\s*%\s*(?:confidence)?\s*$", re.IGNOREC
 
 def _has_interval(metric: str) -> bool:
     """Whether the catalogue gives this metric a confidence interval."""
+    if metric.endswith(PRODUCTION):
+        return True  # every production-weighted figure has its bootstrap interval
     scope, sub = "run", metric
     if metric.startswith(("class[", "slice[")):
         scope, sub = metric[: metric.index("[")], metric.rsplit("]", 1)[-1].lstrip(".")
@@ -288,7 +309,8 @@ def _check_confident(metric: str, op: str) -> None:
     if not _has_interval(metric):
         raise ValueError(
             f"'at … confidence' applies to proportions (accuracy, error_rate, unparseable_rate, "
-            f"a class's precision or recall, a slice's accuracy or error_rate) and latency "
+            f"a class's precision or recall, a slice's accuracy or error_rate, the "
+            f"production-weighted figures) and latency "
             f"percentiles, not to {metric}"
         )
     if op in ("==", "!="):

@@ -14,10 +14,10 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from stagecheck.judging.catalogue import LATENCY_STATS
+from stagecheck.judging.catalogue import LATENCY_STATS, PRODUCTION
 from stagecheck.recording.hdr import percentile_reader, value_at_percentile
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
-from stagecheck.stats import percentile_interval, wilson
+from stagecheck.stats import percentile_interval, wilson, z_value
 
 __all__ = ["FAILURE_OUTCOMES", "Histograms", "metric_lookup", "interval_lookup", "rank_lookup",
            "failures", "finished"]  # fmt: skip
@@ -99,6 +99,18 @@ def _find_slice(summary: Mapping[str, Any], spec: str) -> Mapping[str, Any] | No
     )
 
 
+def _production(summary: Mapping[str, Any], metric: str) -> tuple[Any, Any, Any]:
+    """(value, 95 % interval, standard error) of a production-weighted figure
+    (``accuracy[production]``, ``class[x].recall[production]``), Nones when the run has none."""
+    figures = (summary.get("production") or {}).get("figures") or {}
+    base = metric[: -len(PRODUCTION)]
+    if base.startswith("class["):
+        label = base[len("class[") :].partition("].")[0]
+        c = next((c for c in figures.get("classes") or [] if c.get("label") == label), None)
+        return (None, None, None) if c is None else (c.get("recall"), c.get("recall_ci"), None)
+    return figures.get(base), figures.get(f"{base}_ci"), figures.get(f"{base}_se")
+
+
 def metric_lookup(
     summary: Mapping[str, Any], histograms: Histograms | None = None
 ) -> Callable[[str], float | None]:
@@ -106,6 +118,9 @@ def metric_lookup(
     With ``histograms`` (timing → HdrHistogram), any latency percentile (``p75``) is computed."""
 
     def lookup(metric: str) -> float | None:
+        if metric.endswith(PRODUCTION):
+            value = _production(summary, metric)[0]
+            return None if value is None else float(value)
         head, _, rest = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             return _latency_value(summary["latency"], _timing(head), rest, histograms)
@@ -183,6 +198,15 @@ def interval_lookup(
     percentiles (from ``histograms``)."""
 
     def interval(metric: str, confidence: float) -> tuple[float, float] | None:
+        if metric.endswith(PRODUCTION):
+            # the bootstrap's percentiles at 95 %; at another level, its standard error
+            value, ci, se = _production(summary, metric)
+            if ci and abs(confidence - 0.95) < 1e-9:
+                return float(ci[0]), float(ci[1])
+            if value is None or se is None:
+                return None
+            z = z_value(confidence) * float(se)
+            return max(0.0, float(value) - z), min(1.0, float(value) + z)
         head, _, stat = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             h = histograms(_timing(head)) if histograms is not None else None

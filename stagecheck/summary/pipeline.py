@@ -83,7 +83,27 @@ def _complete(
             )
         else:
             summary["analysis"] = analysis.model_dump(mode="json")
+    if run_dir is not None:
+        _production(summary, run_dir)
     judge(summary, gates, histograms)
+
+
+def _production(summary: dict[str, Any], run_dir: Path) -> None:
+    """The production-weighted figures of a run folder holding ``production.json``; one that
+    cannot be built is a note, never a lost verdict."""
+    from stagecheck.production.store import production_section
+
+    try:
+        section = production_section(run_dir, summary)
+    except Exception as exc:  # noqa: BLE001 - the figures and the verdict must still be written
+        log.exception("production-weighted figures failed")
+        summary.setdefault("notes", []).append(
+            f"the production-weighted figures could not be built: "
+            f"{one_line(f'{type(exc).__name__}: {exc}')}"
+        )
+        return
+    if section is not None:
+        summary["production"] = section
 
 
 def _as_entries(gates: Sequence[str]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.judging.thresholds import judges_correctness
+from stagecheck.production.model import ProductionFigures
 from stagecheck.recording.recorder import OUTCOMES, Outcome
 from stagecheck.summary.figures import (
     TIMING_NAMES,
@@ -217,6 +218,8 @@ class Summary(_Strict):
     files: Files
     dataset_profile: DatasetProfile | None = None
     analysis: Analysis | None = None
+    #: ``--against PROD``: the production sample and the figures re-weighted to its mix
+    production: ProductionFigures | None = None
 
     @property
     def valid(self) -> bool:
