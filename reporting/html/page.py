@@ -23,6 +23,7 @@ from stagecheck.reporting.html.plots import (
     stage_plots_section,
     timeline_section,
 )
+from stagecheck.reporting.html.production import production_section
 from stagecheck.reporting.html.profile import profile_section
 from stagecheck.reporting.html.style import CSS
 from stagecheck.reporting.html.table import CSS as TABLE_CSS
@@ -325,6 +326,7 @@ def render_html(summary: Mapping[str, Any] | Summary) -> str:
         # the browsable table holds every wrong answer ×N; the samples are for older runs
         wrong_answers_section(report) if report.analysis and report.analysis.wrong else "",
         "" if report.analysis and report.analysis.wrong else _samples(report),
+        production_section(report.production),
         profile_section(report.dataset_profile),
         _run_details(report),
     ]

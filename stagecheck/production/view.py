@@ -3,6 +3,8 @@ figures (the HTML section is in ``reporting/html/production.py``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stagecheck.production.model import (
     Distribution,
     ProductionFigures,
@@ -88,30 +90,37 @@ def _headline(p: ProductionFigures) -> str:
     line = f"Production-weighted accuracy {_frac(f.accuracy)}{interval_text(f.accuracy_ci)}"
     if f.f1_macro is not None:
         line += f" · macro-F1 {_frac(f.f1_macro)}{interval_text(f.f1_macro_ci)}"
-    return line + f" (run's own accuracy {_frac(f.unweighted_accuracy)})"
+    return line
 
 
 def figures_lines(p: ProductionFigures) -> list[str]:
     """The console block of a run's production-weighted figures."""
     cells = " × ".join(p.slice_fields) or "no slice"
+    own = p.figures.unweighted_accuracy if p.figures is not None else None
     out = [_headline(p),
-           f"  weights: production sample {p.source} ({p.rows:,} rows), cells of {cells}; "
-           f"95 % intervals: {p.bootstrap}"]  # fmt: skip
-    for s in p.strata[:_SHOWN_STRATA]:
-        out.append(f"  {s.cell}: production {_pct(s.production_share)}, weight "
-                   f"{_pct(s.weight)}, {s.validation_rows} validation rows, accuracy "
-                   f"{_frac(s.accuracy)}")  # fmt: skip
+           f"  run's own accuracy {_frac(own)}; weights: {p.rows:,} rows of "
+           f"{Path(p.source).name} by {cells}",
+           f"  intervals (95 %): {p.bootstrap}"]  # fmt: skip
+    shown = p.strata[:_SHOWN_STRATA]
+    if shown:
+        width = max(len(s.cell) for s in shown)
+        out.append(f"  {'cell':<{width}}  production    weight  rows  accuracy")
+        for s in shown:
+            out.append(f"  {s.cell:<{width}}  {_pct(s.production_share):>10}  "
+                       f"{_pct(s.weight):>8}  {s.validation_rows:>4}  {_frac(s.accuracy):>8}")
     if len(p.strata) > _SHOWN_STRATA:
         out.append(f"  … and {len(p.strata) - _SHOWN_STRATA} more cells")
     for m in p.merged:
-        out.append(f"  merged: {m.cell} ({_pct(m.share)} of production) has no validation row:"
-                   f" its weight goes to {m.into}")  # fmt: skip
+        out.append(f"  merged into {m.into}: {m.cell} ({_pct(m.share)}, not in validation)")
     if p.unweighted:
         out.append("  weight 0 (not in production): " + "; ".join(p.unweighted))
     if p.figures is not None and p.figures.classes:
         worst = sorted(p.figures.classes, key=lambda c: c.recall if c.recall is not None else 2)
-        out.append("  recall: " + ", ".join(f"{c.label} {_frac(c.recall)}" for c in worst[:5])
-                   + (" …" if len(worst) > 5 else ""))  # fmt: skip
+        out.append("  lowest recall: " + ", ".join(f"{c.label} {_frac(c.recall)}"
+                                                   for c in worst[:4]))  # fmt: skip
+    r = p.representativeness
+    if r is not None:
+        out += [f"  {g.kind}-represented: {g.text}" for g in r.regions[:3]]
     out += [f"  note: {n}" for n in p.notes]
     return out
 
