@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stagecheck.judging.catalogue import STREAM_ONLY
+from stagecheck.judging.catalogue import PRODUCTION, STREAM_ONLY
 from stagecheck.judging.expressions import OPERATORS, Threshold, parse_threshold
 
 __all__ = [
@@ -92,7 +92,7 @@ def check_threshold_names(
     """
     problems = []
     for t in thresholds:
-        metric = t.metric
+        metric = t.metric.removesuffix(PRODUCTION)  # checked as the figure it re-weights
         sub = metric
         if metric.startswith("class["):
             label, sub = metric[6 : metric.rindex("]")], metric[metric.rindex("]") + 2 :]

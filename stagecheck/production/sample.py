@@ -51,6 +51,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _value(v: Any) -> str:
+    return MISSING_VALUE if v is MISSING or v is None else _text(v)
+
+
 def read_production(
     path: Path, inputs: list[str], slices: list[str], predicted: str | None = None
 ) -> ProductionRows:
@@ -66,39 +70,49 @@ def read_production(
         raise InputError(f"{where}: cannot tell its format from the file name (use .jsonl, "
                          ".csv or .parquet)") from None  # fmt: skip
     problems: list[str] = []
-    records = list(read_records(path, fmt, problems))
+    out = ProductionRows(source=str(path), predicted_field=predicted)
+    named = [*slices, *([predicted] if predicted else [])]
+    seen = dict.fromkeys([*inputs, *named], False)  # fields some row has
+    columns: list[str] = []
+    values: list[tuple[Any, ...]] = []  # slice values (and the predicted label) of each row
+    records = 0
+    # one pass, keeping only the fields used: a large sample is not held as dicts
+    for _, record in read_records(path, fmt, problems):
+        if not records:
+            columns = [str(k) for k in record]
+        records += 1
+        texts = {n: field_value(record, n) for n in inputs}
+        row = tuple(field_value(record, n) for n in named)
+        for n, v in [*texts.items(), *zip(named, row, strict=True)]:
+            if not seen[n] and v is not MISSING:
+                seen[n] = True
+        if any(v is MISSING or v is None for v in texts.values()):
+            out.skipped += 1
+            continue
+        out.texts.append(_input_text(texts))
+        values.append(row)
     if not records:
         why = f" ({problems[0]})" if problems else ""
         raise InputError(f"{where}: the production sample has no rows{why}")
-    columns: list[str] = [str(k) for k in records[0][1]]
-    present = {n: any(field_value(r, n) is not MISSING for _, r in records)
-               for n in [*inputs, *slices, *([predicted] if predicted else [])]}  # fmt: skip
-    absent = [("dataset.input", n) for n in inputs if not present[n]]
-    if predicted and not present[predicted]:
+    absent = [("dataset.input", n) for n in inputs if not seen[n]]
+    if predicted and not seen[predicted]:
         absent.append(("--against-label", predicted))
     if absent:
         lines = column_problems(path, absent, columns, header=False)
         raise InputError([f"--against {line}" for line in lines])
-    out = ProductionRows(source=str(path), predicted_field=predicted)
-    out.slice_fields = [n for n in slices if present[n]]
-    lacking = [n for n in slices if not present[n]]
+    kept = [i for i, n in enumerate(slices) if seen[n]]
+    out.slice_fields = [slices[i] for i in kept]
+    lacking = [n for n in slices if not seen[n]]
     if lacking:
         out.notes.append(f"the production sample has no slice field {', '.join(lacking)}: "
                          "its weights use " + (", ".join(out.slice_fields) or "no slice")
                          )  # fmt: skip
-    for _, record in records:
-        values = {n: field_value(record, n) for n in inputs}
-        if any(v is MISSING or v is None for v in values.values()):
-            out.skipped += 1
-            continue
-        out.texts.append(_input_text(values))
-        out.slices.append(tuple(
-            MISSING_VALUE if (v := field_value(record, n)) is MISSING or v is None else _text(v)
-            for n in out.slice_fields
-        ))  # fmt: skip
+    memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for row in values:
+        cell = tuple(_value(row[i]) for i in kept)
+        out.slices.append(memo.setdefault(cell, cell))
         if predicted:
-            v = field_value(record, predicted)
-            out.predicted.append(MISSING_VALUE if v is MISSING or v is None else _text(v))
+            out.predicted.append(_value(row[-1]))
     if not out.texts:
         raise InputError(f"{where}: no production row has the input field(s) "
                          f"{', '.join(inputs)} with a value")  # fmt: skip

@@ -37,7 +37,7 @@ def test_every_catalogued_name_is_found_in_a_real_summary(write_scenario):
     zero = {"duration": "0s", "fraction": "0", "rate": "0/s", "count": "0"}
     # goodput needs the error analysis of a run folder (tests/integration)
     # tokens figures need a streaming endpoint (tests/unit/test_tokens.py)
-    # production-weighted figures need --against PROD (tests/e2e/test_production.py)
+    # production-weighted figures need --against PROD (tests/e2e/test_against.py)
     gates = [f"{m.example} >= {zero[m.kind]}" for m in CATALOGUE
              if m.name != "goodput" and m.example.split(".")[0] not in STREAM_ONLY
              and m.scope != "production"]  # fmt: skip

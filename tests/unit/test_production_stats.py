@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from stagecheck.errors import InputError
-from stagecheck.judging.thresholds import parse_threshold
+from stagecheck.judging.thresholds import check_threshold_names, parse_threshold
 from stagecheck.production.compare import ValidationView, psi, represent
 from stagecheck.production.sample import read_production
 from stagecheck.production.strata import stratify
@@ -84,6 +84,13 @@ def test_production_thresholds_parse():
     assert (t.metric, t.confidence) == ("class[refund].recall[production]", 0.95)
     with pytest.raises(ValueError, match="unknown production-weighted metric"):
         parse_threshold("latency.p99[production] < 1s")
+    # checked before the run as the figure it re-weights: the label must be the dataset's
+    problems = check_threshold_names(
+        [parse_threshold("class[refnd].recall[production] >= 0.5"),
+         parse_threshold("accuracy[production] >= 0.5")],
+        classes=["refund"], slices={}, timings=["e2e"], classification=True)  # fmt: skip
+    assert problems == ["class[refnd].recall: 'refnd' is not a label in the dataset "
+                        "(labels: refund); did you mean class[refund]?"]
 
 
 def _write(path: Path, lines: list[str]) -> Path:

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 PROD = SCENARIOS / "data" / "production_sample.jsonl"
 CELL = ["complexity", "channel"]
+GATES = ["accuracy >= 0.5", "accuracy[production] >= 0.5", "class[refund].recall[production] > 0"]
 
 
 def _stagecheck(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -33,8 +34,9 @@ def run_dir(tmp_path_factory) -> Path:
     with running_demo() as demo:
         r = _stagecheck("run", str(SCENARIOS / "exact-pass.yaml"), "--set",
                         f"endpoint.url={demo.url}", "--against", str(PROD), "--against-label",
-                        "predicted", "--out", str(out), "--quiet")  # fmt: skip
-    assert r.returncode in (0, 1), r.stderr
+                        "predicted", "--out", str(out), "--quiet", "--set",
+                        f"thresholds={json.dumps(GATES)}")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     assert "Production-weighted accuracy" in r.stdout
@@ -78,6 +80,28 @@ def test_production_weighted_accuracy_matches_an_independent_pandas_computation(
     html = (run_dir / "report.html").read_text()
     assert 'id="production"' in html and "complexity=complex, channel=sms" in html
     assert "### Production-weighted figures" in (run_dir / "summary.md").read_text()
+    # judged in the run itself, on the figures the summary holds
+    judged = {t["metric"]: t for t in summary["thresholds"]}
+    assert judged["accuracy[production]"]["observed"] == p["figures"]["accuracy"]
+    refund = next(c for c in p["figures"]["classes"] if c["label"] == "refund")
+    assert judged["class[refund].recall[production]"]["observed"] == refund["recall"]
+    assert summary["verdict"] == "passed"
+
+
+def test_a_timed_run_with_replayed_rows_matches_pandas_too(tmp_path):
+    """A timed run replays rows: each cell's accuracy is over its requests, the interval's unit
+    the row (resampled within strata)."""
+    with running_demo() as demo:
+        r = _stagecheck("run", str(SCENARIOS / "smoke.yaml"), "--set", f"endpoint.url={demo.url}",
+                        "--against", str(PROD), "--duration", "4s", "--out", str(tmp_path),
+                        "--quiet")  # fmt: skip
+    assert r.returncode in (0, 1), r.stderr
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["requests"]["total"] > 480  # rows replayed
+    figures = summary["production"]["figures"]
+    assert figures["accuracy"] == pytest.approx(_pandas_weighted_accuracy(folder), abs=1e-12)
+    assert summary["production"]["bootstrap"].endswith("dataset rows within strata, seed 0")
 
 
 def test_report_without_the_flag_keeps_the_figures_and_judges_them(run_dir):
