@@ -14,16 +14,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from stagecheck.run.preparation import describe_scenario, prepare_scenario
 
     prepared = prepare_scenario(args.scenario, args.overrides)
-    print(describe_scenario(prepared))
     ds = prepared.dataset
-    profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
-    print("\n".join(profile_lines(profile)))
-    if args.against:
+    sample = None
+    if args.against:  # a bad sample is exit 2 before anything is printed as OK
         from stagecheck.production.against import sample_for_dataset
-        from stagecheck.production.view import sample_lines
 
         sample = sample_for_dataset(args.against, prepared.loaded.scenario.dataset, ds,
                                     args.against_label)  # fmt: skip
+    print(describe_scenario(prepared))
+    profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
+    print("\n".join(profile_lines(profile)))
+    if sample is not None:
+        from stagecheck.production.view import sample_lines
+
         print("\n".join(["", *sample_lines(sample)]))
     if not args.probe:
         return 0
