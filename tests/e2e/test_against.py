@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score, recall_score
 
 from tests.support import REPO, SCENARIOS, running_demo
 
@@ -69,6 +70,25 @@ def test_production_weighted_accuracy_matches_an_independent_pandas_computation(
     p = summary["production"]
     want = _pandas_weighted_accuracy(run_dir)
     assert p["figures"]["accuracy"] == pytest.approx(want, abs=1e-12)
+    # macro-F1 and recall: scikit-learn with each request weighted by its cell's weight over
+    # the cell's scored requests (the summary's weights used)
+    res = pd.read_json(run_dir / "results.jsonl", lines=True)
+    rows = pd.read_json(run_dir / "rows.jsonl", lines=True)
+    rows = pd.concat([rows[["row", "expected"]], pd.json_normalize(rows["slices"].tolist())],
+                     axis=1)  # fmt: skip
+    scored = res[res["outcome"].isin(["correct", "incorrect"])].merge(rows, on="row")
+    got = scored["predicted"].where(scored["outcome"].eq("incorrect"), scored["expected"])
+    cell = scored["complexity"] + "/" + scored["channel"]
+    weight = {s["cell"].replace("complexity=", "").replace(", channel=", "/"): s["weight"]
+              for s in p["strata"]}  # fmt: skip
+    w = cell.map(weight) / cell.map(cell.value_counts())
+    labels = sorted(scored["expected"].unique())
+    f1 = f1_score(scored["expected"], got, labels=labels, average="macro", sample_weight=w,
+                  zero_division=0)  # fmt: skip
+    assert p["figures"]["f1_macro"] == pytest.approx(f1, abs=1e-12)
+    recalls = recall_score(scored["expected"], got, labels=labels, average=None, sample_weight=w,
+                           zero_division=0)  # fmt: skip
+    assert [c["recall"] for c in p["figures"]["classes"]] == pytest.approx(list(recalls))
     # the demo sample is 70 % complex, where the model is weaker: production sees it worse
     assert p["figures"]["accuracy"] < summary["quality"]["accuracy"]
     lo, hi = p["figures"]["accuracy_ci"]
