@@ -117,3 +117,19 @@ def test_bad_production_files_are_one_line_each(tmp_path):
     with pytest.raises(InputError, match="no row has the field 'text'") as exc:
         read_production(_write(tmp_path / "other.jsonl", ['{"body": "hi"}']), ["text"], [])
     assert len(exc.value.problems) == 1
+
+
+def test_demo_production_sample_is_reproduced_and_differs_as_documented(tmp_path):
+    import json
+
+    from stagecheck.demo import make_production
+
+    out = tmp_path / "prod.jsonl"
+    assert make_production.main(["--out", str(out)]) == 0
+    assert out.read_bytes() == make_production.PRODUCTION_PATH.read_bytes()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all("label" not in r for r in rows)  # unlabelled, as production is
+    complex_share = sum(r["complexity"] == "complex" for r in rows) / len(rows)
+    assert complex_share == pytest.approx(make_production.COMPLEX_SHARE, abs=0.03)
+    sms = sum(r["channel"] == "sms" for r in rows) / len(rows)
+    assert sms == pytest.approx(make_production.CHANNEL_MIX["sms"], abs=0.03)
