@@ -24,7 +24,8 @@ __all__ = ["weighted_figures", "BOOTSTRAP_SEED", "RunRows", "run_rows"]
 
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_REPS = 1000
-_WORK = 20_000_000  # rows × resamples at most (fewer resamples for very large runs)
+MIN_REPS = 100  # a run of over 200,000 rows gets fewer resamples (said in the summary) …
+_WORK = 20_000_000  # … so that rows × resamples stays about this (~5 s at 1 M rows)
 _OTHER, _UNPARSEABLE = "(other)", "(unparseable)"
 
 
@@ -80,18 +81,17 @@ def run_rows(run_dir: Path, summary: Mapping[str, Any], fields: Sequence[str]) -
 
     exp = fr.expected[scored].astype(np.int64)
     answer = cols.predicted[scored]
-    table = [code(fr.text(int(a)) or _OTHER) if a >= 0 else code(_OTHER)
-             for a in np.unique(answer)]  # fmt: skip
-    lookup = dict(zip(np.unique(answer).tolist(), table, strict=True))
-    pred = np.fromiter((lookup[int(a)] for a in answer), np.int64, count=answer.size)
+    distinct, which = np.unique(answer, return_inverse=True)
+    table = np.asarray([code(fr.text(int(a)) or _OTHER) if a >= 0 else code(_OTHER)
+                        for a in distinct], np.int64)  # fmt: skip
+    pred = table[which.reshape(-1)] if answer.size else np.zeros(0, np.int64)
     pred = np.where(correct, exp, pred)
     if (cols.outcome[scored] == UNPARSEABLE).any():
         pred = np.where(cols.outcome[scored] == UNPARSEABLE, code(_UNPARSEABLE), pred)
-    keys = np.stack((inv.astype(np.int64), exp, pred), axis=1)
-    pairs, counts = (np.unique(keys, axis=0, return_counts=True) if keys.size
-                     else (np.zeros((0, 3), np.int64), np.zeros(0, np.int64)))  # fmt: skip
+    t = len(texts)  # one int64 key per (row, expected, predicted): a 1-D unique is fast
+    keys, counts = np.unique((inv.astype(np.int64) * t + exp) * t + pred, return_counts=True)
     return RunRows(cells=cells, row_cell=np.asarray(row_cell, np.int64).reshape(-1), n=n, k=k,
-                   pair_row=pairs[:, 0], pair_exp=pairs[:, 1], pair_pred=pairs[:, 2],
+                   pair_row=keys // (t * t), pair_exp=keys // t % t, pair_pred=keys % t,
                    pair_count=counts.astype(np.float64), texts=texts,
                    classification=classification)  # fmt: skip
 
@@ -115,14 +115,22 @@ def _figures(rr: RunRows, r: np.ndarray, w: np.ndarray) -> tuple[float, float, n
     return accuracy, macro, recall
 
 
-def _resample(rr: RunRows, rng: np.random.Generator) -> np.ndarray:
-    """Row multiplicities of one bootstrap resample of rows within each cell."""
-    order = np.argsort(rr.row_cell, kind="stable")
-    sizes = np.bincount(rr.row_cell, minlength=len(rr.cells))
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    cell = rr.row_cell[order]
-    picks = starts[cell] + np.floor(rng.random(cell.size) * sizes[cell]).astype(np.int64)
-    return np.bincount(order[picks], minlength=cell.size).astype(np.float64)
+class _Resampler:
+    """Bootstrap resamples of rows with replacement within each cell (its row count kept)."""
+
+    def __init__(self, rr: RunRows, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.order = np.argsort(rr.row_cell, kind="stable")
+        sizes = np.bincount(rr.row_cell, minlength=len(rr.cells))
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        cell = rr.row_cell[self.order]
+        self.start, self.size = starts[cell], sizes[cell].astype(np.float64)
+
+    def __call__(self) -> np.ndarray:
+        """Row multiplicities of one resample."""
+        u = self.rng.random(self.size.size)
+        picks = self.start + (u * self.size).astype(np.int64)
+        return np.bincount(self.order[picks], minlength=self.size.size).astype(np.float64)
 
 
 def _interval(values: np.ndarray) -> tuple[list[float] | None, float | None]:
@@ -150,13 +158,13 @@ def weighted_figures(
              for i, c in enumerate(rr.cells)]  # fmt: skip
     table.sort(key=lambda s: (-s.production_share, -s.weight, s.cell))
     size = int(rr.n.size)
-    reps = BOOTSTRAP_REPS if size * BOOTSTRAP_REPS <= _WORK else max(200, _WORK // max(size, 1))
+    reps = int(min(BOOTSTRAP_REPS, max(MIN_REPS, _WORK // max(size, 1))))
     how = f"{reps} resamples of dataset rows within strata, seed {BOOTSTRAP_SEED}"
     if not size or w.sum() <= 0:
         return strata, table, None, how
     accuracy, macro, recall = _figures(rr, np.ones(size), w)
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    boot = [_figures(rr, _resample(rr, rng), w) for _ in range(reps)]
+    resample = _Resampler(rr, np.random.default_rng(BOOTSTRAP_SEED))
+    boot = [_figures(rr, resample(), w) for _ in range(reps)]
     acc_ci, acc_se = _interval(np.asarray([b[0] for b in boot]))
     classes: list[WeightedClass] = []
     f1_ci: list[float] | None = None
