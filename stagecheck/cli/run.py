@@ -54,6 +54,10 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
 
         sample = sample_for_dataset(args.against, sc.dataset, prepared.dataset,
                                     args.against_label)  # fmt: skip
+    elif not args.worker:
+        from stagecheck.production.against import check_production_gates
+
+        check_production_gates(sc.gates, "--against PROD (a sample of production inputs)")
     argv = ["-f", str(Path(__file__).parents[1] / "locust" / "locustfile.py"),
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip

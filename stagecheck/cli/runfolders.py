@@ -48,6 +48,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         sample = sample_for_run_folder(args.against, run_dir, args.against_label)
         print(f"wrote {write_sample(run_dir, sample)}")
+    elif run_dir.is_dir() and not (run_dir / "production.json").is_file():
+        from stagecheck.production.against import check_production_gates
+
+        check_production_gates(args.thresholds, f"--against PROD ({run_dir} has no "
+                               "production.json)")  # fmt: skip
     if can_rebuild(run_dir):
         path = write_summary(run_dir, rebuild_summary(run_dir))
         print(f"wrote {path} (rebuilt from the results on disk: the run did not end)")

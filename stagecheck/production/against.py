@@ -5,6 +5,7 @@ its ``rows.jsonl`` holds the validation rows)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,25 @@ if TYPE_CHECKING:
     from stagecheck.datasets import PreparedDataset
     from stagecheck.scenario.schema import DatasetConfig
 
-__all__ = ["sample_for_dataset", "sample_for_run_folder"]
+__all__ = ["sample_for_dataset", "sample_for_run_folder", "check_production_gates"]
+
+
+def check_production_gates(gates: Iterable[str], what: str) -> None:
+    """Thresholds on production-weighted figures (``accuracy[production]``) with no production
+    sample to weight by: one line (exit 2) before anything runs, not a threshold failed for a
+    figure that could never exist. ``what`` says where the sample would come from."""
+    from stagecheck.judging.catalogue import PRODUCTION
+    from stagecheck.judging.thresholds import parse_threshold
+
+    named = []
+    for text in gates:
+        try:
+            if parse_threshold(text).metric.endswith(PRODUCTION):
+                named.append(text)
+        except ValueError:
+            continue  # reported where thresholds are checked
+    if named:
+        raise InputError(f"{'; '.join(named)}: a production-weighted figure needs {what}")
 
 
 def sample_for_dataset(

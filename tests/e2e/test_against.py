@@ -6,6 +6,7 @@ bad production files as one line each (exit 2) or a reported note, never a trace
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,24 @@ def test_unseen_slice_values_are_a_reported_note(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "far: complexity=tricky: 1 production rows (50.0%), no validation row" in r.stdout
     assert "far: channel=fax: 1 production rows (50.0%), no validation row" in r.stdout
+
+
+def test_a_production_threshold_without_a_sample_is_bad_input(run_dir, tmp_path):
+    r = _stagecheck("run", str(SCENARIOS / "smoke.yaml"), "--out", str(tmp_path / "runs"),
+                    "--set", 'thresholds=["accuracy[production] >= 0.8"]')  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "stagecheck: accuracy[production] >= 0.8: a production-weighted figure needs --against "
+        "PROD (a sample of production inputs)"]
+    assert not (tmp_path / "runs").exists()
+    bare = tmp_path / "bare"
+    shutil.copytree(run_dir, bare)
+    (bare / "production.json").unlink()
+    r = _stagecheck("report", str(bare), "--threshold", "accuracy[production] >= 0.5")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "has no production.json" in r.stderr and "Traceback" not in r.stderr
+    # given the sample there, the same report judges it
+    r = _stagecheck("report", str(bare), "--threshold", "accuracy[production] >= 0.5",
+                    "--against", str(PROD))  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (bare / "production.json").is_file()
