@@ -20,8 +20,8 @@ from stagecheck.protocols.base import (
     PreparedRequest,
     ProtocolAdapter,
     ResponseParseError,
-    bounded_answer,
     encode_json,
+    first_prediction,
     last_segment,
     loads,
     short_text,
@@ -93,16 +93,4 @@ class KServeV1Adapter(ProtocolAdapter):
                     f"the server answered with an error: {short_text(obj['error'])}"
                 )
             raise ResponseParseError("no predictions in response")
-        predictions = obj["predictions"]
-        if not isinstance(predictions, list) or not predictions:
-            raise ResponseParseError("predictions in response is not a non-empty list")
-        prediction = predictions[0]
-        if isinstance(prediction, dict):
-            key = self.options.prediction_key
-            if key is not None:
-                if key not in prediction:
-                    raise ResponseParseError(f"no predictions[0].{key} in response")
-                return bounded_answer(prediction[key])
-            if len(prediction) == 1:
-                return bounded_answer(next(iter(prediction.values())))
-        return bounded_answer(prediction)
+        return first_prediction(obj["predictions"], self.options.prediction_key)

@@ -77,7 +77,8 @@ def test_the_prediction_is_the_first_one(body, options, prediction):
         (b'{"error": "model intents is not ready"}',
          "the server answered with an error: model intents is not ready"),
         (b'{"outputs": []}', "no predictions in response"),
-        (b'{"predictions": []}', "predictions in response is not a non-empty list"),
+        (b'{"predictions": []}', "predictions in response is empty"),
+        (b'{"predictions": {"a": 1}}', "predictions in response is not a list"),
         (b'{"predictions": [{"a": 1, "b": 2}]}', None),  # several keys, no key named: the object
     ],
 )  # fmt: skip
