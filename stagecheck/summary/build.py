@@ -137,7 +137,7 @@ def _sections(
     pause()
     confusion = confusion_section(agg, labels) if classification else None
     pause()
-    slices = slices_section(agg, facts, labels)
+    slices = slices_section(agg, facts, labels, pause)
     pause()
     stages = stages_section(agg, facts, labels, pause)
     pause()
