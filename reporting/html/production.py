@@ -1,13 +1,13 @@
 """The production section of ``report.html`` (``--against PROD``): the figures re-weighted to
 production's slice mix, the weights used (and the cells merged or left at weight 0), and the
 validation set side by side with the production sample. A view of
-:class:`~stagecheck.production.model.ProductionFigures`."""
+:class:`~stagecheck.production.schema.ProductionFigures`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from stagecheck.production.model import ProductionFigures, Representativeness
+from stagecheck.production.schema import ProductionFigures, Representativeness
 from stagecheck.production.view import interval_text, test_text
 from stagecheck.reporting.html.parts import e, meter, section, table
 

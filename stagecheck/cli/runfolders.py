@@ -53,14 +53,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         check_production_gates(args.thresholds, f"--against PROD ({run_dir} has no "
                                "production.json)")  # fmt: skip
-    if can_rebuild(run_dir):
+    rebuilt = can_rebuild(run_dir)
+    if rebuilt:  # analysed and judged by its own thresholds as it is rebuilt
         path = write_summary(run_dir, rebuild_summary(run_dir))
         print(f"wrote {path} (rebuilt from the results on disk: the run did not end)")
     summary = load_summary(run_dir)
     if run_dir.is_dir():
         variant = REJUDGED if args.thresholds else ""
-        summary = rejudge_run_folder(run_dir, summary, args.thresholds)
-        print(f"wrote {write_summary(run_dir, summary, variant_name(SUMMARY_FILE, variant))}")
+        if args.thresholds or not rebuilt:
+            summary = rejudge_run_folder(run_dir, summary, args.thresholds)
+            print(f"wrote {write_summary(run_dir, summary, variant_name(SUMMARY_FILE, variant))}")
         if variant:
             print(f"  (judged by --threshold; the run's own verdict stays in {SUMMARY_FILE})")
     elif args.thresholds:
@@ -122,7 +124,7 @@ def _against(run_dir: str, args: argparse.Namespace) -> RunData:
     import dataclasses
 
     from stagecheck.production.against import sample_for_run_folder
-    from stagecheck.production.model import ProductionFigures
+    from stagecheck.production.schema import ProductionFigures
     from stagecheck.production.store import production_section
     from stagecheck.reporting.compare.data import load_run
 

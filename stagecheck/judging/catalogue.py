@@ -30,7 +30,7 @@ Kind = Literal["duration", "fraction", "rate", "count"]
 PRODUCTION = "[production]"
 Scope = Literal["run", "timing", "tokens", "class", "slice", "production"]
 # bootstrap: the production-weighted figures' (stagecheck.production.weighted)
-Interval = Literal["wilson", "order-statistics", "bootstrap"] | None
+IntervalMethod = Literal["wilson", "order-statistics", "bootstrap"] | None
 
 #: ``latency`` (end to end), ``ttft`` and ``itl`` (streams): ``<timing>.<stat>``.
 TIMINGS = ("latency", "ttft", "itl")
@@ -49,7 +49,7 @@ class MetricName:
     # class: class[x].recall; slice: slice[f=v].…
     kind: Kind
     computed: str  # how the figure is computed (documentation)
-    interval: Interval = None  # the interval "at NN% confidence" judges on
+    interval: IntervalMethod = None  # the interval "at NN% confidence" judges on
     series: str | None = None  # the Prometheus series that carries it live
 
     @property

@@ -14,5 +14,5 @@ the thresholds are judged) and the views.
 - :mod:`.weighted`: accuracy, macro-F1, per-class recall re-weighted, with a bootstrap interval;
 - :mod:`.store`: ``production.json`` and the summary section;
 - :mod:`.view`: console and Markdown lines;
-- :mod:`.model`: the typed values.
+- :mod:`.schema`: the typed values (the summary section and production.json).
 """

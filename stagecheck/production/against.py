@@ -13,8 +13,8 @@ import orjson
 
 from stagecheck.errors import InputError
 from stagecheck.production.compare import ValidationView
-from stagecheck.production.model import ProductionSample
 from stagecheck.production.sample import read_production
+from stagecheck.production.schema import ProductionSample
 from stagecheck.production.store import make_sample
 
 if TYPE_CHECKING:

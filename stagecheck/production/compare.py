@@ -14,14 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from stagecheck.datasets.lengths import bucket_index, bucket_label, length_buckets
-from stagecheck.production.model import (
-    Distribution,
-    FarExample,
-    FarInputs,
-    Region,
-    Representativeness,
-    Share,
-)
 from stagecheck.production.nearest import (
     MAX_PRODUCTION,
     MAX_VALIDATION,
@@ -30,6 +22,14 @@ from stagecheck.production.nearest import (
     sample_index,
 )
 from stagecheck.production.sample import ProductionRows
+from stagecheck.production.schema import (
+    Distribution,
+    FarExample,
+    FarInputs,
+    Region,
+    Representativeness,
+    Share,
+)
 from stagecheck.stats import holm, ks_2samp_p
 from stagecheck.stats.chisquare import chi_square_homogeneity
 

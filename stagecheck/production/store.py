@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from stagecheck.errors import one_line
 from stagecheck.production.compare import ValidationView, represent
-from stagecheck.production.model import Cell, ProductionFigures, ProductionSample
 from stagecheck.production.sample import ProductionRows
+from stagecheck.production.schema import Cell, ProductionFigures, ProductionSample
 
 __all__ = ["PRODUCTION_FILE", "make_sample", "write_sample", "read_sample", "production_section"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stagecheck.production.model import Merge
+from stagecheck.production.schema import Merge
 
 __all__ = ["Strata", "stratify", "cell_text"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stagecheck.production.model import (
+from stagecheck.production.schema import (
     Distribution,
     ProductionFigures,
     ProductionSample,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from stagecheck.production.model import Stratum, Weighted, WeightedClass
+from stagecheck.production.schema import Stratum, Weighted, WeightedClass
 from stagecheck.production.strata import Strata, cell_text, stratify
 
 __all__ = ["weighted_figures", "BOOTSTRAP_SEED", "RunRows", "run_rows"]

@@ -20,7 +20,7 @@ from hdrh.histogram import HdrHistogram
 from stagecheck.datasets import PreparedRow
 from stagecheck.recording.files import open_hlog, write_hlog_interval, write_rows_file
 from stagecheck.recording.hdr import new_histogram
-from stagecheck.recording.interval import LATE_US, DeltaFold, Interval
+from stagecheck.recording.interval import LATE_US, DeltaFold, IntervalReport
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 from stagecheck.recording.samples import MAX_SAMPLES, MAX_SAMPLES_PER_GROUP, Sample, SampleRule
 from stagecheck.recording.tally import add_counts
@@ -156,7 +156,10 @@ class Aggregate:
         self.absorb(self.delta_fold.fold(delta, pause), worker, pause)
 
     def absorb(
-        self, interval: Interval, worker: str = "local", pause: Callable[[], None] | None = None
+        self,
+        interval: IntervalReport,
+        worker: str = "local",
+        pause: Callable[[], None] | None = None,
     ) -> None:
         """Add an interval folded where it was recorded (here, or on a worker): histograms,
         counts, samples, and its lines of results.jsonl and latency.hlog. Its cost depends on
@@ -182,6 +185,27 @@ class Aggregate:
             if 0 <= index < len(rows):
                 self._keep_sample(rows[index], outcome, got, latency_us, error)
         pause()
+        by_timing, e2e_keys = self._add_histograms(interval, pause)
+        if interval.tokens is not None:
+            self.tokens.add(interval.tokens)
+        if interval.tokens_per_s_milli is not None:
+            self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
+        self.output_tokens += interval.output_tokens
+        self.token_sources.update(interval.token_sources)
+        self.stamp_bounds.update(interval.stamp_bounds)
+        self.loop.update(interval.loop)
+        self._count_rows(interval)
+        self._keep_recent(interval.ended, by_timing)
+        # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line
+        # is that encoding (re-encoding the decoded histogram gives the same bytes)
+        encoded = interval.encoded.get(e2e_keys[0]) if len(e2e_keys) == 1 else None
+        self._write_interval(interval, by_timing.get("e2e"), pause, encoded)
+
+    def _add_histograms(
+        self, interval: IntervalReport, pause: Callable[[], None]
+    ) -> tuple[dict[str, HdrHistogram], list[tuple[int, str]]]:
+        """Add the interval's histograms to the run's; (the interval's own histogram of each
+        timing over its stages, the keys of its e2e histograms)."""
         parts: dict[str, list[HdrHistogram]] = {}
         e2e_keys = []
         for key, h in interval.histograms.items():
@@ -201,24 +225,11 @@ class Aggregate:
             by_timing[timing] = new_histogram()
             for h in hs:
                 by_timing[timing].add(h)
-        if interval.tokens is not None:
-            self.tokens.add(interval.tokens)
-        if interval.tokens_per_s_milli is not None:
-            self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
-        self.output_tokens += interval.output_tokens
-        self.token_sources.update(interval.token_sources)
-        self.stamp_bounds.update(interval.stamp_bounds)
-        self.loop.update(interval.loop)
-        self._count_rows(interval)
-        self._keep_recent(interval.ended, by_timing)
-        # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line
-        # is that encoding (re-encoding the decoded histogram gives the same bytes)
-        encoded = interval.encoded.get(e2e_keys[0]) if len(e2e_keys) == 1 else None
-        self._write_interval(interval, by_timing.get("e2e"), pause, encoded)
+        return by_timing, e2e_keys
 
     def _write_interval(
         self,
-        interval: Interval,
+        interval: IntervalReport,
         e2e: HdrHistogram | None,
         pause: Callable[[], None],
         encoded: bytes | None = None,
@@ -245,7 +256,7 @@ class Aggregate:
         if self.write_failure is None:
             self.write_failure = f"{name}: {exc.strerror or exc}"
 
-    def _count_rows(self, interval: Interval) -> None:
+    def _count_rows(self, interval: IntervalReport) -> None:
         """Add the interval's answers per dataset row (its per-stage tallies, with numpy)."""
         for s, (index, scored, correct) in interval.row_tallies.items():
             table = self.row_counts.get(s)

@@ -23,7 +23,7 @@ from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
 from stagecheck.summary.build import summary_figures
 from stagecheck.summary.facts import RunFacts
-from stagecheck.summary.verdict import Histograms, judge, logged_histograms
+from stagecheck.summary.verdict import Histograms, logged_histograms, set_verdict
 
 __all__ = ["finished_summary", "rejudge_run_folder"]
 
@@ -85,7 +85,7 @@ def _complete(
             summary["analysis"] = analysis.model_dump(mode="json")
     if run_dir is not None:
         _production(summary, run_dir)
-    judge(summary, gates, histograms)
+    set_verdict(summary, gates, histograms)
 
 
 def _production(summary: dict[str, Any], run_dir: Path) -> None:
@@ -177,7 +177,8 @@ def rejudge_run_folder(
     if thresholds:
         notes = [n for n in summary.get("notes") or [] if not str(n).startswith(_REJUDGED)]
         summary["notes"] = [*notes, _REJUDGED + "; ".join(gates)]
-    _complete(summary, run_dir, gates, logged_histograms(run_dir))
+    # goodput's latency bound is that of the thresholds judged now
+    _complete(summary, run_dir, gates, logged_histograms(run_dir), _as_entries(gates))
     return summary
 
 

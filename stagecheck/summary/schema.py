@@ -19,10 +19,10 @@ import re
 import sys
 from typing import Any, Literal
 
-from stagecheck.analysis.model import Analysis
+from stagecheck.analysis.schema import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.judging.thresholds import judges_correctness
-from stagecheck.production.model import ProductionFigures
+from stagecheck.production.schema import ProductionFigures
 from stagecheck.recording.recorder import OUTCOMES, Outcome
 from stagecheck.summary.figures import (
     TIMING_NAMES,
