@@ -148,7 +148,9 @@ def _far(prod: ProductionRows, view: ValidationView, lacking: list[str]) -> FarI
     queries = [prod.texts[i] for i in pi]
     choices = [view.texts[i] for i in vi]
     d = nearest_distances(queries, choices)
-    own = nearest_distances(choices[:MAX_PRODUCTION], [], exclude_self=True)
+    # the yardstick: sampled validation rows against the same validation rows, less themselves
+    mine = sample_index(len(choices), MAX_PRODUCTION, SEED + 1)
+    own = nearest_distances([choices[i] for i in mine], choices, itself=mine)
     cutoff = float(np.quantile(own, 0.95)) if own.size else None
     far_idx = np.flatnonzero(d > cutoff) if cutoff is not None else np.zeros(0, np.int64)
     order = far_idx[np.argsort(-d[far_idx], kind="stable")][:MAX_EXAMPLES]

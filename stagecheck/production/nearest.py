@@ -33,20 +33,18 @@ def sample_index(n: int, k: int, seed: int = SEED) -> np.ndarray:
 
 
 def nearest_distances(
-    queries: Sequence[str], choices: Sequence[str], *, exclude_self: bool = False
+    queries: Sequence[str], choices: Sequence[str], itself: np.ndarray | None = None
 ) -> np.ndarray:
-    """Each query's distance (0..1) to its nearest choice; with ``exclude_self`` the queries
-    are the choices and a text is not its own neighbour."""
+    """Each query's distance (0..1) to its nearest choice; ``itself[i]``: the position among
+    the choices of query ``i`` itself (a validation row is not its own neighbour)."""
     from rapidfuzz import process
     from rapidfuzz.distance import Indel
 
     q = [trigrams(t) for t in queries]
-    c = q if exclude_self else [trigrams(t) for t in choices]
-    if not q or not c:
+    c = [trigrams(t) for t in choices]
+    if not q or len(c) < (2 if itself is not None else 1):
         return np.zeros(0)
     d = process.cdist(q, c, scorer=Indel.normalized_distance, dtype=np.float32, workers=1)
-    if exclude_self:
-        if len(c) < 2:
-            return np.zeros(0)
-        np.fill_diagonal(d, np.inf)
+    if itself is not None:
+        d[np.arange(len(q)), itself] = np.inf
     return np.asarray(d.min(axis=1), dtype=np.float64)

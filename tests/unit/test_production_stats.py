@@ -133,3 +133,18 @@ def test_demo_production_sample_is_reproduced_and_differs_as_documented(tmp_path
     assert complex_share == pytest.approx(make_production.COMPLEX_SHARE, abs=0.03)
     sms = sum(r["channel"] == "sms" for r in rows) / len(rows)
     assert sms == pytest.approx(make_production.CHANNEL_MIX["sms"], abs=0.03)
+
+
+def test_nearest_distance_is_one_minus_dice_of_character_trigrams():
+    import numpy as np
+
+    from stagecheck.production.nearest import nearest_distances, trigrams
+
+    assert trigrams("abc") == [" ab", "abc", "bc "]
+    # " ab" is their one shared trigram of three each: Dice 2·1/6, distance 2/3
+    d = nearest_distances(["abc"], ["abd", "xyz"])
+    assert d.tolist() == pytest.approx([2 / 3])
+    assert nearest_distances(["Where  is it"], ["where is it"]).tolist() == [0.0]
+    # a validation row is not its own neighbour
+    own = nearest_distances(["abc", "abd"], ["abc", "abd"], itself=np.array([0, 1]))
+    assert own.tolist() == pytest.approx([2 / 3, 2 / 3])
