@@ -26,7 +26,7 @@ __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIM
            "series_names"]  # fmt: skip
 
 Kind = Literal["duration", "fraction", "rate", "count"]
-Scope = Literal["run", "timing", "tokens", "class", "slice"]
+Scope = Literal["run", "timing", "tokens", "class", "slice", "variant"]
 Interval = Literal["wilson", "order-statistics"] | None
 
 #: ``latency`` (end to end), ``ttft`` and ``itl`` (streams): ``<timing>.<stat>``.
@@ -59,6 +59,8 @@ class MetricName:
             return f"class[refund].{self.name}"
         if self.scope == "slice":
             return f"slice[complexity=complex].{self.name}"
+        if self.scope == "variant":
+            return f"variant[typos].{self.name}"
         return self.name
 
 
@@ -112,6 +114,14 @@ CATALOGUE: tuple[MetricName, ...] = (
       for name in ("f1_macro", "precision_macro", "recall_macro", "f1_weighted")),
     MetricName("requests", "slice", "count", "requests sent in the slice", None,
                "stagecheck_slice_requests_total"),
+    # dataset.variants (variant[original] names the unperturbed rows); the unit is the row
+    MetricName("accuracy", "variant", "fraction", "correct / scored answers of the variant's "
+               "rows", "wilson"),
+    MetricName("flip_rate", "variant", "fraction", "varied rows whose (most frequent) answer "
+               "differs from their origin row's / rows answered both ways", "wilson"),
+    MetricName("right_to_wrong_rate", "variant", "fraction", "varied rows wrong whose origin "
+               "row was right / rows answered both ways", "wilson"),
+    MetricName("pairs", "variant", "count", "rows answered both as written and varied"),
 )  # fmt: skip
 
 

@@ -83,7 +83,24 @@ def _complete(
             )
         else:
             summary["analysis"] = analysis.model_dump(mode="json")
+        _add_variants(summary, run_dir)
     judge(summary, gates, histograms)
+
+
+def _add_variants(summary: dict[str, Any], run_dir: Path) -> None:
+    """The figures per ``dataset.variants`` entry; like the analysis, never a lost verdict."""
+    from stagecheck.summary.variants import variant_figures
+
+    try:
+        variants = variant_figures(run_dir, bool(summary.get("classes")))
+    except Exception as exc:  # noqa: BLE001 - the figures and the verdict must still be written
+        log.exception("variant figures failed")
+        summary.setdefault("notes", []).append(
+            f"the variants' figures could not be built: {one_line(f'{type(exc).__name__}: {exc}')}"
+        )
+    else:
+        if variants is not None:
+            summary["variants"] = variants
 
 
 def _as_entries(gates: Sequence[str]) -> list[dict[str, Any]]:

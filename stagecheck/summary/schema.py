@@ -38,6 +38,7 @@ from stagecheck.summary.figures import (
     _Strict,
     accuracy_of,
 )
+from stagecheck.summary.variant_model import Variants
 
 __all__ = ["Summary", "check_summary", "summary_json_schema"]
 
@@ -217,6 +218,7 @@ class Summary(_Strict):
     files: Files
     dataset_profile: DatasetProfile | None = None
     analysis: Analysis | None = None
+    variants: Variants | None = None  # dataset.variants: figures per variant, flips
 
     @property
     def valid(self) -> bool:
