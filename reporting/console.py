@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stagecheck.reporting.variants_text import variants_console_lines
 from stagecheck.errors import shorten
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting import fmt
@@ -268,6 +269,7 @@ def render_console(summary: Mapping[str, Any] | Summary) -> str:
         [] if report.analysis and report.analysis.concentrations else _slices(report),
         _stages(report),
         analysis_console_lines(report.analysis),
+        variants_console_lines(report.variants),
         _thresholds(report),
         _validity(report),
         _notes(report),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from stagecheck.reporting.variants_text import variants_markdown_lines
 from stagecheck.datasets.profile_view import profile_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
@@ -253,6 +254,7 @@ def render_markdown(summary: Mapping[str, Any] | Summary) -> str:
         _slices(report),
         _confusion(report),
         analysis_markdown(report.analysis).splitlines(),
+        variants_markdown_lines(report.variants),
         _samples(report),
         _profile(report),
     ]

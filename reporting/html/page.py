@@ -25,6 +25,7 @@ from stagecheck.reporting.html.plots import (
 )
 from stagecheck.reporting.html.profile import profile_section
 from stagecheck.reporting.html.style import CSS
+from stagecheck.reporting.html.variants import variants_section
 from stagecheck.reporting.html.table import CSS as TABLE_CSS
 from stagecheck.reporting.html.table import SCRIPT_CSP_SOURCE, wrong_answers_section
 from stagecheck.summary.read import load_summary_model
@@ -319,6 +320,7 @@ def render_html(summary: Mapping[str, Any] | Summary) -> str:
         class_plots_section(report),
         _confusion(report),
         render_analysis_html(report.analysis),
+        variants_section(report.variants),
         _slices(report),
         stages_section(report),
         stage_plots_section(report),
