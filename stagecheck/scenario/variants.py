@@ -9,6 +9,7 @@ and ``typos-heavy``) but not a name.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -130,7 +131,7 @@ VARIANT_KINDS = ("typos", "case", "whitespace", "punctuation", "truncate", "fill
                  "substitute")  # fmt: skip
 
 
-def check_variant_names(variants: list[_Variant]) -> None:
+def check_variant_names(variants: Sequence[_Variant]) -> None:
     """Two variants with one name would mix their figures: ``ValueError``."""
     seen: set[str] = set()
     for v in variants:
