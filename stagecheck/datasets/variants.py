@@ -34,18 +34,18 @@ __all__ = ["perturb", "add_variants", "variant_rng"]
 
 MAX_INPUT_CHARS = 2000  # as datasets.prepared: a longer text is cut where it is shown
 
-# QWERTY neighbours of each letter (same row and the rows above and below).
+# QWERTY neighbours of each letter: the keys beside it and those touching it on the rows above
+# and below (rows are staggered: A sits a quarter key right of Q, Z three quarters).
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_NEIGHBOURS: dict[str, str] = {}
-for _r, _keys in enumerate(_ROWS):
-    for _i, _k in enumerate(_keys):
-        near = [_keys[j] for j in (_i - 1, _i + 1) if 0 <= j < len(_keys)]
-        for _other in (_r - 1, _r + 1):
-            if 0 <= _other < len(_ROWS):
-                near += [_ROWS[_other][j] for j in (_i - 1, _i, _i + 1)
-                         if 0 <= j < len(_ROWS[_other])]  # fmt: skip
-        _NEIGHBOURS[_k] = "".join(near)
-
+_OFFSETS = (0.0, 0.25, 0.75)
+_NEIGHBOURS: dict[str, str] = {
+    key: "".join(
+        other for r2, keys2 in enumerate(_ROWS) for i2, other in enumerate(keys2)
+        if other != key and abs(r2 - r) <= 1
+        and abs((i2 + _OFFSETS[r2]) - (i + _OFFSETS[r])) <= (1.0 if r2 == r else 0.75)
+    )
+    for r, keys in enumerate(_ROWS) for i, key in enumerate(keys)
+}  # fmt: skip
 _PUNCT = ",.!?;:"
 _WORD = re.compile(r"\S+")
 
