@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stagecheck.reporting.variants_text import variants_console_lines
 from stagecheck.errors import shorten
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_console_lines
+from stagecheck.reporting.variants_text import variants_console_lines
 from stagecheck.summary.figures import StageFigures
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from stagecheck.reporting.variants_text import variants_markdown_lines
 from stagecheck.datasets.profile_view import profile_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
+from stagecheck.reporting.variants_text import variants_markdown_lines
 from stagecheck.summary.figures import timing_name
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary

@@ -25,9 +25,9 @@ from stagecheck.reporting.html.plots import (
 )
 from stagecheck.reporting.html.profile import profile_section
 from stagecheck.reporting.html.style import CSS
-from stagecheck.reporting.html.variants import variants_section
 from stagecheck.reporting.html.table import CSS as TABLE_CSS
 from stagecheck.reporting.html.table import SCRIPT_CSP_SOURCE, wrong_answers_section
+from stagecheck.reporting.html.variants import variants_section
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary
 

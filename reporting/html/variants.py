@@ -36,7 +36,8 @@ def variants_section(variants: Variants | None) -> str:
             if g.flips:
                 where = f"{g.field}={g.value}" if g.field else f"class {g.value}"
                 groups.append([e(v.name), e(where), f"{g.pairs:,}", f"{g.flips:,}",
-                               e(fmt.percent(g.flip_rate, 1)), f"{g.right_to_wrong:,}"])  # fmt: skip
+                               e(fmt.percent(g.flip_rate, 1)),
+                               f"{g.right_to_wrong:,}"])  # fmt: skip
     if groups:
         body += "<h3>Flips by class and slice</h3>" + table(
             ["Variant", "Where", "Pairs", "Flips", "Flip rate", "Right → wrong"], groups,
