@@ -90,8 +90,8 @@ def field_names(run_dir: Path) -> FieldNames:
                          "is missing")  # fmt: skip
     # several input fields were sent as one text ("a=… | b=…"): it goes under the first name
     slices = ds.get("slices") or []
-    endpoint = raw.get("endpoint") if isinstance(raw.get("endpoint"), Mapping) else {}
-    options = endpoint.get("options") if isinstance(endpoint.get("options"), Mapping) else {}
+    endpoint = _mapping(raw.get("endpoint"))
+    options = _mapping(endpoint.get("options"))
     chat = endpoint.get("protocol") == "openai-chat"
     return FieldNames(
         input=str(inputs[0]), expected=str(ds["expected"]),
@@ -100,6 +100,10 @@ def field_names(run_dir: Path) -> FieldNames:
         system_prompt=_text_or_none(options.get("system_prompt")) if chat else None,
         user_template=_text_or_none(options.get("user_template")) if chat else None,
     )  # fmt: skip
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _text_or_none(value: Any) -> str | None:
