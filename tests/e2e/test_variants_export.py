@@ -127,6 +127,19 @@ def test_variants_are_sent_as_rows_with_flip_rates_recounted_from_the_run_folder
     assert 'id="variants"' in html and "Worst flips, side by side" in html
 
 
+def test_every_variant_figure_of_the_catalogue_is_found_by_report(runs, cli):
+    from stagecheck.judging.catalogue import CATALOGUE
+
+    _, folder = runs["varied"]
+    gates = [f"{m.example} >= 0" for m in CATALOGUE if m.scope == "variant"]
+    assert len(gates) == 4
+    r = cli("report", str(folder), *(x for g in gates for x in ("--threshold", g)))
+    assert r.code == 0, r.stderr
+    judged = json.loads((folder / "summary.rejudged.json").read_text())["thresholds"]
+    assert [t["expression"] for t in judged] == gates
+    assert all(t["observed"] is not None and t["passed"] for t in judged), judged
+
+
 def _export(cli, *args: str):
     return cli("export", *args, timeout=120)
 
