@@ -93,7 +93,7 @@ def test_template_and_substitute_use_the_users_values():
     ([{"kind": "typos"}, {"kind": "typos"}], "two variants are named 'typos'"),
     ([{"kind": "template", "templates": ["no text here"]}], "has no {text}"),
     ([{"kind": "typos", "rate": 2}], "less than or equal to 1"),
-    ([{"kind": "typo"}], "typo"),
+    ([{"kind": "typo"}], "does not match any of the expected tags"),
     ([{"kind": "typos", "name": "original"}], "names the unperturbed rows"),
 ])  # fmt: skip
 def test_bad_variants_are_rejected(variants, message):
