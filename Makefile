@@ -40,6 +40,7 @@ schema: install
 	$(BIN)/python -c "import json; from stagecheck.scenario.schema import scenario_json_schema as s; \
 	print(json.dumps(s(), indent=2, ensure_ascii=False))" > scenarios/scenario.schema.json
 	$(BIN)/python -m stagecheck.summary.schema > reporting/summary.schema.json
+	$(BIN)/python -m stagecheck.scenario.reference > scenarios/REFERENCE.md
 
 fixture: install-test
 	$(BIN)/python -m tests.fixtures.make_summary_example

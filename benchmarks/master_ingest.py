@@ -10,7 +10,7 @@ to the run folder. This script measures that master side alone, in this process'
 * the workers' reports are made first (the smoke scenario's dataset, ``drain_hold``'s synthetic
   second of requests: 87 % right, 10 % wrong, 3 % failures), each folded as a worker would and
   serialised with Locust's own ``Message.serialize``;
-* then the master's work is timed: ``Message.unserialize``, the payload → ``Interval``, and
+* then the master's work is timed: ``Message.unserialize``, the payload → ``IntervalReport``, and
   ``Aggregate.absorb`` into a real run folder (results.jsonl, latency.hlog).
 
 Locust's own share of a report (its request statistics) is not in the synthetic messages: it
@@ -86,7 +86,8 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
     rows = prepared.dataset.rows
     labels = sorted({r.expected_text for r in rows})
     rng = random.Random(5)
-    folded = hasattr(rec_mod, "Interval")
+    report_cls = getattr(rec_mod, "IntervalReport", None) or getattr(rec_mod, "Interval", None)
+    folded = report_cls is not None  # older revs merged Deltas
     per_report = rate * REPORT_S // workers
     wires: list[tuple[str, bytes]] = []
     fold = getattr(rec_mod, "DeltaFold", None) or getattr(rec_mod, "Folder", None)  # older revs
@@ -112,7 +113,7 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
         for name, wire in wires:
             data = Message.unserialize(wire).data["stagecheck"]
             if folded:
-                agg.absorb(rec_mod.Interval.from_payload(data), worker=name)
+                agg.absorb(report_cls.from_payload(data), worker=name)
             else:
                 agg.merge(rec_mod.Delta.from_payload(data), worker=name)
         cpu = time.process_time() - c0

@@ -35,6 +35,7 @@ from stagecheck.reporting.compare.fold import (
     RowFold,
     RunRows,
     read_row_fields,
+    row_lines,
 )
 from stagecheck.runfolder.results import line_answer
 from stagecheck.summary.read import load_summary_model
@@ -160,19 +161,10 @@ def read_inputs(run: RunData, rows: Collection[int]) -> dict[int, str]:
     path = (run.path if run.path.is_dir() else run.path.parent) / ROWS_FILE
     if not path.is_file():
         return found
-    try:
-        with path.open("rb") as f:
-            for raw in f:
-                try:
-                    line = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue  # an input text is a nicety here, not worth failing the compare
-                row = line.get("row") if isinstance(line, dict) else None
-                if row in wanted and isinstance(line.get("input"), str):
-                    found[row] = line["input"]
-                    wanted.discard(row)
-                    if not wanted:
-                        break
-    except OSError:
-        pass
+    for line in row_lines(path):  # an input text is a nicety here: a broken line is passed over
+        if line["row"] in wanted and isinstance(line.get("input"), str):
+            found[line["row"]] = line["input"]
+            wanted.discard(line["row"])
+            if not wanted:
+                break
     return found

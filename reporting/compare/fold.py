@@ -4,7 +4,7 @@ its answers tallied as the lines are read (line by line or by columns, the same 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["RunRows", "RowFold", "RowFields", "Results", "read_row_fields", "ROWS_FILE",
-           "SCORED"]  # fmt: skip
+__all__ = ["RunRows", "RowFold", "RowFields", "Results", "read_row_fields", "row_lines",
+           "ROWS_FILE", "SCORED"]  # fmt: skip
 
 ROWS_FILE = "rows.jsonl"
 SCORED = frozenset({"correct", "incorrect", "unparseable"})
@@ -58,21 +58,26 @@ class RunRows:
 RowFields = tuple[object, object, object]
 
 
-def read_row_fields(path: Path) -> dict[int, RowFields]:
-    """``row`` → its fixed fields, from rows.jsonl (empty when the file is missing)."""
-    out: dict[int, RowFields] = {}
+def row_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The lines of rows.jsonl that name their row (none when the file is missing or cannot be
+    read; a broken line is passed over: its requests compare by row index)."""
     try:
         with path.open("rb") as f:
             for raw in f:
                 try:
                     line = orjson.loads(raw)
                 except orjson.JSONDecodeError:
-                    continue  # a broken row line: its requests compare by row index
+                    continue
                 if isinstance(line, dict) and isinstance(line.get("row"), int):
-                    out[line["row"]] = (line.get("id"), line.get("expected"), line.get("slices"))
+                    yield line
     except OSError:
-        pass
-    return out
+        return
+
+
+def read_row_fields(path: Path) -> dict[int, RowFields]:
+    """``row`` → its fixed fields, from rows.jsonl (empty when the file is missing)."""
+    return {line["row"]: (line.get("id"), line.get("expected"), line.get("slices"))
+            for line in row_lines(path)}  # fmt: skip
 
 
 class RowFold:

@@ -163,7 +163,9 @@ _HIGHER_IS_BETTER: dict[MetricKind, bool] = {
 _RELATIVE: frozenset[MetricKind] = frozenset({"latency", "throughput"})
 
 
-def _judge(f: Figure, p_adjusted: float | None, tol: Tolerances, alpha: float) -> ComparisonRow:
+def _comparison_row(
+    f: Figure, p_adjusted: float | None, tol: Tolerances, alpha: float
+) -> ComparisonRow:
     def row(
         delta: float | None, rel: float | None, status: Status, beyond: bool = False
     ) -> ComparisonRow:
@@ -188,7 +190,7 @@ def _judge(f: Figure, p_adjusted: float | None, tol: Tolerances, alpha: float) -
     return row(delta, relative, "worse", beyond)
 
 
-def _judge_family(figures: list[Figure], tol: Tolerances, alpha: float) -> list[ComparisonRow]:
+def _compare_family(figures: list[Figure], tol: Tolerances, alpha: float) -> list[ComparisonRow]:
     """Holm's correction over the family's distinct tests (the latency percentiles share one
     distribution test, so they count once), then each row judged on its adjusted p."""
     keys = [_test_key(f, i) for i, f in enumerate(figures)]
@@ -198,7 +200,7 @@ def _judge_family(figures: list[Figure], tol: Tolerances, alpha: float) -> list[
             tests.setdefault(key, f.p)
     adjusted = dict(zip(tests, stats.holm(list(tests.values())), strict=True))
     return [
-        _judge(f, None if key is None else adjusted[key], tol, alpha)
+        _comparison_row(f, None if key is None else adjusted[key], tol, alpha)
         for key, f in zip(keys, figures, strict=True)
     ]
 
@@ -265,9 +267,9 @@ def compare_runs(
     accuracy, breakdown = _quality_figures(a, b, paired, notes)
     latency = latency_figures(a, b)
     headline = [accuracy, error_rate_figure(a, b), *latency]
-    rows = _judge_family(headline, tol, alpha)
-    rows += _judge_family(untested_figures(ra, rb), tol, alpha)
-    rows += _judge_family(breakdown, tol, alpha)
+    rows = _compare_family(headline, tol, alpha)
+    rows += _compare_family(untested_figures(ra, rb), tol, alpha)
+    rows += _compare_family(breakdown, tol, alpha)
     return Comparison(
         base_id=ra.run.id or ra.run.scenario,
         new_id=rb.run.id or rb.run.scenario,

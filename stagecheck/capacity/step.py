@@ -27,7 +27,7 @@ from stagecheck.errors import InputError, RunError
 from stagecheck.judging.thresholds import Threshold, evaluate_thresholds
 from stagecheck.summary.validity import lateness_reason
 
-__all__ = ["StepPlan", "run_step", "judge_step", "step_figures", "users_for", "spawn_rate_for",
+__all__ = ["StepPlan", "run_step", "step_status", "step_figures", "users_for", "spawn_rate_for",
            "POOL_SHORT", "GENERATOR_REASONS"]  # fmt: skip
 
 #: Validity reasons (stagecheck/summary/validity.py) that mean the generator, not the target,
@@ -147,7 +147,7 @@ def step_figures(sample: StepSample) -> StepFigures:
     )
 
 
-def judge_step(
+def step_status(
     sample: StepSample, slos: Sequence[Threshold], reasons: Sequence[str]
 ) -> tuple[StepStatus, list[SloCheck], list[SloKind], str | None]:
     """The step's status, its SLO checks, the kinds that failed and a note.
@@ -280,7 +280,7 @@ def run_step(
     )
     run_reasons = [str(r) for r in (summary.get("validity") or {}).get("reasons") or []]
     reasons = _window_reasons(run_reasons, sample, users, rate)
-    status, checks, kinds, note = judge_step(sample, plan.slos, reasons)
+    status, checks, kinds, note = step_status(sample, plan.slos, reasons)
     generator = [r for r in reasons if any(g in r for g in GENERATOR_REASONS)]
     recheck = recheck_reason(status, checks, sample, generator)
     if status == "failed":

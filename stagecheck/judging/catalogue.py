@@ -27,7 +27,7 @@ __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIM
 
 Kind = Literal["duration", "fraction", "rate", "count"]
 Scope = Literal["run", "timing", "tokens", "class", "slice", "variant"]
-Interval = Literal["wilson", "order-statistics"] | None
+IntervalMethod = Literal["wilson", "order-statistics"] | None
 
 #: ``latency`` (end to end), ``ttft`` and ``itl`` (streams): ``<timing>.<stat>``.
 TIMINGS = ("latency", "ttft", "itl")
@@ -46,7 +46,7 @@ class MetricName:
     # class: class[x].recall; slice: slice[f=v].…
     kind: Kind
     computed: str  # how the figure is computed (documentation)
-    interval: Interval = None  # the interval "at NN% confidence" judges on
+    interval: IntervalMethod = None  # the interval "at NN% confidence" judges on
     series: str | None = None  # the Prometheus series that carries it live
 
     @property

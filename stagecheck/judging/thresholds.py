@@ -141,13 +141,13 @@ def check_threshold_names(
 # --- evaluation after the run ---
 
 
-Interval = Callable[[str, float], "tuple[float, float] | None"]
+IntervalOf = Callable[[str, float], "tuple[float, float] | None"]
 
 
 def evaluate_thresholds(
     thresholds: Iterable[Threshold],
     lookup: Callable[[str], float | None],
-    interval: Interval | None = None,
+    interval: IntervalOf | None = None,
 ) -> list[ThresholdResult]:
     """Compare each threshold with ``lookup(metric)``; a missing (or NaN) figure fails. A
     confidence threshold is judged on ``interval(metric, confidence)``'s bound that must clear

@@ -25,7 +25,7 @@ from typing import Any
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.locust.lifecycle import LoopProbe, cycle, headless, main_greenlet, pause
 from stagecheck.locust.master_link import wait_for_lost_master
-from stagecheck.recording import Interval
+from stagecheck.recording import IntervalReport
 from stagecheck.run import RunController, RunSession
 from stagecheck.run.lifecycle import CurrentRun, freeze_heap
 
@@ -74,7 +74,7 @@ class MasterSide:
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         payload = data.get(PAYLOAD_KEY)
         if payload is not None and self._run.controller is not None:
-            self._run.controller.absorb(Interval.from_payload(payload), worker=client_id)
+            self._run.controller.absorb(IntervalReport.from_payload(payload), worker=client_id)
 
     def _on_schedule_message(self, environment: Any, msg: Any, **_: Any) -> None:
         session = self._run.session
@@ -84,7 +84,7 @@ class MasterSide:
 
     def _on_final_message(self, environment: Any, msg: Any, **_: Any) -> None:
         if self._run.controller is not None:
-            interval = Interval.from_payload(msg.data["interval"])
+            interval = IntervalReport.from_payload(msg.data["interval"])
             self._run.controller.absorb(interval, worker=msg.node_id)
         self.finals.add(msg.node_id)
 

@@ -203,6 +203,24 @@ def bounded_answer(value: Any) -> Any:
     return value
 
 
+def first_prediction(predictions: Any, key: str | None) -> Any:
+    """``predictions[0]`` of a ``{"predictions": [...]}`` answer (MLflow, KServe V1, TF
+    Serving); an object prediction is reduced to ``key`` (or to its only value)."""
+    if not isinstance(predictions, list):
+        raise ResponseParseError("predictions in response is not a list")
+    if not predictions:
+        raise ResponseParseError("predictions in response is empty")
+    prediction = predictions[0]
+    if isinstance(prediction, dict):
+        if key is not None:
+            if key not in prediction:
+                raise ResponseParseError(f"no predictions[0].{key} in response")
+            return bounded_answer(prediction[key])
+        if len(prediction) == 1:
+            return bounded_answer(next(iter(prediction.values())))
+    return bounded_answer(prediction)
+
+
 def last_segment(field: str) -> str:
     """``meta.text`` -> ``text``: the name a dotted input field is sent under by default."""
     return field.rsplit(".", 1)[-1]

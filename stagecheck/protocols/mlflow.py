@@ -19,8 +19,8 @@ from stagecheck.protocols.base import (
     PreparedRequest,
     ProtocolAdapter,
     ResponseParseError,
-    bounded_answer,
     encode_json,
+    first_prediction,
     last_segment,
     loads,
     short_text,
@@ -107,17 +107,4 @@ class MLflowAdapter(ProtocolAdapter):
             predictions = obj["predictions"]
         else:
             predictions = obj
-        if not isinstance(predictions, list):
-            raise ResponseParseError("predictions in response is not a list")
-        if not predictions:
-            raise ResponseParseError("predictions in response is empty")
-        prediction = predictions[0]
-        if isinstance(prediction, dict):
-            key = self.options.prediction_key
-            if key is not None:
-                if key not in prediction:
-                    raise ResponseParseError(f"no predictions[0].{key} in response")
-                return bounded_answer(prediction[key])
-            if len(prediction) == 1:
-                return bounded_answer(next(iter(prediction.values())))
-        return bounded_answer(prediction)
+        return first_prediction(predictions, self.options.prediction_key)

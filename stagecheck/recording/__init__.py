@@ -1,7 +1,7 @@
 """Recording: the hot-path recorder and the run's aggregate (no Locust import)."""
 
 from stagecheck.recording.aggregate import Aggregate, Sample, StageInfo
-from stagecheck.recording.interval import DeltaFold, Interval
+from stagecheck.recording.interval import DeltaFold, IntervalReport
 from stagecheck.recording.recorder import (
     ALL,
     CONNECTION_ERROR,
@@ -36,7 +36,7 @@ __all__ = [
     "Aggregate",
     "Delta",
     "DeltaFold",
-    "Interval",
+    "IntervalReport",
     "Recorder",
     "Sample",
     "StageInfo",

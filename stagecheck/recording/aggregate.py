@@ -20,7 +20,7 @@ from hdrh.histogram import HdrHistogram
 from stagecheck.datasets import PreparedRow
 from stagecheck.recording.files import open_hlog, write_hlog_interval, write_rows_file
 from stagecheck.recording.hdr import new_histogram
-from stagecheck.recording.interval import LATE_US, DeltaFold, Interval
+from stagecheck.recording.interval import LATE_US, DeltaFold, IntervalReport
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 from stagecheck.recording.samples import MAX_SAMPLES, MAX_SAMPLES_PER_GROUP, Sample, SampleRule
 from stagecheck.recording.tally import add_counts
@@ -156,7 +156,10 @@ class Aggregate:
         self.absorb(self.delta_fold.fold(delta, pause), worker, pause)
 
     def absorb(
-        self, interval: Interval, worker: str = "local", pause: Callable[[], None] | None = None
+        self,
+        interval: IntervalReport,
+        worker: str = "local",
+        pause: Callable[[], None] | None = None,
     ) -> None:
         """Add an interval folded where it was recorded (here, or on a worker): histograms,
         counts, samples, and its lines of results.jsonl and latency.hlog. Its cost depends on
@@ -218,7 +221,7 @@ class Aggregate:
 
     def _write_interval(
         self,
-        interval: Interval,
+        interval: IntervalReport,
         e2e: HdrHistogram | None,
         pause: Callable[[], None],
         encoded: bytes | None = None,
@@ -245,7 +248,7 @@ class Aggregate:
         if self.write_failure is None:
             self.write_failure = f"{name}: {exc.strerror or exc}"
 
-    def _count_rows(self, interval: Interval) -> None:
+    def _count_rows(self, interval: IntervalReport) -> None:
         """Add the interval's answers per dataset row (its per-stage tallies, with numpy)."""
         for s, (index, scored, correct) in interval.row_tallies.items():
             table = self.row_counts.get(s)

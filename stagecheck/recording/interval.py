@@ -1,7 +1,7 @@
 """A recorder's delta folded where it was recorded: the figures of one interval.
 
 A process that runs users drains its :class:`~.recorder.Recorder` every second or so and folds
-the :class:`~.recorder.Delta` into an :class:`Interval` right there (a worker for its own
+the :class:`~.recorder.Delta` into an :class:`IntervalReport` right there (a worker for its own
 requests; the single process for its own). An interval holds fixed-size figures (HDR histograms
 per stage and timing, outcome / confusion / cause counts per stage and slice, requests per
 second) plus the interval's lines of ``results.jsonl``, already encoded, and a few candidate
@@ -50,7 +50,7 @@ from stagecheck.recording.samples import (
 )
 from stagecheck.recording.tally import int64s, row_tallies
 
-__all__ = ["Interval", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
+__all__ = ["IntervalReport", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
            "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
 
 CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
@@ -70,7 +70,7 @@ def _no_pause() -> None:
 
 
 @dataclass
-class Interval:
+class IntervalReport:
     """The figures of one interval of one process (see the module's docstring)."""
 
     started: float
@@ -135,7 +135,7 @@ class Interval:
         }
 
     @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> Interval:
+    def from_payload(cls, p: dict[str, Any]) -> IntervalReport:
         def hist(encoded: Any) -> HdrHistogram | None:
             return None if encoded is None else HdrHistogram.decode(encoded)
 
@@ -178,9 +178,9 @@ class DeltaFold:
         self._json: dict[str, bytes] = {}
         record_values(new_histogram(), [1])  # numpy's first call costs ~1 ms: not mid-run
 
-    def fold(self, delta: Delta, pause: Callable[[], None] | None = None) -> Interval:
+    def fold(self, delta: Delta, pause: Callable[[], None] | None = None) -> IntervalReport:
         pause = pause or _no_pause
-        iv = Interval(started=delta.started, ended=delta.ended, dropped=delta.dropped)
+        iv = IntervalReport(started=delta.started, ended=delta.ended, dropped=delta.dropped)
         if delta.loop_checks:
             iv.loop["checks"] = delta.loop_checks
             iv.loop["late"] = delta.loop_late
@@ -204,7 +204,7 @@ class DeltaFold:
         self,
         chunk: Sequence[Result],
         start: int,
-        iv: Interval,
+        iv: IntervalReport,
         values: dict[tuple[int, str], list[int]],
         groups: Counter[tuple[int, int, int, str | None]],
         linked: dict[int, tuple[int, int, bool]],
@@ -302,7 +302,7 @@ class DeltaFold:
         return encoded
 
     def _fold_streams(
-        self, delta: Delta, iv: Interval, values: dict[tuple[int, str], list[int]]
+        self, delta: Delta, iv: IntervalReport, values: dict[tuple[int, str], list[int]]
     ) -> dict[int, tuple[int, int, bool]]:
         """TTFT / ITL values and token counts of the delta's streams; returns (TTFT µs, output
         tokens, TTFT an upper bound) by the position of their request in ``delta.results``."""
@@ -337,7 +337,7 @@ class DeltaFold:
 
     @staticmethod
     def _record(
-        iv: Interval, values: dict[tuple[int, str], list[int]], pause: Callable[[], None]
+        iv: IntervalReport, values: dict[tuple[int, str], list[int]], pause: Callable[[], None]
     ) -> None:
         """The interval's latency histograms; hdrh drops out-of-range values silently, so they
         are clamped, recorded and counted."""
@@ -355,7 +355,7 @@ class DeltaFold:
 
     def _count_groups(
         self,
-        iv: Interval,
+        iv: IntervalReport,
         groups: Counter[tuple[int, int, int, str | None]],
         pause: Callable[[], None],
     ) -> None:

@@ -4,7 +4,7 @@ Per request it appends one tuple. Everything else (HDR histograms, outcome and c
 counts, samples, results.jsonl lines) is derived from those tuples off the request path, in the
 same process: every second in a single process, at each report on a worker, the
 :class:`Delta` (the tuples recorded between two drains) is folded into an
-:class:`~.interval.Interval` of fixed-size figures. That is what a worker ships; adding
+:class:`~.interval.IntervalReport` of fixed-size figures. That is what a worker ships; adding
 intervals is exact, so a distributed run's totals are exact by construction.
 """
 

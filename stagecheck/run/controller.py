@@ -18,7 +18,7 @@ from typing import Any
 from stagecheck.endpoint.resources import ResourceSampler
 from stagecheck.errors import EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, InputError
 from stagecheck.load.plan import LoadPlan
-from stagecheck.recording import Aggregate, Delta, Interval
+from stagecheck.recording import Aggregate, Delta, IntervalReport
 from stagecheck.recording.hdr import value_at_percentile
 from stagecheck.redact import redact_text
 from stagecheck.run.live import LiveView, RunState, build_live_view
@@ -134,7 +134,7 @@ class RunController:
         if self.summary is None:  # a late report after the end changes nothing written
             self.aggregate.merge(delta, worker=worker, pause=self._pause)
 
-    def absorb(self, interval: Interval, worker: str) -> None:
+    def absorb(self, interval: IntervalReport, worker: str) -> None:
         """An interval folded on a worker (the master)."""
         if self.summary is None:
             self.aggregate.absorb(interval, worker=worker, pause=self._pause)

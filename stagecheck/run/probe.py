@@ -123,7 +123,7 @@ def probe_endpoint(prepared: PreparedScenario) -> ProbeResult:
         return ProbeResult(
             lines, f"probe: HTTP {resp.status}{route}" + (f" ({hint})" if hint else "")
         )
-    return _judge(prepared, raw, headers, lines)
+    return _score_probe(prepared, raw, headers, lines)
 
 
 def _no_answer_reason(exc: urllib3.exceptions.HTTPError, timeout: float) -> str:
@@ -139,7 +139,7 @@ def _no_answer_reason(exc: urllib3.exceptions.HTTPError, timeout: float) -> str:
     return type(exc).__name__
 
 
-def _judge(
+def _score_probe(
     prepared: PreparedScenario, raw: bytes, headers: Mapping[str, str], lines: list[str]
 ) -> ProbeResult:
     """Parse and score the answer as a run would, adding the prediction and the score."""

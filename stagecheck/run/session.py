@@ -16,7 +16,7 @@ from stagecheck.datasets import PreparedDataset, PreparedRow, RowFeeder
 from stagecheck.load.arrivals import ArrivalSchedule
 from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import ProtocolAdapter
-from stagecheck.recording import UNFINISHED, DeltaFold, Interval, Recorder
+from stagecheck.recording import UNFINISHED, DeltaFold, IntervalReport, Recorder
 from stagecheck.run.preparation import PreparedScenario, prepare_loaded
 from stagecheck.scenario import LoadedScenario
 from stagecheck.scoring import Scorer
@@ -109,7 +109,7 @@ class RunSession:
         self.finished = False
         self.stopping = False
 
-    def fold(self, pause: Callable[[], None] | None = None) -> Interval:
+    def fold(self, pause: Callable[[], None] | None = None) -> IntervalReport:
         """A worker: what its users recorded since the last call, folded (what it ships)."""
         assert self.recorder is not None and self.delta_fold is not None  # start_feeding() first
         return self.delta_fold.fold(self.recorder.drain(), pause)

@@ -35,10 +35,10 @@ from stagecheck.summary.sections import (
     slices_section,
     stages_section,
 )
-from stagecheck.summary.verdict import judge
+from stagecheck.summary.verdict import set_verdict
 
 __all__ = ["SCHEMA_VERSION", "OTHER_LABEL", "RunFacts", "build_summary", "summary_figures",
-           "judge", "metric_lookup", "interval_lookup", "latency_figures",
+           "set_verdict", "metric_lookup", "interval_lookup", "latency_figures",
            "tokens_section"]  # fmt: skip
 
 SCHEMA_VERSION = 1
@@ -73,7 +73,7 @@ def build_summary(
     A finished run's summary is built by :func:`stagecheck.summary.pipeline.finished_summary`,
     which judges the thresholds once the error analysis (``goodput``) is in."""
     summary = summary_figures(loaded, dataset, agg, facts, final=final, pause=pause)
-    judge(summary, loaded.scenario.gates, agg.histogram, final=final)
+    set_verdict(summary, loaded.scenario.gates, agg.histogram, final=final)
     return summary
 
 
@@ -87,7 +87,7 @@ def summary_figures(
     pause: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """The summary's figures and validity, not judged yet: its ``thresholds`` are empty and
-    its ``verdict`` is :func:`judge`'s to set."""
+    its ``verdict`` is :func:`~stagecheck.summary.verdict.set_verdict`'s to set."""
     pause = pause or no_pause
     sc = loaded.scenario
     requests = requests_section(agg)
@@ -101,7 +101,7 @@ def summary_figures(
         "tool": {"name": "stagecheck", "version": __version__},
         "run": run_section(loaded, dataset, agg, facts),
         "validity": {"valid": not reasons, "reasons": reasons},
-        "verdict": None,  # judge()'s
+        "verdict": None,  # set_verdict()'s
         "requests": requests,
         "throughput": {
             "requests_per_s": requests["total"] / duration,

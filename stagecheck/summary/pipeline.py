@@ -23,7 +23,7 @@ from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
 from stagecheck.summary.build import summary_figures
 from stagecheck.summary.facts import RunFacts
-from stagecheck.summary.verdict import Histograms, judge, logged_histograms
+from stagecheck.summary.verdict import Histograms, logged_histograms, set_verdict
 
 __all__ = ["finished_summary", "rejudge_run_folder"]
 
@@ -84,7 +84,7 @@ def _complete(
         else:
             summary["analysis"] = analysis.model_dump(mode="json")
         _add_variants(summary, run_dir)
-    judge(summary, gates, histograms)
+    set_verdict(summary, gates, histograms)
 
 
 def _add_variants(summary: dict[str, Any], run_dir: Path) -> None:

@@ -18,7 +18,7 @@ from stagecheck.judging.thresholds import evaluate_thresholds, parse_threshold
 from stagecheck.recording.recorder import new_histogram
 from stagecheck.summary.lookup import interval_lookup, metric_lookup
 
-__all__ = ["judge", "logged_histograms", "Histograms"]
+__all__ = ["set_verdict", "logged_histograms", "Histograms"]
 
 Histograms = Callable[[str], "HdrHistogram | None"]
 
@@ -49,7 +49,7 @@ def _read_hlog(path: Path) -> HdrHistogram | None:
     return total if total.get_total_count() else None
 
 
-def judge(
+def set_verdict(
     summary: dict[str, Any],
     gates: Sequence[str],
     histograms: Callable[[str], HdrHistogram | None] | None = None,

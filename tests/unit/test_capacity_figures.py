@@ -22,7 +22,7 @@ from stagecheck.capacity.slo import (
     parse_slos,
     slo_kind,
 )
-from stagecheck.capacity.step import judge_step, step_figures
+from stagecheck.capacity.step import step_figures, step_status
 from stagecheck.errors import RunError
 from stagecheck.stats import percentile_rank_interval
 
@@ -109,23 +109,23 @@ LATE = ("the arrival schedule was not kept: 40 of 100 requests left over 50 ms a
 
 def test_judging_a_step() -> None:
     good = sample_of(["correct"] * 100)
-    assert judge_step(good, SLOS, [])[0] == "passed"
+    assert step_status(good, SLOS, [])[0] == "passed"
     # the generator's CPU: saturated even though every SLO held
-    status, checks, kinds, note = judge_step(good, SLOS, [CPU])
+    status, checks, kinds, note = step_status(good, SLOS, [CPU])
     assert status == "saturated" and note == CPU and all(c.passed for c in checks)
     # late arrivals with every SLO holding: saturated; with latency failing: the target's fault
-    assert judge_step(good, SLOS, [LATE])[0] == "saturated"
+    assert step_status(good, SLOS, [LATE])[0] == "saturated"
     slow = sample_of(["correct"] * 100, latency_us=300_000)
-    status, checks, kinds, _ = judge_step(slow, SLOS, [LATE])
+    status, checks, kinds, _ = step_status(slow, SLOS, [LATE])
     assert status == "failed" and kinds == ["latency"]
     assert [c.expression for c in checks if not c.passed] == ["latency.p50 < 100ms"]
     # wrong answers: correctness
     wrong = sample_of(["correct"] * 50 + ["incorrect"] * 50)
-    status, _, kinds, _ = judge_step(wrong, SLOS, [])
+    status, _, kinds, _ = step_status(wrong, SLOS, [])
     assert status == "failed" and kinds == ["correctness"]
     # every request failed: the endpoint is down
-    assert judge_step(sample_of(["connection_error"] * 30), SLOS, [])[0] == "down"
-    assert judge_step(sample_of([]), SLOS, [])[0] == "down"
+    assert step_status(sample_of(["connection_error"] * 30), SLOS, [])[0] == "down"
+    assert step_status(sample_of([]), SLOS, [])[0] == "down"
 
 
 def test_goodput_counts_correct_answers_within_the_bound_only() -> None:
@@ -170,8 +170,8 @@ def test_a_confidence_slo_is_judged_on_the_interval_bound() -> None:
     sample = sample_of(["correct"] * 56 + ["incorrect"] * 4)
     plain = parse_slos(["accuracy >= 0.9"])[0]
     confident = parse_slos(["accuracy >= 0.9 at 95% confidence"])[0]
-    assert judge_step(sample, plain, [])[0] == "passed"
-    status, [check], kinds, _ = judge_step(sample, confident, [])
+    assert step_status(sample, plain, [])[0] == "passed"
+    status, [check], kinds, _ = step_status(sample, confident, [])
     lo, _ = proportion_confint(56, 60, alpha=0.05, method="wilson")
     assert status == "failed" and kinds == ["correctness"]
     assert check.observed == pytest.approx(lo) and check.estimate == pytest.approx(56 / 60)
@@ -206,5 +206,5 @@ def test_a_steps_accuracy_interval_counts_rows_not_replays() -> None:
     assert (lo, hi) == (pytest.approx(rows_lo), pytest.approx(rows_hi))
     # an "at 95% confidence" SLO is judged on that bound, not on the replays' narrower one
     confident = parse_slos(["accuracy >= 0.85 at 95% confidence"])[0]
-    status, [check], _, _ = judge_step(sample, confident, [])
+    status, [check], _, _ = step_status(sample, confident, [])
     assert check.observed == pytest.approx(rows_lo) and status == "failed"  # 0.840 < 0.85

@@ -21,9 +21,9 @@ from stagecheck.capacity.step import (
     StepPlan,
     _argv,
     _window_reasons,
-    judge_step,
     spawn_rate_for,
     step_figures,
+    step_status,
     users_for,
 )
 from stagecheck.summary.validity import lateness_reason
@@ -60,7 +60,7 @@ def window(reqs: list[StepRequest], warmup: float = 1.0, length: float = 4.0) ->
 def judged(
     sample: StepSample, reasons: list[str] | None = None
 ) -> tuple[str, tuple[str, int] | None]:
-    status, checks, _, _ = judge_step(sample, SLOS, reasons or [])
+    status, checks, _, _ = step_status(sample, SLOS, reasons or [])
     generator = [r for r in reasons or [] if any(g in r for g in GENERATOR_REASONS)]
     return status, recheck_reason(status, checks, sample, generator)
 
@@ -110,7 +110,7 @@ def test_a_latency_failure_only_the_late_requests_made_is_the_generator_s_not_th
     late = {i / 20: 300_000 for i in stalled}
     sample = window(steady(latency_us=lat, late=late))
     reasons = _window_reasons([], sample, users=40)  # 3.5 in flight of 40: short of CPU
-    status, checks, _, note = judge_step(sample, SLOS, reasons)
+    status, checks, _, note = step_status(sample, SLOS, reasons)
     assert [c.passed for c in checks] == [False, True]  # p90 400 ms on all 80 requests
     assert status == "saturated", note
     assert note is not None and "the 60 requests sent on time met latency.p90 < 200ms" in note
@@ -169,14 +169,14 @@ def test_a_latency_burst_is_run_again_and_a_latency_that_stays_high_is_final() -
 
 
 def test_a_failed_step_says_which_slo_failed_by_how_much_and_why() -> None:
-    status, checks, _, _ = judge_step(window(steady(wrong_every=2)), SLOS, [])
+    status, checks, _, _ = step_status(window(steady(wrong_every=2)), SLOS, [])
     from stagecheck.capacity.recheck import failure_note
 
     note = failure_note(checks, window(steady(wrong_every=2)))
     assert status == "failed"
     assert note == "accuracy >= 0.7: 0.5, 29 % under (40 of 80 answers wrong, 0 unparseable)"
     slow = window(steady(latency_us=300_000))
-    _, checks, _, _ = judge_step(slow, SLOS, [])
+    _, checks, _, _ = step_status(slow, SLOS, [])
     note = failure_note(checks, slow)
     assert note is not None and note.startswith("latency.p90 < 200ms: 300 ms, 50 % over (")
     assert "the endpoint answers slower at this rate: p50 300 ms" in note
@@ -212,7 +212,7 @@ def test_a_step_run_again_is_kept_but_the_last_run_at_its_rate_decides(tmp_path:
             sample = window(steady(rate=rate, latency_us=210_000))
         else:
             sample = window(steady(rate=rate, wrong_every=2))
-        status, checks, kinds, note = judge_step(sample, SLOS, [])
+        status, checks, kinds, note = step_status(sample, SLOS, [])
         again = recheck_reason(status, checks, sample, [])
         return Step(index=index, phase=phase, offered_rate=rate, users=8, warmup_s=1.0,
                     duration_s=4.0, stretched=False, status=status,

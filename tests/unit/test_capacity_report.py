@@ -12,7 +12,7 @@ from stagecheck.capacity.model import CapacityResult, SearchSettings, Step
 from stagecheck.capacity.run import _reason, conclude
 from stagecheck.capacity.search import Phase, StepStatus, search
 from stagecheck.capacity.slo import parse_slos
-from stagecheck.capacity.step import judge_step, step_figures
+from stagecheck.capacity.step import step_figures, step_status
 from stagecheck.reporting.capacity import write_capacity_reports
 from stagecheck.reporting.capacity.html import render_capacity_html
 from stagecheck.reporting.capacity.view import render_capacity_console, render_capacity_markdown
@@ -31,7 +31,7 @@ def synthetic_step(rate: float, phase: Phase, index: int) -> Step:
     reqs = [StepRequest(1.0 + i / rate, "incorrect" if i < wrong else "correct", latency_us)
             for i in range(n)]  # fmt: skip
     sample = measure(reqs, started=0.0, warmup_s=1.0, window_s=5.0, latency_bound_s=0.1)
-    status, checks, kinds, note = judge_step(sample, SLOS, [])
+    status, checks, kinds, note = step_status(sample, SLOS, [])
     return Step(index=index, phase=phase, offered_rate=rate, users=8, warmup_s=1.0,
                 duration_s=5.0, stretched=index == 1, status=status,
                 figures=step_figures(sample), slos=checks, failed_kinds=kinds,

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from stagecheck.locust.lifecycle import loop_probe
-from stagecheck.recording import Interval
+from stagecheck.recording import IntervalReport
 from stagecheck.recording.interval import DeltaFold
 from stagecheck.recording.recorder import LOOP_LATE_US, Recorder
 
@@ -34,7 +34,7 @@ def _checks(hold_s: float, holds: int) -> tuple[int, int]:
     probe.join(timeout=5)
     delta = recorder.drain()
     # through the worker → master payload, as a distributed run's checks travel
-    iv = Interval.from_payload(DeltaFold([]).fold(delta).to_payload())
+    iv = IntervalReport.from_payload(DeltaFold([]).fold(delta).to_payload())
     return iv.loop["checks"], iv.loop["late"]
 
 

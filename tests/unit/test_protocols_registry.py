@@ -19,7 +19,7 @@ from stagecheck.protocols.openai_chat import OpenAIChatAdapter
 
 pytestmark = pytest.mark.unit
 
-NAMES = ["json", "kserve-v2", "mlflow", "openai-chat", "openai-completions"]
+NAMES = ["json", "kserve-v1", "kserve-v2", "mlflow", "openai-chat", "openai-completions"]
 
 
 def test_available_protocols() -> None:
@@ -31,7 +31,7 @@ def test_unknown_protocol_lists_the_valid_names() -> None:
         get_adapter_class("x")
     assert str(info.value) == (
         "Protocol 'x' is not registered. Available protocols: "
-        "['json', 'kserve-v2', 'mlflow', 'openai-chat', 'openai-completions']"
+        "['json', 'kserve-v1', 'kserve-v2', 'mlflow', 'openai-chat', 'openai-completions']"
     )
     with pytest.raises(ValueError, match="Protocol 'grpc' is not registered"):
         build_adapter("grpc", model=None, inputs=["a"], options={})

@@ -186,7 +186,7 @@ def test_worker_intervals_through_locusts_serializer_add_up_to_the_single_proces
     requests itself."""
     from locust.rpc.protocol import Message
 
-    from stagecheck.recording import DeltaFold, Interval
+    from stagecheck.recording import DeltaFold, IntervalReport
 
     rng = random.Random(2)
     deltas = []
@@ -205,7 +205,8 @@ def test_worker_intervals_through_locusts_serializer_add_up_to_the_single_proces
         name = "w1" if n % 2 else "w2"
         payload = workers[name].fold(d).to_payload()
         wire = Message("stats", {"stagecheck": payload}, name).serialize()
-        master.absorb(Interval.from_payload(Message.unserialize(wire).data["stagecheck"]), name)
+        data = Message.unserialize(wire).data["stagecheck"]
+        master.absorb(IntervalReport.from_payload(data), name)
     local.close()
     master.close()
     assert master.requests == local.requests == 6 * 300
