@@ -9,7 +9,8 @@ from stagecheck.summary.variant_model import Variants
 
 __all__ = ["variants_section"]
 
-_INPUT_CHARS = 400
+_INPUT_CHARS = 240
+_MAX_GROUPS = 15  # class or slice groups shown (summary.json keeps every one)
 
 
 def _ci(ci: list[float] | None) -> str:
@@ -33,14 +34,17 @@ def variants_section(variants: Variants | None) -> str:
     groups = []
     for v in variants.variants:
         for g in [*v.by_class, *v.by_slice]:
-            if g.flips:
+            if g.flips and g.flip_rate is not None:
                 where = f"{g.field}={g.value}" if g.field else f"class {g.value}"
-                groups.append([e(v.name), e(where), f"{g.pairs:,}", f"{g.flips:,}",
-                               e(fmt.percent(g.flip_rate, 1)),
-                               f"{g.right_to_wrong:,}"])  # fmt: skip
+                groups.append((g.flip_rate, g.flips, v.name, where, g))
+    groups.sort(key=lambda x: (-x[0], -x[1], x[2], x[3]))
     if groups:
-        body += "<h3>Flips by class and slice</h3>" + table(
-            ["Variant", "Where", "Pairs", "Flips", "Flip rate", "Right → wrong"], groups,
+        rows = [[e(name), e(where), f"{g.pairs:,}", f"{g.flips:,}",
+                 e(fmt.percent(g.flip_rate, 1)), f"{g.right_to_wrong:,}"]
+                for _, _, name, where, g in groups[:_MAX_GROUPS]]  # fmt: skip
+        body += (f"<h3>Where flips concentrate (highest flip rate first; {len(groups)} groups "
+                 f"with flips, {min(len(groups), _MAX_GROUPS)} shown)</h3>") + table(
+            ["Variant", "Where", "Pairs", "Flips", "Flip rate", "Right → wrong"], rows,
             (2, 3, 4, 5))  # fmt: skip
     flips = []
     for v in variants.variants:
