@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -106,6 +105,10 @@ def test_variants_are_sent_as_rows_with_flip_rates_recounted_from_the_run_folder
             sum(answers[r][1] for r in varied_rows) / len(varied_rows))
         by_class = Counter(rows[o]["expected"] for r, o in pairs if answers[r][0] != answers[o][0])
         assert {g["value"]: g["flips"] for g in f["by_class"] if g["flips"]} == by_class
+        by_slice = Counter((k, v) for r, o in pairs if answers[r][0] != answers[o][0]
+                           for k, v in rows[o]["slices"].items())  # fmt: skip
+        assert {(g["field"], g["value"]): g["flips"] for g in f["by_slice"] if g["flips"]} \
+            == by_slice
     # the keyword model flips on typos and truncation, not on upper case
     assert figures["typos"]["flip_rate"] > 0.02
     assert figures["truncate"]["flip_rate"] > figures["typos"]["flip_rate"]
@@ -237,9 +240,7 @@ def test_export_of_a_bad_run_folder_is_one_line_exit_2(runs, cli, tmp_path, case
         target.mkdir()
         for name in ("results.jsonl", "scenario.yaml", "summary.json"):
             (target / name).write_bytes((folder / name).read_bytes())
-        (target / "rows.jsonl").write_text('{"row": 0, "id": "x"\n')
-        first = json.loads((folder / "results.jsonl").read_text().splitlines()[0])
-        assert first["outcome"] or True
+        (target / "rows.jsonl").write_text('{"row": 0, "id": "x"\n')  # cut short
     elif case == "bad-base":
         target = folder
         extra = ("--flips-from", str(tmp_path / "nowhere"))
@@ -247,4 +248,3 @@ def test_export_of_a_bad_run_folder_is_one_line_exit_2(runs, cli, tmp_path, case
     assert r.code == 2, (case, r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Traceback" not in r.stderr
-    assert math.isfinite(r.code)
