@@ -276,12 +276,21 @@ def chat_record(row: ExportRow, names: FieldNames) -> dict[str, Any]:
     return {"messages": messages}
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell: empty for None, true/false as JSON writes them."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def _csv_text(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for rec in rows:
-        writer.writerow({k: "" if v is None else v for k, v in rec.items()})
+        writer.writerow({k: _cell(v) for k, v in rec.items()})
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()

@@ -87,6 +87,8 @@ def test_variants_are_sent_as_rows_with_flip_rates_recounted_from_the_run_folder
     figures = {v["name"]: v for v in json.loads((folder / "summary.json").read_text())
                ["variants"]["variants"]}  # fmt: skip
     assert list(figures) == ["original", *names]
+    # the dataset's profile describes the rows as written (variant rows are copies)
+    assert json.loads((folder / "summary.json").read_text())["dataset_profile"]["rows"] == LIMIT
     originals = [r for r in rows if r not in tagged and r in answers]
     acc = sum(answers[r][1] for r in originals) / len(originals)
     assert figures["original"]["accuracy"] == pytest.approx(acc)
@@ -186,6 +188,7 @@ def test_export_errors_writes_each_wrong_row_once_in_the_datasets_own_format(run
     assert r.code == 0, r.stderr
     table = list(csv.DictReader(io.StringIO(out_csv.read_text())))
     assert [int(t["stagecheck_row"]) for t in table] == sorted(wrong)
+    assert {t["stagecheck_off_label"] for t in table} == {"false"}  # the demo answers labels
     v = cli("validate", str(_scenario_over(tmp_path, out_csv, "csv")), timeout=60)
     assert v.code == 0, v.stderr
 
