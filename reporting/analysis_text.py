@@ -1,13 +1,13 @@
 """The error analysis as text: a compact "Why is it wrong?" block for the console, and
 Markdown tables for ``summary.md``. Both are views of
-:class:`~stagecheck.analysis.model.Analysis`."""
+:class:`~stagecheck.analysis.schema.Analysis`."""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
 
-from stagecheck.analysis.model import Analysis, Concentration, Interval
+from stagecheck.analysis.schema import Analysis, Concentration, Interval
 from stagecheck.reporting import fmt
 
 __all__ = ["analysis_console_lines", "analysis_markdown", "replays_text", "ci_text"]

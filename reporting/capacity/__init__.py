@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stagecheck.capacity.model import CapacityResult
+from stagecheck.capacity.schema import CapacityResult
 from stagecheck.reporting.capacity.html import render_capacity_html
 from stagecheck.reporting.capacity.view import render_capacity_markdown
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from stagecheck.capacity.model import CapacityResult, Step, StepFigures
+from stagecheck.capacity.schema import CapacityResult, Step, StepFigures
 from stagecheck.reporting import fmt
 from stagecheck.reporting.capacity.view import STEP_HEADER, answer_lines, step_rows
 from stagecheck.reporting.html.parts import e, empty, section, table

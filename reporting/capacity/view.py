@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stagecheck.capacity.model import CapacityResult, Step
+from stagecheck.capacity.schema import CapacityResult, Step
 from stagecheck.reporting import fmt
 
 __all__ = ["answer_lines", "step_rows", "STEP_HEADER", "render_capacity_console",

@@ -44,6 +44,8 @@ def _proportion(
 def _small(k1: int, n1: int, k2: int, n2: int) -> bool:
     """Whether ``stats.proportion_p`` uses Fisher's test (an expected cell under 5)."""
     total, hits = n1 + n2, k1 + k2
+    if not total:  # neither run scored an answer: there is no test (p is None)
+        return False
     return min(n1, n2) * min(hits, total - hits) / total < 5
 
 

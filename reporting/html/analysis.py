@@ -8,7 +8,7 @@ and answers are excerpts already, cut again here for the table cells.
 
 from __future__ import annotations
 
-from stagecheck.analysis.model import Analysis, Concentration, RowSample
+from stagecheck.analysis.schema import Analysis, Concentration, RowSample
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import ci_text, replays_text
 from stagecheck.reporting.html.parts import e, empty, meter, section, table

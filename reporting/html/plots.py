@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from stagecheck.analysis.model import TimeBin
+from stagecheck.analysis.schema import TimeBin
 from stagecheck.judging.catalogue import percentile
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, section

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from stagecheck.analysis.model import WrongAnswer
+from stagecheck.analysis.schema import WrongAnswer
 from stagecheck.recording.recorder import OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, empty, section

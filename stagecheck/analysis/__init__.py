@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stagecheck.analysis.model import Analysis
+from stagecheck.analysis.schema import Analysis
 
 __all__ = ["analyse_run", "Analysis"]
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from stagecheck.analysis.columns import OUTCOMES
 from stagecheck.analysis.frame import Frame, excerpt
-from stagecheck.analysis.model import Consistency, InconsistentRow, Replays, WrongAnswer
+from stagecheck.analysis.schema import Consistency, InconsistentRow, Replays, WrongAnswer
 
 __all__ = ["replays", "consistency", "wrong_answers", "MAX_WRONG", "normalise_answer"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from stagecheck.analysis.columns import CORRECT, FAILED_CODES, INCORRECT, UNPARSEABLE, RunColumns
-from stagecheck.analysis.model import RowSample
+from stagecheck.analysis.schema import RowSample
 from stagecheck.stats import design_effect
 
 __all__ = ["Frame", "excerpt", "factorize", "EXCERPT_CHARS"]

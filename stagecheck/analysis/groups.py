@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
-from stagecheck.analysis.model import Concentration, Confusion, OffLabel, OffLabelExample
+from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (

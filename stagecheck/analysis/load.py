@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
-from stagecheck.analysis.model import FailureCause, Goodput, LoadLevel, TimeBin, Timeline
+from stagecheck.analysis.schema import FailureCause, Goodput, LoadLevel, TimeBin, Timeline
 from stagecheck.stats import wilson
 
 __all__ = ["failures", "load_levels", "timeline", "goodput", "bin_width", "hdr_percentile",

@@ -10,8 +10,8 @@ cannot decide yet (:mod:`.recheck`) → the result
 
 from __future__ import annotations
 
-from stagecheck.capacity.model import CapacityResult, SloCheck, Step, StepFigures
 from stagecheck.capacity.run import CapacityRequest, run_capacity
+from stagecheck.capacity.schema import CapacityResult, SloCheck, Step, StepFigures
 from stagecheck.capacity.search import SearchOutcome, search
 from stagecheck.capacity.slo import min_requests, parse_slos
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stagecheck.capacity.figures import StepSample
-from stagecheck.capacity.model import SloCheck
+from stagecheck.capacity.schema import SloCheck
 from stagecheck.summary.validity import lateness_reason
 
 __all__ = ["NOISE_SHARE", "STARVED_RERUNS", "NOISE_RERUNS", "BURST_RERUNS",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stagecheck.capacity.model import CapacityResult, SearchSettings, Step
+from stagecheck.capacity.schema import CapacityResult, SearchSettings, Step
 from stagecheck.capacity.search import Phase, SearchOutcome, StepStatus, search
 from stagecheck.capacity.slo import SloKind, min_requests
 from stagecheck.capacity.step import POOL_SHORT, StepPlan, run_step

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.capacity.figures import StepRequest, StepSample, measure, read_requests
-from stagecheck.capacity.model import SloCheck, Step, StepFigures
 from stagecheck.capacity.recheck import failure_note, recheck_reason
+from stagecheck.capacity.schema import SloCheck, Step, StepFigures
 from stagecheck.capacity.search import Phase, StepStatus
 from stagecheck.capacity.slo import SloKind, latency_bound, slo_kind
 from stagecheck.errors import InputError, RunError

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import NoReturn
 
-from stagecheck import __version__
 from stagecheck.errors import EXIT_BAD_INPUT
+from stagecheck.version import __version__
 
 __all__ = ["build_parser", "DEMO_SCENARIO", "WEB_LOGIN_ENV", "WEB_LINGER_S"]
 

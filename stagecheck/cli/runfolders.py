@@ -38,14 +38,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if owner is not None:  # a rebuild now would call a live run dead: leave its folder alone
         raise InputError(f"{run_dir}: its run is still going (process {owner}); report it "
                          "once the run has ended")  # fmt: skip
-    if can_rebuild(run_dir):
+    rebuilt = can_rebuild(run_dir)
+    if rebuilt:  # analysed and judged by its own thresholds as it is rebuilt
         path = write_summary(run_dir, rebuild_summary(run_dir))
         print(f"wrote {path} (rebuilt from the results on disk: the run did not end)")
     summary = load_summary(run_dir)
     if run_dir.is_dir():
         variant = REJUDGED if args.thresholds else ""
-        summary = rejudge_run_folder(run_dir, summary, args.thresholds)
-        print(f"wrote {write_summary(run_dir, summary, variant_name(SUMMARY_FILE, variant))}")
+        if args.thresholds or not rebuilt:
+            summary = rejudge_run_folder(run_dir, summary, args.thresholds)
+            print(f"wrote {write_summary(run_dir, summary, variant_name(SUMMARY_FILE, variant))}")
         if variant:
             print(f"  (judged by --threshold; the run's own verdict stays in {SUMMARY_FILE})")
     elif args.thresholds:

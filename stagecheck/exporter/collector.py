@@ -14,7 +14,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from stagecheck import __version__
 from stagecheck.judging.catalogue import (
     BASE_LABELS,
     LATENCY_BUCKETS_S,
@@ -26,6 +25,7 @@ from stagecheck.judging.catalogue import (
     Series,
 )
 from stagecheck.run.live import LiveView
+from stagecheck.version import __version__
 
 __all__ = ["StagecheckCollector", "label_value"]
 

@@ -37,9 +37,9 @@ from urllib.parse import urlsplit
 
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPResponse
 
-from stagecheck import __version__
 from stagecheck.locust.transport import MAX_BODY_BYTES, AnswerCut, AnswerTooLarge, RequestTimeout
 from stagecheck.redact import split_credentials
+from stagecheck.version import __version__
 
 __all__ = ["Target", "Connection", "decoded", "BLOCK_SIZE"]
 

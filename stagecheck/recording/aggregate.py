@@ -185,6 +185,27 @@ class Aggregate:
             if 0 <= index < len(rows):
                 self._keep_sample(rows[index], outcome, got, latency_us, error)
         pause()
+        by_timing, e2e_keys = self._add_histograms(interval, pause)
+        if interval.tokens is not None:
+            self.tokens.add(interval.tokens)
+        if interval.tokens_per_s_milli is not None:
+            self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
+        self.output_tokens += interval.output_tokens
+        self.token_sources.update(interval.token_sources)
+        self.stamp_bounds.update(interval.stamp_bounds)
+        self.loop.update(interval.loop)
+        self._count_rows(interval)
+        self._keep_recent(interval.ended, by_timing)
+        # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line
+        # is that encoding (re-encoding the decoded histogram gives the same bytes)
+        encoded = interval.encoded.get(e2e_keys[0]) if len(e2e_keys) == 1 else None
+        self._write_interval(interval, by_timing.get("e2e"), pause, encoded)
+
+    def _add_histograms(
+        self, interval: IntervalReport, pause: Callable[[], None]
+    ) -> tuple[dict[str, HdrHistogram], list[tuple[int, str]]]:
+        """Add the interval's histograms to the run's; (the interval's own histogram of each
+        timing over its stages, the keys of its e2e histograms)."""
         parts: dict[str, list[HdrHistogram]] = {}
         e2e_keys = []
         for key, h in interval.histograms.items():
@@ -204,20 +225,7 @@ class Aggregate:
             by_timing[timing] = new_histogram()
             for h in hs:
                 by_timing[timing].add(h)
-        if interval.tokens is not None:
-            self.tokens.add(interval.tokens)
-        if interval.tokens_per_s_milli is not None:
-            self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
-        self.output_tokens += interval.output_tokens
-        self.token_sources.update(interval.token_sources)
-        self.stamp_bounds.update(interval.stamp_bounds)
-        self.loop.update(interval.loop)
-        self._count_rows(interval)
-        self._keep_recent(interval.ended, by_timing)
-        # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line
-        # is that encoding (re-encoding the decoded histogram gives the same bytes)
-        encoded = interval.encoded.get(e2e_keys[0]) if len(e2e_keys) == 1 else None
-        self._write_interval(interval, by_timing.get("e2e"), pause, encoded)
+        return by_timing, e2e_keys
 
     def _write_interval(
         self,

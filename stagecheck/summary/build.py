@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stagecheck import __version__
 from stagecheck.datasets import PreparedDataset
 from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
@@ -36,6 +35,7 @@ from stagecheck.summary.sections import (
     stages_section,
 )
 from stagecheck.summary.verdict import set_verdict
+from stagecheck.version import __version__
 
 __all__ = ["SCHEMA_VERSION", "OTHER_LABEL", "RunFacts", "build_summary", "summary_figures",
            "set_verdict", "metric_lookup", "interval_lookup", "latency_figures",
@@ -137,7 +137,7 @@ def _sections(
     pause()
     confusion = confusion_section(agg, labels) if classification else None
     pause()
-    slices = slices_section(agg, facts, labels)
+    slices = slices_section(agg, facts, labels, pause)
     pause()
     stages = stages_section(agg, facts, labels, pause)
     pause()

@@ -72,7 +72,7 @@ def quality_figures(
     return out
 
 
-_CLASS_ROWS_PER_PAUSE = 1024  # rows and wrong labels gone through between two pauses (~0.3 ms)
+_CLASS_ROWS_PER_PAUSE = 256  # rows and wrong labels gone through between two pauses (~0.3 ms)
 
 
 def _class_rows(
@@ -88,6 +88,7 @@ def _class_rows(
         wrong_by_row.setdefault(row, {})[label] = n
         if not done % _CLASS_ROWS_PER_PAUSE:
             pause()
+    pause()
     # the expected label's column (a row table's), not a row object per row: a live view
     # rebuilds this each second while the users run
     texts = getattr(agg.rows, "expected_texts", None)
@@ -95,11 +96,12 @@ def _class_rows(
         texts = [r.expected_text for r in agg.rows]
     out: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
     no_names: dict[str, int] = {}
-    done = 0
+    done, next_pause = 0, _CLASS_ROWS_PER_PAUSE
     for row, tp in zip(rows.tolist(), right.tolist(), strict=True):
         done += 1
-        if not done % _CLASS_ROWS_PER_PAUSE:
+        if done >= next_pause:  # done also counts wrong labels: it may step over a multiple
             pause()
+            next_pause = done + _CLASS_ROWS_PER_PAUSE
         expected = texts[row]
         figures = out.get(expected)
         if figures is None:

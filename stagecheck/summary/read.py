@@ -20,7 +20,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from stagecheck.analysis.model import Analysis
+from stagecheck.analysis.schema import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.redact import redact_text
 from stagecheck.summary.figures import TIMING_NAMES, ClassFigures, Quality, StageFigures

@@ -19,7 +19,7 @@ import re
 import sys
 from typing import Any, Literal
 
-from stagecheck.analysis.model import Analysis
+from stagecheck.analysis.schema import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.judging.thresholds import judges_correctness
 from stagecheck.recording.recorder import OUTCOMES, Outcome

@@ -42,9 +42,12 @@ def _rates(by_outcome: Mapping[str, int]) -> tuple[int, float, float]:
     )
 
 
-def slices_section(agg: Aggregate, facts: RunFacts, labels: Collection[str]) -> list[Any]:
+def slices_section(
+    agg: Aggregate, facts: RunFacts, labels: Collection[str], pause: Callable[[], None]
+) -> list[Any]:
     slices = []
     for index, value in agg.slice_values():
+        pause()
         counts = agg.outcome_counts(slice_index=index, value=value)
         n, s_error, _ = _rates(counts)
         where = {"slice_index": index, "value": value}
@@ -98,6 +101,7 @@ def stages_section(
             start_s, end_s = info.start - agg.started, end - agg.started
         latency = {}
         for timing in ("e2e", "ttft", "itl"):
+            pause()
             h = agg.histogram(timing, info.index)
             if h is not None or timing == "e2e":
                 latency[timing] = latency_figures(h, agg.out_of_range_count(timing, info.index))

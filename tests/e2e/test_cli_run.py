@@ -286,6 +286,14 @@ def test_report_judges_an_old_run_by_new_thresholds(demo, cli):
     for name in ("report.rejudged.html", "summary.rejudged.md", "junit.rejudged.xml"):
         assert f"wrote {base.run_dir / name}" in r.stdout and (base.run_dir / name).is_file()
     assert {n: (base.run_dir / n).read_bytes() for n in own_files} == own_files
+    # goodput counts the answers within the latency bound of the thresholds judged now, not
+    # of the run's own (smoke.yaml: latency.p99 < 300ms)
+    r = cli("report", folder, "--threshold", "latency.p50 < 1us", "--threshold", "goodput >= 1/s")
+    assert r.code == 1, r.stdout[-2000:]
+    rejudged = json.loads((base.run_dir / "summary.rejudged.json").read_text())
+    goodput = rejudged["analysis"]["goodput"]
+    assert goodput["latency_bound_s"] == pytest.approx(1e-6) and goodput["requests"] == 0
+    assert judged()["goodput"]["passed"] is False
     r = cli("report", folder, "--threshold", "latency.p99.99 < 60s",
             "--threshold", "accuracy >= 1% at 95% confidence")  # fmt: skip
     assert r.code == 0, r.stdout[-2000:]

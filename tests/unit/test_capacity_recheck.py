@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from stagecheck.capacity.figures import StepRequest, StepSample, measure
-from stagecheck.capacity.model import Step
 from stagecheck.capacity.recheck import (
     BURST_RERUNS,
     NOISE_RERUNS,
     STARVED_RERUNS,
     recheck_reason,
 )
+from stagecheck.capacity.schema import Step
 from stagecheck.capacity.slo import parse_slos
 from stagecheck.capacity.step import (
     GENERATOR_REASONS,

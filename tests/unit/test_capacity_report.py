@@ -8,8 +8,8 @@ import re
 import pytest
 
 from stagecheck.capacity.figures import StepRequest, measure
-from stagecheck.capacity.model import CapacityResult, SearchSettings, Step
 from stagecheck.capacity.run import _reason, conclude
+from stagecheck.capacity.schema import CapacityResult, SearchSettings, Step
 from stagecheck.capacity.search import Phase, StepStatus, search
 from stagecheck.capacity.slo import parse_slos
 from stagecheck.capacity.step import step_figures, step_status

@@ -311,3 +311,15 @@ def test_console_markdown_of_summaries_still_render(tmp_path: Path) -> None:
     assert "note: timed runs send different rows" in render_comparison(c)
     md = render_comparison_markdown(c)
     assert md.startswith("## ✅ stagecheck compare — no regression")
+
+
+def test_two_runs_whose_results_files_are_empty_compare_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two damaged folders (results.jsonl emptied): no request to test, so no error-rate test;
+    # before, the test's small-sample check divided by the zero requests of both runs.
+    a = write_run(tmp_path / "a", rows=[])
+    b = write_run(tmp_path / "b", rows=[])
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "error_rate" in out and "0 rows in common of 0 scored" in out

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stagecheck.analysis.model import Analysis, Replays, TimeBin, Timeline, WrongAnswer
+from stagecheck.analysis.schema import Analysis, Replays, TimeBin, Timeline, WrongAnswer
 from stagecheck.reporting.html.page import render_html
 from stagecheck.reporting.html.plots import (
     MAX_CLASS_BARS,

@@ -49,3 +49,25 @@ def test_a_cut_last_line_is_counted_out_and_said(write_scenario, tmp_path):
     rebuilt = rebuild_summary(c.run_dir)
     assert rebuilt["requests"]["total"] == 20
     assert any("1 results line(s) could not be read" in n for n in rebuilt["notes"])
+
+
+def test_report_on_a_folder_without_summary_builds_its_analysis_once(
+    write_scenario, tmp_path, monkeypatch, capsys
+):
+    import stagecheck.analysis as analysis
+    from stagecheck.cli import main
+
+    c, clock = controller(write_scenario, tmp_path)
+    c.merge(delta(c.prepared.dataset.rows, [CORRECT] * 20 + [INCORRECT] * 5, start=1000.0))
+    c.aggregate.close()  # the run never finished: no summary
+    (c.run_dir / "run.lock").unlink(missing_ok=True)  # its process is gone (this one is not)
+    calls = []
+    real = analysis.analyse_run
+    monkeypatch.setattr(analysis, "analyse_run", lambda *a: calls.append(a) or real(*a))
+    assert main(["report", str(c.run_dir)]) == 3  # rebuilt: incomplete, invalid
+    assert len(calls) == 1  # the rebuild's analysis is the report's: not made twice
+    assert "rebuilt from the results on disk" in capsys.readouterr().out
+    # with new thresholds the run is judged again, its analysis with their latency bound
+    calls.clear()
+    assert main(["report", str(c.run_dir), "--threshold", "accuracy >= 0.1"]) == 3
+    assert len(calls) == 1
