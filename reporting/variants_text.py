@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stagecheck.reporting import fmt
-from stagecheck.summary.variant_model import FlipExample, VariantFigures, Variants
+from stagecheck.summary.variant_schema import FlipExample, VariantFigures, Variants
 
 __all__ = ["variants_console_lines", "variants_markdown_lines", "MAX_SHOWN_FLIPS"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.parts import e, meter, section, table
-from stagecheck.summary.variant_model import Variants
+from stagecheck.summary.variant_schema import Variants
 
 __all__ = ["variants_section"]
 

@@ -38,7 +38,7 @@ from stagecheck.summary.figures import (
     _Strict,
     accuracy_of,
 )
-from stagecheck.summary.variant_model import Variants
+from stagecheck.summary.variant_schema import Variants
 
 __all__ = ["Summary", "check_summary", "summary_json_schema"]
 

@@ -1,6 +1,6 @@
 """The ``variants`` section of a summary (``dataset.variants:``), computed from the run folder:
 ``rows.jsonl`` tags each variant row with its variant and origin row, ``results.jsonl`` holds
-every answer. See :mod:`stagecheck.summary.variant_model` for what the figures mean.
+every answer. See :mod:`stagecheck.summary.variant_schema` for what the figures mean.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import orjson
 
 from stagecheck.scenario.variants import ORIGINAL
 from stagecheck.stats import design_effect, wilson
-from stagecheck.summary.variant_model import FlipExample, FlipGroup, VariantFigures, Variants
+from stagecheck.summary.variant_schema import FlipExample, FlipGroup, VariantFigures, Variants
 
 __all__ = ["variant_tags", "variant_figures", "MAX_WORST"]
 
