@@ -1,4 +1,4 @@
-"""``stagecheck`` command line: run, validate, report, compare, capacity, demo-server, demo.
+"""``stagecheck`` command line: run, validate, report, compare, export, capacity, demo-server, demo.
 
 Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for compare) ·
 2 bad input · 3 the run could not be carried out.
