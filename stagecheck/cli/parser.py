@@ -13,7 +13,8 @@ __all__ = ["build_parser", "DEMO_SCENARIO", "WEB_LOGIN_ENV", "WEB_LINGER_S"]
 
 # The description --help shows (the first line of the package's docstring, as before).
 _DESCRIPTION = (
-    "``stagecheck`` command line: run, validate, report, compare, export, capacity, demo-server, demo."
+    "``stagecheck`` command line: run, validate, report, compare, export, capacity, "
+    "demo-server, demo."
 )
 
 DEMO_SCENARIO = "scenarios/smoke.yaml"
