@@ -28,6 +28,7 @@ from stagecheck.reporting.html.profile import profile_section
 from stagecheck.reporting.html.style import CSS
 from stagecheck.reporting.html.table import CSS as TABLE_CSS
 from stagecheck.reporting.html.table import SCRIPT_CSP_SOURCE, wrong_answers_section
+from stagecheck.reporting.html.variants import variants_section
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary
 
@@ -320,6 +321,7 @@ def render_html(summary: Mapping[str, Any] | Summary) -> str:
         class_plots_section(report),
         _confusion(report),
         render_analysis_html(report.analysis),
+        variants_section(report.variants),
         _slices(report),
         stages_section(report),
         stage_plots_section(report),

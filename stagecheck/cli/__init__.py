@@ -1,4 +1,4 @@
-"""``stagecheck`` command line: run, validate, report, compare, capacity, demo-server, demo.
+"""``stagecheck`` command line: run, validate, report, compare, export, capacity, demo-server, demo.
 
 Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for compare) ·
 2 bad input · 3 the run could not be carried out.
@@ -7,7 +7,8 @@ Exit codes (DESIGN.md): 0 passed · 1 a threshold failed (or a regression, for c
 - :mod:`.run`: ``run`` and ``demo`` (a Locust run in this process);
 - :mod:`.capacity`: ``capacity`` (the search for the highest sustained rate);
 - :mod:`.validate`: ``validate`` (the scenario, its dataset, ``--probe``);
-- :mod:`.runfolders`: ``report`` and ``compare`` (run folders read again).
+- :mod:`.runfolders`: ``report`` and ``compare`` (run folders read again);
+- :mod:`.export`: ``export`` (a run's errors or regressions as training data).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "capacity":
             return cmd_capacity(args)
+        if args.command == "export":
+            from stagecheck.cli.export import cmd_export
+
+            return cmd_export(args)
         return cmd_compare(args)
     except StagecheckError as exc:
         for line in exc.problems:

@@ -13,7 +13,8 @@ __all__ = ["build_parser", "DEMO_SCENARIO", "WEB_LOGIN_ENV", "WEB_LINGER_S"]
 
 # The description --help shows (the first line of the package's docstring, as before).
 _DESCRIPTION = (
-    "``stagecheck`` command line: run, validate, report, compare, capacity, demo-server, demo."
+    "``stagecheck`` command line: run, validate, report, compare, export, capacity, "
+    "demo-server, demo."
 )
 
 DEMO_SCENARIO = "scenarios/smoke.yaml"
@@ -46,7 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parser(sub)
     _add_demo_parsers(sub)
     _add_capacity_parser(sub)
+    _add_export_parser(sub)
     return parser
+
+
+def _add_export_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    export = sub.add_parser(
+        "export", help="write a run's wrong, off-label and failed rows (or its regressions "
+        "against a base run) as training data",
+    )  # fmt: skip
+    export.add_argument("run_dir", help="the run folder whose rows are exported")
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--errors", action="store_true",
+                       help="rows with a wrong or unparseable answer or a failed request")
+    which.add_argument("--flips-from", metavar="BASE_RUN",
+                       help="rows right in BASE_RUN and wrong in this run (paired as compare "
+                       "pairs them)")  # fmt: skip
+    export.add_argument("--format", choices=("jsonl", "csv", "openai-chat"), default="jsonl",
+                        help="jsonl or csv in the dataset's own field names, or chat "
+                        "fine-tuning records {messages: [system?, user, assistant=expected]}")
+    export.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
 
 
 def _add_set_option(p: argparse.ArgumentParser, text: str) -> None:

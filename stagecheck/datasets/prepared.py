@@ -38,6 +38,7 @@ class PreparedDataset:
     slice_fields: tuple[str, ...]
     skipped: int
     skipped_problems: tuple[str, ...]
+    variant_notes: tuple[str, ...] = ()  # dataset.variants: rows left out (an empty input)
 
     @property
     def labels(self) -> list[str]:
@@ -100,12 +101,18 @@ def load_dataset(
         raise InputError(_shown(problems, path))
     if not loader.rows:
         raise InputError(f"{path}: the dataset has no usable rows")
+    variant_notes: list[str] = []
+    if cfg.variants:
+        from stagecheck.datasets.variants import add_variants
+
+        variant_notes = add_variants(loader.rows, cfg.variants, cfg.seed, adapter, cfg.input[0])
     return PreparedDataset(
         path=str(path),
         rows=loader.rows,
         slice_fields=tuple(cfg.slices),
         skipped=len(problems),
         skipped_problems=tuple(problems[:MAX_SHOWN_PROBLEMS]),
+        variant_notes=tuple(variant_notes),
     )
 
 

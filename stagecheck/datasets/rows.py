@@ -74,6 +74,8 @@ class RowTable(Sequence[PreparedRow]):
         # the request built at load time, or what it is built from when sent: the row's input
         # values (None: its one input, the same text as its input_text)
         self._requests: list[PreparedRequest | tuple[Any, ...] | None] = []
+        # dataset.variants: a variant row's index → (its variant's name, its origin row's index)
+        self.origins: dict[int, tuple[str, int]] = {}
 
     def append(
         self,
@@ -144,6 +146,13 @@ class RowTable(Sequence[PreparedRow]):
     def row_ids(self) -> Iterator[str]:
         for line, rid in zip(self.lines, self._ids, strict=True):
             yield str(line) if rid is None else rid
+
+    def source_text(self, i: int) -> str:
+        """Row ``i``'s one input as sent (not cut like ``input_texts``, when it is at hand)."""
+        built = self._requests[i]
+        if isinstance(built, tuple) and len(built) == 1 and isinstance(built[0], str):
+            return built[0]
+        return self.input_texts[i]
 
     def request(self, i: int) -> PreparedRequest:
         """Row ``i``'s request (built now unless it was at load time)."""

@@ -28,7 +28,7 @@ __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIM
 Kind = Literal["duration", "fraction", "rate", "count"]
 #: The suffix of a production-weighted figure: ``accuracy[production]``.
 PRODUCTION = "[production]"
-Scope = Literal["run", "timing", "tokens", "class", "slice", "production"]
+Scope = Literal["run", "timing", "tokens", "class", "slice", "variant", "production"]
 # bootstrap: the production-weighted figures' (stagecheck.production.weighted)
 IntervalMethod = Literal["wilson", "order-statistics", "bootstrap"] | None
 
@@ -65,6 +65,8 @@ class MetricName:
         if self.scope == "production":
             head, _, stat = self.name.partition(".")
             return f"class[refund].{stat}{PRODUCTION}" if stat else f"{head}{PRODUCTION}"
+        if self.scope == "variant":
+            return f"variant[typos].{self.name}"
         return self.name
 
 
@@ -126,6 +128,14 @@ CATALOGUE: tuple[MetricName, ...] = (
     MetricName("class.recall", "production", "fraction",
                "a class's recall re-weighted to the production sample's mix (--against)",
                "bootstrap"),
+    # dataset.variants (variant[original] names the unperturbed rows); the unit is the row
+    MetricName("accuracy", "variant", "fraction", "correct / scored answers of the variant's "
+               "rows", "wilson"),
+    MetricName("flip_rate", "variant", "fraction", "varied rows whose (most frequent) answer "
+               "differs from their origin row's / rows answered both ways", "wilson"),
+    MetricName("right_to_wrong_rate", "variant", "fraction", "varied rows wrong whose origin "
+               "row was right / rows answered both ways", "wilson"),
+    MetricName("pairs", "variant", "count", "rows answered both as written and varied"),
 )  # fmt: skip
 
 

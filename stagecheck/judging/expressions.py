@@ -51,6 +51,7 @@ _RATES = ("error_rate", "unparseable_rate")
 _PLAIN: dict[str, _Kind] = {name: m.kind for name, m in _RUN.items()}
 _CLASS_METRICS: dict[str, _Kind] = {name: m.kind for name, m in by_scope("class").items()}
 _SLICE_METRICS = names("slice")
+_VARIANT_METRICS: dict[str, _Kind] = {name: m.kind for name, m in by_scope("variant").items()}
 _STATS_HELP = "pNN such as p50, p95, p99, p99.9; mean; min; max"
 _KNOWN = (
     ", ".join(["accuracy", *_RATES, "throughput", "goodput", "requests", *_SCORES[1:]])
@@ -58,6 +59,7 @@ _KNOWN = (
     + ", tokens.<stat>, tokens_per_s.<stat> (stat: p50, p90, p99, mean)"
     + ", class[<label>].<precision|recall|f1|support>, slice[<field>=<value>].<metric>"
     + ", accuracy[production], f1_macro[production], class[<label>].recall[production]"
+    + ", variant[<name>].<accuracy|flip_rate|right_to_wrong_rate|pairs>"
 )
 _SUGGESTIONS = [
     *_PLAIN,
@@ -186,6 +188,14 @@ def _metric(text: str) -> tuple[str, _Kind]:
             )
         sub, kind = _plain_metric(name, slice_=True)
         return f"slice[{field}={value}].{sub}", kind
+    if text.startswith("variant["):
+        variant, name = _bracketed(text, "variant", "variant[typos].flip_rate")
+        if not variant:
+            raise ValueError("variant[] needs a variant's name, e.g. variant[typos].flip_rate")
+        if name not in _VARIANT_METRICS:
+            known = ", ".join(_VARIANT_METRICS)
+            raise ValueError(f"unknown variant metric '{name}' in '{text}' (known: {known})")
+        return f"variant[{variant}].{name}", _VARIANT_METRICS[name]
     return _plain_metric(text)
 
 
@@ -278,7 +288,7 @@ def _has_interval(metric: str) -> bool:
     if metric.endswith(PRODUCTION):
         return True  # every production-weighted figure has its bootstrap interval
     scope, sub = "run", metric
-    if metric.startswith(("class[", "slice[")):
+    if metric.startswith(("class[", "slice[", "variant[")):
         scope, sub = metric[: metric.index("[")], metric.rsplit("]", 1)[-1].lstrip(".")
     root, _, stat = sub.partition(".")
     if root in _TIMINGS and stat:
@@ -309,8 +319,9 @@ def _check_confident(metric: str, op: str) -> None:
     if not _has_interval(metric):
         raise ValueError(
             f"'at … confidence' applies to proportions (accuracy, error_rate, unparseable_rate, "
-            f"a class's precision or recall, a slice's accuracy or error_rate, the "
-            f"production-weighted figures) and latency "
+            f"a class's precision or recall, a slice's accuracy or error_rate, a variant's "
+            f"accuracy, flip_rate or right_to_wrong_rate, the production-weighted figures) and "
+            f"latency "
             f"percentiles, not to {metric}"
         )
     if op in ("==", "!="):

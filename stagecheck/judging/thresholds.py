@@ -83,17 +83,26 @@ def check_threshold_names(
     slices: Mapping[str, Collection[str]] | None,
     timings: Collection[str],
     classification: bool | None = None,
+    variants: Collection[str] | None = None,
 ) -> list[str]:
     """Problems with names the run cannot produce, one line each (``None``: not checked).
 
     ``classes``: the dataset's (normalised) labels; ``slices``: values per slice field;
     ``timings``: the timings the protocol measures (``ttft``/``itl`` only when streaming);
-    ``classification``: whether the scorer yields a confusion matrix (precision/recall/F1).
+    ``classification``: whether the scorer yields a confusion matrix (precision/recall/F1);
+    ``variants``: the names of dataset.variants (and ``original``).
     """
     problems = []
     for t in thresholds:
         metric = t.metric.removesuffix(PRODUCTION)  # checked as the figure it re-weights
         sub = metric
+        if metric.startswith("variant[") and variants is not None:
+            name = metric[8 : metric.rindex("]")]
+            if name not in variants:
+                shown = ", ".join(variants)
+                problems.append(f"{metric}: '{name}' is not a variant of dataset.variants "
+                                f"(variants: {shown})")  # fmt: skip
+            continue
         if metric.startswith("class["):
             label, sub = metric[6 : metric.rindex("]")], metric[metric.rindex("]") + 2 :]
             if classification is False:

@@ -49,11 +49,15 @@ def run_rows(run_dir: Path, summary: Mapping[str, Any], fields: Sequence[str]) -
     """The scored requests of the run folder, by row, with each row's cell of ``fields``."""
     from stagecheck.analysis.columns import CORRECT, UNPARSEABLE, read_columns, stage_users
     from stagecheck.analysis.frame import Frame
+    from stagecheck.summary.variants import variant_tags
 
     classification = bool(summary.get("classes"))
     cols = read_columns(run_dir, stage_users(summary), classification)
     fr = Frame.build(cols, summary)
     scored = fr.scored
+    varied = variant_tags(run_dir / "rows.jsonl")
+    if varied:  # dataset.variants: the rows as written only (variant rows are perturbed copies)
+        scored = scored & ~np.isin(cols.row, np.fromiter(varied, np.int64, len(varied)))
     pos = fr.pos[scored]
     codes = [fr.slice_codes[f][scored] if f in fr.slice_codes
              else np.zeros(pos.size, np.int32) for f in fields]  # fmt: skip

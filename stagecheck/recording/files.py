@@ -55,15 +55,22 @@ def write_rows_file(
         columns = ((r.index, r.row_id, r.input_text, r.expected_text, r.slices) for r in rows)
     named: dict[tuple[str, ...], dict[str, str]] = {}  # slice values → their dict, once
     dumps = orjson.dumps
+    origins = rows.origins if isinstance(rows, RowTable) else {}
     with path.open("wb") as f:
         while chunk := list(islice(columns, ROWS_PER_PAUSE)):
             f.write(b"".join(
                 dumps({"row": i, "id": rid, "input": text, "expected": expected,
                        "slices": named.get(sl) or named.setdefault(
-                           sl, dict(zip(fields, sl, strict=True)))}) + b"\n"
+                           sl, dict(zip(fields, sl, strict=True))),
+                       **_origin(origins.get(i))}) + b"\n"
                 for i, rid, text, expected, sl in chunk
             ))  # fmt: skip
             pause()
+
+
+def _origin(tag: tuple[str, int] | None) -> dict[str, object]:
+    """A variant row's ``variant`` and ``origin`` keys (dataset.variants), else none."""
+    return {} if tag is None else {"variant": tag[0], "origin": tag[1]}
 
 
 def write_hlog_interval(

@@ -16,6 +16,7 @@ from stagecheck.judging.thresholds import check_threshold_names, judges_correctn
 from stagecheck.protocols import ProtocolAdapter, build_adapter
 from stagecheck.redact import redact_url
 from stagecheck.scenario import LoadedScenario, load_scenario
+from stagecheck.scenario.variants import ORIGINAL
 from stagecheck.scoring import Scorer, build_scorer
 
 __all__ = ["PreparedScenario", "prepare_scenario", "prepare_loaded", "describe_scenario"]
@@ -51,6 +52,7 @@ def prepare_loaded(
         classification=scorer.classification,
         slices=dataset.slice_values(),
         timings=("e2e", "ttft", "itl") if prepared.streams else ("e2e",),
+        variants=[ORIGINAL, *(v.label for v in sc.dataset.variants)],
     )
     if problems:
         raise InputError([f"{loaded.path}: thresholds: {p}" for p in problems])
@@ -98,6 +100,11 @@ def describe_scenario(p: PreparedScenario) -> str:
             f"  slice      {name}: {', '.join(values[:8])}"
             + (f" (+{len(values) - 8})" if len(values) > 8 else "")
         )
+    if sc.dataset.variants:
+        varied = len(ds.rows.origins)
+        lines.append(f"  variants   {', '.join(v.label for v in sc.dataset.variants)}: "
+                     f"{varied} varied rows beside {len(ds.rows) - varied} as written")  # fmt: skip
+        lines += [f"  note       {n}" for n in ds.variant_notes]
     lines.append(f"  scoring    {sc.scoring['kind']}")
     lines.append(f"  load       {plan}")
     for t in sc.gates:

@@ -24,6 +24,7 @@ from pydantic import (
 
 from stagecheck.protocols import ADAPTERS
 from stagecheck.redact import redact_text, redact_url
+from stagecheck.scenario.variants import VariantSpec, check_variant_names
 from stagecheck.units import MAX_RATE, parse_duration, parse_rate
 
 __all__ = [
@@ -176,6 +177,12 @@ class DatasetConfig(_Model):
     on_bad_row: Literal["fail", "skip"] = Field(
         "fail", description="A malformed row stops validation (fail) or is skipped and counted"
     )
+    variants: list[VariantSpec] = Field(
+        default_factory=list,
+        description="Seeded perturbations of the input text; each row's variant is sent as a "
+        "row of its own (typos, case, whitespace, punctuation, truncate, filler, template, "
+        "substitute)",
+    )
 
     @field_validator("input", mode="before")
     @classmethod
@@ -188,6 +195,13 @@ class DatasetConfig(_Model):
         if not v:
             raise ValueError("name at least one input field")
         return v
+
+    @model_validator(mode="after")
+    def _variants(self) -> DatasetConfig:
+        check_variant_names(self.variants)
+        if self.variants and len(self.input) != 1:
+            raise ValueError("variants vary one input text: name one dataset.input field")
+        return self
 
 
 def _pool_for(rate: float) -> int:

@@ -111,6 +111,15 @@ def _production(summary: Mapping[str, Any], metric: str) -> tuple[Any, Any, Any]
     return figures.get(base), figures.get(f"{base}_ci"), figures.get(f"{base}_se")
 
 
+def _find_variant(summary: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    variants = (summary.get("variants") or {}).get("variants") or []
+    return next((v for v in variants if v.get("name") == name), None)
+
+
+_VARIANT_COUNTS = {"accuracy": ("correct", "scored"), "flip_rate": ("flips", "pairs"),
+                   "right_to_wrong_rate": ("right_to_wrong", "pairs")}  # fmt: skip
+
+
 def metric_lookup(
     summary: Mapping[str, Any], histograms: Histograms | None = None
 ) -> Callable[[str], float | None]:
@@ -143,6 +152,10 @@ def metric_lookup(
             spec, _, stat = metric[len("slice[") :].partition("].")
             group = _find_slice(summary, spec)
             return None if group is None else _group_value(group, stat)
+        if metric.startswith("variant["):
+            name, _, stat = metric[len("variant[") :].partition("].")
+            found = _find_variant(summary, name)
+            return None if found is None or found.get(stat) is None else float(found[stat])
         observed = (summary.get("quality") or {}).get(metric)
         return None if observed is None else float(observed)
 
@@ -167,6 +180,16 @@ def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int, floa
         if stat == "recall":
             return int(c["tp"]), int(c["support"]), _deff(c, "recall_design_effect")
         return int(c["tp"]), int(c["predicted"]), _deff(c, "precision_design_effect")
+    if metric.startswith("variant["):
+        name, _, stat = metric[len("variant[") :].partition("].")
+        v = _find_variant(summary, name)
+        if v is None or stat not in _VARIANT_COUNTS:
+            return None
+        k, n = (v.get(key) for key in _VARIANT_COUNTS[stat])
+        if not isinstance(k, int) or not isinstance(n, int):
+            return None
+        deff = _deff(v) if stat == "accuracy" else 1.0  # a pair is one row already
+        return k, n, deff
     group: Mapping[str, Any] = summary
     if metric.startswith("slice["):
         spec, _, metric = metric[len("slice[") :].partition("].")

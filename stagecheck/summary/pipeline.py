@@ -83,9 +83,26 @@ def _complete(
             )
         else:
             summary["analysis"] = analysis.model_dump(mode="json")
+        _add_variants(summary, run_dir)
     if run_dir is not None:
         _production(summary, run_dir)
     set_verdict(summary, gates, histograms)
+
+
+def _add_variants(summary: dict[str, Any], run_dir: Path) -> None:
+    """The figures per ``dataset.variants`` entry; like the analysis, never a lost verdict."""
+    from stagecheck.summary.variants import variant_figures
+
+    try:
+        variants = variant_figures(run_dir, bool(summary.get("classes")))
+    except Exception as exc:  # noqa: BLE001 - the figures and the verdict must still be written
+        log.exception("variant figures failed")
+        summary.setdefault("notes", []).append(
+            f"the variants' figures could not be built: {one_line(f'{type(exc).__name__}: {exc}')}"
+        )
+    else:
+        if variants is not None:
+            summary["variants"] = variants
 
 
 def _production(summary: dict[str, Any], run_dir: Path) -> None:
@@ -120,7 +137,10 @@ def _dataset_profile(
 ) -> dict[str, Any] | None:
     """The dataset's profile for the summary. A profile that cannot be built is a note: it
     must never cost a run its summary and verdict."""
+    from stagecheck.datasets.variants import as_written
+
     try:
+        dataset = as_written(dataset)  # variant rows are copies: not part of the profile
         profile = profile_dataset(dataset, dataset.slice_fields, classification)
     except Exception as exc:  # noqa: BLE001 - the run's figures come first
         log.exception("dataset profile failed")

@@ -39,6 +39,7 @@ from stagecheck.summary.figures import (
     _Strict,
     accuracy_of,
 )
+from stagecheck.summary.variant_schema import Variants
 
 __all__ = ["Summary", "check_summary", "summary_json_schema"]
 
@@ -220,6 +221,7 @@ class Summary(_Strict):
     analysis: Analysis | None = None
     #: ``--against PROD``: the production sample and the figures re-weighted to its mix
     production: ProductionFigures | None = None
+    variants: Variants | None = None  # dataset.variants: figures per variant, flips
 
     @property
     def valid(self) -> bool:
