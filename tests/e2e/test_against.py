@@ -52,6 +52,8 @@ def _pandas_weighted_accuracy(folder: Path) -> float:
     proportion to their production shares."""
     res = pd.read_json(folder / "results.jsonl", lines=True)
     rows = pd.read_json(folder / "rows.jsonl", lines=True)
+    if "variant" in rows:  # dataset.variants: the rows as written only
+        rows = rows[rows["variant"].isna()].reset_index(drop=True)
     rows = pd.concat([rows[["row"]], pd.json_normalize(rows["slices"].tolist())], axis=1)
     scored = res[res["outcome"].isin(["correct", "incorrect", "unparseable"])].merge(rows, on="row")
     accuracy = scored.assign(ok=scored["outcome"].eq("correct")).groupby(CELL)["ok"].mean()
@@ -198,3 +200,18 @@ def test_a_production_threshold_without_a_sample_is_bad_input(run_dir, tmp_path)
                     "--against", str(PROD))  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert (bare / "production.json").is_file()
+
+
+def test_variant_rows_are_left_out_of_the_production_weights(tmp_path):
+    """dataset.variants adds perturbed copies of every row: production's mix weights the rows
+    as written, so the figure is the same as an exact pass without variants."""
+    with running_demo() as demo:
+        r = _stagecheck("run", str(SCENARIOS / "robustness.yaml"), "--set",
+                        f"endpoint.url={demo.url}", "--set", "thresholds=[]", "--against",
+                        str(PROD), "--out", str(tmp_path), "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    rows = pd.read_json(folder / "rows.jsonl", lines=True)
+    assert rows["variant"].notna().sum() > 0
+    figures = json.loads((folder / "summary.json").read_text())["production"]["figures"]
+    assert figures["accuracy"] == pytest.approx(_pandas_weighted_accuracy(folder), abs=1e-12)
