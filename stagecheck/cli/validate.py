@@ -15,9 +15,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     prepared = prepare_scenario(args.scenario, args.overrides)
     print(describe_scenario(prepared))
-    from stagecheck.datasets.variants import as_written
 
-    ds = as_written(prepared.dataset)  # variant rows are copies: not part of the profile
+    ds = prepared.dataset.as_written()  # variant rows are copies: not part of the profile
     profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
     print("\n".join(profile_lines(profile)))
     if not args.probe:
