@@ -50,11 +50,10 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
     sc = prepared.loaded.scenario
     sample = None
     if args.against and not args.worker:  # read and checked before any load: exit 2
-        from stagecheck.datasets.variants import as_written
         from stagecheck.production.against import sample_for_dataset
 
         # the rows as written: variant rows are perturbed copies, not validation rows
-        sample = sample_for_dataset(args.against, sc.dataset, as_written(prepared.dataset),
+        sample = sample_for_dataset(args.against, sc.dataset, prepared.dataset.as_written(),
                                     args.against_label)  # fmt: skip
     elif not args.worker:
         from stagecheck.production.against import check_production_gates

@@ -14,9 +14,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from stagecheck.run.preparation import describe_scenario, prepare_scenario
 
     prepared = prepare_scenario(args.scenario, args.overrides)
-    from stagecheck.datasets.variants import as_written
-
-    ds = as_written(prepared.dataset)  # variant rows are copies: not part of the profile
+    ds = prepared.dataset.as_written()  # variant rows are copies: not part of the profile
     sample = None
     if args.against:  # a bad sample is exit 2 before anything is printed as OK
         from stagecheck.production.against import sample_for_dataset

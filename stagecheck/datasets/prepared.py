@@ -5,6 +5,7 @@ bytes built at load time, or when sent: :mod:`stagecheck.datasets.rows`)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,19 @@ class PreparedDataset:
     @property
     def labels(self) -> list[str]:
         return sorted(set(self.rows.expected_texts))
+
+    def as_written(self) -> PreparedDataset:
+        """The dataset without its variant rows (they follow every row as written): what the
+        profile describes, so that truncated or templated copies are not counted as
+        duplicates."""
+        rows = self.rows
+        if not rows.origins:
+            return self
+        n = min(rows.origins)
+        table = RowTable()
+        table.extend(rows.lines[:n], list(rows.row_ids())[:n], [None] * n, rows.expected[:n],
+                     rows.expected_texts[:n], rows.slices[:n], rows.input_texts[:n])  # fmt: skip
+        return dataclasses.replace(self, rows=table)
 
     def slice_values(self) -> dict[str, list[str]]:
         combos = set(self.rows.slices)  # few distinct: each is stored once

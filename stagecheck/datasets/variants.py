@@ -13,12 +13,9 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stagecheck.datasets.rows import RowTable
-
-if TYPE_CHECKING:
-    from stagecheck.datasets.prepared import PreparedDataset
 from stagecheck.errors import InputError
 from stagecheck.protocols import PreparedRequest, ProtocolAdapter
 from stagecheck.scenario.variants import (
@@ -33,7 +30,7 @@ from stagecheck.scenario.variants import (
     Whitespace,
 )
 
-__all__ = ["perturb", "add_variants", "variant_rng", "as_written"]
+__all__ = ["perturb", "add_variants", "variant_rng"]
 
 MAX_INPUT_CHARS = 2000  # as datasets.prepared: a longer text is cut where it is shown
 
@@ -202,18 +199,3 @@ def add_variants(
             notes.append(f"variant {spec.label}: {empty:,} of {originals:,} rows make an empty "
                          "input and are not sent")  # fmt: skip
     return notes
-
-
-def as_written(dataset: PreparedDataset) -> PreparedDataset:
-    """The dataset without its variant rows (they follow every row as written): what the
-    profile describes, so that truncated or templated copies are not counted as duplicates."""
-    rows = dataset.rows
-    if not rows.origins:
-        return dataset
-    import dataclasses
-
-    n = min(rows.origins)
-    table = RowTable()
-    table.extend(rows.lines[:n], list(rows.row_ids())[:n], [None] * n, rows.expected[:n],
-                 rows.expected_texts[:n], rows.slices[:n], rows.input_texts[:n])  # fmt: skip
-    return dataclasses.replace(dataset, rows=table)

@@ -137,10 +137,8 @@ def _dataset_profile(
 ) -> dict[str, Any] | None:
     """The dataset's profile for the summary. A profile that cannot be built is a note: it
     must never cost a run its summary and verdict."""
-    from stagecheck.datasets.variants import as_written
-
     try:
-        dataset = as_written(dataset)  # variant rows are copies: not part of the profile
+        dataset = dataset.as_written()  # variant rows are copies: not part of the profile
         profile = profile_dataset(dataset, dataset.slice_fields, classification)
     except Exception as exc:  # noqa: BLE001 - the run's figures come first
         log.exception("dataset profile failed")
