@@ -35,9 +35,9 @@ from stagecheck.reporting.compare.fold import (
     RowFold,
     RunRows,
     read_row_fields,
-    row_lines,
 )
 from stagecheck.runfolder.results import line_answer
+from stagecheck.runfolder.rows import row_lines
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary
 

@@ -4,16 +4,17 @@ its answers tallied as the lines are read (line by line or by columns, the same 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
-__all__ = ["RunRows", "RowFold", "RowFields", "Results", "read_row_fields", "row_lines",
-           "ROWS_FILE", "SCORED"]  # fmt: skip
+from stagecheck.runfolder.rows import row_lines
+
+__all__ = ["RunRows", "RowFold", "RowFields", "Results", "read_row_fields", "ROWS_FILE",
+           "SCORED"]  # fmt: skip
 
 ROWS_FILE = "rows.jsonl"
 SCORED = frozenset({"correct", "incorrect", "unparseable"})
@@ -56,22 +57,6 @@ class RunRows:
 
 #: A dataset row's fixed fields from rows.jsonl: ``(id, expected, slices)``.
 RowFields = tuple[object, object, object]
-
-
-def row_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The lines of rows.jsonl that name their row (none when the file is missing or cannot be
-    read; a broken line is passed over: its requests compare by row index)."""
-    try:
-        with path.open("rb") as f:
-            for raw in f:
-                try:
-                    line = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(line, dict) and isinstance(line.get("row"), int):
-                    yield line
-    except OSError:
-        return
 
 
 def read_row_fields(path: Path) -> dict[int, RowFields]:

@@ -24,7 +24,7 @@ def _classification(run_dir: Path) -> bool:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from stagecheck.analysis.export import error_rows, field_names, flip_rows, write_records
+    from stagecheck.reporting.export import error_rows, field_names, flip_rows, write_records
 
     run_dir = Path(args.run_dir)
     if args.flips_from:

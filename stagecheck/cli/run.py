@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stagecheck.cli.parser import DEMO_SCENARIO, WEB_LOGIN_ENV
 from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, InputError
@@ -48,17 +48,7 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
                          "one user and password); without them nobody could log in")  # fmt: skip
     prepared = prepare_scenario(scenario, overrides)
     sc = prepared.loaded.scenario
-    sample = None
-    if args.against and not args.worker:  # read and checked before any load: exit 2
-        from stagecheck.production.against import sample_for_dataset
-
-        # the rows as written: variant rows are perturbed copies, not validation rows
-        sample = sample_for_dataset(args.against, sc.dataset, prepared.dataset.as_written(),
-                                    args.against_label)  # fmt: skip
-    elif not args.worker:
-        from stagecheck.production.against import check_production_gates
-
-        check_production_gates(sc.gates, "--against PROD (a sample of production inputs)")
+    sample = None if args.worker else _production_sample(args, prepared)
     argv = ["-f", str(Path(__file__).parents[1] / "locust" / "locustfile.py"),
             "--scenario", str(Path(scenario).resolve()), "--runs-root", args.out,
             "--only-summary"]  # fmt: skip
@@ -100,6 +90,20 @@ def cmd_run(args: argparse.Namespace, scenario: str, extra_sets: Sequence[str] =
     if args.quiet:
         argv += ["--loglevel", "WARNING"]
     return _locust_main(argv + _distribution_argv(args), prepared)
+
+
+def _production_sample(args: argparse.Namespace, prepared: PreparedScenario) -> Any:
+    """``--against PROD``: the production sample, read and checked before any load (exit 2);
+    without it, a production-weighted threshold is bad input."""
+    from stagecheck.production.against import check_production_gates, sample_for_dataset
+
+    sc = prepared.loaded.scenario
+    if not args.against:
+        check_production_gates(sc.gates, "--against PROD (a sample of production inputs)")
+        return None
+    # the rows as written: variant rows are perturbed copies, not validation rows
+    return sample_for_dataset(args.against, sc.dataset, prepared.dataset.as_written(),
+                              args.against_label)  # fmt: skip
 
 
 def check_listenable(option: str, host: str, port: int) -> None:

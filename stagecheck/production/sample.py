@@ -55,6 +55,24 @@ def _value(v: Any) -> str:
     return MISSING_VALUE if v is MISSING or v is None else _text(v)
 
 
+def _keep_cells(out: ProductionRows, values: list[tuple[Any, ...]], present: list[str],
+                slices: list[str], predicted: str | None) -> None:  # fmt: skip
+    """Each kept row's cell of the slice fields the sample has (``present``), and its
+    predicted label; a slice field the sample lacks is a note."""
+    kept = [slices.index(n) for n in present]
+    out.slice_fields = present
+    lacking = [n for n in slices if n not in present]
+    if lacking:
+        out.notes.append(f"the production sample has no slice field {', '.join(lacking)}: "
+                         "its weights use " + (", ".join(present) or "no slice"))  # fmt: skip
+    memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for row in values:
+        cell = tuple(_value(row[i]) for i in kept)
+        out.slices.append(memo.setdefault(cell, cell))
+        if predicted:
+            out.predicted.append(_value(row[-1]))
+
+
 def read_production(
     path: Path, inputs: list[str], slices: list[str], predicted: str | None = None
 ) -> ProductionRows:
@@ -100,19 +118,7 @@ def read_production(
     if absent:
         lines = column_problems(path, absent, columns, header=False)
         raise InputError([f"--against {line}" for line in lines])
-    kept = [i for i, n in enumerate(slices) if seen[n]]
-    out.slice_fields = [slices[i] for i in kept]
-    lacking = [n for n in slices if not seen[n]]
-    if lacking:
-        out.notes.append(f"the production sample has no slice field {', '.join(lacking)}: "
-                         "its weights use " + (", ".join(out.slice_fields) or "no slice")
-                         )  # fmt: skip
-    memo: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for row in values:
-        cell = tuple(_value(row[i]) for i in kept)
-        out.slices.append(memo.setdefault(cell, cell))
-        if predicted:
-            out.predicted.append(_value(row[-1]))
+    _keep_cells(out, values, [n for n in slices if seen[n]], slices, predicted)
     if not out.texts:
         raise InputError(f"{where}: no production row has the input field(s) "
                          f"{', '.join(inputs)} with a value")  # fmt: skip

@@ -49,7 +49,7 @@ def run_rows(run_dir: Path, summary: Mapping[str, Any], fields: Sequence[str]) -
     """The scored requests of the run folder, by row, with each row's cell of ``fields``."""
     from stagecheck.analysis.columns import CORRECT, UNPARSEABLE, read_columns, stage_users
     from stagecheck.analysis.frame import Frame
-    from stagecheck.summary.variants import variant_tags
+    from stagecheck.runfolder.rows import variant_tags
 
     classification = bool(summary.get("classes"))
     cols = read_columns(run_dir, stage_users(summary), classification)

@@ -10,33 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
+from stagecheck.runfolder.rows import variant_tags
 from stagecheck.scenario.variants import ORIGINAL
 from stagecheck.stats import design_effect, wilson
 from stagecheck.summary.variant_schema import FlipExample, FlipGroup, VariantFigures, Variants
 
-__all__ = ["variant_tags", "variant_figures", "MAX_WORST"]
+__all__ = ["variant_figures", "MAX_WORST"]
 
 MAX_WORST = 5  # flips shown side by side per variant
 _ANSWERED = (0, 1, 2)  # correct, incorrect, unparseable: the scored outcomes
-
-
-def variant_tags(rows_path: Path) -> dict[int, tuple[str, int]]:
-    """Each variant row's (variant name, origin row) from ``rows.jsonl``, in file order."""
-    tags: dict[int, tuple[str, int]] = {}
-    if not rows_path.is_file():
-        return tags
-    with rows_path.open("rb") as f:
-        for line in f:
-            if b'"variant"' not in line:
-                continue
-            try:
-                d = orjson.loads(line)
-                tags[int(d["row"])] = (str(d["variant"]), int(d["origin"]))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-    return tags
 
 
 def _ci(k: float, n: int, deff: float = 1.0) -> list[float] | None:
