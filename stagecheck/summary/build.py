@@ -35,6 +35,7 @@ from stagecheck.summary.sections import (
     slices_section,
     stages_section,
 )
+from stagecheck.summary.toolcalls import tool_calls_section
 from stagecheck.summary.verdict import judge
 
 __all__ = ["SCHEMA_VERSION", "OTHER_LABEL", "RunFacts", "build_summary", "summary_figures",
@@ -115,6 +116,8 @@ def summary_figures(
         "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
         "files": dict(FILES),
     }
+    if sc.scoring.get("kind") == "tool-call":
+        summary["tool_calls"] = tool_calls_section(agg)
     tokens = tokens_section(agg, duration)
     if tokens is not None:  # streamed answers only, as latency's ttft and itl
         summary["tokens"] = tokens

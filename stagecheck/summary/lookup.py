@@ -118,6 +118,9 @@ def metric_lookup(
             return None if goodput.get("per_s") is None else float(goodput["per_s"])
         if metric == "requests":
             return float(summary["requests"]["total"])
+        if metric == "tool_call.accuracy":
+            figures = summary.get("tool_calls") or {}
+            return None if figures.get("accuracy") is None else float(figures["accuracy"])
         if metric in ("error_rate", "unparseable_rate"):
             return float(summary["requests"][metric])
         if metric.startswith("class["):
@@ -152,6 +155,11 @@ def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int, floa
         if stat == "recall":
             return int(c["tp"]), int(c["support"]), _deff(c, "recall_design_effect")
         return int(c["tp"]), int(c["predicted"]), _deff(c, "precision_design_effect")
+    if metric == "tool_call.accuracy":
+        figures = summary.get("tool_calls")
+        if not figures:
+            return None
+        return int(figures["correct"]), int(figures["scored"]), _deff(figures)
     group: Mapping[str, Any] = summary
     if metric.startswith("slice["):
         spec, _, metric = metric[len("slice[") :].partition("].")

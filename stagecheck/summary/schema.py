@@ -195,6 +195,26 @@ class Files(_Strict):
     junit: str
 
 
+class ToolCallFigures(_Strict):
+    """Turns scored on their tool call (``scoring.kind: tool-call``): a call expected, or none."""
+
+    scored: int  # requests
+    correct: int
+    rows: int  # distinct dataset rows (turns): the unit of evidence
+    design_effect: float
+    accuracy: float
+    accuracy_ci: Interval
+    reasons: dict[str, int]  # why wrong ("wrong tool: x", "missing argument: y") → requests
+
+    def describe(self) -> str:
+        """``accuracy 0.9500 (76/80 turns) · wrong tool: open_return ×3, no call ×1``"""
+        line = f"accuracy {self.accuracy:.4f} ({self.correct:,}/{self.scored:,} turns)"
+        top = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        if top:
+            line += " · " + ", ".join(f"{r} ×{n:,}" for r, n in top)
+        return line
+
+
 class Summary(_Strict):
     schema_version: Literal[1]
     tool: Tool
@@ -217,6 +237,7 @@ class Summary(_Strict):
     files: Files
     dataset_profile: DatasetProfile | None = None
     analysis: Analysis | None = None
+    tool_calls: ToolCallFigures | None = None  # scoring.kind: tool-call only
 
     @property
     def valid(self) -> bool:
