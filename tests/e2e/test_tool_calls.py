@@ -140,3 +140,12 @@ thresholds: [accuracy >= 0.99]
     # a forgotten return is a missing call; a forgotten fact a wrong text
     reasons = {x.get("predicted") for x in later if x["outcome"] != "correct"}
     assert reasons == {None, "no call"}
+
+
+def test_stagecheck_demo_serves_the_assistant_to_a_scenario_with_tools(
+    cli: Callable[..., CliResult],
+) -> None:
+    res = cli("demo", SCENARIO)
+    assert res.code == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "(assistant with tools: --agent)" in res.stdout
+    assert res.summary["tool_calls"]["accuracy"] == 1.0
