@@ -118,3 +118,21 @@ def test_bad_expected_values_and_options_are_named() -> None:
         scorer(text={"kind": "tool-call"})
     with pytest.raises(ValidationError):
         scorer(text={"kind": "contains", "nope": 1})
+
+
+@pytest.mark.parametrize(
+    ("options", "text", "expected"),
+    [
+        ({"kind": "contains"}, "It arrives on 9 December.", "9 December"),
+        ({"kind": "exact"}, "refund", "refund"),
+        ({"kind": "label"}, "refund", "refund"),
+        ({"kind": "numeric"}, "42", 42),
+        ({"kind": "json-field", "field": "intent"}, '{"intent": "refund"}', "refund"),
+        ({"kind": "json-schema", "schema": {"type": "object", "required": ["a"]}}, '{"a": 1}', "x"),
+        ({"kind": "similarity", "method": "rouge-l", "threshold": 0.5}, "a b c", "a b c"),
+    ],
+)
+def test_text_scorers_read_a_chat_answers_text(options: Any, text: str, expected: Any) -> None:
+    """With tools declared every answer is a ChatAnswer: the other scorers score its text."""
+    s = build_scorer(options)
+    assert s.score(ChatAnswer(text), s.prepare_expected(expected))[0] is True
