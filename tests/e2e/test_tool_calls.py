@@ -67,6 +67,12 @@ def test_the_wrong_tool_rate_is_found_with_its_reason(
     assert analysis_reasons == set(tc["reasons"])
     if stream:
         assert summary["latency"]["ttft"]["count"] == len(lines)
+    # the reasons, counted, in the reports a person reads
+    top = max(tc["reasons"], key=tc["reasons"].get)
+    shown = f"{top} ×{tc['reasons'][top]}"
+    assert shown in (res.run_dir / "summary.md").read_text().replace("\\_", "_")
+    html = (res.run_dir / "report.html").read_text()
+    assert 'id="tool-calls"' in html and shown in html
 
 
 def test_a_right_model_passes_and_a_scenario_without_tools_is_bad_input(
