@@ -9,6 +9,8 @@ evidence, as for accuracy. The reasons are the wrong answers' labels (``wrong to
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from typing import Any
 
 import numpy as np
@@ -21,13 +23,30 @@ from stagecheck.summary.quality import proportion_ci
 __all__ = ["tool_calls_section"]
 
 
+# dataset rows -> which are scored on their tool call: found once per dataset, since a live view
+# rebuilds the summary every second while the users run
+_TOOL_ROWS: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _tool_rows(rows: Any) -> np.ndarray:
+    try:
+        known = _TOOL_ROWS.get(rows)
+    except TypeError:  # rows that cannot be weakly referenced (a plain list)
+        known = None
+    if known is None:
+        expected = getattr(rows, "expected", None)
+        if expected is None:
+            expected = [r.expected for r in rows]
+        known = np.fromiter(map(is_tool_row, expected), bool, len(expected))
+        with contextlib.suppress(TypeError):  # rows that cannot be weakly referenced
+            _TOOL_ROWS[rows] = known
+    return known
+
+
 def tool_calls_section(agg: Aggregate) -> dict[str, Any] | None:
     """``tool_calls`` of summary.json; None when no row is scored on its tool call."""
-    expected = getattr(agg.rows, "expected", None)
-    if expected is None:
-        expected = [r.expected for r in agg.rows]
     rows, correct, scored = agg.row_tallies()
-    mine = np.fromiter((is_tool_row(expected[r]) for r in rows.tolist()), bool, rows.size)
+    mine = _tool_rows(agg.rows)[rows]
     if not mine.any():
         return None
     k, n = correct[mine], scored[mine]
