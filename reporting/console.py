@@ -152,14 +152,15 @@ def _quality(report: Summary) -> list[str]:
     if accuracy is None:
         return []
     line = f"Quality   accuracy {fmt.fraction(accuracy)} ({fmt.percent(accuracy, 2)})"
+    tools = [f"Tool calls {report.tool_calls.describe()}"] if report.tool_calls else []
     if q is None or q.accuracy is None:
-        return [line + " · correct / answered"]
+        return [line + " · correct / answered", *tools]
     # Non-classification scoring (exact, regex, …) has accuracy but no F1.
     if q.f1_macro is not None:
         line += f" · macro-F1 {fmt.fraction(q.f1_macro)}"
     if q.f1_weighted is not None:
         line += f" · weighted-F1 {fmt.fraction(q.f1_weighted)}"
-    return [line + f" · {q.scored:,} scored"]
+    return [line + f" · {q.scored:,} scored", *tools]
 
 
 def _classes(report: Summary) -> list[str]:

@@ -144,6 +144,8 @@ def _latency(report: Summary) -> list[str]:
     out = ["### Latency", "", *md_table(header, rows, "l" + "r" * (len(header) - 1))]
     if report.tokens is not None:
         out += ["", f"Tokens: {md_cell(report.tokens.describe())}"]
+    if report.tool_calls is not None:
+        out += ["", f"Tool calls: {md_cell(report.tool_calls.describe())}"]
     return out
 
 

@@ -80,6 +80,9 @@ def _verdict(report: Summary) -> str:
     ]
     if q is not None and q.f1_macro is not None:
         kpis.append(("Macro-F1", fmt.fraction(q.f1_macro, 3)))
+    tools = report.tool_calls
+    if tools is not None:
+        kpis.append(("Tool calls right", fmt.percent(tools.accuracy, 2)))
     if e2e is not None:
         kpis.append(("p99 latency", f"{fmt.ms(e2e.p99_us)} ms"))
     cards = "".join(
@@ -91,6 +94,8 @@ def _verdict(report: Summary) -> str:
         f"<h1>{e(verdict.upper())}</h1>\n"
         f'<p class="sub">{e(report.run.scenario)} · {e(sub)}</p>\n'
         + (f'<p class="sub caveat">⚠ {e(caveat)}</p>\n' if caveat else "")
+        + (f'<p class="sub" id="tool-calls">Tool calls: {e(tools.describe())}</p>\n'
+           if tools is not None else "")
         + f'{reasons}<div class="kpis">{cards}</div>\n</section>'
     )
 

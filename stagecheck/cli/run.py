@@ -182,6 +182,19 @@ def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> i
     return controller.exit_code
 
 
+def _demo_knobs(scenario: Path) -> tuple[str, ...]:
+    """The demo endpoint's mode for a scenario: a scenario that declares tools talks to the
+    assistant with tools (``--agent``), any other to the default intent classifier."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(scenario.read_text(encoding="utf-8"))
+        tools = doc["endpoint"]["options"]["tools"]
+    except Exception:  # noqa: BLE001 - no tools (or a bad file, which the run reports)
+        return ()
+    return ("--agent",) if tools else ()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stagecheck.demo.testing import start_demo_subprocess, stop_demo_subprocess
 
@@ -190,8 +203,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise InputError(
             f"{scenario}: scenario not found (run from the checkout, or name a scenario)"
         )
-    proc, url = start_demo_subprocess()
-    print(f"stagecheck demo: staging endpoint started at {url}", flush=True)
+    knobs = _demo_knobs(Path(scenario))
+    proc, url = start_demo_subprocess(*knobs)
+    mode = " (assistant with tools: --agent)" if knobs else ""
+    print(f"stagecheck demo: staging endpoint started at {url}{mode}", flush=True)
     owner = os.getpid()
     try:
         return cmd_run(args, scenario, [f"endpoint.url={url}"])

@@ -26,6 +26,13 @@ from prometheus_client import (
 )
 
 from stagecheck.demo import payloads
+from stagecheck.demo.agent import Agent
+from stagecheck.demo.agent_payloads import (
+    AgentRequest,
+    agent_response,
+    agent_stream_chunks,
+    parse_agent_chat,
+)
 from stagecheck.demo.chatbot import SupportBot
 from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.degrade import Degrader, load_rows, parse_rule
@@ -172,6 +179,9 @@ class DemoApp:
         self._degrader = Degrader([parse_rule(r) for r in config.degrade], rows, config.seed)
         self._fallback = _fallback_label(config, classifier.labels)
         self._bot = SupportBot(seed=config.seed) if config.chatbot else None
+        self._agent = (
+            Agent(config.forget_rate, config.wrong_tool_rate, config.seed) if config.agent else None
+        )
         self._metrics = CollectorRegistry()
         ProcessCollector(registry=self._metrics)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
@@ -311,6 +321,8 @@ class DemoApp:
     # --- inference routes -------------------------------------------------------------------
 
     def _chat(self, environ: Environ) -> Reply:
+        if self._agent is not None:  # the whole conversation and its tools are read
+            return self._openai(environ, "chat", parse_agent_chat)
         return self._openai(environ, "chat", payloads.parse_chat)
 
     def _completions(self, environ: Environ) -> Reply:
@@ -341,6 +353,10 @@ class DemoApp:
                 return error(404, message, "invalid_request_error", "model_not_found")
             if self._simulate(payloads.word_count(request.text)):
                 return error(503, "injected error (--error-rate)", "server_error", "unavailable")
+            if self._agent is not None and isinstance(request, AgentRequest):
+                reply = self._agent_reply(request)
+                handed_over = reply.stream is not None  # the stream tells the stats its end
+                return reply
             if self._bot is not None:
                 content = self._bot.answer(request.text)
             else:
@@ -366,6 +382,17 @@ class DemoApp:
         finally:
             if not handed_over:
                 self.stats.leave()
+
+    def _agent_reply(self, request: AgentRequest) -> Reply:
+        """The assistant's answer (a text or a tool call), whole or streamed."""
+        assert self._agent is not None
+        turn = self._agent.reply(request.messages, request.tools)
+        args = (request, turn, self._next_id("chatcmpl"), int(time.time()), self.config.model_name)
+        if not request.stream:
+            return Reply(200, agent_response(*args))
+        chunks, token_chunks = agent_stream_chunks(*args)
+        stream = _sse(chunks, token_chunks, self.config.token_delay_ms / 1000)
+        return Reply(200, stream=_TrackedStream(stream, self.stats.leave))
 
     def _batch(
         self,

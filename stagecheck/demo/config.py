@@ -64,6 +64,18 @@ class DemoConfig:
     """OpenAI routes answer support questions in free text from a small knowledge base
     (:mod:`stagecheck.demo.chatbot`), imperfect on purpose, instead of naming an intent."""
 
+    agent: bool = False
+    """OpenAI chat answers a whole conversation as a support assistant with tools
+    (``lookup_order``, ``open_return``; :mod:`stagecheck.demo.agent`)."""
+
+    forget_rate: float = 0.0
+    """With ``agent``: the share of requests (fixed by a hash of the conversation) answered as if
+    the history were not there."""
+
+    wrong_tool_rate: float = 0.0
+    """With ``agent``: the share of requests that call a tool (fixed by a hash of the
+    conversation) that call the other tool."""
+
     def __post_init__(self) -> None:
         for name in (
             "latency_ms",
@@ -75,6 +87,13 @@ class DemoConfig:
             value = getattr(self, name)
             if not value >= 0:  # also rejects NaN
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        for name in ("forget_rate", "wrong_tool_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if (self.forget_rate or self.wrong_tool_rate) and not self.agent:
+            raise ValueError("forget_rate and wrong_tool_rate need the agent mode (--agent)")
+        if self.agent and self.chatbot:
+            raise ValueError("agent and chatbot are two modes of the chat route: pick one")
         if not 0 <= self.error_rate <= 1:
             raise ValueError(f"error_rate must be between 0 and 1, got {self.error_rate}")
         if self.chat_style not in CHAT_STYLES:

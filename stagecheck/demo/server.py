@@ -137,6 +137,13 @@ def build_parser(prog: str = "stagecheck demo-server") -> argparse.ArgumentParse
     add("--chatbot", action="store_true",
         help="OpenAI routes answer support questions in free text from a small knowledge base "
              "(wrong topic or a missing detail now and then, on purpose)")  # fmt: skip
+    add("--agent", action="store_true",
+        help="OpenAI chat answers whole conversations as a support assistant with tools "
+             "(lookup_order, open_return) and refund policy answers")  # fmt: skip
+    add("--forget-rate", type=float, default=d.forget_rate, metavar="SHARE",
+        help="with --agent: that share of requests ignores the history (fixed by a hash)")
+    add("--wrong-tool-rate", type=float, default=d.wrong_tool_rate, metavar="SHARE",
+        help="with --agent: that share of tool calls calls the other tool (fixed by a hash)")
     add("--access-log", action="store_true", help="log every request to stderr")
     return parser
 
@@ -187,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         f"stagecheck demo-server listening on {server.url} "
         f"(model {config.model_name}, {n_intents} intents"
         + ("; chatbot: free-text answers on the OpenAI routes" if config.chatbot else "")
+        + ("; agent: conversations with tools on the chat route" if config.agent else "")
         + (f"; degraded: {', '.join(config.degrade)}" if config.degrade else "")
         + (
             f"; falls back above {config.fallback_above} in flight"

@@ -89,6 +89,9 @@ CATALOGUE: tuple[MetricName, ...] = (
                "requests both correct and within the tightest latency threshold / run "
                "duration (every correct answer when no latency threshold is set)"),
     MetricName("requests", "run", "count", "requests sent", None, "stagecheck_requests_total"),
+    MetricName("tool_call.accuracy", "run", "fraction",
+               "turns scored on their tool call (scoring.kind: tool-call) answered with the "
+               "expected call, or rightly none / such turns", "wilson"),
     MetricName("output_tokens", "run", "count",
                "output tokens of the streamed answers (the server's usage, else text deltas)"),
     MetricName("output_tokens_per_s", "run", "count",

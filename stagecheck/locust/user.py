@@ -36,6 +36,7 @@ from stagecheck.locust.transport import (
     sse_events,
 )
 from stagecheck.protocols import STREAM_DONE, ProtocolAdapter, ResponseParseError, StreamUsage
+from stagecheck.protocols.openai_tools import ChatAnswer
 from stagecheck.recording import CORRECT, HTTP_ERROR, INCORRECT, UNPARSEABLE
 from stagecheck.redact import looks_secret, redact_text
 from stagecheck.run import RunSession, Sent
@@ -76,7 +77,8 @@ def _score_answer(session: RunSession, row: PreparedRow, read: Callable[[], Any]
         # an LLM judge that failed is the judge's cause ("judge: …"), not the target's
         error = reason if getattr(exc, "cause", None) else f"unparseable: {reason}"
         return (UNPARSEABLE, label, None, error[:200], None, 0)
-    got = label if label is not None else str(prediction)[:_GOT_LIMIT]
+    # a tool-call answer's label is why it is wrong: the call itself is what it got
+    got = str(prediction)[:_GOT_LIMIT] if label is None or type(prediction) is ChatAnswer else label
     return (CORRECT if correct else INCORRECT), label, got, None, value, judge_us
 
 

@@ -4,6 +4,9 @@ streamed.
 The messages come either whole from a row field (``messages_field``) or from an optional
 ``system_prompt`` plus a user message: ``user_template`` filled from the row
 (``"Classify: {text}"``) or, by default, the single input field's value.
+
+With ``tools`` (OpenAI tool calling, :mod:`stagecheck.protocols.openai_tools`) every request
+declares them and an answer is a :class:`ChatAnswer`; without, an answer stays its text.
 """
 
 from __future__ import annotations
@@ -16,15 +19,35 @@ from pydantic import Field, field_validator, model_validator
 from stagecheck.protocols.base import (
     MISSING,
     PreparedRequest,
+    ResponseParseError,
     as_text,
     check_template,
     field_value,
     loads,
     render_template,
 )
-from stagecheck.protocols.openai_common import OpenAIAdapter, OpenAIOptions
+from stagecheck.protocols.openai_common import OpenAIAdapter, OpenAIOptions, error_reason
+from stagecheck.protocols.openai_tools import (
+    ChatAnswer,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+    answer_of_message,
+    assistant_messages,
+    check_tool_choice,
+    decode_stream,
+    encode_fragments,
+    escape_text,
+    request_fields,
+)
 
-__all__ = ["OpenAIChatAdapter", "OpenAIChatOptions"]
+__all__ = [
+    "OpenAIChatAdapter",
+    "OpenAIChatOptions",
+    "ChatAnswer",
+    "ToolCall",
+    "assistant_messages",
+]
 
 
 class OpenAIChatOptions(OpenAIOptions):
@@ -39,6 +62,12 @@ class OpenAIChatOptions(OpenAIOptions):
     system_prompt: str | None = Field(None, description="System message sent before the user's")
     user_template: str | None = Field(
         None, description="User message, str.format_map over the row, e.g. 'Classify: {text}'"
+    )
+    tools: list[ToolSpec] | None = Field(
+        None, description="OpenAI tools sent with every request; answers then carry tool calls"
+    )
+    tool_choice: ToolChoice | None = Field(
+        None, description="none | auto | required | {type: function, function: {name: …}}"
     )
 
     @field_validator("user_template")
@@ -80,8 +109,23 @@ class OpenAIChatAdapter(OpenAIAdapter):
     _text_path = "choices[0].message.content"
     _delta_path = "choices[0].delta.content"
 
+    def __new__(cls, *, options: Any, **kwargs: Any) -> OpenAIChatAdapter:
+        # Tools change how answers are read: that adapter is chosen here, once, so that an
+        # adapter without tools reads answers exactly as before (no test on the hot path).
+        if cls is OpenAIChatAdapter and getattr(options, "tools", None) is not None:
+            cls = _ToolsChatAdapter
+        return super().__new__(cls)
+
     def problems(self) -> list[str]:
         o = self.options
+        tools = [f"endpoint.options.{p}" for p in check_tool_choice(o.tools, o.tool_choice)]
+        if "tools" in o.extra_body and o.tools is None:
+            tools.append(
+                "endpoint.options.extra_body.tools: declare tools as endpoint.options.tools, "
+                "so that the answers' tool calls are read"
+            )
+        if tools:
+            return tools
         if o.messages_field is None and o.user_template is None and len(self.inputs) != 1:
             names = ", ".join(self.inputs) or "none"
             return [
@@ -127,3 +171,36 @@ class OpenAIChatAdapter(OpenAIAdapter):
     @staticmethod
     def _delta_text(choice: Any) -> Any:
         return choice["delta"].get("content")
+
+
+class _ToolsChatAdapter(OpenAIChatAdapter):
+    """``openai-chat`` with ``tools``: answers are :class:`ChatAnswer` values."""
+
+    def _extra_body(self) -> dict[str, Any]:
+        o = self.options
+        assert o.tools is not None
+        return {**request_fields(o.tools, o.tool_choice), **o.extra_body}
+
+    def parse(self, body: bytes) -> ChatAnswer:
+        try:
+            obj = loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ResponseParseError("response is not JSON") from None
+        try:
+            message = obj["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            reason = error_reason(obj)
+            raise ResponseParseError(reason or "no choices[0].message in response") from None
+        return answer_of_message(message)
+
+    @staticmethod
+    def _delta_text(choice: Any) -> Any:
+        delta = choice["delta"]
+        text = delta.get("content")
+        calls = delta.get("tool_calls")
+        if not calls:
+            return escape_text(text) if type(text) is str else text
+        return (escape_text(text) if isinstance(text, str) else "") + encode_fragments(calls)
+
+    def finish_stream(self, text: str) -> ChatAnswer:
+        return decode_stream(text)

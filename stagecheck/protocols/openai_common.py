@@ -27,7 +27,7 @@ from stagecheck.protocols.base import (
     short_text,
 )
 
-__all__ = ["OpenAIOptions", "OpenAIAdapter"]
+__all__ = ["OpenAIOptions", "OpenAIAdapter", "error_reason"]
 
 
 class OpenAIOptions(AdapterOptions):
@@ -47,7 +47,7 @@ class OpenAIOptions(AdapterOptions):
     )
 
 
-def _error_reason(obj: Any) -> str | None:
+def error_reason(obj: Any) -> str | None:
     """The message of an OpenAI-style ``{"error": ...}`` body, if it is one."""
     if isinstance(obj, dict) and "error" in obj and "choices" not in obj:
         err = obj["error"]
@@ -92,8 +92,12 @@ class OpenAIAdapter(ProtocolAdapter):
             body["max_tokens"] = o.max_tokens
         if o.temperature is not None:
             body["temperature"] = o.temperature
-        body.update(o.extra_body)
+        body.update(self._extra_body())
         return encode_json(body)
+
+    def _extra_body(self) -> dict[str, Any]:
+        """What is merged into every body last (``extra_body``; the chat adapter's tools)."""
+        return self.options.extra_body
 
     @staticmethod
     @abstractmethod
@@ -113,7 +117,7 @@ class OpenAIAdapter(ProtocolAdapter):
         try:
             text = self._choice_text(obj["choices"][0])
         except (KeyError, IndexError, TypeError, AttributeError):
-            reason = _error_reason(obj)
+            reason = error_reason(obj)
             raise ResponseParseError(reason or f"no {self._text_path} in response") from None
         if not isinstance(text, str):
             raise ResponseParseError(f"no {self._text_path} in response (got {text!r:.60})")
@@ -135,7 +139,7 @@ class OpenAIAdapter(ProtocolAdapter):
         try:
             choices = obj["choices"]
         except (KeyError, TypeError):
-            reason = _error_reason(obj)
+            reason = error_reason(obj)
             raise ResponseParseError(reason or "stream chunk has no choices") from None
         if not choices:  # the usage chunk sent with include_usage
             return _usage(obj)

@@ -46,17 +46,36 @@ def prepare_loaded(
     scorer = build_scorer(sc.scoring, loaded.base_dir)
     dataset = load_dataset(loaded, adapter, scorer, pause)
     prepared = PreparedScenario(loaded, adapter, scorer, dataset)
+    gates = [parse_threshold(t) for t in sc.gates]
     problems = check_threshold_names(
-        [parse_threshold(t) for t in sc.gates],
+        gates,
         classes=dataset.labels if scorer.classification else None,
         classification=scorer.classification,
         slices=dataset.slice_values(),
         timings=("e2e", "ttft", "itl") if prepared.streams else ("e2e",),
         variants=[ORIGINAL, *(v.label for v in sc.dataset.variants)],
     )
+    problems = [f"thresholds: {p}" for p in problems]
+    problems += _tool_call_problems(sc.scoring.get("kind"), adapter, [g.metric for g in gates])
     if problems:
-        raise InputError([f"{loaded.path}: thresholds: {p}" for p in problems])
+        raise InputError([f"{loaded.path}: {p}" for p in problems])
     return prepared
+
+
+def _tool_call_problems(
+    kind: str | None, adapter: ProtocolAdapter, metrics: Sequence[str]
+) -> list[str]:
+    """The tool-call scorer reads tool calls, which only an adapter with tools returns."""
+    declared = getattr(getattr(adapter, "options", None), "tools", None) is not None
+    out = []
+    if kind == "tool-call" and not declared:
+        out.append(
+            "scoring: kind tool-call needs the tools declared in endpoint.options.tools "
+            "(protocol openai-chat)"
+        )
+    if kind != "tool-call" and "tool_call.accuracy" in metrics:
+        out.append("thresholds: tool_call.accuracy needs scoring.kind: tool-call")
+    return out
 
 
 def prepare_scenario(path: str, overrides: Sequence[str] = ()) -> PreparedScenario:

@@ -19,6 +19,7 @@ import urllib3
 from stagecheck.endpoint.check import status_hint, tls_problem
 from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import STREAM_DONE, ResponseParseError
+from stagecheck.protocols.openai_tools import ChatAnswer
 from stagecheck.redact import looks_secret, redact_text, redact_url
 from stagecheck.run.preparation import PreparedScenario
 from stagecheck.run.session import RunSession
@@ -153,6 +154,8 @@ def _score_probe(
         lines.append(f"prediction (unreadable: {_mask(reason, headers)[:200]})")
         return ProbeResult(lines, f"probe: the answer could not be read: {reason[:200]}")
     shown = label if label is not None else str(prediction)
+    if label is not None and isinstance(prediction, ChatAnswer):  # the call, then why it is wrong
+        shown = f"{prediction} ({label})"
     lines.append(f"prediction {_mask(shown, headers)[:EXCERPT_CHARS]!r}")
     lines.append(
         f"score      {'correct' if correct else 'incorrect'} ({sc.scoring['kind']} scorer, "

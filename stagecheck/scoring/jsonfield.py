@@ -11,9 +11,9 @@ from stagecheck.scoring.scorers import (
     Scorer,
     ScorerOptions,
     UnparseableAnswer,
+    answer_document,
     answer_text,
     expected_text,
-    load_json_answer,
 )
 from stagecheck.scoring.text import DEFAULT_LABEL_NORMALIZE, NormalizeStep, make_normalizer
 
@@ -52,7 +52,7 @@ class JSONFieldScorer(Scorer):
         return self._norm(expected_text(raw))
 
     def score(self, prediction: Any, expected: Any) -> tuple[bool, str | None]:
-        doc = load_json_answer(prediction) if isinstance(prediction, str) else prediction
+        doc = answer_document(prediction)
         if not isinstance(doc, (dict, list)):
             raise UnparseableAnswer("answer is not a JSON object")
         value = self._get(doc)

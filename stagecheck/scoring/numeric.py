@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from stagecheck.protocols.openai_tools import ChatAnswer
 from stagecheck.scoring.scorers import Scorer, ScorerOptions, UnparseableAnswer
 
 __all__ = ["NumericOptions", "NumericScorer"]
@@ -47,6 +48,8 @@ class NumericScorer(Scorer):
                 value = float(prediction)
             except ValueError:
                 raise UnparseableAnswer(f"answer is not a number: {prediction!r:.40}") from None
+        elif kind is ChatAnswer:  # tools declared: the answer's text
+            return self.score(prediction.text, expected)
         else:
             raise UnparseableAnswer(f"answer is a {kind.__name__}, not a number")
         if value != value:  # NaN

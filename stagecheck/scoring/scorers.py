@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from stagecheck.protocols import ResponseParseError
+from stagecheck.protocols.openai_tools import ChatAnswer
 from stagecheck.registry import Registry
 from stagecheck.scoring.text import label_text
 
@@ -30,6 +31,7 @@ __all__ = [
     "answer_text",
     "expected_text",
     "load_json_answer",
+    "answer_document",
 ]
 
 UNPARSEABLE_LABEL = "(unparseable)"
@@ -104,6 +106,8 @@ def expected_text(raw: Any) -> str:
 def answer_text(prediction: Any) -> str:
     if type(prediction) is str:
         return prediction
+    if type(prediction) is ChatAnswer:  # tools declared: a text scorer reads the answer's text
+        return prediction.text
     try:
         return label_text(prediction)
     except TypeError:
@@ -125,3 +129,12 @@ def load_json_answer(text: str) -> Any:
         except ValueError:
             pass
     raise UnparseableAnswer("answer is not JSON")
+
+
+def answer_document(prediction: Any) -> Any:
+    """The JSON document of an answer: text is parsed, a decoded value taken as it is."""
+    if isinstance(prediction, str):
+        return load_json_answer(prediction)
+    if type(prediction) is ChatAnswer:
+        return load_json_answer(prediction.text)
+    return prediction

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from stagecheck.protocols.jsonpath import compile_path
+from stagecheck.protocols.openai_tools import ChatAnswer
 from stagecheck.scoring.scorers import (
     Graded,
     Scorer,
@@ -123,6 +124,8 @@ class JSONSchemaScorer(Scorer):
         return self._norm(expected_text(raw)) if self._get is not None else expected_text(raw)
 
     def grade(self, prediction: Any, expected: Any) -> Graded:
+        if type(prediction) is ChatAnswer:  # tools declared: the answer's text
+            prediction = prediction.text
         doc = _json_answer(prediction) if isinstance(prediction, str) else prediction
         if not self._validator.is_valid(doc):
             return False, None, 0.0, 0

@@ -34,6 +34,7 @@ from stagecheck.summary.sections import (
     slices_section,
     stages_section,
 )
+from stagecheck.summary.toolcalls import tool_calls_section
 from stagecheck.summary.verdict import set_verdict
 from stagecheck.version import __version__
 
@@ -115,6 +116,8 @@ def summary_figures(
         "notes": [*facts.notes, *([sc.gates_note] if sc.gates_note else [])],
         "files": dict(FILES),
     }
+    if sc.scoring.get("kind") == "tool-call":
+        summary["tool_calls"] = tool_calls_section(agg)
     tokens = tokens_section(agg, duration)
     if tokens is not None:  # streamed answers only, as latency's ttft and itl
         summary["tokens"] = tokens

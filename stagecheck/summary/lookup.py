@@ -142,6 +142,9 @@ def metric_lookup(
             return None if goodput.get("per_s") is None else float(goodput["per_s"])
         if metric == "requests":
             return float(summary["requests"]["total"])
+        if metric == "tool_call.accuracy":
+            figures = summary.get("tool_calls") or {}
+            return None if figures.get("accuracy") is None else float(figures["accuracy"])
         if metric in ("error_rate", "unparseable_rate"):
             return float(summary["requests"][metric])
         if metric.startswith("class["):
@@ -190,6 +193,11 @@ def _proportion(summary: Mapping[str, Any], metric: str) -> tuple[int, int, floa
             return None
         deff = _deff(v) if stat == "accuracy" else 1.0  # a pair is one row already
         return k, n, deff
+    if metric == "tool_call.accuracy":
+        figures = summary.get("tool_calls")
+        if not figures:
+            return None
+        return int(figures["correct"]), int(figures["scored"]), _deff(figures)
     group: Mapping[str, Any] = summary
     if metric.startswith("slice["):
         spec, _, metric = metric[len("slice[") :].partition("].")

@@ -197,6 +197,26 @@ class Files(_Strict):
     junit: str
 
 
+class ToolCallFigures(_Strict):
+    """Turns scored on their tool call (``scoring.kind: tool-call``): a call expected, or none."""
+
+    scored: int  # requests
+    correct: int
+    rows: int  # distinct dataset rows (turns): the unit of evidence
+    design_effect: float
+    accuracy: float
+    accuracy_ci: Interval
+    reasons: dict[str, int]  # why wrong ("wrong tool: x", "missing argument: y") → requests
+
+    def describe(self) -> str:
+        """``accuracy 0.9500 (76/80 turns) · wrong tool: open_return ×3, no call ×1``"""
+        line = f"accuracy {self.accuracy:.4f} ({self.correct:,}/{self.scored:,} turns)"
+        top = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        if top:
+            line += " · " + ", ".join(f"{r} ×{n:,}" for r, n in top)
+        return line
+
+
 class Summary(_Strict):
     schema_version: Literal[1]
     tool: Tool
@@ -222,6 +242,7 @@ class Summary(_Strict):
     #: ``--against PROD``: the production sample and the figures re-weighted to its mix
     production: ProductionFigures | None = None
     variants: Variants | None = None  # dataset.variants: figures per variant, flips
+    tool_calls: ToolCallFigures | None = None  # scoring.kind: tool-call only
 
     @property
     def valid(self) -> bool:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 
 KINDS = [
     "contains", "exact", "json-field", "json-schema", "judge", "label", "numeric", "phrases",
-    "regex", "similarity",
+    "regex", "similarity", "tool-call",
 ]
 
 
