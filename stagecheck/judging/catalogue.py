@@ -23,10 +23,10 @@ __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIM
            "TOKEN_FIGURES", "TOKEN_STATS", "STREAM_ONLY", "Series", "SERIES", "BASE_LABELS",
            "Percentile", "PERCENTILES", "LATENCY_STATS", "percentile", "QUANTILES",
            "LATENCY_BUCKETS_S", "MAX_LABEL_VALUES", "OTHER",
-           "series_names"]  # fmt: skip
+           "series_names", "CONTEXT_BUCKETS"]  # fmt: skip
 
 Kind = Literal["duration", "fraction", "rate", "count"]
-Scope = Literal["run", "timing", "tokens", "class", "slice"]
+Scope = Literal["run", "timing", "tokens", "class", "slice", "conversation", "turn", "context"]
 Interval = Literal["wilson", "order-statistics"] | None
 
 #: ``latency`` (end to end), ``ttft`` and ``itl`` (streams): ``<timing>.<stat>``.
@@ -59,7 +59,20 @@ class MetricName:
             return f"class[refund].{self.name}"
         if self.scope == "slice":
             return f"slice[complexity=complex].{self.name}"
+        if self.scope == "conversation":
+            return f"conversation.{self.name}"
+        if self.scope in ("turn", "context"):
+            where = "turn[3]" if self.scope == "turn" else "context[last]"
+            return f"{where}.{self.name.replace('<NN>', '95')}"
         return self.name
+
+
+#: Conversations: a turn's context length (characters of the messages sent, as the dataset
+#: writes the history) in buckets, for latency and TTFT by context: (label, lowest, highest).
+CONTEXT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("<500", 0, 500), ("500-1k", 500, 1000), ("1k-2k", 1000, 2000), ("2k-4k", 2000, 4000),
+    ("4k-8k", 4000, 8000), ("8k-16k", 8000, 16000), ("16k+", 16000, None),
+)  # fmt: skip
 
 
 _F1 = "stagecheck_f1_ratio"
@@ -112,6 +125,25 @@ CATALOGUE: tuple[MetricName, ...] = (
       for name in ("f1_macro", "precision_macro", "recall_macro", "f1_weighted")),
     MetricName("requests", "slice", "count", "requests sent in the slice", None,
                "stagecheck_slice_requests_total"),
+    MetricName("success", "conversation", "fraction",
+               "conversations played to their end with every turn right / those played "
+               "(interval: the conversation is the unit)", "wilson"),
+    MetricName("turn_share", "conversation", "fraction",
+               "mean over conversations played of the share of their turns right"),
+    MetricName("wrong_after_wrong", "conversation", "fraction",
+               "turns wrong after a wrong turn / turns after a wrong turn (live history: "
+               "derailment)", "wilson"),
+    MetricName("wrong_after_right", "conversation", "fraction",
+               "turns wrong after a right turn / turns after a right turn", "wilson"),
+    MetricName("accuracy", "turn", "fraction",
+               "correct / scored answers at this turn position (turn[1] is the first)", "wilson"),
+    MetricName("latency.p<NN>", "turn", "duration", "latency percentile of this turn position"),
+    MetricName("ttft.p<NN>", "turn", "duration", "time to first token at this turn position"),
+    MetricName("latency.p<NN>", "context", "duration",
+               "latency percentile of the turns in a context-length bucket (context[1k-2k]; "
+               "context[last]: the longest bucket with turns)"),
+    MetricName("ttft.p<NN>", "context", "duration",
+               "time to first token of the turns in a context-length bucket"),
 )  # fmt: skip
 
 

@@ -52,9 +52,24 @@ def prepare_loaded(
         slices=dataset.slice_values(),
         timings=("e2e", "ttft", "itl") if prepared.streams else ("e2e",),
     )
+    problems += _conversation_gates(sc.gates, dataset, prepared.streams)
     if problems:
         raise InputError([f"{loaded.path}: thresholds: {p}" for p in problems])
     return prepared
+
+
+def _conversation_gates(gates: Sequence[str], dataset: PreparedDataset, streams: bool) -> list[str]:
+    """Conversation figures exist only for a conversation dataset; TTFT only for streams."""
+    problems = []
+    for t in map(parse_threshold, gates):
+        if t.metric.startswith(("conversation.", "turn[", "context[")):
+            if dataset.conversations is None:
+                problems.append(f"{t.expression}: {t.metric} needs a conversation dataset "
+                                "(dataset.conversations)")  # fmt: skip
+            elif ".ttft." in t.metric and not streams:
+                problems.append(f"{t.expression}: ttft needs a streamed answer "
+                                "(endpoint.options.stream: true)")  # fmt: skip
+    return problems
 
 
 def prepare_scenario(path: str, overrides: Sequence[str] = ()) -> PreparedScenario:
