@@ -13,6 +13,7 @@ from stagecheck.errors import shorten
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_console_lines
+from stagecheck.reporting.conversations import conversation_console_lines
 from stagecheck.summary.figures import StageFigures
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary
@@ -268,6 +269,7 @@ def render_console(summary: Mapping[str, Any] | Summary) -> str:
         [] if report.analysis and report.analysis.concentrations else _slices(report),
         _stages(report),
         analysis_console_lines(report.analysis),
+        conversation_console_lines(report.conversations),
         _thresholds(report),
         _validity(report),
         _notes(report),

@@ -13,6 +13,7 @@ from typing import Any
 from stagecheck.datasets.profile_view import profile_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
+from stagecheck.reporting.conversations import conversation_markdown_lines
 from stagecheck.summary.figures import timing_name
 from stagecheck.summary.read import load_summary_model
 from stagecheck.summary.schema import Summary
@@ -253,6 +254,7 @@ def render_markdown(summary: Mapping[str, Any] | Summary) -> str:
         _slices(report),
         _confusion(report),
         analysis_markdown(report.analysis).splitlines(),
+        conversation_markdown_lines(report.conversations),
         _samples(report),
         _profile(report),
     ]

@@ -18,6 +18,7 @@ from stagecheck.judging.catalogue import LATENCY_STATS
 from stagecheck.recording.hdr import percentile_reader, value_at_percentile
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.stats import percentile_interval, wilson
+from stagecheck.summary.conversations import conversation_interval, conversation_lookup
 
 __all__ = ["FAILURE_OUTCOMES", "Histograms", "metric_lookup", "interval_lookup", "rank_lookup",
            "failures", "finished"]  # fmt: skip
@@ -106,6 +107,9 @@ def metric_lookup(
     With ``histograms`` (timing → HdrHistogram), any latency percentile (``p75``) is computed."""
 
     def lookup(metric: str) -> float | None:
+        conversational, value = conversation_lookup(summary, metric)
+        if conversational:
+            return value
         head, _, rest = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             return _latency_value(summary["latency"], _timing(head), rest, histograms)
@@ -183,6 +187,9 @@ def interval_lookup(
     percentiles (from ``histograms``)."""
 
     def interval(metric: str, confidence: float) -> tuple[float, float] | None:
+        conversational, bounds = conversation_interval(summary, metric, confidence)
+        if conversational:
+            return bounds
         head, _, stat = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             h = histograms(_timing(head)) if histograms is not None else None

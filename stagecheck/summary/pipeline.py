@@ -53,6 +53,9 @@ def finished_summary(
     summary = summary_figures(loaded, dataset, agg, facts)
     summary["dataset_profile"] = _dataset_profile(summary, dataset, facts.classification)
     gates = loaded.scenario.gates
+    conversations = loaded.scenario.dataset.conversations
+    if conversations is not None:
+        summary["conversations"] = {"history": conversations.history}  # filled by _complete
     # goodput counts the answers within the latency bound of the thresholds about to be judged
     _complete(summary, run_dir, gates, histograms or agg.histogram, _as_entries(gates))
     _check_contract(summary)
@@ -70,6 +73,8 @@ def _complete(
     (``goodput`` needs it). The analysis reads its latency bound from ``bounds_from`` (default:
     the thresholds the summary holds). An analysis that cannot be built is a note, never a
     lost verdict."""
+    if run_dir is not None and summary.get("conversations"):
+        _conversations(summary, run_dir)
     if run_dir is not None and (run_dir / "results.jsonl").exists():
         from stagecheck.analysis import analyse_run  # report time only (numpy over the folder)
 
@@ -84,6 +89,23 @@ def _complete(
         else:
             summary["analysis"] = analysis.model_dump(mode="json")
     judge(summary, gates, histograms)
+
+
+def _conversations(summary: dict[str, Any], run_dir: Path) -> None:
+    """A conversation run's figures by turn and conversation (from the run folder), or a note
+    when they cannot be built: the verdict must still be written."""
+    from stagecheck.summary.conversations import conversation_figures
+
+    history = str(summary["conversations"].get("history") or "reference")
+    try:
+        summary["conversations"] = conversation_figures(run_dir, history)
+    except Exception as exc:  # noqa: BLE001 - the figures and the verdict must still be written
+        log.exception("conversation figures failed")
+        summary["conversations"] = None
+        reason = one_line(f"{type(exc).__name__}: {exc}")
+        summary.setdefault("notes", []).append(
+            f"the conversation figures could not be built: {reason}"
+        )
 
 
 def _as_entries(gates: Sequence[str]) -> list[dict[str, Any]]:

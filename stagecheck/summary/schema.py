@@ -23,6 +23,7 @@ from stagecheck.analysis.model import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.judging.thresholds import judges_correctness
 from stagecheck.recording.recorder import OUTCOMES, Outcome
+from stagecheck.summary.conversations import ConversationFigures
 from stagecheck.summary.figures import (
     TIMING_NAMES,
     ByOutcome,
@@ -217,6 +218,7 @@ class Summary(_Strict):
     files: Files
     dataset_profile: DatasetProfile | None = None
     analysis: Analysis | None = None
+    conversations: ConversationFigures | None = None  # a conversation dataset's figures
 
     @property
     def valid(self) -> bool:
