@@ -9,6 +9,7 @@ __all__ = ["cmd_validate"]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from stagecheck.datasets.conversations import conversation_profile_lines
     from stagecheck.datasets.profile import profile_dataset
     from stagecheck.datasets.profile_view import profile_lines
     from stagecheck.run.preparation import describe_scenario, prepare_scenario
@@ -17,7 +18,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(describe_scenario(prepared))
     ds = prepared.dataset
     profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
-    print("\n".join(profile_lines(profile)))
+    print("\n".join(profile_lines(profile) + conversation_profile_lines(ds)))
     if not args.probe:
         return 0
     from stagecheck.endpoint.check import check_endpoint

@@ -28,7 +28,8 @@ from stagecheck.errors import InputError
 from stagecheck.fields import MISSING, field_value
 from stagecheck.protocols import ProtocolAdapter
 
-__all__ = ["ConversationTable", "assistant_side", "reference_answer", "load_conversations"]
+__all__ = ["ConversationTable", "assistant_side", "reference_answer", "load_conversations",
+           "conversation_profile_lines"]
 
 try:  # the tools helper's: an answer with tool calls as history messages
     from stagecheck.protocols.openai_chat import (  # type: ignore[attr-defined,unused-ignore]
@@ -258,3 +259,39 @@ def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: Conversatio
     table.starts.append(first)
     table.ends.append(len(rows))
     table.prefixes.append(prefix)
+
+
+def conversation_profile_lines(dataset: Any) -> list[str]:
+    """``stagecheck validate``'s profile of a conversation dataset: turns per conversation,
+    the context sent by turn position (characters, as the dataset writes the history), and
+    conversations per slice value."""
+    table: ConversationTable | None = dataset.conversations
+    if table is None or not len(table):
+        return []
+    per_length: dict[int, int] = {}
+    for n in table.turns_per_conversation():
+        per_length[n] = per_length.get(n, 0) + 1
+    lines = [
+        f"  turns      {len(table)} conversations ({table.history} history), "
+        f"{len(dataset.rows)} turns; turns per conversation: "
+        + ", ".join(f"{n} × {count}" for n, count in sorted(per_length.items()))
+    ]
+    by_turn: dict[int, list[int]] = {}
+    for turn, chars in zip(table.turn_of, table.context_chars, strict=True):
+        by_turn.setdefault(turn, []).append(chars)
+    cells = []
+    for turn, values in sorted(by_turn.items()):
+        values.sort()
+        cells.append(f"turn {turn} median {values[len(values) // 2]} (max {values[-1]})")
+    lines.append("  context    chars sent by turn: " + " · ".join(cells[:8])
+                 + (f" · … {len(cells) - 8} more" if len(cells) > 8 else ""))  # fmt: skip
+    rows = dataset.rows
+    for i, name in enumerate(dataset.slice_fields):
+        counts: dict[str, int] = {}
+        for start in table.starts:
+            value = rows.slices[start][i]
+            counts[value] = counts.get(value, 0) + 1
+        shown = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append(f"  convs by   {name}: " + ", ".join(f"{v} {n}" for v, n in shown[:8])
+                     + (f" (+{len(shown) - 8})" if len(shown) > 8 else ""))  # fmt: skip
+    return lines
