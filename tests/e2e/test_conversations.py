@@ -70,11 +70,31 @@ def test_exact_pass_plays_every_conversation_once_turn_after_turn(chatbot, cli):
         at = [ok for (_, k), ok in right.items() if k == t["turn"]]
         assert (t["correct"], t["scored"]) == (sum(at), len(at))
         assert t["ttft_p50_us"] is not None  # streamed: TTFT per turn
-    assert "Conversations  8 (reference history)" in r.stdout or "Conversations" in \
-        (r.run_dir / "summary.md").read_text()  # fmt: skip
+    assert "### Conversations" in (r.run_dir / "summary.md").read_text()
     assert 'id="conversations"' in (r.run_dir / "report.html").read_text()
+    report = cli("report", str(r.run_dir))
+    assert "Conversations  8 (reference history) · 20 turns · 8 played to the end" in report.stdout
     gates = {t["expression"]: t for t in s["thresholds"]}
     assert gates["turn[1].accuracy >= 0.9"]["observed"] == c["by_turn"][0]["accuracy"]
+
+
+def test_a_timed_run_replays_conversations_and_ends_between_turns_without_failures(
+    chatbot, cli
+):
+    chatbot.reset()
+    r = cli("run", str(SCENARIOS / "conversations-reference.yaml"),
+            "--set", f"endpoint.url={chatbot.url}", "--set", "dataset.passes=null",
+            "--set", "load.think_time=0.2s", "--users", "3", "--duration", "3s",
+            "--set", "thresholds=[]")  # fmt: skip
+    assert r.code == 0, r.stderr[-3000:]
+    s = r.summary
+    # every request sent is recorded; the turns the end of the run left unsent are none
+    assert chatbot.stats()["requests_total"] == s["requests"]["total"]
+    by_outcome = s["requests"]["by_outcome"]
+    assert by_outcome["http_error"] == by_outcome["timeout"] == by_outcome["connection_error"] == 0
+    c = s["conversations"]
+    assert c["plays"] > c["conversations"]  # conversations replayed, each play whole
+    assert c["plays"] + c["incomplete_plays"] >= 3
 
 
 CONVERSATIONS = "\n".join(json.dumps({
@@ -167,6 +187,9 @@ def test_open_loop_starts_conversations_at_the_arrival_rate(tmp_path, cli):
     # the first turn starts at its conversation's due time: 0.25 s apart
     gaps = [b - a for a, b in zip(firsts, firsts[1:], strict=False)]
     assert all(abs(g - 0.25) < 0.02 for g in gaps), gaps
+    # its latency counts from the due time: the schedule's lag is recorded (a user wakes after
+    # its due time, never before)
+    assert all(x.get("lag_us", 0) > 0 for x in r.results() if rows[x["row"]]["turn"] == 1)
     later = [x for x in r.results() if rows[x["row"]]["turn"] > 1]
     assert all(not x.get("lag_us") for x in later)  # later turns count from their own send
 
