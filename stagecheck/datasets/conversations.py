@@ -17,7 +17,9 @@ conversation`), from the model's own answers.
 from __future__ import annotations
 
 import json
+import re
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +254,7 @@ def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: Conversatio
             )
         history += [user_message, *assistant_side(answer, tool_result)]
     if len(loader.problems) > before:  # a conversation with a bad turn is skipped whole
+        loader.problems[before:] = _once(loader.problems[before:], where, len(turns))
         rows.truncate(first)
         table.truncate(first)
         return
@@ -259,6 +262,22 @@ def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: Conversatio
     table.starts.append(first)
     table.ends.append(len(rows))
     table.prefixes.append(prefix)
+
+
+def _once(problems: list[str], where: str, turns: int) -> list[str]:
+    """A problem every turn has (a conversation-level field such as a slice): one line for the
+    conversation rather than one a turn."""
+    if turns < 2:
+        return problems
+    bare = [re.sub(rf"^{re.escape(where)}: turn \d+:", f"{where}:", p) for p in problems]
+    counts = Counter(bare)
+    out: list[str] = []
+    for problem, plain in zip(problems, bare, strict=True):
+        if counts[plain] < turns:
+            out.append(problem)
+        elif plain not in out:
+            out.append(plain)
+    return out
 
 
 def conversation_profile_lines(dataset: Any) -> list[str]:

@@ -227,6 +227,9 @@ A = '{"id": "a", "kind": "x", '
         (A + '"turns": [{"user": "x", "expected": "y"}, {"user": "z", "expected": "w"}]}',
          "convs.jsonl:1: turn 1: reference field 'assistant' is missing"),
         (A + '"turns": ["hello"]}', "convs.jsonl:1: turn 1: a turn must be an object"),
+        # a conversation-level field every turn lacks: one line, not one a turn
+        ('{"id": "a", "turns": [{"user": "x", "expected": "y", "assistant": "a"}, '
+         '{"user": "z", "expected": "w"}]}', "convs.jsonl:1: slice field 'kind' is missing"),
     ],
 )  # fmt: skip
 def test_bad_conversations_exit_2_one_line_each(tmp_path, cli, line, needle):
