@@ -91,6 +91,12 @@ def _complete(
     judge(summary, gates, histograms)
 
 
+_LIVE_CONTEXT = (
+    "conversations: context lengths are those of the dataset's history; live history sends "
+    "the model's own answers instead, so they are estimates"
+)
+
+
 def _conversations(summary: dict[str, Any], run_dir: Path) -> None:
     """A conversation run's figures by turn and conversation (from the run folder), or a note
     when they cannot be built: the verdict must still be written."""
@@ -99,6 +105,9 @@ def _conversations(summary: dict[str, Any], run_dir: Path) -> None:
     history = str(summary["conversations"].get("history") or "reference")
     try:
         summary["conversations"] = conversation_figures(run_dir, history)
+        notes = summary.setdefault("notes", [])
+        if history == "live" and summary["conversations"] and _LIVE_CONTEXT not in notes:
+            notes.append(_LIVE_CONTEXT)
     except Exception as exc:  # noqa: BLE001 - the figures and the verdict must still be written
         log.exception("conversation figures failed")
         summary["conversations"] = None
