@@ -41,9 +41,8 @@ def test_slices_show_worst_first_a_slice_with_no_answer_first_of_all() -> None:
 
 
 def test_a_conversation_run_shows_its_success_and_turns_in_the_quality_tab(tmp_path) -> None:
-    from tests.unit.test_conversation_figures import _folder
-
     from stagecheck.summary.conversations import conversation_figures
+    from tests.unit.test_conversation_figures import _folder
 
     summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
     summary["conversations"] = conversation_figures(_folder(tmp_path), "live")
