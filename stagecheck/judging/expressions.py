@@ -157,7 +157,10 @@ def _timed_sub(text: str, name: str, scope: str) -> tuple[str, _Kind]:
     if root not in ("latency", "ttft") or not dot or not stat.strip().startswith("p"):
         known = ", ".join(n.replace("<NN>", "NN") for n in names(scope))  # type: ignore[arg-type]
         raise ValueError(f"unknown {scope} metric '{name}' in '{text}' (known: {known})")
-    return f"{root}.{_stat(root, stat.strip(), slice_=True)}", "duration"
+    canonical = _stat(root, stat.strip(), slice_=True)
+    if canonical not in ("p50", "p95"):
+        raise ValueError(f"'{text}': {scope} figures keep p50 and p95 (e.g. {root}.p95)")
+    return f"{root}.{canonical}", "duration"
 
 
 def _conversation_metric(text: str) -> tuple[str, _Kind] | None:

@@ -69,6 +69,12 @@ def _conversation_gates(gates: Sequence[str], dataset: PreparedDataset, streams:
             elif ".ttft." in t.metric and not streams:
                 problems.append(f"{t.expression}: ttft needs a streamed answer "
                                 "(endpoint.options.stream: true)")  # fmt: skip
+            elif t.metric.startswith("turn["):
+                position = int(t.metric[len("turn[") :].split("]", 1)[0])
+                longest = max(dataset.conversations.turns_per_conversation())
+                if position > longest:
+                    problems.append(f"{t.expression}: no conversation has {position} turns "
+                                    f"(the longest has {longest})")  # fmt: skip
     return problems
 
 

@@ -248,6 +248,16 @@ def test_conversations_need_openai_chat_and_conversation_gates_a_conversation_da
     path.write_text(path.read_text().replace("protocol: openai-chat", "protocol: kserve-v2"))
     r = cli("validate", str(path))
     assert r.code == 2 and "dataset.conversations: needs endpoint.protocol openai-chat" in r.stderr
+    path = _scenario(tmp_path, "http://127.0.0.1:9", "reference",
+                     thresholds='["turn[4].accuracy >= 0.8"]')
+    r = cli("validate", str(path))
+    assert r.code == 2, r.stderr
+    assert "turn[4].accuracy >= 0.8: no conversation has 4 turns (the longest has 3)" in r.stderr
+    path = _scenario(tmp_path, "http://127.0.0.1:9", "reference",
+                     thresholds='["turn[2].latency.p99 < 1s"]')
+    r = cli("validate", str(path))
+    assert r.code == 2 and "thresholds[0]: 'turn[2].latency.p99': turn figures keep p50 and p95" \
+        in r.stderr, r.stderr  # fmt: skip
     smoke = SCENARIOS / "smoke.yaml"
     r = cli("validate", str(smoke), "--set", "thresholds=[conversation.success >= 0.8]")
     assert r.code == 2, r.stderr
