@@ -69,7 +69,11 @@ def read_row_fields(path: Path) -> dict[int, RowFields]:
                 except orjson.JSONDecodeError:
                     continue  # a broken row line: its requests compare by row index
                 if isinstance(line, dict) and isinstance(line.get("row"), int):
-                    out[line["row"]] = (line.get("id"), line.get("expected"), line.get("slices"))
+                    slices = line.get("slices")
+                    if isinstance(line.get("turn"), int) and isinstance(slices, dict):
+                        # a conversation's turn: compared turn position by turn position
+                        slices = {**slices, "turn": str(line["turn"])}
+                    out[line["row"]] = (line.get("id"), line.get("expected"), slices)
     except OSError:
         pass
     return out

@@ -262,3 +262,18 @@ def test_conversations_need_openai_chat_and_conversation_gates_a_conversation_da
     r = cli("validate", str(smoke), "--set", "thresholds=[conversation.success >= 0.8]")
     assert r.code == 2, r.stderr
     assert "conversation.success needs a conversation dataset" in r.stderr
+
+
+def test_compare_breaks_two_runs_down_turn_by_turn(tmp_path, cli):
+    """A reference run against a live run of the same conversations: the live history's
+    derailment shows at turns 2 and 3, not at turn 1."""
+    from stagecheck.reporting.compare.runs import compare_folders
+
+    with running_chat_server() as server:
+        base = cli("run", str(_scenario(tmp_path, server.url, "reference")))
+        new = cli("run", str(_scenario(tmp_path, server.url, "live")))
+    assert base.code == new.code == 0, base.stderr[-2000:] + new.stderr[-2000:]
+    rows = {r.metric: r for r in compare_folders(base.run_dir, new.run_dir).rows}
+    turns = {m: (r.base, r.new) for m, r in rows.items() if m.startswith("accuracy[turn=")}
+    assert turns == {"accuracy[turn=1]": (0.5, 0.5), "accuracy[turn=2]": (1.0, 0.5),
+                     "accuracy[turn=3]": (1.0, 0.5)}  # fmt: skip
