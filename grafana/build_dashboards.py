@@ -326,6 +326,31 @@ def correctness_row() -> list[Panel]:
     ]
 
 
+def conversations_row() -> list[Panel]:
+    ok = ((None, "red"), (0.8, "orange"), (0.9, "green"))
+    return [
+        single("Conversation success", "Conversations played to their end with every turn "
+               "right (a conversation run; filled when the run ends).", "percentunit",
+               query(f"min({sel('stagecheck_conversation_success_ratio')})", instant=True),
+               steps=ok),
+        single("Turns right per conversation", "Mean share of a conversation's turns right "
+               "(filled when the run ends).", "percentunit",
+               query(f"min({sel('stagecheck_conversation_turn_share_ratio')})", instant=True),
+               steps=ok),
+        bars("Accuracy by turn", "Accuracy at each turn position of the conversations: does "
+             "it fall as the conversation goes on? (filled when the run ends)", "percentunit",
+             query(f"min by (turn) ({sel('stagecheck_turn_accuracy_ratio')})", "turn {{turn}}",
+                   instant=True),
+             steps=ok, w=8),
+        grid("Latency and TTFT by turn", "p50 and p95 of the end-to-end latency and the time "
+             "to first token at each turn position: does the first token slow down as the "
+             "history grows (filled when the run ends)?",
+             query(f"max by (turn, timing, percentile) "
+                   f"({sel('stagecheck_turn_latency_seconds')})", instant=True, fmt="table"),
+             w=8, rename={"Value": "seconds"}, units={"seconds": "s"}),
+    ]
+
+
 def thresholds_row() -> list[Panel]:
     states = (
         statetimeline.Panel()
@@ -369,6 +394,7 @@ ROWS = (
     ("Load and throughput", load_row),
     ("Latency", latency_row),
     ("Correctness", correctness_row),
+    ("Conversations", conversations_row),
     ("Thresholds", thresholds_row),
     ("Resources", resources_row),
 )

@@ -14,6 +14,7 @@ from stagecheck.production.view import figures_lines
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_console_lines
+from stagecheck.reporting.conversations import conversation_console_lines
 from stagecheck.reporting.variants_text import variants_console_lines
 from stagecheck.summary.figures import StageFigures
 from stagecheck.summary.read import load_summary_model
@@ -273,6 +274,7 @@ def render_console(summary: Mapping[str, Any] | Summary) -> str:
         analysis_console_lines(report.analysis),
         figures_lines(report.production) if report.production is not None else [],
         variants_console_lines(report.variants),
+        conversation_console_lines(report.conversations),
         _thresholds(report),
         _validity(report),
         _notes(report),

@@ -14,6 +14,7 @@ from stagecheck.datasets.profile_view import profile_markdown
 from stagecheck.production.view import figures_markdown
 from stagecheck.reporting import fmt
 from stagecheck.reporting.analysis_text import analysis_markdown
+from stagecheck.reporting.conversations import conversation_markdown_lines
 from stagecheck.reporting.variants_text import variants_markdown_lines
 from stagecheck.summary.figures import timing_name
 from stagecheck.summary.read import load_summary_model
@@ -259,6 +260,7 @@ def render_markdown(summary: Mapping[str, Any] | Summary) -> str:
         analysis_markdown(report.analysis).splitlines(),
         figures_markdown(report.production) if report.production is not None else [],
         variants_markdown_lines(report.variants),
+        conversation_markdown_lines(report.conversations),
         _samples(report),
         _profile(report),
     ]

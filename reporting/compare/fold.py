@@ -61,8 +61,14 @@ RowFields = tuple[object, object, object]
 
 def read_row_fields(path: Path) -> dict[int, RowFields]:
     """``row`` → its fixed fields, from rows.jsonl (empty when the file is missing)."""
-    return {line["row"]: (line.get("id"), line.get("expected"), line.get("slices"))
-            for line in row_lines(path)}  # fmt: skip
+    out: dict[int, RowFields] = {}
+    for line in row_lines(path):
+        slices = line.get("slices")
+        if isinstance(line.get("turn"), int) and isinstance(slices, dict):
+            # a conversation's turn: compared turn position by turn position
+            slices = {**slices, "turn": str(line["turn"])}
+        out[line["row"]] = (line.get("id"), line.get("expected"), slices)
+    return out
 
 
 class RowFold:

@@ -14,6 +14,7 @@ from typing import Any
 
 from stagecheck.reporting import fmt
 from stagecheck.reporting.html.analysis import render_analysis_html
+from stagecheck.reporting.html.conversations import conversations_section
 from stagecheck.reporting.html.load import latency_section, requests_section, stages_section
 from stagecheck.reporting.html.parts import e, empty, meter, section, table
 from stagecheck.reporting.html.plots import CSS as PLOTS_CSS
@@ -327,6 +328,7 @@ def render_html(summary: Mapping[str, Any] | Summary) -> str:
         _confusion(report),
         render_analysis_html(report.analysis),
         variants_section(report.variants),
+        conversations_section(report.conversations),
         _slices(report),
         stages_section(report),
         stage_plots_section(report),

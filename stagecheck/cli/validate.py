@@ -9,6 +9,7 @@ __all__ = ["cmd_validate"]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from stagecheck.datasets.conversations import conversation_profile_lines
     from stagecheck.datasets.profile import profile_dataset
     from stagecheck.datasets.profile_view import profile_lines
     from stagecheck.run.preparation import describe_scenario, prepare_scenario
@@ -23,7 +24,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                     args.against_label)  # fmt: skip
     print(describe_scenario(prepared))
     profile = profile_dataset(ds, ds.slice_fields, prepared.scorer.classification)
-    print("\n".join(profile_lines(profile)))
+    print("\n".join(profile_lines(profile) + conversation_profile_lines(ds)))
     if sample is not None:
         from stagecheck.production.view import sample_lines
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.datasets.columns import Field, absent_fields, column_problems, named_fields
+from stagecheck.datasets.conversations import ConversationTable, load_conversations
 from stagecheck.datasets.reader import Record, detect_format, read_chunks
 from stagecheck.datasets.rows import PreparedRow, RowTable
 from stagecheck.datasets.values import value_problem
@@ -40,6 +41,11 @@ class PreparedDataset:
     skipped: int
     skipped_problems: tuple[str, ...]
     variant_notes: tuple[str, ...] = ()  # dataset.variants: rows left out (an empty input)
+
+    @property
+    def conversations(self) -> ConversationTable | None:
+        """A conversation dataset's turns by conversation (None: rows are single requests)."""
+        return self.rows.conversations
 
     @property
     def labels(self) -> list[str]:
@@ -99,7 +105,10 @@ def load_dataset(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _load(loader, columns.watch(read_chunks(path, fmt, problems)), cfg.limit, pause)
+        if cfg.conversations is not None:
+            load_conversations(loaded, adapter, loader, path)
+        else:
+            _load(loader, columns.watch(read_chunks(path, fmt, problems)), cfg.limit, pause)
     finally:
         if collecting:
             gc.enable()

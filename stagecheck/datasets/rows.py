@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from stagecheck.protocols import PreparedRequest, ProtocolAdapter
+
+if TYPE_CHECKING:
+    from stagecheck.datasets.conversations import ConversationTable
 
 __all__ = ["PreparedRow", "RowTable"]
 
@@ -76,6 +79,8 @@ class RowTable(Sequence[PreparedRow]):
         self._requests: list[PreparedRequest | tuple[Any, ...] | None] = []
         # dataset.variants: a variant row's index → (its variant's name, its origin row's index)
         self.origins: dict[int, tuple[str, int]] = {}
+        # a conversation dataset: which rows (turns) make which conversation
+        self.conversations: ConversationTable | None = None
 
     def append(
         self,
@@ -116,6 +121,19 @@ class RowTable(Sequence[PreparedRow]):
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    def set_request(self, i: int, request: PreparedRequest) -> None:
+        """Row ``i``'s request, built by its loader (a conversation turn's, with its history)."""
+        self._requests[i] = request
+
+    def set_row_id(self, i: int, row_id: str) -> None:
+        self._ids[i] = row_id
+
+    def truncate(self, n: int) -> None:
+        """Forget the rows from ``n`` on (a loader taking back a group of rows)."""
+        for column in (self.lines, self._ids, self._requests, self.expected,
+                       self.expected_texts, self.slices, self.input_texts):  # fmt: skip
+            del column[n:]
 
     @overload
     def __getitem__(self, i: int) -> PreparedRow: ...

@@ -111,6 +111,7 @@ class StagecheckCollector(Collector):
         _requests(out, view.summary)
         _latency(out, view)
         _quality(out, view.summary)
+        _conversations(out, view.summary)
         _load(out, view)
         _thresholds(out, view.summary)
         return list(out)
@@ -165,6 +166,26 @@ def _quality(out: _Families, summary: Mapping[str, Any]) -> None:
         out.add("stagecheck_slice_requests_total", s["requests"], [s["field"], s["value"]])
         if s["accuracy"] is not None:
             out.add("stagecheck_slice_accuracy_ratio", s["accuracy"], [s["field"], s["value"]])
+
+
+def _conversations(out: _Families, summary: Mapping[str, Any]) -> None:
+    """A conversation run's figures: built from the run folder when the run ends."""
+    conv = summary.get("conversations")
+    if not conv:
+        return
+    if conv["success"]["value"] is not None:
+        out.add("stagecheck_conversation_success_ratio", conv["success"]["value"])
+    if conv.get("turn_share") is not None:
+        out.add("stagecheck_conversation_turn_share_ratio", conv["turn_share"])
+    for t in (conv.get("by_turn") or [])[:MAX_LABEL_VALUES]:  # turn labels stay bounded
+        if t["accuracy"] is not None:
+            out.add("stagecheck_turn_accuracy_ratio", t["accuracy"], [t["turn"]])
+        for timing, key in (("e2e", "latency"), ("ttft", "ttft")):
+            for pct in (50, 95):
+                value = t.get(f"{key}_p{pct}_us")
+                if value is not None:
+                    out.add("stagecheck_turn_latency_seconds", value / 1e6,
+                            [t["turn"], timing, pct])  # fmt: skip
 
 
 def _capped_classes(classes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

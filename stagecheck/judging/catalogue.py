@@ -23,12 +23,13 @@ __all__ = ["Kind", "Scope", "MetricName", "CATALOGUE", "by_scope", "names", "TIM
            "TOKEN_FIGURES", "TOKEN_STATS", "STREAM_ONLY", "Series", "SERIES", "BASE_LABELS",
            "Percentile", "PERCENTILES", "LATENCY_STATS", "percentile", "QUANTILES",
            "LATENCY_BUCKETS_S", "MAX_LABEL_VALUES", "OTHER",
-           "series_names", "PRODUCTION"]  # fmt: skip
+           "series_names", "PRODUCTION", "CONTEXT_BUCKETS"]  # fmt: skip
 
 Kind = Literal["duration", "fraction", "rate", "count"]
 #: The suffix of a production-weighted figure: ``accuracy[production]``.
 PRODUCTION = "[production]"
-Scope = Literal["run", "timing", "tokens", "class", "slice", "variant", "production"]
+Scope = Literal["run", "timing", "tokens", "class", "slice", "variant", "production",
+                "conversation", "turn", "context"]  # fmt: skip
 # bootstrap: the production-weighted figures' (stagecheck.production.weighted)
 IntervalMethod = Literal["wilson", "order-statistics", "bootstrap"] | None
 
@@ -67,7 +68,20 @@ class MetricName:
             return f"class[refund].{stat}{PRODUCTION}" if stat else f"{head}{PRODUCTION}"
         if self.scope == "variant":
             return f"variant[typos].{self.name}"
+        if self.scope == "conversation":
+            return f"conversation.{self.name}"
+        if self.scope in ("turn", "context"):
+            where = "turn[3]" if self.scope == "turn" else "context[last]"
+            return f"{where}.{self.name.replace('<NN>', '95')}"
         return self.name
+
+
+#: Conversations: a turn's context length (characters of the messages sent, as the dataset
+#: writes the history) in buckets, for latency and TTFT by context: (label, lowest, highest).
+CONTEXT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("<500", 0, 500), ("500-1k", 500, 1000), ("1k-2k", 1000, 2000), ("2k-4k", 2000, 4000),
+    ("4k-8k", 4000, 8000), ("8k-16k", 8000, 16000), ("16k+", 16000, None),
+)  # fmt: skip
 
 
 _F1 = "stagecheck_f1_ratio"
@@ -139,6 +153,30 @@ CATALOGUE: tuple[MetricName, ...] = (
     MetricName("right_to_wrong_rate", "variant", "fraction", "varied rows wrong whose origin "
                "row was right / rows answered both ways", "wilson"),
     MetricName("pairs", "variant", "count", "rows answered both as written and varied"),
+    MetricName("success", "conversation", "fraction",
+               "conversations played to their end with every turn right / those played "
+               "(interval: the conversation is the unit)", "wilson",
+               "stagecheck_conversation_success_ratio"),
+    MetricName("turn_share", "conversation", "fraction",
+               "mean over conversations played of the share of their turns right", None,
+               "stagecheck_conversation_turn_share_ratio"),
+    MetricName("wrong_after_wrong", "conversation", "fraction",
+               "turns wrong after a wrong turn / turns after a wrong turn (live history: "
+               "derailment)", "wilson"),
+    MetricName("wrong_after_right", "conversation", "fraction",
+               "turns wrong after a right turn / turns after a right turn", "wilson"),
+    MetricName("accuracy", "turn", "fraction",
+               "correct / scored answers at this turn position (turn[1] is the first)", "wilson",
+               "stagecheck_turn_accuracy_ratio"),
+    MetricName("latency.p<NN>", "turn", "duration", "latency percentile of this turn position",
+               None, "stagecheck_turn_latency_seconds"),
+    MetricName("ttft.p<NN>", "turn", "duration", "time to first token at this turn position",
+               None, "stagecheck_turn_latency_seconds"),
+    MetricName("latency.p<NN>", "context", "duration",
+               "latency percentile of the turns in a context-length bucket (context[1k-2k]; "
+               "context[last]: the longest bucket with turns)"),
+    MetricName("ttft.p<NN>", "context", "duration",
+               "time to first token of the turns in a context-length bucket"),
 )  # fmt: skip
 
 
@@ -257,6 +295,16 @@ SERIES: tuple[Series, ...] = (
                "Accuracy of the answers in one slice", ("slice", "value")),
     Series("stagecheck_slice_requests_total", "counter", "Requests sent in one slice",
                ("slice", "value")),
+    Series("stagecheck_conversation_success_ratio", "gauge",
+               "Conversations played to their end with every turn right (once the run ends)"),
+    Series("stagecheck_conversation_turn_share_ratio", "gauge",
+               "Mean share of a conversation's turns right (once the run ends)"),
+    Series("stagecheck_turn_accuracy_ratio", "gauge",
+               "Accuracy at one turn position of the conversations (once the run ends)",
+               ("turn",)),
+    Series("stagecheck_turn_latency_seconds", "gauge",
+               "A latency percentile (50, 95) at one turn position, end to end or time to "
+               "first token (once the run ends)", ("turn", "timing", "percentile")),
     Series("stagecheck_users", "gauge", "Simulated users (the pool of in-flight requests "
                "in an open loop)"),
     Series("stagecheck_stage_index", "gauge", "Index of the current load stage (0-based)"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stagecheck.judging.catalogue import (
+    CONTEXT_BUCKETS,
     PRODUCTION,
     TIMINGS,
     TOKEN_FIGURES,
@@ -165,10 +166,57 @@ def _production_metric(text: str) -> tuple[str, _Kind]:
                      "f1_macro[production], class[<label>].recall[production])")  # fmt: skip
 
 
+_CONVERSATION = names("conversation")
+_BUCKETS = ("last", *(b[0] for b in CONTEXT_BUCKETS))
+
+
+def _timed_sub(text: str, name: str, scope: str) -> tuple[str, _Kind]:
+    """``latency.p95`` / ``ttft.p95`` after a turn[…] or context[…]."""
+    root, dot, stat = name.partition(".")
+    if root not in ("latency", "ttft") or not dot or not stat.strip().startswith("p"):
+        known = ", ".join(n.replace("<NN>", "NN") for n in names(scope))  # type: ignore[arg-type]
+        raise ValueError(f"unknown {scope} metric '{name}' in '{text}' (known: {known})")
+    canonical = _stat(root, stat.strip(), slice_=True)
+    if canonical not in ("p50", "p95"):
+        raise ValueError(f"'{text}': {scope} figures keep p50 and p95 (e.g. {root}.p95)")
+    return f"{root}.{canonical}", "duration"
+
+
+def _conversation_metric(text: str) -> tuple[str, _Kind] | None:
+    """``conversation.success``, ``turn[3].accuracy``, ``context[1k-2k].ttft.p95``; None when
+    ``text`` is none of these."""
+    if text.startswith("conversation."):
+        name = text[len("conversation.") :].strip()
+        if name not in _CONVERSATION:
+            known = ", ".join(_CONVERSATION)
+            raise ValueError(f"unknown conversation metric '{name}' (known: {known})")
+        return f"conversation.{name}", "fraction"
+    if text.startswith("turn["):
+        pos, name = _bracketed(text, "turn", "turn[3].accuracy")
+        if not pos.isdigit() or int(pos) < 1:
+            raise ValueError(f"'{text}': turn[N] takes a turn position from 1, e.g. "
+                             "turn[3].accuracy")  # fmt: skip
+        if name == "accuracy":
+            return f"turn[{int(pos)}].accuracy", "fraction"
+        sub, kind = _timed_sub(text, name, "turn")
+        return f"turn[{int(pos)}].{sub}", kind
+    if text.startswith("context["):
+        bucket, name = _bracketed(text, "context", "context[last].ttft.p95")
+        if bucket not in _BUCKETS:
+            raise ValueError(f"'{text}': unknown context bucket '{bucket}' (known: "
+                             f"{', '.join(_BUCKETS)})")  # fmt: skip
+        sub, kind = _timed_sub(text, name, "context")
+        return f"context[{bucket}].{sub}", kind
+    return None
+
+
 def _metric(text: str) -> tuple[str, _Kind]:
     """Canonical metric name and the kind of value it takes."""
     if text.endswith(PRODUCTION):
         return _production_metric(text)
+    conversational = _conversation_metric(text)
+    if conversational is not None:
+        return conversational
     if text.startswith("class["):
         label, name = _bracketed(text, "class", "class[refund].recall")
         if not label:
@@ -288,10 +336,14 @@ def _has_interval(metric: str) -> bool:
     if metric.endswith(PRODUCTION):
         return True  # every production-weighted figure has its bootstrap interval
     scope, sub = "run", metric
-    if metric.startswith(("class[", "slice[", "variant[")):
+    if metric.startswith(("class[", "slice[", "variant[", "turn[", "context[")):
         scope, sub = metric[: metric.index("[")], metric.rsplit("]", 1)[-1].lstrip(".")
+    elif metric.startswith("conversation."):
+        scope, sub = metric.split(".", 1)
     root, _, stat = sub.partition(".")
-    if root in _TIMINGS and stat:
+    if scope in ("turn", "context") and root in _TIMINGS:
+        entry = by_scope(scope).get(f"{root}.p<NN>")  # type: ignore[arg-type]
+    elif root in _TIMINGS and stat:
         entry = by_scope("timing").get("p<NN>" if stat.startswith("p") else stat)
     else:
         entry = by_scope(scope).get(sub)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from stagecheck.datasets import PreparedRow
 from stagecheck.load.arrivals import ArrivalSchedule
 from stagecheck.locust.binding import session_of
 from stagecheck.locust.connection import Connection, Target, decoded
+from stagecheck.locust.conversation import play_conversation
 from stagecheck.locust.transport import (
     MAX_BODY_BYTES,
     AnswerCut,
@@ -126,6 +127,7 @@ class ValidationUser(FastHttpUser):
 
     abstract = True
     session: RunSession
+    _answer: Any = None  # the prediction of the last answer read (send_row)
 
     def on_start(self) -> None:
         session = session_of(self.environment)
@@ -157,7 +159,11 @@ class ValidationUser(FastHttpUser):
             # Locust may have asked to kill this user as one between tasks, a kill that lands
             # at its next wait: a request sent now would be cut off mid-flight.
             raise StopUser()
+        if session.conversations is not None:  # a conversation dataset: one whole at a time
+            play_conversation(self, session)
+            return
         arrivals = session.arrivals
+        due = due_stage = 0
         if arrivals is not None:  # open loop: wait for the next due time
             due, due_stage = self._await_due(session, arrivals)
             if time.perf_counter_ns() - due >= self._timeout_ns:
@@ -170,7 +176,14 @@ class ValidationUser(FastHttpUser):
             raise StopUser()
         req = row.request
         data = self._target.request_bytes(req.method, req.path, req.body)
-        if arrivals is not None:
+        self.send_row(session, row, data, due if arrivals is not None else None, due_stage)
+
+    def send_row(self, session: RunSession, row: PreparedRow, data: bytes, due: int | None,
+                 due_stage: int = 0) -> Any:  # fmt: skip
+        """Send ``data`` (``row``'s request), then time, score and record its answer; the
+        answer's prediction, or None when none came. ``due``: the open loop's due time
+        (latency counts from it), None to count from the send."""
+        if due is not None:
             # Latency counts from the due time: waiting for a free user is part of it
             # (no coordinated omission).
             now_ns = time.perf_counter_ns()
@@ -184,11 +197,18 @@ class ValidationUser(FastHttpUser):
         # this greenlet is killed mid-request, the run still accounts for it (RunSession).
         sent: Sent = (row, stage, started, t0, lag_us)
         session.pending[id(self)] = sent
-        if req.stream:
+        self._answer = None
+        if row.request.stream:
             self._send_stream(session, sent, data)
         else:
             self._send(session, sent, data)
         del session.pending[id(self)]
+        return self._answer
+
+    def _kept(self, prediction: Any) -> Any:
+        """The prediction read, kept for :meth:`send_row` (a conversation's live history)."""
+        self._answer = prediction
+        return prediction
 
     def _await_due(self, session: RunSession, arrivals: ArrivalSchedule) -> tuple[int, int]:
         """Open loop: wait for this user's next due time; (due perf_counter_ns, its stage).
@@ -246,7 +266,8 @@ class ValidationUser(FastHttpUser):
             status = raw.status_code
             if 200 <= status < 300:
                 adapter = session.adapter
-                scored = _score_answer(session, row, lambda: adapter.parse(decoded(raw, body)))
+                scored = _score_answer(session, row,
+                                       lambda: self._kept(adapter.parse(decoded(raw, body))))
             else:
                 scored = _http_error(session, row, status, body)
         self._finish(session, sent, (end - t0) // 1000, len(body), raw, scored)
@@ -270,8 +291,8 @@ class ValidationUser(FastHttpUser):
                 length = resp.content_length or 0
                 if 200 <= status < 300:
                     adapter = session.adapter
-                    scored = _score_answer(session, row, lambda: _read_stream(
-                        adapter, resp, t0, timer, times, bounded, usage))  # fmt: skip
+                    scored = _score_answer(session, row, lambda: self._kept(_read_stream(
+                        adapter, resp, t0, timer, times, bounded, usage)))  # fmt: skip
                 else:
                     try:
                         excerpt = resp.read(_ERROR_EXCERPT)

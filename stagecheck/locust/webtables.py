@@ -210,6 +210,24 @@ def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "requests": sl.get("requests", 0), "accuracy": _num(quality.get("accuracy")),
                      "errors": _pct(sl.get("error_rate")), "fone": _num(quality.get("f1_macro")),
                      "detail": ""})  # fmt: skip
+    return rows + conversation_rows(summary)
+
+
+def conversation_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A conversation run's figures (once the run ends): success, then each turn position."""
+    conv = summary.get("conversations")
+    if not conv:
+        return []
+    success = conv["success"]
+    rows = [{"kind": "conversations", "group": f"{conv['conversations']} ({conv['history']})",
+             "requests": conv["turns"], "accuracy": _num(success["value"]),
+             "detail": f"every turn right in {success['events']} of {success['n']}; turns "
+                       f"right per conversation {_num(conv.get('turn_share'))}"}]  # fmt: skip
+    for t in conv.get("by_turn") or []:
+        rows.append({"kind": "turn", "group": f"turn {t['turn']}", "requests": t["requests"],
+                     "accuracy": _num(t["accuracy"]),
+                     "detail": f"latency p95 {_ms(t['latency_p95_us'])}, TTFT p95 "
+                               f"{_ms(t['ttft_p95_us'])}"})  # fmt: skip
     return rows
 
 

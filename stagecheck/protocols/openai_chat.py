@@ -161,7 +161,11 @@ class OpenAIChatAdapter(OpenAIAdapter):
         return messages
 
     def prepare(self, inputs: Mapping[str, Any], record: Mapping[str, Any]) -> PreparedRequest:
-        body = self._body("messages", self._messages(inputs, record))
+        return self.prepare_messages(self._messages(inputs, record))
+
+    def prepare_messages(self, messages: list[Any]) -> PreparedRequest:
+        """The request of a whole messages list (a conversation turn with its history)."""
+        body = self._body("messages", messages)
         return PreparedRequest(path=self.options.path, body=body, stream=self.stream)
 
     @staticmethod

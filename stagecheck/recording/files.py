@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 from hdrh.histogram import HdrHistogram
@@ -56,15 +56,24 @@ def write_rows_file(
     named: dict[tuple[str, ...], dict[str, str]] = {}  # slice values → their dict, once
     dumps = orjson.dumps
     origins = rows.origins if isinstance(rows, RowTable) else {}
+    # a conversation dataset's rows are its turns: each line says whose and which (1-based)
+    table = rows.conversations if isinstance(rows, RowTable) else None
     with path.open("wb") as f:
         while chunk := list(islice(columns, ROWS_PER_PAUSE)):
-            f.write(b"".join(
-                dumps({"row": i, "id": rid, "input": text, "expected": expected,
-                       "slices": named.get(sl) or named.setdefault(
-                           sl, dict(zip(fields, sl, strict=True))),
-                       **_origin(origins.get(i))}) + b"\n"
+            lines: list[dict[str, Any]] = [
+                {"row": i, "id": rid, "input": text, "expected": expected,
+                 "slices": named.get(sl) or named.setdefault(
+                     sl, dict(zip(fields, sl, strict=True))),
+                 **_origin(origins.get(i))}
                 for i, rid, text, expected, sl in chunk
-            ))  # fmt: skip
+            ]  # fmt: skip
+            if table is not None:
+                for line in lines:
+                    i = line["row"]
+                    line["conversation"] = table.ids[table.conversation_of[i]]
+                    line["turn"] = table.turn_of[i]
+                    line["context_chars"] = table.context_chars[i]
+            f.write(b"".join(dumps(line) + b"\n" for line in lines))
             pause()
 
 

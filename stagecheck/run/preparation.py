@@ -57,6 +57,8 @@ def prepare_loaded(
     )
     problems = [f"thresholds: {p}" for p in problems]
     problems += _tool_call_problems(sc.scoring.get("kind"), adapter, [g.metric for g in gates])
+    problems += [f"thresholds: {p}" for p in _conversation_gates(sc.gates, dataset,
+                                                                 prepared.streams)]
     if problems:
         raise InputError([f"{loaded.path}: {p}" for p in problems])
     return prepared
@@ -76,6 +78,26 @@ def _tool_call_problems(
     if kind != "tool-call" and "tool_call.accuracy" in metrics:
         out.append("thresholds: tool_call.accuracy needs scoring.kind: tool-call")
     return out
+
+
+def _conversation_gates(gates: Sequence[str], dataset: PreparedDataset, streams: bool) -> list[str]:
+    """Conversation figures exist only for a conversation dataset; TTFT only for streams."""
+    problems = []
+    for t in map(parse_threshold, gates):
+        if t.metric.startswith(("conversation.", "turn[", "context[")):
+            if dataset.conversations is None:
+                problems.append(f"{t.expression}: {t.metric} needs a conversation dataset "
+                                "(dataset.conversations)")  # fmt: skip
+            elif ".ttft." in t.metric and not streams:
+                problems.append(f"{t.expression}: ttft needs a streamed answer "
+                                "(endpoint.options.stream: true)")  # fmt: skip
+            elif t.metric.startswith("turn["):
+                position = int(t.metric[len("turn[") :].split("]", 1)[0])
+                longest = max(dataset.conversations.turns_per_conversation())
+                if position > longest:
+                    problems.append(f"{t.expression}: no conversation has {position} turns "
+                                    f"(the longest has {longest})")  # fmt: skip
+    return problems
 
 
 def prepare_scenario(path: str, overrides: Sequence[str] = ()) -> PreparedScenario:

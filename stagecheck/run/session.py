@@ -7,8 +7,9 @@ The other side, the run's totals and lifecycle on the master (or the single proc
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,10 @@ class RunSession:
     recorder: Recorder | None = None
     delta_fold: DeltaFold | None = None  # a worker's: folds its recorder's deltas into intervals
     feeder: RowFeeder | None = None
+    # a conversation dataset: hands out conversation indexes (each worker its own share,
+    # so a conversation never spans workers)
+    conversations: RowFeeder | None = None
+    think_rng: random.Random = field(default_factory=random.Random)
     stage_index: int = -1
     finished: bool = False  # exact pass: every answer is in (the shape then ends the run)
     stopping: bool = False  # the run is stopping: no further request leaves
@@ -96,6 +101,15 @@ class RunSession:
             shard_count=shard_count,
             pause=pause,
         )
+        table = self.dataset.conversations
+        if table is not None:
+            # the feeder's seeded order and exact passes, over conversations (not turns)
+            conversations: Sequence[Any] = range(len(table))
+            self.conversations = RowFeeder(
+                conversations, order=ds.order, seed=ds.seed, passes=ds.passes,
+                shard_index=shard_index, shard_count=shard_count,
+            )  # fmt: skip
+            self.think_rng = random.Random(ds.seed * 1_000_003 + shard_index)
         self.recorder = Recorder()
         self.delta_fold = DeltaFold(self.dataset.rows)
         if self.plan.arrival_rate:
@@ -108,6 +122,13 @@ class RunSession:
             )  # fmt: skip
         self.finished = False
         self.stopping = False
+
+    def think_time(self) -> float:
+        """Seconds between two turns of a conversation (``load.think_time``)."""
+        think = self.loaded.scenario.load.think_time
+        if isinstance(think, (int, float)):
+            return float(think)
+        return self.think_rng.uniform(think.min, think.max)
 
     def fold(self, pause: Callable[[], None] | None = None) -> IntervalReport:
         """A worker: what its users recorded since the last call, folded (what it ships)."""

@@ -35,6 +35,8 @@ __all__ = [
     "LoadConfig",
     "LoadStage",
     "ValidityConfig",
+    "ConversationsConfig",
+    "ThinkTime",
     "Duration",
     "Rate",
 ]
@@ -154,6 +156,29 @@ class EndpointConfig(_Model):
         return v
 
 
+class ConversationsConfig(_Model):
+    """A conversation dataset: one conversation a line, its turns a list (each turn a row)."""
+
+    turns: str = Field("turns", description="The conversation's field holding its list of turns")
+    messages: str | None = Field(
+        None,
+        description="Instead of turns: the field holding an OpenAI messages list; each user "
+        "message opens a turn, the assistant message after it is its reference answer and "
+        "carries the turn's expected value (under dataset.expected)",
+    )
+    reference: str = Field(
+        "assistant", description="A turn's reference answer (the history in reference mode)"
+    )
+    tool_result: str = Field(
+        "tool_result", description="A turn's tool result, sent back as the tool message"
+    )
+    history: Literal["reference", "live"] = Field(
+        "reference",
+        description="reference: earlier turns sent as written in the dataset; live: the "
+        "model's own earlier answers sent back",
+    )
+
+
 class DatasetConfig(_Model):
     path: str = Field(description="JSONL, CSV or Parquet file, relative to the scenario file")
     format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
@@ -182,6 +207,11 @@ class DatasetConfig(_Model):
         description="Seeded perturbations of the input text; each row's variant is sent as a "
         "row of its own (typos, case, whitespace, punctuation, truncate, filler, template, "
         "substitute)",
+    )
+    conversations: ConversationsConfig | None = Field(
+        None,
+        description="A conversation dataset (openai-chat): users play whole conversations, "
+        "turn after turn; passes and limit count conversations",
     )
 
     @field_validator("input", mode="before")
@@ -234,6 +264,19 @@ class LoadStage(_Model):
         return self
 
 
+class ThinkTime(_Model):
+    """A think time drawn uniformly between min and max for each pause (seeded)."""
+
+    min: Duration = Field(ge=0)
+    max: Duration = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> ThinkTime:
+        if self.max < self.min:
+            raise ValueError("think_time: max must not be below min")
+        return self
+
+
 class LoadConfig(_Model):
     users: int = Field(
         1, ge=1, le=_MAX_USERS,
@@ -258,6 +301,11 @@ class LoadConfig(_Model):
         "users, duration)",
     )
     wait: Duration = Field(0.0, ge=0, description="Pause of each user between its requests")
+    think_time: Annotated[Duration, Field(ge=0)] | ThinkTime = Field(
+        0.0,
+        description="Conversations: pause between a conversation's turns (2s, or "
+        "{min: 1s, max: 3s} drawn uniformly)",
+    )
     graceful_stop: Duration | None = Field(
         None, ge=0, description="When the plan ends, how long requests in flight may take to "
         "finish; what is still open then is 'unfinished' (never an error). Default: "

@@ -18,6 +18,7 @@ from stagecheck.judging.catalogue import LATENCY_STATS, PRODUCTION
 from stagecheck.recording.hdr import percentile_reader, value_at_percentile
 from stagecheck.recording.recorder import FAILURE_OUTCOMES
 from stagecheck.stats import percentile_interval, wilson, z_value
+from stagecheck.summary.conversations import conversation_interval, conversation_lookup
 
 __all__ = ["FAILURE_OUTCOMES", "Histograms", "metric_lookup", "interval_lookup", "rank_lookup",
            "failures", "finished"]  # fmt: skip
@@ -130,6 +131,9 @@ def metric_lookup(
         if metric.endswith(PRODUCTION):
             value = _production(summary, metric)[0]
             return None if value is None else float(value)
+        conversational, value = conversation_lookup(summary, metric)
+        if conversational:
+            return value
         head, _, rest = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             return _latency_value(summary["latency"], _timing(head), rest, histograms)
@@ -238,6 +242,9 @@ def interval_lookup(
                 return None
             z = z_value(confidence) * float(se)
             return max(0.0, float(value) - z), min(1.0, float(value) + z)
+        conversational, bounds = conversation_interval(summary, metric, confidence)
+        if conversational:
+            return bounds
         head, _, stat = metric.partition(".")
         if head in ("latency", "ttft", "itl"):
             h = histograms(_timing(head)) if histograms is not None else None

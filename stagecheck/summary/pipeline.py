@@ -53,6 +53,9 @@ def finished_summary(
     summary = summary_figures(loaded, dataset, agg, facts)
     summary["dataset_profile"] = _dataset_profile(summary, dataset, facts.classification)
     gates = loaded.scenario.gates
+    conversations = loaded.scenario.dataset.conversations
+    if conversations is not None:
+        summary["conversations"] = {"history": conversations.history}  # filled by _complete
     # goodput counts the answers within the latency bound of the thresholds about to be judged
     _complete(summary, run_dir, gates, histograms or agg.histogram, _as_entries(gates))
     _check_contract(summary)
@@ -70,6 +73,8 @@ def _complete(
     (``goodput`` needs it). The analysis reads its latency bound from ``bounds_from`` (default:
     the thresholds the summary holds). An analysis that cannot be built is a note, never a
     lost verdict."""
+    if run_dir is not None and summary.get("conversations"):
+        _conversations(summary, run_dir)
     if run_dir is not None and (run_dir / "results.jsonl").exists():
         from stagecheck.analysis import analyse_run  # report time only (numpy over the folder)
 
@@ -121,6 +126,32 @@ def _production(summary: dict[str, Any], run_dir: Path) -> None:
         return
     if section is not None:
         summary["production"] = section
+
+
+_LIVE_CONTEXT = (
+    "conversations: context lengths are those of the dataset's history; live history sends "
+    "the model's own answers instead, so they are estimates"
+)
+
+
+def _conversations(summary: dict[str, Any], run_dir: Path) -> None:
+    """A conversation run's figures by turn and conversation (from the run folder), or a note
+    when they cannot be built: the verdict must still be written."""
+    from stagecheck.summary.conversations import conversation_figures
+
+    history = str(summary["conversations"].get("history") or "reference")
+    try:
+        summary["conversations"] = conversation_figures(run_dir, history)
+        notes = summary.setdefault("notes", [])
+        if history == "live" and summary["conversations"] and _LIVE_CONTEXT not in notes:
+            notes.append(_LIVE_CONTEXT)
+    except Exception as exc:  # noqa: BLE001 - the figures and the verdict must still be written
+        log.exception("conversation figures failed")
+        summary["conversations"] = None
+        reason = one_line(f"{type(exc).__name__}: {exc}")
+        summary.setdefault("notes", []).append(
+            f"the conversation figures could not be built: {reason}"
+        )
 
 
 def _as_entries(gates: Sequence[str]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from stagecheck.analysis.schema import Analysis
 from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.redact import redact_text
+from stagecheck.summary.conversations import ConversationFigures
 from stagecheck.summary.figures import TIMING_NAMES, ClassFigures, Quality, StageFigures
 from stagecheck.summary.schema import (
     DatasetInfo,
@@ -87,9 +88,20 @@ _FIELD_RULES: dict[tuple[type[BaseModel], str], Callable[[Any], Any]] = {
     (Summary, "schema_version"): lambda v: v,
     (Summary, "verdict"): lambda v: _text(v) or "invalid",
     (Summary, "analysis"): Analysis.read,
+    (Summary, "conversations"): lambda v: _conversations(v),
     (Load, "exact_pass"): lambda v: v is True,
     (DatasetInfo, "rows"): lambda v: _int(v, None),
 }
+
+
+def _conversations(value: Any) -> ConversationFigures | None:
+    """Another version's conversation figures: the report goes on without them."""
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        return ConversationFigures.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def _outcome_total(raw: Mapping[str, Any]) -> int:

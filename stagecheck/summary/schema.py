@@ -24,6 +24,7 @@ from stagecheck.datasets.profile import DatasetProfile
 from stagecheck.judging.thresholds import judges_correctness
 from stagecheck.production.schema import ProductionFigures
 from stagecheck.recording.recorder import OUTCOMES, Outcome
+from stagecheck.summary.conversations import ConversationFigures
 from stagecheck.summary.figures import (
     TIMING_NAMES,
     ByOutcome,
@@ -243,6 +244,7 @@ class Summary(_Strict):
     production: ProductionFigures | None = None
     variants: Variants | None = None  # dataset.variants: figures per variant, flips
     tool_calls: ToolCallFigures | None = None  # scoring.kind: tool-call only
+    conversations: ConversationFigures | None = None  # a conversation dataset's figures
 
     @property
     def valid(self) -> bool:

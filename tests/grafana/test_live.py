@@ -42,6 +42,15 @@ def _is_stream_only(q: Query) -> bool:
     return any(t in q.expr for t in STREAM_ONLY)
 
 
+# A conversation run's series: its figures come from the run folder when the run ends
+# (test_a_pushed_conversation_run_fills_its_panels).
+CONVERSATION_ONLY = ("stagecheck_conversation_", "stagecheck_turn_")
+
+
+def _is_conversation(q: Query) -> bool:
+    return any(t in q.expr for t in CONVERSATION_ONLY)
+
+
 def _alert_lhs(expr: str) -> str:
     """The series an alert compares (``x == 0`` -> ``x``)."""
     for op in _ALERT_OPS:
@@ -133,7 +142,7 @@ def test_every_panel_and_rule_has_data_during_a_real_run(
             prom.wait_up("stagecheck", target, timeout=30)
         smoke_id, stream_id = _run_id(prom, SMOKE[0]), _run_id(prom, STREAM[0])
 
-        panels = artefacts.panel_queries()
+        panels = [q for q in artefacts.panel_queries() if not _is_conversation(q)]
         rules = artefacts.rules()
         recording = [Query(f"rule {r['record']}", r["expr"]) for r in rules if "record" in r]
         recorded = [Query(f"recorded {r['record']}", f'{r["record"]}{{run_id="{smoke_id}"}}')
@@ -189,7 +198,41 @@ def test_a_pushed_run_fills_the_dashboard(
     assert [v["metric"]["verdict"] for v in verdict] == ["passed" if code == 0 else "failed"]
     # A pushed run is final figures only: rates need two scrapes of the gateway (5 s apart in
     # the example; 1 s here), so poll until they have them.
-    panels = _substituted([q for q in artefacts.panel_queries() if not _is_stream_only(q)],
+    panels = _substituted([q for q in artefacts.panel_queries()
+                           if not _is_stream_only(q) and not _is_conversation(q)],
                           SMOKE[0], run_id)  # fmt: skip
     problems = _poll_until_nonempty(prom, panels, time.monotonic() + 15, lambda: False)
     assert not problems, f"panels without data for a pushed run: {problems}"
+
+
+@pytest.mark.timeout(120)
+def test_a_pushed_conversation_run_fills_its_panels(
+    pushgateway: Pushgateway, prometheus_factory: Callable[[dict[str, Any]], Prometheus],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A conversation run's figures by turn, pushed at its end, reach the dashboard's
+    conversation panels (the demo's chatbot, every conversation once)."""
+    from tests.support import running_demo
+
+    prom = prometheus_factory(example_config({"stagecheck-pushgateway": [pushgateway.address]}))
+    prom.wait_up("stagecheck-pushgateway", pushgateway.address)
+    out = tmp_path / "pushed"
+    scenario = SCENARIOS / "conversations-reference.yaml"
+    with running_demo("--chatbot", "--latency-ms", "2", "--token-delay-ms", "0") as demo, \
+            stagecheck_run(scenario, demo, free_port(), out, "--pushgateway",
+                           pushgateway.url) as proc:  # fmt: skip
+        _finish(proc, out)
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while not found:
+        found = prom.query('stagecheck_run_info{scenario="support-conversations"}')
+        assert found or time.monotonic() < deadline, "pushed metrics never reached Prometheus"
+        time.sleep(0.0 if found else 0.5)
+    run_id = found[0]["metric"]["run_id"]
+    panels = _substituted([q for q in artefacts.panel_queries() if _is_conversation(q)],
+                          "support-conversations", run_id)  # fmt: skip
+    assert len(panels) == 4
+    problems = _poll_until_nonempty(prom, panels, time.monotonic() + 15, lambda: False)
+    assert not problems, f"conversation panels without data: {problems}"
+    turns = prom.query(f'stagecheck_turn_accuracy_ratio{{run_id="{run_id}"}}')
+    assert sorted(int(t["metric"]["turn"]) for t in turns) == [1, 2, 3, 4]

@@ -38,3 +38,15 @@ def test_slices_show_worst_first_a_slice_with_no_answer_first_of_all() -> None:
     assert accuracies == sorted(accuracies) and len(slices) == len(summary["slices"])
     f1s = [float(r["fone"]) for r in shown if r["kind"].startswith("class")]
     assert f1s == sorted(f1s) and len(f1s) == len(summary["classes"])
+
+
+def test_a_conversation_run_shows_its_success_and_turns_in_the_quality_tab(tmp_path) -> None:
+    from stagecheck.summary.conversations import conversation_figures
+    from tests.unit.test_conversation_figures import _folder
+
+    summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    summary["conversations"] = conversation_figures(_folder(tmp_path), "live")
+    rows = [r for r in breakdown_rows(summary) if r["kind"] in ("conversations", "turn")]
+    assert [r["group"] for r in rows] == ["3 (live)", "turn 1", "turn 2", "turn 3"]
+    assert rows[0]["accuracy"] == "0.3333" and "1 of 3" in rows[0]["detail"]
+    assert [r["accuracy"] for r in rows[1:]] == ["0.7500", "0.6667", "0.5000"]
