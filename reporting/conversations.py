@@ -56,25 +56,26 @@ def conversation_console_lines(c: ConversationFigures | None) -> list[str]:
     ]
     if c.first_failure:
         lines.append(f"  first wrong    {_first_failure(c)}")
-    lines.append("  by turn        accuracy                     latency p50/p95 ms    "
-                 "TTFT p50/p95 ms")  # fmt: skip
+    streamed = any(t.ttft_p50_us is not None for t in c.by_turn)
+    lines.append(f"  by turn         {'accuracy':<31} {'latency p50/p95 ms':>18}"
+                 + ("  TTFT p50/p95 ms" if streamed else ""))  # fmt: skip
     for t in c.by_turn:
         acc = f"{fmt.percent(t.accuracy)} ({t.correct}/{t.scored}){_ci(t.accuracy_ci)}"
-        lines.append(f"    turn {t.turn:<8} {acc:<28} {fmt.ms(t.latency_p50_us):>8} / "
-                     f"{fmt.ms(t.latency_p95_us):<8}  {fmt.ms(t.ttft_p50_us):>7} / "
-                     f"{fmt.ms(t.ttft_p95_us)}")  # fmt: skip
+        ttft = f"  {fmt.ms(t.ttft_p50_us):>7} / {fmt.ms(t.ttft_p95_us)}" if streamed else ""
+        lines.append(f"    turn {t.turn:<8} {acc:<31} {fmt.ms(t.latency_p50_us):>8} / "
+                     f"{fmt.ms(t.latency_p95_us):<8}{ttft}".rstrip())  # fmt: skip
     if c.wrong_after_wrong.n or c.wrong_after_right.n:
         lines.append(f"  derailment     wrong after a wrong turn {_share(c.wrong_after_wrong)}")
         lines.append(f"                 wrong after a right turn {_share(c.wrong_after_right)}")
     for b in c.by_context:
+        ttft = f" · TTFT p95 {fmt.ms(b.ttft_p95_us)} ms" if streamed else ""
         lines.append(f"  context {b.bucket + ' chars':<14} {b.requests} turns · latency p95 "
-                     f"{fmt.ms(b.latency_p95_us)} ms · TTFT p95 "
-                     f"{fmt.ms(b.ttft_p95_us)} ms")  # fmt: skip
-    for w in c.worst[:_WORST_SHOWN]:  # error analysis: wrong turns by conversation
-        turns = ", ".join(map(str, w.wrong))
-        lines.append(f"  wrong turns    {w.conversation}: turn {turns} of {w.turns}")
+                     f"{fmt.ms(b.latency_p95_us)} ms{ttft}")  # fmt: skip
+    for n, w in enumerate(c.worst[:_WORST_SHOWN]):  # error analysis: wrong turns by conversation
+        head = "  wrong turns    " if n == 0 else " " * 17
+        lines.append(f"{head}{w.conversation}: turn {', '.join(map(str, w.wrong))} of {w.turns}")
     if len(c.worst) > _WORST_SHOWN:
-        lines.append(f"  wrong turns    … and {len(c.worst) - _WORST_SHOWN} more conversations")
+        lines.append(f"{' ' * 17}… and {len(c.worst) - _WORST_SHOWN} more conversations")
     return lines
 
 
