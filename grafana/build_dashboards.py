@@ -326,6 +326,22 @@ def correctness_row() -> list[Panel]:
     ]
 
 
+def tool_calls_row() -> list[Panel]:
+    ok = ((None, "red"), (0.9, "orange"), (0.95, "green"))
+    return [
+        single("Tool-call accuracy", "Answers scored on their tool call (scoring.kind: "
+               "tool-call) that made the expected call, or rightly none.", "percentunit",
+               query(f"min({sel('stagecheck_tool_call_accuracy_ratio')})", instant=True),
+               steps=ok),
+        bars("Wrong tool calls by reason", "Why the wrong tool calls were wrong: the wrong "
+             "tool, a missing or wrong argument, no call where one was expected, a call where "
+             "none was.", "short",
+             query(f"sum by (reason) ({sel('stagecheck_tool_call_wrong_total')})",
+                   "{{reason}}", instant=True),
+             steps=((None, "orange"),), w=20),
+    ]
+
+
 def conversations_row() -> list[Panel]:
     ok = ((None, "red"), (0.8, "orange"), (0.9, "green"))
     return [
@@ -394,6 +410,7 @@ ROWS = (
     ("Load and throughput", load_row),
     ("Latency", latency_row),
     ("Correctness", correctness_row),
+    ("Tool calls", tool_calls_row),
     ("Conversations", conversations_row),
     ("Thresholds", thresholds_row),
     ("Resources", resources_row),

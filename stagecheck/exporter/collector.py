@@ -111,6 +111,7 @@ class StagecheckCollector(Collector):
         _requests(out, view.summary)
         _latency(out, view)
         _quality(out, view.summary)
+        _tool_calls(out, view.summary)
         _conversations(out, view.summary)
         _load(out, view)
         _thresholds(out, view.summary)
@@ -166,6 +167,20 @@ def _quality(out: _Families, summary: Mapping[str, Any]) -> None:
         out.add("stagecheck_slice_requests_total", s["requests"], [s["field"], s["value"]])
         if s["accuracy"] is not None:
             out.add("stagecheck_slice_accuracy_ratio", s["accuracy"], [s["field"], s["value"]])
+
+
+def _tool_calls(out: _Families, summary: Mapping[str, Any]) -> None:
+    """Answers scored on their tool call (scoring.kind: tool-call), live."""
+    calls = summary.get("tool_calls")
+    if not calls:
+        return
+    out.add("stagecheck_tool_call_accuracy_ratio", calls["accuracy"])
+    reasons = sorted(calls["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+    for reason, n in reasons[: MAX_LABEL_VALUES - 1]:  # reasons name tools: bounded, capped
+        out.add("stagecheck_tool_call_wrong_total", n, [reason])
+    if len(reasons) >= MAX_LABEL_VALUES:
+        out.add("stagecheck_tool_call_wrong_total",
+                sum(n for _, n in reasons[MAX_LABEL_VALUES - 1 :]), [OTHER])  # fmt: skip
 
 
 def _conversations(out: _Families, summary: Mapping[str, Any]) -> None:

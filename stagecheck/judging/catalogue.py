@@ -105,7 +105,8 @@ CATALOGUE: tuple[MetricName, ...] = (
     MetricName("requests", "run", "count", "requests sent", None, "stagecheck_requests_total"),
     MetricName("tool_call.accuracy", "run", "fraction",
                "turns scored on their tool call (scoring.kind: tool-call) answered with the "
-               "expected call, or rightly none / such turns", "wilson"),
+               "expected call, or rightly none / such turns", "wilson",
+               "stagecheck_tool_call_accuracy_ratio"),
     MetricName("output_tokens", "run", "count",
                "output tokens of the streamed answers (the server's usage, else text deltas)"),
     MetricName("output_tokens_per_s", "run", "count",
@@ -295,6 +296,12 @@ SERIES: tuple[Series, ...] = (
                "Accuracy of the answers in one slice", ("slice", "value")),
     Series("stagecheck_slice_requests_total", "counter", "Requests sent in one slice",
                ("slice", "value")),
+    Series("stagecheck_tool_call_accuracy_ratio", "gauge",
+               "Share of the answers scored on their tool call that made the expected call "
+               "(or rightly none)"),
+    Series("stagecheck_tool_call_wrong_total", "counter",
+               "Answers scored on their tool call that were wrong, by reason (wrong tool: x, "
+               "missing argument: x, no call, …)", ("reason",)),
     Series("stagecheck_conversation_success_ratio", "gauge",
                "Conversations played to their end with every turn right (once the run ends)"),
     Series("stagecheck_conversation_turn_share_ratio", "gauge",

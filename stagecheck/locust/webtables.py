@@ -210,7 +210,19 @@ def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "requests": sl.get("requests", 0), "accuracy": _num(quality.get("accuracy")),
                      "errors": _pct(sl.get("error_rate")), "fone": _num(quality.get("f1_macro")),
                      "detail": ""})  # fmt: skip
-    return rows + conversation_rows(summary)
+    return rows + tool_call_rows(summary) + conversation_rows(summary)
+
+
+def tool_call_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Answers scored on their tool call: the accuracy, and the wrong calls' reasons."""
+    calls = summary.get("tool_calls")
+    if not calls:
+        return []
+    reasons = sorted(calls["reasons"].items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{reason} ×{n}" for reason, n in reasons[:4])
+    return [{"kind": "tool calls", "group": f"{calls['rows']} rows", "requests": calls["scored"],
+             "accuracy": _num(calls["accuracy"]),
+             "detail": f"wrong: {shown}" if shown else "every call right"}]  # fmt: skip
 
 
 def conversation_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

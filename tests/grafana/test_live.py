@@ -11,6 +11,7 @@ an empty panel.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -42,9 +43,9 @@ def _is_stream_only(q: Query) -> bool:
     return any(t in q.expr for t in STREAM_ONLY)
 
 
-# A conversation run's series: its figures come from the run folder when the run ends
-# (test_a_pushed_conversation_run_fills_its_panels).
-CONVERSATION_ONLY = ("stagecheck_conversation_", "stagecheck_turn_")
+# A conversation run's series (its figures come from the run folder when the run ends) and a
+# tool-call run's (test_a_pushed_conversation_run_fills_its_panels).
+CONVERSATION_ONLY = ("stagecheck_conversation_", "stagecheck_turn_", "stagecheck_tool_call_")
 
 
 def _is_conversation(q: Query) -> bool:
@@ -210,29 +211,39 @@ def test_a_pushed_conversation_run_fills_its_panels(
     pushgateway: Pushgateway, prometheus_factory: Callable[[dict[str, Any]], Prometheus],
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    """A conversation run's figures by turn, pushed at its end, reach the dashboard's
-    conversation panels (the demo's chatbot, every conversation once)."""
+    """A conversation run's figures by turn and its tool calls, pushed at its end, reach the
+    dashboard's conversation and tool-call panels (the demo's assistant with tools, calling the
+    wrong tool one call in five, every conversation once)."""
     from tests.support import running_demo
 
     prom = prometheus_factory(example_config({"stagecheck-pushgateway": [pushgateway.address]}))
     prom.wait_up("stagecheck-pushgateway", pushgateway.address)
     out = tmp_path / "pushed"
-    scenario = SCENARIOS / "conversations-reference.yaml"
-    with running_demo("--chatbot", "--latency-ms", "2", "--token-delay-ms", "0") as demo, \
-            stagecheck_run(scenario, demo, free_port(), out, "--pushgateway",
-                           pushgateway.url) as proc:  # fmt: skip
+    scenario = SCENARIOS / "conversations.yaml"
+    with running_demo("--agent", "--wrong-tool-rate", "0.2", "--latency-ms", "2",
+                      "--token-delay-ms", "0") as demo, \
+            stagecheck_run(scenario, demo, free_port(), out, "--pushgateway", pushgateway.url,
+                           "--set", "dataset.passes=1",
+                           "--set", "load.think_time=0s") as proc:  # fmt: skip
         _finish(proc, out)
+    summary = json.loads(next(out.glob("*/summary.json")).read_text())
+    # this run's own: the pushgateway keeps earlier runs' groups (of the same scenario name)
+    run_id = summary["run"]["id"]
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + 15
     while not found:
-        found = prom.query('stagecheck_run_info{scenario="support-conversations"}')
+        found = prom.query(f'stagecheck_run_info{{run_id="{run_id}"}}')
         assert found or time.monotonic() < deadline, "pushed metrics never reached Prometheus"
         time.sleep(0.0 if found else 0.5)
-    run_id = found[0]["metric"]["run_id"]
     panels = _substituted([q for q in artefacts.panel_queries() if _is_conversation(q)],
                           "support-conversations", run_id)  # fmt: skip
-    assert len(panels) == 4
+    assert len(panels) == 6
     problems = _poll_until_nonempty(prom, panels, time.monotonic() + 15, lambda: False)
-    assert not problems, f"conversation panels without data: {problems}"
+    assert not problems, f"conversation and tool-call panels without data: {problems}"
     turns = prom.query(f'stagecheck_turn_accuracy_ratio{{run_id="{run_id}"}}')
-    assert sorted(int(t["metric"]["turn"]) for t in turns) == [1, 2, 3, 4]
+    assert sorted(int(t["metric"]["turn"]) for t in turns) == [1, 2, 3, 4, 5]
+    wrong = prom.query(f'stagecheck_tool_call_wrong_total{{run_id="{run_id}"}}')
+    assert {w["metric"]["reason"]: int(float(w["value"][1])) for w in wrong} == \
+        summary["tool_calls"]["reasons"] != {}  # fmt: skip
+    accuracy = prom.query(f'stagecheck_tool_call_accuracy_ratio{{run_id="{run_id}"}}')
+    assert float(accuracy[0]["value"][1]) == pytest.approx(summary["tool_calls"]["accuracy"])

@@ -114,12 +114,13 @@ def test_every_exported_series_is_in_the_catalogue(write_scenario, tmp_path):
                          for n in names}  # fmt: skip
     missing = {m.name for m in SERIES} - exported_families
     # only the target's resources (no metrics_url here) and streams' timings may be missing,
-    # and a conversation run's figures (tests/grafana/test_live.py)
+    # and a conversation run's and a tool-call run's figures (tests/grafana/test_live.py)
     conversations = {m.name for m in SERIES if m.name.startswith(("stagecheck_conversation_",
                                                                   "stagecheck_turn_"))}
-    assert len(conversations) == 4
+    tool_calls = {m.name for m in SERIES if m.name.startswith("stagecheck_tool_call_")}
+    assert len(conversations) == 4 and len(tool_calls) == 2
     assert missing == {"stagecheck_target_cpu_ratio", "stagecheck_target_memory_bytes",
-                       *conversations}
+                       *conversations, *tool_calls}
 
 
 def many_classes_scenario(write_scenario, tmp_path, n_classes):

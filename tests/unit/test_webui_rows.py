@@ -50,3 +50,15 @@ def test_a_conversation_run_shows_its_success_and_turns_in_the_quality_tab(tmp_p
     assert [r["group"] for r in rows] == ["3 (live)", "turn 1", "turn 2", "turn 3"]
     assert rows[0]["accuracy"] == "0.3333" and "1 of 3" in rows[0]["detail"]
     assert [r["accuracy"] for r in rows[1:]] == ["0.7500", "0.6667", "0.5000"]
+
+
+def test_a_tool_call_run_shows_its_accuracy_and_the_wrong_calls_reasons() -> None:
+    summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    assert not [r for r in breakdown_rows(summary) if r["kind"] == "tool calls"]
+    summary["tool_calls"] = {"scored": 74, "correct": 49, "rows": 74, "design_effect": 1.0,
+                             "accuracy": 49 / 74, "accuracy_ci": [0.55, 0.76],
+                             "reasons": {"wrong tool: lookup_order": 4,
+                                         "wrong tool: open_return": 21}}  # fmt: skip
+    (row,) = [r for r in breakdown_rows(summary) if r["kind"] == "tool calls"]
+    assert row["requests"] == 74 and row["accuracy"] == f"{49 / 74:.4f}"
+    assert row["detail"] == "wrong: wrong tool: open_return ×21, wrong tool: lookup_order ×4"
