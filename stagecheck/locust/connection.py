@@ -25,7 +25,10 @@ from gevent import ssl as gssl
 from gevent.monkey import get_original
 
 import contextlib
+import errno
+import os
 import re
+import select as _stdselect
 import socket as _stdsocket
 import struct
 import sys
@@ -54,7 +57,11 @@ _IDLE_CHECK_NS = 10_000_000
 _SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None  # = SCM_TIMESTAMPNS
 _STAMP = struct.Struct("@qq")  # struct timespec
 _ANC_SIZE = _stdsocket.CMSG_SPACE(_STAMP.size) if hasattr(_stdsocket, "CMSG_SPACE") else 0
-_real_select = get_original("select", "select")
+_real_poll = get_original("select", "poll")  # not select(): it fails past fd 1023
+_real_getaddrinfo = get_original("socket", "getaddrinfo")
+# (host, port) → its addresses, for every user of the process: a thousand users spawned at once
+# would otherwise each make a lookup.
+_ADDRESSES: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
 _FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_VALUE = re.compile(r"^[^\r\n\x00]*$")
 _TLS: dict[bool, gssl.SSLContext] = {}  # verify? → context (loading the CA store takes ms)
@@ -120,17 +127,23 @@ class Target:
         return head
 
     def addresses(self) -> list[tuple[Any, ...]]:
-        """The host's addresses, resolved once (gevent's resolver runs each lookup in a thread:
-        ~10 ms for even ``127.0.0.1`` when 64 users connect at once, all of it in their first
-        request's latency). Looked up again after a connect to them failed."""
-        if self._addresses is None:
-            self._addresses = gevent.socket.getaddrinfo(
-                self.host, self.port, 0, _stdsocket.SOCK_STREAM
-            )
-        return self._addresses
+        """The host's addresses, resolved once per process (gevent's resolver runs each lookup
+        in a thread: ~10 ms for even ``127.0.0.1`` when 64 users connect at once, all of it in
+        their first request's latency; an IP address is not looked up at all). Looked up again
+        after a connect to them failed."""
+        key = (self.host, self.port)
+        found = _ADDRESSES.get(key)
+        if found is None:
+            if _numeric(self.host):
+                found = _real_getaddrinfo(self.host, self.port, 0, _stdsocket.SOCK_STREAM, 0,
+                                          _stdsocket.AI_NUMERICHOST)  # fmt: skip
+            else:
+                found = gevent.socket.getaddrinfo(self.host, self.port, 0, _stdsocket.SOCK_STREAM)
+            _ADDRESSES[key] = found
+        return found
 
     def forget_addresses(self) -> None:
-        self._addresses = None
+        _ADDRESSES.pop((self.host, self.port), None)
 
     def url(self, path: str) -> str:
         """The request's URL, as Locust reports it (``url`` of the request event)."""
@@ -170,7 +183,7 @@ class Connection:
             if time.perf_counter_ns() - self.last_ns < _IDLE_CHECK_NS:
                 return sock
             try:  # idle: a readable idle socket was closed by the server (or is dirty)
-                if not _real_select([sock], [], [], 0.0)[0]:
+                if not _ready(sock, _stdselect.POLLIN):
                     return sock
             except (OSError, ValueError):
                 pass
@@ -294,21 +307,50 @@ class _HeadOnly:
         return got
 
 
+def _numeric(host: str) -> bool:
+    """Whether ``host`` is an IP address (no lookup needed)."""
+    for family in (_stdsocket.AF_INET, _stdsocket.AF_INET6):
+        try:
+            _stdsocket.inet_pton(family, host)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def _ready(sock: Any, events: int) -> bool:
+    """Whether ``sock`` is ready for ``events`` now (a poll that does not wait)."""
+    poller = _real_poll()
+    poller.register(sock.fileno(), events)
+    return bool(poller.poll(0))
+
+
 def _connect(addresses: list[tuple[Any, ...]], timeout: float) -> Any:
     """A gevent socket connected to the first of ``addresses`` that accepts (as
-    ``socket.create_connection`` does, without its name lookup)."""
+    ``socket.create_connection`` does, without its name lookup).
+
+    A connect to a near host (loopback) is complete when ``connect()`` returns (EINPROGRESS
+    notwithstanding): the socket is then used at once. Waiting for the event loop to say so,
+    as gevent does, would put the rest of the generator's work (a thousand users spawning and
+    connecting) into this request's time; a connect that is still under way is waited for."""
     error: OSError | None = None
     for family, kind, proto, _, address in addresses:
         sock = gevent.socket.socket(family, kind, proto)
         try:
             sock.settimeout(timeout)
-            sock.connect(address)
+            raw = getattr(sock, "_sock", sock)  # the system socket (non-blocking)
+            code = raw.connect_ex(address)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK) and _ready(raw, _stdselect.POLLOUT):
+                code = raw.getsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_ERROR)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                sock.connect(address)  # under way: gevent waits for it (timeout applies)
+            elif code not in (0, errno.EISCONN):
+                raise OSError(code, os.strerror(code))
             return sock
         except OSError as exc:
             sock.close()
             error = exc
     raise error if error is not None else OSError("the host has no address")
-
 
 
 def _time_left(sock: Any, end_ns: int, timeout_s: float) -> None:
