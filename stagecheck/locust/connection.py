@@ -41,7 +41,13 @@ from urllib.parse import urlsplit
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPResponse
 
 from stagecheck import __version__
-from stagecheck.locust.transport import MAX_BODY_BYTES, AnswerCut, AnswerTooLarge, RequestTimeout
+from stagecheck.locust.transport import (
+    MAX_BODY_BYTES,
+    AnswerCut,
+    AnswerTooLarge,
+    EventReader,
+    RequestTimeout,
+)
 from stagecheck.redact import split_credentials
 
 __all__ = ["Target", "Connection", "decoded", "BLOCK_SIZE"]
@@ -160,7 +166,7 @@ class Connection:
     """One persistent connection (opened on first use, reopened after the server closes it or a
     request fails on it)."""
 
-    __slots__ = ("target", "sock", "last_ns", "response", "stamped")
+    __slots__ = ("target", "sock", "last_ns", "response", "stamped", "reader")
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -168,8 +174,11 @@ class Connection:
         self.last_ns = 0
         self.stamped = False  # the kernel stamps what this socket receives (SO_TIMESTAMPNS)
         self.response: HTTPResponse | None = None  # of the last exchange, even a failed one
+        # reads streams off a stamped socket; only while every read of the socket is its own
+        self.reader: EventReader | None = None
 
     def close(self) -> None:
+        self.reader = None
         sock, self.sock = self.sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -224,6 +233,7 @@ class Connection:
         tells whether the failure came while reading the body; it is :attr:`response` (also
         after a failure)."""
         self.response = parser = HTTPResponse(method)
+        self.reader = None  # this answer is read without it: its counts would go wrong
         before = time.perf_counter_ns()
         reused = self.sock
         sock = self.socket(end_ns)
@@ -257,21 +267,29 @@ class Connection:
 
     def start_stream(self, data: bytes, method: str, end_ns: int, timeout_s: float) -> Any:
         """Send ``data`` and read the answer's headers: the geventhttpclient response that
-        :func:`~stagecheck.locust.transport.sse_lines` reads the rest from. Call
+        :func:`~stagecheck.locust.transport.sse_events` reads the rest from. Its reads are not
+        timed one by one (a timer per wait costs): the caller's deadline bounds them. Call
         :meth:`finish` after."""
         from geventhttpclient.response import HTTPSocketResponse
 
         sock = self.socket(end_ns)
         try:
             _time_left(sock, end_ns, timeout_s)
+            reader = None
+            if self.stamped:
+                # The head read alone through the reader: the events stay queued for it to
+                # read and stamp one by one (a generator that got to this answer late finds
+                # its first tokens there too). Made before the send: nothing is queued yet.
+                reader = self.reader
+                if reader is None or reader.sock is not sock:
+                    reader = self.reader = EventReader(sock)
+                else:
+                    reader.begin()
             sock.sendall(data)
-            if not self.stamped:
+            sock.settimeout(None)
+            if reader is None:
                 return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
-            # The head alone: the events stay queued for sse_events to read and stamp one by
-            # one (a generator that got to this answer late finds its first tokens there too).
-            resp = HTTPSocketResponse(_HeadOnly(sock), block_size=BLOCK_SIZE, method=method)
-            resp._sock = sock
-            return resp
+            return HTTPSocketResponse(reader, block_size=BLOCK_SIZE, method=method)
         except BaseException:
             self.close()
             raise
@@ -283,28 +301,6 @@ class Connection:
             if raw is not None:
                 raw._sock = None
             self.close()
-
-
-class _HeadOnly:
-    """A socket whose reads stop at the end of an answer's head (``\\r\\n\\r\\n``): a peek,
-    then a read of the bytes up to it."""
-
-    __slots__ = ("sock", "tail")
-
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self.tail = b""  # the last bytes read: a head's end may straddle two reads
-
-    def recv(self, size: int) -> bytes:
-        data = self.sock.recv(size, _stdsocket.MSG_PEEK)
-        if not data:
-            return self.sock.recv(size)  # type: ignore[no-any-return]
-        seen = self.tail + data
-        end = seen.find(b"\r\n\r\n")
-        count = len(data) if end < 0 else end + 4 - len(self.tail)
-        got: bytes = self.sock.recv(count)
-        self.tail = (self.tail + got)[-3:]
-        return got
 
 
 def _numeric(host: str) -> bool:
