@@ -285,7 +285,9 @@ class Connection:
                     reader = self.reader = EventReader(sock)
                 else:
                     reader.begin()
-            sock.sendall(data)
+            sent = sock.send(data)  # whole, as a rule (see exchange)
+            if sent < len(data):
+                sock.sendall(memoryview(data)[sent:])
             sock.settimeout(None)
             if reader is None:
                 return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)

@@ -53,9 +53,18 @@ class AnswerTooLarge(Exception):
     """An answer or a stream line exceeded its size cap."""
 
 
-def deadline(seconds: float) -> gevent.Timeout:
+def deadline(seconds: float, reuse: gevent.Timeout | None = None) -> gevent.Timeout:
     """A started timer that raises :class:`RequestTimeout` in this greenlet when it expires
-    (cancel it when the request is done). Per-read timeouts alone let a trickled body run on."""
+    (cancel it when the request is done). Per-read timeouts alone let a trickled body run on.
+    ``reuse``: a timer this returned before, started again if it was cancelled (not closed)
+    without expiring (making one costs a stream more than the rest of its waiting)."""
+    if (reuse is not None and not reuse.pending and reuse.seconds == seconds
+            and reuse.exception.__traceback__ is None):  # fmt: skip
+        try:
+            reuse.start()
+            return reuse
+        except AssertionError:  # closed: it cannot be started again
+            pass
     timer = gevent.Timeout(seconds, RequestTimeout(f"no complete answer within {seconds:g}s"))
     timer.start()
     return timer
@@ -137,21 +146,32 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
     # (body offset its bytes end at, arrival, bounded) of reads not yet yielded from
     marks: list[tuple[int, int, bool]] = []
     while True:
-        end = buf.find(b"\n", scanned)
-        if end >= 0:
-            line = bytes(buf[:end])
+        end = buf.rfind(b"\n", scanned)
+        if end >= 0:  # every complete line, split at once
+            block = bytes(buf[:end])
             del buf[: end + 1]
             scanned = 0
-            at = total + end  # the line end's offset in the body
-            total = at + 1
+            at = total - 1  # the offset in the body of the last line end yielded
+            total += end + 1
             if total > max_total:
                 raise AnswerTooLarge(f"the stream exceeded {max_total:,} bytes")
-            while marks and marks[0][0] <= at:
+            while marks and marks[0][0] <= at + 1:  # pieces of lines yielded before
                 del marks[0]
-            if marks:
-                _, arrived, bounded = marks[0]
-            floor = arrived
-            yield (line[:-1] if line.endswith(b"\r") else line), arrived, bounded
+            if len(marks) <= 1:  # the lines' ends came in one piece (or with the head)
+                if marks:
+                    _, arrived, bounded = marks[0]
+                floor = arrived
+                for line in block.split(b"\n"):
+                    yield (line[:-1] if line.endswith(b"\r") else line), arrived, bounded
+                continue
+            for line in block.split(b"\n"):
+                at += len(line) + 1  # this line's end
+                while marks and marks[0][0] <= at:
+                    del marks[0]
+                if marks:
+                    _, arrived, bounded = marks[0]
+                floor = arrived
+                yield (line[:-1] if line.endswith(b"\r") else line), arrived, bounded
             continue
         scanned = len(buf)
         if scanned > max_line:
@@ -291,7 +311,7 @@ class EventReader:
         self.last_bounded = False
         info = self._info()
         if info is not None:
-            queued = _queued(sock)
+            queued = 0 if info[0] == 0 else _queued(sock)  # nothing received yet: none queued
             if queued is not None:
                 self.pos = info[0] - queued
                 self.segs = info[1] if queued == 0 else None
