@@ -262,9 +262,8 @@ def _wall_offset() -> int:
 
 # struct tcp_info (linux/tcp.h): tcpi_bytes_received (u64) at 128, tcpi_data_segs_in (u32) at 152
 _TCP_INFO = getattr(_socket, "TCP_INFO", 11)
-_TCP_INFO_SIZE = 160
-_RECEIVED = struct.Struct("@Q")
-_SEGS = struct.Struct("@I")
+_TCP_INFO_SIZE = 156
+_COUNTS = struct.Struct("@Q16xI")  # both, read at 128
 # where an SSE event ends in the raw bytes: its blank line ("\n\n" or "\r\n\r\n"), and the
 # chunk's own line end when the body is chunked (the rest of the server's write)
 _EVENT_END = re.compile(rb"\n\r?\n(?:\r\n)?")
@@ -321,6 +320,9 @@ class EventReader:
         would otherwise keep one across a wall clock step)."""
         self.offset = _wall_offset()
         self.last, self.last_bounded = 0, False
+        if self.pending:  # bytes of no answer (the last one was complete): not this one's
+            self.pending = []
+            self.pos = self.segs = None
 
     def recv(self, size: int) -> bytes:
         """One piece of what arrived next (geventhttpclient's response reads the head so);
@@ -340,7 +342,7 @@ class EventReader:
             return None
         if len(raw) < 156:
             return None
-        return _RECEIVED.unpack_from(raw, 128)[0], _SEGS.unpack_from(raw, 152)[0]
+        return _COUNTS.unpack_from(raw, 128)  # type: ignore[return-value]
 
     def _stamp(self, ancillary: list[tuple[int, int, bytes]], now: int) -> int:
         """The kernel's stamp on the performance counter (``now`` when there is none)."""
@@ -400,7 +402,11 @@ class EventReader:
         self.drained = len(data) == queued
         if not self.drained:
             self.segs = None  # the socket did not give what the kernel counted: start over
-        stamp = self._stamp(ancillary, now)
+        if len(ancillary) == 1 and ancillary[0][1] == _SO_TIMESTAMPNS:  # _stamp, inline
+            sec, nsec = _TIMESPEC.unpack_from(ancillary[0][2])
+            stamp = min(sec * 1_000_000_000 + nsec - self.offset, now)
+        else:
+            stamp = self._stamp(ancillary, now)
         if stamp > before:
             # A packet that came after the count was merged into this one (its stamp is the
             # later one's): these bytes were in by then, how much earlier is not known.
