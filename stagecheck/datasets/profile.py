@@ -181,7 +181,7 @@ def _codes(values: Sequence[str]) -> tuple[np.ndarray, Sequence[str]]:
     """Each value's code and the distinct values, in the order they first appear. A large
     dataset's are hashed with pandas (a dict of a million texts to their first row took
     ~100 MB at the end of a run); a smaller one's in a dict (importing pandas costs a run
-    ~0.5 CPU-s)."""
+    0.1–0.5 CPU-s)."""
     if len(values) > _DICT_CODES_UP_TO:
         import pandas as pd  # the end of a run only
 
