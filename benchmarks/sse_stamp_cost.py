@@ -1,6 +1,6 @@
 """What stamping each SSE event with its own packet's arrival costs the generator, per event.
 
-    .venv/bin/python benchmarks/sse_stamp_cost.py [--events 20000] [--rounds 3]
+    .venv/bin/python benchmarks/sse_stamp_cost.py [--events 20000] [--rounds 3] [--rev REV]
 
 A writer process sends chunked SSE events over loopback, one event per write (TCP_NODELAY),
 ``--pace-us`` apart; the reader (this process, gevent) reads them with
@@ -9,7 +9,10 @@ A writer process sends chunked SSE events over loopback, one event per write (TC
 * ``plain``: no kernel stamps (``recv`` and the counter after it: the floor);
 * ``per read``: the kernel's stamp of each read (``recvmsg``), shared by the lines of a read:
   what stagecheck did before issue 19;
-* ``per event``: peek, ``TCP_INFO``, reads cut at event ends (issue 19).
+* ``per event``: the working tree's reader (issue 19: a packet's bytes read exactly, reads cut
+  at event ends when several packets are queued);
+* ``per event @REV`` (``--rev``): the same reader of that revision
+  (``stagecheck/locust/transport.py`` of ``git show REV``), as a before/after in one invocation.
 
 Two cases: ``prompt`` (the reader is waiting when each event comes: one event per read) and
 ``behind`` (the writer sends ``--batch`` events while the reader is held: one wake-up finds them
@@ -22,11 +25,15 @@ import gevent
 import gevent.socket
 
 import argparse
+import importlib.util
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from geventhttpclient.response import HTTPSocketResponse
@@ -76,8 +83,23 @@ class _PerReadReader:
         return [(data, at, False)]
 
 
-def one(way: str, case: str, events: int, pace_us: int, batch: int) -> float:
-    """CPU µs per event of the reader."""
+def transport_of(rev: str) -> ModuleType:
+    """``stagecheck/locust/transport.py`` as it was at ``rev``, as a module of its own."""
+    repo = Path(__file__).resolve().parent.parent
+    text = subprocess.run(["git", "show", f"{rev}:stagecheck/locust/transport.py"], cwd=repo,
+                          capture_output=True, check=True).stdout  # fmt: skip
+    path = Path(tempfile.mkdtemp(prefix="sse-cost-")) / f"transport_{rev}.py"
+    path.write_bytes(text)
+    spec = importlib.util.spec_from_file_location(f"transport_{rev}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one(way: str, case: str, events: int, pace_us: int, batch: int,
+        module: ModuleType = transport) -> float:  # fmt: skip
+    """CPU µs per event of the reader (``module``: the transport module that reads)."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(port), str(events),
@@ -91,17 +113,18 @@ def one(way: str, case: str, events: int, pace_us: int, batch: int) -> float:
     sock = gevent.socket.socket(fileno=raw_sock.detach())
     if way != "plain":
         sock.setsockopt(socket.SOL_SOCKET, transport._SO_TIMESTAMPNS, 1)
-    original_reader, original_stamping = transport._EventReader, transport._stamping
+    name = "EventReader" if hasattr(module, "EventReader") else "_EventReader"
+    original_reader, original_stamping = getattr(module, name), module._stamping
     if way == "plain":
-        transport._stamping = lambda s: False  # type: ignore[assignment]
+        module._stamping = lambda s: False
     elif way == "per read":
-        transport._EventReader = _PerReadReader  # type: ignore[assignment,misc]
+        setattr(module, name, _PerReadReader)
     seen = 0
     try:
         resp = HTTPSocketResponse(sock, block_size=16 * 1024, method="GET")
         sock.send(b"g")
         cpu = time.process_time()
-        for line, _, _ in transport.sse_events(resp):
+        for line, _, _ in module.sse_events(resp):
             if line:
                 seen += 1
                 if case == "behind" and seen % batch == 0 and seen < events:
@@ -110,7 +133,8 @@ def one(way: str, case: str, events: int, pace_us: int, batch: int) -> float:
         cpu = time.process_time() - cpu
         sock.send(b"g")
     finally:
-        transport._EventReader, transport._stamping = original_reader, original_stamping
+        setattr(module, name, original_reader)
+        module._stamping = original_stamping
     writer.wait(timeout=120)
     sock.close()
     assert seen == events, (seen, events)
@@ -123,13 +147,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pace-us", type=int, default=200)
     ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--rev", help="also time the reader of this revision (git show)")
     args = ap.parse_args()
     ways = ["plain", "per read", "per event"]
+    modules = {way: transport for way in ways}
+    if args.rev:
+        ways.append(f"per event @{args.rev}")
+        modules[ways[-1]] = transport_of(args.rev)
     results: dict[tuple[str, str], list[float]] = {}
     for case in ("prompt", "behind"):
         for r in range(args.rounds):
             for way in ways if r % 2 == 0 else ways[::-1]:
-                us = one(way, case, args.events, args.pace_us, args.batch)
+                us = one(way.split(" @")[0], case, args.events, args.pace_us, args.batch,
+                         modules[way])  # fmt: skip
                 results.setdefault((case, way), []).append(us)
     print("| case | way | CPU µs per event (median of rounds) | rounds |")
     print("|---|---|---|---|")

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -162,8 +163,10 @@ def run_once(tmp: Path, args: argparse.Namespace, mode: Mode, users: int,
                "--output", str(profile), "--", *cmd[len(pin(0)):]]  # fmt: skip
     try:
         env = {**os.environ, "PYTHONPATH": str(source)} if source != REPO else None
+        cpu = _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=source, env=env,
                               timeout=duration + 120)  # fmt: skip
+        cpu = _children_cpu() - cpu
     finally:
         stop_server(server)
         if capture is not None:
@@ -176,6 +179,8 @@ def run_once(tmp: Path, args: argparse.Namespace, mode: Mode, users: int,
     truth = {r["id"]: r for r in map(json.loads, log.read_text().splitlines())}
     row = measure(summary, results, truth, args.tokens, users, mode)
     row["valid"] = summary.get("valid", summary.get("validity", {}).get("valid"))
+    row["cpu_s"] = cpu
+    row["load"] = os.getloadavg()[0]
     row["validity_reasons"] = _find_key(summary, "reasons")
     tokens = summary.get("tokens") or {}
     row["ttft_bounded"] = tokens.get("ttft_bounded")
@@ -294,14 +299,25 @@ def run_baseline(tmp: Path, args: argparse.Namespace, mode: Mode, users: int) ->
     cmd = [*pin(GENERATOR_CORE), PY, str(Path(__file__).resolve()), "--baseline-client",
            f"{port},{users},{requests},{out}"]  # fmt: skip
     try:
+        cpu = _children_cpu()
         subprocess.run(cmd, check=True, timeout=600)
+        cpu = _children_cpu() - cpu
     finally:
         stop_server(server)
     results = [json.loads(x) for x in out.read_text().splitlines()]
     truth = {r["id"]: r for r in map(json.loads, log.read_text().splitlines())}
     row = measure({}, results, truth, args.tokens, users, mode)
     row["mode"] += " (floor)"
+    row["cpu_s"] = cpu
+    row["load"] = os.getloadavg()[0]
     return row
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the waited-for children so far (the generator's process,
+    start-up and end of run included, is the one waited for between two calls)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _row_id(line: dict[str, Any]) -> int:
@@ -427,8 +443,9 @@ def brief(rows: list[dict[str, Any]]) -> str:
 
     out = ["| variant | streams | warm p50 / p99 / max | cold p50 / max | cold: to accept p50 "
            "| vs wire p50 / p99 | ITL p50 / p90 / p99 (server's) | ITL n / expected "
-           "| exact TTFT p50 / p99 / max (n) | TTFT bounded / ITL merged | valid |",
-           "|" + "---|" * 11]  # fmt: skip
+           "| exact TTFT p50 / p99 / max (n) | TTFT bounded / ITL merged "
+           "| CPU s (µs/answer) | load | valid |",
+           "|" + "---|" * 13]  # fmt: skip
     for r in rows:
         i, t = r["itl"] or {}, r["itl_truth_ms"]
         itl = (f"{i['p50_us'] / 1e3:.3f} / {i['p90_us'] / 1e3:.3f} / {i['p99_us'] / 1e3:.3f} "
@@ -442,9 +459,16 @@ def brief(rows: list[dict[str, Any]]) -> str:
             f"| {fig(r.get('ttft_error_exact_ms'), 'p50', 'p99', 'max')} "
             f"({(r.get('ttft_error_exact_ms') or {}).get('n', '–')}) "
             f"| {r.get('ttft_bounded', '–')} / {r.get('itl_merged', '–')} "
-            f"| {_validity(r)} |"
+            f"| {_cpu(r)} | {r.get('load', 0):.1f} | {_validity(r)} |"
         )
     return "\n".join(out)
+
+
+def _cpu(r: dict[str, Any]) -> str:
+    """The generator process's CPU (start-up and end of run included), and per answer."""
+    if r.get("cpu_s") is None:
+        return "–"
+    return f"{r['cpu_s']:.1f} ({r['cpu_s'] / max(r['requests'], 1) * 1e6:.0f})"
 
 
 def _validity(r: dict[str, Any]) -> str:

@@ -25,7 +25,10 @@ from gevent import ssl as gssl
 from gevent.monkey import get_original
 
 import contextlib
+import errno
+import os
 import re
+import select as _stdselect
 import socket as _stdsocket
 import struct
 import sys
@@ -37,7 +40,13 @@ from urllib.parse import urlsplit
 
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPResponse
 
-from stagecheck.locust.transport import MAX_BODY_BYTES, AnswerCut, AnswerTooLarge, RequestTimeout
+from stagecheck.locust.transport import (
+    MAX_BODY_BYTES,
+    AnswerCut,
+    AnswerTooLarge,
+    EventReader,
+    RequestTimeout,
+)
 from stagecheck.redact import split_credentials
 from stagecheck.version import __version__
 
@@ -54,7 +63,11 @@ _IDLE_CHECK_NS = 10_000_000
 _SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None  # = SCM_TIMESTAMPNS
 _STAMP = struct.Struct("@qq")  # struct timespec
 _ANC_SIZE = _stdsocket.CMSG_SPACE(_STAMP.size) if hasattr(_stdsocket, "CMSG_SPACE") else 0
-_real_select = get_original("select", "select")
+_real_poll = get_original("select", "poll")  # not select(): it fails past fd 1023
+_real_getaddrinfo = get_original("socket", "getaddrinfo")
+# (host, port) → its addresses, for every user of the process: a thousand users spawned at once
+# would otherwise each make a lookup.
+_ADDRESSES: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
 _FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_VALUE = re.compile(r"^[^\r\n\x00]*$")
 _TLS: dict[bool, gssl.SSLContext] = {}  # verify? → context (loading the CA store takes ms)
@@ -120,17 +133,23 @@ class Target:
         return head
 
     def addresses(self) -> list[tuple[Any, ...]]:
-        """The host's addresses, resolved once (gevent's resolver runs each lookup in a thread:
-        ~10 ms for even ``127.0.0.1`` when 64 users connect at once, all of it in their first
-        request's latency). Looked up again after a connect to them failed."""
-        if self._addresses is None:
-            self._addresses = gevent.socket.getaddrinfo(
-                self.host, self.port, 0, _stdsocket.SOCK_STREAM
-            )
-        return self._addresses
+        """The host's addresses, resolved once per process (gevent's resolver runs each lookup
+        in a thread: ~10 ms for even ``127.0.0.1`` when 64 users connect at once, all of it in
+        their first request's latency; an IP address is not looked up at all). Looked up again
+        after a connect to them failed."""
+        key = (self.host, self.port)
+        found = _ADDRESSES.get(key)
+        if found is None:
+            if _numeric(self.host):
+                found = _real_getaddrinfo(self.host, self.port, 0, _stdsocket.SOCK_STREAM, 0,
+                                          _stdsocket.AI_NUMERICHOST)  # fmt: skip
+            else:
+                found = gevent.socket.getaddrinfo(self.host, self.port, 0, _stdsocket.SOCK_STREAM)
+            _ADDRESSES[key] = found
+        return found
 
     def forget_addresses(self) -> None:
-        self._addresses = None
+        _ADDRESSES.pop((self.host, self.port), None)
 
     def url(self, path: str) -> str:
         """The request's URL, as Locust reports it (``url`` of the request event)."""
@@ -147,7 +166,7 @@ class Connection:
     """One persistent connection (opened on first use, reopened after the server closes it or a
     request fails on it)."""
 
-    __slots__ = ("target", "sock", "last_ns", "response", "stamped")
+    __slots__ = ("target", "sock", "last_ns", "response", "stamped", "reader")
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -155,8 +174,11 @@ class Connection:
         self.last_ns = 0
         self.stamped = False  # the kernel stamps what this socket receives (SO_TIMESTAMPNS)
         self.response: HTTPResponse | None = None  # of the last exchange, even a failed one
+        # reads streams off a stamped socket; only while every read of the socket is its own
+        self.reader: EventReader | None = None
 
     def close(self) -> None:
+        self.reader = None
         sock, self.sock = self.sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -170,7 +192,7 @@ class Connection:
             if time.perf_counter_ns() - self.last_ns < _IDLE_CHECK_NS:
                 return sock
             try:  # idle: a readable idle socket was closed by the server (or is dirty)
-                if not _real_select([sock], [], [], 0.0)[0]:
+                if not _ready(sock, _stdselect.POLLIN):
                     return sock
             except (OSError, ValueError):
                 pass
@@ -211,6 +233,7 @@ class Connection:
         tells whether the failure came while reading the body; it is :attr:`response` (also
         after a failure)."""
         self.response = parser = HTTPResponse(method)
+        self.reader = None  # this answer is read without it: its counts would go wrong
         before = time.perf_counter_ns()
         reused = self.sock
         sock = self.socket(end_ns)
@@ -244,21 +267,31 @@ class Connection:
 
     def start_stream(self, data: bytes, method: str, end_ns: int, timeout_s: float) -> Any:
         """Send ``data`` and read the answer's headers: the geventhttpclient response that
-        :func:`~stagecheck.locust.transport.sse_lines` reads the rest from. Call
+        :func:`~stagecheck.locust.transport.sse_events` reads the rest from. Its reads are not
+        timed one by one (a timer per wait costs): the caller's deadline bounds them. Call
         :meth:`finish` after."""
         from geventhttpclient.response import HTTPSocketResponse
 
         sock = self.socket(end_ns)
         try:
             _time_left(sock, end_ns, timeout_s)
-            sock.sendall(data)
-            if not self.stamped:
+            reader = None
+            if self.stamped:
+                # The head read alone through the reader: the events stay queued for it to
+                # read and stamp one by one (a generator that got to this answer late finds
+                # its first tokens there too). Made before the send: nothing is queued yet.
+                reader = self.reader
+                if reader is None or reader.sock is not sock:
+                    reader = self.reader = EventReader(sock)
+                else:
+                    reader.begin()
+            sent = sock.send(data)  # whole, as a rule (see exchange)
+            if sent < len(data):
+                sock.sendall(memoryview(data)[sent:])
+            sock.settimeout(None)
+            if reader is None:
                 return HTTPSocketResponse(sock, block_size=BLOCK_SIZE, method=method)
-            # The head alone: the events stay queued for sse_events to read and stamp one by
-            # one (a generator that got to this answer late finds its first tokens there too).
-            resp = HTTPSocketResponse(_HeadOnly(sock), block_size=BLOCK_SIZE, method=method)
-            resp._sock = sock
-            return resp
+            return HTTPSocketResponse(reader, block_size=BLOCK_SIZE, method=method)
         except BaseException:
             self.close()
             raise
@@ -272,43 +305,50 @@ class Connection:
             self.close()
 
 
-class _HeadOnly:
-    """A socket whose reads stop at the end of an answer's head (``\\r\\n\\r\\n``): a peek,
-    then a read of the bytes up to it."""
+def _numeric(host: str) -> bool:
+    """Whether ``host`` is an IP address (no lookup needed)."""
+    for family in (_stdsocket.AF_INET, _stdsocket.AF_INET6):
+        try:
+            _stdsocket.inet_pton(family, host)
+            return True
+        except OSError:
+            pass
+    return False
 
-    __slots__ = ("sock", "tail")
 
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self.tail = b""  # the last bytes read: a head's end may straddle two reads
-
-    def recv(self, size: int) -> bytes:
-        data = self.sock.recv(size, _stdsocket.MSG_PEEK)
-        if not data:
-            return self.sock.recv(size)  # type: ignore[no-any-return]
-        seen = self.tail + data
-        end = seen.find(b"\r\n\r\n")
-        count = len(data) if end < 0 else end + 4 - len(self.tail)
-        got: bytes = self.sock.recv(count)
-        self.tail = (self.tail + got)[-3:]
-        return got
+def _ready(sock: Any, events: int) -> bool:
+    """Whether ``sock`` is ready for ``events`` now (a poll that does not wait)."""
+    poller = _real_poll()
+    poller.register(sock.fileno(), events)
+    return bool(poller.poll(0))
 
 
 def _connect(addresses: list[tuple[Any, ...]], timeout: float) -> Any:
     """A gevent socket connected to the first of ``addresses`` that accepts (as
-    ``socket.create_connection`` does, without its name lookup)."""
+    ``socket.create_connection`` does, without its name lookup).
+
+    A connect to a near host (loopback) is complete when ``connect()`` returns (EINPROGRESS
+    notwithstanding): the socket is then used at once. Waiting for the event loop to say so,
+    as gevent does, would put the rest of the generator's work (a thousand users spawning and
+    connecting) into this request's time; a connect that is still under way is waited for."""
     error: OSError | None = None
     for family, kind, proto, _, address in addresses:
         sock = gevent.socket.socket(family, kind, proto)
         try:
             sock.settimeout(timeout)
-            sock.connect(address)
+            raw = getattr(sock, "_sock", sock)  # the system socket (non-blocking)
+            code = raw.connect_ex(address)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK) and _ready(raw, _stdselect.POLLOUT):
+                code = raw.getsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_ERROR)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                sock.connect(address)  # under way: gevent waits for it (timeout applies)
+            elif code not in (0, errno.EISCONN):
+                raise OSError(code, os.strerror(code))
             return sock
         except OSError as exc:
             sock.close()
             error = exc
     raise error if error is not None else OSError("the host has no address")
-
 
 
 def _time_left(sock: Any, end_ns: int, timeout_s: float) -> None:

@@ -146,6 +146,7 @@ class ValidationUser(FastHttpUser):
         self._timeout_s = ep.timeout
         self._timeout_ns = int(ep.timeout * 1e9)
         self._fire = self.environment.events.request.fire
+        self._timer: gevent.Timeout | None = None  # the streams' deadline, started again each
 
     def on_stop(self) -> None:
         conn = getattr(self, "_conn", None)
@@ -277,7 +278,8 @@ class ValidationUser(FastHttpUser):
         times: list[int] = []  # perf_counter_ns at which each text delta arrived
         bounded: list[int] = []  # indices of times that are upper bounds (merged packets)
         usage: list[int] = []  # the server's output token count, when the stream reports it
-        timer = deadline(self._timeout_s)  # the stream's reads, in sse_lines, are not timed
+        # the stream's reads are not timed one by one
+        timer = self._timer = deadline(self._timeout_s, self._timer)
         resp: Any = None
         length = 0
         try:
@@ -304,7 +306,7 @@ class ValidationUser(FastHttpUser):
             # still one request, with its outcome.
             scored = _failed(exc, during_body=False)
         finally:
-            timer.close()
+            timer.cancel()  # started again for the next stream
             self._conn.finish(resp)
         # an LLM judge grades after the last token: its time is not the target's
         latency_us = (time.perf_counter_ns() - t0) // 1000 - scored[SCORED_JUDGE_US]
@@ -357,7 +359,7 @@ def _read_stream(adapter: ProtocolAdapter, resp: Any, t0: int, timer: gevent.Tim
     for line, arrived, late in sse_events(resp, not_before=t0):
         piece = adapter.parse_stream_line(line)
         if piece is STREAM_DONE:
-            timer.close()
+            timer.cancel()  # started again for the next stream
             return adapter.finish_stream("".join(pieces))
         if piece.__class__ is StreamUsage:
             usage.append(piece.output_tokens)  # type: ignore[union-attr]

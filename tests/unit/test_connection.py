@@ -5,6 +5,9 @@ Basic Authorization header, and an answer's end is never before its send."""
 
 from __future__ import annotations
 
+import gevent
+from gevent.monkey import get_original
+
 import base64
 import socket
 import threading
@@ -25,6 +28,7 @@ class Server:
     connections: int = 0
     requests: list[tuple[bytes, bytes]] = field(default_factory=list)  # (head, body)
     close_after: int = 0  # close each connection after this many requests (0: never)
+    arrived: list[int] = field(default_factory=list)  # perf_counter_ns each request was in
 
 
 def _serve(sock: socket.socket, server: Server) -> None:
@@ -59,6 +63,7 @@ def _handle(conn: socket.socket, server: Server) -> None:
                     return
                 buf += more
             body, buf = buf[:length], buf[length:]
+            server.arrived.append(time.perf_counter_ns())
             server.requests.append((head, body))
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER))  # fmt: skip
@@ -111,6 +116,49 @@ def test_one_connection_carries_the_users_requests_and_the_base_path(server):
     assert all(h.startswith("POST /api/v1/x HTTP/1.1\r\n") for h in heads)
     assert f"Host: 127.0.0.1:{server.port}" in heads[0]
     assert [b for _, b in server.requests] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+
+
+def _os_thread_server(arrived: list[int]) -> socket.socket:
+    """A listening socket served by an OS thread (not a greenlet: it runs while the event loop
+    is held) that answers one request and notes when it had read it."""
+    real_socket = get_original("socket", "socket")
+    listener = real_socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve() -> None:
+        peer, _ = listener.accept()
+        with peer:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += peer.recv(65536)
+            arrived.append(time.perf_counter_ns())
+            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(ANSWER), ANSWER))  # fmt: skip
+            peer.recv(1)  # until the client closes
+
+    get_original("_thread", "start_new_thread")(serve, ())
+    return listener
+
+
+def test_a_first_request_goes_out_as_soon_as_its_connect_is_done():
+    """A connect to a near host is done when connect() returns: the request is sent at once,
+    not after the rest of the generator's work (here a greenlet that holds the event loop for
+    0.5 s, as a thousand users spawning do), which would count in its latency as if the
+    endpoint were slow. The connect itself stays in it: the request starts before it."""
+    arrived: list[int] = []
+    listener = _os_thread_server(arrived)
+    target, conn = _conn(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    hold = get_original("time", "sleep")  # holds the event loop
+    held: list[int] = []
+    gevent.spawn(lambda: (hold(0.5), held.append(time.perf_counter_ns())))
+    try:
+        status, _, begin, _ = _post(target, conn, b"{}")
+    finally:
+        conn.close()
+        listener.close()
+    assert status == 200 and held  # the loop was held before the answer was read
+    assert arrived[0] - begin < 250_000_000  # not 0.5 s: sent before the hold
 
 
 def test_a_connection_the_server_closed_while_idle_is_reopened(server):

@@ -250,3 +250,30 @@ def test_markdown_tables_survive_labels_with_pipes(tmp_path):
     assert len(class_rows) == 2
     header_cells = table[0].count(" | ")
     assert all(line.replace("\\|", "").count(" | ") == header_cells for line in class_rows)
+
+
+def test_a_small_datasets_duplicates_are_found_without_pandas(tmp_path, monkeypatch):
+    """The duplicates of a dataset below the size where pandas hashes them are found in a dict,
+    with the same profile (importing pandas would cost a run's end ~0.5 CPU-s)."""
+    import subprocess
+    import sys
+
+    from stagecheck.datasets import profile as module
+
+    rng = random.Random(7)
+    rows = rows_of([rng.choice(["refund", "billing", "shipping"]) for _ in range(300)])
+    for i in range(0, 300, 7):  # repeated inputs, some of them labelled another way
+        rows[i]["text"] = rows[rng.randrange(300)]["text"]
+    prepared = load(tmp_path, rows)
+    small = profile_of(prepared)
+    monkeypatch.setattr(module, "_DICT_CODES_UP_TO", 0)  # the pandas path
+    assert profile_of(prepared) == small and small.duplicates.rows > 0
+    code = (
+        "import sys; from stagecheck.run.preparation import prepare_scenario;"
+        "from stagecheck.datasets.profile import profile_dataset;"
+        f"p = prepare_scenario({str(tmp_path / 's.yaml')!r});"
+        "profile_dataset(p.dataset, p.dataset.slice_fields, True);"
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -174,3 +174,43 @@ def test_events_queued_behind_the_head_keep_their_own_arrival():
             assert at >= before
         else:
             assert before - 1_000_000 <= at <= after + 1_000_000
+
+
+def test_a_stream_that_stalls_ends_at_the_requests_deadline():
+    """The stream's reads wait without a timer of their own: the request's deadline (the timer
+    the user starts) ends a stream that stalls after its head or mid-answer."""
+    from stagecheck.locust.transport import RequestTimeout, deadline
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        peers: list[socket.socket] = []
+
+        def serve() -> None:
+            for _ in range(2):
+                peer, _ = listener.accept()
+                peers.append(peer)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += peer.recv(65536)
+                peer.sendall(HEAD + (_event(0) if len(peers) == 2 else b""))  # then nothing
+
+        server = gevent.spawn(serve)
+        for stall_mid_answer in (False, True):
+            conn = Connection(Target(f"http://127.0.0.1:{port}", {}, connect_timeout=5.0,
+                                     verify_tls=False))  # fmt: skip
+            t0 = time.perf_counter_ns()
+            timer = deadline(0.3)
+            lines: list[bytes] = []
+            with pytest.raises(RequestTimeout):
+                resp = conn.start_stream(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET",
+                                         t0 + 10**10, 10.0)  # fmt: skip
+                for line, _, _ in sse_events(resp, not_before=t0):
+                    lines.append(line)
+            timer.close()
+            waited = (time.perf_counter_ns() - t0) / 1e9
+            assert 0.25 <= waited < 5.0
+            assert bool(lines) == stall_mid_answer
+            conn.close()
+        server.get(timeout=10)
+        for peer in peers:
+            peer.close()

@@ -120,3 +120,24 @@ def test_an_http_error_names_the_route_and_the_servers_words_without_secrets():
     assert http_error_text(session, row, 404, b"") == (  # type: ignore[arg-type]
         "HTTP 404: POST /v1/chat/completions?api_key=<redacted>"
     )
+
+
+def test_a_deadline_started_again_still_ends_the_request():
+    """The stream's deadline timer is started again for the next request when it was closed
+    without expiring; one that expired is not reused (its error was raised)."""
+    import gevent
+
+    from stagecheck.locust.transport import RequestTimeout, deadline
+
+    timer = deadline(0.05)
+    timer.cancel()
+    again = deadline(0.05, timer)
+    assert again is timer
+    with pytest.raises(RequestTimeout):
+        gevent.sleep(5)
+    again.cancel()
+    fresh = deadline(0.05, again)
+    assert fresh is not again
+    with pytest.raises(RequestTimeout):
+        gevent.sleep(5)
+    fresh.close()
