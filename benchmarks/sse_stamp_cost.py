@@ -38,7 +38,7 @@ from typing import Any
 
 from geventhttpclient.response import HTTPSocketResponse
 
-from stagecheck.locust import transport
+from stagecheck.locust import stamps, transport
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 EVENT = b'data: {"id":"x","choices":[{"index":0,"delta":{"content":" token"}}]}\n\n'
@@ -65,18 +65,18 @@ s.recv(1)
 
 def _per_read(sock: Any, size: int, floor_ns: int, offset: int) -> tuple[bytes, int]:
     """Before issue 19: one read, the kernel's stamp of its last packet."""
-    data, ancillary, _, _ = sock.recvmsg(size, transport._ANCILLARY)
+    data, ancillary, _, _ = sock.recvmsg(size, stamps._ANCILLARY)
     now = time.perf_counter_ns()
     for level, kind, value in ancillary:
-        if level == socket.SOL_SOCKET and kind == transport._SO_TIMESTAMPNS and len(value) >= 16:
-            sec, nsec = transport._TIMESPEC.unpack_from(value)
+        if level == socket.SOL_SOCKET and kind == stamps._SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = stamps._TIMESPEC.unpack_from(value)
             return data, min(max(sec * 1_000_000_000 + nsec - offset, floor_ns), now)
     return data, now
 
 
 class _PerReadReader:
     def __init__(self, sock: Any) -> None:
-        self.sock, self.offset = sock, transport._wall_offset()
+        self.sock, self.offset = sock, stamps._wall_offset()
 
     def read(self, size: int, floor: int) -> list[tuple[bytes, int, bool]]:
         data, at = _per_read(self.sock, size, floor, self.offset)
@@ -112,7 +112,7 @@ def one(way: str, case: str, events: int, pace_us: int, batch: int,
     listener.close()
     sock = gevent.socket.socket(fileno=raw_sock.detach())
     if way != "plain":
-        sock.setsockopt(socket.SOL_SOCKET, transport._SO_TIMESTAMPNS, 1)
+        sock.setsockopt(socket.SOL_SOCKET, stamps._SO_TIMESTAMPNS, 1)
     name = "EventReader" if hasattr(module, "EventReader") else "_EventReader"
     original_reader, original_stamping = getattr(module, name), module._stamping
     if way == "plain":

@@ -43,7 +43,8 @@ import inspect, json, sys, time
 import gevent
 from gevent import monkey
 monkey.patch_all()
-from stagecheck.locust.connection import Connection, Target
+from stagecheck.locust.connection import Connection
+from stagecheck.locust.target import Target
 from stagecheck.locust.transport import deadline, sse_events
 from stagecheck.protocols import STREAM_DONE, build_adapter
 

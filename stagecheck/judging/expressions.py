@@ -14,7 +14,6 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from stagecheck.judging.catalogue import (
     CONTEXT_BUCKETS,
@@ -26,7 +25,7 @@ from stagecheck.judging.catalogue import (
     by_scope,
     names,
 )
-from stagecheck.units import parse_duration, parse_percent_or_fraction, parse_rate
+from stagecheck.judging.targets import Unit, target_value
 
 __all__ = ["Threshold", "parse_threshold", "OPERATORS"]
 
@@ -42,7 +41,7 @@ _OP_CHARS = "<>=!"
 _OP_HELP = "use <, <=, >, >=, == or !="
 
 _Kind = Kind
-_Unit = Literal["s", "%", "/s", ""]
+_Unit = Unit
 
 # The tables below are views of the one catalogue of metric names (stagecheck.judging.catalogue).
 _TIMINGS = TIMINGS
@@ -269,65 +268,6 @@ def _split(text: str) -> tuple[str, str, str]:
     raise ValueError(f"no comparison in '{text}': {_OP_HELP}, e.g. latency.p99 < 300ms")
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-# Kinds written with a unit: (parser, unit, what it is, the unit to suggest, examples).
-_WITH_UNIT: dict[str, tuple[Callable[[str], float], _Unit, str, str, str]] = {
-    "duration": (parse_duration, "s", "a duration", "ms", "300ms, 1.5s, 250us"),
-    "rate": (parse_rate, "/s", "a rate", "/s", "20/s, 600/m"),
-}
-
-
-def _value(text: str, metric: str, kind: _Kind) -> tuple[float, _Unit]:
-    if kind in _WITH_UNIT:
-        parse, unit, what, suffix, examples = _WITH_UNIT[kind]
-        if _is_number(text):
-            raise ValueError(f"'{text}' needs a unit for {metric} (e.g. {text}{suffix})")
-        try:
-            return parse(text), unit
-        except ValueError:
-            raise ValueError(f"'{text}' is not {what} for {metric} (e.g. {examples})") from None
-    if kind == "count":
-        return _count(text, metric), ""
-    return _fraction(text, metric)
-
-
-def _count(text: str, metric: str) -> float:
-    if not _is_number(text):
-        raise ValueError(f"{metric} takes a plain number, got '{text}'")
-    count = float(text)
-    if not math.isfinite(count):
-        raise ValueError(f"{metric} target must be a finite number, got '{text}'")
-    if count < 0:
-        raise ValueError(f"{metric} target must not be negative, got {text}")
-    return count
-
-
-def _fraction(text: str, metric: str) -> tuple[float, _Unit]:
-    """A score or a rate, written 0.9 or 90%."""
-    try:
-        value = parse_percent_or_fraction(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a number or a percentage for {metric}") from None
-    percent = text.endswith("%")
-    if value > 1 and not percent:
-        hint = f" (write {value / 100:g} or {text}%)" if value <= 100 else ""
-        raise ValueError(
-            f"{metric} target {text} is above 1: scores and rates are fractions "
-            f"or percentages{hint}"
-        )
-    if not 0 <= value <= 1:
-        raise ValueError(f"{metric} target {text} must be between 0 and 1 (or 0% and 100%)")
-    rate = metric.rsplit(".", 1)[-1].endswith("_rate")
-    return value, "%" if percent or rate else ""
-
-
 _CONFIDENCE = re.compile(r"\s+at\s+(\S+?)\s*%\s*(?:confidence)?\s*$", re.IGNORECASE)
 
 
@@ -395,7 +335,7 @@ def parse_threshold(text: str) -> Threshold:
     if not right:
         raise ValueError(f"no value after '{op}' in '{expression}'")
     metric, kind = _metric(left)
-    target, unit = _value(right, metric, kind)
+    target, unit = target_value(right, metric, kind)
     if confidence is not None:
         _check_confident(metric, op)
     return Threshold(expression=expression, metric=metric, op=op, target=target, unit=unit,

@@ -15,18 +15,32 @@ from locust.exception import StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from stagecheck.datasets import PreparedRow
 from stagecheck.datasets.conversations import assistant_side
+from stagecheck.load.arrivals import ArrivalSchedule
+from stagecheck.locust.target import Target
 from stagecheck.run import RunSession
 
-if TYPE_CHECKING:
-    from stagecheck.locust.user import ValidationUser
-
-__all__ = ["play_conversation"]
+__all__ = ["play_conversation", "Player"]
 
 
-def play_conversation(user: ValidationUser, session: RunSession) -> None:
+class Player(Protocol):
+    """What playing a conversation needs of its user (:class:`~.user.ValidationUser`): its
+    request path, its open-loop wait, its connection's target and Locust's task state."""
+
+    _timeout_ns: int
+    _target: Target
+    _state: str | None
+
+    def send_row(self, session: RunSession, row: PreparedRow, data: bytes, due: int | None,
+                 due_stage: int = 0) -> Any: ...  # fmt: skip
+
+    def _await_due(self, session: RunSession, arrivals: ArrivalSchedule) -> tuple[int, int]: ...
+
+
+def play_conversation(user: Player, session: RunSession) -> None:
     """Play the next conversation of this process's share (raise StopUser when an exact pass
     has handed every one out)."""
     arrivals = session.arrivals
@@ -66,7 +80,7 @@ def play_conversation(user: ValidationUser, session: RunSession) -> None:
             history += [table.user_messages[i], *assistant_side(said, table.tool_results[i])]
 
 
-def _think(user: ValidationUser, session: RunSession) -> bool:
+def _think(user: Player, session: RunSession) -> bool:
     """Pause between two turns (``load.think_time``); False when the run is stopping."""
     if session.stopping:
         return False

@@ -25,8 +25,9 @@ from typing import Any, Final
 from stagecheck.datasets import PreparedRow
 from stagecheck.load.arrivals import ArrivalSchedule
 from stagecheck.locust.binding import session_of
-from stagecheck.locust.connection import Connection, Target, decoded
+from stagecheck.locust.connection import Connection, decoded
 from stagecheck.locust.conversation import play_conversation
+from stagecheck.locust.target import Target
 from stagecheck.locust.transport import (
     MAX_BODY_BYTES,
     AnswerCut,

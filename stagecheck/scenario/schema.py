@@ -24,6 +24,7 @@ from pydantic import (
 
 from stagecheck.protocols import ADAPTERS
 from stagecheck.redact import redact_text, redact_url
+from stagecheck.scenario.conversations import ConversationsConfig
 from stagecheck.scenario.variants import VariantSpec, check_variant_names
 from stagecheck.units import MAX_RATE, parse_duration, parse_rate
 
@@ -154,29 +155,6 @@ class EndpointConfig(_Model):
             if _HEADER_VALUE_BAD.search(value):
                 raise ValueError(f"header {name}: a value must not hold line breaks or NUL")
         return v
-
-
-class ConversationsConfig(_Model):
-    """A conversation dataset: one conversation a line, its turns a list (each turn a row)."""
-
-    turns: str = Field("turns", description="The conversation's field holding its list of turns")
-    messages: str | None = Field(
-        None,
-        description="Instead of turns: the field holding an OpenAI messages list; each user "
-        "message opens a turn, the assistant message after it is its reference answer and "
-        "carries the turn's expected value (under dataset.expected)",
-    )
-    reference: str = Field(
-        "assistant", description="A turn's reference answer (the history in reference mode)"
-    )
-    tool_result: str = Field(
-        "tool_result", description="A turn's tool result, sent back as the tool message"
-    )
-    history: Literal["reference", "live"] = Field(
-        "reference",
-        description="reference: earlier turns sent as written in the dataset; live: the "
-        "model's own earlier answers sent back",
-    )
 
 
 class DatasetConfig(_Model):

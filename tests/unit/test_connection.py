@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from stagecheck.locust.connection import Connection, Target
+from stagecheck.locust.connection import Connection
+from stagecheck.locust.target import Target
 
 ANSWER = b'{"ok":true}'
 

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import pytest
 from geventhttpclient.response import HTTPSocketResponse
 
-from stagecheck.locust.connection import Connection, Target
+from stagecheck.locust.connection import Connection
+from stagecheck.locust.target import Target
 from stagecheck.locust.transport import sse_events
 
 pytestmark = pytest.mark.unit
