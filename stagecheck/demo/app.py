@@ -14,9 +14,8 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypedDict, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -38,19 +37,19 @@ from stagecheck.demo.config import DemoConfig
 from stagecheck.demo.degrade import Degrader, load_rows, parse_rule
 from stagecheck.demo.model import IntentClassifier, load_default
 from stagecheck.demo.payloads import BadRequest, Prediction
+from stagecheck.demo.wsgi import (
+    INFERENCE_ROUTES,
+    DemoStats,
+    Environ,
+    Reply,
+    StatsSnapshot,
+    TrackedStream,
+    read_json,
+    sse,
+)
 
 __all__ = ["DemoApp", "DemoStats", "StatsSnapshot", "INFERENCE_ROUTES", "create_app"]
 
-INFERENCE_ROUTES: tuple[str, ...] = (
-    "chat",
-    "chat_stream",
-    "completions",
-    "completions_stream",
-    "kserve_infer",
-    "mlflow",
-    "predict",
-)
-_MAX_BODY_BYTES = 1 << 20
 _STATUS = {
     200: "200 OK",
     400: "400 Bad Request",
@@ -61,108 +60,6 @@ _STATUS = {
 
 T = TypeVar("T")
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-Environ = dict[str, Any]
-
-
-class StatsSnapshot(TypedDict):
-    requests_total: int
-    by_route: dict[str, int]
-    errors_injected: int
-    in_flight: int
-    max_in_flight: int
-
-
-class DemoStats:
-    """Counts of inference requests, taken on arrival (before latency and error injection)."""
-
-    def __init__(self) -> None:
-        self.by_route = dict.fromkeys(INFERENCE_ROUTES, 0)
-        self.errors_injected = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    def arrive(self, route: str) -> None:
-        self.by_route[route] += 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def leave(self) -> None:
-        self.in_flight -= 1
-
-    def reset(self) -> None:
-        """Zero the counters; ``in_flight`` is a gauge of live requests and is kept."""
-        self.by_route = dict.fromkeys(INFERENCE_ROUTES, 0)
-        self.errors_injected = 0
-        self.max_in_flight = self.in_flight
-
-    def snapshot(self) -> StatsSnapshot:
-        return StatsSnapshot(
-            requests_total=sum(self.by_route.values()),
-            by_route=dict(self.by_route),
-            errors_injected=self.errors_injected,
-            in_flight=self.in_flight,
-            max_in_flight=self.max_in_flight,
-        )
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    """A JSON value, sent with Content-Length."""
-    stream: Iterable[bytes] | None = None
-    """Server-sent events, sent chunked as they are produced."""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _TrackedStream:
-    """A streamed body that tells the stats it is over exactly once, however it ends.
-
-    A bare generator is not enough: closing a generator that never started skips its
-    ``finally``, and the server closes bodies of clients that went away.
-    """
-
-    def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None]) -> None:
-        self._chunks = chunks
-        self._on_close: Callable[[], None] | None = on_close
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._on_close is not None:
-            on_close, self._on_close = self._on_close, None
-            getattr(self._chunks, "close", lambda: None)()
-            on_close()
-
-
-def _read_json(environ: Environ) -> Any:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > _MAX_BODY_BYTES:
-        raise BadRequest(f"request body over {_MAX_BODY_BYTES} bytes")
-    raw = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(f"request body is not valid JSON: {e}") from None
-
-
-def _sse(chunks: list[dict[str, Any]], token_chunks: int, token_delay_s: float) -> Iterator[bytes]:
-    for i, chunk in enumerate(chunks):
-        if 0 < i < token_chunks:
-            gevent.sleep(token_delay_s)
-        yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
-    yield b"data: [DONE]\n\n"
 
 
 class DemoApp:
@@ -337,7 +234,7 @@ class DemoApp:
         body: Any = None
         problem: str | None = None
         try:
-            body = _read_json(environ)
+            body = read_json(environ)
         except BadRequest as e:
             problem = str(e)
         # The route (streamed or not) is known once the body is read; still before any delay.
@@ -374,9 +271,9 @@ class DemoApp:
             if not request.stream:
                 return Reply(200, payloads.openai_response(*args))
             chunks, token_chunks = payloads.openai_stream_chunks(*args)
-            stream = _sse(chunks, token_chunks, self.config.token_delay_ms / 1000)
+            stream = sse(chunks, token_chunks, self.config.token_delay_ms / 1000)
             handed_over = True
-            return Reply(200, stream=_TrackedStream(stream, self.stats.leave))
+            return Reply(200, stream=TrackedStream(stream, self.stats.leave))
         except BadRequest as e:
             return error(400, str(e), "invalid_request_error")
         finally:
@@ -391,8 +288,8 @@ class DemoApp:
         if not request.stream:
             return Reply(200, agent_response(*args))
         chunks, token_chunks = agent_stream_chunks(*args)
-        stream = _sse(chunks, token_chunks, self.config.token_delay_ms / 1000)
-        return Reply(200, stream=_TrackedStream(stream, self.stats.leave))
+        stream = sse(chunks, token_chunks, self.config.token_delay_ms / 1000)
+        return Reply(200, stream=TrackedStream(stream, self.stats.leave))
 
     def _batch(
         self,
@@ -410,7 +307,7 @@ class DemoApp:
             rejected = precheck()
             if rejected is not None:
                 return rejected
-            request = parse(_read_json(environ))
+            request = parse(read_json(environ))
             texts = texts_of(request)
             if self._simulate(sum(payloads.word_count(t) for t in texts)):
                 return Reply(503, error(503, "injected error (--error-rate)"))
