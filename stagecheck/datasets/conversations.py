@@ -83,6 +83,26 @@ class ConversationTable:
     def turns_per_conversation(self) -> list[int]:
         return [e - s for s, e in zip(self.starts, self.ends, strict=True)]
 
+    def add_conversation(self, name: str, first: int, end: int,
+                         prefix: list[dict[str, Any]]) -> None:  # fmt: skip
+        """The next conversation: its id, its rows ``first`` to ``end`` (one past its last) and
+        the messages sent before its first turn (a system prompt)."""
+        self.ids.append(name)
+        self.starts.append(first)
+        self.ends.append(end)
+        self.prefixes.append(prefix)
+
+    def add_turn(self, conversation: int, turn: int, context_chars: int,
+                 user_message: dict[str, Any], answer: Any, tool_result: Any) -> None:  # fmt: skip
+        """The next row: a turn of ``conversation`` (1-based ``turn``), the characters it sends
+        with its history, and what its history is built from."""
+        self.conversation_of.append(conversation)
+        self.turn_of.append(turn)
+        self.context_chars.append(context_chars)
+        self.user_messages.append(user_message)
+        self.answers.append(answer)
+        self.tool_results.append(tool_result)
+
     def truncate(self, rows: int) -> None:
         """Forget rows from ``rows`` on (a conversation with a bad turn is skipped whole)."""
         for column in (self.conversation_of, self.turn_of, self.context_chars,
@@ -163,19 +183,16 @@ def load_conversations(loaded: Any, adapter: ProtocolAdapter, loader: Any, path:
     problems += read_problems
 
 
-def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: ConversationTable,
-                      path: Path, line: int, record: dict[str, Any]) -> None:  # fmt: skip
-    cfg = loaded.scenario.dataset
+def _turns_of(record: dict[str, Any], cfg: Any, where: str, name: str
+              ) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[str]]:  # fmt: skip
+    """A conversation's turns (the turns form, or read from its messages), its own fields (the
+    record without them), its leading system message, and its problems."""
     conv = cfg.conversations
-    where = f"{path}:{line}"
-    raw_id = field_value(record, cfg.id or "id")
-    name = str(line) if raw_id is MISSING or raw_id is None else str(raw_id)
     prefix: list[dict[str, Any]] = []
     if conv.messages is not None:
         messages = field_value(record, conv.messages)
         if messages is MISSING:
-            loader.problems.append(f"{where}: messages field '{conv.messages}' is missing")
-            return
+            return [], {}, [], [f"{where}: messages field '{conv.messages}' is missing"]
         turns, problems = _from_messages(where, messages, cfg)
         if isinstance(messages, list) and messages and isinstance(messages[0], dict) \
                 and messages[0].get("role") == "system":  # fmt: skip
@@ -191,6 +208,17 @@ def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: Conversatio
         top = {k: v for k, v in record.items() if k != conv.turns}
     if not problems and not turns:
         problems.append(f"{where}: conversation {name!r} has no turns")
+    return turns, top, prefix, problems
+
+
+def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: ConversationTable,
+                      path: Path, line: int, record: dict[str, Any]) -> None:  # fmt: skip
+    cfg = loaded.scenario.dataset
+    conv = cfg.conversations
+    where = f"{path}:{line}"
+    raw_id = field_value(record, cfg.id or "id")
+    name = str(line) if raw_id is MISSING or raw_id is None else str(raw_id)
+    turns, top, prefix, problems = _turns_of(record, cfg, where, name)
     if problems:
         loader.problems += problems
         return
@@ -218,19 +246,11 @@ def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: Conversatio
         if k == 1 and not prefix:
             prefix = [m for m in user_side if m.get("role") == "system"]
         user_message = user_side[-1]
-        text = field_value(turn, conv.reference)
-        text = None if text is MISSING else text
-        expected = field_value(turn, cfg.expected)
+        text, expected, tool_result = (_field(turn, f) for f in (conv.reference, cfg.expected,
+                                                                   conv.tool_result))
         answer = reference_answer(text, expected, k)
-        tool_result = field_value(turn, conv.tool_result)
-        tool_result = None if tool_result is MISSING else tool_result
         messages = [*prefix, *history, user_message]
-        table.conversation_of.append(index)
-        table.turn_of.append(k)
-        table.context_chars.append(_chars(messages))
-        table.user_messages.append(user_message)
-        table.answers.append(answer)
-        table.tool_results.append(tool_result)
+        table.add_turn(index, k, _chars(messages), user_message, answer, tool_result)
         # reference mode sends these very messages; live mode builds its own when sent (this
         # one, without history, gives the route and the stream flag)
         request = adapter.prepare_messages(messages if conv.history == "reference"
@@ -248,10 +268,13 @@ def _add_conversation(loaded: Any, adapter: Any, loader: Any, table: Conversatio
         rows.truncate(first)
         table.truncate(first)
         return
-    table.ids.append(name)
-    table.starts.append(first)
-    table.ends.append(len(rows))
-    table.prefixes.append(prefix)
+    table.add_conversation(name, first, len(rows), prefix)
+
+
+def _field(turn: dict[str, Any], name: str) -> Any:
+    """A turn's field, None when it has none."""
+    value = field_value(turn, name)
+    return None if value is MISSING else value
 
 
 def _once(problems: list[str], where: str, turns: int) -> list[str]:
