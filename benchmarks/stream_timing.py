@@ -39,6 +39,7 @@ profile of the 64-stream burst run next to it).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import resource
@@ -510,7 +511,9 @@ def main() -> None:
     ap.add_argument("--baseline-client", help=argparse.SUPPRESS)  # port,users,requests,out
     args = ap.parse_args()
     if args.report:
-        print(brief(json.loads(Path(args.report).read_text())["runs"]))
+        raw = Path(args.report).read_bytes()
+        text = gzip.decompress(raw) if args.report.endswith(".gz") else raw
+        print(brief(json.loads(text)["runs"]))
         return
     if args.baseline_client:
         port, users, requests, out = args.baseline_client.split(",", 3)
