@@ -15,6 +15,7 @@ from stagecheck.demo.payloads import (
     OpenAIRequest,
     _openai_common,
     _usage,
+    chat_messages,
     openai_response,
     openai_stream_chunks,
 )
@@ -50,14 +51,7 @@ def parse_agent_chat(body: object) -> AgentRequest:
     tool messages."""
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty list")
-    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-        raise BadRequest("every message must be an object with a 'role'")
-    user = [m for m in messages if m["role"] == "user"]
-    if not user:
-        raise BadRequest("'messages' holds no message with role 'user'")
+    messages, user = chat_messages(body)
     for m in messages:
         if m["role"] == "tool" and not isinstance(m.get("content"), str):
             raise BadRequest("a 'tool' message's content must be text (the result as JSON)")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecheck.demo.agent import POLICIES, Agent
+from stagecheck.demo.make_dataset import write_jsonl
 
 __all__ = ["generate", "single_turns", "check", "CONVERSATIONS_PATH", "TOOL_CALLS_PATH", "main"]
 
@@ -239,13 +240,6 @@ def check(conversations: list[dict[str, Any]], agent: Agent | None = None) -> li
     return wrong
 
 
-def _write(rows: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m stagecheck.demo.make_conversations", description=__doc__.splitlines()[0]
@@ -259,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     if wrong:  # the dataset and the demo assistant disagree: fix one of them
         print("\n".join(wrong[:20]))
         return 1
-    _write(conversations, args.conversations)
+    write_jsonl(conversations, args.conversations)
     rows = single_turns(conversations)
-    _write(rows, args.tool_calls)
+    write_jsonl(rows, args.tool_calls)
     turns = sum(len(c["turns"]) for c in conversations)
     print(f"wrote {len(conversations)} conversations ({turns} turns) to {args.conversations} "
           f"and {len(rows)} questions to {args.tool_calls}")  # fmt: skip

@@ -22,9 +22,9 @@ import json
 import random
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from stagecheck.demo import templates
 from stagecheck.demo.channels import CHANNEL_WEIGHTS, CHANNELS, style
@@ -190,7 +190,8 @@ def generate(
     return _with_ids("t", train), _with_ids("v", validation)
 
 
-def write_jsonl(rows: Sequence[SupportRow], path: Path) -> None:
+def write_jsonl(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """One JSON object a line (UTF-8, ``\\n`` line ends: the same bytes on every OS)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for row in rows:

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PRODUCTION_PATH)
     args = parser.parse_args(argv)
     rows = generate_production(args.seed)
-    write_jsonl(rows, args.out)  # type: ignore[arg-type]
+    write_jsonl(rows, args.out)
     print(f"wrote {len(rows)} rows to {args.out}")
     return 0
 

@@ -105,9 +105,8 @@ def _message_text(content: object) -> str:
     raise BadRequest("message 'content' must be a string or a list of text parts")
 
 
-def parse_chat(body: object) -> OpenAIRequest:
-    """``POST /v1/chat/completions``: classify the content of the last user message."""
-    body = _object(body)
+def chat_messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A chat request's messages and its user messages, each message an object with a role."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty list")
@@ -116,6 +115,13 @@ def parse_chat(body: object) -> OpenAIRequest:
     user = [m for m in messages if m["role"] == "user"]
     if not user:
         raise BadRequest("'messages' holds no message with role 'user'")
+    return messages, user
+
+
+def parse_chat(body: object) -> OpenAIRequest:
+    """``POST /v1/chat/completions``: classify the content of the last user message."""
+    body = _object(body)
+    messages, user = chat_messages(body)
     text = _message_text(user[-1].get("content"))
     prompt = " ".join(_message_text(m.get("content", "")) for m in messages)
     stream, model, max_tokens, include_usage = _openai_common(body)
