@@ -217,13 +217,7 @@ def _metric(text: str) -> tuple[str, _Kind]:
     if conversational is not None:
         return conversational
     if text.startswith("class["):
-        label, name = _bracketed(text, "class", "class[refund].recall")
-        if not label:
-            raise ValueError("class[] needs a label, e.g. class[refund].recall")
-        if name not in _CLASS_METRICS:
-            known = ", ".join(_CLASS_METRICS)
-            raise ValueError(f"unknown class metric '{name}' in '{text}' (known: {known})")
-        return f"class[{label}].{name}", _CLASS_METRICS[name]
+        return _named(text, "class", "a label", "class[refund].recall", _CLASS_METRICS)
     if text.startswith("slice["):
         where, name = _bracketed(text, "slice", "slice[complexity=complex].accuracy")
         field, eq, value = where.partition("=")
@@ -236,14 +230,21 @@ def _metric(text: str) -> tuple[str, _Kind]:
         sub, kind = _plain_metric(name, slice_=True)
         return f"slice[{field}={value}].{sub}", kind
     if text.startswith("variant["):
-        variant, name = _bracketed(text, "variant", "variant[typos].flip_rate")
-        if not variant:
-            raise ValueError("variant[] needs a variant's name, e.g. variant[typos].flip_rate")
-        if name not in _VARIANT_METRICS:
-            known = ", ".join(_VARIANT_METRICS)
-            raise ValueError(f"unknown variant metric '{name}' in '{text}' (known: {known})")
-        return f"variant[{variant}].{name}", _VARIANT_METRICS[name]
+        return _named(text, "variant", "a variant's name", "variant[typos].flip_rate",
+                      _VARIANT_METRICS)  # fmt: skip
     return _plain_metric(text)
+
+
+def _named(text: str, scope: str, what: str, example: str, metrics: Mapping[str, _Kind]
+           ) -> tuple[str, _Kind]:  # fmt: skip
+    """``class[refund].recall``, ``variant[typos].flip_rate``: a figure of one named member."""
+    member, name = _bracketed(text, scope, example)
+    if not member:
+        raise ValueError(f"{scope}[] needs {what}, e.g. {example}")
+    if name not in metrics:
+        known = ", ".join(metrics)
+        raise ValueError(f"unknown {scope} metric '{name}' in '{text}' (known: {known})")
+    return f"{scope}[{member}].{name}", metrics[name]
 
 
 def _split(text: str) -> tuple[str, str, str]:
