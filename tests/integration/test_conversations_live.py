@@ -111,3 +111,27 @@ def test_the_live_figures_equal_the_run_folders_for_an_exact_pass(tmp_path: Path
     assert ci is not None and ci == interval_lookup(final)("turn[2].accuracy", 0.95)
     observed = {t["expression"]: t["observed"] for t in live["thresholds"]}
     assert observed["turn[2].accuracy >= 0.7"] == b["by_turn"][1]["accuracy"]
+
+
+def test_the_error_analysis_names_the_turns_that_are_worse(tmp_path: Path):
+    """The demo forgets the history of half the conversations: the turns after the first,
+    which need it, go wrong; "Why is it wrong?" names them as groups of their own."""
+    with running_demo("--agent", "--forget-rate", "0.5", "--latency-ms", "2",
+                      "--token-delay-ms", "0") as demo:  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "conversations.yaml"),
+             "--set", f"endpoint.url={demo.url}", "--set", "dataset.passes=1",
+             "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=180, cwd=REPO,
+        )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    groups = {c["label"]: c for c in summary["analysis"]["concentrations"]}
+    assert groups["turn=2"]["kind"] == "turn" and groups["turn=2"]["significant"]
+    assert groups["turn=2"]["accuracy"] == summary["conversations"]["by_turn"][1]["accuracy"]
+    assert not groups["turn=1"]["significant"]  # the first turn needs no history
+    assert groups["turn=1"]["accuracy"] > groups["turn=1"]["rest_accuracy"]
+    assert any(c["kind"] == "context" for c in groups.values())
+    why = proc.stdout.split("Why is it wrong?")[1].split("Conversations")[0]
+    assert "turn=2" in why and "No group is significantly worse" not in why
