@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stagecheck.load.plan import LoadPlan
+from stagecheck.locust.webtables import conversation_rows
 from stagecheck.recording import Recorder
 from stagecheck.run import RunController
 from stagecheck.run.preparation import prepare_loaded
@@ -111,6 +112,10 @@ def test_the_live_figures_equal_the_run_folders_for_an_exact_pass(tmp_path: Path
     assert ci is not None and ci == interval_lookup(final)("turn[2].accuracy", 0.95)
     observed = {t["expression"]: t["observed"] for t in live["thresholds"]}
     assert observed["turn[2].accuracy >= 0.7"] == b["by_turn"][1]["accuracy"]
+    # the web UI's Quality tab shows them while the run goes on
+    shown = {r["group"]: r["accuracy"] for r in conversation_rows(live)}
+    assert shown["turn 2"] == f"{b['by_turn'][1]['accuracy']:.4f}"
+    assert f"{a['success']['value']:.4f}" in shown.values()
 
 
 def test_the_error_analysis_names_the_turns_that_are_worse(tmp_path: Path):
