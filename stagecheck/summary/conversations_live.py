@@ -93,7 +93,7 @@ def live_conversation_figures(
         pause()  # a turn position at a time: ~0.5 ms each for 30k conversations
     # the rows come sorted and a conversation's rows are contiguous: one segment each
     conv = static.conversation_of[rows]
-    first = np.flatnonzero(np.r_[True, conv[1:] != conv[:-1]])
+    first = np.flatnonzero(np.r_[True, conv[1:] != conv[:-1]]) if conv.size else conv
     ids = conv[first]
     answered = np.diff(first, append=len(conv))
     length = static.length[ids]

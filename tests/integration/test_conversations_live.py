@@ -140,3 +140,22 @@ def test_the_error_analysis_names_the_turns_that_are_worse(tmp_path: Path):
     assert any(c["kind"] == "context" for c in groups.values())
     why = proc.stdout.split("Why is it wrong?")[1].split("Conversations")[0]
     assert "turn=2" in why and "No group is significantly worse" not in why
+
+
+def test_before_any_answer_the_live_figures_are_empty_and_the_run_still_ends(tmp_path: Path):
+    loaded = load_scenario(SCENARIOS / "conversations.yaml", ["dataset.passes=1"])
+    prepared = prepare_loaded(loaded)
+    plan = LoadPlan.from_scenario(loaded, users=4, spawn_rate=4, duration=None)
+    controller = RunController(prepared, plan, tmp_path / "run", started=time.time())
+    controller.begin_stage(0)
+    live = controller.live().summary["conversations"]
+    assert live["by_turn"] == [] and live["plays"] == 0 and live["success"]["value"] is None
+    rec = Recorder()  # every request of the first turns failed: nothing scored
+    for row in prepared.dataset.rows[:10]:
+        rec.record(row_index=row.index, outcome=3, latency_us=1000, started=time.time(),
+                   error="HTTP 503")  # fmt: skip
+    controller.merge(rec.drain())
+    controller._live = None  # a fresh build (they are rebuilt once a second)
+    assert controller.live().summary["conversations"]["by_turn"] == []
+    assert controller.finish() == 3  # not every answer in: invalid, with its summary
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"] == "invalid"
