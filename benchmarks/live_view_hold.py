@@ -8,6 +8,7 @@ then builds the live view ROUNDS times with a ``pause`` that notes the time betw
 
     .venv/bin/python benchmarks/live_view_hold.py
     .venv/bin/python benchmarks/live_view_hold.py --rate 7000 --seconds 10 --rounds 3
+    .venv/bin/python benchmarks/live_view_hold.py --scenario conversations.yaml
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=7000)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--scenario", default="smoke.yaml", help="a scenario of scenarios/")
     a = p.parse_args()
 
     from stagecheck.exporter.server import MetricsExporter
@@ -39,7 +41,7 @@ def main() -> int:
     from stagecheck.run.preparation import prepare_loaded
     from stagecheck.scenario import load_scenario
 
-    loaded = load_scenario(ROOT / "scenarios" / "smoke.yaml", [])
+    loaded = load_scenario(ROOT / "scenarios" / a.scenario, [])
     prepared = prepare_loaded(loaded)
     plan = LoadPlan.from_scenario(loaded, users=8, spawn_rate=8, duration=a.seconds)
     rows = prepared.dataset.rows

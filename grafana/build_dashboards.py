@@ -346,15 +346,15 @@ def conversations_row() -> list[Panel]:
     ok = ((None, "red"), (0.8, "orange"), (0.9, "green"))
     return [
         single("Conversation success", "Conversations played to their end with every turn "
-               "right (a conversation run; filled when the run ends).", "percentunit",
+               "right (a conversation run; live from the turns answered so far).", "percentunit",
                query(f"min({sel('stagecheck_conversation_success_ratio')})", instant=True),
                steps=ok),
         single("Turns right per conversation", "Mean share of a conversation's turns right "
-               "(filled when the run ends).", "percentunit",
+               "(live from the turns answered so far).", "percentunit",
                query(f"min({sel('stagecheck_conversation_turn_share_ratio')})", instant=True),
                steps=ok),
         bars("Accuracy by turn", "Accuracy at each turn position of the conversations: does "
-             "it fall as the conversation goes on? (filled when the run ends)", "percentunit",
+             "it fall as the conversation goes on? (live)", "percentunit",
              query(f"min by (turn) ({sel('stagecheck_turn_accuracy_ratio')})", "turn {{turn}}",
                    instant=True),
              steps=ok, w=8),

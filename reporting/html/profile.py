@@ -5,6 +5,7 @@ class and slice value, thin groups, duplicates, input lengths). A view of
 from __future__ import annotations
 
 from stagecheck.datasets.profile import DatasetProfile, Groups
+from stagecheck.datasets.profile_view import HISTORY_NOTE
 from stagecheck.reporting.html.parts import e, section, table
 
 __all__ = ["profile_section"]
@@ -53,6 +54,8 @@ def profile_section(profile: DatasetProfile | None) -> str:
         f"{d.rows:,} rows repeat another row's input ({d.inputs:,} distinct inputs); "
         f"{d.conflicting_inputs:,} of them carry different expected answers"
     )  # fmt: skip
+    if d.compared != "input":
+        dup += f" ({HISTORY_NOTE})"
     parts.append(f"<h3>Duplicate inputs</h3><p>{e(dup)}</p>")
     return section("profile", "Dataset profile", "\n".join(parts),
                    "how representative the validation set is")  # fmt: skip

@@ -1,6 +1,6 @@
 """Where the wrong answers are: off-label answers, top confusions, and the groups (slice values,
-crossings of two slices, input-length buckets, expected classes) whose accuracy is
-significantly worse than the rest of the run's.
+crossings of two slices, input-length buckets, expected classes, a conversation run's turn
+positions and context lengths) whose accuracy is significantly worse than the rest of the run's.
 
 Every group is a set of dataset rows (a row's slices, length and label are its own), and a
 timed run replays rows: the unit of evidence is the row. A group's accuracy is over its scored
@@ -18,6 +18,7 @@ import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
+from stagecheck.analysis.turns import turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (
@@ -130,6 +131,7 @@ def _groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
         codes = fr.slice_codes[f]
         for c, value in enumerate(fr.slice_values[f]):
             yield "slice", {f: value}, f"{f}={value}", codes == c
+    yield from turn_groups(fr)  # a conversation run's turn positions and context lengths
     lengths = fr.input_len
     if lengths.size and lengths.max() > 0:
         buckets = length_buckets(lengths.tolist())

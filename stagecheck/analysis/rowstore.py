@@ -110,6 +110,11 @@ class DatasetRows:
             self._set_dicts.append(dict(slices))
         return code
 
+    @property
+    def path(self) -> Path | None:
+        """The rows.jsonl read (None: rows given in memory)."""
+        return self._path
+
     # -- rows.jsonl's own rows ---------------------------------------------------------------
     @property
     def file_rows(self) -> int:

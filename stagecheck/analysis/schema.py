@@ -92,10 +92,10 @@ class Confusion(_Strict):
 
 
 class Concentration(_Strict):
-    """A group of requests (a slice value, a crossing of two slices, an input-length bucket),
-    compared with the rest of the run."""
+    """A group of requests (a slice value, a crossing of two slices, an input-length bucket, a
+    conversation's turn position or context-length bucket), compared with the rest of the run."""
 
-    kind: Literal["slice", "cross", "length", "class"]
+    kind: Literal["slice", "cross", "length", "class", "turn", "context"]
     group: dict[str, str]  # e.g. {"channel": "email"} or {"channel": "email", "lang": "de"}
     label: str  # "channel=email × lang=de", "input 200–400 chars"
     requests: int

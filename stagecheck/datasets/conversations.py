@@ -32,7 +32,7 @@ from stagecheck.protocols import ProtocolAdapter
 from stagecheck.protocols.openai_tools import ChatAnswer, ToolCall, assistant_messages
 
 __all__ = ["ConversationTable", "assistant_side", "reference_answer", "load_conversations",
-           "conversation_profile_lines"]
+           "conversation_profile_lines", "turn_keys"]
 
 
 def assistant_side(answer: Any, tool_result: Any) -> list[dict[str, Any]]:
@@ -291,6 +291,19 @@ def _once(problems: list[str], where: str, turns: int) -> list[str]:
         elif plain not in out:
             out.append(plain)
     return out
+
+
+def turn_keys(table: ConversationTable, texts: Sequence[str]) -> list[str]:
+    """Each turn row's text after its history as the dataset writes it (the system messages,
+    the earlier turns' texts, answers and tool results): the same follow-up question after two
+    different histories is two different inputs, for the profile's duplicate check."""
+    keys: list[str] = []
+    for c in range(len(table)):
+        history = json.dumps(table.prefixes[c], sort_keys=True, default=str)
+        for r in table.rows_of(c):
+            keys.append(f"{history}\x1e{texts[r]}")
+            history += f"\x1e{texts[r]}\x1f{table.answers[r]!r}\x1f{table.tool_results[r]!r}"
+    return keys
 
 
 def conversation_profile_lines(dataset: Any) -> list[str]:

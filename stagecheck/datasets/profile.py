@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from stagecheck.datasets.conversations import turn_keys
 from stagecheck.datasets.lengths import (
     bucket_index,
     bucket_label,
@@ -27,6 +29,7 @@ from stagecheck.datasets.lengths import (
     length_quantile,
 )
 from stagecheck.datasets.prepared import PreparedDataset
+from stagecheck.scoring.toolcall import is_tool_row
 from stagecheck.stats import Z95, is_thin
 
 __all__ = [
@@ -91,6 +94,8 @@ class DuplicateInput(_Strict):
 
 
 class Duplicates(_Strict):
+    # what two rows must share to be duplicates: a conversation turn's history counts too
+    compared: Literal["input", "history and input"] = "input"
     rows: int  # rows whose input repeats an earlier row's
     inputs: int  # distinct inputs carried by more than one row
     examples: list[DuplicateInput]  # most repeated first
@@ -193,9 +198,15 @@ def _codes(values: Sequence[str]) -> tuple[np.ndarray, Sequence[str]]:
     return codes, list(lookup)
 
 
+def _no_call(expected: object) -> bool:
+    return is_tool_row(expected) and getattr(expected, "name", "") is None
+
+
 def _duplicates(dataset: PreparedDataset) -> Duplicates:
     rows = dataset.rows
-    codes, uniques = _codes(rows.input_texts)
+    table = getattr(rows, "conversations", None)
+    compared = "input" if table is None else "history and input"
+    codes, _ = _codes(rows.input_texts if table is None else turn_keys(table, rows.input_texts))
     repeated = np.flatnonzero(np.bincount(codes)[codes] > 1) if codes.size else codes
     grouped = repeated[np.argsort(codes[repeated], kind="stable")]  # by text, then row
     code = codes[grouped]
@@ -203,8 +214,12 @@ def _duplicates(dataset: PreparedDataset) -> Duplicates:
     ends = np.r_[starts[1:], grouped.size].astype(np.int64)
     expected, _ = _codes(rows.expected_texts)
     e = expected[grouped]
-    # an input whose rows expect more than one value
-    conflict = (np.minimum.reduceat(e, starts) != np.maximum.reduceat(e, starts)
+    # an input whose rows expect more than one value; a row that expects no tool call checks
+    # no text, so it agrees with any expected text
+    no_call = np.fromiter((_no_call(rows.expected[i]) for i in grouped.tolist()), bool,
+                          count=grouped.size)  # fmt: skip
+    conflict = (np.minimum.reduceat(np.where(no_call, np.iinfo(np.int64).max, e), starts)
+                < np.maximum.reduceat(np.where(no_call, -1, e), starts)
                 if starts.size else np.zeros(0, bool))  # fmt: skip
     # repeated inputs in the order of each one's second row
     order = np.argsort(grouped[starts + 1], kind="stable")
@@ -220,7 +235,7 @@ def _duplicates(dataset: PreparedDataset) -> Duplicates:
             first_expecting.setdefault(expected_texts[i], i)
         shown = list(first_expecting)[:MAX_EXAMPLES]
         return DuplicateInput(
-            input=excerpt(uniques[code[starts[g]]]),
+            input=excerpt(rows.input_texts[grouped[starts[g]]]),
             rows=len(indexes),
             row_ids=[excerpt(rows[i].row_id) for i in indexes[:MAX_EXAMPLES]],
             expected=[excerpt(x) for x in shown],
@@ -229,6 +244,7 @@ def _duplicates(dataset: PreparedDataset) -> Duplicates:
         )
 
     return Duplicates(
+        compared=compared,
         rows=int((n - 1).sum()),
         inputs=int(n.size),
         examples=[example(g) for g in rank[:MAX_EXAMPLES].tolist()],
@@ -307,6 +323,7 @@ def _warnings(profile: DatasetProfile) -> list[str]:
         field = excerpt(name, 40)
         out += _thin_warnings(_slice_value(field), f"{field} values", groups, profile.thin_below)
     d = profile.duplicates
+    after = "" if d.compared == "input" else " after the same history"
     if d.conflicting_inputs:
         ex = d.conflicting_examples[0]
         ways = ", ".join(
@@ -314,7 +331,7 @@ def _warnings(profile: DatasetProfile) -> list[str]:
         )
         more = ex.expected_distinct - min(3, len(ex.expected))
         out.append(
-            f"{_rows(d.conflicting_rows)} carry an input that is labelled more than one way "
+            f"{_rows(d.conflicting_rows)} carry an input that is labelled more than one way{after} "
             f"({d.conflicting_inputs} distinct input{'s' if d.conflicting_inputs != 1 else ''}): "
             f"a labelling problem, e.g. '{ex.input}' is {ways}"
             + (f" (+{more} more answers)" if more > 0 else "")
@@ -322,7 +339,7 @@ def _warnings(profile: DatasetProfile) -> list[str]:
     if d.rows:
         ex = d.examples[0]
         out.append(
-            f"{d.rows} row{'s repeat' if d.rows != 1 else ' repeats'} another row's input "
+            f"{d.rows} row{'s repeat' if d.rows != 1 else ' repeats'} another row's input{after} "
             f"({d.inputs} distinct input{'s' if d.inputs != 1 else ''}), e.g. '{ex.input}' "
             f"×{ex.rows} (rows {', '.join(ex.row_ids)})"
         )

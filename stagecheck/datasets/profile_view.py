@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from stagecheck.datasets.profile import MAX_EXAMPLES, DatasetProfile, Groups, excerpt
 
-__all__ = ["profile_lines", "profile_markdown"]
+__all__ = ["profile_lines", "profile_markdown", "HISTORY_NOTE"]
+
+# a conversation turn is a duplicate only after the same history (datasets.conversations.turn_keys)
+HISTORY_NOTE = "a conversation's turn counted with its history"
 
 
 def _points(half_width: float) -> str:
@@ -53,6 +56,8 @@ def profile_lines(profile: DatasetProfile) -> list[str]:
     dup = f"{_rows(d.rows)} repeat another row's input" if d.rows else "none"
     if d.conflicting_inputs:
         dup += f"; {d.conflicting_inputs} labelled more than one way"
+    if d.compared != "input":
+        dup += f" ({HISTORY_NOTE})"
     lines.append(f"  duplicates {dup}")
     lines += [f"  warning    {w}" for w in profile.warnings]
     return lines
@@ -101,6 +106,8 @@ def profile_markdown(profile: DatasetProfile, level: int = 2) -> str:
     out += [f"| {b.label} | {b.rows} | {_pct(b.share)} |" for b in ln.buckets]
     out.append("")
     d = profile.duplicates
+    if d.compared != "input":
+        out.append(f"Duplicate inputs ({HISTORY_NOTE}):")
     if not d.rows:
         out.append("Duplicate inputs: none.")
     else:

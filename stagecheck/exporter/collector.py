@@ -184,7 +184,8 @@ def _tool_calls(out: _Families, summary: Mapping[str, Any]) -> None:
 
 
 def _conversations(out: _Families, summary: Mapping[str, Any]) -> None:
-    """A conversation run's figures: built from the run folder when the run ends."""
+    """A conversation run's figures: success and accuracy by turn live (the per-row tallies),
+    latency by turn once the run ends (the run folder)."""
     conv = summary.get("conversations")
     if not conv:
         return

@@ -303,11 +303,11 @@ SERIES: tuple[Series, ...] = (
                "Answers scored on their tool call that were wrong, by reason (wrong tool: x, "
                "missing argument: x, no call, …)", ("reason",)),
     Series("stagecheck_conversation_success_ratio", "gauge",
-               "Conversations played to their end with every turn right (once the run ends)"),
+               "Conversations played to their end with every turn right"),
     Series("stagecheck_conversation_turn_share_ratio", "gauge",
-               "Mean share of a conversation's turns right (once the run ends)"),
+               "Mean share of a conversation's turns right"),
     Series("stagecheck_turn_accuracy_ratio", "gauge",
-               "Accuracy at one turn position of the conversations (once the run ends)",
+               "Accuracy at one turn position of the conversations",
                ("turn",)),
     Series("stagecheck_turn_latency_seconds", "gauge",
                "A latency percentile (50, 95) at one turn position, end to end or time to "

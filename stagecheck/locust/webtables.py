@@ -226,7 +226,8 @@ def tool_call_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def conversation_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A conversation run's figures (once the run ends): success, then each turn position."""
+    """A conversation run's figures (success and accuracy by turn live, timings once the run
+    ends): success, then each turn position."""
     conv = summary.get("conversations")
     if not conv:
         return []

@@ -15,6 +15,7 @@ from typing import Any
 from stagecheck.datasets import PreparedDataset
 from stagecheck.recording import Aggregate
 from stagecheck.scenario import LoadedScenario
+from stagecheck.summary.conversations_live import live_conversation_figures
 from stagecheck.summary.facts import RunFacts
 from stagecheck.summary.latency import latency_figures, latency_section, tokens_section
 from stagecheck.summary.lookup import interval_lookup, metric_lookup
@@ -118,6 +119,8 @@ def summary_figures(
     }
     if sc.scoring.get("kind") == "tool-call":
         summary["tool_calls"] = tool_calls_section(agg)
+    if dataset.conversations is not None:  # the run folder's replace them when the run ends
+        summary["conversations"] = live_conversation_figures(agg, dataset.conversations, pause)
     tokens = tokens_section(agg, duration)
     if tokens is not None:  # streamed answers only, as latency's ttft and itl
         summary["tokens"] = tokens

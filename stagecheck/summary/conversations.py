@@ -137,6 +137,11 @@ def _mean_share_ci(shares: dict[str, list[float]], confidence: float = 0.95) -> 
     a conversation's sum of shares over its n_i plays, clamped to [0, 1]."""
     s = np.array([v[0] for v in shares.values()], dtype=np.float64)
     n = np.array([v[1] for v in shares.values()], dtype=np.float64)
+    return _share_ci(s, n, confidence)
+
+
+def _share_ci(s: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> Interval:
+    """:func:`_mean_share_ci` of the conversations' sums of shares ``s`` over ``n`` plays."""
     total = float(n.sum())
     if total <= 0 or len(s) < 2:
         return None

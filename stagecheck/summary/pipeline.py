@@ -54,7 +54,7 @@ def finished_summary(
     summary["dataset_profile"] = _dataset_profile(summary, dataset, facts.classification)
     gates = loaded.scenario.gates
     conversations = loaded.scenario.dataset.conversations
-    if conversations is not None:
+    if conversations is not None and not summary.get("conversations"):
         summary["conversations"] = {"history": conversations.history}  # filled by _complete
     # goodput counts the answers within the latency bound of the thresholds about to be judged
     _complete(summary, run_dir, gates, histograms or agg.histogram, _as_entries(gates))
