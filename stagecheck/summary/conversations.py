@@ -218,6 +218,53 @@ def _plays(
     return plays, shares, success
 
 
+def _by_turn(turn_values: dict[int, dict[str, list[int]]],
+             turn_counts: dict[int, dict[str, list[float]]],
+             answers: dict[tuple[str, int], list[tuple[float, bool]]]
+             ) -> list[TurnFigures]:  # fmt: skip
+    """Each turn position's accuracy (the conversation as the unit), latency and TTFT."""
+    by_turn = []
+    for turn in sorted(turn_values):
+        acc = _proportion(turn_counts.get(turn, {}))
+        v = turn_values[turn]
+        by_turn.append(TurnFigures(
+            turn=turn, conversations=len({c for (c, k) in answers if k == turn}),
+            requests=len(v["requests"]), scored=acc.n, correct=acc.events, accuracy=acc.value,
+            accuracy_ci=acc.ci, design_effect=acc.design_effect,
+            latency_p50_us=percentile_of(v["latency"], 50),
+            latency_p95_us=percentile_of(v["latency"], 95),
+            ttft_p50_us=percentile_of(v["ttft"], 50), ttft_p95_us=percentile_of(v["ttft"], 95),
+        ))  # fmt: skip
+    return by_turn
+
+
+def _by_context(bucket_values: dict[int, dict[str, list[int]]]) -> list[ContextFigures]:
+    """Latency and TTFT of the turns in each context-length bucket."""
+    by_context = []
+    for i in sorted(bucket_values):
+        label, low, high = CONTEXT_BUCKETS[i]
+        v = bucket_values[i]
+        by_context.append(ContextFigures(
+            bucket=label, low_chars=low, high_chars=high, requests=len(v["requests"]),
+            latency_p50_us=percentile_of(v["latency"], 50),
+            latency_p95_us=percentile_of(v["latency"], 95),
+            ttft_p50_us=percentile_of(v["ttft"], 50), ttft_p95_us=percentile_of(v["ttft"], 95),
+        ))  # fmt: skip
+    return by_context
+
+
+def _worst(plays: dict[str, list[list[bool]]], length: dict[str, int]) -> list[WrongTurns]:
+    """The conversations with wrong turns, the most wrong first."""
+    worst = []
+    for conv, ps in plays.items():
+        wrong = sorted({i + 1 for play in ps for i, right in enumerate(play) if not right})
+        if wrong:
+            worst.append(WrongTurns(conversation=conv, plays=len(ps), turns=length[conv],
+                                    wrong=wrong))  # fmt: skip
+    worst.sort(key=lambda w: (-len(w.wrong), w.wrong[0], w.conversation))
+    return worst
+
+
 def _figures(history: str, length: dict[str, int], turn_of: dict[int, tuple[str, int, int]],
              answers: dict[tuple[str, int], list[tuple[float, bool]]],
              plays: dict[str, list[list[bool]]], shares: dict[str, list[float]],
@@ -236,35 +283,9 @@ def _figures(history: str, length: dict[str, int], turn_of: dict[int, tuple[str,
                 pair = after[prev].setdefault(conv, [0.0, 0.0])
                 pair[0] += not cur
                 pair[1] += 1
-    by_turn = []
-    for turn in sorted(turn_values):
-        acc = _proportion(turn_counts.get(turn, {}))
-        v = turn_values[turn]
-        by_turn.append(TurnFigures(
-            turn=turn, conversations=len({c for (c, k) in answers if k == turn}),
-            requests=len(v["requests"]), scored=acc.n, correct=acc.events, accuracy=acc.value,
-            accuracy_ci=acc.ci, design_effect=acc.design_effect,
-            latency_p50_us=percentile_of(v["latency"], 50),
-            latency_p95_us=percentile_of(v["latency"], 95),
-            ttft_p50_us=percentile_of(v["ttft"], 50), ttft_p95_us=percentile_of(v["ttft"], 95),
-        ))  # fmt: skip
-    by_context = []
-    for i in sorted(bucket_values):
-        label, low, high = CONTEXT_BUCKETS[i]
-        v = bucket_values[i]
-        by_context.append(ContextFigures(
-            bucket=label, low_chars=low, high_chars=high, requests=len(v["requests"]),
-            latency_p50_us=percentile_of(v["latency"], 50),
-            latency_p95_us=percentile_of(v["latency"], 95),
-            ttft_p50_us=percentile_of(v["ttft"], 50), ttft_p95_us=percentile_of(v["ttft"], 95),
-        ))  # fmt: skip
-    worst = []
-    for conv, ps in plays.items():
-        wrong = sorted({i + 1 for play in ps for i, right in enumerate(play) if not right})
-        if wrong:
-            worst.append(WrongTurns(conversation=conv, plays=len(ps), turns=length[conv],
-                                    wrong=wrong))  # fmt: skip
-    worst.sort(key=lambda w: (-len(w.wrong), w.wrong[0], w.conversation))
+    by_turn = _by_turn(turn_values, turn_counts, answers)
+    by_context = _by_context(bucket_values)
+    worst = _worst(plays, length)
     per_length: dict[str, int] = defaultdict(int)
     for n in length.values():
         per_length[str(n)] += 1

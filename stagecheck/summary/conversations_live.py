@@ -66,20 +66,11 @@ def _static(table: ConversationTable) -> _Static:
     return known
 
 
-def live_conversation_figures(
-    agg: Aggregate, table: ConversationTable, pause: Callable[[], None] = lambda: None
-) -> dict[str, Any]:
-    """The conversation figures the per-row tallies give (a plain dict of
-    :class:`ConversationFigures`; latency, first failures and derailment left empty).
-    ``pause`` is called between the steps (a live view is built while the users run)."""
-    static = _static(table)
-    rows, correct, scored = agg.row_tallies()
-    if rows.size and rows[-1] >= len(static.turn_of):  # rows past the table's (none so far)
-        keep = rows < len(static.turn_of)
-        rows, correct, scored = rows[keep], correct[keep], scored[keep]
-    turn = static.turn_of[rows]
+def _live_by_turn(turn: np.ndarray, positions: Any, correct: np.ndarray, scored: np.ndarray,
+                  pause: Callable[[], None]) -> list[TurnFigures]:  # fmt: skip
+    """Accuracy by turn position from the rows answered (``turn``: each one's position)."""
     by_turn = []
-    for t in static.positions:
+    for t in positions:
         mine = turn == t
         if not mine.any():
             continue
@@ -91,6 +82,21 @@ def live_conversation_figures(
             ttft_p50_us=None, ttft_p95_us=None,
         ))  # fmt: skip
         pause()  # a turn position at a time: ~0.5 ms each for 30k conversations
+    return by_turn
+
+
+def live_conversation_figures(
+    agg: Aggregate, table: ConversationTable, pause: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
+    """The conversation figures the per-row tallies give (a plain dict of
+    :class:`ConversationFigures`; latency, first failures and derailment left empty).
+    ``pause`` is called between the steps (a live view is built while the users run)."""
+    static = _static(table)
+    rows, correct, scored = agg.row_tallies()
+    if rows.size and rows[-1] >= len(static.turn_of):  # rows past the table's (none so far)
+        keep = rows < len(static.turn_of)
+        rows, correct, scored = rows[keep], correct[keep], scored[keep]
+    by_turn = _live_by_turn(static.turn_of[rows], static.positions, correct, scored, pause)
     # the rows come sorted and a conversation's rows are contiguous: one segment each
     conv = static.conversation_of[rows]
     first = np.flatnonzero(np.r_[True, conv[1:] != conv[:-1]]) if conv.size else conv
