@@ -40,7 +40,7 @@ def profile_lines(profile: DatasetProfile) -> list[str]:
     """The profile as console lines, aligned like ``stagecheck validate``'s own output."""
     lines = [
         f"  profile    {profile.rows} rows; a class or slice value under {profile.thin_below} "
-        "rows is thin (its accuracy known to worse than ±10 points)"
+        "rows is thin (its accuracy known only to within more than ±10 points)"
     ]
     if profile.classes is not None:
         cls = profile.classes
