@@ -149,6 +149,8 @@ def run_validity_reasons(
             dropped=agg.dropped,
             loop_checks=agg.loop["checks"],
             loop_late=agg.loop["late"],
+            streamed=sum(agg.token_sources.values()),
+            ttft_bounded=agg.stamp_bounds["ttft"],
         ),
         final=final,
     )

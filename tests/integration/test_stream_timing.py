@@ -93,3 +93,27 @@ def test_gaps_are_recorded_as_they_arrived_and_ttft_is_never_early(tmp_path, tok
         assert itl["min_us"] / 1e3 < half_wire_ms
     else:  # one token per write: every gap is a gap between writes
         assert itl["min_us"] / 1e3 >= half_wire_ms
+
+
+def test_a_generator_behind_its_streams_makes_the_run_invalid(tmp_path):
+    # 200 streams, a token per write 1 ms apart: ~200,000 events/s, far more than one
+    # generator process reads; its tokens queue in the kernel, which merges their packets, so
+    # first tokens are read late with a later one's time. A 2-3 s run: too short for the loop
+    # probe's rule (3 s of checks), so before the stream rule such a run was called valid.
+    answers = 400
+    with _server(tmp_path, 20, 1, 1.0) as (url, _):
+        cmd = [sys.executable, "-m", "stagecheck.cli", "run",
+               str(SCENARIOS / "llm-chat-stream.yaml"), "--set", f"endpoint.url={url}",
+               "--set", "dataset.passes=1", "--set", f"dataset.limit={answers}",
+               "--set", "load.users=200", "--set", "load.spawn_rate=1000",
+               "--set", "thresholds=[]", "--out", str(tmp_path / "runs"), "--quiet"]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    tokens = summary["tokens"]
+    assert tokens["answers"] == answers
+    assert tokens["ttft_bounded"] > 0.01 * answers
+    assert proc.returncode == 3 and summary["validity"]["valid"] is False
+    (reason,) = [r for r in summary["validity"]["reasons"] if "behind its streams" in r]
+    assert f"{tokens['ttft_bounded']:,} of {answers:,} streamed answers" in reason

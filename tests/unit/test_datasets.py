@@ -43,6 +43,20 @@ def test_jsonl_rows_are_prepared_once(write_scenario):
     assert ds.slice_values() == {"complexity": ["complex", "simple"], "channel": ["chat", "email"]}
 
 
+def test_a_request_built_when_sent_is_kept_and_the_same_bytes(write_scenario):
+    ds = prepare(write_scenario(BASIC_SCENARIO))
+    table = ds.rows
+    first = [table[i].request for i in range(len(table))]
+    again = [table[i].request for i in range(len(table))]
+    # the next send of a row sends what its first did, without building it again
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    built_now = [table._adapter.prepare(*[dict(zip(table._inputs, (text,), strict=True))] * 2)
+                 for text in table.input_texts]  # fmt: skip
+    assert first == built_now
+    table.set_request(0, built_now[1])  # a loader's own request replaces a kept one
+    assert table[0].request == built_now[1]
+
+
 def test_bad_rows_are_reported_with_their_lines(write_scenario, small_dataset):
     lines = small_dataset.read_text().splitlines()
     lines[1] = "{not json"
