@@ -18,7 +18,7 @@ import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
-from stagecheck.analysis.turns import turn_groups
+from stagecheck.analysis.turns import conversation_units, turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (
@@ -159,13 +159,20 @@ def _groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
             yield "class", {"expected": label}, f"expected {label}", fr.expected == c
 
 
-def _tallies(fr: Frame) -> tuple[np.ndarray, np.ndarray]:
-    """Correct and scored requests of each row slot."""
-    size = len(fr.row_keys)
-    scored = fr.scored
+def _units(fr: Frame) -> tuple[np.ndarray, int]:
+    """Each request's unit of evidence and how many there are: its row, or in a conversation
+    run its conversation (the turns of one conversation are not independent)."""
+    of_slot = conversation_units(fr)
+    if of_slot is None:
+        return fr.pos, len(fr.row_keys)
+    return of_slot[fr.pos], int(of_slot.max()) + 1 if of_slot.size else 0
+
+
+def _tallies(fr: Frame, units: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Correct and scored requests of each unit of evidence."""
     return (
-        np.bincount(fr.pos[fr.correct], minlength=size),
-        np.bincount(fr.pos[scored], minlength=size),
+        np.bincount(units[fr.correct], minlength=size),
+        np.bincount(units[fr.scored], minlength=size),
     )
 
 
@@ -209,16 +216,17 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
 
 def _compared(fr: Frame, correct: np.ndarray, scored: np.ndarray) -> list[tuple[Any, ...]]:
     """Each group against the rest of the run: its counts, its rows' design effect, and the
-    p-value of the difference (rows as the unit)."""
+    p-value of the difference (rows as the unit; a conversation run's conversations)."""
     k_all, n_all = int(correct.sum()), int(scored.sum())
-    row_k, row_n = _tallies(fr)
+    units, size = _units(fr)
+    row_k, row_n = _tallies(fr, units, size)
     found = []
     for kind, group, label, mask in _groups(fr):
         requests = int(mask.sum())
         if not requests or requests == fr.cols.n:
             continue  # a group that is the whole run has no rest to compare with
-        mine = np.bincount(fr.pos[mask], minlength=len(fr.row_keys)) > 0  # the group's rows
-        rows = int(mine.sum())
+        rows = int((np.bincount(fr.pos[mask], minlength=len(fr.row_keys)) > 0).sum())
+        mine = np.bincount(units[mask], minlength=size) > 0  # the group's units of evidence
         k, n = int((correct & mask).sum()), int((scored & mask).sum())
         k_rest, n_rest = k_all - k, n_all - n
         accuracy = k / n if n else None

@@ -15,7 +15,7 @@ import orjson
 from stagecheck.analysis.frame import Frame
 from stagecheck.judging.catalogue import CONTEXT_BUCKETS
 
-__all__ = ["turn_groups"]
+__all__ = ["turn_groups", "conversation_units"]
 
 
 def _per_row(path: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,3 +66,34 @@ def turn_groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarra
         for b in present:
             name = CONTEXT_BUCKETS[b][0]
             yield "context", {"context_chars": name}, f"context {name} chars", bucket == b
+
+
+def conversation_units(fr: Frame) -> np.ndarray | None:
+    """Each row slot's conversation (a code from 0) in a conversation run: the unit of
+    evidence, since the turns of one conversation are not independent; None otherwise."""
+    if not fr.summary.get("conversations") or not fr.cols.n:
+        return None
+    path = fr.cols.rows.path
+    if path is None or not path.is_file():
+        return None
+    rows: list[int] = []
+    names: list[str] = []
+    with path.open("rb") as f:
+        for line in f:
+            if b'"conversation"' not in line:
+                continue
+            try:
+                d = orjson.loads(line)
+                rows.append(int(d["row"]))
+                names.append(str(d["conversation"]))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+    size = len(fr.row_keys)
+    slot = np.searchsorted(fr.row_keys, np.asarray(rows, np.int64))
+    known = slot < size
+    known[known] = fr.row_keys[slot[known]] == np.asarray(rows, np.int64)[known]
+    codes = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1].astype(np.int64)
+    # a row slot no conversation names is a unit of its own, after the conversations
+    units = np.arange(size, dtype=np.int64) + (int(codes.max()) + 1 if codes.size else 0)
+    units[slot[known]] = codes[known]
+    return units

@@ -78,6 +78,7 @@ from stagecheck.stats.binomial import binom_two_sided_p, mcnemar_exact
 from stagecheck.stats.normal import MIN_ROWS, Z95, Values, normal_sf, z_value
 from stagecheck.stats.percentiles import percentile_interval, percentile_rank_interval
 from stagecheck.stats.proportions import (
+    cluster_sums,
     clustered_proportion_p,
     design_effect,
     effective_counts,
@@ -98,6 +99,7 @@ __all__ = [
     "Values",
     "binom_two_sided_p",
     "clustered_proportion_p",
+    "cluster_sums",
     "design_effect",
     "effective_counts",
     "fisher_exact_p",

@@ -120,6 +120,18 @@ def design_effect(successes: Values, trials: Values) -> float:
     return max(1.0, float(np.square(n).sum()) / total)  # all right or all wrong: ICC = 1
 
 
+def cluster_sums(units: Values, successes: Values, trials: Values
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per-row tallies summed by their unit of evidence (``units[i]``: row i's, a small
+    non-negative integer: a conversation, whose turns are not independent of each other), the
+    units with no trial left out: what :func:`design_effect` then clusters on."""
+    u = np.asarray(units, dtype=np.int64)
+    k = np.bincount(u, weights=np.asarray(successes, dtype=np.float64))
+    n = np.bincount(u, weights=np.asarray(trials, dtype=np.float64))
+    keep = n > 0
+    return k[keep], n[keep]
+
+
 def effective_counts(successes: int, n: int, deff: float) -> tuple[int, int]:
     """Rao–Scott adjusted counts: (successes, n) divided by the design effect, rounded (n >= 1
     when n > 0); unchanged when deff is 1."""

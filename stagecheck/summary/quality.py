@@ -8,9 +8,11 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any
 
+import numpy as np
+
 from stagecheck.recording import Aggregate
 from stagecheck.scoring.metrics import classification_metrics
-from stagecheck.stats import MIN_ROWS, design_effect, is_thin, wilson
+from stagecheck.stats import MIN_ROWS, cluster_sums, design_effect, is_thin, wilson
 
 __all__ = ["ANSWER_OUTCOMES", "OTHER_LABEL", "proportion_ci", "quality_figures",
            "classes_section", "confusion_section", "no_pause"]  # fmt: skip
@@ -31,9 +33,15 @@ def proportion_ci(successes: int, n: int, deff: float = 1.0) -> list[float] | No
 
 def _rows_figures(agg: Aggregate, **where: Any) -> tuple[int, float]:
     """Distinct rows scored in a group and the design effect of its accuracy (the dataset row
-    is the unit of evidence: see stagecheck.stats)."""
-    _, k, n = agg.row_tallies(**where)
-    return int(n.size), design_effect(k, n)
+    is the unit of evidence: see stagecheck.stats; in a conversation dataset the conversation,
+    whose turns are not independent of each other)."""
+    index, k, n = agg.row_tallies(**where)
+    rows = int(n.size)
+    table = getattr(agg.rows, "conversations", None)
+    if table is not None and rows and index[-1] < len(table.conversation_of):
+        conversation_of = np.frombuffer(table.conversation_of, dtype=np.int64)
+        k, n = cluster_sums(conversation_of[index], k, n)
+    return rows, design_effect(k, n)
 
 
 def _thin(scored: int, rows: int, deff: float) -> bool:

@@ -159,3 +159,52 @@ def test_before_any_answer_the_live_figures_are_empty_and_the_run_still_ends(tmp
     assert controller.live().summary["conversations"]["by_turn"] == []
     assert controller.finish() == 3  # not every answer in: invalid, with its summary
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"] == "invalid"
+
+
+def test_the_run_accuracy_interval_takes_the_conversation_as_its_unit(tmp_path: Path):
+    """A model right or wrong on whole conversations (every turn of one conversation the same):
+    the turns are not independent evidence, so the run's accuracy interval is Wilson's at
+    Kish's effective n over conversations (statsmodels as the oracle), wider than over turns;
+    the error analysis's groups cluster the same way."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    loaded = load_scenario(SCENARIOS / "conversations.yaml",
+                           ["dataset.passes=1", "thresholds=[]"])  # fmt: skip
+    prepared = prepare_loaded(loaded)
+    plan = LoadPlan.from_scenario(loaded, users=4, spawn_rate=4, duration=None)
+    table = prepared.dataset.conversations
+    assert table is not None
+    controller = RunController(prepared, plan, tmp_path / "run", started=time.time())
+    controller.begin_stage(0)
+    rec = Recorder()
+    t = time.time()
+    per_conv: dict[int, list[int]] = {}
+    for row in prepared.dataset.rows:
+        conv = table.conversation_of[row.index]
+        right = conv % 3 != 0  # a third of the conversations wrong on every turn
+        rec.record(row_index=row.index, outcome=0 if right else 1, latency_us=1000, started=t)
+        per_conv.setdefault(conv, [0, 0])
+        per_conv[conv][0] += right
+        per_conv[conv][1] += 1
+        t += 0.001
+    controller.merge(rec.drain())
+    controller.finish()
+    summary = controller.summary
+    assert summary is not None
+    k = sum(c[0] for c in per_conv.values())
+    n = sum(c[1] for c in per_conv.values())
+    p = k / n
+    deff = sum((kc - p * nc) ** 2 for kc, nc in per_conv.values()) / (n * p * (1 - p))
+    assert deff > 1.5  # turns of one conversation agree: far from independent
+    q = summary["quality"]
+    assert q["design_effect"] == pytest.approx(deff, rel=1e-6)
+    lo, hi = proportion_confint(k / deff, n / deff, alpha=0.05, method="wilson")
+    assert q["accuracy_ci"] == pytest.approx([lo, hi], abs=1e-6)
+    per_turn = proportion_confint(k, n, alpha=0.05, method="wilson")
+    assert hi - lo > 1.2 * (per_turn[1] - per_turn[0])
+    groups = summary["analysis"]["concentrations"]
+    assert groups and all(g["accuracy_ci"] is not None for g in groups)
+    topic = next(g for g in groups if g["label"].startswith("topic="))
+    wide = proportion_confint(topic["accuracy"] * topic["scored"], topic["scored"],
+                              alpha=0.05, method="wilson")  # fmt: skip
+    assert topic["accuracy_ci"][1] - topic["accuracy_ci"][0] > wide[1] - wide[0]
