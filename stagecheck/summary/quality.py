@@ -31,17 +31,21 @@ def proportion_ci(successes: int, n: int, deff: float = 1.0) -> list[float] | No
     return None if bounds is None else [round(bounds[0], 6), round(bounds[1], 6)]
 
 
-def _rows_figures(agg: Aggregate, **where: Any) -> tuple[int, float]:
-    """Distinct rows scored in a group and the design effect of its accuracy (the dataset row
-    is the unit of evidence: see stagecheck.stats; in a conversation dataset the conversation,
-    whose turns are not independent of each other)."""
-    index, k, n = agg.row_tallies(**where)
-    rows = int(n.size)
+def unit_design_effect(agg: Aggregate, index: np.ndarray, k: np.ndarray, n: np.ndarray) -> float:
+    """The design effect of a proportion over dataset rows ``index`` (their correct ``k`` and
+    scored ``n`` requests): the row is the unit of evidence (see stagecheck.stats), or in a
+    conversation dataset the conversation, whose turns are not independent of each other."""
     table = getattr(agg.rows, "conversations", None)
-    if table is not None and rows and index[-1] < len(table.conversation_of):
+    if table is not None and index.size and index[-1] < len(table.conversation_of):
         conversation_of = np.frombuffer(table.conversation_of, dtype=np.int64)
         k, n = cluster_sums(conversation_of[index], k, n)
-    return rows, design_effect(k, n)
+    return design_effect(k, n)
+
+
+def _rows_figures(agg: Aggregate, **where: Any) -> tuple[int, float]:
+    """Distinct rows scored in a group and the design effect of its accuracy."""
+    index, k, n = agg.row_tallies(**where)
+    return int(n.size), unit_design_effect(agg, index, k, n)
 
 
 def _thin(scored: int, rows: int, deff: float) -> bool:

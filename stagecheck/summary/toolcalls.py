@@ -17,8 +17,7 @@ import numpy as np
 
 from stagecheck.recording import Aggregate
 from stagecheck.scoring.toolcall import is_tool_row, reason_kind
-from stagecheck.stats import design_effect
-from stagecheck.summary.quality import proportion_ci
+from stagecheck.summary.quality import proportion_ci, unit_design_effect
 
 __all__ = ["tool_calls_section"]
 
@@ -53,7 +52,7 @@ def tool_calls_section(agg: Aggregate) -> dict[str, Any] | None:
     right, total = int(k.sum()), int(n.sum())
     if not total:
         return None
-    deff = design_effect(k, n)
+    deff = unit_design_effect(agg, rows[mine], k, n)
     reasons: dict[str, int] = {}
     for (_, label), count in agg.confusion_counts().most_common():
         if reason_kind(label) is not None:

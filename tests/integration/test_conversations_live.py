@@ -202,6 +202,7 @@ def test_the_run_accuracy_interval_takes_the_conversation_as_its_unit(tmp_path: 
     assert q["accuracy_ci"] == pytest.approx([lo, hi], abs=1e-6)
     per_turn = proportion_confint(k, n, alpha=0.05, method="wilson")
     assert hi - lo > 1.2 * (per_turn[1] - per_turn[0])
+    assert summary["tool_calls"]["design_effect"] > 1.2  # its turns cluster the same way
     groups = summary["analysis"]["concentrations"]
     assert groups and all(g["accuracy_ci"] is not None for g in groups)
     topic = next(g for g in groups if g["label"].startswith("topic="))
