@@ -121,7 +121,7 @@ def untested_figures(a: Summary, b: Summary) -> list[Figure]:
         ta, tb = a.timing(key), b.timing(key)
         if ta is not None and tb is not None:
             out.append(Figure(f"{key}.p95", "latency", ta.p95_us, tb.p95_us))
-    return out + _production_figures(a, b)
+    return out + _production_figures(a, b) + _variant_figures(a, b)
 
 
 def _production_figures(a: Summary, b: Summary) -> list[Figure]:
@@ -138,6 +138,24 @@ def _production_figures(a: Summary, b: Summary) -> list[Figure]:
         if va is None and vb is None:
             continue
         out.append(Figure(f"{name}[production]", "quality", va, vb,
+                          base_interval=tuple(ca) if ca else None,  # type: ignore[arg-type]
+                          new_interval=tuple(cb) if cb else None))  # type: ignore[arg-type]
+    return out
+
+
+def _variant_figures(a: Summary, b: Summary) -> list[Figure]:
+    """Each variant's flip rate in both runs (``dataset.variants``), shown, untested: a
+    variant of the same name may perturb differently in each run's scenario."""
+    va = {v.name: v for v in (a.variants.variants if a.variants is not None else [])}
+    vb = {v.name: v for v in (b.variants.variants if b.variants is not None else [])}
+    out = []
+    for name in [*va, *(n for n in vb if n not in va)]:
+        fa, fb = va.get(name), vb.get(name)
+        ra, rb = (f.flip_rate if f is not None else None for f in (fa, fb))
+        if ra is None and rb is None:
+            continue  # "original": no flips
+        ca, cb = (f.flip_rate_ci if f is not None else None for f in (fa, fb))
+        out.append(Figure(f"variant[{name}].flip_rate", "error_rate", ra, rb,
                           base_interval=tuple(ca) if ca else None,  # type: ignore[arg-type]
                           new_interval=tuple(cb) if cb else None))  # type: ignore[arg-type]
     return out

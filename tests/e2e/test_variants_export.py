@@ -251,3 +251,19 @@ def test_export_of_a_bad_run_folder_is_one_line_exit_2(runs, cli, tmp_path, case
     assert r.code == 2, (case, r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_compare_shows_each_variants_flip_rate_in_both_runs(runs):
+    from stagecheck.reporting.compare.runs import compare_folders
+
+    (_, varied), (pb, base) = runs["varied"], runs["base"]
+    assert pb.returncode == 0, pb.stderr
+    flips = {v["name"]: v["flip_rate"] for v in
+             json.loads((varied / "summary.json").read_text())["variants"]["variants"]}  # fmt: skip
+    rows = {r.metric: r for r in compare_folders(str(base), str(varied)).rows}
+    shown = {m: r for m, r in rows.items() if m.startswith("variant[")}
+    assert set(shown) == {f"variant[{n}].flip_rate" for n, f in flips.items() if f is not None}
+    for name, rate in flips.items():
+        if rate is not None:
+            row = shown[f"variant[{name}].flip_rate"]
+            assert row.base is None and row.new == rate and row.test is None  # shown, untested
