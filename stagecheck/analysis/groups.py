@@ -18,7 +18,7 @@ import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
-from stagecheck.analysis.turns import conversation_units, turn_groups
+from stagecheck.analysis.turns import ConversationRows, conversation_rows, turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (
@@ -125,13 +125,14 @@ def confusions(fr: Frame) -> list[Confusion]:
     return out
 
 
-def _groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
+def _groups(fr: Frame, conv: ConversationRows | None
+            ) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:  # fmt: skip
     """(kind, group, label, per-request mask) of every group compared with the rest."""
     for f in fr.slice_fields:
         codes = fr.slice_codes[f]
         for c, value in enumerate(fr.slice_values[f]):
             yield "slice", {f: value}, f"{f}={value}", codes == c
-    yield from turn_groups(fr)  # a conversation run's turn positions and context lengths
+    yield from turn_groups(fr, conv)  # a conversation run's turn positions and context lengths
     lengths = fr.input_len
     if lengths.size and lengths.max() > 0:
         buckets = length_buckets(lengths.tolist())
@@ -159,13 +160,12 @@ def _groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
             yield "class", {"expected": label}, f"expected {label}", fr.expected == c
 
 
-def _units(fr: Frame) -> tuple[np.ndarray, int]:
+def _units(fr: Frame, conv: ConversationRows | None) -> tuple[np.ndarray, int]:
     """Each request's unit of evidence and how many there are: its row, or in a conversation
     run its conversation (the turns of one conversation are not independent)."""
-    of_slot = conversation_units(fr)
-    if of_slot is None:
+    if conv is None:
         return fr.pos, len(fr.row_keys)
-    return of_slot[fr.pos], int(of_slot.max()) + 1 if of_slot.size else 0
+    return conv.unit[fr.pos], int(conv.unit.max()) + 1 if conv.unit.size else 0
 
 
 def _tallies(fr: Frame, units: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -218,10 +218,11 @@ def _compared(fr: Frame, correct: np.ndarray, scored: np.ndarray) -> list[tuple[
     """Each group against the rest of the run: its counts, its rows' design effect, and the
     p-value of the difference (rows as the unit; a conversation run's conversations)."""
     k_all, n_all = int(correct.sum()), int(scored.sum())
-    units, size = _units(fr)
+    conv = conversation_rows(fr)  # rows.jsonl read once for the groups and the units
+    units, size = _units(fr, conv)
     row_k, row_n = _tallies(fr, units, size)
     found = []
-    for kind, group, label, mask in _groups(fr):
+    for kind, group, label, mask in _groups(fr, conv):
         requests = int(mask.sum())
         if not requests or requests == fr.cols.n:
             continue  # a group that is the whole run has no rest to compare with

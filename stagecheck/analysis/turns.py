@@ -1,99 +1,79 @@
-"""The groups of a conversation run for the error analysis: each turn position (``turn=3``) and
-each context-length bucket (``context 500-1k chars``, the characters of the messages sent as
-the dataset writes them), read from ``rows.jsonl``'s ``turn`` and ``context_chars``.
-
-A turn is a dataset row, so the unit of evidence stays the row, as for every other group."""
+"""What a conversation run adds to the error analysis, read once from ``rows.jsonl``: each row's
+turn position (groups ``turn=3``), its context-length bucket (``context 500-1k chars``, the
+characters of the messages sent as the dataset writes them) and its conversation, the unit of
+evidence (the turns of one conversation are not independent)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from stagecheck.analysis.frame import Frame
 from stagecheck.judging.catalogue import CONTEXT_BUCKETS
+from stagecheck.runfolder.rows import row_lines
 
-__all__ = ["turn_groups", "conversation_units"]
-
-
-def _per_row(path: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row numbers, turn, context chars) of rows.jsonl's conversation turns."""
-    rows: list[int] = []
-    turns: list[int] = []
-    chars: list[int] = []
-    if path is not None and path.is_file():
-        with path.open("rb") as f:
-            for line in f:
-                try:
-                    d = orjson.loads(line)
-                    if isinstance(d, dict) and "turn" in d:
-                        r, t, c = int(d["row"]), int(d["turn"]), int(d.get("context_chars") or 0)
-                    else:
-                        continue
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    continue  # a cut or foreign line: its row is in no turn group
-                rows.append(r)
-                turns.append(t)
-                chars.append(c)
-    return np.asarray(rows, np.int64), np.asarray(turns, np.int64), np.asarray(chars, np.int64)
+__all__ = ["ConversationRows", "conversation_rows", "turn_groups"]
 
 
-def turn_groups(fr: Frame) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:
+@dataclass(frozen=True)
+class ConversationRows:
+    """Per row slot of a conversation run's frame: its turn (0: not a turn), its context
+    bucket (-1: none) and its conversation (a code from 0; a slot no conversation names is a
+    unit of its own, after them)."""
+
+    turn: np.ndarray
+    bucket: np.ndarray
+    unit: np.ndarray
+
+
+def conversation_rows(fr: Frame) -> ConversationRows | None:
+    """The frame's conversation rows; None when the run is not a conversation run."""
+    path = fr.cols.rows.path
+    if not fr.summary.get("conversations") or not fr.cols.n or path is None:
+        return None
+    rows, turns, chars, names = [], [], [], []
+    for d in row_lines(path):  # a cut or foreign line: its row is in no turn group
+        try:
+            if "turn" in d and "conversation" in d:
+                turns.append(int(d["turn"]))
+                chars.append(int(d.get("context_chars") or 0))
+                names.append(str(d["conversation"]))
+                rows.append(d["row"])
+        except (TypeError, ValueError):
+            continue
+    if not rows:
+        return None
+    size = len(fr.row_keys)
+    row = np.asarray(rows, np.int64)
+    slot = np.searchsorted(fr.row_keys, row)
+    known = slot < size
+    known[known] = fr.row_keys[slot[known]] == row[known]
+    at = slot[known]
+    turn = np.zeros(size, np.int64)
+    turn[at] = np.asarray(turns, np.int64)[known]
+    lows = np.asarray([low for _, low, _ in CONTEXT_BUCKETS], np.int64)
+    bucket = np.full(size, -1, np.int64)
+    bucket[at] = np.searchsorted(lows, np.asarray(chars, np.int64)[known], side="right") - 1
+    codes = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1].astype(np.int64)
+    unit = np.arange(size, dtype=np.int64) + int(codes.max()) + 1
+    unit[at] = codes[known]
+    return ConversationRows(turn, bucket, unit)
+
+
+def turn_groups(fr: Frame, conv: ConversationRows | None
+                ) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:  # fmt: skip
     """(kind, group, label, per-request mask) of each turn position and context bucket; none
     when the run is not a conversation run."""
-    if not fr.summary.get("conversations") or not fr.cols.n:
+    if conv is None:
         return
-    rows, turns, chars = _per_row(fr.cols.rows.path)
-    if not rows.size:
-        return
-    size = len(fr.row_keys)
-    slot = np.searchsorted(fr.row_keys, rows)
-    known = slot < size
-    known[known] = fr.row_keys[slot[known]] == rows[known]
-    turn_of = np.zeros(size, np.int64)  # 0: not a turn (no group)
-    turn_of[slot[known]] = turns[known]
-    bucket_of = np.full(size, -1, np.int64)
-    lows = np.asarray([low for _, low, _ in CONTEXT_BUCKETS], np.int64)
-    bucket_of[slot[known]] = np.searchsorted(lows, chars[known], side="right") - 1
-    turn = turn_of[fr.pos]
+    turn = conv.turn[fr.pos]
     for t in np.unique(turn[turn > 0]).tolist():
         yield "turn", {"turn": str(t)}, f"turn={t}", turn == t
-    bucket = bucket_of[fr.pos]
+    bucket = conv.bucket[fr.pos]
     present = np.unique(bucket[bucket >= 0]).tolist()
     if len(present) > 1:  # one bucket is the whole run
         for b in present:
             name = CONTEXT_BUCKETS[b][0]
             yield "context", {"context_chars": name}, f"context {name} chars", bucket == b
-
-
-def conversation_units(fr: Frame) -> np.ndarray | None:
-    """Each row slot's conversation (a code from 0) in a conversation run: the unit of
-    evidence, since the turns of one conversation are not independent; None otherwise."""
-    if not fr.summary.get("conversations") or not fr.cols.n:
-        return None
-    path = fr.cols.rows.path
-    if path is None or not path.is_file():
-        return None
-    rows: list[int] = []
-    names: list[str] = []
-    with path.open("rb") as f:
-        for line in f:
-            if b'"conversation"' not in line:
-                continue
-            try:
-                d = orjson.loads(line)
-                rows.append(int(d["row"]))
-                names.append(str(d["conversation"]))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-    size = len(fr.row_keys)
-    slot = np.searchsorted(fr.row_keys, np.asarray(rows, np.int64))
-    known = slot < size
-    known[known] = fr.row_keys[slot[known]] == np.asarray(rows, np.int64)[known]
-    codes = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1].astype(np.int64)
-    # a row slot no conversation names is a unit of its own, after the conversations
-    units = np.arange(size, dtype=np.int64) + (int(codes.max()) + 1 if codes.size else 0)
-    units[slot[known]] = codes[known]
-    return units

@@ -101,7 +101,7 @@ def _old_significant(fr: Frame) -> set[str]:
     correct, scored = fr.correct, fr.scored
     k_all, n_all = int(correct.sum()), int(scored.sum())
     found = []
-    for _, _, label, mask in _groups(fr):
+    for _, _, label, mask in _groups(fr, None):  # not a conversation run
         if not mask.any() or mask.all():
             continue
         k, n = int((correct & mask).sum()), int((scored & mask).sum())
