@@ -18,7 +18,7 @@ import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
-from stagecheck.analysis.turns import ConversationRows, conversation_rows, turn_groups
+from stagecheck.analysis.turns import ConversationRows, turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (
@@ -160,14 +160,6 @@ def _groups(fr: Frame, conv: ConversationRows | None
             yield "class", {"expected": label}, f"expected {label}", fr.expected == c
 
 
-def _units(fr: Frame, conv: ConversationRows | None) -> tuple[np.ndarray, int]:
-    """Each request's unit of evidence and how many there are: its row, or in a conversation
-    run its conversation (the turns of one conversation are not independent)."""
-    if conv is None:
-        return fr.pos, len(fr.row_keys)
-    return conv.unit[fr.pos], int(conv.unit.max()) + 1 if conv.unit.size else 0
-
-
 def _tallies(fr: Frame, units: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Correct and scored requests of each unit of evidence."""
     return (
@@ -218,8 +210,8 @@ def _compared(fr: Frame, correct: np.ndarray, scored: np.ndarray) -> list[tuple[
     """Each group against the rest of the run: its counts, its rows' design effect, and the
     p-value of the difference (rows as the unit; a conversation run's conversations)."""
     k_all, n_all = int(correct.sum()), int(scored.sum())
-    conv = conversation_rows(fr)  # rows.jsonl read once for the groups and the units
-    units, size = _units(fr, conv)
+    conv = fr.conversations()  # rows.jsonl read once for the groups and the units
+    units, size = fr.units()
     row_k, row_n = _tallies(fr, units, size)
     found = []
     for kind, group, label, mask in _groups(fr, conv):

@@ -86,7 +86,7 @@ def _level(fr: Frame, kind: Any, label: str, mask: np.ndarray) -> LoadLevel:
         requests=requests,
         scored=n,
         accuracy=k / n if n else None,
-        accuracy_ci=wilson(k, n, deff=fr.design_effect(mask)),  # rows, not replays
+        accuracy_ci=wilson(k, n, deff=fr.design_effect(mask)),  # units, not replays
         failure_rate=int((fr.failed & mask).sum()) / requests if requests else 0.0,
     )
 
