@@ -46,6 +46,17 @@ def _recode(codes: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]
     return table, remap[codes] if codes.size else np.zeros(0, np.int32)
 
 
+def _written(cols: RunColumns) -> np.ndarray:
+    """Per request: whether its row is one as written (rows.jsonl tags the varied rows)."""
+    from stagecheck.runfolder.rows import variant_tags
+
+    path = cols.rows.path
+    varied = variant_tags(path) if path is not None else {}
+    if not varied:
+        return np.ones(cols.n, bool)
+    return ~np.isin(cols.row, np.fromiter(varied, np.int64, len(varied)))
+
+
 def _epoch(iso: object) -> float | None:
     if not isinstance(iso, str):
         return None
@@ -73,6 +84,9 @@ class Frame:
     slice_values: dict[str, list[str]] = field(default_factory=dict)
     slice_codes: dict[str, np.ndarray] = field(default_factory=dict)  # per request
     input_len: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per row slot
+    # per request: its row is one as written, not one of dataset.variants' varied rows (the
+    # quality groups and their tests are of the rows as written, as the summary's figures)
+    written: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     _conversations: Any = field(default=None, repr=False)  # conversations(): False for none
 
     @classmethod
@@ -119,6 +133,7 @@ class Frame:
             slice_values=slice_values,
             slice_codes=slice_codes,
             input_len=table.input_len,
+            written=_written(cols),
         )
         return frame
 

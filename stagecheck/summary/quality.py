@@ -1,7 +1,8 @@
 """The summary's answer-quality figures: accuracy (or classification metrics) with their
 intervals, per class, and the confusion matrix. The dataset row is the unit of evidence (in a
 conversation dataset the conversation): an interval is that of the units' effective sample size
-(see :mod:`stagecheck.stats`)."""
+(see :mod:`stagecheck.stats`). The figures are of the rows as written: dataset.variants' varied
+rows are copies of them, not the validation set (their figures are the summary's variants)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _thin(scored: int, rows: int, deff: float) -> bool:
 def quality_figures(
     agg: Aggregate, classification: bool, labels: Collection[str], **where: Any
 ) -> dict[str, Any] | None:
-    counts = agg.outcome_counts(**where)
+    counts = agg.outcome_counts(written=True, **where)  # the rows as written (not variants')
     scored = sum(counts[o] for o in ANSWER_OUTCOMES)
     rows, deff = _rows_figures(agg, **where)
     if not classification:
@@ -97,12 +98,13 @@ def _class_rows(
     """Per class, per row: (tp, support, row) of its recall and (tp, predicted, row) of its
     precision, from each row's answers by label (a row is the unit of evidence, or its
     conversation: :func:`unit_design_effect`): its right answers name its own label, its wrong
-    ones the labels in ``row_mislabelled``."""
+    ones the labels in ``row_mislabelled`` (the rows as written: dataset.variants' varied rows
+    are left out, as :meth:`Aggregate.row_tallies` leaves them)."""
     pause = pause or no_pause
     rows, right, _ = agg.row_tallies()
     wrong_by_row: dict[int, dict[str, int]] = {}
     for done, ((row, label), n) in enumerate(agg.row_mislabelled.items(), 1):
-        wrong_by_row.setdefault(row, {})[label] = n
+        wrong_by_row.setdefault(row, {})[label] = n  # a varied row's: never looked up
         if not done % _CLASS_ROWS_PER_PAUSE:
             pause()
     pause()

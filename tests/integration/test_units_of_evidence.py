@@ -3,6 +3,9 @@ dataset, recorder, aggregate, run folder, summary pipeline, reports):
 
 - a conversation run's per-class precision and recall, and the error analysis's accuracy by load
   level, count conversations, not turns (a conversation's turns are not independent);
+- with ``dataset.variants`` the headline quality figures (accuracy, classes, confusion, slices,
+  thresholds, the analysis's groups) are the rows as written; the varied rows are requests
+  (counted, timed) whose figures are the summary's ``variants``.
 
 statsmodels is the independent oracle for the intervals; the design effects are recomputed here
 from the answers recorded."""
@@ -11,13 +14,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from stagecheck.load.plan import LoadPlan
 from stagecheck.recording import Recorder
+from stagecheck.reporting import render_junit, render_markdown
 from stagecheck.run import RunController
+from stagecheck.run.controller import progress_line
 from stagecheck.run.preparation import prepare_loaded
 from stagecheck.scenario import load_scenario
 from stagecheck.summary.lookup import interval_lookup
@@ -112,3 +118,85 @@ def test_per_class_intervals_of_a_conversation_run_count_conversations(tmp_path:
     # the analysis's accuracy by load (one latency bucket here: the whole run) clusters too
     (level,) = [lv for lv in summary["analysis"]["load"] if lv["scored"] == 240]
     assert level["accuracy_ci"] == pytest.approx(summary["quality"]["accuracy_ci"], abs=1e-6)
+
+
+def _variants_scenario(folder: Path, rows: int) -> Path:
+    with (folder / "rows.jsonl").open("w") as f:
+        for i in range(rows):
+            row = {"id": f"r{i:03d}", "text": f"please help with item {i}",
+                   "label": LABELS[i % 3], "channel": "ab"[i % 2]}  # fmt: skip
+            f.write(json.dumps(row) + "\n")
+    path = folder / "varied.yaml"
+    path.write_text(
+        "name: units-variants\n"
+        "endpoint: {url: http://127.0.0.1:9, protocol: openai-chat, model: m}\n"
+        "dataset:\n  path: rows.jsonl\n  input: text\n  expected: label\n  id: id\n"
+        "  slices: [channel]\n  passes: 1\n"
+        "  variants:\n    - {kind: case, mode: upper}\n    - {kind: truncate, keep: 0.5}\n"
+        "scoring: {kind: label}\nload: {users: 2, duration: 30s}\n"
+        "thresholds: ['accuracy >= 0.9', 'class[refund].recall >= 0.9', 'f1_macro >= 0.9',\n"
+        "  'slice[channel=a].accuracy >= 0.9', 'variant[case].accuracy < 0.1']\n"
+    )
+    return path
+
+
+def test_with_variants_the_quality_figures_are_the_rows_as_written(tmp_path: Path):
+    """Every row as written answered right, every varied row wrong: the run's accuracy, classes,
+    confusion matrix, slices, thresholds, console line and error analysis say 100 % (the
+    validation set as written), the variants' figures say 0 %, and the request counts count
+    every request sent."""
+    rows = 120
+    loaded = load_scenario(_variants_scenario(tmp_path, rows))
+    prepared = prepare_loaded(loaded)
+    dataset = prepared.dataset
+    assert len(dataset.rows) == 3 * rows and len(dataset.rows.origins) == 2 * rows
+    plan = LoadPlan.from_scenario(loaded, users=2, spawn_rate=2, duration=None)
+    run_dir = tmp_path / "run"
+    controller = RunController(prepared, plan, run_dir, started=time.time())
+    controller.begin_stage(0)
+    rec = Recorder()
+    t = time.time()
+    for row in dataset.rows:
+        varied = row.index in dataset.rows.origins
+        expected = row.expected_text
+        answer = LABELS[(LABELS.index(expected) + 1) % 3] if varied else expected
+        rec.record(row_index=row.index, outcome=1 if varied else 0, latency_us=1000, started=t,
+                   predicted=answer, got=answer)  # fmt: skip
+        t += 0.001
+    controller.merge(rec.drain())
+    live = controller.live().summary  # what the exporter and the web UI read while it runs
+    assert live["quality"]["accuracy"] == 1.0
+    assert "accuracy 100.0%" in progress_line(controller.aggregate)
+    code = controller.finish()
+    summary = controller.summary
+    assert summary is not None
+    q = summary["quality"]
+    assert (q["accuracy"], q["scored"], q["correct"], q["rows"]) == (1.0, rows, rows, rows)
+    assert q["f1_macro"] == 1.0 and q["accuracy_ci"] == pytest.approx(_wilson(rows, rows))
+    assert sum(c["support"] for c in summary["classes"]) == rows
+    assert all(c["recall"] == 1.0 and c["precision"] == 1.0 for c in summary["classes"])
+    assert sum(map(sum, summary["confusion"]["matrix"])) == rows
+    for s in summary["slices"]:
+        assert s["quality"]["accuracy"] == 1.0 and s["quality"]["scored"] == rows // 2
+        assert s["requests"] == 3 * rows // 2  # every request of the slice, varied ones too
+    assert summary["stages"][0]["quality"]["accuracy"] == 1.0
+    assert summary["requests"]["total"] == 3 * rows  # every request sent
+    assert summary["requests"]["by_outcome"]["incorrect"] == 2 * rows
+    figures = {v["name"]: v for v in summary["variants"]["variants"]}
+    assert figures["original"]["accuracy"] == 1.0 == q["accuracy"]
+    assert figures["case"]["accuracy"] == 0.0 == figures["truncate"]["accuracy"]
+    assert all(th["passed"] for th in summary["thresholds"]), summary["thresholds"]
+    assert code == 0 and summary["verdict"] == "passed"
+    junit, markdown = render_junit(summary), render_markdown(summary)
+    assert "<failure" not in junit and 'name="accuracy &gt;= 0.9"' in junit
+    key_figures = markdown.split("### Key figures")[1].split("###")[0]
+    assert "360" in key_figures  # requests: every one sent
+    assert key_figures.count("1.0000") >= 2, key_figures  # accuracy and macro-F1
+    # the error analysis's groups are the rows as written too
+    groups = [g for g in summary["analysis"]["concentrations"] if g["kind"] == "slice"]
+    assert groups and all(g["accuracy"] == 1.0 and g["scored"] == rows // 2 for g in groups)
+    assert not any(g["significant"] for g in summary["analysis"]["concentrations"])
+    assert all(lv["accuracy"] == 1.0 for lv in summary["analysis"]["load"] if lv["scored"])
+    # the results file still holds every request, and rows.jsonl tags the varied ones
+    results = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert Counter(r["outcome"] for r in results) == {"correct": rows, "incorrect": 2 * rows}
