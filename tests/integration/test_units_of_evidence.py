@@ -200,3 +200,40 @@ def test_with_variants_the_quality_figures_are_the_rows_as_written(tmp_path: Pat
     # the results file still holds every request, and rows.jsonl tags the varied ones
     results = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
     assert Counter(r["outcome"] for r in results) == {"correct": rows, "incorrect": 2 * rows}
+
+
+def test_production_weighted_bootstrap_of_a_conversation_run_resamples_conversations(
+    tmp_path: Path,
+):
+    """Every turn of a conversation right or wrong together (half the conversations of topic
+    a wrong, every one of topic b right): the bootstrap of the production-weighted accuracy
+    draws whole conversations within each topic, so its standard error is the stratified one
+    of 30 conversations a topic, not of 120 independent turns."""
+    from stagecheck.production.weighted import run_rows, weighted_figures
+
+    loaded = load_scenario(_conversation_scenario(tmp_path))
+    prepared = prepare_loaded(loaded)
+    table = prepared.dataset.conversations
+    assert table is not None
+    plan = LoadPlan.from_scenario(loaded, users=2, spawn_rate=2, duration=None)
+    run_dir = tmp_path / "run"
+    controller = RunController(prepared, plan, run_dir, started=time.time())
+    controller.begin_stage(0)
+    rec = Recorder()
+    t = time.time()
+    for row in prepared.dataset.rows:
+        right = table.conversation_of[row.index] % 4 != 0
+        answer = row.expected_text if right else "none of them"
+        rec.record(row_index=row.index, outcome=0 if right else 1, latency_us=1000, started=t,
+                   predicted=answer, got=answer)  # fmt: skip
+        t += 0.001
+    controller.merge(rec.drain())
+    controller.finish()
+    assert controller.summary is not None
+    rr = run_rows(run_dir, controller.summary, ["topic"])
+    _, _, figures, how = weighted_figures(rr, ["topic"], {("a",): 500, ("b",): 500})
+    assert figures is not None and figures.accuracy == pytest.approx(0.75)
+    # weight ½ each; topic a: p = ½ over 30 conversations; topic b: p = 1 (no variance)
+    per_conversation = 0.5 * (0.5 * 0.5 / 30) ** 0.5  # 0.046; per turn it would be 0.023
+    assert figures.accuracy_se == pytest.approx(per_conversation, rel=0.15)
+    assert "conversations" in how  # the summary says what was resampled
