@@ -5,7 +5,13 @@ The unit is the dataset row, however often a timed run replayed it: each row cou
 share of right answers, and the test is on the per-row differences of those shares
 (:func:`stagecheck.stats.paired_fraction_p`, a sign-flip test). When every row's answers are all
 right or all wrong in both runs (one pass, or a deterministic model) that is exactly McNemar's
-exact test on the rows that flipped. A row is listed as flipped by the majority of its answers."""
+exact test on the rows that flipped. A row is listed as flipped by the majority of its answers.
+
+In a conversation run the unit is the conversation (its turns are not independent pairs): the
+test is on each conversation's sum of those differences (:func:`stats.clustered_paired_p`, the
+clustered McNemar test of Durkalski et al. 2003, exact on few conversations) and the
+intervals are Wilson's at the conversations' effective sample size. dataset.variants' varied
+rows are left out: the paired figures are of the rows as written, as the summary's are."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import numpy as np
 
 from stagecheck import stats
 from stagecheck.reporting.compare.data import RunData, RunRows, read_inputs
+from stagecheck.reporting.compare.units import RowUnits, row_units, unit_codes
 
 __all__ = ["MetricKind", "Section", "Figure", "Flip", "OneSided", "PairedRuns", "pair_runs"]
 
@@ -88,16 +95,33 @@ class PairedRuns:
     warnings: tuple[str, ...] = ()
     #: Non-empty when the runs could not be paired (then nothing else is set).
     reason: str = ""
+    #: Conversations the paired rows belong to (0: not a conversation run, the row is the unit).
+    units: int = 0
+    #: dataset.variants' varied rows left out of the pairing (both runs).
+    varied: int = 0
 
 
-def _paired(metric: str, x: np.ndarray, y: np.ndarray, section: Section) -> Figure:
+def _paired(metric: str, x: np.ndarray, y: np.ndarray, section: Section,
+            units: np.ndarray | None = None) -> Figure:  # fmt: skip
     """Paired accuracy of base (x) and new (y): each row's share of right answers (1 or 0 for
-    a row answered once), the accuracy their mean, the test on their differences."""
+    a row answered once), the accuracy their mean, the test on their differences; ``units``:
+    each row's conversation (the unit of evidence: test and intervals count conversations)."""
     n = len(x)
     d = y - x
     b, c = int((d < 0).sum()), int((d > 0).sum())
     ka, kb = float(x.sum()), float(y.sum())
     whole = bool(np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all())
+    if units is not None:
+        m = int(np.unique(units).size)
+        test = "clustered McNemar" if whole else "paired per conversation (sign-flip)"
+        detail = (f"{b} right→wrong, {c} wrong→right of {n} paired rows in {m} conversations "
+                  "(the unit: a conversation's turns are not independent)")  # fmt: skip
+        ones = np.ones(n)
+        deff_a = stats.design_effect(*stats.cluster_sums(units, x, ones))
+        deff_b = stats.design_effect(*stats.cluster_sums(units, y, ones))
+        return Figure(metric, "quality", ka / n if n else None, kb / n if n else None, section,
+                      test, stats.clustered_paired_p(d, units), stats.wilson(ka, n, deff=deff_a),
+                      stats.wilson(kb, n, deff=deff_b), detail)  # fmt: skip
     if whole:
         test, detail = "McNemar exact", f"{b} right→wrong, {c} wrong→right of {n} paired rows"
     else:
@@ -109,7 +133,8 @@ def _paired(metric: str, x: np.ndarray, y: np.ndarray, section: Section) -> Figu
                   detail)  # fmt: skip
 
 
-def _one_sided(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray) -> OneSided:
+def _one_sided(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray,
+               written: tuple[np.ndarray, np.ndarray]) -> OneSided:  # fmt: skip
     assert a.rows is not None and b.rows is not None
     causes: dict[str, list[str]] = {}
     counts = [0, 0]
@@ -117,7 +142,7 @@ def _one_sided(a: RunData, b: RunData, ia: np.ndarray, ib: np.ndarray) -> OneSid
         here, there = ("base", "new") if side == 0 else ("new", "base")
         partner = np.full(len(x), -1, dtype=np.int64)
         partner[ix] = iy
-        scored_here = x.correct >= 0
+        scored_here = (x.correct >= 0) & written[side]
         scored_there = np.zeros(len(x), dtype=bool)
         scored_there[ix] = y.correct[iy] >= 0
         for i in np.flatnonzero(scored_here & ~scored_there):
@@ -159,16 +184,21 @@ def _codes(values: Iterable[str], n: int) -> tuple[np.ndarray, list[str]]:
     return codes, list(names)
 
 
-def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[Figure]:
+def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray,
+               units: np.ndarray | None) -> list[Figure]:  # fmt: skip
     assert a.rows is not None
     out: list[Figure] = []
     rows = ia.tolist()
     expected, slices = a.rows.expected, a.rows.slices
+
+    def within(mask: np.ndarray) -> np.ndarray | None:
+        return None if units is None else units[mask]
+
     codes, names = _codes((expected[i] or "" for i in rows), len(rows))
     for code, label in sorted(enumerate(names), key=lambda cn: cn[1]):
         if label:
             mask = codes == code
-            out.append(_paired(f"recall[{label}]", x[mask], y[mask], "class"))
+            out.append(_paired(f"recall[{label}]", x[mask], y[mask], "class", within(mask)))
     fields: dict[str, None] = {}
     for shared in {id(slices[i]): slices[i] for i in rows}.values():
         fields.update(dict.fromkeys(shared))
@@ -178,7 +208,8 @@ def _breakdown(a: RunData, ia: np.ndarray, x: np.ndarray, y: np.ndarray) -> list
         top = sorted((c for c, v in enumerate(names) if v), key=lambda c: -counts[c])
         for code in top[:MAX_SLICE_VALUES]:
             mask = codes == code
-            out.append(_paired(f"accuracy[{field}={names[code]}]", x[mask], y[mask], "slice"))
+            out.append(_paired(f"accuracy[{field}={names[code]}]", x[mask], y[mask], "slice",
+                               within(mask)))  # fmt: skip
     return out
 
 
@@ -199,8 +230,12 @@ def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
     get = index.get
     partner = np.fromiter((get(key, -1) for key in a.rows.key), np.int64, len(a.rows))
     del index
-    ia = np.flatnonzero(partner >= 0)
+    units_a, units_b = row_units(a.path), row_units(b.path)
+    written = (_written(a.rows, units_a), _written(b.rows, units_b))
+    ia = np.flatnonzero((partner >= 0) & written[0])
     ib = partner[ia]
+    keep = written[1][ib]
+    ia, ib = ia[keep], ib[keep]
     ca, cb = a.rows.correct[ia], b.rows.correct[ib]
     both = (ca >= 0) & (cb >= 0)
     warnings = []
@@ -214,15 +249,21 @@ def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
         )
         both &= ~differ
     n = int(both.sum())
-    union = a.rows.scored + b.rows.scored - n
+    union = int(((a.rows.correct >= 0) & written[0]).sum()
+                + ((b.rows.correct >= 0) & written[1]).sum()) - n  # fmt: skip
     if n == 0 or 2 * n < union:
         return PairedRuns(
             reason=f"unpaired: the runs scored only {n} rows in common of {union} scored in "
             "either, so each run's own figures are compared with a two-proportion test"
         )
-    one_sided = _one_sided(a, b, ia, ib)
+    one_sided = _one_sided(a, b, ia, ib, written)
     ia, ib = ia[both], ib[both]
     x, y = _shares(a.rows, ia), _shares(b.rows, ib)
+    units = unit_codes(a.rows.row[ia], units_a)
+    varied = int((~written[0]).sum() + (~written[1]).sum())
+    if varied:
+        warnings.append(f"{varied} varied rows (dataset.variants) are left out: the paired "
+                        "figures are of the rows as written")  # fmt: skip
     replays = max(int(a.rows.requests.max()), int(b.rows.requests.max()))
     if replays > 1:
         warnings.append(
@@ -233,10 +274,19 @@ def pair_runs(a: RunData, b: RunData) -> PairedRuns | None:
     xa, yb = a.rows.correct[ia], b.rows.correct[ib]
     return PairedRuns(
         rows=n,
-        accuracy=_paired("accuracy", x, y, "headline"),
-        breakdown=tuple(_breakdown(a, ia, x, y)),
+        accuracy=_paired("accuracy", x, y, "headline", units),
+        breakdown=tuple(_breakdown(a, ia, x, y, units)),
         flips=_flips(a, b, ia, ib),
         flip_counts=(int(((xa == 1) & (yb == 0)).sum()), int(((xa == 0) & (yb == 1)).sum())),
         one_sided=one_sided,
         warnings=tuple(warnings),
+        units=0 if units is None else int(np.unique(units).size),
+        varied=varied,
     )
+
+
+def _written(rows: RunRows, units: RowUnits) -> np.ndarray:
+    """Per entry: a row as written (not one of dataset.variants' varied rows)."""
+    if not units.varied:
+        return np.ones(len(rows), bool)
+    return ~np.isin(rows.row, np.fromiter(units.varied, np.int64, len(units.varied)))

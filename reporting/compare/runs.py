@@ -11,6 +11,8 @@ Tests (``stagecheck.stats``):
   recall and per-slice accuracy are compared on the rows scored in both runs, each row once by
   its share of right answers, with an exact McNemar test on the rows that flipped (every share
   0 or 1) or else a sign-flip test on the per-row differences (:mod:`.compare_pairs`).
+  In a conversation run the conversation is the unit: the clustered McNemar test (Durkalski
+  et al. 2003) on each conversation's flips. dataset.variants' varied rows are left out.
   Rows scored in one run only are counted apart (:class:`OneSided`), never mixed in.
 - **Unpaired** (different rows, or a folder without results.jsonl): a two-proportion test
   (Fisher's exact test on small counts) on each run's own figures, the counts of a run that
@@ -292,6 +294,14 @@ def _quality_figures(
     """Accuracy and the breakdown (classes, slices): paired by row when the runs allow it, else
     each run's own figures; what was done is said in ``notes``."""
     if paired is not None and paired.accuracy is not None:
+        if paired.units:
+            notes.append(
+                f"paired by row: {paired.rows} turns scored in both runs, in {paired.units} "
+                "conversations; the conversation is the unit (its turns are not independent): "
+                "clustered McNemar test (Durkalski et al. 2003) on each conversation's flips, "
+                "exact on few conversations; intervals at the conversations' effective size"
+            )
+            return paired.accuracy, list(paired.breakdown)
         notes.append(
             f"paired by row: {paired.rows} rows scored in both runs; accuracy, classes and "
             "slices on those rows, each row counted once (its share of right answers when "

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stagecheck.analysis.columns import CORRECT, FAILED_CODES, INCORRECT, UNPARSEABLE, RunColumns
 from stagecheck.analysis.schema import RowSample
 from stagecheck.stats import design_effect
+
+if TYPE_CHECKING:
+    from stagecheck.analysis.turns import ConversationRows
 
 __all__ = ["Frame", "excerpt", "factorize", "EXCERPT_CHARS"]
 
@@ -43,6 +46,17 @@ def _recode(codes: np.ndarray, texts: list[str]) -> tuple[list[str], np.ndarray]
     return table, remap[codes] if codes.size else np.zeros(0, np.int32)
 
 
+def _written(cols: RunColumns) -> np.ndarray:
+    """Per request: whether its row is one as written (rows.jsonl tags the varied rows)."""
+    from stagecheck.runfolder.rows import variant_tags
+
+    path = cols.rows.path
+    varied = variant_tags(path) if path is not None else {}
+    if not varied:
+        return np.ones(cols.n, bool)
+    return ~np.isin(cols.row, np.fromiter(varied, np.int64, len(varied)))
+
+
 def _epoch(iso: object) -> float | None:
     if not isinstance(iso, str):
         return None
@@ -70,6 +84,10 @@ class Frame:
     slice_values: dict[str, list[str]] = field(default_factory=dict)
     slice_codes: dict[str, np.ndarray] = field(default_factory=dict)  # per request
     input_len: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per row slot
+    # per request: its row is one as written, not one of dataset.variants' varied rows (the
+    # quality groups and their tests are of the rows as written, as the summary's figures)
+    written: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    _conversations: Any = field(default=None, repr=False)  # conversations(): False for none
 
     @classmethod
     def build(cls, cols: RunColumns, summary: Mapping[str, Any]) -> Frame:
@@ -115,6 +133,7 @@ class Frame:
             slice_values=slice_values,
             slice_codes=slice_codes,
             input_len=table.input_len,
+            written=_written(cols),
         )
         return frame
 
@@ -141,12 +160,30 @@ class Frame:
     def incorrect(self) -> np.ndarray:
         return self.cols.outcome == INCORRECT
 
+    def conversations(self) -> ConversationRows | None:
+        """A conversation run's turns and units (rows.jsonl read once); None otherwise."""
+        if self._conversations is None:
+            from stagecheck.analysis.turns import conversation_rows
+
+            self._conversations = conversation_rows(self) or False
+        return self._conversations or None
+
+    def units(self) -> tuple[np.ndarray, int]:
+        """Each request's unit of evidence and how many there are: its row, or in a
+        conversation run its conversation (the turns of one conversation are not
+        independent)."""
+        conv = self.conversations()
+        if conv is None:
+            return self.pos, len(self.row_keys)
+        return conv.unit[self.pos], int(conv.unit.max()) + 1 if conv.unit.size else 0
+
     def design_effect(self, mask: np.ndarray) -> float:
-        """The design effect of the accuracy of the requests of ``mask``, the dataset rows as
-        clusters (:func:`stagecheck.stats.design_effect`): 1 when no row repeats."""
-        size = len(self.row_keys)
-        k = np.bincount(self.pos[self.correct & mask], minlength=size)
-        n = np.bincount(self.pos[self.scored & mask], minlength=size)
+        """The design effect of the accuracy of the requests of ``mask``, the units of evidence
+        (:meth:`units`: rows, or conversations) as clusters
+        (:func:`stagecheck.stats.design_effect`): 1 when no unit repeats."""
+        units, size = self.units()
+        k = np.bincount(units[self.correct & mask], minlength=size)
+        n = np.bincount(units[self.scored & mask], minlength=size)
         return design_effect(k, n)
 
     def text(self, code: int) -> str | None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
-from stagecheck.analysis.turns import ConversationRows, conversation_rows, turn_groups
+from stagecheck.analysis.turns import ConversationRows, turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (
@@ -125,9 +125,13 @@ def confusions(fr: Frame) -> list[Confusion]:
     return out
 
 
-def _groups(fr: Frame, conv: ConversationRows | None
+def _groups(fr: Frame, conv: ConversationRows | None, scored: np.ndarray | None = None
             ) -> Iterator[tuple[str, dict[str, str], str, np.ndarray]]:  # fmt: skip
-    """(kind, group, label, per-request mask) of every group compared with the rest."""
+    """(kind, group, label, per-request mask) of every group compared with the rest
+    (``scored``: the requests whose rows count towards a crossing's rows; default: the scored
+    requests of the rows as written)."""
+    if scored is None:
+        scored = fr.scored & fr.written
     for f in fr.slice_fields:
         codes = fr.slice_codes[f]
         for c, value in enumerate(fr.slice_values[f]):
@@ -144,7 +148,7 @@ def _groups(fr: Frame, conv: ConversationRows | None
             for i, bucket in enumerate(buckets):
                 name = bucket_label(bucket, buckets)
                 yield "length", {"input_chars": name}, f"input {name} chars", per_request == i
-    scored_rows = np.unique(fr.pos[fr.scored])  # rows with a scored answer, each once
+    scored_rows = np.unique(fr.pos[scored])  # rows with a scored answer, each once
     for a_i, fa in enumerate(fr.slice_fields):
         for fb in fr.slice_fields[a_i + 1 :]:
             width = len(fr.slice_values[fb])
@@ -160,29 +164,16 @@ def _groups(fr: Frame, conv: ConversationRows | None
             yield "class", {"expected": label}, f"expected {label}", fr.expected == c
 
 
-def _units(fr: Frame, conv: ConversationRows | None) -> tuple[np.ndarray, int]:
-    """Each request's unit of evidence and how many there are: its row, or in a conversation
-    run its conversation (the turns of one conversation are not independent)."""
-    if conv is None:
-        return fr.pos, len(fr.row_keys)
-    return conv.unit[fr.pos], int(conv.unit.max()) + 1 if conv.unit.size else 0
-
-
-def _tallies(fr: Frame, units: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Correct and scored requests of each unit of evidence."""
-    return (
-        np.bincount(units[fr.correct], minlength=size),
-        np.bincount(units[fr.scored], minlength=size),
-    )
-
-
 def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
     """Every group with its accuracy against the rest of the run, most significantly worse
     first (Holm-adjusted over all groups), then by how much worse; and notes."""
     if not fr.cols.n:
         return [], []
-    correct, scored, failed = fr.correct, fr.scored, fr.failed
-    items = _ranked(_compared(fr, correct, scored))
+    # the rows as written (dataset.variants' varied rows are copies: their figures are the
+    # summary's variants, flips by class and slice)
+    written = fr.written
+    correct, scored, failed = fr.correct & written, fr.scored & written, fr.failed & written
+    items = _ranked(_compared(fr, correct, scored, written))
     notes = []
     if len(items) > MAX_CONCENTRATIONS:
         notes.append(
@@ -214,17 +205,22 @@ def concentrations(fr: Frame) -> tuple[list[Concentration], list[str]]:
     return out, notes
 
 
-def _compared(fr: Frame, correct: np.ndarray, scored: np.ndarray) -> list[tuple[Any, ...]]:
-    """Each group against the rest of the run: its counts, its rows' design effect, and the
-    p-value of the difference (rows as the unit; a conversation run's conversations)."""
+def _compared(fr: Frame, correct: np.ndarray, scored: np.ndarray, written: np.ndarray
+              ) -> list[tuple[Any, ...]]:  # fmt: skip
+    """Each group of the rows as written (``written``: per request) against the rest of them:
+    its counts, its units' design effect, and the p-value of the difference (rows as the unit;
+    a conversation run's conversations)."""
     k_all, n_all = int(correct.sum()), int(scored.sum())
-    conv = conversation_rows(fr)  # rows.jsonl read once for the groups and the units
-    units, size = _units(fr, conv)
-    row_k, row_n = _tallies(fr, units, size)
+    conv = fr.conversations()  # rows.jsonl read once for the groups and the units
+    units, size = fr.units()
+    row_k = np.bincount(units[correct], minlength=size)
+    row_n = np.bincount(units[scored], minlength=size)
+    everything = int(written.sum())
     found = []
-    for kind, group, label, mask in _groups(fr, conv):
+    for kind, group, label, mask in _groups(fr, conv, scored):
+        mask = mask & written
         requests = int(mask.sum())
-        if not requests or requests == fr.cols.n:
+        if not requests or requests == everything:
             continue  # a group that is the whole run has no rest to compare with
         rows = int((np.bincount(fr.pos[mask], minlength=len(fr.row_keys)) > 0).sum())
         mine = np.bincount(units[mask], minlength=size) > 0  # the group's units of evidence

@@ -79,14 +79,15 @@ def failures(fr: Frame) -> list[FailureCause]:
 
 def _level(fr: Frame, kind: Any, label: str, mask: np.ndarray) -> LoadLevel:
     requests = int(mask.sum())
-    k, n = int((fr.correct & mask).sum()), int((fr.scored & mask).sum())
+    quality = mask & fr.written  # accuracy: the rows as written (not dataset.variants')
+    k, n = int((fr.correct & quality).sum()), int((fr.scored & quality).sum())
     return LoadLevel(
         kind=kind,
         label=label,
         requests=requests,
         scored=n,
         accuracy=k / n if n else None,
-        accuracy_ci=wilson(k, n, deff=fr.design_effect(mask)),  # rows, not replays
+        accuracy_ci=wilson(k, n, deff=fr.design_effect(quality)),  # units, not replays
         failure_rate=int((fr.failed & mask).sum()) / requests if requests else 0.0,
     )
 

@@ -7,8 +7,10 @@ planned end — count. Latency percentiles are exact (nearest rank on the raw va
 order-statistics intervals, accuracy and error rate have Wilson intervals, and goodput counts
 the answers both correct and within the latency SLO's bound. A step replays the dataset's rows,
 so accuracy's interval counts rows, not requests: Wilson at scored / the replays' design effect
-(:func:`stagecheck.stats.design_effect`), as in a run's summary. The error rate stays per
-request: a failure is the endpoint's under load, not the row's.
+(:func:`stagecheck.stats.design_effect`), as in a run's summary; in a conversation dataset
+the conversations (``rows.jsonl`` says which turn is whose), and with ``dataset.variants`` the
+rows as written only. The error rate stays per request: a failure is the endpoint's under load,
+not the row's.
 """
 
 from __future__ import annotations
@@ -38,10 +40,30 @@ class StepRequest:
     latency_us: int
     lag_us: int = 0  # open loop: how late it left after its due time
     row: int = -1  # the dataset row it replayed (-1: not known)
+    unit: int = -1  # its row's conversation (a conversation dataset; -1: the row is the unit)
+    varied: bool = False  # a dataset.variants varied row: a request, not the rows as written
+
+
+def _row_units(rows_path: Path) -> tuple[dict[int, int], frozenset[int]]:
+    """From the step's rows.jsonl: each turn's conversation (as a code) and the varied rows."""
+    from stagecheck.runfolder.rows import row_lines
+
+    names: dict[str, int] = {}
+    unit: dict[int, int] = {}
+    varied: set[int] = set()
+    for line in row_lines(rows_path):
+        if "variant" in line:
+            varied.add(line["row"])
+        name = line.get("conversation")
+        if name is not None and "turn" in line:
+            unit[line["row"]] = names.setdefault(str(name), len(names))
+    return unit, frozenset(varied)
 
 
 def read_requests(path: Path) -> list[StepRequest]:
-    """The requests of a step's ``results.jsonl``; a missing or broken file is a RunError."""
+    """The requests of a step's ``results.jsonl`` (with their units of evidence from the
+    ``rows.jsonl`` beside it); a missing or broken file is a RunError."""
+    units, varied = _row_units(path.parent / "rows.jsonl")
     out = []
     try:
         lines = path.read_bytes().splitlines()
@@ -52,9 +74,10 @@ def read_requests(path: Path) -> list[StepRequest]:
             continue
         try:  # both line formats have these three fields (stagecheck.runfolder.results)
             rec = orjson.loads(line)
+            row = int(rec.get("row", -1))
             out.append(StepRequest(float(rec["t"]), str(rec["outcome"]), int(rec["latency_us"]),
-                                   int(rec.get("lag_us") or 0),
-                                   int(rec.get("row", -1))))  # fmt: skip
+                                   int(rec.get("lag_us") or 0), row, units.get(row, -1),
+                                   row in varied))  # fmt: skip
         except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
             raise RunError(f"{path}:{number}: not a results line") from None
     return out
@@ -84,8 +107,12 @@ class StepSample:
     #: latencies (µs, sorted) of the requests that left within LATE_US of their due time: what
     #: the endpoint did when the generator kept its schedule
     on_time_latencies_us: Sequence[int] = ()
-    #: the design effect of the replayed rows on accuracy (1: every row scored once)
+    #: the design effect of the replayed rows on accuracy (1: every row scored once), or of a
+    #: conversation dataset's conversations
     accuracy_design_effect: float = 1.0
+    #: the outcomes of the rows as written, accuracy's base (None: ``outcomes``): dataset.variants'
+    #: varied rows are requests, not the validation set
+    written: Counter[str] | None = None
 
     @property
     def requests(self) -> int:
@@ -93,11 +120,12 @@ class StepSample:
 
     @property
     def correct(self) -> int:
-        return self.outcomes["correct"]
+        return (self.outcomes if self.written is None else self.written)["correct"]
 
     @property
     def scored(self) -> int:
-        return self.outcomes["correct"] + self.outcomes["incorrect"]
+        counts = self.outcomes if self.written is None else self.written
+        return counts["correct"] + counts["incorrect"]
 
     @property
     def failed(self) -> int:
@@ -196,15 +224,19 @@ def measure(
         timeline=[(int(r.t - lo), r.latency_us) for r in kept],
         on_time_latencies_us=sorted(r.latency_us for r in kept if r.lag_us <= LATE_US),
         accuracy_design_effect=_rows_design_effect(kept),
+        written=(Counter(r.outcome for r in kept if not r.varied)
+                 if any(r.varied for r in kept) else None),
     )
 
 
 def _rows_design_effect(kept: Sequence[StepRequest]) -> float:
-    """The replays' design effect on accuracy over the scored requests of known rows."""
-    per_row: dict[int, list[int]] = {}
+    """The replays' design effect on accuracy over the scored requests of known rows as
+    written, clustered by their unit (a conversation's turns together)."""
+    per_row: dict[tuple[bool, int], list[int]] = {}
     for r in kept:
-        if r.row >= 0 and r.outcome in ("correct", "incorrect"):
-            tally = per_row.setdefault(r.row, [0, 0])
+        if r.row >= 0 and not r.varied and r.outcome in ("correct", "incorrect"):
+            key = (True, r.unit) if r.unit >= 0 else (False, r.row)
+            tally = per_row.setdefault(key, [0, 0])
             tally[0] += r.outcome == "correct"
             tally[1] += 1
     if not per_row:

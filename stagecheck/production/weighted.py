@@ -3,10 +3,10 @@ and per-class recall, each stratum's requests weighted so that the strata count 
 production shares (:mod:`stagecheck.production.strata`).
 
 Within a stratum the figures are over scored requests, as the run's own are; the uncertainty
-comes from the dataset rows (the unit of evidence: a timed run replays rows): a bootstrap that
-resamples rows with replacement within each stratum, seeded, its 2.5th and 97.5th percentiles
-the 95 % interval and its standard deviation the standard error (what a threshold's ``at NN%
-confidence`` uses at any other level)."""
+comes from the dataset rows (the unit of evidence: a timed run replays rows; a conversation
+run's conversations): a bootstrap that resamples them with replacement within each stratum,
+seeded, its 2.5th and 97.5th percentiles the 95 % interval and its standard deviation the
+standard error (what a threshold's ``at NN% confidence`` uses at any other level)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ class RunRows:
     pair_count: np.ndarray
     texts: list[str]  # expected and predicted texts (codes above)
     classification: bool
+    # per row: its unit of evidence when rows come in clusters (a conversation's turns, not
+    # independent of each other); None: each row is its own unit
+    row_unit: np.ndarray | None = None
 
 
 def run_rows(run_dir: Path, summary: Mapping[str, Any], fields: Sequence[str]) -> RunRows:
@@ -63,6 +66,8 @@ def run_rows(run_dir: Path, summary: Mapping[str, Any], fields: Sequence[str]) -
              else np.zeros(pos.size, np.int32) for f in fields]  # fmt: skip
     values = [fr.slice_values.get(f, ["(none)"]) for f in fields]
     rows, inv = np.unique(pos, return_inverse=True)
+    conv = fr.conversations()
+    row_unit = None if conv is None else conv.unit[rows]
     first = np.zeros(rows.size, np.int64)
     first[inv[::-1]] = np.arange(pos.size)[::-1]  # a request of each row: its cell
     if fields:
@@ -97,7 +102,7 @@ def run_rows(run_dir: Path, summary: Mapping[str, Any], fields: Sequence[str]) -
     return RunRows(cells=cells, row_cell=np.asarray(row_cell, np.int64).reshape(-1), n=n, k=k,
                    pair_row=keys // (t * t), pair_exp=keys // t % t, pair_pred=keys % t,
                    pair_count=counts.astype(np.float64), texts=texts,
-                   classification=classification)  # fmt: skip
+                   classification=classification, row_unit=row_unit)  # fmt: skip
 
 
 def _figures(rr: RunRows, r: np.ndarray, w: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -120,21 +125,32 @@ def _figures(rr: RunRows, r: np.ndarray, w: np.ndarray) -> tuple[float, float, n
 
 
 class _Resampler:
-    """Bootstrap resamples of rows with replacement within each cell (its row count kept)."""
+    """Bootstrap resamples of units with replacement within each cell (its unit count kept):
+    the rows, or a conversation run's conversations (a cluster bootstrap: a conversation's
+    turns are drawn together; Davison & Hinkley (1997), *Bootstrap Methods*, §3.8)."""
 
     def __init__(self, rr: RunRows, rng: np.random.Generator) -> None:
         self.rng = rng
-        self.order = np.argsort(rr.row_cell, kind="stable")
-        sizes = np.bincount(rr.row_cell, minlength=len(rr.cells))
+        if rr.row_unit is None:
+            self.of_row: np.ndarray | None = None
+            unit_cell = rr.row_cell
+        else:  # a unit per (conversation, cell): a conversation split by a slice stays apart
+            keys = rr.row_unit.astype(np.int64) * max(len(rr.cells), 1) + rr.row_cell
+            distinct, self.of_row = np.unique(keys, return_inverse=True)
+            self.of_row = self.of_row.reshape(-1)
+            unit_cell = distinct % max(len(rr.cells), 1)
+        self.order = np.argsort(unit_cell, kind="stable")
+        sizes = np.bincount(unit_cell, minlength=len(rr.cells))
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        cell = rr.row_cell[self.order]
+        cell = unit_cell[self.order]
         self.start, self.size = starts[cell], sizes[cell].astype(np.float64)
 
     def __call__(self) -> np.ndarray:
         """Row multiplicities of one resample."""
         u = self.rng.random(self.size.size)
         picks = self.start + (u * self.size).astype(np.int64)
-        return np.bincount(self.order[picks], minlength=self.size.size).astype(np.float64)
+        units = np.bincount(self.order[picks], minlength=self.size.size).astype(np.float64)
+        return units if self.of_row is None else units[self.of_row]
 
 
 def _interval(values: np.ndarray) -> tuple[list[float] | None, float | None]:
@@ -163,7 +179,8 @@ def weighted_figures(
     table.sort(key=lambda s: (-s.production_share, -s.weight, s.cell))
     size = int(rr.n.size)
     reps = int(min(BOOTSTRAP_REPS, max(MIN_REPS, _WORK // max(size, 1))))
-    how = f"{reps} resamples of dataset rows within strata, seed {BOOTSTRAP_SEED}"
+    what = "dataset rows" if rr.row_unit is None else "conversations"
+    how = f"{reps} resamples of {what} within strata, seed {BOOTSTRAP_SEED}"
     if not size or w.sum() <= 0:
         return strata, table, None, how
     accuracy, macro, recall = _figures(rr, np.ones(size), w)

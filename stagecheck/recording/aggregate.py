@@ -64,6 +64,9 @@ class Aggregate:
         self.histograms: dict[tuple[int, str], HdrHistogram] = {}
         self.out_of_range: Counter[tuple[int, str]] = Counter()
         self.outcomes: Counter[tuple[int, int, str, int]] = Counter()
+        # dataset.variants: the part of ``outcomes`` that varied rows answered (the quality
+        # figures are the rows as written); ``confusion`` counts the rows as written only
+        self.varied: Counter[tuple[int, int, str, int]] = Counter()
         self.confusion: Counter[tuple[int, int, str, str, str]] = Counter()
         # (stage, cause) → requests without a usable answer; the cause is what an error text
         # says before its first colon ("HTTP 503", "timeout", "cut", "unparseable", …)
@@ -171,8 +174,8 @@ class Aggregate:
         self.late += interval.late
         for counts, part in (
             (self.out_of_range, interval.out_of_range), (self.outcomes, interval.outcomes),
-            (self.confusion, interval.confusion), (self.causes, interval.causes),
-            (self.per_second, interval.per_second),
+            (self.varied, interval.varied), (self.confusion, interval.confusion),
+            (self.causes, interval.causes), (self.per_second, interval.per_second),
         ):  # fmt: skip
             add_counts(counts, part)
         lag_max = self.lag_max_per_second
@@ -339,17 +342,25 @@ class Aggregate:
         )
 
     def outcome_counts(
-        self, slice_index: int = ALL, value: str = "", stage: int | None = None
+        self, slice_index: int = ALL, value: str = "", stage: int | None = None,
+        *, written: bool = False,
     ) -> dict[str, int]:
+        """Requests by outcome in a group; ``written``: of the rows as written only (the
+        quality figures' base: dataset.variants' varied rows are not the validation set)."""
         counts = dict.fromkeys(OUTCOMES, 0)
         for (s, i, v, o), n in self.outcomes.items():
             if i == slice_index and v == value and (stage is None or s == stage):
                 counts[OUTCOMES[o]] += n
+        if written:
+            for (s, i, v, o), n in self.varied.items():
+                if i == slice_index and v == value and (stage is None or s == stage):
+                    counts[OUTCOMES[o]] -= n
         return counts
 
     def confusion_counts(
         self, slice_index: int = ALL, value: str = "", stage: int | None = None
     ) -> Counter[tuple[str, str]]:
+        """(expected, predicted) → answers of the rows as written (classification)."""
         out: Counter[tuple[str, str]] = Counter()
         for (s, i, v, e, p), n in self.confusion.items():
             if i == slice_index and v == value and (stage is None or s == stage):
@@ -367,14 +378,19 @@ class Aggregate:
     def row_tallies(
         self, slice_index: int = ALL, value: str = "", stage: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The dataset rows scored in a group (a slice value, a stage, or the run) and each
-        one's correct and scored requests: ``(row indexes, correct, scored)``."""
+        """The dataset rows as written scored in a group (a slice value, a stage, or the run)
+        and each one's correct and scored requests: ``(row indexes, correct, scored)``.
+        dataset.variants' varied rows are left out: not the validation set, and not evidence
+        independent of the rows they were made from."""
         tables = [t for s, t in self.row_counts.items() if stage is None or s == stage]
         if not tables:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty
         total = tables[0] if len(tables) == 1 else np.sum(tables, axis=0)
         mask = total[0] > 0
+        varied_from = self.delta_fold.varied_from
+        if varied_from < mask.size:
+            mask[varied_from:] = False
         if slice_index != ALL:
             column = self._slice_columns.get(slice_index)
             if column is None:

@@ -80,6 +80,10 @@ class IntervalReport:
     histograms: dict[tuple[int, str], HdrHistogram] = field(default_factory=dict)
     out_of_range: Counter[tuple[int, str]] = field(default_factory=Counter)
     outcomes: Counter[tuple[int, int, str, int]] = field(default_factory=Counter)
+    # dataset.variants: the part of ``outcomes`` that varied rows answered (the quality figures
+    # are of the rows as written; the variants' own come from the run folder); ``confusion``
+    # counts the rows as written only
+    varied: Counter[tuple[int, int, str, int]] = field(default_factory=Counter)
     confusion: Counter[tuple[int, int, str, str, str]] = field(default_factory=Counter)
     causes: Counter[tuple[int, str]] = field(default_factory=Counter)
     per_second: Counter[int] = field(default_factory=Counter)
@@ -113,6 +117,7 @@ class IntervalReport:
             "histograms": [[s, t, h.encode()] for (s, t), h in self.histograms.items()],
             "out_of_range": [[s, t, n] for (s, t), n in self.out_of_range.items()],
             "outcomes": [[*k, n] for k, n in self.outcomes.items()],
+            "varied": [[*k, n] for k, n in self.varied.items()],
             "confusion": [[*k, n] for k, n in self.confusion.items()],
             "causes": [[s, c, n] for (s, c), n in self.causes.items()],
             "per_second": list(self.per_second.items()),
@@ -149,6 +154,7 @@ class IntervalReport:
             encoded=encoded,
             out_of_range=Counter({(int(s), str(t)): int(n) for s, t, n in p["out_of_range"]}),
             outcomes=Counter({(s, i, v, o): n for s, i, v, o, n in p["outcomes"]}),
+            varied=Counter({(s, i, v, o): n for s, i, v, o, n in p.get("varied", ())}),
             confusion=Counter({(s, i, v, e, q): n for s, i, v, e, q, n in p["confusion"]}),
             causes=Counter({(s, c): n for s, c, n in p["causes"]}),
             per_second=Counter({int(s): int(n) for s, n in p["per_second"]}),
@@ -173,6 +179,9 @@ class DeltaFold:
 
     def __init__(self, rows: Sequence[PreparedRow], *, write_lines: bool = True) -> None:
         self.rows = rows
+        # dataset.variants: the varied rows follow every row as written (RowTable.origins)
+        origins = getattr(rows, "origins", None)
+        self.varied_from = min(origins) if origins else len(rows)
         self.write_lines = write_lines
         self.samples = SampleRule()
         self._json: dict[str, bytes] = {}
@@ -362,20 +371,25 @@ class DeltaFold:
         """Outcome and confusion counts per stage and slice value, from the (stage, row,
         outcome, predicted) groups: rows repeat, so a few dict updates per group."""
         rows = self.rows
-        size = len(rows)
+        size, varied_from = len(rows), self.varied_from
         outcomes, confusion, mislabelled = iv.outcomes, iv.confusion, iv.mislabelled
         answered: list[tuple[int, int, int, int]] = []  # stage, row, scored, correct
         for n, ((stage, index, outcome, predicted), count) in enumerate(groups.items(), 1):
             row = rows[index]
             if outcome <= UNPARSEABLE and 0 <= index < size:
                 answered.append((stage, index, count, count if outcome == CORRECT else 0))
-                if (predicted is not None and outcome != CORRECT
+                if (predicted is not None and outcome != CORRECT and index < varied_from
                         and predicted != row.expected_text):  # fmt: skip
                     mislabelled[(index, predicted)] += count
             outcomes[(stage, ALL, "", outcome)] += count
             for i, value in enumerate(row.slices):
                 outcomes[(stage, i, value, outcome)] += count
-            if predicted is not None:
+            if index >= varied_from:  # a request, not evidence on the rows as written
+                varied = iv.varied
+                varied[(stage, ALL, "", outcome)] += count
+                for i, value in enumerate(row.slices):
+                    varied[(stage, i, value, outcome)] += count
+            elif predicted is not None:
                 confusion[(stage, ALL, "", row.expected_text, predicted)] += count
                 for i, value in enumerate(row.slices):
                     confusion[(stage, i, value, row.expected_text, predicted)] += count

@@ -343,7 +343,9 @@ def progress_line(agg: Aggregate) -> str:
     total_finished = total - counts["unfinished"]
     h = agg.histogram("e2e")
     p99 = f"{value_at_percentile(h, 99) / 1000:.1f}ms" if h is not None else "-"
-    accuracy = f"{counts['correct'] / answered:.1%}" if answered else "-"
+    written = agg.outcome_counts(written=True)  # accuracy: the rows as written (no variants)
+    scored = written["correct"] + written["incorrect"] + written["unparseable"]
+    accuracy = f"{written['correct'] / scored:.1%}" if scored else "-"
     errors = f"{failed / total_finished:.1%}" if total_finished else "-"
     return (f"{elapsed:5.0f}s  {total:,} requests  {total / elapsed:.1f}/s  "
             f"accuracy {accuracy}  errors {errors}  p99 {p99}")  # fmt: skip

@@ -146,6 +146,11 @@ def _dataset(path: Path, slice_fields: Sequence[str], source: str) -> PreparedDa
             if index != len(rows):
                 raise InputError(f"{path}:{number}: row {index} out of order")
             rows.append(number, row_id, _NO_REQUEST, expected, expected, row_slices, input_text)
+            if "variant" in d and "origin" in d:  # a varied row: not in the quality figures
+                try:
+                    rows.origins[index] = (str(d["variant"]), int(d["origin"]))
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}:{number}: not a row of rows.jsonl") from None
     return PreparedDataset(path=source, rows=rows, slice_fields=fields, skipped=0,
                            skipped_problems=())  # fmt: skip
 

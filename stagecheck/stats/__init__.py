@@ -50,6 +50,10 @@ and takes its uncertainty from the rows:
   the two runs are exchangeable within a row, so each d_i's sign is a coin toss. Exact by
   enumeration on few rows that differ, else its normal approximation z = Σd_i/√Σd_i². For 0/1
   rows (one pass, or a deterministic model) this is exactly McNemar's exact test.
+- ``clustered_paired_p`` — the same on rows that come in clusters (a conversation's turns, not
+  independent of each other): the sign-flip test of each cluster's sum of d_i. Its normal
+  approximation is the clustered McNemar test of Durkalski et al. (2003), Stat. Med. 22:2417;
+  exact on few clusters that differ; one row per cluster is ``paired_fraction_p``.
 - ``MIN_ROWS`` — a group of fewer distinct rows is thin and never "significantly worse": a
   handful of rows cannot tell a slice from the rows that happen to be in it, and the sandwich
   variance needs clusters to estimate anything (it is biased low by (G−1)/G on G rows).
@@ -75,6 +79,7 @@ Tests (all two-sided)
 """
 
 from stagecheck.stats.binomial import binom_two_sided_p, mcnemar_exact
+from stagecheck.stats.clustered import clustered_paired_p
 from stagecheck.stats.normal import MIN_ROWS, Z95, Values, normal_sf, z_value
 from stagecheck.stats.percentiles import percentile_interval, percentile_rank_interval
 from stagecheck.stats.proportions import (
@@ -100,6 +105,7 @@ __all__ = [
     "binom_two_sided_p",
     "clustered_proportion_p",
     "cluster_sums",
+    "clustered_paired_p",
     "design_effect",
     "effective_counts",
     "fisher_exact_p",

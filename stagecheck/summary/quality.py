@@ -1,6 +1,8 @@
 """The summary's answer-quality figures: accuracy (or classification metrics) with their
-intervals, per class, and the confusion matrix. The dataset row is the unit of evidence: an
-interval is that of the rows' effective sample size (see :mod:`stagecheck.stats`)."""
+intervals, per class, and the confusion matrix. The dataset row is the unit of evidence (in a
+conversation dataset the conversation): an interval is that of the units' effective sample size
+(see :mod:`stagecheck.stats`). The figures are of the rows as written: dataset.variants' varied
+rows are copies of them, not the validation set (their figures are the summary's variants)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def unit_design_effect(agg: Aggregate, index: np.ndarray, k: np.ndarray, n: np.n
     scored ``n`` requests): the row is the unit of evidence (see stagecheck.stats), or in a
     conversation dataset the conversation, whose turns are not independent of each other."""
     table = getattr(agg.rows, "conversations", None)
-    if table is not None and index.size and index[-1] < len(table.conversation_of):
+    if table is not None and index.size and int(index.max()) < len(table.conversation_of):
         conversation_of = np.frombuffer(table.conversation_of, dtype=np.int64)
         k, n = cluster_sums(conversation_of[index], k, n)
     return design_effect(k, n)
@@ -56,7 +58,7 @@ def _thin(scored: int, rows: int, deff: float) -> bool:
 def quality_figures(
     agg: Aggregate, classification: bool, labels: Collection[str], **where: Any
 ) -> dict[str, Any] | None:
-    counts = agg.outcome_counts(**where)
+    counts = agg.outcome_counts(written=True, **where)  # the rows as written (not variants')
     scored = sum(counts[o] for o in ANSWER_OUTCOMES)
     rows, deff = _rows_figures(agg, **where)
     if not classification:
@@ -87,17 +89,22 @@ def quality_figures(
 _CLASS_ROWS_PER_PAUSE = 256  # rows and wrong labels gone through between two pauses (~0.3 ms)
 
 
+_Tallies = tuple[list[int], list[int], list[int]]  # per row: tp, answers, the row's index
+
+
 def _class_rows(
     agg: Aggregate, pause: Callable[[], None] | None = None
-) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
-    """Per class, per row: (tp, support) of its recall and (tp, predicted) of its precision,
-    from each row's answers by label (a row is the unit of evidence): its right answers name
-    its own label, its wrong ones the labels in ``row_mislabelled``."""
+) -> dict[str, dict[str, _Tallies]]:
+    """Per class, per row: (tp, support, row) of its recall and (tp, predicted, row) of its
+    precision, from each row's answers by label (a row is the unit of evidence, or its
+    conversation: :func:`unit_design_effect`): its right answers name its own label, its wrong
+    ones the labels in ``row_mislabelled`` (the rows as written: dataset.variants' varied rows
+    are left out, as :meth:`Aggregate.row_tallies` leaves them)."""
     pause = pause or no_pause
     rows, right, _ = agg.row_tallies()
     wrong_by_row: dict[int, dict[str, int]] = {}
     for done, ((row, label), n) in enumerate(agg.row_mislabelled.items(), 1):
-        wrong_by_row.setdefault(row, {})[label] = n
+        wrong_by_row.setdefault(row, {})[label] = n  # a varied row's: never looked up
         if not done % _CLASS_ROWS_PER_PAUSE:
             pause()
     pause()
@@ -106,7 +113,7 @@ def _class_rows(
     texts = getattr(agg.rows, "expected_texts", None)
     if texts is None:
         texts = [r.expected_text for r in agg.rows]
-    out: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
+    out: dict[str, dict[str, _Tallies]] = {}
     no_names: dict[str, int] = {}
     done, next_pause = 0, _CLASS_ROWS_PER_PAUSE
     for row, tp in zip(rows.tolist(), right.tolist(), strict=True):
@@ -120,20 +127,23 @@ def _class_rows(
             figures = out[expected] = {}
         recall = figures.get("recall")
         if recall is None:
-            recall = figures["recall"] = ([], [])
+            recall = figures["recall"] = ([], [], [])
         named = wrong_by_row.get(row, no_names)
         recall[0].append(tp)
         recall[1].append(tp + sum(named.values()) if named else tp)  # answers naming a label
+        recall[2].append(row)
         if tp:
             precision = figures.get("precision")
             if precision is None:
-                precision = figures["precision"] = ([], [])
+                precision = figures["precision"] = ([], [], [])
             precision[0].append(tp)
             precision[1].append(tp)
+            precision[2].append(row)
         for label, wrong in named.items():
-            precision = out.setdefault(label, {}).setdefault("precision", ([], []))
+            precision = out.setdefault(label, {}).setdefault("precision", ([], [], []))
             precision[0].append(0)
             precision[1].append(wrong)
+            precision[2].append(row)
         done += len(named)
     return out
 
@@ -150,8 +160,9 @@ def classes_section(
         if not n % 4:
             pause()
         figures = by_row.get(c.label, {})
-        recall, precision = figures.get("recall", ([], [])), figures.get("precision", ([], []))
-        deff_p, deff_r = design_effect(*precision), design_effect(*recall)
+        recall = figures.get("recall", ([], [], []))
+        precision = figures.get("precision", ([], [], []))
+        deff_p, deff_r = _class_design_effect(agg, precision), _class_design_effect(agg, recall)
         out.append({
             **c.as_dict(),
             "rows": len(recall[0]),
@@ -162,6 +173,14 @@ def classes_section(
             "thin": _thin(c.support, len(recall[0]), deff_r),
         })  # fmt: skip
     return out
+
+
+def _class_design_effect(agg: Aggregate, tallies: _Tallies) -> float:
+    """A class's precision or recall over its rows: their design effect, by conversation in a
+    conversation dataset (:func:`unit_design_effect`), as the run's accuracy."""
+    k, n, rows = tallies
+    return unit_design_effect(agg, np.asarray(rows, np.int64), np.asarray(k, np.int64),
+                              np.asarray(n, np.int64))  # fmt: skip
 
 
 def confusion_section(agg: Aggregate, labels: Collection[str]) -> dict[str, Any] | None:

@@ -74,8 +74,9 @@ def variant_figures(run_dir: Path, classification: bool) -> dict[str, Any] | Non
     tagged = np.fromiter(tags, np.int64, len(tags))
     originals = np.setdiff1d(table.keys, tagged)
     figures = [_accuracy(ORIGINAL, originals, per)]
-    notes = [f"the run's figures count the {len(tags):,} varied rows too; "
-             f"variant[{ORIGINAL}]: the {originals.size:,} as written"]
+    notes = [f"the run's quality figures (accuracy, classes, slices, thresholds) are the "
+             f"{originals.size:,} rows as written (variant[{ORIGINAL}]); its requests, error rate "
+             f"and latency count the {len(tags):,} varied rows too"]
     for name in names:
         rows = np.asarray([r for r, (n, _) in tags.items() if n == name], np.int64)
         origin = np.asarray([tags[int(r)][1] for r in rows], np.int64)
