@@ -18,6 +18,9 @@ at all is judged by the run's validity rules).
 
 from __future__ import annotations
 
+import gevent
+from gevent.monkey import get_original
+
 import contextlib
 import os
 import select
@@ -25,13 +28,10 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
-import gevent
-from gevent.monkey import get_original
-
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from gevent.hub import Waiter
+
+    from collections.abc import Callable
 
 __all__ = ["Arrivals", "arrivals", "Stream"]
 

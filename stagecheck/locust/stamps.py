@@ -4,6 +4,8 @@ several are queued (:class:`EventReader`); else when a read returned (:class:`Pl
 
 from __future__ import annotations
 
+from gevent.hub import Waiter
+
 import fcntl
 import re
 import socket as _socket
@@ -12,8 +14,6 @@ import sys
 import termios
 import time
 from typing import Any
-
-from gevent.hub import Waiter
 
 from stagecheck.locust.arrivals import arrivals
 

@@ -127,9 +127,9 @@ def test_a_generator_with_a_backlog_of_parsing_still_reads_each_packet_on_its_ow
     where a packet left queued is merged with the next (its time an upper bound, flagged). The
     reads are taken ahead of the parsing (stagecheck.locust.arrivals); read by the parsing
     greenlets themselves, most tokens of this run were merged."""
-    import time
-
     import gevent
+
+    import time
 
     from stagecheck.locust.connection import Connection
     from stagecheck.locust.target import Target
