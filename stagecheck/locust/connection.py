@@ -72,11 +72,16 @@ class Connection:
         self.reader: EventReader | None = None
 
     def close(self) -> None:
-        self.reader = None
+        self.drop_reader()
         sock, self.sock = self.sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
+
+    def drop_reader(self) -> None:
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            reader.unwatch()
 
     def socket(self, end_ns: int) -> Any:
         """The open socket, or a new one (connect timeout: ``connect_timeout``, within the
@@ -127,7 +132,7 @@ class Connection:
         tells whether the failure came while reading the body; it is :attr:`response` (also
         after a failure)."""
         self.response = parser = HTTPResponse(method)
-        self.reader = None  # this answer is read without it: its counts would go wrong
+        self.drop_reader()  # this answer is read without it: its counts would go wrong
         before = time.perf_counter_ns()
         reused = self.sock
         sock = self.socket(end_ns)
@@ -176,7 +181,9 @@ class Connection:
                 # its first tokens there too). Made before the send: nothing is queued yet.
                 reader = self.reader
                 if reader is None or reader.sock is not sock:
+                    self.drop_reader()
                     reader = self.reader = EventReader(sock)
+                    reader.watch()
                 else:
                     reader.begin()
             sent = sock.send(data)  # whole, as a rule (see exchange)
@@ -193,6 +200,8 @@ class Connection:
     def finish(self, raw: Any) -> None:
         """After a stream: keep the connection only if its answer was read to its end."""
         self.last_ns = time.perf_counter_ns()
+        if self.reader is not None:
+            self.reader.unwatch()  # read no more until the next answer
         if raw is None or not raw.message_complete or raw.should_close():
             if raw is not None:
                 raw._sock = None

@@ -4,6 +4,8 @@ several are queued (:class:`EventReader`); else when a read returned (:class:`Pl
 
 from __future__ import annotations
 
+from gevent.hub import Waiter
+
 import fcntl
 import re
 import socket as _socket
@@ -12,6 +14,8 @@ import sys
 import termios
 import time
 from typing import Any
+
+from stagecheck.locust.arrivals import arrivals
 
 __all__ = ["EventReader", "PlainReader", "stamping"]
 
@@ -73,6 +77,8 @@ _COUNTS = struct.Struct("@Q16xI")  # both, read at 128
 # chunk's own line end when the body is chunked (the rest of the server's write)
 _EVENT_END = re.compile(rb"\n\r?\n(?:\r\n)?")
 _DISCARD = bytearray(64 * 1024)  # where bytes already peeked are read to (nothing yields)
+_READ_SIZE = 64 * 1024  # bytes read at most per wake-up (more stay queued: readable again)
+_HOLD = 1024 * 1024  # bytes read ahead of a stream's parser before its socket is left alone
 
 
 class EventReader:
@@ -85,32 +91,37 @@ class EventReader:
     its bytes; bytes from several packets are peeked at and read one event at a time, each read
     ending at an event's end (:meth:`_read_cut`). Events of one read that shared a stamp with
     the next one, where the packets were more than the distinct stamps seen, were merged by the
-    kernel: their time is an upper bound, and is flagged. A wake-up costs a ``getsockopt`` and
-    one read; the socket is waited on without a timer (the request's deadline bounds it).
+    kernel: their time is an upper bound, and is flagged.
+
+    The reads are not the parsing greenlet's: while it is watched, the process's
+    :class:`~stagecheck.locust.arrivals.Arrivals` reads the socket the moment the event loop
+    sees it readable (:meth:`take`, a ``getsockopt`` and one read), and :meth:`read` hands out
+    what was read, waiting (without a timer: the request's deadline bounds it) when nothing
+    was. So a greenlet that gets to its stream late still finds each packet read on its own.
 
     It also reads an answer's head (:meth:`recv`, as geventhttpclient's response reads its
     socket), so that events queued behind the head keep their own time. It lives as long as its
     socket, if every read of the socket goes through it (its counts would be wrong otherwise:
     :class:`~stagecheck.locust.connection.Connection` drops it when it reads another way)."""
 
-    __slots__ = ("sock", "raw", "offset", "pos", "segs", "wait", "drained", "pending", "last",
-                 "last_bounded")  # fmt: skip
+    __slots__ = ("sock", "raw", "fd", "offset", "pos", "segs", "pending", "held", "error",
+                 "waiter", "watched", "last", "last_bounded")  # fmt: skip
 
     def __init__(self, sock: Any) -> None:
         self.sock = sock
         self.raw = getattr(sock, "_sock", sock)  # gevent's socket: the system one inside
+        self.fd = self.raw.fileno()
         self.offset = _wall_offset()
         # The stream's next unread byte in tcpi_bytes_received's count, and the data packets
         # received when that byte was the next to arrive (None: not known, e.g. bytes were
         # queued already; every batch is then judged merged where stamps are shared).
         self.pos: int | None = None
         self.segs: int | None = None
-        # waits until the socket is readable, without reading (gevent's socket)
-        read_event = getattr(sock, "_read_event", None)
-        wait = getattr(sock, "_wait", None)
-        self.wait: Any = None if read_event is None or wait is None else (wait, read_event)
-        self.drained = False  # the last read took every byte known to be queued
         self.pending: list[tuple[bytes, int, bool]] = []  # pieces read, not yet handed out
+        self.held = 0  # their bytes
+        self.error: BaseException | None = None  # what the last read raised, not yet handed out
+        self.waiter: Waiter | None = None  # of the greenlet waiting for pieces
+        self.watched: Any = None  # the Arrivals reading the socket, while it does
         self.last = 0  # the arrival of the last piece handed out by recv
         self.last_bounded = False
         info = self._info()
@@ -120,14 +131,32 @@ class EventReader:
                 self.pos = info[0] - queued
                 self.segs = info[1] if queued == 0 else None
 
+    def fileno(self) -> int:
+        return self.fd
+
+    def watch(self) -> None:
+        """Have the process's :class:`~stagecheck.locust.arrivals.Arrivals` read the socket
+        as its bytes arrive (until :meth:`unwatch`, the end of the connection or an error)."""
+        if self.watched is None:
+            self.watched = arrivals()
+            if self.watched is not None:
+                self.watched.add(self)
+
+    def unwatch(self) -> None:
+        watched, self.watched = self.watched, None
+        if watched is not None:
+            watched.remove(self)
+
     def begin(self) -> None:
         """A new answer on the socket: the clocks' offset taken again (a long-lived connection
-        would otherwise keep one across a wall clock step)."""
+        would otherwise keep one across a wall clock step); the socket watched."""
         self.offset = _wall_offset()
         self.last, self.last_bounded = 0, False
         if self.pending:  # bytes of no answer (the last one was complete): not this one's
-            self.pending = []
+            self.pending, self.held = [], 0
             self.pos = self.segs = None
+        self.error = None
+        self.watch()
 
     def recv(self, size: int) -> bytes:
         """One piece of what arrived next (geventhttpclient's response reads the head so);
@@ -138,7 +167,66 @@ class EventReader:
         return data
 
     def close(self) -> None:
+        self.unwatch()
         self.sock.close()
+
+    def read(self, size: int, floor: int) -> list[tuple[bytes, int, bool]]:
+        """What arrived since the last call (waits for some) as ``(bytes, arrival, bounded)``
+        pieces, each ending at an event's end when they came in several packets; ``b""`` at
+        the end of the connection. Arrivals are kept at ``floor`` or after. Raises what a read
+        of the socket raised."""
+        if not self.pending:
+            self._wait()
+        pieces, self.pending, self.held = self.pending, [], 0
+        if self.watched is None and self.error is None and pieces[-1][0]:
+            self.watch()  # it stopped watching to hold no more: it may again
+        if pieces[0][1] < floor:
+            pieces = [(data, max(at, floor), late) for data, at, late in pieces]
+        return pieces
+
+    def _wait(self) -> None:
+        """Until a piece was read (or a read failed: raised here)."""
+        while not self.pending:
+            if self.error is not None:
+                error, self.error = self.error, None
+                raise error
+            self.watch()
+            if self.watched is None:  # no epoll here: the greenlet reads its socket itself
+                self.sock._wait(self.sock._read_event)
+                self.take(None)
+                continue
+            waiter = self.waiter = Waiter()
+            try:
+                waiter.get()
+            finally:
+                self.waiter = None
+
+    def take(self, wake: Any) -> bool:
+        """Read what is queued now (never waits; the event loop said the socket is readable)
+        into the pieces :meth:`read` hands out, and wake the greenlet waiting for them
+        (through ``wake(callback, arg)``, the loop's ``run_callback``: it parses after the
+        other readable streams are read). False once it should no longer be watched: the end
+        of the connection, an error, or enough held unread."""
+        try:
+            pieces = self._read_now()
+        except BlockingIOError:  # readable no more (another reader, or a spurious wake-up)
+            pieces = []
+        except OSError as exc:
+            pieces, self.error = [], exc
+        if pieces:
+            self.pending += pieces
+            for piece in pieces:
+                self.held += len(piece[0])
+        waiter = self.waiter
+        if waiter is not None and (self.pending or self.error is not None):
+            self.waiter = None
+            if wake is not None:
+                wake(waiter)
+        keep = self.error is None and not (pieces and not pieces[-1][0])
+        if not keep or self.held > _HOLD:
+            self.watched = None  # the caller stops watching the socket
+            return False
+        return True
 
     def _info(self) -> tuple[int, int] | None:
         try:
@@ -157,55 +245,39 @@ class EventReader:
                 return min(sec * 1_000_000_000 + nsec - self.offset, now)
         return now
 
-    def read(self, size: int, floor: int) -> list[tuple[bytes, int, bool]]:
-        """The queued bytes (at most ``size``; waits for some) as ``(bytes, arrival, bounded)``
-        pieces, each ending at an event's end when they came in several packets; ``b""`` at
-        the end of the connection. Arrivals are kept between ``floor`` and now."""
-        if self.pending:
-            pieces, self.pending = self.pending, []
-            return pieces
+    def _read_now(self) -> list[tuple[bytes, int, bool]]:
+        """The queued bytes (at most :data:`_READ_SIZE`) as pieces; raises BlockingIOError
+        when none are."""
         counted = None
-        if self.segs is not None and self.wait is not None:
-            whole = self._read_packet(size, floor)
-            if isinstance(whole, list):
-                return whole
-            counted = whole
-        return self._read_cut(size, floor, counted)
+        if self.segs is not None:
+            packet = self._read_packet()
+            if isinstance(packet, list):
+                return packet
+            counted = packet
+        return self._read_cut(counted)
 
-    def _read_packet(self, size: int, floor: int
-                     ) -> list[tuple[bytes, int, bool]] | tuple[int, int] | None:  # fmt: skip
+    def _read_packet(self) -> list[tuple[bytes, int, bool]] | tuple[int, int] | None:
         """The bytes of the one packet that came since the last read, read exactly (a later
         packet is left queued, its stamp with it); else the kernel's counts (bytes received,
-        data packets), or None (no counts, or none new after a wake-up: the end of the
-        connection, an error)."""
+        data packets), or None (no counts, or none new: the end of the connection, an
+        error)."""
         pos, segs = self.pos, self.segs
         assert pos is not None and segs is not None
-        waited = False
-        while True:
-            if self.drained and not waited:  # nothing was left: wait before asking
-                wait, event = self.wait
-                wait(event)
-                waited = True
-            before = time.perf_counter_ns()
-            info = self._info()
-            if info is None:
-                self.pos = self.segs = None
-                return None
-            queued = info[0] - pos
-            if queued > 0:
-                break
-            if waited:
-                return None  # readable with nothing new: let a read say why
-            self.drained = True
-        if info[1] - segs != 1 or queued > size:
-            self.drained = False
+        before = time.perf_counter_ns()
+        info = self._info()
+        if info is None:
+            self.pos = self.segs = None
+            return None
+        queued = info[0] - pos
+        if queued <= 0:
+            return None  # readable with nothing new: let a read say why
+        if info[1] - segs != 1 or queued > _READ_SIZE:
             return info
         data, ancillary, _, _ = self.raw.recvmsg(queued, _ANCILLARY)
         now = time.perf_counter_ns()
         self.pos = pos + len(data)
         self.segs = info[1]
-        self.drained = len(data) == queued
-        if not self.drained:
+        if len(data) != queued:
             self.segs = None  # the socket did not give what the kernel counted: start over
         if len(ancillary) == 1 and ancillary[0][1] == _SO_TIMESTAMPNS:  # _stamp, inline
             sec, nsec = _TIMESPEC.unpack_from(ancillary[0][2])
@@ -215,8 +287,8 @@ class EventReader:
         if stamp > before:
             # A packet that came after the count was merged into this one (its stamp is the
             # later one's): these bytes were in by then, how much earlier is not known.
-            return [(data, max(before, floor), True)]
-        return [(data, max(stamp, floor), False)]
+            return [(data, before, True)]
+        return [(data, stamp, False)]
 
     def _packets(self, queued: int, counted: tuple[int, int] | None) -> int | None:
         """How many packets brought the ``queued`` bytes, when the kernel's counts say
@@ -235,30 +307,29 @@ class EventReader:
         self.segs = info[1] if info[0] == pos else None
         return packets
 
-    def _read_cut(self, size: int, floor: int, counted: tuple[int, int] | None = None
+    def _read_cut(self, counted: tuple[int, int] | None = None
                   ) -> list[tuple[bytes, int, bool]]:  # fmt: skip
-        """:meth:`read` when the bytes may have come in several packets: a peek, then reads
-        cut at event ends (until the read that reaches the last packet, after which the rest
-        is read at once). ``counted``: the kernel's counts taken just before, if any."""
-        self.drained = False  # behind: the next read asks before it waits
-        data, ancillary, _, _ = self.sock.recvmsg(size, _ANCILLARY, _socket.MSG_PEEK)
+        """:meth:`_read_now` when the bytes may have come in several packets: a peek, then
+        reads cut at event ends (until the read that reaches the last packet, after which the
+        rest is read at once). ``counted``: the kernel's counts taken just before, if any."""
+        sock = self.raw
+        data, ancillary, _, _ = sock.recvmsg(_READ_SIZE, _ANCILLARY, _socket.MSG_PEEK)
         now = time.perf_counter_ns()
-        sock = self.raw  # the bytes are queued: nothing below waits
         if not data:
-            return [(sock.recv(size), now, False)]
+            return [(sock.recv(_READ_SIZE), now, False)]  # the end (or an error, raised)
         last = self._stamp(ancillary, now)  # every queued byte arrived by then
         packets = self._packets(len(data), counted)
         if packets is not None and packets <= 1 and len(data) <= len(_DISCARD):
             sock.recv_into(_DISCARD, len(data))  # the peeked bytes, without a second copy
-            return [(data, max(last, floor), False)]
+            return [(data, last, False)]
         cuts = [m.end() for m in _EVENT_END.finditer(data)]
         if not cuts or len(cuts) == 1 and cuts[0] == len(data):
             if len(data) <= len(_DISCARD):
                 sock.recv_into(_DISCARD, len(data))
             else:
                 sock.recv(len(data))
-            return [(data, max(last, floor), False)]
-        if not cuts or cuts[-1] != len(data):
+            return [(data, last, False)]
+        if cuts[-1] != len(data):
             cuts.append(len(data))
         pieces: list[tuple[bytes, int, bool]] = []
         stamps: list[int] = []
@@ -268,14 +339,14 @@ class EventReader:
             # a packet that came after the peek may have been merged into the last one read
             stamp = min(self._stamp(ancillary, now), last)
             stamps.append(stamp)
-            pieces.append((got, max(stamp, floor), False))
+            pieces.append((got, stamp, False))
             if stamp == last and i + 1 < len(cuts):
                 # this read reached the last packet: so do the rest's bytes (one read, the
                 # same stamp, still one piece per event)
                 rest, start = sock.recv(len(data) - cut), cut
                 for end in cuts[i + 1:]:
                     stamps.append(stamp)
-                    pieces.append((rest[start - cut:end - cut], max(stamp, floor), False))
+                    pieces.append((rest[start - cut:end - cut], stamp, False))
                     start = end
                 break
             done = cut

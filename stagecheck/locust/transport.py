@@ -124,10 +124,31 @@ def sse_events(raw: Any, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_BO
     once; a line or a body past its cap raises :class:`AnswerTooLarge`, a connection that
     closes before the body's end :class:`AnswerCut`; a body ending without a line end yields
     its rest."""
+    reader, arrived, bounded = _reader_of(raw._sock, not_before)
+    if reader is raw._sock or not isinstance(reader, EventReader):
+        return _events(raw, reader, arrived, bounded, max_line, max_total, not_before)
+    return _own_reader_events(raw, reader, arrived, bounded, max_line, max_total, not_before)
+
+
+def _own_reader_events(raw: Any, reader: EventReader, arrived: int, bounded: bool,
+                       max_line: int, max_total: int, not_before: int
+                       ) -> Iterator[tuple[bytes, int, bool]]:  # fmt: skip
+    """:func:`_events` through a reader made for this stream alone: it stops watching the
+    socket when the stream ends (or is dropped)."""
+    try:
+        yield from _events(raw, reader, arrived, bounded, max_line, max_total, not_before)
+    finally:
+        reader.unwatch()
+
+
+def _events(raw: Any, reader: EventReader | PlainReader, arrived: int, bounded: bool,
+            max_line: int, max_total: int, not_before: int
+            ) -> Iterator[tuple[bytes, int, bool]]:  # fmt: skip
+    """:func:`sse_events`' lines, read through ``reader`` (``arrived``, ``bounded``: of the
+    lines read with the head)."""
     buf: bytearray = raw._body_buffer  # parsed body bytes not yet consumed
     scanned = 0  # bytes of buf known to hold no line end
     total = 0  # body bytes consumed (the lines yielded)
-    reader, arrived, bounded = _reader_of(raw._sock, not_before)
     floor = not_before  # the last arrival yielded
     # (body offset its bytes end at, arrival, bounded) of reads not yet yielded from
     marks: list[tuple[int, int, bool]] = []

@@ -117,3 +117,58 @@ def test_a_generator_behind_its_streams_makes_the_run_invalid(tmp_path):
     assert proc.returncode == 3 and summary["validity"]["valid"] is False
     (reason,) = [r for r in summary["validity"]["reasons"] if "behind its streams" in r]
     assert f"{tokens['ttft_bounded']:,} of {answers:,} streamed answers" in reason
+
+
+def test_a_generator_with_a_backlog_of_parsing_still_reads_each_packet_on_its_own(tmp_path):
+    """300 streams, a token per write 40 ms apart, whose reader spends 0.3 ms on each token
+    (standing for parsing, scoring and recording): 90 ms of work for every 40 ms round, so
+    the generator falls ever further behind its parsing. Its reads must not fall behind with
+    it: each packet read before the next one of its stream arrives keeps its own kernel stamp,
+    where a packet left queued is merged with the next (its time an upper bound, flagged). The
+    reads are taken ahead of the parsing (stagecheck.locust.arrivals); read by the parsing
+    greenlets themselves, most tokens of this run were merged."""
+    import gevent
+
+    import time
+
+    from stagecheck.locust.connection import Connection
+    from stagecheck.locust.target import Target
+    from stagecheck.locust.transport import deadline, sse_events
+
+    streams, tokens, work_ns = 300, 6, 300_000
+    events: list[tuple[int, bool]] = []  # (token index, bounded) of every text delta
+    with _server(tmp_path, tokens, 1, 40.0) as (url, _):
+        target = Target(url, {}, connect_timeout=10.0, verify_tls=False)
+
+        def stream(i: int) -> None:
+            body = b'{"stream":true,"messages":[{"role":"user","content":"row %d"}]}' % i
+            request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                       b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn = Connection(target)
+            t0 = time.perf_counter_ns()
+            timer = deadline(60.0)
+            try:
+                resp = conn.start_stream(request, "POST", t0 + 60 * 10**9, 60.0)
+                n = 0
+                for line, _, bounded in sse_events(resp, not_before=t0):
+                    if b'"content"' in line:
+                        events.append((n, bounded))
+                        n += 1
+                        until = time.perf_counter_ns() + work_ns
+                        while time.perf_counter_ns() < until:  # the parsing's CPU
+                            pass
+                conn.finish(resp)
+            finally:
+                timer.close()
+                conn.close()
+
+        gevent.joinall([gevent.spawn(stream, i) for i in range(streams)], raise_error=True,
+                       timeout=120)  # fmt: skip
+    assert len(events) == streams * tokens
+    # (the last token's packet is followed within microseconds by the server's usage and
+    # [DONE] write: the kernel merges those two before any reader could wake, whatever it does)
+    merged = sum(bounded for n, bounded in events if n < tokens - 1)
+    first_merged = sum(bounded for n, bounded in events if n == 0)
+    # a busy machine may preempt the whole process for a moment: a few, never a share
+    assert merged <= 0.01 * len(events), f"{merged} of {len(events)} tokens read merged"
+    assert first_merged <= 0.01 * streams

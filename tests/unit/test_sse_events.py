@@ -215,3 +215,41 @@ def test_a_stream_that_stalls_ends_at_the_requests_deadline():
         server.get(timeout=10)
         for peer in peers:
             peer.close()
+
+
+def test_a_stream_read_ahead_of_a_slow_parser_holds_a_bounded_amount_and_loses_nothing(pair):
+    """The bytes of a stream are read off its socket as they arrive, ahead of the greenlet that
+    parses them; one whose parser lags far behind a fast server is left in the kernel's queue
+    (TCP's own flow control) once about a MiB is held unread, and read again as the parser
+    catches up: memory stays bounded, and every line arrives, in order."""
+    from stagecheck.locust import stamps
+
+    server, client = pair
+    lines = 4000
+    payload = b"x" * 1000
+    writer = gevent.spawn(lambda: server.sendall(
+        HEAD + b"".join(_chunk(b"data: %d %s\n\n" % (i, payload)) for i in range(lines))
+        + b"0\r\n\r\n"))  # fmt: skip
+    resp = HTTPSocketResponse(client, block_size=16 * 1024, method="POST")
+    seen, held = [], []
+    reader = None
+    for line, _, _ in sse_events(resp):
+        if line:
+            seen.append(int(line.split(b" ", 2)[1]))
+        if reader is None:
+            reader = next((r for r in _readers(stamps) if r.sock is client), None)
+        if len(seen) % 200 == 0:
+            gevent.sleep(0.005)  # the parser lags: the reads go on meanwhile
+            if reader is not None:
+                held.append(reader.held)
+    writer.get(timeout=10)
+    assert seen == list(range(lines))  # every line, in order, none twice
+    if reader is not None:  # stamped (Linux): read ahead, up to a bound
+        assert max(held) > 64 * 1024  # read ahead of the parser
+        assert max(held) <= 1.5 * 1024 * 1024  # of the 4 MB the server sent at once
+
+
+def _readers(stamps):  # the EventReaders alive (the stream made its own)
+    import gc
+
+    return [o for o in gc.get_objects() if isinstance(o, stamps.EventReader)]
