@@ -24,6 +24,7 @@ import orjson
 from pydantic import ValidationError
 
 from stagecheck.datasets import PreparedDataset, RowTable
+from stagecheck.datasets.conversations import ConversationTable
 from stagecheck.errors import InputError, one_line
 from stagecheck.load.plan import LoadPlan
 from stagecheck.protocols import PreparedRequest
@@ -63,7 +64,8 @@ def rebuild_summary(run_dir: Path) -> dict[str, Any]:
     loaded = _scenario(run_dir / "scenario.yaml")
     sc = loaded.scenario
     classification = get_scorer_class(sc.scoring["kind"]).classification
-    dataset = _dataset(run_dir / "rows.jsonl", sc.dataset.slices, sc.dataset.path)
+    dataset = _dataset(run_dir / "rows.jsonl", sc.dataset.slices, sc.dataset.path,
+                       getattr(sc.dataset.conversations, "history", "reference"))  # fmt: skip
     plan = LoadPlan.from_scenario(loaded)
     lines = run_dir / "results.jsonl"
     started = _hlog_start(run_dir / "latency.hlog") or _first_start(lines)
@@ -129,9 +131,11 @@ def _expanded(value: Any) -> Any:
     return value
 
 
-def _dataset(path: Path, slice_fields: Sequence[str], source: str) -> PreparedDataset:
+def _dataset(path: Path, slice_fields: Sequence[str], source: str, history: str
+             ) -> PreparedDataset:  # fmt: skip
     rows = RowTable()
     fields = tuple(slice_fields)
+    turns: list[tuple[str, int, int]] = []  # a conversation dataset's (conversation, turn, chars)
     with path.open("rb") as f:
         for number, text in enumerate(f, 1):
             try:
@@ -146,13 +150,35 @@ def _dataset(path: Path, slice_fields: Sequence[str], source: str) -> PreparedDa
             if index != len(rows):
                 raise InputError(f"{path}:{number}: row {index} out of order")
             rows.append(number, row_id, _NO_REQUEST, expected, expected, row_slices, input_text)
-            if "variant" in d and "origin" in d:  # a varied row: not in the quality figures
-                try:
+            try:
+                if "variant" in d and "origin" in d:  # a varied row: not in the quality figures
                     rows.origins[index] = (str(d["variant"]), int(d["origin"]))
-                except (TypeError, ValueError):
-                    raise InputError(f"{path}:{number}: not a row of rows.jsonl") from None
+                if "conversation" in d:
+                    turns.append((str(d["conversation"]), int(d["turn"]),
+                                  int(d.get("context_chars") or 0)))  # fmt: skip
+            except (TypeError, ValueError, KeyError):
+                raise InputError(f"{path}:{number}: not a row of rows.jsonl") from None
+    if turns:
+        if len(turns) != len(rows):
+            raise InputError(f"{path}: only some rows are turns of a conversation")
+        rows.conversations = _conversation_table(turns, history)
     return PreparedDataset(path=source, rows=rows, slice_fields=fields, skipped=0,
                            skipped_problems=())  # fmt: skip
+
+
+def _conversation_table(turns: list[tuple[str, int, int]], history: str) -> ConversationTable:
+    """Which rows make which conversation, from rows.jsonl (each conversation's turns are
+    consecutive rows): what the quality figures cluster by. What the turns sent is not on
+    the lines, and a rebuilt run sends nothing."""
+    table = ConversationTable(history=history)
+    first = 0
+    for index, (name, turn, chars) in enumerate(turns):
+        if index and name != turns[index - 1][0]:
+            table.add_conversation(turns[index - 1][0], first, index, [])
+            first = index
+        table.add_turn(len(table), turn, chars, {}, None, None)
+    table.add_conversation(turns[-1][0], first, len(turns), [])
+    return table
 
 
 def _batches(

@@ -277,3 +277,21 @@ def test_compare_breaks_two_runs_down_turn_by_turn(tmp_path, cli):
     turns = {m: (r.base, r.new) for m, r in rows.items() if m.startswith("accuracy[turn=")}
     assert turns == {"accuracy[turn=1]": (0.5, 0.5), "accuracy[turn=2]": (1.0, 0.5),
                      "accuracy[turn=3]": (1.0, 0.5)}  # fmt: skip
+
+
+def test_a_conversation_runs_folder_rebuilt_keeps_the_conversation_as_its_unit(tmp_path, cli):
+    """A dead run's folder (no summary.json) is rebuilt by ``stagecheck report`` from rows.jsonl
+    and results.jsonl: its turns are still clustered by conversation, so the accuracy interval
+    and its design effect are the run's own, not those of independent turns. (Live history:
+    three conversations go wrong at their first turn and stay wrong.)"""
+    with running_chat_server() as server:
+        r = cli("run", str(_scenario(tmp_path, server.url, "live")))
+    assert r.code == 0, r.stderr[-3000:]
+    live = r.summary["quality"]
+    (r.run_dir / "summary.json").unlink()
+    report = cli("report", str(r.run_dir))
+    assert report.code == 3, report.stderr[-3000:]  # a rebuilt run is incomplete: invalid
+    rebuilt = json.loads((r.run_dir / "summary.json").read_text())["quality"]
+    assert live["design_effect"] > 2.0  # the turns of a conversation go wrong together
+    assert rebuilt["design_effect"] == live["design_effect"]
+    assert rebuilt["accuracy_ci"] == live["accuracy_ci"]
