@@ -11,7 +11,9 @@ to the run folder. This script measures that master side alone, in this process'
   second of requests: 87 % right, 10 % wrong, 3 % failures), each folded as a worker would and
   serialised with Locust's own ``Message.serialize``;
 * then the master's work is timed: ``Message.unserialize``, the payload → ``IntervalReport``, and
-  ``Aggregate.absorb`` into a real run folder (results.jsonl, latency.hlog).
+  ``Aggregate.absorb`` into a real run folder (results.jsonl, latency.hlog);
+* ``live ms``: then, once, the live view's merge of the last 10 s of latency
+  (``Aggregate.recent_histogram``), which a live view (Prometheus, the web UI) does each second.
 
 Locust's own share of a report (its request statistics) is not in the synthetic messages: it
 costs the same with or without stagecheck. It is the **baseline**, measured in the same process
@@ -96,7 +98,10 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
     for report in range(max(seconds // REPORT_S, 1)):
         for i in range(workers):
             name = f"w{i}"
-            r = Recorder()
+            # each worker's report ends at its own time, every REPORT_S (the live view keeps
+            # the latency of each second its reports end in)
+            ended = t0 + (report + 1 + i / workers) * REPORT_S
+            r = Recorder(clock=lambda ended=ended: ended)
             record_second(r, rows, labels, rng, per_report, t0 + report * REPORT_S)
             delta = r.drain()
             payload = folders[name].fold(delta).to_payload() if folded else delta.to_payload()
@@ -117,6 +122,9 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
             else:
                 agg.merge(rec_mod.Delta.from_payload(data), worker=name)
         cpu = time.process_time() - c0
+        c1 = time.process_time()
+        agg.recent_histogram("e2e", 10.0)  # the live view's "last 10 s" merge
+        live = time.process_time() - c1
         agg.close()
         assert agg.requests == requests, (agg.requests, requests)
     locust = locust_report_cpu(workers, rate, seconds)
@@ -133,6 +141,7 @@ def measure(workers: int, rate: int, seconds: int) -> dict[str, float]:
         "master_cpu_us_per_request": cpu / requests * 1e6,
         "master_cpu_ms_per_report": cpu / len(wires) * 1e3,
         "wire_bytes_per_request": wire_bytes / requests,
+        "live_merge_ms": live * 1e3,
     }
 
 
@@ -181,7 +190,7 @@ def main() -> int:
     print(f"{a.rate:,} requests/s in all, {a.seconds} s, a report per worker every {REPORT_S} s")
     head = f"{'variant':<14} {'workers':>7} {'requests':>9} {'µs/req':>7} {'ms/report':>9}"
     head += f" {'wire B/req':>10} {'Locust ms/report':>16} {'× Locust':>8}"
-    print(head + f" {'ref ms':>6} {'µs/req @ref':>11}")
+    print(head + f" {'ref ms':>6} {'µs/req @ref':>11} {'live ms':>7}")
     with revision_trees(a.rev) as trees:
         for name, tree in trees:
             for n in (int(x) for x in a.workers.split(",")):
@@ -192,7 +201,8 @@ def main() -> int:
                     f"{r['master_cpu_ms_per_report']:>9.2f} {r['wire_bytes_per_request']:>10.1f} "
                     f"{r['locust_cpu_ms_per_report']:>16.2f} {r['ratio_to_locust']:>8.2f} "
                     f"{r['reference_cpu_ms']:>6.1f} "
-                    f"{r['master_cpu_us_per_request_at_reference']:>11.2f}"
+                    f"{r['master_cpu_us_per_request_at_reference']:>11.2f} "
+                    f"{r['live_merge_ms']:>7.2f}"
                 )
     return 0
 

@@ -347,7 +347,9 @@ class Aggregate:
                 total.add(h)
         return total if total.get_total_count() else None
 
-    def recent_histogram(self, timing: str, window_s: float) -> HdrHistogram | None:
+    def recent_histogram(
+        self, timing: str, window_s: float, pause: Callable[[], None] | None = None
+    ) -> HdrHistogram | None:
         """Latency of one timing over the intervals that ended in the last ``window_s`` whole
         seconds (the seconds up to the latest interval's end; at most RECENT_S)."""
         total = new_histogram()
@@ -356,6 +358,7 @@ class Aggregate:
             h = by_timing.get(timing)
             if h is not None and second >= first:
                 total.add(h)
+                (pause or _no_pause)()
         return total if total.get_total_count() else None
 
     def requests_started(self, first: int, last: int) -> int:

@@ -76,8 +76,9 @@ def _percentile_cis(h: HdrHistogram) -> dict[str, list[int] | None]:
     from the histogram), None where the sample is too small for one."""
     n = h.get_total_count()
     out: dict[str, list[int] | None] = {}
+    lookup = rank_lookup(h, n)  # the counts read once (each read walks every bucket)
     for key, p in PERCENTILES:
-        bounds = percentile_interval(rank_lookup(h, n), n, p)
+        bounds = percentile_interval(lookup, n, p)
         out[key.removesuffix("_us")] = None if bounds is None else [int(b) for b in bounds]
     return out
 
