@@ -21,10 +21,11 @@ from hdrh.histogram import HdrHistogram
 from stagecheck.datasets import PreparedRow
 from stagecheck.recording.files import open_hlog, write_hlog_interval, write_rows_file
 from stagecheck.recording.hdr import EncodedAdder, new_histogram
-from stagecheck.recording.interval import LATE_US, DeltaFold, IntervalReport
+from stagecheck.recording.interval import LATE_US, PACKED, DeltaFold, IntervalReport
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 from stagecheck.recording.samples import MAX_SAMPLES, MAX_SAMPLES_PER_GROUP, Sample, SampleRule
 from stagecheck.recording.tally import add_counts
+from stagecheck.recording.wire import add_packed
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
@@ -179,6 +180,11 @@ class Aggregate:
             (self.per_second, interval.per_second),
         ):  # fmt: skip
             add_counts(counts, part)
+        for name in ("outcomes", "confusion"):  # a worker's, packed
+            if name in interval.packed:
+                width, text_parts = PACKED[name]
+                add_packed(getattr(self, name), interval.packed[name], width, text_parts,
+                           interval.strings)  # fmt: skip
         lag_max = self.lag_max_per_second
         for second, us in interval.lag_max.items():
             if us > lag_max.get(second, 0):
@@ -309,6 +315,10 @@ class Aggregate:
             table[0][index] += scored  # the indexes are unique: a plain fancy-index add
             table[1][index] += correct
         add_counts(self.row_mislabelled, interval.mislabelled)
+        if "mislabelled" in interval.packed:  # a worker's
+            width, text_parts = PACKED["mislabelled"]
+            add_packed(self.row_mislabelled, interval.packed["mislabelled"], width, text_parts,
+                       interval.strings)  # fmt: skip
 
     def _keep_sample(
         self, row: PreparedRow, outcome: int, got: str | None, latency_us: int, error: str | None

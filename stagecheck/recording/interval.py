@@ -50,10 +50,10 @@ from stagecheck.recording.samples import (
     SampleRule,
 )
 from stagecheck.recording.tally import int64s, row_tallies
-from stagecheck.recording.wire import StringTable, pack_counts, unpack_counts
+from stagecheck.recording.wire import StringTable, pack_counts
 
 __all__ = ["IntervalReport", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
-           "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
+           "MAX_SAMPLES_PER_GROUP", "SampleRule", "PACKED"]  # fmt: skip
 
 CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
 GROUP_CHUNK = 64  # count groups expanded between two pauses
@@ -64,8 +64,8 @@ _MEMO_SIZE = 8192
 
 
 _OUTCOME_JSON = [orjson.dumps(o) for o in OUTCOMES]
-# the string parts of the keys of outcomes, confusion and mislabelled (wire.pack_counts)
-_OUTCOME_TEXT, _CONFUSION_TEXT, _MISLABELLED_TEXT = (2,), (2, 3, 4), (1,)
+# the counts that cross the wire packed (wire.pack_counts): their keys' parts, string parts
+PACKED = {"outcomes": (4, (2,)), "confusion": (5, (2, 3, 4)), "mislabelled": (2, (1,))}
 _LINE = b'{"row":%d,"t":%.6f,"outcome":%s,"latency_us":%d,"stage":%d'
 
 
@@ -106,6 +106,10 @@ class IntervalReport:
     # histograms (as ``histograms``); ``encoded_tokens``: "tokens", "tokens_per_s_milli".
     encoded: dict[tuple[int, str], bytes] = field(default_factory=dict)
     encoded_tokens: dict[str, bytes] = field(default_factory=dict)
+    # … and its outcomes, confusion and mislabelled counts packed (wire.py; names of PACKED),
+    # added by the master straight into the run's counts, their strings in ``strings``
+    packed: dict[str, bytes] = field(default_factory=dict)
+    strings: list[str] = field(default_factory=list)
     # stream timings the kernel's merged packets left unknown: "ttft" (upper bounds) and
     # "itl" (gaps that are bounds)
     stamp_bounds: Counter[str] = field(default_factory=Counter)
@@ -121,8 +125,8 @@ class IntervalReport:
             "late": self.late,
             "histograms": [[s, t, h.encode()] for (s, t), h in self.histograms.items()],
             "out_of_range": [[s, t, n] for (s, t), n in self.out_of_range.items()],
-            "outcomes": pack_counts(self.outcomes, _OUTCOME_TEXT, table),
-            "confusion": pack_counts(self.confusion, _CONFUSION_TEXT, table),
+            "outcomes": pack_counts(self.outcomes, PACKED["outcomes"][1], table),
+            "confusion": pack_counts(self.confusion, PACKED["confusion"][1], table),
             "causes": [[s, c, n] for (s, c), n in self.causes.items()],
             "per_second": list(self.per_second.items()),
             "lag_max": list(self.lag_max.items()),
@@ -138,7 +142,7 @@ class IntervalReport:
                 [s, i.astype("<i8").tobytes(), n.astype("<i8").tobytes(), c.astype("<i8").tobytes()]
                 for s, (i, n, c) in self.row_tallies.items()
             ],  # fmt: skip
-            "mislabelled": pack_counts(self.mislabelled, _MISLABELLED_TEXT, table),
+            "mislabelled": pack_counts(self.mislabelled, PACKED["mislabelled"][1], table),
             "stamp_bounds": dict(self.stamp_bounds),
             "loop": dict(self.loop),
         }
@@ -159,8 +163,8 @@ class IntervalReport:
             encoded={(int(s), str(t)): bytes(e) for s, t, e in p["histograms"]},
             encoded_tokens=tokens,
             out_of_range=Counter({(int(s), str(t)): int(n) for s, t, n in p["out_of_range"]}),
-            outcomes=unpack_counts(p["outcomes"], 4, _OUTCOME_TEXT, strings),
-            confusion=unpack_counts(p["confusion"], 5, _CONFUSION_TEXT, strings),
+            packed={name: bytes(p[name]) for name in PACKED},
+            strings=strings,
             causes=Counter({(s, c): n for s, c, n in p["causes"]}),
             per_second=Counter({int(s): int(n) for s, n in p["per_second"]}),
             lag_max={int(s): int(us) for s, us in p["lag_max"]},
@@ -171,7 +175,6 @@ class IntervalReport:
             row_tallies={
                 int(s): (int64s(i), int64s(n), int64s(c)) for s, i, n, c in p["row_tallies"]
             },  # fmt: skip
-            mislabelled=unpack_counts(p["mislabelled"], 2, _MISLABELLED_TEXT, strings),
             stamp_bounds=Counter(p.get("stamp_bounds", {})),
             loop=Counter(p.get("loop", {})),
         )

@@ -5,17 +5,20 @@ keys that repeat a few dozen strings (labels, slice values). Shipped as msgpack 
 master made a list and a str object per key part and then a tuple per key in a Python loop:
 ~0.2 µs a key, a cost per report whatever its number of requests. Here each counter is one
 int64 array (a row per key: its parts, strings as indexes into the interval's string table,
-then the count), and the master rebuilds the keys with C-level ``map``/``zip``.
+then the count), and the master adds it to the run's counts, the keys rebuilt with C-level
+``map``/``zip`` (:func:`add_packed`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
+from operator import add
 from typing import Any
 
 import numpy as np
 
-__all__ = ["StringTable", "pack_counts", "unpack_counts"]
+__all__ = ["StringTable", "pack_counts", "unpack_counts", "add_packed"]
 
 
 class StringTable:
@@ -51,10 +54,20 @@ def unpack_counts(
 ) -> Counter[Any]:
     """The Counter :func:`pack_counts` packed (keys of ``width`` parts)."""
     out: Counter[Any] = Counter()
+    add_packed(out, data, width, text_parts, strings)
+    return out
+
+
+def add_packed(
+    total: dict[Any, int], data: bytes, width: int, text_parts: tuple[int, ...], strings: list[str]
+) -> None:
+    """Add the counts :func:`pack_counts` packed to ``total``, key by key in C-level loops (no
+    Counter of the interval's own on the way)."""
     if not data:
-        return out
+        return
     columns = np.frombuffer(data, dtype="<i8").reshape(-1, width + 1).T.tolist()
     for n in text_parts:
         columns[n] = list(map(strings.__getitem__, columns[n]))
-    dict.update(out, zip(zip(*columns[:width], strict=True), columns[width], strict=True))
-    return out
+    keys = list(zip(*columns[:width], strict=True))
+    sums = map(add, columns[width], map(total.get, keys, repeat(0)))
+    dict.update(total, zip(keys, sums, strict=True))
