@@ -44,7 +44,9 @@ def pack_counts(counts: dict[Any, int], text_parts: tuple[int, ...], table: Stri
         return b""
     columns: list[Any] = list(zip(*counts, strict=True))
     for n in text_parts:
-        columns[n] = list(map(table.code, columns[n]))
+        for text in dict.fromkeys(columns[n]):  # a few distinct strings: coded once each
+            table.code(text)
+        columns[n] = list(map(table.codes.__getitem__, columns[n]))
     columns.append(list(counts.values()))
     return np.asarray(columns, dtype="<i8").T.tobytes()
 
