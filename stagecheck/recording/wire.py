@@ -67,9 +67,10 @@ def add_packed(
     Counter of the interval's own on the way)."""
     if not data:
         return
-    columns = np.frombuffer(data, dtype="<i8").reshape(-1, width + 1).T.tolist()
-    for n in text_parts:
-        columns[n] = list(map(strings.__getitem__, columns[n]))
-    keys = list(zip(*columns[:width], strict=True))
-    sums = map(add, columns[width], map(total.get, keys, repeat(0)))
+    table = np.frombuffer(data, dtype="<i8").reshape(-1, width + 1)
+    texts = np.array(strings, dtype=object)  # the string parts looked up by numpy
+    parts = [(texts[table[:, n]] if n in text_parts else table[:, n]).tolist()
+             for n in range(width)]  # fmt: skip
+    keys = list(zip(*parts, strict=True))
+    sums = map(add, table[:, width].tolist(), map(total.get, keys, repeat(0)))
     dict.update(total, zip(keys, sums, strict=True))
