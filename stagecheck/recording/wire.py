@@ -5,8 +5,8 @@ keys that repeat a few dozen strings (labels, slice values). Shipped as msgpack 
 master made a list and a str object per key part and then a tuple per key in a Python loop:
 ~0.2 µs a key, a cost per report whatever its number of requests. Here each counter is one
 int64 array (a row per key: its parts, strings as indexes into the interval's string table,
-then the count), and the master adds it to the run's counts, the keys rebuilt with C-level
-``map``/``zip`` (:func:`add_packed`).
+then the count), and the master adds it to the run's counts, the keys rebuilt by numpy and
+C-level ``zip``/``map`` (:func:`add_packed`).
 """
 
 from __future__ import annotations
