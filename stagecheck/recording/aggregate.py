@@ -8,7 +8,8 @@ write that fails (a full disk, a folder made read-only) stops the writing, never
 
 from __future__ import annotations
 
-from collections import Counter, deque
+import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +20,17 @@ from hdrh.histogram import HdrHistogram
 
 from stagecheck.datasets import PreparedRow
 from stagecheck.recording.files import open_hlog, write_hlog_interval, write_rows_file
-from stagecheck.recording.hdr import new_histogram
-from stagecheck.recording.interval import LATE_US, DeltaFold, IntervalReport
+from stagecheck.recording.hdr import EncodedAdder, new_histogram
+from stagecheck.recording.interval import LATE_US, PACKED, DeltaFold, IntervalReport
 from stagecheck.recording.recorder import ALL, OUTCOMES, TIMINGS, Delta
 from stagecheck.recording.samples import MAX_SAMPLES, MAX_SAMPLES_PER_GROUP, Sample, SampleRule
 from stagecheck.recording.tally import add_counts
+from stagecheck.recording.wire import add_packed
 
 __all__ = ["Aggregate", "StageInfo", "Sample", "MAX_SAMPLES", "MAX_SAMPLES_PER_GROUP", "LATE_US",
            "RECENT_S"]  # fmt: skip
 
-RECENT_S = 30.0  # how long merged intervals are kept for the live "last interval" figures
+RECENT_S = 30.0  # how long the live "last interval" figures' seconds are kept
 
 
 @dataclass
@@ -79,11 +81,14 @@ class Aggregate:
         self._results: IO[bytes] | None = None
         self.late = 0  # open loop: requests that left over LATE_US after their due time
         self.dropped = 0  # open loop: arrivals due that no user was free to send
-        # For the live view: requests and the largest schedule lag per start second, and each
-        # merged delta's latency histograms (per timing) for a while.
+        # For the live view: requests and the largest schedule lag per start second, and per
+        # second (the one its intervals ended in) the latency histogram of each timing, for
+        # RECENT_S: one histogram per second however many workers report (a live view adds
+        # up ten of them, not every worker's report of the last ten seconds).
         self.per_second: Counter[int] = Counter()
         self.lag_max_per_second: dict[int, int] = {}
-        self.recent: deque[tuple[float, dict[str, HdrHistogram]]] = deque()
+        self.recent: dict[int, dict[str, HdrHistogram]] = {}
+        self._encoded = EncodedAdder()  # workers' histograms, added without decoding each
         self._hlog: IO[str] | None = None
         # Streamed answers: output tokens per answer, and per answer its tokens after the first
         # per second after the first token (recorded in milli-tokens/s: HDR takes integers).
@@ -178,64 +183,90 @@ class Aggregate:
             (self.causes, interval.causes), (self.per_second, interval.per_second),
         ):  # fmt: skip
             add_counts(counts, part)
+        for name in ("outcomes", "confusion"):  # a worker's, packed
+            if name in interval.packed:
+                width, text_parts = PACKED[name]
+                add_packed(getattr(self, name), interval.packed[name], width, text_parts,
+                           interval.strings)  # fmt: skip
         lag_max = self.lag_max_per_second
         for second, us in interval.lag_max.items():
             if us > lag_max.get(second, 0):
                 lag_max[second] = us
         pause()
         rows = self.rows
-        for index, outcome, got, latency_us, error in interval.samples:
+        samples = interval.samples if self._sample_rule.kept < MAX_SAMPLES else ()
+        for index, outcome, got, latency_us, error in samples:  # (a row object is made each)
             if 0 <= index < len(rows):
                 self._keep_sample(rows[index], outcome, got, latency_us, error)
         pause()
-        by_timing, e2e_keys = self._add_histograms(interval, pause)
+        shipped_e2e = self._add_histograms(interval, pause)
         if interval.tokens is not None:
             self.tokens.add(interval.tokens)
         if interval.tokens_per_s_milli is not None:
             self.tokens_per_s_milli.add(interval.tokens_per_s_milli)
+        for name, encoded in interval.encoded_tokens.items():
+            self._encoded.add(encoded, [getattr(self, name)])
         self.output_tokens += interval.output_tokens
         self.token_sources.update(interval.token_sources)
         self.stamp_bounds.update(interval.stamp_bounds)
         self.loop.update(interval.loop)
         self._count_rows(interval)
-        self._keep_recent(interval.ended, by_timing)
-        # a worker's e2e histogram of one stage comes with its HDR encoding: latency.hlog's line
-        # is that encoding (re-encoding the decoded histogram gives the same bytes)
-        encoded = interval.encoded.get(e2e_keys[0]) if len(e2e_keys) == 1 else None
-        self._write_interval(interval, by_timing.get("e2e"), pause, encoded)
+        self._write_interval(interval, shipped_e2e, pause)
 
     def _add_histograms(
         self, interval: IntervalReport, pause: Callable[[], None]
-    ) -> tuple[dict[str, HdrHistogram], list[tuple[int, str]]]:
-        """Add the interval's histograms to the run's; (the interval's own histogram of each
-        timing over its stages, the keys of its e2e histograms)."""
-        parts: dict[str, list[HdrHistogram]] = {}
-        e2e_keys = []
+    ) -> list[tuple[bytes, int, int]]:
+        """Add the interval's histograms (folded here, or a worker's encodings) to the run's
+        and to the live view's second that the interval ended in; returns the worker's e2e
+        encodings with their counts and max values (latency.hlog's line)."""
+        recent = self._recent_second(interval.ended)
         for key, h in interval.histograms.items():
-            total = self.histograms.get(key)
-            if total is None:
-                total = self.histograms[key] = new_histogram()
-            total.add(h)
-            parts.setdefault(key[1], []).append(h)
-            if key[1] == "e2e":
-                e2e_keys.append(key)
+            for total in self._totals(key, recent):
+                total.add(h)
             pause()
-        by_timing: dict[str, HdrHistogram] = {}
-        for timing, hs in parts.items():
-            if len(hs) == 1:  # one stage: the interval's own histogram (nothing else keeps it)
-                by_timing[timing] = hs[0]
-                continue
-            by_timing[timing] = new_histogram()
-            for h in hs:
-                by_timing[timing].add(h)
-        return by_timing, e2e_keys
+        shipped_e2e = []
+        for key, encoded in interval.encoded.items():
+            count, max_us = self._encoded.add(encoded, self._totals(key, recent))
+            if key[1] == "e2e":
+                shipped_e2e.append((encoded, count, max_us))
+            pause()
+        return shipped_e2e
+
+    def _totals(
+        self, key: tuple[int, str], recent: dict[str, HdrHistogram] | None
+    ) -> list[HdrHistogram]:
+        """The histograms a histogram of ``key`` (stage, timing) is added to."""
+        total = self.histograms.get(key)
+        if total is None:
+            total = self.histograms[key] = new_histogram()
+        if recent is None:
+            return [total]
+        second = recent.get(key[1])
+        if second is None:
+            second = recent[key[1]] = new_histogram()
+        return [total, second]
+
+    def _recent_second(self, ended: float) -> dict[str, HdrHistogram] | None:
+        """The live view's histograms of the second ``ended`` falls in (None when that second is
+        older than RECENT_S); seconds older than that are dropped."""
+        cutoff = math.floor(self.ended - RECENT_S)
+        for second in [s for s in self.recent if s < cutoff]:
+            for h in self.recent.pop(second).values():
+                # An HdrHistogram and its encoder refer to each other: kept 30 s, it has
+                # reached the oldest GC generation, which Python collects rarely, so each one
+                # dropped (190 KB) would wait there — a soak's memory would grow by one a
+                # second. Breaking the cycle frees it now.
+                h.encoder = None
+        second = math.floor(ended)
+        if second < cutoff:
+            return None
+        return self.recent.setdefault(second, {})
 
     def _write_interval(
         self,
         interval: IntervalReport,
-        e2e: HdrHistogram | None,
+        shipped_e2e: list[tuple[bytes, int, int]],
         pause: Callable[[], None],
-        encoded: bytes | None = None,
     ) -> None:
         name = "results.jsonl"
         try:
@@ -243,12 +274,31 @@ class Aggregate:
                 self._results.write(interval.lines)
                 self._results.flush()
             name = "latency.hlog"
-            if self._hlog is not None and e2e is not None and e2e.get_total_count():
+            if self._hlog is None:
+                return
+            local = [h for (_, t), h in interval.histograms.items() if t == "e2e"]
+            start = max(interval.started - self.started, 0.0)  # may begin a hair before
+            end = max(interval.ended, interval.started + 1e-3) - self.started
+            if len(shipped_e2e) == 1 and not local:
+                # a worker's interval of one stage: the line is its encoding (the same bytes
+                # as encoding the decoded histogram)
+                encoded, count, max_us = shipped_e2e[0]
+                if count:
+                    write_hlog_interval(self._hlog, start, end, encoded=encoded, max_us=max_us)
+                return
+            if not local and not shipped_e2e:
+                return
+            if len(local) == 1 and not shipped_e2e:
+                e2e = local[0]
+            else:  # an interval over two stages: one line of both
+                e2e = new_histogram()
+                for h in local:
+                    e2e.add(h)
+                for encoded, _, _ in shipped_e2e:
+                    self._encoded.add(encoded, [e2e])
+            if e2e.get_total_count():
                 pause()
-                # the first delta may begin a hair before the run's start stamp
-                start = max(interval.started - self.started, 0.0)
-                end = max(interval.ended, interval.started + 1e-3) - self.started
-                write_hlog_interval(self._hlog, e2e, start, end, encoded)
+                write_hlog_interval(self._hlog, start, end, histogram=e2e)
         except OSError as exc:
             self._note_failure(name, exc)
             self.close()
@@ -268,17 +318,10 @@ class Aggregate:
             table[0][index] += scored  # the indexes are unique: a plain fancy-index add
             table[1][index] += correct
         add_counts(self.row_mislabelled, interval.mislabelled)
-
-    def _keep_recent(self, ended: float, by_timing: dict[str, HdrHistogram]) -> None:
-        if by_timing:
-            self.recent.append((ended, by_timing))
-        while self.recent and self.recent[0][0] < self.ended - RECENT_S:
-            for h in self.recent.popleft()[1].values():
-                # An HdrHistogram and its encoder refer to each other: kept 30 s, it has
-                # reached the oldest GC generation, which Python collects rarely, so each one
-                # dropped (190 KB) would wait there — a soak's memory would grow by one a
-                # second. Breaking the cycle frees it now.
-                h.encoder = None
+        if "mislabelled" in interval.packed:  # a worker's
+            width, text_parts = PACKED["mislabelled"]
+            add_packed(self.row_mislabelled, interval.packed["mislabelled"], width, text_parts,
+                       interval.strings)  # fmt: skip
 
     def _keep_sample(
         self, row: PreparedRow, outcome: int, got: str | None, latency_us: int, error: str | None
@@ -317,13 +360,18 @@ class Aggregate:
                 total.add(h)
         return total if total.get_total_count() else None
 
-    def recent_histogram(self, timing: str, window_s: float) -> HdrHistogram | None:
-        """Latency of one timing over the deltas that ended in the last ``window_s`` seconds."""
+    def recent_histogram(
+        self, timing: str, window_s: float, pause: Callable[[], None] | None = None
+    ) -> HdrHistogram | None:
+        """Latency of one timing over the intervals that ended in the last ``window_s`` whole
+        seconds (the seconds up to the latest interval's end; at most RECENT_S)."""
         total = new_histogram()
-        for ended, by_timing in self.recent:
+        first = math.floor(self.ended - window_s) + 1  # the last window_s whole seconds
+        for second, by_timing in self.recent.items():
             h = by_timing.get(timing)
-            if h is not None and ended > self.ended - window_s:
+            if h is not None and second >= first:
                 total.add(h)
+                (pause or _no_pause)()
         return total if total.get_total_count() else None
 
     def requests_started(self, first: int, last: int) -> int:

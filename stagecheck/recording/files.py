@@ -83,16 +83,24 @@ def _origin(tag: tuple[str, int] | None) -> dict[str, object]:
 
 
 def write_hlog_interval(
-    hlog: IO[str], e2e: HdrHistogram, start: float, end: float, encoded: bytes | None
+    hlog: IO[str],
+    start: float,
+    end: float,
+    *,
+    histogram: HdrHistogram | None = None,
+    encoded: bytes | None = None,
+    max_us: int = 0,
 ) -> None:
-    """One interval's line of ``latency.hlog`` (seconds since the run's start); ``encoded``:
-    the histogram's HDR encoding when already at hand (a worker's). Raises OSError."""
+    """One interval's line of ``latency.hlog`` (seconds since the run's start): of
+    ``histogram``, or of a histogram already encoded (a worker's) whose ``get_max_value()`` is
+    ``max_us``. Raises OSError."""
     if encoded is None:
+        assert histogram is not None
         HistogramLogWriter(hlog).output_interval_histogram(
-            e2e, start_time_stamp_sec=start, end_time_stamp_sec=end,
+            histogram, start_time_stamp_sec=start, end_time_stamp_sec=end,
             max_value_unit_ratio=1000.0,  # interval max column in milliseconds
         )  # fmt: skip
     else:  # HistogramLogWriter's line, with the encoding already at hand
-        max_ms = e2e.get_max_value() // 1000.0
+        max_ms = max_us // 1000.0
         hlog.write(f"{start:f},{end - start:f},{max_ms:f},{encoded.decode()}\n")
     hlog.flush()

@@ -21,6 +21,7 @@ slices are in ``rows.jsonl``.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,9 +50,10 @@ from stagecheck.recording.samples import (
     SampleRule,
 )
 from stagecheck.recording.tally import int64s, row_tallies
+from stagecheck.recording.wire import StringTable, pack_counts
 
 __all__ = ["IntervalReport", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
-           "MAX_SAMPLES_PER_GROUP", "SampleRule"]  # fmt: skip
+           "MAX_SAMPLES_PER_GROUP", "SampleRule", "PACKED"]  # fmt: skip
 
 CHUNK = 128  # requests folded between two pauses (~0.3 ms on this machine)
 GROUP_CHUNK = 64  # count groups expanded between two pauses
@@ -62,6 +64,8 @@ _MEMO_SIZE = 8192
 
 
 _OUTCOME_JSON = [orjson.dumps(o) for o in OUTCOMES]
+# the counts that cross the wire packed (wire.pack_counts): their keys' parts, string parts
+PACKED = {"outcomes": (4, (2,)), "confusion": (5, (2, 3, 4)), "mislabelled": (2, (1,))}
 _LINE = b'{"row":%d,"t":%.6f,"outcome":%s,"latency_us":%d,"stage":%d'
 
 
@@ -100,8 +104,16 @@ class IntervalReport:
     # and the wrong answers that named another label, per (row index, label).
     row_tallies: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     mislabelled: Counter[tuple[int, str]] = field(default_factory=Counter)
-    # the histograms' HDR encodings as they came from a worker (latency.hlog reuses them)
+    # An interval from a worker (from_payload) carries its histograms as they came, in HDR's
+    # encoding, and none decoded: the master adds the encodings straight into the run's
+    # histograms (hdr.EncodedAdder), and latency.hlog reuses them. ``encoded``: the latency
+    # histograms (as ``histograms``); ``encoded_tokens``: "tokens", "tokens_per_s_milli".
     encoded: dict[tuple[int, str], bytes] = field(default_factory=dict)
+    encoded_tokens: dict[str, bytes] = field(default_factory=dict)
+    # … and its outcomes, confusion and mislabelled counts packed (wire.py; names of PACKED),
+    # added by the master straight into the run's counts, their strings in ``strings``
+    packed: dict[str, bytes] = field(default_factory=dict)
+    strings: list[str] = field(default_factory=list)
     # stream timings the kernel's merged packets left unknown: "ttft" (upper bounds) and
     # "itl" (gaps that are bounds)
     stamp_bounds: Counter[str] = field(default_factory=Counter)
@@ -109,16 +121,18 @@ class IntervalReport:
 
     # -- from a worker to the master (msgpack-safe; histograms in HDR's compressed encoding) --
     def to_payload(self) -> dict[str, Any]:
-        return {
+        table = StringTable()
+        payload = {
             "started": self.started,
             "ended": self.ended,
             "dropped": self.dropped,
             "late": self.late,
             "histograms": [[s, t, h.encode()] for (s, t), h in self.histograms.items()],
             "out_of_range": [[s, t, n] for (s, t), n in self.out_of_range.items()],
-            "outcomes": [[*k, n] for k, n in self.outcomes.items()],
+            "outcomes": pack_counts(self.outcomes, PACKED["outcomes"][1], table),
+            # varied rows' outcomes (dataset.variants only): few keys, sent as they are
             "varied": [[*k, n] for k, n in self.varied.items()],
-            "confusion": [[*k, n] for k, n in self.confusion.items()],
+            "confusion": pack_counts(self.confusion, PACKED["confusion"][1], table),
             "causes": [[s, c, n] for (s, c), n in self.causes.items()],
             "per_second": list(self.per_second.items()),
             "lag_max": list(self.lag_max.items()),
@@ -134,41 +148,40 @@ class IntervalReport:
                 [s, i.astype("<i8").tobytes(), n.astype("<i8").tobytes(), c.astype("<i8").tobytes()]
                 for s, (i, n, c) in self.row_tallies.items()
             ],  # fmt: skip
-            "mislabelled": [[i, q, n] for (i, q), n in self.mislabelled.items()],
+            "mislabelled": pack_counts(self.mislabelled, PACKED["mislabelled"][1], table),
             "stamp_bounds": dict(self.stamp_bounds),
             "loop": dict(self.loop),
         }
+        payload["strings"] = table.strings()  # once the counts above have named theirs
+        return payload
 
     @classmethod
     def from_payload(cls, p: dict[str, Any]) -> IntervalReport:
-        def hist(encoded: Any) -> HdrHistogram | None:
-            return None if encoded is None else HdrHistogram.decode(encoded)
-
-        encoded = {(int(s), str(t)): bytes(e) for s, t, e in p["histograms"]}
+        tokens = {name: bytes(p[name]) for name in ("tokens", "tokens_per_s_milli")
+                  if p[name] is not None}  # fmt: skip
+        # interned: the run's totals keep the first ones, and keys then compare by identity
+        strings = [sys.intern(str(x)) for x in p["strings"]]
         return cls(
             started=float(p["started"]),
             ended=float(p["ended"]),
             dropped=int(p["dropped"]),
             late=int(p["late"]),
-            histograms={k: HdrHistogram.decode(e) for k, e in encoded.items()},
-            encoded=encoded,
+            encoded={(int(s), str(t)): bytes(e) for s, t, e in p["histograms"]},
+            encoded_tokens=tokens,
             out_of_range=Counter({(int(s), str(t)): int(n) for s, t, n in p["out_of_range"]}),
-            outcomes=Counter({(s, i, v, o): n for s, i, v, o, n in p["outcomes"]}),
             varied=Counter({(s, i, v, o): n for s, i, v, o, n in p.get("varied", ())}),
-            confusion=Counter({(s, i, v, e, q): n for s, i, v, e, q, n in p["confusion"]}),
+            packed={name: bytes(p[name]) for name in PACKED},
+            strings=strings,
             causes=Counter({(s, c): n for s, c, n in p["causes"]}),
             per_second=Counter({int(s): int(n) for s, n in p["per_second"]}),
             lag_max={int(s): int(us) for s, us in p["lag_max"]},
             samples=[(int(r), int(o), g, int(lat), e) for r, o, g, lat, e in p["samples"]],
             lines=bytes(p["lines"]),
-            tokens=hist(p["tokens"]),
-            tokens_per_s_milli=hist(p["tokens_per_s_milli"]),
             output_tokens=int(p["output_tokens"]),
             token_sources=Counter(p["token_sources"]),
             row_tallies={
                 int(s): (int64s(i), int64s(n), int64s(c)) for s, i, n, c in p["row_tallies"]
             },  # fmt: skip
-            mislabelled=Counter({(int(i), str(q)): int(n) for i, q, n in p["mislabelled"]}),
             stamp_bounds=Counter(p.get("stamp_bounds", {})),
             loop=Counter(p.get("loop", {})),
         )

@@ -132,7 +132,8 @@ def build_live_view(
     sums: dict[str, float] = {}
     for timing in agg.timings():
         pause()
-        h = agg.recent_histogram(timing, INTERVAL_S)
+        h = agg.recent_histogram(timing, INTERVAL_S, pause)
+        pause()
         if h is not None:
             pcts = dict(zip(LIVE_PERCENTILES, values_at_percentiles(h, LIVE_PERCENTILES),
                             strict=True))  # fmt: skip

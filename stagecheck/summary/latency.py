@@ -71,14 +71,17 @@ def tokens_section(agg: Aggregate, duration_s: float) -> dict[str, Any] | None:
     }
 
 
-def _percentile_cis(h: HdrHistogram) -> dict[str, list[int] | None]:
+def _percentile_cis(h: HdrHistogram, pause: Callable[[], None]) -> dict[str, list[int] | None]:
     """Distribution-free 95 % intervals of the headline percentiles (order statistics read
-    from the histogram), None where the sample is too small for one."""
+    from the histogram), None where the sample is too small for one; ``pause`` between two
+    (each one's ranks are a binomial search: ~0.1 ms at 200,000 requests)."""
     n = h.get_total_count()
     out: dict[str, list[int] | None] = {}
+    lookup = rank_lookup(h, n)  # the counts read once (each read walks every bucket)
     for key, p in PERCENTILES:
-        bounds = percentile_interval(rank_lookup(h, n), n, p)
+        bounds = percentile_interval(lookup, n, p)
         out[key.removesuffix("_us")] = None if bounds is None else [int(b) for b in bounds]
+        pause()
     return out
 
 
@@ -90,7 +93,7 @@ def latency_section(agg: Aggregate, pause: Callable[[], None]) -> dict[str, Any]
         figures = latency_figures(h, agg.out_of_range_count(timing))
         pause()
         if figures is not None and h is not None:
-            figures["ci_us"] = _percentile_cis(h)
+            figures["ci_us"] = _percentile_cis(h, pause)
             latency[timing] = figures
         pause()
     return latency

@@ -31,7 +31,7 @@ def test_intervals_the_live_view_drops_are_freed_at_once_not_at_the_next_full_gc
                             stage=0)  # fmt: skip
             agg.merge(recorder.drain())
             if first is None:
-                first = weakref.ref(agg.recent[-1][1]["e2e"])
+                first = weakref.ref(agg.recent[max(agg.recent)]["e2e"])
         assert len(agg.recent) <= RECENT_S + 1  # the live view's window, not the run's length
         assert first is not None and first() is None  # freed without a garbage collection
     finally:
