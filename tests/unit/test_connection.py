@@ -119,9 +119,10 @@ def test_one_connection_carries_the_users_requests_and_the_base_path(server):
     assert [b for _, b in server.requests] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
 
 
-def _os_thread_server(arrived: list[int]) -> socket.socket:
+def _os_thread_server(arrived: list[int], answer_after_s: float = 0.0) -> socket.socket:
     """A listening socket served by an OS thread (not a greenlet: it runs while the event loop
-    is held) that answers one request and notes when it had read it."""
+    is held) that answers one request ``answer_after_s`` after it had read it, and notes when
+    that was."""
     real_socket = get_original("socket", "socket")
     listener = real_socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -134,6 +135,7 @@ def _os_thread_server(arrived: list[int]) -> socket.socket:
             while b"\r\n\r\n" not in request:
                 request += peer.recv(65536)
             arrived.append(time.perf_counter_ns())
+            get_original("time", "sleep")(answer_after_s)
             peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
                          % (len(ANSWER), ANSWER))  # fmt: skip
             peer.recv(1)  # until the client closes
@@ -148,7 +150,8 @@ def test_a_first_request_goes_out_as_soon_as_its_connect_is_done():
     0.5 s, as a thousand users spawning do), which would count in its latency as if the
     endpoint were slow. The connect itself stays in it: the request starts before it."""
     arrived: list[int] = []
-    listener = _os_thread_server(arrived)
+    # answered a moment after: the client waits for it, and the holding greenlet runs then
+    listener = _os_thread_server(arrived, answer_after_s=0.05)
     target, conn = _conn(f"http://127.0.0.1:{listener.getsockname()[1]}")
     hold = get_original("time", "sleep")  # holds the event loop
     held: list[int] = []
