@@ -267,3 +267,29 @@ def test_compare_shows_each_variants_flip_rate_in_both_runs(runs):
         if rate is not None:
             row = shown[f"variant[{name}].flip_rate"]
             assert row.base is None and row.new == rate and row.test is None  # shown, untested
+
+
+def test_a_distributed_run_keeps_varied_rows_out_of_the_headline_figures(runs, demo, tmp_path):
+    """``--processes 2``: the workers' varied rows cross to the master apart from the rows as
+    written, so the headline quality of an exact pass is the single-process run's, number for
+    number, and the variants' figures too."""
+    import subprocess
+    import sys
+
+    from tests.support import REPO, free_master_port
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "stagecheck.cli", "run", str(SCENARIOS / "robustness.yaml"),
+         "--set", f"endpoint.url={demo.url}", "--set", f"dataset.limit={LIMIT}",
+         "--processes", "2", "--master-port", str(free_master_port()),
+         "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    (folder,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    distributed = json.loads((folder / "summary.json").read_text())
+    single = json.loads((runs["varied"][1] / "summary.json").read_text())
+    assert distributed["requests"]["total"] == single["requests"]["total"]
+    assert distributed["quality"] == single["quality"]  # the rows as written only
+    assert distributed["classes"] == single["classes"]
+    assert distributed["variants"] == single["variants"]
