@@ -408,4 +408,5 @@ class DeltaFold:
                     confusion[(stage, i, value, row.expected_text, predicted)] += count
             if n % GROUP_CHUNK == 0:
                 pause()
+        pause()
         iv.row_tallies = row_tallies(answered)

@@ -24,6 +24,12 @@ def int64s(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i8").astype(np.int64)
 
 
+# numpy's first np.unique in a process (its hash-based path, without return_inverse) sets
+# itself up: ~7 CPU-ms, which held the event loop in the first second's merge of every run
+# (benchmarks/drain_hold.py: longest hold 7.4–11 ms). Done at import, before any load.
+np.unique(np.zeros(2, np.int64))
+
+
 def row_tallies(
     answered: list[tuple[int, int, int, int]],
 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
