@@ -72,6 +72,9 @@ class Group(_Strict):
     share: float  # of all rows, 0..1
     half_width: float  # widest 95 % half-width at this n (max_half_width), 0..1
     thin: bool  # half_width can exceed ±10 points: its figures mean little
+    # a conversation dataset: the conversations holding its turns, the unit of evidence (its
+    # turns are not independent): half_width and thin are at this n, not at rows
+    conversations: int | None = None
 
 
 class Groups(_Strict):
@@ -158,25 +161,57 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _groups(counter: Counter[str], total: int) -> Groups:
+def _groups(counter: Counter[str], total: int, units: dict[str, set[int]] | None = None
+            ) -> Groups:  # fmt: skip
+    """``units``: a conversation dataset's conversations holding each value's turns."""
     ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
     kept = ranked[:MAX_GROUPS]
+
+    def n(value: str, rows: int) -> int:
+        return rows if units is None else len(units.get(value, ()))
+
     return Groups(
         values=[
             Group(
                 value=value,
                 rows=rows,
                 share=rows / total,
-                half_width=max_half_width(rows),
-                thin=is_thin(rows, THIN_HALF_WIDTH),
+                half_width=max_half_width(n(value, rows)),
+                thin=is_thin(n(value, rows), THIN_HALF_WIDTH),
+                conversations=None if units is None else n(value, rows),
             )
             for value, rows in kept
         ],
         distinct=len(ranked),
         omitted_rows=sum(rows for _, rows in ranked[MAX_GROUPS:]),
-        thin=sum(1 for _, rows in ranked if is_thin(rows, THIN_HALF_WIDTH)),
+        thin=sum(1 for value, rows in ranked if is_thin(n(value, rows), THIN_HALF_WIDTH)),
         min_rows=ranked[-1][1] if ranked else 0,
     )
+
+
+_Units = dict[str, set[int]]  # a value's conversations
+
+
+def _conversation_units(dataset: PreparedDataset, classification: bool
+                        ) -> tuple[_Units | None, list[_Units]]:  # fmt: skip
+    """A conversation dataset's conversations per class and per slice value (None and [] for
+    another dataset)."""
+    rows = dataset.rows
+    table = getattr(rows, "conversations", None)
+    if table is None or len(table.conversation_of) != len(rows):
+        return None, []
+    classes: dict[str, set[int]] = {}
+    slices: list[dict[str, set[int]]] = []
+    expected = rows.expected_texts
+    for i, (conversation, combo) in enumerate(zip(table.conversation_of, rows.slices,
+                                                  strict=True)):  # fmt: skip
+        if classification:
+            classes.setdefault(expected[i], set()).add(conversation)
+        while len(slices) < len(combo):
+            slices.append({})
+        for field, value in enumerate(combo):
+            slices[field].setdefault(value, set()).add(conversation)
+    return (classes if classification else None), slices
 
 
 _DICT_CODES_UP_TO = 200_000  # values hashed in a dict below this; with pandas above
@@ -287,8 +322,11 @@ def _rows(n: int) -> str:
 def _thin_warnings(
     named: Callable[[str], str], plural: str, groups: Groups, thin_below: int
 ) -> list[str]:
-    """One line per thin value when few are; else one line for all of them, smallest first."""
+    """One line per thin value when few are; else one line for all of them, smallest first.
+    A conversation dataset's are judged and said in conversations, its unit of evidence."""
     thin = sorted((g for g in groups.values if g.thin), key=lambda g: (g.rows, g.value))
+    if groups.values and groups.values[0].conversations is not None:
+        return _thin_conversations(named, plural, groups, thin, thin_below)
     if groups.thin <= 3:
         return [
             f"{named(excerpt(g.value))} has {_rows(g.rows)}: its accuracy can only be known "
@@ -307,6 +345,25 @@ def _thin_warnings(
         f"accuracy can only be known to ±{round(max_half_width(largest) * 100)} to "
         f"{_points(max_half_width(groups.min_rows))}; smallest: {smallest}"
     ]
+
+
+def _thin_conversations(named: Callable[[str], str], plural: str, groups: Groups,
+                        thin: list[Group], thin_below: int) -> list[str]:  # fmt: skip
+    """:func:`_thin_warnings` of a conversation dataset: its turns are not independent, so a
+    value's accuracy is known as well as its conversations (not its turns) allow."""
+    def units(g: Group) -> str:
+        n = g.conversations or 0
+        return f"{_rows(g.rows)} in {n} conversation{'s' if n != 1 else ''}"
+
+    if groups.thin <= 3:
+        return [f"{named(excerpt(g.value))} has {units(g)}: its accuracy can only be known to "
+                f"{_points(g.half_width)}" for g in thin]  # fmt: skip
+    smallest = ", ".join(f"{excerpt(g.value, 24)} {g.conversations}" for g in
+                         sorted(thin, key=lambda g: (g.conversations or 0, g.value))[:MAX_WARNED])
+    widest = max((g.half_width for g in thin), default=0.0)
+    return [f"{groups.thin} of {groups.distinct} {plural} are in fewer than {thin_below} "
+            f"conversations: their accuracy can only be known to {_points(widest)} at worst; "
+            f"smallest (conversations): {smallest}"]  # fmt: skip
 
 
 def _slice_value(field: str) -> Callable[[str], str]:
@@ -376,14 +433,17 @@ def profile_dataset(
         if not lengths[cut]:
             del lengths[cut]
     empty = InputLengths(min=0, p50=0, p90=0, max=0, mean=0.0, buckets=[], capped=0)
+    class_units, slice_units = _conversation_units(dataset, classification)
+    while slice_units and len(slice_units) < len(slice_fields):
+        slice_units.append({})
     profile = DatasetProfile(
         rows=total,
         classification=classification,
         thin_below=_thin_below(),
-        classes=_groups(classes, total) if classification and total else None,
+        classes=_groups(classes, total, class_units) if classification and total else None,
         slices={
-            name: _groups(counter, total)
-            for name, counter in zip(slice_fields, slices, strict=True)
+            name: _groups(counter, total, slice_units[i] if slice_units else None)
+            for i, (name, counter) in enumerate(zip(slice_fields, slices, strict=True))
             if total
         },
         duplicates=_duplicates(dataset),

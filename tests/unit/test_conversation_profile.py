@@ -75,3 +75,22 @@ def test_the_demo_conversations_validate_without_a_labelling_warning():
     assert r.returncode == 0, r.stderr
     assert "labelled more than one way" not in r.stdout
     assert "(a conversation's turn counted with its history)" in r.stdout
+
+
+def test_a_slice_value_is_judged_by_its_conversations_not_its_turns(tmp_path):
+    """100 turns of one slice value in 10 conversations of 10 turns: not independent evidence,
+    so the value's accuracy can be known no better than its 10 conversations allow (±26
+    points, thin), where 100 independent rows would give ±10 (not thin)."""
+    scenario = SCENARIO.replace("  id: id\n", "  id: id\n  slices: [team]\n")
+    lines = [{"id": f"c{i}", "team": "north", "turns": [
+        {"user": f"q{i}-{k}", "expected": "ok", "assistant": "ok"} for k in range(10)]}
+        for i in range(10)]  # fmt: skip
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (tmp_path / "s.yaml").write_text(scenario)
+    ds = prepare_scenario(tmp_path / "s.yaml").dataset
+    p = profile_dataset(ds, ds.slice_fields, False)
+    (north,) = p.slices["team"].values
+    assert (north.rows, north.conversations) == (100, 10)
+    assert north.thin and round(north.half_width * 100) == 26
+    (w,) = [w for w in p.warnings if "team=north" in w]
+    assert "100 rows in 10 conversations" in w and "±26 points" in w
