@@ -26,6 +26,7 @@ from stagecheck.errors import EXIT_BAD_INPUT, EXIT_RUN_FAILED, StagecheckError
 from stagecheck.locust.lifecycle import LoopProbe, cycle, headless, main_greenlet, pause
 from stagecheck.locust.master_link import wait_for_lost_master
 from stagecheck.recording import IntervalReport
+from stagecheck.recording.wire import WIRE_VERSION
 from stagecheck.run import RunController, RunSession
 from stagecheck.run.lifecycle import CurrentRun, freeze_heap
 
@@ -51,8 +52,11 @@ class MasterSide:
         self.finals: set[str] = set()  # workers whose last results arrived
         self.lost: dict[str, float] = {}  # workers that stopped reporting → when
         self.run_workers: set[str] = set()  # workers connected when the run began
+        self.refused: set[str] = set()  # workers whose reports this master cannot read
+        self._runner: Any = None
 
     def listen(self, runner: Any) -> None:
+        self._runner = runner
         if isinstance(runner, MasterRunner):
             runner.register_message(MSG_FINAL, self._on_final_message)
             runner.register_message(MSG_ERROR, self._on_worker_error)
@@ -73,8 +77,31 @@ class MasterSide:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         payload = data.get(PAYLOAD_KEY)
-        if payload is not None and self._run.controller is not None:
+        if payload is not None and self._run.controller is not None and self._readable(
+                payload, client_id):  # fmt: skip
             self._run.controller.absorb(IntervalReport.from_payload(payload), worker=client_id)
+
+    def _readable(self, payload: dict[str, Any], client_id: str) -> bool:
+        """Whether ``client_id``'s report is in this master's format; if not (a worker of
+        another stagecheck version), the run ends now, invalid (exit 3), one line saying why:
+        its results cannot be counted, and a run missing them would lie."""
+        version = payload.get("wire") if isinstance(payload, dict) else None
+        if version == WIRE_VERSION:
+            return True
+        if client_id not in self.refused:
+            self.refused.add(client_id)
+            log.error("worker %s runs another version of stagecheck (report format %s, this "
+                      "master's %s): its results cannot be counted; run the same version on "
+                      "the master and every worker", client_id, version or 1,
+                      WIRE_VERSION)  # fmt: skip
+            runner = self._runner
+            if runner is not None:
+                if self._run.controller is not None:
+                    self._run.controller.incomplete.append(
+                        f"worker {client_id} runs another version of stagecheck: its results "
+                        "are not counted")  # fmt: skip
+                gevent.spawn(runner.quit)
+        return False
 
     def _on_schedule_message(self, environment: Any, msg: Any, **_: Any) -> None:
         session = self._run.session
@@ -83,7 +110,8 @@ class MasterSide:
             session.workers_schedule_end = max(session.workers_schedule_end or end, end)
 
     def _on_final_message(self, environment: Any, msg: Any, **_: Any) -> None:
-        if self._run.controller is not None:
+        if self._run.controller is not None and self._readable(msg.data["interval"],
+                                                               msg.node_id):  # fmt: skip
             interval = IntervalReport.from_payload(msg.data["interval"])
             self._run.controller.absorb(interval, worker=msg.node_id)
         self.finals.add(msg.node_id)

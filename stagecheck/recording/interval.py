@@ -50,7 +50,7 @@ from stagecheck.recording.samples import (
     SampleRule,
 )
 from stagecheck.recording.tally import int64s, row_tallies
-from stagecheck.recording.wire import StringTable, pack_counts
+from stagecheck.recording.wire import WIRE_VERSION, StringTable, pack_counts
 
 __all__ = ["IntervalReport", "DeltaFold", "SampleCandidate", "CHUNK", "LATE_US", "MAX_SAMPLES",
            "MAX_SAMPLES_PER_GROUP", "SampleRule", "PACKED"]  # fmt: skip
@@ -123,6 +123,7 @@ class IntervalReport:
     def to_payload(self) -> dict[str, Any]:
         table = StringTable()
         payload = {
+            "wire": WIRE_VERSION,
             "started": self.started,
             "ended": self.ended,
             "dropped": self.dropped,

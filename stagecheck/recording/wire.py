@@ -18,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["StringTable", "pack_counts", "unpack_counts", "add_packed"]
+__all__ = ["StringTable", "pack_counts", "unpack_counts", "add_packed", "WIRE_VERSION"]
+
+# The format of a worker's report (IntervalReport.to_payload); a master reads only its own.
+# 2: counts as int64 columns with a string table (1, unnamed: counts as lists of keys).
+WIRE_VERSION = 2
 
 
 class StringTable:

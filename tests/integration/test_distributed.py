@@ -124,3 +124,47 @@ def test_a_separate_worker_with_a_large_dataset_keeps_the_plans_duration(fast_de
     # the plan's 3 s, and the graceful stop's wait for the last answers (ms here): never
     # the worker's set-up (a loaded machine may still make the run invalid for lateness)
     assert summary["run"]["duration_s"] < 3.0 + 1.0, summary["run"]["duration_s"]
+
+
+# The last commit whose workers sent their counts as lists of keys (report format 1)
+OLD_WORKER_REV = "ab46f06"
+
+
+def test_a_worker_of_another_stagecheck_version_ends_the_run_invalid(fast_demo, tmp_path):
+    """A master and a worker of different stagecheck versions (a real worker of an older
+    commit, extracted with git archive): the master cannot read its reports, so it says so in
+    one line naming the worker, and the run ends with exit 3 and an invalid summary, rather
+    than a traceback per report or a run that silently lacks that worker's requests."""
+    old = tmp_path / "old"
+    old.mkdir()
+    archive = subprocess.run(["git", "archive", OLD_WORKER_REV], cwd=REPO, capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"git archive {OLD_WORKER_REV} is not available here (no history)")
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    port = str(free_master_port())
+    master = subprocess.Popen(
+        stagecheck(str(SCENARIOS / "smoke.yaml"), "--set", f"endpoint.url={fast_demo.url}",
+                   "--set", "load.duration=6s", "--master", "--expect-workers", "1",
+                   "--master-port", port, "--out", str(tmp_path / "runs")),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        stagecheck(str(SCENARIOS / "smoke.yaml"), "--worker", "--master-port", port),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=old,
+        env={**__import__("os").environ, "PYTHONPATH": str(old)},
+    )  # fmt: skip
+    try:
+        out, err = master.communicate(timeout=90)
+        worker.communicate(timeout=30)
+    finally:
+        for p in (master, worker):
+            if p.poll() is None:
+                p.kill()
+    assert master.returncode == 3, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    lines = [x for x in err.splitlines() if "another version of stagecheck" in x]
+    assert len(lines) == 1 and "report format 1, this master's 2" in lines[0], err[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["validity"]["valid"] is False
+    assert any("another version of stagecheck" in r for r in summary["validity"]["reasons"])
