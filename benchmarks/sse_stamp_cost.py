@@ -82,6 +82,9 @@ class _PerReadReader:
         data, at = _per_read(self.sock, size, floor, self.offset)
         return [(data, at, False)]
 
+    def unwatch(self) -> None:  # it reads its socket itself
+        pass
+
 
 def transport_of(rev: str) -> ModuleType:
     """``stagecheck/locust/transport.py`` as it was at ``rev``, as a module of its own."""
@@ -114,9 +117,10 @@ def one(way: str, case: str, events: int, pace_us: int, batch: int,
     if way != "plain":
         sock.setsockopt(socket.SOL_SOCKET, stamps._SO_TIMESTAMPNS, 1)
     name = "EventReader" if hasattr(module, "EventReader") else "_EventReader"
-    original_reader, original_stamping = getattr(module, name), module._stamping
+    switch = "stamping" if hasattr(module, "stamping") else "_stamping"  # (before ce0e473)
+    original_reader, original_stamping = getattr(module, name), getattr(module, switch)
     if way == "plain":
-        module._stamping = lambda s: False
+        setattr(module, switch, lambda s: False)
     elif way == "per read":
         setattr(module, name, _PerReadReader)
     seen = 0
@@ -134,7 +138,7 @@ def one(way: str, case: str, events: int, pace_us: int, batch: int,
         sock.send(b"g")
     finally:
         setattr(module, name, original_reader)
-        module._stamping = original_stamping
+        setattr(module, switch, original_stamping)
     writer.wait(timeout=120)
     sock.close()
     assert seen == events, (seen, events)
