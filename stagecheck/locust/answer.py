@@ -15,6 +15,7 @@ reads the same way (tests/unit/test_whole_answer.py checks every attribute again
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from geventhttpclient._parser import HTTPParseError, HTTPResponseParser
 from geventhttpclient.header import Headers
@@ -47,8 +48,9 @@ class WholeAnswer(HTTPResponse):
     _current_header_field = None
     _current_header_value = None
 
-    def __init__(self, method: str, code: int, reason: str, fields: list[tuple[str, str]],
-                 keys: list[str], body: bytes, keep_alive: bool) -> None:  # fmt: skip
+    def __init__(self, method: str, code: int, reason: str,
+                 fields: tuple[tuple[str, str], ...], keys: tuple[str, ...], body: bytes,
+                 keep_alive: bool) -> None:  # fmt: skip
         HTTPResponseParser.__init__(self)  # a valid (unused) parser under the C methods
         self.method = method
         self.status_message = reason
@@ -103,8 +105,34 @@ class WholeAnswer(HTTPResponse):
 def whole_answer(data: bytes, method: str) -> WholeAnswer | None:
     """``data`` read as one whole HTTP/1.1 answer to a ``method`` request, or None when llhttp
     must read it (see the module's docstring)."""
-    m = _HEAD.match(data)
-    if m is None or method == "HEAD":
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or method == "HEAD":
+        return None
+    start = end + 4
+    head = data[:start]
+    # An endpoint's heads differ by their Date at most, once a second: each is read once.
+    read = _HEADS.get(head, _UNREAD)
+    if read is _UNREAD:
+        if len(_HEADS) >= _HEADS_KEPT:
+            _HEADS.clear()
+        read = _HEADS[head] = _read_head(head)
+    if read is None or len(data) - start != read[4]:  # a body short of its length, or beyond
+        return None
+    code, reason, fields, keys, _, keep_alive = read
+    return WholeAnswer(method, code, reason, fields, keys, data[start:], keep_alive)
+
+
+_Head = tuple[int, str, tuple[tuple[str, str], ...], tuple[str, ...], int, bool]
+_UNREAD: Any = object()
+_HEADS: dict[bytes, _Head | None] = {}  # a head's bytes → what it says (None: llhttp's)
+_HEADS_KEPT = 256
+
+
+def _read_head(head: bytes) -> _Head | None:
+    """(status, reason, fields, their names in lower case, body length, keep-alive) of a head
+    (its blank line included), or None when llhttp must read it."""
+    m = _HEAD.fullmatch(head)
+    if m is None:
         return None
     code = int(m.group(1))
     if code in _NO_BODY:
@@ -131,8 +159,6 @@ def whole_answer(data: bytes, method: str) -> WholeAnswer | None:
             return None
         fields.append((name, value))
         keys.append(key)
-    start = m.end()
-    if len(data) - start != length:  # no length, a body still to come, or bytes beyond it
+    if length < 0:  # a body that ends with the connection
         return None
-    return WholeAnswer(method, code, m.group(2).decode("ascii"), fields, keys, data[start:],
-                       keep_alive)  # fmt: skip
+    return code, m.group(2).decode("ascii"), tuple(fields), tuple(keys), length, keep_alive
