@@ -61,7 +61,7 @@ class Connection:
     """One persistent connection (opened on first use, reopened after the server closes it or a
     request fails on it)."""
 
-    __slots__ = ("target", "sock", "last_ns", "response", "stamped", "reader", "loop")
+    __slots__ = ("target", "sock", "last_ns", "response", "stamped", "reader", "loop", "late")
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -72,6 +72,7 @@ class Connection:
         # reads streams off a stamped socket; only while every read of the socket is its own
         self.reader: EventReader | None = None
         self.loop = gevent.get_hub().loop  # the event loop of the user's thread (its timers)
+        self.late = (0.0, "")  # (timeout, what its RequestTimeout says): formatted once
 
     def close(self) -> None:
         self.reader = None
@@ -141,9 +142,11 @@ class Connection:
                 raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
             # One timer bounds the whole exchange (its send and every wait for the answer): a
             # socket timeout would start a gevent Timeout per wait (~2.5 µs a request).
+            late = self.late
+            if late[0] != timeout_s:
+                late = self.late = (timeout_s, f"no complete answer within {timeout_s:g}s")
             timer = self.loop.timer(remaining, priority=-1)
-            timer.start(gevent.getcurrent().throw, RequestTimeout,
-                        f"no complete answer within {timeout_s:g}s", update=True)  # fmt: skip
+            timer.start(gevent.getcurrent().throw, RequestTimeout, late[1], update=True)
             begin = before if sock is not reused else time.perf_counter_ns()
             # One send() takes a request whole (it fits the socket's buffer): gevent's sendall
             # would first ask the kernel for that buffer's size, a syscall per request.
