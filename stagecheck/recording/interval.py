@@ -173,6 +173,11 @@ class DeltaFold:
 
     def __init__(self, rows: Sequence[PreparedRow], *, write_lines: bool = True) -> None:
         self.rows = rows
+        # a row's expected text without making the row (a RowTable keeps them as a column)
+        texts = getattr(rows, "expected_texts", None)
+        self._expected_text: Callable[[int], str] = (
+            texts.__getitem__ if isinstance(texts, list) else lambda i: rows[i].expected_text
+        )
         self.write_lines = write_lines
         self.samples = SampleRule()
         self._json: dict[str, bytes] = {}
@@ -210,7 +215,7 @@ class DeltaFold:
         linked: dict[int, tuple[int, int, bool]],
         lines: list[bytes],
     ) -> None:
-        started, index, outcome, predicted, _, latency, _, stage, lag = list(
+        started, index, outcome, predicted, _, latency, errors, stage, lag = list(
             zip(*chunk, strict=True)
         )[:9]
         groups.update(zip(stage, index, outcome, predicted, strict=True))
@@ -235,8 +240,10 @@ class DeltaFold:
                     if us > LATE_US:
                         iv.late += 1
         rows = self.rows
-        if outcome.count(CORRECT) != len(outcome):
-            rule = self.samples
+        rule = self.samples
+        if outcome.count(CORRECT) == len(outcome):
+            pass
+        elif rule.kept < MAX_SAMPLES:
             for _, row, out_code, _, got, latency_us, error, stage_no, _, _, _ in chunk:
                 if out_code == CORRECT:
                     continue
@@ -244,15 +251,19 @@ class DeltaFold:
                     iv.causes[(stage_no, error.partition(":")[0])] += 1
                 if rule.admit(rows[row], out_code):
                     iv.samples.append((row, out_code, got, latency_us, error))
+        elif errors.count(None) != len(errors):  # every sample kept: only the causes count
+            for out_code, error, stage_no in zip(outcome, errors, stage, strict=True):
+                if out_code != CORRECT and error is not None:
+                    iv.causes[(stage_no, error.partition(":")[0])] += 1
         if self.write_lines:
-            line, text = _LINE, self._text
+            line, text, expected_text = _LINE, self._text, self._expected_text
             done: list[bytes] = []
             out = done.append
             for n, r in enumerate(chunk, start=start):
                 t, row, out_code, label, got, e2e_us, error, stage_no, lag_us, score, judge_us = r
                 head = line % (row, t, _OUTCOME_JSON[out_code], e2e_us, stage_no)
                 if (error is None and not lag_us and score is None and not judge_us and got == label
-                        and (label is None or label == rows[row].expected_text)
+                        and (label is None or label == expected_text(row))
                         and n not in linked):  # fmt: skip
                     out(head + b"}\n")  # the common line: a right label, or a failure's
                 else:
@@ -274,7 +285,7 @@ class DeltaFold:
             if got != predicted:
                 parts.append(b',"predicted":' + text(predicted))
                 parts.append(b',"got":' + (b"null" if got is None else text(got)))
-            elif predicted != self.rows[row].expected_text:
+            elif predicted != self._expected_text(row):
                 parts.append(b',"predicted":' + text(predicted))
         elif got is not None:
             parts.append(b',"got":' + text(got))
