@@ -239,8 +239,7 @@ class DeltaFold:
                         iv.lag_max[second] = us
                     if us > LATE_US:
                         iv.late += 1
-        rows = self.rows
-        rule = self.samples
+        rule, expected_text = self.samples, self._expected_text
         if outcome.count(CORRECT) == len(outcome):
             pass
         elif rule.kept < MAX_SAMPLES:
@@ -249,14 +248,14 @@ class DeltaFold:
                     continue
                 if error is not None:
                     iv.causes[(stage_no, error.partition(":")[0])] += 1
-                if rule.admit(rows[row], out_code):
+                if rule.admit_at(row, expected_text(row), out_code):
                     iv.samples.append((row, out_code, got, latency_us, error))
         elif errors.count(None) != len(errors):  # every sample kept: only the causes count
             for out_code, error, stage_no in zip(outcome, errors, stage, strict=True):
                 if out_code != CORRECT and error is not None:
                     iv.causes[(stage_no, error.partition(":")[0])] += 1
         if self.write_lines:
-            line, text, expected_text = _LINE, self._text, self._expected_text
+            line, text = _LINE, self._text
             done: list[bytes] = []
             out = done.append
             for n, r in enumerate(chunk, start=start):
