@@ -36,7 +36,9 @@ CPU / requests) and the ratio stagecheck / baseline.
    stagecheck run ÷ bare Locust and stagecheck run ÷ wrk (median, min–max). Start-up and the
    end-of-run reports are a fixed cost: the fewer requests a busy machine lets through in S
    seconds, the more they weigh. The measured stagecheck is byte-compiled first, as installing
-   it does (Locust's modules were compiled when pip installed them).
+   it does (Locust's modules were compiled when pip installed them). ``--whole-rev REV`` adds
+   a fourth process to each round, ``stagecheck run`` from git REV (the same command, its
+   own sources): a before/after in the same invocation, each ÷ the same round's bare Locust.
 
 Prints tables; writes benchmarks/results/generator_cost-<UTC time>.json (+ py-spy stacks).
 """
@@ -491,6 +493,9 @@ def run_concurrently(
 # the whole process, as a user pays it: start-up, load, end-of-run reports (issue 19 item 4)
 
 WHOLE_VARIANTS = ("locust", "stagecheck run", "wrk")
+WHOLE_REV = "stagecheck run @rev"  # --whole-rev: stagecheck run from another revision
+# --whole-rev's sources: (PYTHONPATH, working folder, scenario) of its stagecheck run
+WHOLE_REV_SOURCE: dict[str, str] = {}
 
 
 def write_bodies(target: Target, tmp: Path) -> Path:
@@ -520,12 +525,13 @@ def write_bodies(target: Target, tmp: Path) -> Path:
     return path
 
 
-def compile_source() -> None:
+def compile_source(source: Path | None = None) -> None:
     """Byte-compile the measured stagecheck, as installing it does (pip compiles a wheel's
     modules; Locust's were compiled so): with PYTHONDONTWRITEBYTECODE set, as on some shared
     machines, every whole run would otherwise compile stagecheck's source again (~0.3 CPU-s)."""
-    dirs = [str(SOURCE_DIR / name) for name in ("stagecheck", "reporting")
-            if (SOURCE_DIR / name).is_dir()]  # fmt: skip
+    folder = source or SOURCE_DIR
+    dirs = [str(folder / name) for name in ("stagecheck", "reporting")
+            if (folder / name).is_dir()]  # fmt: skip
     subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
 
@@ -536,18 +542,23 @@ def run_whole(
     """One whole process of ``variant`` on the generator's CPU: its own CPU time (user +
     system, from ``os.wait4``: start-up, imports, preparation, load, end-of-run reports) and
     the requests it made."""
-    slug = f"whole-{variant.replace(' ', '-')}-{round_no}"
+    slug = f"whole-{variant.replace(' ', '-').replace('@', '')}-{round_no}"
     env = {**os.environ, **SOURCE_ENV, "PYTHONUNBUFFERED": "1"}
     run_dir = tmp / slug
     probe = tmp / f"{slug}.probe.jsonl"
+    cwd = SOURCE_DIR
     if variant == "locust":
         env.update(BENCH_OUT=str(probe), BENCH_VARIANT="baseline", BENCH_TARGET_URL=target.url,
                    BENCH_BODIES=str(tmp / "bodies.json"))  # fmt: skip
         cmd = [LOCUST, "-f", str(BENCH / "bare_locustfile.py"), "--headless", "-u",
                str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s",
                "--only-summary", "--loglevel", "WARNING", "-H", target.url]  # fmt: skip
-    elif variant == "stagecheck run":
-        cmd = [str(BIN / "stagecheck"), "run", SCENARIO, "--users", str(args.users),
+    elif variant in ("stagecheck run", WHOLE_REV):
+        scenario = SCENARIO
+        if variant == WHOLE_REV:
+            env["PYTHONPATH"] = WHOLE_REV_SOURCE["pythonpath"]
+            scenario, cwd = WHOLE_REV_SOURCE["scenario"], Path(WHOLE_REV_SOURCE["dir"])
+        cmd = [str(BIN / "stagecheck"), "run", scenario, "--users", str(args.users),
                "--duration", f"{args.seconds}s", "--set", f"endpoint.url={target.url}",
                "--set", f"load.spawn_rate={args.users}", "--out", str(run_dir),
                "--quiet"]  # fmt: skip
@@ -558,7 +569,7 @@ def run_whole(
     with log_path.open("w") as log:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [*pin_prefix(GENERATOR_CORE), *cmd], cwd=SOURCE_DIR, env=env, stdout=log, stderr=log
+            [*pin_prefix(GENERATOR_CORE), *cmd], cwd=cwd, env=env, stdout=log, stderr=log
         )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
@@ -566,7 +577,7 @@ def run_whole(
     text = log_path.read_text(errors="replace")
     if variant == "locust":
         requests = json.loads(probe.read_text().splitlines()[-1])["requests"]
-    elif variant == "stagecheck run":
+    elif variant in ("stagecheck run", WHOLE_REV):
         found = list(run_dir.glob("*/results.jsonl"))
         requests = sum(f.read_bytes().count(b"\n") for f in found)
     else:
@@ -588,14 +599,17 @@ def summarise_whole(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     rounds = sorted({r["round"] for r in runs})
     by = {(r["round"], r["variant"]): r["cpu_us_per_request"] for r in runs}
-    for name, base in (("ratio_to_locust", "locust"), ("ratio_to_wrk", "wrk")):
-        ratios = [by[(n, "stagecheck run")] / by[(n, base)] for n in rounds
-                  if (n, base) in by and (n, "stagecheck run") in by]  # fmt: skip
+    for name, base, measured in (("ratio_to_locust", "locust", "stagecheck run"),
+                                 ("ratio_to_wrk", "wrk", "stagecheck run"),
+                                 ("rev_ratio_to_locust", "locust", WHOLE_REV),
+                                 ("ratio_to_rev", WHOLE_REV, "stagecheck run")):  # fmt: skip
+        ratios = [by[(n, measured)] / by[(n, base)] for n in rounds
+                  if (n, base) in by and (n, measured) in by]  # fmt: skip
         if ratios:
             out[name] = {"per_round": [round(x, 3) for x in ratios],
                          "median": round(statistics.median(ratios), 3),
                          "min": round(min(ratios), 3), "max": round(max(ratios), 3)}  # fmt: skip
-    for variant in WHOLE_VARIANTS:
+    for variant in (*WHOLE_VARIANTS, WHOLE_REV):
         values = [r["cpu_us_per_request"] for r in runs if r["variant"] == variant]
         if values:
             made = [r["requests"] for r in runs if r["variant"] == variant]
@@ -608,15 +622,18 @@ def print_whole(summary: dict[str, Any]) -> None:
     if not summary:
         return
     print("\nwhole process (start-up + load + end-of-run; CPU from os.wait4 ÷ requests):")
-    for variant in WHOLE_VARIANTS:
+    for variant in (*WHOLE_VARIANTS, WHOLE_REV):
         if variant in summary:
             v = summary[variant]
-            print(f"  {variant:<15} {v['cpu_us_per_request_median']:8.1f} CPU-µs/request "
+            print(f"  {variant:<18} {v['cpu_us_per_request_median']:8.1f} CPU-µs/request "
                   f"(median; {v['requests_median']:.0f} requests)")  # fmt: skip
-    for name, label in (("ratio_to_locust", "bare locust --headless"), ("ratio_to_wrk", "wrk")):
+    for name, label in (("ratio_to_locust", "stagecheck run ÷ bare locust --headless"),
+                        ("ratio_to_wrk", "stagecheck run ÷ wrk"),
+                        ("rev_ratio_to_locust", f"{WHOLE_REV} ÷ bare locust --headless"),
+                        ("ratio_to_rev", f"stagecheck run ÷ {WHOLE_REV}")):  # fmt: skip
         if name in summary:
             r = summary[name]
-            print(f"  stagecheck run ÷ {label}: median {r['median']:.3f} (min "
+            print(f"  {label}: median {r['median']:.3f} (min "
                   f"{r['min']:.3f}, max {r['max']:.3f}; per round {r['per_round']})")  # fmt: skip
 
 
@@ -792,6 +809,28 @@ def export_revision(rev: str, dest: Path) -> str:
     SCENARIO = str(dest / "scenarios" / "smoke.yaml")
     SOURCE_DIR = dest
     return commit
+
+
+def whole_revision(rev: str, tmp: Path) -> str:
+    """``--whole-rev``: stagecheck's sources at ``rev`` for the fourth whole process (the
+    globals of ``--rev`` are left as they are); returns the commit id."""
+    saved = (dict(SOURCE_ENV), SCENARIO, SOURCE_DIR)
+    dest = tmp / "whole-rev-src"
+    try:
+        commit = export_revision(rev, dest)
+        WHOLE_REV_SOURCE.update(pythonpath=SOURCE_ENV["PYTHONPATH"], dir=str(dest),
+                                scenario=str(dest / "scenarios" / "smoke.yaml"))  # fmt: skip
+    finally:
+        _restore(*saved)
+    compile_source(dest)
+    return commit
+
+
+def _restore(env: dict[str, str], scenario: str, source_dir: Path) -> None:
+    global SCENARIO, SOURCE_DIR
+    SOURCE_ENV.clear()
+    SOURCE_ENV.update(env)
+    SCENARIO, SOURCE_DIR = scenario, source_dir
 
 
 def _read(cmd: Sequence[str]) -> str:
@@ -1174,6 +1213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rounds of whole processes: bare locust --headless, stagecheck run, wrk (order "
         "rotated per round; 0: none)",
     )
+    ap.add_argument(
+        "--whole-rev",
+        metavar="REV",
+        help="whole-process rounds also run stagecheck run from this git revision (a 4th "
+        "process per round, in the same rotation): before/after in one invocation",
+    )
     ap.add_argument("--out-dir", default=str(BENCH / "results"))
     ap.add_argument("--check", action="store_true", help="exit 1 when the ratio misses the target")
     args = ap.parse_args(argv)
@@ -1231,11 +1276,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         flush=True,
                     )
             whole: list[dict[str, Any]] = []
+            variants: tuple[str, ...] = WHOLE_VARIANTS
             if args.whole:
                 write_bodies(target, tmp)
                 compile_source()
+            if args.whole and args.whole_rev:
+                info["whole_rev"] = f"git {args.whole_rev} = {whole_revision(args.whole_rev, tmp)}"
+                variants = (*WHOLE_VARIANTS, WHOLE_REV)
             for rnd in range(args.whole):
-                order = WHOLE_VARIANTS[rnd % 3 :] + WHOLE_VARIANTS[: rnd % 3]
+                k = rnd % len(variants)
+                order = variants[k:] + variants[:k]
                 for variant in order:
                     if variant == "wrk" and not shutil.which("wrk"):
                         continue
@@ -1303,6 +1353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "side_by_side_pairs": args.concurrent,
             "ladder_rounds": args.ladder,
             "whole_rounds": args.whole,
+            "whole_rev": args.whole_rev,
         },
         "machine": info,
         "summary": summary,

@@ -7,6 +7,7 @@ import numpy as np
 
 from stagecheck.analysis.columns import OUTCOMES
 from stagecheck.analysis.frame import Frame, excerpt
+from stagecheck.analysis.packed import unique_rows
 from stagecheck.analysis.schema import Consistency, InconsistentRow, Replays, WrongAnswer
 
 __all__ = ["replays", "consistency", "wrong_answers", "MAX_WRONG", "normalise_answer"]
@@ -123,8 +124,7 @@ def wrong_answers(fr: Frame) -> tuple[list[WrongAnswer], int, list[str]]:
         ),
         axis=1,
     )
-    uniq, inverse, n = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
+    uniq, inverse, n = unique_rows(keys)
     slowest = np.zeros(len(uniq), dtype=np.int64)
     np.maximum.at(slowest, inverse, cols.latency_us[idx])
     predicted = np.full(len(uniq), -1, dtype=np.int64)

@@ -173,7 +173,7 @@ def _whole_chunk(
     others are parsed with orjson and taken field by field at C speed (``map``; a Python loop
     over the lines costs ~3 µs a request). The rule for predicted/got is
     :func:`stagecheck.runfolder.results.line_answer`'s, over whole columns."""
-    plain = parse_block(block)
+    plain = parse_block(block, labels=True)  # a wrong label's line too (no dict per line)
     if plain is None:
         return _orjson_chunk(block.split(b"\n"), rows, texts, classification)
     n, at = plain.n, plain.extra
@@ -198,6 +198,8 @@ def _whole_chunk(
     predicted = np.full(n, _ABSENT, object)
     got = np.full(n, _ABSENT, object)
     error = np.full(n, None, object)
+    if plain.labelled.size:  # a label alone: as orjson reads it, the others absent
+        predicted[plain.labelled] = plain.labels
     if ds:
         predicted[at] = _objects(map(_PREDICTED, ds), len(ds))
         got[at] = _objects(map(_GOT, ds), len(ds))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
+from stagecheck.analysis.packed import unique_rows
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
 from stagecheck.analysis.turns import ConversationRows, turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
@@ -68,7 +69,7 @@ def off_label(fr: Frame) -> OffLabel | None:
     if count:
         idx = np.flatnonzero(mask)
         keys = np.stack((cols.got[idx], cols.predicted[idx], fr.expected[idx]), axis=1)
-        uniq, n = np.unique(keys, axis=0, return_counts=True)
+        uniq, _, n = unique_rows(keys)
         for j in np.lexsort((uniq[:, 0], -n))[:MAX_EXAMPLES]:
             got, pred, exp = (int(v) for v in uniq[j])
             examples.append(
@@ -107,7 +108,7 @@ def confusions(fr: Frame) -> list[Confusion]:
     scored_per_expected = np.bincount(fr.expected[fr.scored], minlength=len(fr.expected_values))
     idx = np.flatnonzero(wrong)
     keys = np.stack((fr.expected[idx].astype(np.int64), column[idx]), axis=1)
-    uniq, n = np.unique(keys, axis=0, return_counts=True)
+    uniq, _, n = unique_rows(keys)
     out = []
     for j in np.lexsort((uniq[:, 1], uniq[:, 0], -n))[:MAX_CONFUSIONS]:
         exp, col = int(uniq[j, 0]), int(uniq[j, 1])

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from stagecheck.analysis.frame import Frame, excerpt
+from stagecheck.analysis.packed import unique_rows
 from stagecheck.analysis.schema import FailureCause, Goodput, LoadLevel, TimeBin, Timeline
 from stagecheck.stats import wilson
 
@@ -41,12 +42,9 @@ def failures(fr: Frame) -> list[FailureCause]:
     if not idx.size:
         return []
     # causes per distinct (error, outcome): few, whatever the number of requests
-    pairs, inverse = np.unique(
-        np.stack((cols.error[idx].astype(np.int64), cols.outcome[idx].astype(np.int64)), axis=1),
-        axis=0,
-        return_inverse=True,
+    pairs, inverse, _ = unique_rows(
+        np.stack((cols.error[idx].astype(np.int64), cols.outcome[idx].astype(np.int64)), axis=1)
     )
-    inverse = inverse.reshape(-1)
     names = [_cause(fr.text(int(e)), OUTCOMES[int(o)]) for e, o in pairs]
     table = sorted(set(names))
     of_pair = np.asarray([table.index(n) for n in names], dtype=np.int64)

@@ -83,6 +83,9 @@ class RowTable(Sequence[PreparedRow]):
         # ~10 µs, an eighth of a request's CPU): at most _KEPT_BUILT of them, whatever the
         # dataset's size; in this process only (the columns stay unwritten, shared)
         self._built: dict[int, PreparedRequest] = {}
+        # rows made by table[i], kept for the next read of their index (making one costs ~0.5
+        # µs, read at each send and each fold): at most _KEPT_BUILT of them, as requests
+        self._made: dict[int, PreparedRow] = {}
         # dataset.variants: a variant row's index → (its variant's name, its origin row's index)
         self.origins: dict[int, tuple[str, int]] = {}
         # a conversation dataset: which rows (turns) make which conversation
@@ -132,9 +135,11 @@ class RowTable(Sequence[PreparedRow]):
         """Row ``i``'s request, built by its loader (a conversation turn's, with its history)."""
         self._requests[i] = request
         self._built.pop(i, None)
+        self._made.pop(i, None)
 
     def set_row_id(self, i: int, row_id: str) -> None:
         self._ids[i] = row_id
+        self._made.pop(i, None)
 
     def truncate(self, n: int) -> None:
         """Forget the rows from ``n`` on (a loader taking back a group of rows)."""
@@ -142,6 +147,7 @@ class RowTable(Sequence[PreparedRow]):
                        self.expected_texts, self.slices, self.input_texts):  # fmt: skip
             del column[n:]
         self._built = {i: r for i, r in self._built.items() if i < n}
+        self._made = {i: r for i, r in self._made.items() if i < n}
 
     @overload
     def __getitem__(self, i: int) -> PreparedRow: ...
@@ -154,12 +160,18 @@ class RowTable(Sequence[PreparedRow]):
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:
             i += len(self)
+        row = self._made.get(i)
+        if row is not None:
+            return row
         built = self._requests[i]
-        return PreparedRow(
+        row = PreparedRow(
             i, self.lines[i], self.row_id(i),
             built if isinstance(built, PreparedRequest) else None,
             self.expected[i], self.expected_texts[i], self.slices[i], self.input_texts[i], self,
         )  # fmt: skip
+        if len(self._made) < _KEPT_BUILT:
+            self._made[i] = row
+        return row
 
     def __iter__(self) -> Iterator[PreparedRow]:
         for i in range(len(self)):

@@ -36,6 +36,7 @@ from typing import Any
 
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError, HTTPResponse
 
+from stagecheck.locust.answer import whole_answer
 from stagecheck.locust.stamps import EventReader
 from stagecheck.locust.target import Target, tls_context
 from stagecheck.locust.transport import MAX_BODY_BYTES, AnswerCut, AnswerTooLarge, RequestTimeout
@@ -60,7 +61,7 @@ class Connection:
     """One persistent connection (opened on first use, reopened after the server closes it or a
     request fails on it)."""
 
-    __slots__ = ("target", "sock", "last_ns", "response", "stamped", "reader")
+    __slots__ = ("target", "sock", "last_ns", "response", "stamped", "reader", "loop", "late")
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -70,6 +71,8 @@ class Connection:
         self.response: HTTPResponse | None = None  # of the last exchange, even a failed one
         # reads streams off a stamped socket; only while every read of the socket is its own
         self.reader: EventReader | None = None
+        self.loop = gevent.get_hub().loop  # the event loop of the user's thread (its timers)
+        self.late = (0.0, "")  # (timeout, what its RequestTimeout says): formatted once
 
     def close(self) -> None:
         self.drop_reader()
@@ -107,6 +110,7 @@ class Connection:
             sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
             if t.tls:
                 sock = tls_context(t.verify_tls).wrap_socket(sock, server_hostname=t.host)
+            sock.settimeout(None)  # an exchange's waits are bounded by its own deadline timer
         except BaseException:
             sock.close()
             raise
@@ -131,20 +135,30 @@ class Connection:
         byte of answer), ``HTTPParseError``, ``OSError``. The response's ``headers_complete``
         tells whether the failure came while reading the body; it is :attr:`response` (also
         after a failure)."""
-        self.response = parser = HTTPResponse(method)
+        self.response = None
         self.drop_reader()  # this answer is read without it: its counts would go wrong
         before = time.perf_counter_ns()
         reused = self.sock
         sock = self.socket(end_ns)
+        timer = None
         try:
-            _time_left(sock, end_ns, timeout_s)
+            remaining = (end_ns - time.perf_counter_ns()) / 1e9
+            if remaining <= 0:
+                raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
+            # One timer bounds the whole exchange (its send and every wait for the answer): a
+            # socket timeout would start a gevent Timeout per wait (~2.5 µs a request).
+            late = self.late
+            if late[0] != timeout_s:
+                late = self.late = (timeout_s, f"no complete answer within {timeout_s:g}s")
+            timer = self.loop.timer(remaining, priority=-1)
+            timer.start(gevent.getcurrent().throw, RequestTimeout, late[1], update=True)
             begin = before if sock is not reused else time.perf_counter_ns()
             # One send() takes a request whole (it fits the socket's buffer): gevent's sendall
             # would first ask the kernel for that buffer's size, a syscall per request.
             sent = sock.send(data)
             if sent < len(data):
                 sock.sendall(memoryview(data)[sent:])
-            anc = _receive(sock, parser, self.stamped, end_ns, timeout_s)
+            parser, anc = _receive(self, sock, method, end_ns, timeout_s)
             end = time.perf_counter_ns()
             if anc:
                 end = _arrival(anc, begin, end)
@@ -156,10 +170,13 @@ class Connection:
         except BaseException:
             self.close()
             raise
+        finally:
+            if timer is not None:
+                timer.close()
         self.last_ns = end
         if parser.should_close():
             self.close()
-        body = bytes(parser._body_buffer)
+        body = bytes(parser._body_buffer)  # a whole answer's is bytes already: not copied
         if len(body) > MAX_BODY_BYTES:
             raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
         return parser, body, begin, end
@@ -252,29 +269,40 @@ def _time_left(sock: Any, end_ns: int, timeout_s: float) -> None:
     sock.settimeout(remaining)
 
 
-def _receive(sock: Any, parser: HTTPResponse, stamped: bool, end_ns: int, timeout_s: float
-             ) -> list[tuple[int, int, bytes]]:  # fmt: skip
-    """Read the whole answer into ``parser`` by ``end_ns``; the ancillary data of the last read
-    (its kernel stamp) when ``stamped``. Raises what :meth:`Connection.exchange` says."""
+def _receive(conn: Connection, sock: Any, method: str, end_ns: int, timeout_s: float
+             ) -> tuple[HTTPResponse, list[tuple[int, int, bytes]]]:  # fmt: skip
+    """Read the whole answer by ``end_ns``: its parsed response (made :attr:`Connection.response`
+    as soon as it exists), and the ancillary data of the last read (its kernel stamp) when the
+    socket is stamped. An answer that came whole in its first read is read by
+    :func:`~stagecheck.locust.answer.whole_answer`, any other by llhttp. Raises what
+    :meth:`Connection.exchange` says."""
+    stamped = conn.stamped
     anc: list[tuple[int, int, bytes]] = []
+    parser: HTTPResponse | None = None
     got = 0
     while True:
-        remaining = (end_ns - time.perf_counter_ns()) / 1e9  # _time_left, inline: per read
-        if remaining <= 0:
+        # the deadline timer strikes only while this greenlet waits: an answer that keeps
+        # coming without a wait is stopped here
+        if time.perf_counter_ns() >= end_ns:
             raise RequestTimeout(f"no complete answer within {timeout_s:g}s")
-        sock.settimeout(remaining)
         if stamped:
             chunk, anc, _, _ = sock.recvmsg(BLOCK_SIZE, _ANC_SIZE)
         else:
             chunk = sock.recv(BLOCK_SIZE)
+        if parser is None:
+            whole = whole_answer(chunk, method)
+            if whole is not None:
+                conn.response = whole
+                return whole, anc
+            conn.response = parser = HTTPResponse(method)
         if not chunk:
             _closed(parser, got)
-            return anc  # a body that ends with the connection
+            return parser, anc  # a body that ends with the connection
         got += len(chunk)
         parser.feed(chunk)
         if parser.message_complete:
             if parser.get_code() >= 200:
-                return anc
+                return parser, anc
         elif len(parser._body_buffer) > MAX_BODY_BYTES:
             raise AnswerTooLarge(f"the answer exceeded {MAX_BODY_BYTES:,} bytes")
 

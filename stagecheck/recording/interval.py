@@ -196,6 +196,11 @@ class DeltaFold:
         # dataset.variants: the varied rows follow every row as written (RowTable.origins)
         origins = getattr(rows, "origins", None)
         self.varied_from = min(origins) if origins else len(rows)
+        # a row's expected text without making the row (a RowTable keeps them as a column)
+        texts = getattr(rows, "expected_texts", None)
+        self._expected_text: Callable[[int], str] = (
+            texts.__getitem__ if isinstance(texts, list) else lambda i: rows[i].expected_text
+        )
         self.write_lines = write_lines
         self.samples = SampleRule()
         self._json: dict[str, bytes] = {}
@@ -233,7 +238,7 @@ class DeltaFold:
         linked: dict[int, tuple[int, int, bool]],
         lines: list[bytes],
     ) -> None:
-        started, index, outcome, predicted, _, latency, _, stage, lag = list(
+        started, index, outcome, predicted, _, latency, errors, stage, lag = list(
             zip(*chunk, strict=True)
         )[:9]
         groups.update(zip(stage, index, outcome, predicted, strict=True))
@@ -257,16 +262,21 @@ class DeltaFold:
                         iv.lag_max[second] = us
                     if us > LATE_US:
                         iv.late += 1
-        rows = self.rows
-        if outcome.count(CORRECT) != len(outcome):
-            rule = self.samples
+        rule, expected_text = self.samples, self._expected_text
+        if outcome.count(CORRECT) == len(outcome):
+            pass
+        elif rule.kept < MAX_SAMPLES:
             for _, row, out_code, _, got, latency_us, error, stage_no, _, _, _ in chunk:
                 if out_code == CORRECT:
                     continue
                 if error is not None:
                     iv.causes[(stage_no, error.partition(":")[0])] += 1
-                if rule.admit(rows[row], out_code):
+                if rule.admit_at(row, expected_text(row), out_code):
                     iv.samples.append((row, out_code, got, latency_us, error))
+        elif errors.count(None) != len(errors):  # every sample kept: only the causes count
+            for out_code, error, stage_no in zip(outcome, errors, stage, strict=True):
+                if out_code != CORRECT and error is not None:
+                    iv.causes[(stage_no, error.partition(":")[0])] += 1
         if self.write_lines:
             line, text = _LINE, self._text
             done: list[bytes] = []
@@ -275,7 +285,7 @@ class DeltaFold:
                 t, row, out_code, label, got, e2e_us, error, stage_no, lag_us, score, judge_us = r
                 head = line % (row, t, _OUTCOME_JSON[out_code], e2e_us, stage_no)
                 if (error is None and not lag_us and score is None and not judge_us and got == label
-                        and (label is None or label == rows[row].expected_text)
+                        and (label is None or label == expected_text(row))
                         and n not in linked):  # fmt: skip
                     out(head + b"}\n")  # the common line: a right label, or a failure's
                 else:
@@ -297,7 +307,7 @@ class DeltaFold:
             if got != predicted:
                 parts.append(b',"predicted":' + text(predicted))
                 parts.append(b',"got":' + (b"null" if got is None else text(got)))
-            elif predicted != self.rows[row].expected_text:
+            elif predicted != self._expected_text(row):
                 parts.append(b',"predicted":' + text(predicted))
         elif got is not None:
             parts.append(b',"got":' + text(got))

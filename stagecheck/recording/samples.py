@@ -29,12 +29,16 @@ class SampleRule:
         self._rows: set[tuple[int, int]] = set()
 
     def admit(self, row: PreparedRow, outcome: int) -> bool:
-        group = (outcome, row.expected_text)
+        return self.admit_at(row.index, row.expected_text, outcome)
+
+    def admit_at(self, index: int, expected_text: str, outcome: int) -> bool:
+        """:meth:`admit` for the row at ``index`` whose expected text is ``expected_text``."""
+        group = (outcome, expected_text)
         if self.kept >= MAX_SAMPLES or self._groups[group] >= MAX_SAMPLES_PER_GROUP:
             return False
-        if (row.index, outcome) in self._rows:
+        if (index, outcome) in self._rows:
             return False
-        self._rows.add((row.index, outcome))
+        self._rows.add((index, outcome))
         self._groups[group] += 1
         self.kept += 1
         return True

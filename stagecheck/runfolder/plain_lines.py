@@ -20,7 +20,7 @@ once, so it is the correctly rounded value, as a JSON parser gives (N < 2⁵³ i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,13 +35,17 @@ _MIN_LINE = len(b'{"row":0,"t":0.000000,"outcome":"timeout","latency_us":0,"stag
 _ROW, _T, _OUTCOME = b'{"row":', b',"t":', b',"outcome":"'
 _LATENCY, _STAGE = b',"latency_us":', b',"stage":'
 _ZERO, _NINE = ord("0"), ord("9")
+_LABEL = b',"predicted":"'
 
 
 @dataclass
 class PlainBlock:
     """A block's lines (empty ones left out), in order: the five columns are filled for the
     plain lines; ``extra`` lists the lines (their positions) that go on after ``stage``, whose
-    raw bytes are ``extra_lines`` and whose columns the caller fills."""
+    raw bytes are ``extra_lines`` and whose columns the caller fills. Read with ``labels``, the
+    lines that go on with a label alone (``,"predicted":"…"}``, printable ASCII without quote
+    or backslash: a wrong label's line) are read too: their five columns are filled, their
+    positions are ``labelled`` and their labels ``labels``."""
 
     row: np.ndarray  # int64
     t: np.ndarray  # float64
@@ -50,6 +54,8 @@ class PlainBlock:
     stage: np.ndarray  # int64
     extra: np.ndarray  # int64 positions
     extra_lines: list[bytes]
+    labelled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    labels: np.ndarray = field(default_factory=lambda: np.empty(0, object))  # str each
 
     @property
     def n(self) -> int:
@@ -68,10 +74,15 @@ def _word(text: bytes) -> int:
 
 def _literal(words: np.ndarray, at: np.ndarray, text: bytes) -> bool:
     """Whether ``text`` (up to 16 bytes) is at every position ``at``."""
+    return bool(_literal_at(words, at, text).all())
+
+
+def _literal_at(words: np.ndarray, at: np.ndarray, text: bytes) -> np.ndarray:
+    """Whether ``text`` (up to 16 bytes) is at each position ``at``."""
     if len(text) > 8:
-        return _literal(words, at, text[:8]) and _literal(words, at + len(text) - 8, text[-8:])
+        return _literal_at(words, at, text[:8]) & _literal_at(words, at + len(text) - 8, text[-8:])
     mask = np.uint64((1 << (8 * len(text))) - 1)
-    return bool(((words[at] & mask) == np.uint64(_word(text))).all())
+    return (words[at] & mask) == np.uint64(_word(text))
 
 
 _ASCII_ZEROS = np.uint64(0x3030303030303030)
@@ -120,17 +131,70 @@ def _digits(words: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray
     return None if high is None else high * 10**8 + low
 
 
-def parse_block(block: bytes) -> PlainBlock | None:
+def parse_block(block: bytes, labels: bool = False) -> PlainBlock | None:
     """``block``: whole lines of results.jsonl (the last one may lack its newline). Its plain
     lines as columns and the lines with more fields by position, or None when a line with
-    fewer commas is not a plain line."""
+    fewer commas is not a plain line. ``labels``: lines with a label alone read too (see
+    :class:`PlainBlock`)."""
     try:
-        return _parse(block)
+        return _parse(block, labels)
     except IndexError:  # a delimiter too near the block's end: not a plain line
         return None
 
 
-def _parse(block: bytes) -> PlainBlock | None:
+def _labelled(block: bytes, buf: np.ndarray, words: np.ndarray, c5: np.ndarray,
+              ends: np.ndarray, maybe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Which lines (of those ``maybe``) go on after ``stage`` (its end at ``c5``) with a label
+    alone that orjson would read as its bytes (printable ASCII, no quote, no backslash), and
+    their labels (an object array, in line order)."""
+    first = c5 + len(_LABEL)
+    last = ends - 2  # the label's closing quote
+    maybe = maybe & (last >= first)
+    at = np.flatnonzero(maybe)
+    if at.size:
+        maybe[at] = (_literal_at(words, c5[at], _LABEL) & (buf[last[at]] == ord('"'))
+                     & (buf[ends[at] - 1] == ord("}")))  # fmt: skip
+        at = np.flatnonzero(maybe)
+    labels = np.empty(at.size, object)
+    if not at.size:
+        return maybe, labels
+    f, z = first[at], last[at]
+    valid = np.zeros(at.size, bool)
+    short = np.flatnonzero(z - f <= 16)
+    if short.size:
+        # Few distinct labels: each read once. Up to 16 bytes, a label is its length with its
+        # first 8 and last 8 bytes (as outcomes are read).
+        fs, zs = f[short], z[short]
+        length = (zs - fs).astype(np.uint64)
+        low = np.where(length >= 8, np.uint64(2**64 - 1),
+                       (np.uint64(1) << (np.uint64(8) * (length & np.uint64(7)))) - np.uint64(1))
+        head = np.unique(words[fs] & low, return_inverse=True)[1].reshape(-1)
+        tail = np.unique(words[zs - 8], return_inverse=True)[1].reshape(-1)
+        key = (head.astype(np.int64) * (int(tail.max()) + 1) + tail) * 17 + length.astype(np.int64)
+        _, one, inverse = np.unique(key, return_index=True, return_inverse=True)
+        texts = [_label_text(block[a:b]) for a, b in zip(fs[one].tolist(), zs[one].tolist(),
+                                                          strict=True)]  # fmt: skip
+        distinct = np.empty(len(texts), object)
+        distinct[:] = texts
+        labels[short] = distinct[inverse.reshape(-1)]
+        valid[short] = np.array([t is not None for t in texts], bool)[inverse.reshape(-1)]
+    for i in np.flatnonzero(z - f > 16).tolist():  # long labels (rare): one by one
+        text = _label_text(block[int(f[i]) : int(z[i])])
+        labels[i], valid[i] = text, text is not None
+    maybe[at] = valid
+    return maybe, labels[valid]
+
+
+def _label_text(raw: bytes) -> str | None:
+    """``raw`` as a JSON string's text when it is printable ASCII without quote or backslash
+    (what it reads as, byte for byte), else None."""
+    if not raw.isascii() or b'"' in raw or b"\\" in raw:
+        return None
+    text = raw.decode("ascii")
+    return text if text.isprintable() else None  # ASCII: " " to "~"
+
+
+def _parse(block: bytes, labels: bool = False) -> PlainBlock | None:
     buf = np.frombuffer(block, np.uint8)
     newline = np.flatnonzero(buf == 10)
     starts = np.concatenate(([0], newline + 1))
@@ -149,18 +213,23 @@ def _parse(block: bytes) -> PlainBlock | None:
     if not (c4 < ends).all():
         return None
     plain = c5 > ends
-    extra = np.flatnonzero(~plain)
-    extra_lines = [block[starts[i] : ends[i]] for i in extra.tolist()]
-    s, e = starts[plain], ends[plain]
-    c1, c2, c3, c4 = c1[plain], c2[plain], c3[plain], c4[plain]
     words = _words(block)
+    tagged, label_texts = (_labelled(block, buf, words, c5, ends, ~plain) if labels
+                           else (np.zeros(n, bool), np.empty(0, object)))  # fmt: skip
+    read = plain | tagged
+    extra = np.flatnonzero(~read)
+    extra_lines = [block[starts[i] : ends[i]] for i in extra.tolist()]
+    labelled = np.flatnonzero(tagged)
+    # a labelled line's stage ends at its fifth comma, a plain line's at its closing brace
+    s, e = starts[read], np.where(plain, ends - 1, c5)[read] + 1
+    c1, c2, c3, c4 = c1[read], c2[read], c3[read], c4[read]
     if not (
         _literal(words, s, _ROW)
         and _literal(words, c1, _T)
         and _literal(words, c2, _OUTCOME)
         and _literal(words, c3, _LATENCY)
         and _literal(words, c4, _STAGE)
-        and (buf[e - 1] == ord("}")).all()
+        and (buf[ends[read] - 1] == ord("}")).all()
         and (buf[c3 - 1] == ord('"')).all()
     ):
         return None
@@ -184,9 +253,9 @@ def _parse(block: bytes) -> PlainBlock | None:
     columns: list[np.ndarray] = [np.zeros(n, dtype) for dtype in dtypes]
     values: list[np.ndarray] = [row, t, outcome, latency, stage]
     for column, value in zip(columns, values, strict=True):
-        column[plain] = value
+        column[read] = value
     row, t, outcome, latency, stage = columns
-    return PlainBlock(row, t, outcome, latency, stage, extra, extra_lines)
+    return PlainBlock(row, t, outcome, latency, stage, extra, extra_lines, labelled, label_texts)
 
 
 def _outcomes(words: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:

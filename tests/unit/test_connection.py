@@ -192,3 +192,89 @@ def test_a_header_value_with_a_line_break_is_refused():
         Target(
             "http://127.0.0.1:1", {"X-A": "1\r\nX-Injected: 2"}, connect_timeout=1, verify_tls=True
         )
+
+
+def _scripted_server(pieces: list[bytes], pause_s: float) -> socket.socket:
+    """A listening socket served by an OS thread: for each request on a connection, ``pieces``
+    sent ``pause_s`` apart (no pieces: the request is never answered)."""
+    real_socket = get_original("socket", "socket")
+    listener = real_socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    real_sleep = get_original("time", "sleep")
+
+    def serve() -> None:
+        while True:
+            try:
+                peer, _ = listener.accept()
+            except OSError:
+                return
+            with peer:
+                while True:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        more = peer.recv(65536)
+                        if not more:
+                            break
+                        request += more
+                    if not request or not pieces:
+                        peer.recv(1)  # until the client closes
+                        break
+                    for i, piece in enumerate(pieces):
+                        if i:
+                            real_sleep(pause_s)
+                        peer.sendall(piece)
+
+    get_original("_thread", "start_new_thread")(serve, ())
+    return listener
+
+
+def test_an_answer_whole_in_one_read_or_in_pieces_reads_the_same():
+    """The one-read parse (stagecheck.locust.answer) and llhttp, for an answer whose body comes
+    after a pause: same status, headers and body; the connection kept for the next request."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    answer = head % len(ANSWER) + ANSWER
+    seen = []
+    for pieces in ([answer], [answer[:30], answer[30:]]):
+        listener = _scripted_server(pieces, 0.05)
+        target, conn = _conn(f"http://127.0.0.1:{listener.getsockname()[1]}")
+        try:
+            for _ in range(2):
+                data = target.request_bytes("POST", "/v1/x", b"{}")
+                raw, body, _, _ = conn.exchange(data, "POST", time.perf_counter_ns() + 10**10, 10)
+                seen.append((type(raw).__name__, raw.status_code, list(raw.items()), body))
+            assert conn.sock is not None  # kept alive
+        finally:
+            conn.close()
+            listener.close()
+    assert [s[0] for s in seen] == ["WholeAnswer"] * 2 + ["HTTPResponse"] * 2
+    assert len({repr(s[1:]) for s in seen}) == 1
+
+
+def test_an_unanswered_request_times_out_at_its_deadline_and_its_timer_ends_with_it():
+    """One timer bounds an exchange: a request never answered fails with RequestTimeout at its
+    deadline; after an exchange that succeeded, its timer never strikes the user later."""
+    from stagecheck.locust.transport import RequestTimeout
+
+    silent = _scripted_server([], 0)
+    target, conn = _conn(f"http://127.0.0.1:{silent.getsockname()[1]}")
+    data = target.request_bytes("POST", "/v1/x", b"{}")
+    start = time.perf_counter()
+    try:
+        with pytest.raises(RequestTimeout, match=r"^no complete answer within 0.3s$"):
+            conn.exchange(data, "POST", time.perf_counter_ns() + 300_000_000, 0.3)
+    finally:
+        silent.close()
+    assert 0.25 < time.perf_counter() - start < 10
+    assert conn.sock is None  # a connection that failed is not used again
+
+    answering = _scripted_server([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"], 0)
+    target, conn = _conn(f"http://127.0.0.1:{answering.getsockname()[1]}")
+    try:
+        raw, body, _, _ = conn.exchange(target.request_bytes("POST", "/v1/x", b"{}"), "POST",
+                                        time.perf_counter_ns() + 200_000_000, 0.2)  # fmt: skip
+        assert (raw.status_code, body) == (200, b"{}")
+        gevent.sleep(0.4)  # past the exchange's deadline: nothing strikes
+    finally:
+        conn.close()
+        answering.close()

@@ -246,3 +246,23 @@ def test_bad_rows_of_a_large_dataset_are_named_in_line_order(write_scenario, sma
     skipped = prepare(write_scenario(BASIC_SCENARIO), ["dataset.on_bad_row=skip"])
     assert len(skipped.rows) == 9_000 - 3 and skipped.skipped == 3
     assert skipped.rows[20].expected_text == "3"
+
+
+def test_a_row_read_again_is_the_same_and_a_changed_row_reads_changed():
+    """A table keeps the rows it made (each send and each fold reads its row): the same row
+    again, until its request or id is set anew, or the table is cut below it."""
+    from stagecheck.datasets.rows import RowTable
+    from stagecheck.protocols.base import PreparedRequest
+
+    table = RowTable()
+    for i in range(3):
+        table.append(i + 1, None, PreparedRequest("/p", b"{%d}" % i), f"e{i}", f"e{i}", (), "x")
+    first = table[1]
+    assert table[1] is first and table[-2] is first and first.row_id == "2"
+    table.set_request(1, PreparedRequest("/q", b"{}"))
+    assert table[1].request.path == "/q"
+    table.set_row_id(1, "r-2")
+    assert table[1].row_id == "r-2" and table[1].request.path == "/q"
+    table.truncate(1)
+    table.append(9, "new", PreparedRequest("/n", b"{}"), "n", "n", (), "y")
+    assert (table[1].row_id, table[1].expected_text) == ("new", "n")

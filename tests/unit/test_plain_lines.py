@@ -122,7 +122,7 @@ def test_the_analysis_reads_the_same_columns_either_way(
     (tmp_path / "results.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     monkeypatch.setattr(columns, "_CHUNK", 1 << 16)  # many blocks, each cut mid-line
     fast = read_columns(tmp_path, {0: 4, 1: 8}, classification=True)
-    monkeypatch.setattr(columns, "parse_block", lambda block: None)
+    monkeypatch.setattr(columns, "parse_block", lambda block, labels=False: None)
     slow = read_columns(tmp_path, {0: 4, 1: 8}, classification=True)
     assert fast.n == slow.n == len(lines)
     for name in ("row", "t", "outcome", "predicted", "got", "error", "latency_us", "stage",
@@ -174,3 +174,78 @@ def test_compare_folds_the_same_rows_by_columns_as_line_by_line(tmp_path: Path) 
     old = b'{"row":1,"id":"v1","t":1.0,"outcome":"correct","latency_us":5,"stage":0,"x":1}'
     path.write_bytes(b"\n".join([*lines, old]))
     assert data.fold_columns(path) is None  # an old line: the file is folded line by line
+
+
+LABELS = ["billing", "", "a", "exactly8", "sixteen-bytes-ab", "seventeen-bytes-a", "x" * 40,
+          "with, comma", "café", "tab\there", 'say "hi"', "back\\slash", "\x7f", "new\nline",
+          "ends with space ", "{}", "label:colon"]  # fmt: skip
+
+
+def test_a_wrong_labels_line_reads_as_orjson_reads_it() -> None:
+    """Lines that go on with a label alone are read without orjson when the label is printable
+    ASCII without quote or backslash (at any length, of any bytes around it); any other label
+    (escaped, not ASCII, a control character) is handed back with the lines of more fields."""
+    rng = random.Random(11)
+    lines = []
+    for _ in range(4000):
+        line = _LINE % (rng.randrange(10**6), rng.uniform(1.7e9, 1.9e9),
+                        _OUTCOME_JSON[rng.randrange(len(OUTCOMES))], rng.randrange(10**8),
+                        rng.choice((0, 3)))  # fmt: skip
+        kind = rng.random()
+        if kind < 0.7:
+            line += b',"predicted":' + orjson.dumps(rng.choice(LABELS)) + b"}"
+        elif kind < 0.8:
+            line += b',"predicted":"a","got":"A."}'
+        else:
+            line += b"}"
+        lines.append(line)
+    block = parse_block(b"\n".join(lines), labels=True)
+    assert block is not None
+    parsed = [orjson.loads(x) for x in lines]
+    labelled = block.labelled.tolist()
+    assert [parsed[i]["predicted"] for i in labelled] == block.labels.tolist()
+    assert [set(parsed[i]) for i in labelled] == [{"row", "t", "outcome", "latency_us",
+                                                  "stage", "predicted"}] * len(labelled)
+    kept = {x for x in LABELS if x.isascii() and x.isprintable() and '"' not in x
+            and "\\" not in x}  # fmt: skip
+    assert set(block.labels.tolist()) == kept
+    others = [i for i in range(len(parsed)) if set(parsed[i]) == {"row", "t", "outcome",
+              "latency_us", "stage", "predicted"} and parsed[i]["predicted"] not in kept]
+    assert others and set(others) <= set(block.extra.tolist())
+    assert sorted(labelled + block.extra.tolist()) == sorted(
+        i for i in range(len(parsed)) if len(parsed[i]) > 5)
+    for i in labelled:
+        want = parsed[i]
+        got = (int(block.row[i]), float(block.t[i]), OUTCOMES[block.outcome[i]],
+               int(block.latency_us[i]), int(block.stage[i]))  # fmt: skip
+        assert got == (want["row"], want["t"], want["outcome"], want["latency_us"], want["stage"])
+    assert parse_block(b"\n".join(lines)).labelled.size == 0  # only when asked for
+
+
+def test_the_analysis_reads_the_same_wrong_labels_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(5)
+    rows = [{"row": i, "id": f"r{i}", "input": "x", "expected": LABELS[i % len(LABELS)],
+             "slices": {}} for i in range(60)]  # fmt: skip
+    lines = []
+    for i in range(12_000):
+        outcome = rng.choice((0, 1, 1, 1, 2))
+        line = _LINE % (rng.randrange(60), 1.8e9 + i / 1000, _OUTCOME_JSON[outcome],
+                        rng.randrange(10**6), 0)  # fmt: skip
+        if outcome == 1:
+            line += b',"predicted":' + orjson.dumps(rng.choice(LABELS)) + b"}"
+        else:
+            line += b"}"
+        lines.append(line)
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "results.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(columns, "_CHUNK", 1 << 16)  # many blocks, each cut mid-line
+    fast = read_columns(tmp_path, {0: 4}, classification=True)
+    monkeypatch.setattr(columns, "parse_block", lambda block, labels=False: None)
+    slow = read_columns(tmp_path, {0: 4}, classification=True)
+    for name in ("row", "t", "outcome", "predicted", "got", "error", "latency_us", "stage",
+                 "users"):  # fmt: skip
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert fast.texts == slow.texts

@@ -180,6 +180,23 @@ def test_a_replayed_row_is_one_sample_per_outcome():
         (0, "http_error"), (0, "incorrect"), (1, "incorrect"), (2, "incorrect")]  # fmt: skip
 
 
+def test_failures_are_counted_by_cause_after_every_sample_is_kept():
+    """Once MAX_SAMPLES samples are kept, later drains no longer offer samples (the fold skips
+    the rows) but still count every failure by its cause."""
+    rows = [FakeRow(i, f"label{i % 40}", ()) for i in range(400)]
+    rec = Recorder()
+    agg = Aggregate(rows, (), None, started=0.0)  # type: ignore[arg-type]
+    for drain in range(3):
+        for row in rows:
+            rec.record(row_index=row.index, outcome=INCORRECT if row.index % 2 else HTTP_ERROR,
+                       latency_us=10, started=0.0, predicted="zzz", got="zzz",
+                       error=None if row.index % 2 else f"HTTP 50{drain}: …")  # fmt: skip
+        agg.merge(rec.drain())
+    assert len(agg.samples) == 100
+    assert sum(agg.causes.values()) == 3 * 200
+    assert {cause for (_, cause) in agg.causes} == {"HTTP 500", "HTTP 501", "HTTP 502"}
+
+
 def test_worker_intervals_through_locusts_serializer_add_up_to_the_single_process(tmp_path):
     """Workers fold their own deltas; the master only adds the shipped intervals: its totals,
     histograms, samples, results lines and counts equal those of one process merging the same
