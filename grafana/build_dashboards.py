@@ -47,6 +47,7 @@ _E2E = 'timing="e2e"'
 _E2E_RUN_P99 = (_E2E, 'quantile="0.99"')
 _INTERVAL = 'window="interval"'
 _STREAM = ('timing=~"ttft|itl"', 'percentile=~"50|95|99"')
+_MACRO = 'average="macro"'
 
 Panel = Builder[Any]
 
@@ -342,6 +343,45 @@ def tool_calls_row() -> list[Panel]:
     ]
 
 
+def production_variants_row() -> list[Panel]:
+    ok = ((None, "red"), (0.8, "orange"), (0.9, "green"))
+    flips = ((None, "green"), (0.05, "orange"), (0.1, "red"))
+    return [
+        single("Production-weighted accuracy", "Accuracy re-weighted to the production "
+               "sample's mix of slice cells (--against PROD; filled when the run ends).",
+               "percentunit",
+               query(f"min({sel('stagecheck_production_accuracy_ratio')})", instant=True),
+               steps=ok),
+        single("Production-weighted macro-F1", "Macro-F1 re-weighted to the production "
+               "sample's mix (--against PROD; filled when the run ends).", "percentunit",
+               query(f"min({sel('stagecheck_production_f1_ratio', _MACRO)})",
+                     instant=True),
+               steps=ok),
+        bars("Production-weighted recall per class", "Each class's recall re-weighted to the "
+             "production sample's mix, worst first (--against PROD).", "percentunit",
+             query(f"sort(min by (class) ({sel('stagecheck_production_class_recall_ratio')}))",
+                   "{{class}}", instant=True),
+             steps=ok, w=8),
+        bars("Flip rate by variant", "Share of each dataset variant's rows whose answer "
+             "differs from the row as written, highest first (dataset.variants; filled when "
+             "the run ends).", "percentunit",
+             query(f"sort_desc(max by (variant) ({sel('stagecheck_variant_flip_ratio')}))",
+                   "{{variant}}", instant=True),
+             steps=flips, w=8),
+        grid("Variants: accuracy, flips, right→wrong", "Per dataset variant (original: the "
+             "rows as written): accuracy, flip rate, and the share of rows right as written "
+             "and wrong varied.",
+             query(f"min by (variant) ({sel('stagecheck_variant_accuracy_ratio')})",
+                   instant=True, fmt="table"),
+             query(f"max by (variant) ({sel('stagecheck_variant_flip_ratio')})",
+                   instant=True, fmt="table"),
+             query(f"max by (variant) ({sel('stagecheck_variant_right_to_wrong_ratio')})",
+                   instant=True, fmt="table"),
+             w=8, rename={"Value #A": "accuracy", "Value #B": "flip rate",
+                          "Value #C": "right→wrong"}),
+    ]
+
+
 def conversations_row() -> list[Panel]:
     ok = ((None, "red"), (0.8, "orange"), (0.9, "green"))
     return [
@@ -411,6 +451,7 @@ ROWS = (
     ("Latency", latency_row),
     ("Correctness", correctness_row),
     ("Tool calls", tool_calls_row),
+    ("Production and robustness", production_variants_row),
     ("Conversations", conversations_row),
     ("Thresholds", thresholds_row),
     ("Resources", resources_row),

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Literal
 
-from stagecheck.judging.catalogue import TIMINGS
+from stagecheck.judging.catalogue import PRODUCTION, TIMINGS
 from stagecheck.judging.thresholds import Threshold, parse_threshold
 from stagecheck.stats import percentile_rank_interval
 
@@ -39,6 +39,12 @@ SloKind = Literal["latency", "correctness", "errors", "goodput"]
 
 #: Metrics a step is judged on (a capacity step is one load level: no class or slice figures).
 SLO_METRICS = ("accuracy", "error_rate", "unparseable_rate", "goodput", "throughput", "requests")
+# Production-weighted and variant figures are built from a whole run folder (a production
+# sample, the varied rows' pairs), not from one load level's figures.
+_FOLDER_ONLY = (
+    "production-weighted and variant figures are not judged per capacity step; "
+    "gate a run on them (stagecheck run --against PROD, dataset.variants)"
+)
 #: A step measures at least this many times the requests its percentile needs for an interval.
 SAFETY_FACTOR = 2
 #: Without a percentile SLO, a step still counts this many requests (a Wilson interval of
@@ -77,6 +83,9 @@ def parse_slos(texts: Sequence[str]) -> tuple[list[Threshold], list[str]]:
             if stat.startswith("p") and not 0 < float(stat[1:]) < 100:
                 problems.append(f"--slo {text!r}: the percentile must be between 0 and 100")
                 continue
+        elif t.metric.endswith(PRODUCTION) or t.metric.startswith("variant["):
+            problems.append(f"--slo {text!r}: {_FOLDER_ONLY}")
+            continue
         elif t.metric not in SLO_METRICS:
             shown = ", ".join(["latency.<pNN|mean|max>", *SLO_METRICS])
             problems.append(f"--slo {text!r}: a capacity step is judged on {shown}")

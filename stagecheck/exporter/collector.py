@@ -14,6 +14,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from stagecheck.exporter import folder_figures
 from stagecheck.judging.catalogue import (
     BASE_LABELS,
     LATENCY_BUCKETS_S,
@@ -113,6 +114,8 @@ class StagecheckCollector(Collector):
         _quality(out, view.summary)
         _tool_calls(out, view.summary)
         _conversations(out, view.summary)
+        folder_figures.production(out, view.summary)
+        folder_figures.variants(out, view.summary)
         _load(out, view)
         _thresholds(out, view.summary)
         return list(out)

@@ -140,19 +140,23 @@ CATALOGUE: tuple[MetricName, ...] = (
                "stagecheck_slice_requests_total"),
     # --against PROD: re-weighted to the production sample's mix of slice cells
     MetricName("accuracy", "production", "fraction",
-               "accuracy re-weighted to the production sample's mix (--against)", "bootstrap"),
+               "accuracy re-weighted to the production sample's mix (--against)", "bootstrap",
+               "stagecheck_production_accuracy_ratio"),
     MetricName("f1_macro", "production", "fraction",
-               "macro-F1 re-weighted to the production sample's mix (--against)", "bootstrap"),
+               "macro-F1 re-weighted to the production sample's mix (--against)", "bootstrap",
+               "stagecheck_production_f1_ratio"),
     MetricName("class.recall", "production", "fraction",
                "a class's recall re-weighted to the production sample's mix (--against)",
-               "bootstrap"),
+               "bootstrap", "stagecheck_production_class_recall_ratio"),
     # dataset.variants (variant[original] names the unperturbed rows); the unit is the row
     MetricName("accuracy", "variant", "fraction", "correct / scored answers of the variant's "
-               "rows", "wilson"),
+               "rows", "wilson", "stagecheck_variant_accuracy_ratio"),
     MetricName("flip_rate", "variant", "fraction", "varied rows whose (most frequent) answer "
-               "differs from their origin row's / rows answered both ways", "wilson"),
+               "differs from their origin row's / rows answered both ways", "wilson",
+               "stagecheck_variant_flip_ratio"),
     MetricName("right_to_wrong_rate", "variant", "fraction", "varied rows wrong whose origin "
-               "row was right / rows answered both ways", "wilson"),
+               "row was right / rows answered both ways", "wilson",
+               "stagecheck_variant_right_to_wrong_ratio"),
     MetricName("pairs", "variant", "count", "rows answered both as written and varied"),
     MetricName("success", "conversation", "fraction",
                "conversations played to their end with every turn right / those played "
@@ -312,6 +316,27 @@ SERIES: tuple[Series, ...] = (
     Series("stagecheck_turn_latency_seconds", "gauge",
                "A latency percentile (50, 95) at one turn position, end to end or time to "
                "first token (once the run ends)", ("turn", "timing", "percentile")),
+    # Built from the run folder when the run ends (--against PROD, dataset.variants): a scrape
+    # after the end, the web UI's /metrics or --pushgateway carries them.
+    Series("stagecheck_production_accuracy_ratio", "gauge",
+               "Accuracy re-weighted to the production sample's mix of slice cells "
+               "(--against; once the run ends)"),
+    Series("stagecheck_production_f1_ratio", "gauge",
+               "F1 averaged over classes, re-weighted to the production sample's mix "
+               "(--against; once the run ends)", ("average",)),
+    Series("stagecheck_production_class_recall_ratio", "gauge",
+               "Recall of one class re-weighted to the production sample's mix (--against; "
+               f"once the run ends; the {MAX_LABEL_VALUES} most supported classes: a "
+               "re-weighted recall cannot be pooled)", ("class",)),
+    Series("stagecheck_variant_accuracy_ratio", "gauge",
+               "Accuracy of the rows of one dataset variant (original: the rows as written; "
+               "once the run ends)", ("variant",)),
+    Series("stagecheck_variant_flip_ratio", "gauge",
+               "Share of a variant's rows whose answer differs from the row as written "
+               "(once the run ends)", ("variant",)),
+    Series("stagecheck_variant_right_to_wrong_ratio", "gauge",
+               "Share of a variant's rows answered wrong whose row as written was answered "
+               "right (once the run ends)", ("variant",)),
     Series("stagecheck_users", "gauge", "Simulated users (the pool of in-flight requests "
                "in an open loop)"),
     Series("stagecheck_stage_index", "gauge", "Index of the current load stage (0-based)"),

@@ -123,6 +123,7 @@ def verdict_rows(
                        ("f1_weighted", "F1 weighted")):  # fmt: skip
         if key in q:
             rows.append({"item": title, "value": _num(q.get(key)), "status": "", "detail": ""})
+    rows.extend(production_rows(s))
     for outcome, n in (req.get("by_outcome") or {}).items():
         rows.append({"item": f"outcome {outcome}", "value": str(n), "status": "", "detail": ""})
     for cause, n in (req.get("by_cause") or {}).items():
@@ -210,7 +211,51 @@ def breakdown_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "requests": sl.get("requests", 0), "accuracy": _num(quality.get("accuracy")),
                      "errors": _pct(sl.get("error_rate")), "fone": _num(quality.get("f1_macro")),
                      "detail": ""})  # fmt: skip
-    return rows + tool_call_rows(summary) + conversation_rows(summary)
+    return rows + variant_rows(summary) + tool_call_rows(summary) + conversation_rows(summary)
+
+
+def _interval(ci: Any, fmt: Any = _num) -> str:
+    return f" [{fmt(ci[0])}–{fmt(ci[1])}]" if ci else ""
+
+
+def production_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``--against PROD`` (once the run ends): accuracy and macro-F1 re-weighted to
+    production's mix, beside the run's own, as rows of the Verdict tab."""
+    production = summary.get("production") or {}
+    figures = production.get("figures")
+    if not figures:
+        return []
+    weights = (f"weights: {production['rows']:,} production rows by "
+               f"{' × '.join(production['slice_fields']) or 'no slice field'}")  # fmt: skip
+    recalls = sorted((c for c in figures["classes"] if c["recall"] is not None),
+                     key=lambda c: c["recall"])  # fmt: skip
+    lowest = ", ".join(f"{c['label']} {_num(c['recall'])}" for c in recalls[:3])
+    return [
+        {"item": "accuracy (production-weighted)", "value": _num(figures["accuracy"]),
+         "status": "", "detail": f"95 %{_interval(figures['accuracy_ci'])} · run's own "
+                                 f"{_num(figures['unweighted_accuracy'])} · {weights}"},
+        {"item": "F1 macro (production-weighted)", "value": _num(figures["f1_macro"]),
+         "status": "", "detail": f"95 %{_interval(figures['f1_macro_ci'])}"
+                                 + (f" · lowest recall: {lowest}" if lowest else "")},
+    ]  # fmt: skip
+
+
+def variant_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``dataset.variants`` (once the run ends): per variant its accuracy and flip rate, in
+    the scenario's order (original, the rows as written, first)."""
+    section = summary.get("variants")
+    if not section:
+        return []
+    rows = []
+    for v in section["variants"]:
+        if v.get("flip_rate") is None:
+            detail = "the rows as written" if v["name"] == "original" else "no pair answered"
+        else:
+            detail = (f"flip rate {_pct(v['flip_rate'])}{_interval(v['flip_rate_ci'], _pct)} · "
+                      f"right→wrong {v['right_to_wrong']} of {v['pairs']} rows")  # fmt: skip
+        rows.append({"kind": "variant", "group": v["name"], "requests": v["scored"],
+                     "accuracy": _num(v["accuracy"]), "detail": detail})  # fmt: skip
+    return rows
 
 
 def tool_call_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

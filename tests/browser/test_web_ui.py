@@ -496,3 +496,73 @@ def test_a_run_without_a_correctness_gate_says_so_in_a_1280_pixel_window(
     finally:
         context.close()
         _stop(proc)
+
+
+def _metric(text: str, series: str, label: str = "") -> dict[str, float]:
+    """``{label value: value}`` of a series in a /metrics text (``{"": v}`` without ``label``)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(series + "{"):
+            labels, value = line.rsplit(" ", 1)
+            key = labels.split(f'{label}="', 1)[1].split('"', 1)[0] if label else ""
+            out[key] = float(value)
+    return out
+
+
+def test_production_weighted_accuracy_and_flip_rates_when_the_run_ends(
+    browser: Browser, tmp_path: Path, demo_url: str
+) -> None:
+    """A run with ``--against`` a production sample and ``dataset.variants``: once it ends, the
+    Verdict tab shows the production-weighted accuracy and macro-F1 beside the run's own, the
+    Quality tab each variant's accuracy and flip rate, and the UI's /metrics the same figures,
+    all equal to summary.json."""
+    port = free_master_port()
+    cmd = [sys.executable, "-m", "stagecheck.cli", "run", "scenarios/robustness.yaml", "--web",
+           "--web-port", str(port), "--keep-web", "--set", f"endpoint.url={demo_url}",
+           "--set", "dataset.limit=80", "--against",
+           "scenarios/data/production_sample.jsonl", "--out", str(tmp_path / "runs"),
+           "--quiet"]  # fmt: skip
+    with (tmp_path / "stagecheck.log").open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+    context = _offline_context(browser, [], [])
+    try:
+        _until(lambda: _get(port, "/")[0] == 200, "the web UI")
+        page = context.new_page()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        _open_tab(page, "Verdict")
+        _until(lambda: _run_ended(port), "the end of the run")
+        (summary,) = _summaries(tmp_path / "runs")
+        weighted = summary["production"]["figures"]
+        items = _until(lambda: (v := _items(page))["verdict"]["Status"] == "finished" and v,
+                       "the final verdict in the tab")  # fmt: skip
+        shown = items["accuracy (production-weighted)"]
+        assert shown["Value"] == f"{weighted['accuracy']:.4f}"
+        assert f"run's own {summary['quality']['accuracy']:.4f}" in shown["Detail"]
+        assert items["F1 macro (production-weighted)"]["Value"] == f"{weighted['f1_macro']:.4f}"
+        page.screenshot(path=str(tmp_path / "verdict-production.png"), full_page=True)
+
+        _open_tab(page, "Quality")
+        rows = [r for r in _read_table(page) if r["Kind"] == "variant"]
+        variants = summary["variants"]["variants"]
+        assert [r["Name"] for r in rows] == [v["name"] for v in variants]
+        for row, v in zip(rows, variants, strict=True):
+            assert row["Accuracy"] == f"{v['accuracy']:.4f}"
+            if v["name"] != "original":
+                assert row["Detail"].startswith(f"flip rate {100 * v['flip_rate']:.2f} %"), row
+        page.locator("tbody tr", has_text="the rows as written").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "quality-variants.png"))
+
+        status, _, body = _get(port, "/metrics")
+        assert status == 200
+        text = body.decode()
+        assert _metric(text, "stagecheck_production_accuracy_ratio") == {
+            "": pytest.approx(weighted["accuracy"])
+        }
+        assert _metric(text, "stagecheck_variant_flip_ratio", "variant") == pytest.approx(
+            {v["name"]: v["flip_rate"] for v in variants if v["flip_rate"] is not None}
+        )
+    finally:
+        context.close()
+        code = _stop(proc)
+    assert code in (0, 1), (tmp_path / "stagecheck.log").read_text()[-3000:]

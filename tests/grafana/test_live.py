@@ -52,6 +52,15 @@ def _is_conversation(q: Query) -> bool:
     return any(t in q.expr for t in CONVERSATION_ONLY)
 
 
+# Built from the run folder when the run ends, with --against PROD or dataset.variants
+# (test_a_pushed_production_and_robustness_run_fills_its_panels).
+FOLDER_ONLY = ("stagecheck_production_", "stagecheck_variant_")
+
+
+def _is_folder_only(q: Query) -> bool:
+    return any(t in q.expr for t in FOLDER_ONLY)
+
+
 def _alert_lhs(expr: str) -> str:
     """The series an alert compares (``x == 0`` -> ``x``)."""
     for op in _ALERT_OPS:
@@ -143,7 +152,8 @@ def test_every_panel_and_rule_has_data_during_a_real_run(
             prom.wait_up("stagecheck", target, timeout=30)
         smoke_id, stream_id = _run_id(prom, SMOKE[0]), _run_id(prom, STREAM[0])
 
-        panels = [q for q in artefacts.panel_queries() if not _is_conversation(q)]
+        panels = [q for q in artefacts.panel_queries()
+                  if not _is_conversation(q) and not _is_folder_only(q)]  # fmt: skip
         rules = artefacts.rules()
         recording = [Query(f"rule {r['record']}", r["expr"]) for r in rules if "record" in r]
         recorded = [Query(f"recorded {r['record']}", f'{r["record"]}{{run_id="{smoke_id}"}}')
@@ -199,8 +209,8 @@ def test_a_pushed_run_fills_the_dashboard(
     assert [v["metric"]["verdict"] for v in verdict] == ["passed" if code == 0 else "failed"]
     # A pushed run is final figures only: rates need two scrapes of the gateway (5 s apart in
     # the example; 1 s here), so poll until they have them.
-    panels = _substituted([q for q in artefacts.panel_queries()
-                           if not _is_stream_only(q) and not _is_conversation(q)],
+    panels = _substituted([q for q in artefacts.panel_queries() if not _is_stream_only(q)
+                           and not _is_conversation(q) and not _is_folder_only(q)],
                           SMOKE[0], run_id)  # fmt: skip
     problems = _poll_until_nonempty(prom, panels, time.monotonic() + 15, lambda: False)
     assert not problems, f"panels without data for a pushed run: {problems}"
@@ -247,3 +257,61 @@ def test_a_pushed_conversation_run_fills_its_panels(
         summary["tool_calls"]["reasons"] != {}  # fmt: skip
     accuracy = prom.query(f'stagecheck_tool_call_accuracy_ratio{{run_id="{run_id}"}}')
     assert float(accuracy[0]["value"][1]) == pytest.approx(summary["tool_calls"]["accuracy"])
+
+
+def _by(prom: Prometheus, series: str, run_id: str, label: str) -> dict[str, float]:
+    found = prom.query(f'{series}{{run_id="{run_id}"}}')
+    return {r["metric"][label]: float(r["value"][1]) for r in found}
+
+
+@pytest.mark.timeout(150)
+def test_a_pushed_production_and_robustness_run_fills_its_panels(
+    demo: Demo, pushgateway: Pushgateway,
+    prometheus_factory: Callable[[dict[str, Any]], Prometheus], tmp_path: Path,
+) -> None:  # fmt: skip
+    """A run with ``--against`` the demo's production sample and ``dataset.variants``
+    (robustness.yaml, every row once per variant): its production-weighted figures and its
+    variants' figures, built from the run folder at its end, are pushed, reach the dashboard's
+    "Production and robustness" row, and equal summary.json's."""
+    prom = prometheus_factory(example_config({"stagecheck-pushgateway": [pushgateway.address]}))
+    prom.wait_up("stagecheck-pushgateway", pushgateway.address)
+    out = tmp_path / "pushed"
+    with stagecheck_run(SCENARIOS / "robustness.yaml", demo, free_port(), out,
+                        "--pushgateway", pushgateway.url,
+                        "--against", str(SCENARIOS / "data" / "production_sample.jsonl"),
+                        "--set", "dataset.limit=120") as proc:  # fmt: skip
+        _finish(proc, out)
+    summary = json.loads(next(out.glob("*/summary.json")).read_text())
+    run_id = summary["run"]["id"]
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while not found:
+        found = prom.query(f'stagecheck_run_info{{run_id="{run_id}"}}')
+        assert found or time.monotonic() < deadline, "pushed metrics never reached Prometheus"
+        time.sleep(0.0 if found else 0.5)
+    panels = _substituted([q for q in artefacts.panel_queries() if _is_folder_only(q)],
+                          "support-intents-robustness", run_id)  # fmt: skip
+    assert len(panels) == 7
+    problems = _poll_until_nonempty(prom, panels, time.monotonic() + 15, lambda: False)
+    assert not problems, f"production and robustness panels without data: {problems}"
+
+    weighted = summary["production"]["figures"]
+    accuracy = prom.query(f'stagecheck_production_accuracy_ratio{{run_id="{run_id}"}}')
+    assert float(accuracy[0]["value"][1]) == pytest.approx(weighted["accuracy"])
+    assert weighted["accuracy"] != pytest.approx(summary["quality"]["accuracy"])  # re-weighted
+    f1 = _by(prom, "stagecheck_production_f1_ratio", run_id, "average")
+    assert f1 == {"macro": pytest.approx(weighted["f1_macro"])}
+    recall = _by(prom, "stagecheck_production_class_recall_ratio", run_id, "class")
+    assert recall == pytest.approx({c["label"]: c["recall"] for c in weighted["classes"]})
+
+    variants = summary["variants"]["variants"]
+    assert [v["name"] for v in variants][:3] == ["original", "typos", "case"]
+    flips = _by(prom, "stagecheck_variant_flip_ratio", run_id, "variant")
+    assert flips == pytest.approx({v["name"]: v["flip_rate"] for v in variants[1:]})
+    assert flips["truncate"] > 0  # the demo's keyword model flips on truncation
+    accuracy_by = _by(prom, "stagecheck_variant_accuracy_ratio", run_id, "variant")
+    assert accuracy_by == pytest.approx({v["name"]: v["accuracy"] for v in variants})
+    right_to_wrong = _by(prom, "stagecheck_variant_right_to_wrong_ratio", run_id, "variant")
+    assert right_to_wrong == pytest.approx(
+        {v["name"]: v["right_to_wrong_rate"] for v in variants[1:]}
+    )

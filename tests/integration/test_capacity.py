@@ -158,6 +158,22 @@ def test_bad_input_is_exit_2_one_line_per_problem(tmp_path: Path) -> None:
     assert len(lines) == 3 and all(line.startswith("stagecheck: ") for line in lines)
 
 
+def test_production_and_variant_slos_are_refused_in_one_line_each(tmp_path: Path) -> None:
+    """``accuracy[production]`` and ``variant[x].…`` are built from a whole run folder (a
+    production sample, the varied rows' pairs), not from one step: refused before any load,
+    one line each saying where they are judged, exit 2, no traceback."""
+    slos = ["accuracy[production] >= 0.8", "class[refund].recall[production] >= 0.7",
+            "variant[typos].flip_rate < 5%"]  # fmt: skip
+    proc, _ = capacity("http://127.0.0.1:9", tmp_path, "--slo", "latency.p99 < 300ms",
+                       *(a for slo in slos for a in ("--slo", slo)))  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"stagecheck: --slo {slo!r}: production-weighted and variant figures are "
+                     "not judged per capacity step; gate a run on them (stagecheck run "
+                     "--against PROD, dataset.variants)" for slo in slos]  # fmt: skip
+    assert not list(tmp_path.iterdir())  # nothing ran
+
+
 @pytest.mark.timeout(450)
 def test_a_distributed_search_runs_every_step_on_locust_workers(tmp_path: Path) -> None:
     latency_ms, above = 200, 9

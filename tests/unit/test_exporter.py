@@ -4,9 +4,11 @@ reaches a label."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import urllib.request
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -114,13 +116,16 @@ def test_every_exported_series_is_in_the_catalogue(write_scenario, tmp_path):
                          for n in names}  # fmt: skip
     missing = {m.name for m in SERIES} - exported_families
     # only the target's resources (no metrics_url here) and streams' timings may be missing,
-    # and a conversation run's and a tool-call run's figures (tests/grafana/test_live.py)
+    # and a conversation run's and a tool-call run's figures, and those of a run folder with
+    # --against PROD or dataset.variants (tests/grafana/test_live.py)
     conversations = {m.name for m in SERIES if m.name.startswith(("stagecheck_conversation_",
                                                                   "stagecheck_turn_"))}
     tool_calls = {m.name for m in SERIES if m.name.startswith("stagecheck_tool_call_")}
-    assert len(conversations) == 4 and len(tool_calls) == 2
+    folder = {m.name for m in SERIES if m.name.startswith(("stagecheck_production_",
+                                                           "stagecheck_variant_"))}
+    assert len(conversations) == 4 and len(tool_calls) == 2 and len(folder) == 6
     assert missing == {"stagecheck_target_cpu_ratio", "stagecheck_target_memory_bytes",
-                       *conversations, *tool_calls}
+                       *conversations, *tool_calls, *folder}
 
 
 def many_classes_scenario(write_scenario, tmp_path, n_classes):
@@ -156,6 +161,46 @@ def test_labels_are_bounded_whatever_the_dataset(write_scenario, tmp_path):
     kept = sum(sample(reg, "stagecheck_slice_requests_total", slice="shop", value=v) or 0
                for v in shops - {OTHER})  # fmt: skip
     assert kept + pooled == c.aggregate.requests  # nothing dropped: folded into "other"
+
+
+def _variant(name: str, scored: int, correct: int, pairs: int, flips: int,
+             right_to_wrong: int) -> dict[str, Any]:
+    return {"name": name, "rows": scored, "scored": scored, "correct": correct,
+            "accuracy": correct / scored, "accuracy_ci": None, "pairs": pairs, "flips": flips,
+            "flip_rate": flips / pairs, "right_to_wrong": right_to_wrong,
+            "right_to_wrong_rate": right_to_wrong / pairs}  # fmt: skip
+
+
+def test_variant_and_production_labels_are_bounded(write_scenario, tmp_path):
+    """A scenario's own list of variants, and a production sample's classes, cannot grow the
+    series past the cap: variants beyond it are pooled (their counts add), classes beyond it
+    (a re-weighted recall does not pool) are the least supported."""
+    c = make_run(write_scenario, tmp_path)
+    view = c.live()
+    n = MAX_LABEL_VALUES + 10
+    many = [_variant(f"v{i}", 10, 5 + i % 5, 10, i % 4, i % 3) for i in range(n)]
+    labels = [f"c{i:03d}" for i in range(n)]
+    production = {"figures": {"accuracy": 0.7, "f1_macro": 0.6, "classes": [
+        {"label": label, "recall": 0.5, "recall_ci": None} for label in labels]}}  # fmt: skip
+    classes = [{"label": label, "support": i, "tp": 0, "predicted": 0, "precision": 0.0,
+                "recall": 0.0, "f1": 0.0} for i, label in enumerate(labels)]  # fmt: skip
+    summary = {**view.summary, "variants": {"variants": many, "notes": []},
+               "production": production, "classes": classes}  # fmt: skip
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StagecheckCollector(lambda: dataclasses.replace(view, summary=summary)))
+    text_out = generate_latest(registry).decode()
+    shown = set(re.findall(r'stagecheck_variant_flip_ratio\{[^}]*variant="([^"]+)"', text_out))
+    assert len(shown) == MAX_LABEL_VALUES and OTHER in shown
+    rest = many[MAX_LABEL_VALUES - 1 :]
+    flips = sample(registry, "stagecheck_variant_flip_ratio", variant=OTHER)
+    assert flips == pytest.approx(sum(v["flips"] for v in rest) / (10 * len(rest)))
+    accuracy = sample(registry, "stagecheck_variant_accuracy_ratio", variant=OTHER)
+    assert accuracy == pytest.approx(sum(v["correct"] for v in rest) / (10 * len(rest)))
+    recalls = set(re.findall(r'stagecheck_production_class_recall_ratio\{[^}]*class="([^"]+)"',
+                             text_out))  # fmt: skip
+    assert recalls == set(labels[-MAX_LABEL_VALUES:])  # the most supported
+    assert sample(registry, "stagecheck_production_accuracy_ratio") == 0.7
+    assert sample(registry, "stagecheck_production_f1_ratio", average="macro") == 0.6
 
 
 def test_label_values_always_encode():

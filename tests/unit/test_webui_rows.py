@@ -62,3 +62,27 @@ def test_a_tool_call_run_shows_its_accuracy_and_the_wrong_calls_reasons() -> Non
     (row,) = [r for r in breakdown_rows(summary) if r["kind"] == "tool calls"]
     assert row["requests"] == 74 and row["accuracy"] == f"{49 / 74:.4f}"
     assert row["detail"] == "wrong: wrong tool: open_return ×21, wrong tool: lookup_order ×4"
+
+
+def test_variant_rows_say_why_a_variant_has_no_flip_rate() -> None:
+    from stagecheck.locust.webtables import production_rows, variant_rows
+
+    summary = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    assert variant_rows(summary) == [] and production_rows(summary) == []
+    base = {"rows": 4, "scored": 4, "correct": 3, "accuracy": 0.75, "accuracy_ci": [0.3, 0.95]}
+    summary["variants"] = {"notes": [], "variants": [
+        {**base, "name": "original"},
+        {**base, "name": "typos", "pairs": 4, "flips": 1, "flip_rate": 0.25,
+         "flip_rate_ci": [0.046, 0.7], "right_to_wrong": 1},
+        {**base, "name": "truncate", "scored": 0, "correct": 0, "accuracy": None},
+    ]}  # fmt: skip
+    rows = variant_rows(summary)
+    assert [(r["group"], r["accuracy"]) for r in rows] == [
+        ("original", "0.7500"), ("typos", "0.7500"), ("truncate", "–")]  # fmt: skip
+    assert [r["detail"] for r in rows] == [
+        "the rows as written",
+        "flip rate 25.00 % [4.60 %–70.00 %] · right→wrong 1 of 4 rows",
+        "no pair answered",
+    ]
+    summary["production"] = {"rows": 10, "slice_fields": ["channel"], "figures": None}
+    assert production_rows(summary) == []  # no stratum covered: nothing to show
