@@ -5,40 +5,22 @@ not the validation set, left out of the paired quality figures as they are of th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from stagecheck.reporting.compare.fold import ROWS_FILE
-from stagecheck.runfolder.rows import row_lines
+from stagecheck.runfolder.rows import RowUnits
+from stagecheck.runfolder.rows import row_units as read_units
 
 __all__ = ["RowUnits", "row_units", "unit_codes"]
-
-
-@dataclass(frozen=True)
-class RowUnits:
-    """Row index → its conversation (conversation runs only), and the varied rows."""
-
-    conversation: Mapping[int, str] = field(default_factory=dict)
-    varied: frozenset[int] = frozenset()
 
 
 def row_units(folder: Path | None) -> RowUnits:
     """The units of a run folder's rows (none when it has no rows.jsonl: an older folder)."""
     if folder is None:
         return RowUnits()
-    path = (folder if folder.is_dir() else folder.parent) / ROWS_FILE
-    conversation: dict[int, str] = {}
-    varied: set[int] = set()
-    for line in row_lines(path):
-        if "variant" in line:
-            varied.add(line["row"])
-        name = line.get("conversation")
-        if name is not None and "turn" in line:
-            conversation[line["row"]] = str(name)
-    return RowUnits(conversation, frozenset(varied))
+    return read_units((folder if folder.is_dir() else folder.parent) / ROWS_FILE)
 
 
 def unit_codes(rows: np.ndarray, units: RowUnits) -> np.ndarray | None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from stagecheck.analysis.columns import CORRECT, FAILED_CODES, INCORRECT, UNPARSEABLE, RunColumns
+from stagecheck.analysis.conversation_rows import ConversationRows, conversation_rows
 from stagecheck.analysis.schema import RowSample
 from stagecheck.stats import design_effect
-
-if TYPE_CHECKING:
-    from stagecheck.analysis.turns import ConversationRows
 
 __all__ = ["Frame", "excerpt", "factorize", "EXCERPT_CHARS"]
 
@@ -163,9 +161,10 @@ class Frame:
     def conversations(self) -> ConversationRows | None:
         """A conversation run's turns and units (rows.jsonl read once); None otherwise."""
         if self._conversations is None:
-            from stagecheck.analysis.turns import conversation_rows
-
-            self._conversations = conversation_rows(self) or False
+            found = None
+            if self.summary.get("conversations") and self.cols.n:
+                found = conversation_rows(self.cols.rows.path, self.row_keys)
+            self._conversations = found or False
         return self._conversations or None
 
     def units(self) -> tuple[np.ndarray, int]:

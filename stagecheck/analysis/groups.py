@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from stagecheck.analysis.conversation_rows import ConversationRows
 from stagecheck.analysis.frame import Frame, excerpt
 from stagecheck.analysis.packed import unique_rows
 from stagecheck.analysis.schema import Concentration, Confusion, OffLabel, OffLabelExample
-from stagecheck.analysis.turns import ConversationRows, turn_groups
+from stagecheck.analysis.turns import turn_groups
 from stagecheck.datasets.profile import bucket_index, bucket_label, length_buckets
 from stagecheck.scoring import UNPARSEABLE_LABEL
 from stagecheck.stats import (

@@ -46,18 +46,12 @@ class StepRequest:
 
 def _row_units(rows_path: Path) -> tuple[dict[int, int], frozenset[int]]:
     """From the step's rows.jsonl: each turn's conversation (as a code) and the varied rows."""
-    from stagecheck.runfolder.rows import row_lines
+    from stagecheck.runfolder.rows import row_units
 
+    units = row_units(rows_path)
     names: dict[str, int] = {}
-    unit: dict[int, int] = {}
-    varied: set[int] = set()
-    for line in row_lines(rows_path):
-        if "variant" in line:
-            varied.add(line["row"])
-        name = line.get("conversation")
-        if name is not None and "turn" in line:
-            unit[line["row"]] = names.setdefault(str(name), len(names))
-    return unit, frozenset(varied)
+    codes = {row: names.setdefault(name, len(names)) for row, name in units.conversation.items()}
+    return codes, units.varied
 
 
 def read_requests(path: Path) -> list[StepRequest]:

@@ -3,13 +3,14 @@ and slices; a variant row's variant and origin; a conversation turn's conversati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["row_lines", "variant_tags"]
+__all__ = ["row_lines", "variant_tags", "RowUnits", "row_units"]
 
 
 def row_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -43,3 +44,26 @@ def variant_tags(rows_path: Path) -> dict[int, tuple[str, int]]:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
     return tags
+
+
+@dataclass(frozen=True)
+class RowUnits:
+    """The unit of evidence of a run's rows: row index → its conversation (conversation runs
+    only: its turns are not independent), and dataset.variants' varied rows (copies of the
+    rows as written: not the validation set)."""
+
+    conversation: Mapping[int, str] = field(default_factory=dict)
+    varied: frozenset[int] = frozenset()
+
+
+def row_units(rows_path: Path) -> RowUnits:
+    """The :class:`RowUnits` of a ``rows.jsonl`` (none when it is missing: an older folder)."""
+    conversation: dict[int, str] = {}
+    varied: set[int] = set()
+    for line in row_lines(rows_path):
+        if "variant" in line:
+            varied.add(line["row"])
+        name = line.get("conversation")
+        if name is not None and "turn" in line:
+            conversation[line["row"]] = str(name)
+    return RowUnits(conversation, frozenset(varied))

@@ -236,15 +236,8 @@ def test_a_pushed_conversation_run_fills_its_panels(
                            "--set", "dataset.passes=1",
                            "--set", "load.think_time=0s") as proc:  # fmt: skip
         _finish(proc, out)
-    summary = json.loads(next(out.glob("*/summary.json")).read_text())
-    # this run's own: the pushgateway keeps earlier runs' groups (of the same scenario name)
+    summary = _pushed(prom, out)
     run_id = summary["run"]["id"]
-    found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 15
-    while not found:
-        found = prom.query(f'stagecheck_run_info{{run_id="{run_id}"}}')
-        assert found or time.monotonic() < deadline, "pushed metrics never reached Prometheus"
-        time.sleep(0.0 if found else 0.5)
     panels = _substituted([q for q in artefacts.panel_queries() if _is_conversation(q)],
                           "support-conversations", run_id)  # fmt: skip
     assert len(panels) == 6
@@ -257,6 +250,20 @@ def test_a_pushed_conversation_run_fills_its_panels(
         summary["tool_calls"]["reasons"] != {}  # fmt: skip
     accuracy = prom.query(f'stagecheck_tool_call_accuracy_ratio{{run_id="{run_id}"}}')
     assert float(accuracy[0]["value"][1]) == pytest.approx(summary["tool_calls"]["accuracy"])
+
+
+def _pushed(prom: Prometheus, out: Path) -> dict[str, Any]:
+    """The summary of the run written under ``out``, once its pushed metrics reached Prometheus
+    (its own: the pushgateway keeps earlier runs' groups of the same scenario name)."""
+    summary: dict[str, Any] = json.loads(next(out.glob("*/summary.json")).read_text())
+    run_id = summary["run"]["id"]
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while not found:
+        found = prom.query(f'stagecheck_run_info{{run_id="{run_id}"}}')
+        assert found or time.monotonic() < deadline, "pushed metrics never reached Prometheus"
+        time.sleep(0.0 if found else 0.5)
+    return summary
 
 
 def _by(prom: Prometheus, series: str, run_id: str, label: str) -> dict[str, float]:
@@ -281,14 +288,8 @@ def test_a_pushed_production_and_robustness_run_fills_its_panels(
                         "--against", str(SCENARIOS / "data" / "production_sample.jsonl"),
                         "--set", "dataset.limit=120") as proc:  # fmt: skip
         _finish(proc, out)
-    summary = json.loads(next(out.glob("*/summary.json")).read_text())
+    summary = _pushed(prom, out)
     run_id = summary["run"]["id"]
-    found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 15
-    while not found:
-        found = prom.query(f'stagecheck_run_info{{run_id="{run_id}"}}')
-        assert found or time.monotonic() < deadline, "pushed metrics never reached Prometheus"
-        time.sleep(0.0 if found else 0.5)
     panels = _substituted([q for q in artefacts.panel_queries() if _is_folder_only(q)],
                           "support-intents-robustness", run_id)  # fmt: skip
     assert len(panels) == 7
