@@ -13,13 +13,10 @@ seconds; what is kept is bounded (at most :data:`MAX_GROUPS` values per class or
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from stagecheck.datasets.conversations import turn_keys
 from stagecheck.datasets.lengths import (
@@ -29,8 +26,25 @@ from stagecheck.datasets.lengths import (
     length_quantile,
 )
 from stagecheck.datasets.prepared import PreparedDataset
+from stagecheck.datasets.profile_schema import (
+    EXCERPT_CHARS,
+    INPUT_CAP_CHARS,
+    MAX_EXAMPLES,
+    MAX_GROUPS,
+    THIN_HALF_WIDTH,
+    DatasetProfile,
+    DuplicateInput,
+    Duplicates,
+    Group,
+    Groups,
+    InputLengths,
+    LengthBucket,
+    excerpt,
+    max_half_width,
+)
+from stagecheck.datasets.profile_warnings import profile_warnings
 from stagecheck.scoring.toolcall import is_tool_row
-from stagecheck.stats import Z95, is_thin
+from stagecheck.stats import is_thin
 
 __all__ = [
     "MAX_GROUPS",
@@ -52,113 +66,12 @@ __all__ = [
     "excerpt",
 ]
 
-MAX_GROUPS = 100  # values kept per class list or slice field (most rows first)
-MAX_EXAMPLES = 5  # duplicate examples kept, and row ids per example
-MAX_WARNED = 5  # thin classes / slice values named one by one; the rest are counted
-EXCERPT_CHARS = 60  # dataset text is shown as excerpts, never whole
-THIN_HALF_WIDTH = 0.10  # a group is thin when its 95 % interval can be wider than ±10 points
-INPUT_CAP_CHARS = 2000  # PreparedRow.input_text keeps this many characters (then "…")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Group(_Strict):
-    """One class, or one value of a slice field."""
-
-    value: str
-    rows: int
-    share: float  # of all rows, 0..1
-    half_width: float  # widest 95 % half-width at this n (max_half_width), 0..1
-    thin: bool  # half_width can exceed ±10 points: its figures mean little
-    # a conversation dataset: the conversations holding its turns, the unit of evidence (its
-    # turns are not independent): half_width and thin are at this n, not at rows
-    conversations: int | None = None
-
-
-class Groups(_Strict):
-    values: list[Group]  # most rows first, at most MAX_GROUPS
-    distinct: int  # all distinct values
-    omitted_rows: int  # rows of the values beyond MAX_GROUPS
-    thin: int  # thin values, counted over all of them
-    min_rows: int  # rows of the smallest value
-
-
-class DuplicateInput(_Strict):
-    """One input text that several rows carry."""
-
-    input: str  # excerpt, at most EXCERPT_CHARS characters, on one line
-    rows: int  # rows carrying it
-    row_ids: list[str]  # the first MAX_EXAMPLES of them (excerpts)
-    expected: list[str]  # its distinct expected answers, first seen first (excerpts, ≤ 5)
-    expected_rows: list[str]  # for each of those, the first row id expecting it
-    expected_distinct: int  # all its distinct expected answers
-
-
-class Duplicates(_Strict):
-    # what two rows must share to be duplicates: a conversation turn's history counts too
-    compared: Literal["input", "history and input"] = "input"
-    rows: int  # rows whose input repeats an earlier row's
-    inputs: int  # distinct inputs carried by more than one row
-    examples: list[DuplicateInput]  # most repeated first
-    conflicting_inputs: int  # duplicated inputs with more than one expected answer
-    conflicting_rows: int  # rows carrying those inputs
-    conflicting_examples: list[DuplicateInput]
-
-
-class LengthBucket(_Strict):
-    low: int  # characters, inclusive
-    high: int  # characters, exclusive
-    label: str
-    rows: int
-    share: float
-
-
-class InputLengths(_Strict):
-    """Input length in characters (of the text shown in samples: inputs joined as
-    ``name=value | …`` when several fields are sent)."""
-
-    min: int
-    p50: int
-    p90: int
-    max: int
-    mean: float
-    buckets: list[LengthBucket]
-    capped: int  # rows longer than INPUT_CAP_CHARS, measured at the cap
-
-
-class DatasetProfile(_Strict):
-    rows: int
-    classification: bool
-    thin_below: int  # a class or slice value with fewer rows than this is thin
-    classes: Groups | None  # None unless the scoring is a classification
-    slices: dict[str, Groups]
-    duplicates: Duplicates
-    lengths: InputLengths
-    warnings: list[str]
-
-
-def max_half_width(n: int) -> float:
-    """Half-width of the widest 95 % Wilson interval of a proportion over ``n`` trials (at
-    p̂ = ½): z / (2·√(n + z²)); over :data:`THIN_HALF_WIDTH` exactly when
-    :func:`stagecheck.stats.is_thin`. 1.0 for n = 0: nothing is known."""
-    return 1.0 if n <= 0 else Z95 / (2 * math.sqrt(n + Z95**2))
-
-
 def _thin_below() -> int:
     """The fewest rows that are not thin (93 at ±10 points)."""
     n = 1
     while is_thin(n, THIN_HALF_WIDTH):
         n += 1
     return n
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """``text`` on one line, cut to ``limit`` characters (with "…"): dataset text is shown
-    as excerpts, never whole."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _groups(counter: Counter[str], total: int, units: dict[str, set[int]] | None = None
@@ -311,103 +224,6 @@ def _lengths(lengths: Counter[int], total: int, capped: int) -> InputLengths:
     )
 
 
-def _points(half_width: float) -> str:
-    return f"±{round(half_width * 100)} points"
-
-
-def _rows(n: int) -> str:
-    return f"{n} row{'s' if n != 1 else ''}"
-
-
-def _thin_warnings(
-    named: Callable[[str], str], plural: str, groups: Groups, thin_below: int
-) -> list[str]:
-    """One line per thin value when few are; else one line for all of them, smallest first.
-    A conversation dataset's are judged and said in conversations, its unit of evidence."""
-    thin = sorted((g for g in groups.values if g.thin), key=lambda g: (g.rows, g.value))
-    if groups.values and groups.values[0].conversations is not None:
-        return _thin_conversations(named, plural, groups, thin, thin_below)
-    if groups.thin <= 3:
-        return [
-            f"{named(excerpt(g.value))} has {_rows(g.rows)}: its accuracy can only be known "
-            f"to {_points(g.half_width)}"
-            for g in thin
-        ]
-    largest = thin[-1].rows if thin else groups.min_rows
-    how_many = (
-        f"all {groups.distinct} {plural}"
-        if groups.thin == groups.distinct
-        else f"{groups.thin} of {groups.distinct} {plural}"
-    )
-    smallest = ", ".join(f"{excerpt(g.value, 24)} {g.rows}" for g in thin[:MAX_WARNED])
-    return [
-        f"{how_many} have fewer than {thin_below} rows ({groups.min_rows}–{largest}): their "
-        f"accuracy can only be known to ±{round(max_half_width(largest) * 100)} to "
-        f"{_points(max_half_width(groups.min_rows))}; smallest: {smallest}"
-    ]
-
-
-def _thin_conversations(named: Callable[[str], str], plural: str, groups: Groups,
-                        thin: list[Group], thin_below: int) -> list[str]:  # fmt: skip
-    """:func:`_thin_warnings` of a conversation dataset: its turns are not independent, so a
-    value's accuracy is known as well as its conversations (not its turns) allow."""
-    def units(g: Group) -> str:
-        n = g.conversations or 0
-        return f"{_rows(g.rows)} in {n} conversation{'s' if n != 1 else ''}"
-
-    if groups.thin <= 3:
-        return [f"{named(excerpt(g.value))} has {units(g)}: its accuracy can only be known to "
-                f"{_points(g.half_width)}" for g in thin]  # fmt: skip
-    smallest = ", ".join(f"{excerpt(g.value, 24)} {g.conversations}" for g in
-                         sorted(thin, key=lambda g: (g.conversations or 0, g.value))[:MAX_WARNED])
-    widest = max((g.half_width for g in thin), default=0.0)
-    return [f"{groups.thin} of {groups.distinct} {plural} are in fewer than {thin_below} "
-            f"conversations: their accuracy can only be known to {_points(widest)} at worst; "
-            f"smallest (conversations): {smallest}"]  # fmt: skip
-
-
-def _slice_value(field: str) -> Callable[[str], str]:
-    return lambda value: f"slice {field}={value}"
-
-
-def _warnings(profile: DatasetProfile) -> list[str]:
-    out: list[str] = []
-    if profile.classes is not None:
-        out += _thin_warnings(
-            lambda v: f"class '{v}'", "classes", profile.classes, profile.thin_below
-        )
-    for name, groups in profile.slices.items():
-        field = excerpt(name, 40)
-        out += _thin_warnings(_slice_value(field), f"{field} values", groups, profile.thin_below)
-    d = profile.duplicates
-    after = "" if d.compared == "input" else " after the same history"
-    if d.conflicting_inputs:
-        ex = d.conflicting_examples[0]
-        ways = ", ".join(
-            f"'{e}' in row {r}" for e, r in zip(ex.expected[:3], ex.expected_rows, strict=False)
-        )
-        more = ex.expected_distinct - min(3, len(ex.expected))
-        out.append(
-            f"{_rows(d.conflicting_rows)} carry an input that is labelled more than one way{after} "
-            f"({d.conflicting_inputs} distinct input{'s' if d.conflicting_inputs != 1 else ''}): "
-            f"a labelling problem, e.g. '{ex.input}' is {ways}"
-            + (f" (+{more} more answers)" if more > 0 else "")
-        )
-    if d.rows:
-        ex = d.examples[0]
-        out.append(
-            f"{d.rows} row{'s repeat' if d.rows != 1 else ' repeats'} another row's input{after} "
-            f"({d.inputs} distinct input{'s' if d.inputs != 1 else ''}), e.g. '{ex.input}' "
-            f"×{ex.rows} (rows {', '.join(ex.row_ids)})"
-        )
-    if profile.lengths.capped:
-        out.append(
-            f"{profile.lengths.capped} inputs are longer than {INPUT_CAP_CHARS} characters: "
-            f"lengths and duplicates count their first {INPUT_CAP_CHARS}"
-        )
-    return out
-
-
 def profile_dataset(
     dataset: PreparedDataset, slice_fields: Sequence[str], classification: bool
 ) -> DatasetProfile:
@@ -450,4 +266,4 @@ def profile_dataset(
         lengths=_lengths(lengths, total, capped) if total else empty,
         warnings=[],
     )
-    return profile.model_copy(update={"warnings": _warnings(profile)})
+    return profile.model_copy(update={"warnings": profile_warnings(profile)})
