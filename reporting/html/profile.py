@@ -13,25 +13,39 @@ __all__ = ["profile_section"]
 _SHOWN = 30  # values per class list or slice field
 
 
+def _conversational(groups: Groups) -> bool:
+    """Whether the groups are a conversation dataset's (judged by their conversations)."""
+    return bool(groups.values) and groups.values[0].conversations is not None
+
+
 def _groups(title: str, groups: Groups) -> str:
+    by_conversation = _conversational(groups)
     rows = [
-        [e(g.value), f"{g.rows:,}", f"{g.share:.1%}", f"±{g.half_width * 100:.0f} pts"
+        [e(g.value), f"{g.rows:,}",
+         *([f"{g.conversations:,}"] if by_conversation else []), f"{g.share:.1%}",
+         f"±{g.half_width * 100:.0f} pts"
          + (' <span class="pill na">thin</span>' if g.thin else "")]
         for g in groups.values[:_SHOWN]
     ]  # fmt: skip
     more = groups.distinct - min(len(groups.values), _SHOWN)
     note = f'<p class="note">and {more:,} more values</p>' if more > 0 else ""
-    return f"<h3>{e(title)}</h3>" + table(["value", "rows", "share", "widest 95% interval"],
-                                          rows, numeric=(1, 2)) + note  # fmt: skip
+    head = ["value", "rows", *(["conversations"] if by_conversation else []), "share",
+            "widest 95% interval"]  # fmt: skip
+    numeric = (1, 2, 3) if by_conversation else (1, 2)
+    return f"<h3>{e(title)}</h3>" + table(head, rows, numeric=numeric) + note
 
 
 def profile_section(profile: DatasetProfile | None) -> str:
     """``<section id="profile">``, or "" for runs written before the profile."""
     if profile is None:
         return ""
+    every = [*([profile.classes] if profile.classes else []), *profile.slices.values()]
+    unit = "conversations" if any(map(_conversational, every)) else "rows"
     parts = [
         f"<p>{profile.rows:,} rows. A class or slice value with fewer than {profile.thin_below} "
-        "rows is <b>thin</b>: its accuracy cannot be known to better than ±10 points.</p>"
+        f"{unit} is <b>thin</b>: its accuracy cannot be known to better than ±10 points"
+        + (" (a conversation's turns are not independent evidence)" if unit != "rows" else "")
+        + ".</p>"
     ]
     if profile.warnings:
         parts.append("<ul>" + "".join(f"<li>⚠ {e(w)}</li>" for w in profile.warnings) + "</ul>")

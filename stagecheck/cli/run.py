@@ -184,15 +184,21 @@ def _honest_exit_code(code: int, plugin: StagecheckPlugin, *, worker: bool) -> i
 
 def _demo_knobs(scenario: Path) -> tuple[str, ...]:
     """The demo endpoint's mode for a scenario: a scenario that declares tools talks to the
-    assistant with tools (``--agent``), any other to the default intent classifier."""
+    assistant with tools (``--agent``), a chat scored as free text (not as a label) to the
+    chatbot (``--chatbot``), any other to the default intent classifier."""
     import yaml
+
+    from stagecheck.scoring import get_scorer_class
 
     try:
         doc = yaml.safe_load(scenario.read_text(encoding="utf-8"))
-        tools = doc["endpoint"]["options"]["tools"]
-    except Exception:  # noqa: BLE001 - no tools (or a bad file, which the run reports)
+        endpoint = doc.get("endpoint") or {}
+        if (endpoint.get("options") or {}).get("tools"):
+            return ("--agent",)
+        free_text = not get_scorer_class(str(doc["scoring"]["kind"])).classification
+    except Exception:  # noqa: BLE001 - a bad file: the run reports it
         return ()
-    return ("--agent",) if tools else ()
+    return ("--chatbot",) if free_text and endpoint.get("protocol") == "openai-chat" else ()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -205,7 +211,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     knobs = _demo_knobs(Path(scenario))
     proc, url = start_demo_subprocess(*knobs)
-    mode = " (assistant with tools: --agent)" if knobs else ""
+    mode = {"--agent": " (assistant with tools: --agent)",
+            "--chatbot": " (chatbot: --chatbot)"}.get(knobs[0], "") if knobs else ""  # fmt: skip
     print(f"stagecheck demo: staging endpoint started at {url}{mode}", flush=True)
     owner = os.getpid()
     try:

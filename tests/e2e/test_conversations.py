@@ -295,3 +295,14 @@ def test_a_conversation_runs_folder_rebuilt_keeps_the_conversation_as_its_unit(t
     assert live["design_effect"] > 2.0  # the turns of a conversation go wrong together
     assert rebuilt["design_effect"] == live["design_effect"]
     assert rebuilt["accuracy_ci"] == live["accuracy_ci"]
+
+
+@pytest.mark.parametrize("scenario", ["conversations-reference.yaml", "chatbot.yaml"])
+def test_stagecheck_demo_serves_the_chatbot_to_a_chat_scored_as_free_text(cli, scenario):
+    """``stagecheck demo SCENARIO`` for a chat scored as free text (not as a label) starts the
+    demo's chatbot: the default intent classifier would answer every turn with a label, all
+    of them wrong (a new user's first try of these scenarios failed 20 of 20)."""
+    r = cli("demo", str(SCENARIOS / scenario), "--set", "load.duration=3s")
+    assert r.code == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "(chatbot: --chatbot)" in r.stdout
+    assert r.summary["requests"]["by_outcome"]["correct"] > 0
