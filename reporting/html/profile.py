@@ -13,13 +13,8 @@ __all__ = ["profile_section"]
 _SHOWN = 30  # values per class list or slice field
 
 
-def _conversational(groups: Groups) -> bool:
-    """Whether the groups are a conversation dataset's (judged by their conversations)."""
-    return bool(groups.values) and groups.values[0].conversations is not None
-
-
 def _groups(title: str, groups: Groups) -> str:
-    by_conversation = _conversational(groups)
+    by_conversation = groups.by_conversation
     rows = [
         [e(g.value), f"{g.rows:,}",
          *([f"{g.conversations:,}"] if by_conversation else []), f"{g.share:.1%}",
@@ -40,7 +35,7 @@ def profile_section(profile: DatasetProfile | None) -> str:
     if profile is None:
         return ""
     every = [*([profile.classes] if profile.classes else []), *profile.slices.values()]
-    unit = "conversations" if any(map(_conversational, every)) else "rows"
+    unit = "conversations" if any(g.by_conversation for g in every) else "rows"
     parts = [
         f"<p>{profile.rows:,} rows. A class or slice value with fewer than {profile.thin_below} "
         f"{unit} is <b>thin</b>: its accuracy cannot be known to better than ±10 points"

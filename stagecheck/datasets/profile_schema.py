@@ -61,6 +61,11 @@ class Groups(_Strict):
     thin: int  # thin values, counted over all of them
     min_rows: int  # rows of the smallest value
 
+    @property
+    def by_conversation(self) -> bool:
+        """A conversation dataset's: its values are judged by their conversations."""
+        return bool(self.values) and self.values[0].conversations is not None
+
 
 class DuplicateInput(_Strict):
     """One input text that several rows carry."""

@@ -39,8 +39,7 @@ def _group_cells(groups: Groups, limit: int) -> str:
 def profile_lines(profile: DatasetProfile) -> list[str]:
     """The profile as console lines, aligned like ``stagecheck validate``'s own output."""
     every = [*([profile.classes] if profile.classes else []), *profile.slices.values()]
-    unit = ("conversations" if any(g.values and g.values[0].conversations is not None
-                                   for g in every) else "rows")  # fmt: skip
+    unit = "conversations" if any(g.by_conversation for g in every) else "rows"
     lines = [
         f"  profile    {profile.rows} rows; a class or slice value under {profile.thin_below} "
         f"{unit} is thin (its accuracy known only to within more than ±10 points)"

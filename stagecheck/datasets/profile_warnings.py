@@ -33,7 +33,7 @@ def _thin_warnings(
     """One line per thin value when few are; else one line for all of them, smallest first.
     A conversation dataset's are judged and said in conversations, its unit of evidence."""
     thin = sorted((g for g in groups.values if g.thin), key=lambda g: (g.rows, g.value))
-    if groups.values and groups.values[0].conversations is not None:
+    if groups.by_conversation:
         return _thin_conversations(named, plural, groups, thin, thin_below)
     if groups.thin <= 3:
         return [
